@@ -1,0 +1,190 @@
+// Package webhooks holds vipgate's admission handlers: thin adapters from an
+// AdmissionRequest to the rule book, plus Service defaulting, and the webhook
+// configurations that route only vipgate's objects to them.
+package webhooks
+
+import (
+	"fmt"
+	"strings"
+
+	admv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+)
+
+// Paths served by the webhook server.
+const (
+	PathMutateService           = "/mutate-v1-service"
+	PathValidateService         = "/validate-v1-service"
+	PathValidateIngress         = "/validate-networking-v1-ingress"
+	PathValidateAviInfraSetting = "/validate-ako-vmware-com-v1beta1-aviinfrasetting"
+)
+
+// Names of the webhook configurations and of each webhook in them.
+const (
+	MutatingConfigName   = "vipgate-mutating"
+	ValidatingConfigName = "vipgate-validating"
+
+	HookMutateService           = "mservice.vipgate.ako.vmware.com"
+	HookValidateService         = "vservice.vipgate.ako.vmware.com"
+	HookValidateIngress         = "vingress.vipgate.ako.vmware.com"
+	HookValidateAviInfraSetting = "vaviinfrasetting.vipgate.ako.vmware.com"
+)
+
+// LBClass is AKO's loadBalancerClass, which vipgate answers to.
+const LBClass = "ako.vmware.com/avi-lb"
+
+// ConfigOptions say where the API server reaches the webhook and what it routes there.
+type ConfigOptions struct {
+	// Namespace vipgate runs in; never intercepted.
+	Namespace string
+	// ServiceName of the webhook Service (in-cluster). Ignored when BaseURL is set.
+	ServiceName string
+	// ServicePort of the webhook Service; 443 when zero.
+	ServicePort int32
+	// BaseURL, e.g. https://127.0.0.1:9443, for API servers outside the cluster (tests, demo).
+	BaseURL string
+	// CABundle that signs the serving certificate; left empty when cert-manager injects it.
+	CABundle []byte
+	// DefaultLBController: Services without a loadBalancerClass are vipgate's too.
+	DefaultLBController bool
+	// IngressClasses routed to the Ingress webhook; Ingresses without a class are
+	// routed too when DefaultIngressClass is true.
+	IngressClasses      []string
+	DefaultIngressClass bool
+	// FailOpen sets failurePolicy Ignore for Services and Ingresses (AviInfraSetting always fails closed).
+	FailOpen bool
+	// TimeoutSeconds per call; 5 when zero.
+	TimeoutSeconds int32
+}
+
+func (o ConfigOptions) clientConfig(path string) admv1.WebhookClientConfig {
+	if o.BaseURL != "" {
+		return admv1.WebhookClientConfig{URL: ptr.To(strings.TrimRight(o.BaseURL, "/") + path), CABundle: o.CABundle}
+	}
+	port := o.ServicePort
+	if port == 0 {
+		port = 443
+	}
+	return admv1.WebhookClientConfig{
+		Service:  &admv1.ServiceReference{Namespace: o.Namespace, Name: o.ServiceName, Path: ptr.To(path), Port: ptr.To(port)},
+		CABundle: o.CABundle,
+	}
+}
+
+// namespaceSelector keeps kube-system and vipgate's own namespace out of reach,
+// so a broken vipgate can never block the cluster's own recovery.
+func (o ConfigOptions) namespaceSelector() *metav1.LabelSelector {
+	excluded := []string{"kube-system"}
+	if o.Namespace != "" && o.Namespace != "kube-system" {
+		excluded = append(excluded, o.Namespace)
+	}
+	return &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+		Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: excluded,
+	}}}
+}
+
+// ServiceMatchConditions select Services of type LoadBalancer that vipgate owns,
+// including an update that takes a Service away from type LoadBalancer.
+func (o ConfigOptions) ServiceMatchConditions() []admv1.MatchCondition {
+	owned := fmt.Sprintf("has(object.spec.loadBalancerClass) && object.spec.loadBalancerClass == '%s'", LBClass)
+	if o.DefaultLBController {
+		owned = fmt.Sprintf("!has(object.spec.loadBalancerClass) || object.spec.loadBalancerClass == '%s'", LBClass)
+	}
+	return []admv1.MatchCondition{
+		{Name: "is-load-balancer", Expression: "(has(object.spec.type) && object.spec.type == 'LoadBalancer') || (oldObject != null && has(oldObject.spec.type) && oldObject.spec.type == 'LoadBalancer')"},
+		{Name: "owned-by-vipgate", Expression: owned},
+	}
+}
+
+// IngressMatchConditions select Ingresses of vipgate's IngressClasses.
+func (o ConfigOptions) IngressMatchConditions() []admv1.MatchCondition {
+	quoted := make([]string, 0, len(o.IngressClasses))
+	for _, c := range o.IngressClasses {
+		quoted = append(quoted, "'"+c+"'")
+	}
+	expr := fmt.Sprintf("has(object.spec.ingressClassName) && object.spec.ingressClassName in [%s]", strings.Join(quoted, ", "))
+	if o.DefaultIngressClass {
+		expr = fmt.Sprintf("!has(object.spec.ingressClassName) || object.spec.ingressClassName in [%s]", strings.Join(quoted, ", "))
+	}
+	return []admv1.MatchCondition{{Name: "vipgate-ingress-class", Expression: expr}}
+}
+
+func (o ConfigOptions) timeout() *int32 {
+	if o.TimeoutSeconds == 0 {
+		return ptr.To[int32](5)
+	}
+	return ptr.To(o.TimeoutSeconds)
+}
+
+func (o ConfigOptions) softPolicy() *admv1.FailurePolicyType {
+	if o.FailOpen {
+		return ptr.To(admv1.Ignore)
+	}
+	return ptr.To(admv1.Fail)
+}
+
+func rule(group, version, resource string, scope admv1.ScopeType, ops ...admv1.OperationType) []admv1.RuleWithOperations {
+	return []admv1.RuleWithOperations{{
+		Operations: ops,
+		Rule:       admv1.Rule{APIGroups: []string{group}, APIVersions: []string{version}, Resources: []string{resource}, Scope: ptr.To(scope)},
+	}}
+}
+
+// Configurations returns the mutating and validating webhook configurations.
+func Configurations(o ConfigOptions) (*admv1.MutatingWebhookConfiguration, *admv1.ValidatingWebhookConfiguration) {
+	none := ptr.To(admv1.SideEffectClassNone)
+	versions := []string{"v1"}
+	mutating := &admv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: MutatingConfigName},
+		Webhooks: []admv1.MutatingWebhook{{
+			Name:                    HookMutateService,
+			ClientConfig:            o.clientConfig(PathMutateService),
+			Rules:                   rule("", "v1", "services", admv1.NamespacedScope, admv1.Create),
+			NamespaceSelector:       o.namespaceSelector(),
+			MatchConditions:         o.ServiceMatchConditions(),
+			SideEffects:             none,
+			TimeoutSeconds:          o.timeout(),
+			FailurePolicy:           o.softPolicy(),
+			AdmissionReviewVersions: versions,
+			ReinvocationPolicy:      ptr.To(admv1.NeverReinvocationPolicy),
+		}},
+	}
+	validating := &admv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: ValidatingConfigName},
+		Webhooks: []admv1.ValidatingWebhook{
+			{
+				Name:                    HookValidateService,
+				ClientConfig:            o.clientConfig(PathValidateService),
+				Rules:                   rule("", "v1", "services", admv1.NamespacedScope, admv1.Create, admv1.Update),
+				NamespaceSelector:       o.namespaceSelector(),
+				MatchConditions:         o.ServiceMatchConditions(),
+				SideEffects:             none,
+				TimeoutSeconds:          o.timeout(),
+				FailurePolicy:           o.softPolicy(),
+				AdmissionReviewVersions: versions,
+			},
+			{
+				Name:                    HookValidateIngress,
+				ClientConfig:            o.clientConfig(PathValidateIngress),
+				Rules:                   rule("networking.k8s.io", "v1", "ingresses", admv1.NamespacedScope, admv1.Create, admv1.Update),
+				NamespaceSelector:       o.namespaceSelector(),
+				MatchConditions:         o.IngressMatchConditions(),
+				SideEffects:             none,
+				TimeoutSeconds:          o.timeout(),
+				FailurePolicy:           o.softPolicy(),
+				AdmissionReviewVersions: versions,
+			},
+			{
+				Name:                    HookValidateAviInfraSetting,
+				ClientConfig:            o.clientConfig(PathValidateAviInfraSetting),
+				Rules:                   rule("ako.vmware.com", "v1beta1", "aviinfrasettings", admv1.ClusterScope, admv1.Create, admv1.Update, admv1.Delete),
+				SideEffects:             none,
+				TimeoutSeconds:          o.timeout(),
+				FailurePolicy:           ptr.To(admv1.Fail),
+				AdmissionReviewVersions: versions,
+			},
+		},
+	}
+	return mutating, validating
+}
