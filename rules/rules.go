@@ -1,0 +1,191 @@
+// Package rules is vipgate's rule book: every admission rule written once, as a
+// pure function over plain inputs (the object, a snapshot of the controller
+// inventory, and a few cache lookups).
+//
+// Two callers share it. The validating webhook turns a Result into an
+// admission response (Errors reject, Warnings are printed by kubectl); the
+// reconcilers call the same functions before pushing to the controller, so an
+// object that slipped past admission (webhook down, object created before
+// install, controller changed since) gets the very same message as an Event
+// and a status condition. Nothing in this package performs I/O or reads the
+// clock: the time comes in Env.Now, the controller's state in Env.Inventory,
+// the cluster's state through Env.Lookups.
+//
+// Messages follow Kubernetes' field.Invalid shape, `<path>: Invalid value:
+// "<value>": <what is wrong>; <how to fix it>`, because that is what users
+// already read from kubectl. No message ever quotes a Secret's private key.
+package rules
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1beta1"
+)
+
+// AKO's API surface: the names users already have in their manifests.
+const (
+	// LBClass is the loadBalancerClass vipgate answers to (AKO's). It lives
+	// here too because webhooks imports rules, not the other way round.
+	LBClass = "ako.vmware.com/avi-lb"
+	// AnnLoadBalancerIP requests a VIP, as an alternative to spec.loadBalancerIP.
+	AnnLoadBalancerIP = "ako.vmware.com/load-balancer-ip"
+	// AnnSharedVIP groups Services of one namespace behind one virtual service.
+	AnnSharedVIP = "ako.vmware.com/enable-shared-vip"
+	// AnnInfraSetting selects an AviInfraSetting, on a Service or its Namespace.
+	AnnInfraSetting = "aviinfrasetting.ako.vmware.com/name"
+	// AnnCertManagerIssuer and AnnCertManagerClusterIssuer on an Ingress tell
+	// cert-manager's ingress-shim to issue the tls[] Secrets.
+	AnnCertManagerIssuer        = "cert-manager.io/issuer"
+	AnnCertManagerClusterIssuer = "cert-manager.io/cluster-issuer"
+	// SEGroupClusterLabel is the SE group label that marks which cluster owns it.
+	SEGroupClusterLabel = "clustername"
+	// CertExpiryWarning is how close to expiry a TLS certificate draws a warning.
+	CertExpiryWarning = 14 * 24 * time.Hour
+	// MaxListed bounds the names a message lists before it says "and N more",
+	// so a message stays readable in a terminal.
+	MaxListed = 5
+)
+
+// Warnings emitted when controller-dependent checks cannot run. They fail open
+// on purpose: a stale cache must not block the cluster, and the reconciler
+// runs the same checks again against a fresh inventory.
+const (
+	WarnInventoryStale     = "controller inventory is stale (older than the bound); VIP and network checks were skipped and will run again at reconcile"
+	WarnInventoryNotLoaded = "controller inventory has not been loaded yet; VIP and network checks were skipped and will run again at reconcile"
+)
+
+// Result of a rule check: hard errors reject; warnings admit (kubectl prints them).
+type Result struct {
+	Errors   field.ErrorList
+	Warnings []string
+}
+
+// Allowed reports whether the object may be admitted (warnings do not block).
+func (r Result) Allowed() bool { return len(r.Errors) == 0 }
+
+// Err returns the errors as one error (nil when allowed), for callers such as
+// the reconciler that report a single condition message.
+func (r Result) Err() error { return r.Errors.ToAggregate() }
+
+// Warn adds a warning once: several checks may hit the same condition (stale
+// inventory above all) and kubectl should print it a single time.
+func (r *Result) Warn(msg string) {
+	if !slices.Contains(r.Warnings, msg) {
+		r.Warnings = append(r.Warnings, msg)
+	}
+}
+
+// Merge appends o's errors and warnings to r (warnings de-duplicated).
+func (r *Result) Merge(o Result) {
+	r.Errors = append(r.Errors, o.Errors...)
+	for _, w := range o.Warnings {
+		r.Warn(w)
+	}
+}
+
+// Lookups are the cache reads the rules need. The webhook implements them with
+// informer caches and field indexes (no API call on the hot path); tests use
+// fakes. Implementations return objects they must not let callers mutate;
+// the rules only read them.
+type Lookups interface {
+	// ServicesByVIP returns the Services requesting or holding ip (canonical
+	// form) in spec.loadBalancerIP, the load-balancer-ip annotation or
+	// status.loadBalancer.ingress. It may include the Service being checked.
+	ServicesByVIP(ip string) []*corev1.Service
+	// ServicesBySharedVIPKey returns the Services of namespace annotated with
+	// ako.vmware.com/enable-shared-vip: key. It may include the Service being checked.
+	ServicesBySharedVIPKey(namespace, key string) []*corev1.Service
+	// AviInfraSetting returns the named AviInfraSetting.
+	AviInfraSetting(name string) (*v1beta1.AviInfraSetting, bool)
+	// Namespace returns the named Namespace.
+	Namespace(name string) (*corev1.Namespace, bool)
+	// Secret returns the full Secret (the webhook does one GET for the referenced one;
+	// its cache holds metadata only).
+	Secret(namespace, name string) (*corev1.Secret, bool)
+	// CertManagerCertificateForSecret reports whether a cert-manager Certificate
+	// in namespace has spec.secretName == secretName.
+	CertManagerCertificateForSecret(namespace, secretName string) bool
+	// IngressesByHost returns vipgate's Ingresses that have host in spec.rules.
+	IngressesByHost(host string) []*networkingv1.Ingress
+	// ReferencesToInfraSetting names the objects selecting the AviInfraSetting,
+	// e.g. "Service default/web", "Namespace team-a", "IngressClass avi-lb".
+	ReferencesToInfraSetting(name string) []string
+}
+
+// Env is everything a rule needs besides the object itself.
+type Env struct {
+	Settings *config.Settings
+	// Inventory is the controller snapshot; nil when never loaded.
+	Inventory *inventory.Snapshot
+	// InventoryStale is set by the caller when the snapshot is older than its
+	// bound; controller-dependent checks are then skipped with one warning.
+	InventoryStale bool
+	Lookups        Lookups
+	// Now is the time used for certificate expiry; passed in so rules stay pure.
+	Now time.Time
+}
+
+// liveInventory returns the snapshot controller-dependent checks may read, or
+// nil plus the warning explaining why they were skipped.
+func (e Env) liveInventory() (*inventory.Snapshot, string) {
+	switch {
+	case e.Inventory == nil:
+		return nil, WarnInventoryNotLoaded
+	case e.InventoryStale:
+		return nil, WarnInventoryStale
+	}
+	return e.Inventory, ""
+}
+
+// settings never returns nil, so rules need not guard every read; AKO's
+// defaults apply when the caller has none (tests, early start-up).
+func (e Env) settings() *config.Settings {
+	if e.Settings != nil {
+		return e.Settings
+	}
+	d := config.Defaults()
+	return &d
+}
+
+// lookups never returns nil; an absent cache answers "nothing there".
+func (e Env) lookups() Lookups {
+	if e.Lookups != nil {
+		return e.Lookups
+	}
+	return noLookups{}
+}
+
+type noLookups struct{}
+
+func (noLookups) ServicesByVIP(string) []*corev1.Service                  { return nil }
+func (noLookups) ServicesBySharedVIPKey(string, string) []*corev1.Service { return nil }
+func (noLookups) AviInfraSetting(string) (*v1beta1.AviInfraSetting, bool) { return nil, false }
+func (noLookups) Namespace(string) (*corev1.Namespace, bool)              { return nil, false }
+func (noLookups) Secret(string, string) (*corev1.Secret, bool)            { return nil, false }
+func (noLookups) CertManagerCertificateForSecret(string, string) bool     { return false }
+func (noLookups) IngressesByHost(string) []*networkingv1.Ingress          { return nil }
+func (noLookups) ReferencesToInfraSetting(string) []string                { return nil }
+
+// listNames joins up to MaxListed names and says how many more there are, so a
+// message naming referrers or candidates never floods the terminal.
+func listNames(names []string) string {
+	if len(names) <= MaxListed {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:MaxListed], ", "), len(names)-MaxListed)
+}
+
+// annotationPath is the field path of an annotation, as kubectl users see it:
+// metadata.annotations[ako.vmware.com/load-balancer-ip].
+func annotationPath(key string) *field.Path {
+	return field.NewPath("metadata", "annotations").Key(key)
+}

@@ -1,0 +1,434 @@
+package rules
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1beta1"
+)
+
+var (
+	pathLoadBalancerIP = field.NewPath("spec", "loadBalancerIP")
+	pathAnnotationIP   = annotationPath(AnnLoadBalancerIP)
+)
+
+// OwnsService reports whether vipgate answers for svc: type LoadBalancer with
+// class ako.vmware.com/avi-lb, or with no class when L4Settings.defaultLBController
+// is true (AKO's rule). Everything else is another controller's business.
+func OwnsService(svc *corev1.Service, s *config.Settings) bool {
+	if svc == nil || svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		return false
+	}
+	if c := svc.Spec.LoadBalancerClass; c != nil {
+		return *c == LBClass
+	}
+	return s != nil && bool(s.L4Settings.DefaultLBController)
+}
+
+// RequestedIP returns the VIP the Service asks for and the field it came
+// from: spec.loadBalancerIP (deprecated upstream but still AKO's main knob),
+// else the ako.vmware.com/load-balancer-ip annotation. ("", nil) when neither.
+func RequestedIP(svc *corev1.Service) (string, *field.Path) {
+	if svc.Spec.LoadBalancerIP != "" {
+		return svc.Spec.LoadBalancerIP, pathLoadBalancerIP
+	}
+	if v := svc.Annotations[AnnLoadBalancerIP]; v != "" {
+		return v, pathAnnotationIP
+	}
+	return "", nil
+}
+
+// CanonicalIP returns the canonical text of an IP address (lower-case,
+// shortest IPv6 form), so the mutating webhook can store one spelling and the
+// by-VIP index matches "2001:DB8::1" with "2001:db8::1". ok is false when s is
+// not an address; callers then leave it for validation to reject.
+func CanonicalIP(s string) (canonical string, ok bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return s, false
+	}
+	return a.String(), true
+}
+
+// InfraSettingName is the AviInfraSetting that applies to svc: the
+// aviinfrasetting.ako.vmware.com/name annotation on the Service, else on its
+// Namespace (ns may be nil), else "".
+func InfraSettingName(svc *corev1.Service, ns *corev1.Namespace) string {
+	if v := svc.Annotations[AnnInfraSetting]; v != "" {
+		return v
+	}
+	if ns != nil {
+		return ns.Annotations[AnnInfraSetting]
+	}
+	return ""
+}
+
+// VsVipName is the VsVip vipgate creates for a Service (AKO's naming,
+// <cluster>--<namespace>-<name>); for a shared VIP pass the shared-VIP key as name.
+func VsVipName(cluster, namespace, name string) string {
+	return cluster + "--" + namespace + "-" + name
+}
+
+// ValidateService checks a Service vipgate owns (others pass untouched). old is
+// nil on create; the reconciler also passes nil to re-check everything.
+//
+// On update the address and AviInfraSetting checks run only when the address
+// or the selected setting changed (ratcheting, as Kubernetes' own validation
+// does), so a later controller change never blocks an unrelated edit such as
+// a label; the reconciler still reports it.
+func ValidateService(svc, old *corev1.Service, env Env) Result {
+	var res Result
+	s := env.settings()
+	if !OwnsService(svc, s) {
+		return res
+	}
+	lk := env.lookups()
+	oldOwned := old != nil && OwnsService(old, s)
+
+	// spec field and annotation agree.
+	specIP, annIP := svc.Spec.LoadBalancerIP, svc.Annotations[AnnLoadBalancerIP]
+	if specIP != "" && annIP != "" && !sameIP(specIP, annIP) {
+		res.Errors = append(res.Errors, field.Invalid(pathAnnotationIP, annIP,
+			fmt.Sprintf("does not match spec.loadBalancerIP %q; set only one of them, or both to the same address", specIP)))
+	}
+
+	ip, ipPath := RequestedIP(svc)
+	ipChanged := true
+	if oldOwned {
+		oldIP, oldPath := RequestedIP(old)
+		ipChanged = !sameIP(oldIP, ip)
+		if ipChanged {
+			p := ipPath
+			if p == nil {
+				p = oldPath
+			}
+			was := "unset"
+			if oldIP != "" {
+				was = strconv.Quote(oldIP)
+			}
+			res.Errors = append(res.Errors, field.Invalid(p, ip,
+				fmt.Sprintf("the requested VIP cannot change after the Service is created (it was %s); delete and recreate the Service to move it to another address", was)))
+			ipChanged = false // the change is refused; checking the new address adds noise
+		}
+	}
+
+	// Which AviInfraSetting applies, and does it exist and accept?
+	var ns *corev1.Namespace
+	if svc.Annotations[AnnInfraSetting] == "" {
+		ns, _ = lk.Namespace(svc.Namespace)
+	}
+	aisName := InfraSettingName(svc, ns)
+	var ais *v1beta1.AviInfraSetting
+	if aisName != "" {
+		ais, _ = lk.AviInfraSetting(aisName)
+		if !oldOwned || InfraSettingName(old, ns) != aisName {
+			checkInfraSettingRef(&res, svc, aisName, ais)
+		}
+	}
+
+	key := svc.Annotations[AnnSharedVIP]
+	if ip != "" && ipChanged {
+		if addr, msg := parseVIP(ip); msg != "" {
+			res.Errors = append(res.Errors, field.Invalid(ipPath, ip, msg))
+		} else if errs := checkFamily(ipPath, ip, addr, svc, s); len(errs) > 0 {
+			res.Errors = append(res.Errors, errs...)
+		} else {
+			heldBySvc := checkHeldByServices(&res, ipPath, ip, addr, svc, key, s, lk)
+			if inv, skip := env.liveInventory(); inv == nil {
+				res.Warn(skip)
+			} else {
+				nets, origin := EffectiveVIPNetworks(ais, s)
+				if e := checkPlacement(ipPath, ip, addr, nets, origin, inv); e != nil {
+					res.Errors = append(res.Errors, e)
+				}
+				if e := checkHeldOnController(ipPath, ip, addr, svc, key, s, inv, heldBySvc); e != nil {
+					res.Errors = append(res.Errors, e)
+				}
+			}
+		}
+	}
+
+	if key != "" {
+		checkSharedVIP(&res, svc, key, ip, ipPath, s, lk)
+	}
+	return res
+}
+
+// parseVIP parses a requested VIP and says what is wrong with it, if anything.
+func parseVIP(ip string) (netip.Addr, string) {
+	addr, err := netip.ParseAddr(ip)
+	switch {
+	case err != nil:
+		return addr, "must be a valid IP address, such as 10.50.0.20"
+	case addr.Zone() != "":
+		return addr, fmt.Sprintf("must not carry an IPv6 zone; use %q", addr.WithZone("").String())
+	case addr.Is4In6():
+		return addr, fmt.Sprintf("must be a plain IPv4 address, not IPv4-mapped IPv6; use %q", addr.Unmap().String())
+	case !addr.IsGlobalUnicast():
+		return addr, "is not a unicast address usable as a VIP (unspecified, loopback, link-local, multicast and broadcast addresses are not)"
+	}
+	return addr, ""
+}
+
+// checkFamily checks the address family against AKOSettings.ipFamily (V4 allows
+// IPv4 only; V6 enables IPv6 VIPs) and the Service's own spec.ipFamilies.
+func checkFamily(p *field.Path, ip string, addr netip.Addr, svc *corev1.Service, s *config.Settings) field.ErrorList {
+	fam, other := corev1.IPv4Protocol, corev1.IPv6Protocol
+	if addr.Is6() {
+		fam, other = corev1.IPv6Protocol, corev1.IPv4Protocol
+	}
+	if addr.Is6() && s.AKOSettings.IPFamily != "V6" {
+		return field.ErrorList{field.Invalid(p, ip,
+			fmt.Sprintf("is an IPv6 address, but AKOSettings.ipFamily is %s; use an IPv4 address, or set AKOSettings.ipFamily to V6", familySetting(s)))}
+	}
+	if len(svc.Spec.IPFamilies) > 0 && !slices.Contains(svc.Spec.IPFamilies, fam) {
+		fams := make([]string, len(svc.Spec.IPFamilies))
+		for i, f := range svc.Spec.IPFamilies {
+			fams[i] = string(f)
+		}
+		return field.ErrorList{field.Invalid(p, ip,
+			fmt.Sprintf("is an %s address, but spec.ipFamilies is [%s]; use an %s address, or add %s to spec.ipFamilies",
+				fam, strings.Join(fams, ", "), other, fam))}
+	}
+	return nil
+}
+
+// checkHeldByServices rejects an address another Service of ours requests or
+// holds, except Services sharing the VIP on purpose (same namespace, same key).
+// It reports whether it found such a Service, so the controller check does not
+// say the same thing twice.
+func checkHeldByServices(res *Result, p *field.Path, ip string, addr netip.Addr, svc *corev1.Service, key string, s *config.Settings, lk Lookups) bool {
+	var holders []string
+	for _, o := range lk.ServicesByVIP(addr.String()) {
+		if o.Namespace == svc.Namespace && o.Name == svc.Name {
+			continue
+		}
+		if !OwnsService(o, s) {
+			continue
+		}
+		if key != "" && o.Namespace == svc.Namespace && o.Annotations[AnnSharedVIP] == key {
+			continue
+		}
+		holders = append(holders, o.Namespace+"/"+o.Name)
+	}
+	if len(holders) == 0 {
+		return false
+	}
+	slices.Sort(holders)
+	noun := "Service"
+	if len(holders) > 1 {
+		noun = "Services"
+	}
+	res.Errors = append(res.Errors, field.Invalid(p, ip,
+		fmt.Sprintf("is already requested or held by %s %s; a VIP belongs to one Service unless Services in the same namespace share it with the same %s key",
+			noun, listNames(holders), AnnSharedVIP)))
+	return true
+}
+
+// checkPlacement requires the address to lie in a VIP subnet of the networks
+// that apply, inside its static VIP range (the controller's IPAM allocates
+// only from there), and not to be the subnet's network or broadcast address.
+func checkPlacement(p *field.Path, ip string, addr netip.Addr, nets []VIPNetworkRef, origin string, inv *inventory.Snapshot) *field.Error {
+	type candidate struct {
+		net *inventory.Network
+		sub *inventory.Subnet
+	}
+	var cands []candidate
+	if len(nets) == 0 {
+		// Nothing configured: the cloud's IPAM profile decides.
+		origin = fmt.Sprintf("the IPAM profile of cloud %q", inv.Cloud.Name)
+		for _, name := range inv.Cloud.IPAMNetworks {
+			nets = append(nets, VIPNetworkRef{Name: name})
+		}
+	}
+	for _, ref := range nets {
+		net := resolveNetwork(inv, ref)
+		if net == nil {
+			continue // an AviInfraSetting/settings problem, reported there
+		}
+		var want []netip.Prefix
+		for _, c := range []string{ref.CIDR, ref.V6CIDR} {
+			if pfx, err := netip.ParsePrefix(c); err == nil {
+				want = append(want, pfx.Masked())
+			}
+		}
+		for i := range net.Subnets {
+			sub := &net.Subnets[i]
+			if len(want) == 0 || slices.Contains(want, sub.Prefix.Masked()) {
+				cands = append(cands, candidate{net, sub})
+			}
+		}
+	}
+	if len(cands) == 0 {
+		return nil // nothing known to compare against; the reconciler reports the setting
+	}
+	for _, c := range cands {
+		pfx := c.sub.Prefix.Masked()
+		if !pfx.Contains(addr) {
+			continue
+		}
+		rng := describeRanges(c.sub)
+		if addr == pfx.Addr() && pfx.Bits() < addr.BitLen()-1 {
+			return field.Invalid(p, ip, fmt.Sprintf("is the network address of subnet %s (%s); pick an address in %s", pfx, c.net.Name, rng))
+		}
+		if addr.Is4() && pfx.Bits() < 31 && addr == lastAddr(pfx) {
+			return field.Invalid(p, ip, fmt.Sprintf("is the broadcast address of subnet %s (%s); pick an address in %s", pfx, c.net.Name, rng))
+		}
+		for _, r := range c.sub.VIPRanges {
+			if r.Contains(addr) {
+				return nil
+			}
+		}
+		if len(c.sub.VIPRanges) == 0 {
+			return field.Invalid(p, ip, fmt.Sprintf("is inside subnet %s of %s, which has no static VIP range; the controller allocates VIPs only from static VIP ranges", pfx, c.net.Name))
+		}
+		return field.Invalid(p, ip, fmt.Sprintf("is inside subnet %s of %s but outside its %s; the controller allocates VIPs only from that range", pfx, c.net.Name, rng))
+	}
+	parts := make([]string, len(cands))
+	for i, c := range cands {
+		parts[i] = fmt.Sprintf("%s %s, %s", c.net.Name, c.sub.Prefix, describeRanges(c.sub))
+	}
+	return field.Invalid(p, ip, fmt.Sprintf("not inside any VIP network of %s (%s); pick an address in a static VIP range, or leave it unset to get one allocated",
+		origin, strings.Join(parts, "; ")))
+}
+
+func describeRanges(sub *inventory.Subnet) string {
+	switch len(sub.VIPRanges) {
+	case 0:
+		return "no static VIP range"
+	case 1:
+		return "static VIP range " + sub.VIPRanges[0].String()
+	}
+	return "static VIP ranges " + rangesString(sub.VIPRanges)
+}
+
+// lastAddr is the highest address of pfx (the IPv4 broadcast address).
+func lastAddr(pfx netip.Prefix) netip.Addr {
+	b := pfx.Masked().Addr().AsSlice()
+	for i := pfx.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 1 << (7 - i%8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// checkHeldOnController rejects an address the controller has already given
+// to a VsVip other than this Service's own (or its shared-VIP group's): a
+// VsVip another cluster, another tool or a human created is never ours to take.
+func checkHeldOnController(p *field.Path, ip string, addr netip.Addr, svc *corev1.Service, key string, s *config.Settings, inv *inventory.Snapshot, heldBySvc bool) *field.Error {
+	h, ok := inv.InUse[addr]
+	if !ok {
+		return nil
+	}
+	ours := s.CreatedBy()
+	cluster := s.AKOSettings.ClusterName
+	if h.CreatedBy == ours {
+		if h.VsVip == VsVipName(cluster, svc.Namespace, svc.Name) || (key != "" && h.VsVip == VsVipName(cluster, svc.Namespace, key)) {
+			return nil
+		}
+		if heldBySvc {
+			return nil // the Service holding it was already named
+		}
+		return field.Invalid(p, ip, fmt.Sprintf("is already allocated on the controller to VsVip %q of this cluster; pick another address, or wait until that VsVip is deleted", h.VsVip))
+	}
+	by := "no created_by"
+	if h.CreatedBy != "" {
+		by = fmt.Sprintf("created_by %q", h.CreatedBy)
+	}
+	return field.Invalid(p, ip, fmt.Sprintf("is already allocated on the controller to VsVip %q (%s), which this cluster does not manage; pick another address, or leave it unset to get one allocated", h.VsVip, by))
+}
+
+// checkInfraSettingRef requires the selected AviInfraSetting to exist and not
+// be Rejected. One not yet processed only warns: Services and the setting are
+// often applied together, and the reconciler waits for it.
+func checkInfraSettingRef(res *Result, svc *corev1.Service, name string, ais *v1beta1.AviInfraSetting) {
+	onService := svc.Annotations[AnnInfraSetting] != ""
+	var p *field.Path
+	var value, subject, fix string
+	if onService {
+		p, value, subject, fix = annotationPath(AnnInfraSetting), name, "no AviInfraSetting with this name exists", "create it first, or remove the annotation"
+	} else {
+		p, value = field.NewPath("metadata", "namespace"), svc.Namespace
+		subject = fmt.Sprintf("the Namespace selects AviInfraSetting %q (annotation %s), which does not exist", name, AnnInfraSetting)
+		fix = "create it first, or fix the Namespace annotation"
+	}
+	switch {
+	case ais == nil:
+		res.Errors = append(res.Errors, field.Invalid(p, value, subject+"; "+fix))
+	case ais.Status.Status == v1beta1.StatusRejected:
+		why := ""
+		if ais.Status.Error != "" {
+			why = ": " + ais.Status.Error
+		}
+		msg := fmt.Sprintf("AviInfraSetting %q is Rejected%s; fix it first, or select another one", name, why)
+		if !onService {
+			msg = fmt.Sprintf("the Namespace selects AviInfraSetting %q (annotation %s), which is Rejected%s; fix it first, or select another one", name, AnnInfraSetting, why)
+		}
+		res.Errors = append(res.Errors, field.Invalid(p, value, msg))
+	case ais.Status.Status != v1beta1.StatusAccepted:
+		res.Warn(fmt.Sprintf("AviInfraSetting %q has not been accepted yet; the Service gets its VIP once it is", name))
+	}
+}
+
+// checkSharedVIP checks the members of a shared-VIP group (same namespace,
+// same key): one virtual service serves them all, so they must ask for the
+// same address and must not listen on the same port and protocol.
+func checkSharedVIP(res *Result, svc *corev1.Service, key, ip string, ipPath *field.Path, s *config.Settings, lk Lookups) {
+	var members []*corev1.Service
+	for _, m := range lk.ServicesBySharedVIPKey(svc.Namespace, key) {
+		if m.Name == svc.Name || m.Namespace != svc.Namespace || !OwnsService(m, s) {
+			continue
+		}
+		members = append(members, m)
+	}
+	slices.SortFunc(members, func(a, b *corev1.Service) int { return strings.Compare(a.Name, b.Name) })
+	if ip != "" {
+		for _, m := range members {
+			if mip, _ := RequestedIP(m); mip != "" && !sameIP(mip, ip) {
+				res.Errors = append(res.Errors, field.Invalid(ipPath, ip,
+					fmt.Sprintf("differs from %q requested by Service %s/%s, which shares VIP key %q; Services sharing a VIP must request the same address, or only one of them requests it",
+						mip, m.Namespace, m.Name, key)))
+				break
+			}
+		}
+	}
+	for i, port := range svc.Spec.Ports {
+	members:
+		for _, m := range members {
+			for _, mp := range m.Spec.Ports {
+				if mp.Port == port.Port && protocol(mp) == protocol(port) {
+					res.Errors = append(res.Errors, field.Invalid(field.NewPath("spec", "ports").Index(i).Child("port"), port.Port,
+						fmt.Sprintf("collides with port %d/%s of Service %s/%s, which shares VIP key %q; Services sharing a VIP need distinct port/protocol pairs",
+							mp.Port, protocol(mp), m.Namespace, m.Name, key)))
+					break members
+				}
+			}
+		}
+	}
+}
+
+func protocol(p corev1.ServicePort) corev1.Protocol {
+	if p.Protocol == "" {
+		return corev1.ProtocolTCP
+	}
+	return p.Protocol
+}
+
+// sameIP compares two requested addresses by value when both parse, so
+// "2001:DB8::1" and "2001:db8::1" are the same request.
+func sameIP(a, b string) bool {
+	if a == b {
+		return true
+	}
+	x, err1 := netip.ParseAddr(a)
+	y, err2 := netip.ParseAddr(b)
+	return err1 == nil && err2 == nil && x == y
+}
