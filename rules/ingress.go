@@ -1,0 +1,216 @@
+package rules
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// FQDNReuseStrict is the L7Settings.fqdnReusePolicy value that keeps a host in
+// the namespace that claimed it first.
+const FQDNReuseStrict = "Strict"
+
+// ValidateIngress checks an Ingress of vipgate's IngressClass: hosts are DNS
+// names, TLS Secrets are usable, and (under fqdnReusePolicy Strict) no host is
+// already claimed from another namespace. old is nil on create.
+//
+// None of these checks read the controller inventory, so they hold even when
+// it is stale. On update, a TLS Secret or host the Ingress already had only
+// warns (ratcheting): an expiring certificate must not block editing a path.
+func ValidateIngress(ing, old *networkingv1.Ingress, env Env) Result {
+	var res Result
+	spec := field.NewPath("spec")
+
+	for i, r := range ing.Spec.Rules {
+		if r.Host != "" {
+			res.Errors = append(res.Errors, checkHost(spec.Child("rules").Index(i).Child("host"), r.Host)...)
+		}
+	}
+	for i, t := range ing.Spec.TLS {
+		for j, h := range t.Hosts {
+			res.Errors = append(res.Errors, checkHost(spec.Child("tls").Index(i).Child("hosts").Index(j), h)...)
+		}
+	}
+
+	oldSecrets := map[string]bool{}
+	oldHosts := map[string]bool{}
+	if old != nil {
+		for _, t := range old.Spec.TLS {
+			oldSecrets[t.SecretName] = true
+		}
+		for _, r := range old.Spec.Rules {
+			oldHosts[r.Host] = true
+		}
+	}
+	for i, t := range ing.Spec.TLS {
+		if t.SecretName == "" {
+			continue // the default certificate (router-certs-default) serves it
+		}
+		checkTLSSecret(&res, spec.Child("tls").Index(i).Child("secretName"), ing, t.SecretName, oldSecrets[t.SecretName], env)
+	}
+
+	if env.settings().L7Settings.FQDNReusePolicy == FQDNReuseStrict {
+		seen := map[string]bool{}
+		for i, r := range ing.Spec.Rules {
+			if r.Host == "" || seen[r.Host] || oldHosts[r.Host] {
+				continue
+			}
+			seen[r.Host] = true
+			var claimants []string
+			for _, o := range env.lookups().IngressesByHost(r.Host) {
+				if o.Namespace != ing.Namespace {
+					claimants = append(claimants, o.Namespace+"/"+o.Name)
+				}
+			}
+			if len(claimants) == 0 {
+				continue
+			}
+			slices.Sort(claimants)
+			noun := "Ingress"
+			if len(claimants) > 1 {
+				noun = "Ingresses"
+			}
+			res.Errors = append(res.Errors, field.Invalid(spec.Child("rules").Index(i).Child("host"), r.Host,
+				fmt.Sprintf("is already claimed by %s %s in another namespace, and L7Settings.fqdnReusePolicy is Strict; use another host, or remove it there first",
+					noun, listNames(claimants))))
+		}
+	}
+	return res
+}
+
+// checkHost requires a DNS-1123 subdomain, with a leading "*." allowed (as the
+// API server does for Ingress hosts): the host becomes a virtual service's FQDN.
+func checkHost(p *field.Path, host string) field.ErrorList {
+	if _, err := netip.ParseAddr(host); err == nil {
+		return field.ErrorList{field.Invalid(p, host, "must be a DNS name, not an IP address; Ingress hosts match the HTTP Host header and TLS SNI")}
+	}
+	var msgs []string
+	if strings.HasPrefix(host, "*") {
+		msgs = validation.IsWildcardDNS1123Subdomain(host)
+	} else {
+		msgs = validation.IsDNS1123Subdomain(host)
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return field.ErrorList{field.Invalid(p, host, strings.Join(msgs, "; "))}
+}
+
+// certManaged reports whether cert-manager will create or renew the Secret:
+// ingress-shim issues it for an annotated Ingress, or a Certificate names it.
+func certManaged(ing *networkingv1.Ingress, secret string, lk Lookups) bool {
+	if ing.Annotations[AnnCertManagerIssuer] != "" || ing.Annotations[AnnCertManagerClusterIssuer] != "" {
+		return true
+	}
+	return lk.CertManagerCertificateForSecret(ing.Namespace, secret)
+}
+
+// checkTLSSecret checks one tls[] entry's Secret. Problems are errors, except
+// when cert-manager will (re)issue the Secret or the Ingress already used it
+// before this update: then they are warnings and the Ingress is admitted.
+func checkTLSSecret(res *Result, p *field.Path, ing *networkingv1.Ingress, name string, hadBefore bool, env Env) {
+	lk := env.lookups()
+	ref := ing.Namespace + "/" + name
+	sec, ok := lk.Secret(ing.Namespace, name)
+	managed := certManaged(ing, name, lk)
+	if !ok {
+		switch {
+		case managed:
+			res.Warn(fmt.Sprintf("%s: Secret %s does not exist yet; cert-manager is expected to issue it, and HTTPS for this entry starts once it does", p, ref))
+		case hadBefore:
+			res.Warn(fmt.Sprintf("%s: Secret %s does not exist; HTTPS for this entry is not served until it is created", p, ref))
+		default:
+			res.Errors = append(res.Errors, field.Invalid(p, name,
+				fmt.Sprintf("Secret %s does not exist; create it (kubectl create secret tls %s -n %s --cert=<file> --key=<file>), or annotate the Ingress with %s or %s so cert-manager issues it",
+					ref, name, ing.Namespace, AnnCertManagerClusterIssuer, AnnCertManagerIssuer)))
+		}
+		return
+	}
+	problem, warning := inspectTLSSecret(ref, sec, env.Now)
+	if warning != "" {
+		res.Warn(fmt.Sprintf("%s: %s", p, warning))
+	}
+	if problem == "" {
+		return
+	}
+	switch {
+	case managed:
+		res.Warn(fmt.Sprintf("%s: %s (cert-manager is expected to reissue it)", p, problem))
+	case hadBefore:
+		res.Warn(fmt.Sprintf("%s: %s", p, problem))
+	default:
+		res.Errors = append(res.Errors, field.Invalid(p, name, problem))
+	}
+}
+
+// inspectTLSSecret says what makes sec unusable as a server certificate
+// (problem) or what the user should act on soon (warning). Messages name the
+// Secret and the key in it, never key material: crypto errors are mapped to
+// fixed texts rather than quoted.
+func inspectTLSSecret(ref string, sec *corev1.Secret, now time.Time) (problem, warning string) {
+	if sec.Type != corev1.SecretTypeTLS {
+		typ := string(sec.Type)
+		if typ == "" {
+			typ = string(corev1.SecretTypeOpaque)
+		}
+		return fmt.Sprintf("Secret %s is of type %s; it must be of type %s (kubectl create secret tls)", ref, typ, corev1.SecretTypeTLS), ""
+	}
+	crt, key := sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey]
+	if len(crt) == 0 {
+		return fmt.Sprintf("Secret %s has no %s; put the PEM certificate chain there", ref, corev1.TLSCertKey), ""
+	}
+	if len(key) == 0 {
+		return fmt.Sprintf("Secret %s has no %s; put the PEM private key there", ref, corev1.TLSPrivateKeyKey), ""
+	}
+	var leaf *x509.Certificate
+	for rest := crt; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type == "CERTIFICATE" {
+			leaf, _ = x509.ParseCertificate(block.Bytes)
+			break
+		}
+	}
+	if leaf == nil {
+		return fmt.Sprintf("%s in Secret %s is not a PEM certificate; put the PEM certificate chain there", corev1.TLSCertKey, ref), ""
+	}
+	if _, err := tls.X509KeyPair(crt, key); err != nil {
+		if strings.Contains(err.Error(), "does not match") {
+			return fmt.Sprintf("the private key in %s of Secret %s does not match the certificate in %s; put the key the certificate was issued for",
+				corev1.TLSPrivateKeyKey, ref, corev1.TLSCertKey), ""
+		}
+		return fmt.Sprintf("%s in Secret %s is not a PEM private key (PKCS#1, PKCS#8 or SEC 1); put the certificate's private key there", corev1.TLSPrivateKeyKey, ref), ""
+	}
+	if now.After(leaf.NotAfter) {
+		return fmt.Sprintf("the certificate in Secret %s expired on %s; renew it, or let cert-manager manage it",
+			ref, leaf.NotAfter.UTC().Format(time.RFC3339)), ""
+	}
+	if now.Before(leaf.NotBefore) {
+		return "", fmt.Sprintf("the certificate in Secret %s is not valid before %s; clients reject it until then",
+			ref, leaf.NotBefore.UTC().Format(time.RFC3339))
+	}
+	if left := leaf.NotAfter.Sub(now); left < CertExpiryWarning {
+		when := "in less than a day"
+		if days := int(left / (24 * time.Hour)); days == 1 {
+			when = "in 1 day"
+		} else if days > 1 {
+			when = fmt.Sprintf("in %d days", days)
+		}
+		return "", fmt.Sprintf("the certificate in Secret %s expires on %s (%s); renew it soon",
+			ref, leaf.NotAfter.UTC().Format(time.RFC3339), when)
+	}
+	return "", ""
+}
