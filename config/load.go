@@ -30,14 +30,64 @@ func Load(path string) (*Settings, error) {
 // Parse decodes settings YAML over the defaults and validates the result.
 // Unknown keys are errors: a misspelt AKO key would otherwise be silently ignored.
 func Parse(data []byte) (*Settings, error) {
+	var raw map[string]any
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("settings: %w", err)
+	}
+	if unknown := unknownKeys(raw, reflect.TypeOf(Settings{}), ""); len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, ValidationErrors(unknown)
+	}
 	s := Defaults()
-	if err := yaml.UnmarshalStrict(data, &s); err != nil {
+	if err := yaml.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("settings: %w", err)
 	}
 	if err := Validate(&s); err != nil {
 		return nil, err
 	}
 	return &s, nil
+}
+
+// unknownKeys names every key that is not a settings key, with its path, so a
+// misspelt AKO key is reported instead of silently ignored.
+func unknownKeys(v any, t reflect.Type, path string) []string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var out []string
+	switch t.Kind() {
+	case reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		fields := map[string]reflect.Type{}
+		for i := 0; i < t.NumField(); i++ {
+			name := strings.Split(t.Field(i).Tag.Get("json"), ",")[0]
+			fields[name] = t.Field(i).Type
+		}
+		for k, sub := range m {
+			ft, ok := fields[k]
+			key := k
+			if path != "" {
+				key = path + "." + k
+			}
+			if !ok {
+				out = append(out, key+": unknown key")
+				continue
+			}
+			out = append(out, unknownKeys(sub, ft, key)...)
+		}
+	case reflect.Slice:
+		items, ok := v.([]any)
+		if !ok {
+			return nil
+		}
+		for i, item := range items {
+			out = append(out, unknownKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	}
+	return out
 }
 
 // ValidationErrors lists every problem of a settings document, one per key.

@@ -13,6 +13,13 @@ if [ -x "$out/kube-apiserver" ] && [ -x "$out/etcd" ] && [ -x "$out/kubectl" ]; 
   exit 0
 fi
 mkdir -p "$out"
+# Test packages run in parallel and may all ask for the binaries at once: one builds, the rest wait.
+exec 9>"$out/.lock"
+flock 9
+if [ -x "$out/kube-apiserver" ] && [ -x "$out/etcd" ] && [ -x "$out/kubectl" ]; then
+  echo "$out"
+  exit 0
+fi
 cd "$here"
 
 ldflags=""

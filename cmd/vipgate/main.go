@@ -1,0 +1,76 @@
+// Command vipgate runs the operator: admission webhooks for Services, Ingresses
+// and AviInfraSettings, and the reconcilers that program the Avi Controller.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/operator"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	var (
+		settingsPath   = flag.String("settings", "/etc/vipgate/settings/settings.yaml", "settings file with AKO's Helm sections (AKOSettings, NetworkSettings, ...)")
+		credentialsDir = flag.String("credentials-dir", "/etc/vipgate/credentials", "folder of the mounted controller credentials Secret (username, password or authtoken)")
+		namespace      = flag.String("namespace", os.Getenv("POD_NAMESPACE"), "namespace vipgate runs in")
+		webhookHost    = flag.String("webhook-host", "", "address the webhook server binds to")
+		webhookPort    = flag.Int("webhook-port", 9443, "webhook server port")
+		certDir        = flag.String("webhook-cert-dir", "/etc/vipgate/webhook-certs", "folder with tls.crt and tls.key; reloaded when they change")
+		metricsAddr    = flag.String("metrics-bind-address", ":8080", "metrics address; 0 disables")
+		healthAddr     = flag.String("health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+		leaderElect    = flag.Bool("leader-elect", true, "elect one replica to reconcile; every replica serves webhooks")
+		staleAfter     = flag.Duration("inventory-stale-after", 2*time.Minute, "age past which controller-dependent admission checks fail open with a warning")
+		_              = flag.String("webhook-service-name", "vipgate-webhook", "name of the webhook Service (for self-managed certificates)")
+		_              = flag.Bool("self-managed-certs", false, "keep a CA and serving certificate in a Secret and patch caBundle, for clusters without cert-manager")
+	)
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	log := ctrl.Log.WithName("vipgate")
+
+	settings, err := config.Load(*settingsPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	creds, err := config.LoadCredentials(*credentialsDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	ctx := ctrl.SetupSignalHandler()
+	mgr, err := operator.New(ctx, ctrl.GetConfigOrDie(), operator.Options{
+		Settings:            settings,
+		Credentials:         creds,
+		Namespace:           *namespace,
+		WebhookHost:         *webhookHost,
+		WebhookPort:         *webhookPort,
+		WebhookCertDir:      *certDir,
+		MetricsAddr:         *metricsAddr,
+		HealthAddr:          *healthAddr,
+		LeaderElect:         *leaderElect,
+		InventoryStaleAfter: *staleAfter,
+	})
+	if err != nil {
+		log.Error(err, "setting up")
+		return 1
+	}
+	log.Info("starting", "cluster", settings.AKOSettings.ClusterName, "controller", settings.ControllerSettings.ControllerHost, "namespace", *namespace)
+	if err := mgr.Start(ctx); err != nil {
+		log.Error(err, "manager stopped")
+		return 1
+	}
+	return 0
+}

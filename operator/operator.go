@@ -1,0 +1,135 @@
+// Package operator assembles vipgate: one controller-runtime manager with the
+// admission webhooks (served by every replica), the inventory refresher and the
+// reconcilers (leader only). cmd/vipgate, the tests and the demo all start it here.
+package operator
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1beta1"
+	"github.com/vipgate/vipgate/webhooks"
+)
+
+// Options configure one vipgate process.
+type Options struct {
+	Settings    *config.Settings
+	Credentials config.Credentials
+	// Namespace vipgate runs in (leader lease, default TLS secret, never intercepted).
+	Namespace string
+
+	WebhookHost    string
+	WebhookPort    int
+	WebhookCertDir string
+
+	MetricsAddr string
+	HealthAddr  string
+
+	LeaderElect      bool
+	LeaderElectionID string
+
+	// Inventory is the controller inventory admission reads; nil disables
+	// controller-dependent checks (they warn and admit).
+	Inventory webhooks.InventorySource
+	// InventoryStaleAfter bounds the inventory's age before its checks fail open.
+	InventoryStaleAfter time.Duration
+
+	// ExtraSetup runs after the webhooks are registered (reconcilers, inventory refresher).
+	ExtraSetup func(ctx context.Context, mgr ctrl.Manager) error
+}
+
+// Scheme returns the scheme with Kubernetes' built-in types and ako.vmware.com.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(v1beta1.AddToScheme(s))
+	return s
+}
+
+// TLSOptions enforce TLS 1.2+ and HTTP/1.1 on the webhook server: the API
+// server needs nothing newer, and HTTP/2 has had denial-of-service problems.
+func TLSOptions() []func(*tls.Config) {
+	return []func(*tls.Config){func(c *tls.Config) {
+		c.MinVersion = tls.VersionTLS12
+		c.NextProtos = []string{"http/1.1"}
+	}}
+}
+
+// New builds the manager with the webhooks registered; call Start on it.
+func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	if o.Settings == nil {
+		return nil, fmt.Errorf("operator: settings are required")
+	}
+	if o.LeaderElectionID == "" {
+		o.LeaderElectionID = "vipgate-" + o.Settings.AKOSettings.ClusterName
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  Scheme(),
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:  o.HealthAddr,
+		LeaderElection:          o.LeaderElect,
+		LeaderElectionID:        o.LeaderElectionID,
+		LeaderElectionNamespace: o.Namespace,
+		// Leader-only runnables stop at once when leadership is lost.
+		LeaderElectionReleaseOnCancel: true,
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host:    o.WebhookHost,
+			Port:    o.WebhookPort,
+			CertDir: o.WebhookCertDir,
+			TLSOpts: TLSOptions(),
+		}),
+		// Secrets are cached as metadata only: reads of a full Secret go to the API
+		// server, so the typed Secret informer, holding every key of every Secret
+		// in memory, never starts.
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := webhooks.Setup(ctx, mgr, webhooks.Options{
+		Settings:   o.Settings,
+		Inventory:  o.Inventory,
+		StaleAfter: o.InventoryStaleAfter,
+	}); err != nil {
+		return nil, fmt.Errorf("registering webhooks: %w", err)
+	}
+	// Start the metadata-only Secret informer eagerly so the first Ingress admission
+	// does not wait for it to sync.
+	secretMeta := &metav1.PartialObjectMetadata{}
+	secretMeta.SetGroupVersionKind(webhooks.SecretMetaGVK)
+	for _, obj := range []client.Object{secretMeta, &v1beta1.AviInfraSetting{}} {
+		if _, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false)); err != nil {
+			return nil, fmt.Errorf("starting informer for %T: %w", obj, err)
+		}
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	// Ready once the webhook server answers TLS: a replica is not put behind the
+	// webhook Service before it can admit.
+	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+		return nil, err
+	}
+	if o.ExtraSetup != nil {
+		if err := o.ExtraSetup(ctx, mgr); err != nil {
+			return nil, err
+		}
+	}
+	return mgr, nil
+}

@@ -1,0 +1,122 @@
+package harness
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/operator"
+)
+
+// DemoSettingsYAML are the demo's settings (cluster "demo", VIP network
+// vip-net-a, vipgate the default L4 and L7 controller); %s is the controller host.
+const DemoSettingsYAML = `
+AKOSettings:
+  clusterName: demo
+NetworkSettings:
+  vipNetworkList:
+  - networkName: vip-net-a
+L7Settings:
+  defaultIngController: true
+  serviceType: ClusterIP
+  shardVSSize: SMALL
+L4Settings:
+  defaultLBController: true
+ControllerSettings:
+  controllerHost: "%s"
+  cloudName: Default-Cloud
+  serviceEngineGroupName: Default-Group
+  tenantName: admin
+`
+
+// DemoSettings parses DemoSettingsYAML for a controller at host.
+func DemoSettings(t testing.TB, host string) *config.Settings {
+	t.Helper()
+	s, err := config.Parse(fmt.Appendf(nil, DemoSettingsYAML, host))
+	if err != nil {
+		t.Fatalf("demo settings: %v", err)
+	}
+	return s
+}
+
+var managerSeq atomic.Int64
+
+// StartVipgate runs vipgate's manager in-process against e, serving webhooks
+// where the installed configurations point, and waits until the webhook server
+// answers TLS with the expected certificate. The manager stops at test cleanup.
+func (e *Env) StartVipgate(t testing.TB, o operator.Options) ctrl.Manager {
+	t.Helper()
+	if o.Settings == nil {
+		o.Settings = DemoSettings(t, "127.0.0.1:1")
+	}
+	o.WebhookHost, o.WebhookPort, o.WebhookCertDir = e.WebhookHost, e.WebhookPort, e.CertDir
+	if o.MetricsAddr == "" {
+		o.MetricsAddr = "0"
+	}
+	if o.Namespace == "" {
+		o.Namespace = "vipgate-system"
+	}
+	// controller-runtime refuses two controllers with one name in a process; tests
+	// start managers repeatedly, so each gets its own leader ID and name suffix.
+	o.LeaderElectionID = "vipgate-test-" + strconv.FormatInt(managerSeq.Add(1), 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	ctx = ctrl.LoggerInto(ctx, testr.NewWithOptions(t, testr.Options{Verbosity: 0}))
+	mgr, err := operator.New(ctx, e.Cfg, o)
+	if err != nil {
+		cancel()
+		t.Fatalf("building vipgate: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("vipgate stopped with: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("vipgate did not stop within 30s")
+		}
+	})
+	if err := e.waitForWebhook(ctx, 60*time.Second); err != nil {
+		t.Fatalf("vipgate webhook server: %v", err)
+	}
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		t.Fatalf("vipgate caches did not sync")
+	}
+	return mgr
+}
+
+// waitForWebhook dials the webhook server with the CA the API server trusts.
+func (e *Env) waitForWebhook(ctx context.Context, limit time.Duration) error {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(e.CAData)
+	addr := net.JoinHostPort(e.WebhookHost, strconv.Itoa(e.WebhookPort))
+	deadline := time.Now().Add(limit)
+	var last error
+	for time.Now().Before(deadline) {
+		d := tls.Dialer{Config: &tls.Config{RootCAs: pool, ServerName: e.WebhookHost, MinVersion: tls.VersionTLS12}}
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			return conn.Close()
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("not serving on %s after %s: %v", addr, limit, last)
+}
