@@ -148,14 +148,15 @@ func ValidateVIPNetworks(path *field.Path, nets []VIPNetworkRef, env Env) Result
 				fmt.Sprintf("no network with this %s in cloud %q; known VIP networks: %s", what, inv.Cloud.Name, knownNetworks(inv))))
 			continue
 		}
-		resolved[i] = net
 		dup := false
 		for j := range i {
 			if resolved[j] == net {
 				dup = true
 			}
 		}
-		if dup {
+		if !dup {
+			resolved[i] = net // duplicates stay nil: one error per entry is enough
+		} else {
 			// Reported above when spelled the same way; here only when one entry
 			// uses the name and another the UUID of the same network.
 			if !staticDuplicate(nets, i) {
@@ -168,8 +169,13 @@ func ValidateVIPNetworks(path *field.Path, nets []VIPNetworkRef, env Env) Result
 	}
 
 	multi := inv.Cloud.MultiVIP()
+	first := true
 	for i, n := range nets {
-		if i == 0 || resolved[i] == nil {
+		if resolved[i] == nil {
+			continue
+		}
+		if first {
+			first = false // the first known network is always fine
 			continue
 		}
 		if !multi {
@@ -179,7 +185,7 @@ func ValidateVIPNetworks(path *field.Path, nets []VIPNetworkRef, env Env) Result
 			continue
 		}
 		for j := range i {
-			if resolved[j] == nil || resolved[j] == resolved[i] || resolved[i].AvailabilityZone == "" {
+			if resolved[j] == nil || resolved[i].AvailabilityZone == "" {
 				continue
 			}
 			if resolved[j].AvailabilityZone == resolved[i].AvailabilityZone {

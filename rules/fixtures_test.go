@@ -1,0 +1,352 @@
+package rules
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1beta1"
+)
+
+// now is the fixed clock of every test: rules never read the real one.
+var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func addr(s string) netip.Addr     { return netip.MustParseAddr(s) }
+func prefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+func rng(b, e string) inventory.Range {
+	return inventory.Range{Begin: addr(b), End: addr(e)}
+}
+
+// demoSettings is the demo cluster "demo": AKO defaults, vipNetworkList vip-net-a.
+func demoSettings(mods ...func(*config.Settings)) *config.Settings {
+	s := config.Defaults()
+	s.AKOSettings.ClusterName = "demo"
+	s.NetworkSettings.VIPNetworkList = []config.VIPNetwork{{NetworkName: "vip-net-a"}}
+	for _, m := range mods {
+		m(&s)
+	}
+	return &s
+}
+
+func ipv6Settings(s *config.Settings)  { s.AKOSettings.IPFamily = "V6" }
+func strictSettings(s *config.Settings) { s.L7Settings.FQDNReusePolicy = FQDNReuseStrict }
+
+// demoInventory is the demo environment's controller: cloud Default-Cloud
+// (vCenter), vip-net-a 10.50.0.0/24 with range 10.50.0.10-10.50.0.200,
+// vip-net-b 10.60.0.0/28 with range 10.60.0.2-10.60.0.5, SE groups
+// Default-Group and edge-seg (this cluster's) and prod-seg (another cluster's).
+// Some VIPs are in use: this cluster's for default/web, an orphan of this
+// cluster, a shared-VIP group's, and one another AKO created.
+func demoInventory(mods ...func(*inventory.Snapshot)) *inventory.Snapshot {
+	s := &inventory.Snapshot{
+		FetchedAt: now.Add(-10 * time.Second),
+		Cloud:     inventory.Cloud{Name: "Default-Cloud", UUID: "cloud-1", Type: inventory.CloudVCenter, IPAMNetworks: []string{"vip-net-a", "vip-net-b"}},
+		Networks: map[string]*inventory.Network{
+			"vip-net-a": {Name: "vip-net-a", UUID: "network-a", Subnets: []inventory.Subnet{
+				{Prefix: prefix("10.50.0.0/24"), VIPRanges: []inventory.Range{rng("10.50.0.10", "10.50.0.200")}},
+			}},
+			"vip-net-b": {Name: "vip-net-b", UUID: "network-b", Subnets: []inventory.Subnet{
+				{Prefix: prefix("10.60.0.0/28"), VIPRanges: []inventory.Range{rng("10.60.0.2", "10.60.0.5")}},
+			}},
+		},
+		SEGroups: map[string]inventory.SEGroup{
+			"Default-Group": {Name: "Default-Group", UUID: "seg-1"},
+			"edge-seg":      {Name: "edge-seg", UUID: "seg-2", Labels: map[string]string{"clustername": "demo"}},
+			"prod-seg":      {Name: "prod-seg", UUID: "seg-3", Labels: map[string]string{"clustername": "prod"}},
+		},
+		InUse: map[netip.Addr]inventory.Holder{
+			addr("10.50.0.10"): {VsVip: "demo--default-web", CreatedBy: "vipgate-demo", Tenant: "admin"},
+			addr("10.50.0.11"): {VsVip: "legacy-vip", CreatedBy: "ako-prod", Tenant: "admin"},
+			addr("10.50.0.12"): {VsVip: "demo--default-old", CreatedBy: "vipgate-demo", Tenant: "admin"},
+			addr("10.50.0.13"): {VsVip: "demo--default-k", CreatedBy: "vipgate-demo", Tenant: "admin"},
+			addr("10.50.0.14"): {VsVip: "hand-made", Tenant: "admin"},
+		},
+	}
+	for _, m := range mods {
+		m(s)
+	}
+	s.ComputeFree()
+	return s
+}
+
+// exhaustNetB takes every address of vip-net-b's range.
+func exhaustNetB(s *inventory.Snapshot) {
+	for _, a := range []string{"10.60.0.2", "10.60.0.3", "10.60.0.4", "10.60.0.5"} {
+		s.InUse[addr(a)] = inventory.Holder{VsVip: "full-" + a, CreatedBy: "vipgate-demo"}
+	}
+}
+
+// withNetC adds vip-net-c, a network whose subnet has no static VIP range.
+func withNetC(s *inventory.Snapshot) {
+	s.Networks["vip-net-c"] = &inventory.Network{Name: "vip-net-c", UUID: "network-c", Subnets: []inventory.Subnet{
+		{Prefix: prefix("10.70.0.0/24")},
+	}}
+}
+
+// withNetD adds vip-net-d with two subnets, both exhausted.
+func withNetD(s *inventory.Snapshot) {
+	s.Networks["vip-net-d"] = &inventory.Network{Name: "vip-net-d", UUID: "network-d", Subnets: []inventory.Subnet{
+		{Prefix: prefix("10.80.0.0/29"), VIPRanges: []inventory.Range{rng("10.80.0.2", "10.80.0.2")}},
+		{Prefix: prefix("10.80.1.0/29"), VIPRanges: []inventory.Range{rng("10.80.1.2", "10.80.1.2")}},
+	}}
+	s.InUse[addr("10.80.0.2")] = inventory.Holder{VsVip: "d0", CreatedBy: "vipgate-demo"}
+	s.InUse[addr("10.80.1.2")] = inventory.Holder{VsVip: "d1", CreatedBy: "vipgate-demo"}
+}
+
+// withV6 gives vip-net-a an IPv6 subnet with a static VIP range.
+func withV6(s *inventory.Snapshot) {
+	n := s.Networks["vip-net-a"]
+	n.Subnets = append(n.Subnets, inventory.Subnet{
+		Prefix: prefix("2001:db8:50::/64"), VIPRanges: []inventory.Range{rng("2001:db8:50::10", "2001:db8:50::200")},
+	})
+}
+
+// awsInventory is a multi-VIP cloud: three networks in three zones, plus a
+// second network in us-west-2a and an exhausted one in us-west-2d.
+func awsInventory() *inventory.Snapshot {
+	net := func(name, zone, cidr, b, e string) *inventory.Network {
+		return &inventory.Network{Name: name, UUID: "uuid-" + name, AvailabilityZone: zone, Subnets: []inventory.Subnet{
+			{Prefix: prefix(cidr), VIPRanges: []inventory.Range{rng(b, e)}},
+		}}
+	}
+	s := &inventory.Snapshot{
+		FetchedAt: now,
+		Cloud:     inventory.Cloud{Name: "aws-cloud", UUID: "cloud-aws", Type: inventory.CloudAWS},
+		Networks: map[string]*inventory.Network{
+			"subnet-1a":   net("subnet-1a", "us-west-2a", "10.1.0.0/24", "10.1.0.10", "10.1.0.100"),
+			"subnet-1b":   net("subnet-1b", "us-west-2b", "10.2.0.0/24", "10.2.0.10", "10.2.0.100"),
+			"subnet-1c":   net("subnet-1c", "us-west-2c", "10.3.0.0/24", "10.3.0.10", "10.3.0.100"),
+			"subnet-1a-2": net("subnet-1a-2", "us-west-2a", "10.4.0.0/24", "10.4.0.10", "10.4.0.100"),
+			"subnet-1d":   net("subnet-1d", "us-west-2d", "10.5.0.0/24", "10.5.0.10", "10.5.0.10"),
+		},
+		SEGroups: map[string]inventory.SEGroup{"Default-Group": {Name: "Default-Group"}},
+		InUse:    map[netip.Addr]inventory.Holder{addr("10.5.0.10"): {VsVip: "x", CreatedBy: "vipgate-demo"}},
+	}
+	s.ComputeFree()
+	return s
+}
+
+// fakeLookups is an in-memory Lookups with the same indexes the webhook's
+// informer caches keep (by VIP, by shared-VIP key, by host).
+type fakeLookups struct {
+	services   []*corev1.Service
+	ingresses  []*networkingv1.Ingress
+	infra      map[string]*v1beta1.AviInfraSetting
+	namespaces map[string]*corev1.Namespace
+	secrets    map[string]*corev1.Secret
+	certs      map[string]bool
+	refs       map[string][]string
+
+	byVIP    map[string][]*corev1.Service
+	byShared map[string][]*corev1.Service
+	byHost   map[string][]*networkingv1.Ingress
+}
+
+func newFake() *fakeLookups {
+	return &fakeLookups{
+		infra: map[string]*v1beta1.AviInfraSetting{}, namespaces: map[string]*corev1.Namespace{},
+		secrets: map[string]*corev1.Secret{}, certs: map[string]bool{}, refs: map[string][]string{},
+		byVIP: map[string][]*corev1.Service{}, byShared: map[string][]*corev1.Service{}, byHost: map[string][]*networkingv1.Ingress{},
+	}
+}
+
+func (f *fakeLookups) addService(svcs ...*corev1.Service) *fakeLookups {
+	for _, s := range svcs {
+		f.services = append(f.services, s)
+		ips := []string{s.Spec.LoadBalancerIP, s.Annotations[AnnLoadBalancerIP]}
+		for _, in := range s.Status.LoadBalancer.Ingress {
+			ips = append(ips, in.IP)
+		}
+		seen := map[string]bool{}
+		for _, ip := range ips {
+			if c, ok := CanonicalIP(ip); ok && !seen[c] {
+				seen[c] = true
+				f.byVIP[c] = append(f.byVIP[c], s)
+			}
+		}
+		if k := s.Annotations[AnnSharedVIP]; k != "" {
+			f.byShared[s.Namespace+"/"+k] = append(f.byShared[s.Namespace+"/"+k], s)
+		}
+	}
+	return f
+}
+
+func (f *fakeLookups) addIngress(ings ...*networkingv1.Ingress) *fakeLookups {
+	for _, ing := range ings {
+		f.ingresses = append(f.ingresses, ing)
+		for _, r := range ing.Spec.Rules {
+			if r.Host != "" {
+				f.byHost[r.Host] = append(f.byHost[r.Host], ing)
+			}
+		}
+	}
+	return f
+}
+
+func (f *fakeLookups) addInfra(a ...*v1beta1.AviInfraSetting) *fakeLookups {
+	for _, x := range a {
+		f.infra[x.Name] = x
+	}
+	return f
+}
+
+func (f *fakeLookups) addNamespace(name, ais string) *fakeLookups {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if ais != "" {
+		ns.Annotations = map[string]string{AnnInfraSetting: ais}
+	}
+	f.namespaces[name] = ns
+	return f
+}
+
+func (f *fakeLookups) addSecret(s *corev1.Secret) *fakeLookups {
+	f.secrets[s.Namespace+"/"+s.Name] = s
+	return f
+}
+
+func (f *fakeLookups) ServicesByVIP(ip string) []*corev1.Service { return f.byVIP[ip] }
+func (f *fakeLookups) ServicesBySharedVIPKey(ns, key string) []*corev1.Service {
+	return f.byShared[ns+"/"+key]
+}
+func (f *fakeLookups) AviInfraSetting(name string) (*v1beta1.AviInfraSetting, bool) {
+	a, ok := f.infra[name]
+	return a, ok
+}
+func (f *fakeLookups) Namespace(name string) (*corev1.Namespace, bool) {
+	n, ok := f.namespaces[name]
+	return n, ok
+}
+func (f *fakeLookups) Secret(ns, name string) (*corev1.Secret, bool) {
+	s, ok := f.secrets[ns+"/"+name]
+	return s, ok
+}
+func (f *fakeLookups) CertManagerCertificateForSecret(ns, name string) bool {
+	return f.certs[ns+"/"+name]
+}
+func (f *fakeLookups) IngressesByHost(host string) []*networkingv1.Ingress { return f.byHost[host] }
+func (f *fakeLookups) ReferencesToInfraSetting(name string) []string    { return f.refs[name] }
+
+// svcOpt edits a test Service.
+type svcOpt func(*corev1.Service)
+
+// lbSvc is a Service vipgate owns (class ako.vmware.com/avi-lb) with port 80.
+func lbSvc(ns, name string, opts ...svcOpt) *corev1.Service {
+	s := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{}},
+		Spec: corev1.ServiceSpec{
+			Type:              corev1.ServiceTypeLoadBalancer,
+			LoadBalancerClass: ptr.To(LBClass),
+			Ports:             []corev1.ServicePort{{Name: "http", Port: 80}},
+		},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+func ip(v string) svcOpt       { return func(s *corev1.Service) { s.Spec.LoadBalancerIP = v } }
+func annIP(v string) svcOpt    { return func(s *corev1.Service) { s.Annotations[AnnLoadBalancerIP] = v } }
+func shared(k string) svcOpt   { return func(s *corev1.Service) { s.Annotations[AnnSharedVIP] = k } }
+func infra(n string) svcOpt    { return func(s *corev1.Service) { s.Annotations[AnnInfraSetting] = n } }
+func noClass() svcOpt          { return func(s *corev1.Service) { s.Spec.LoadBalancerClass = nil } }
+func class(c string) svcOpt    { return func(s *corev1.Service) { s.Spec.LoadBalancerClass = ptr.To(c) } }
+func statusIP(v string) svcOpt { return func(s *corev1.Service) { s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: v}} } }
+func families(f ...corev1.IPFamily) svcOpt {
+	return func(s *corev1.Service) { s.Spec.IPFamilies = f }
+}
+func ports(ps ...corev1.ServicePort) svcOpt { return func(s *corev1.Service) { s.Spec.Ports = ps } }
+func clusterIP() svcOpt {
+	return func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeClusterIP; s.Spec.LoadBalancerClass = nil }
+}
+
+// ais builds an AviInfraSetting with a status and VIP networks.
+func ais(name, status, errText, seg string, nets ...v1beta1.AviInfraSettingVipNetwork) *v1beta1.AviInfraSetting {
+	a := &v1beta1.AviInfraSetting{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	a.Spec.Network.VipNetworks = nets
+	a.Spec.SeGroup.Name = seg
+	a.Status.Status, a.Status.Error = status, errText
+	return a
+}
+
+func vn(name string) v1beta1.AviInfraSettingVipNetwork {
+	return v1beta1.AviInfraSettingVipNetwork{NetworkName: name}
+}
+
+// testCert is a generated key pair with its PEM encodings.
+type testCert struct {
+	certPEM, keyPEM []byte
+}
+
+// newCert issues a self-signed certificate for host valid in [notBefore, notAfter].
+func newCert(t testing.TB, host string, notBefore, notAfter time.Time) testCert {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
+		NotBefore: notBefore, NotAfter: notAfter, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testCert{
+		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
+	}
+}
+
+func tlsSecret(ns, name string, crt, key []byte) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key},
+	}
+}
+
+// errorStrings renders a Result the way users read it.
+func errorStrings(r Result) []string {
+	out := make([]string, 0, len(r.Errors))
+	for _, e := range r.Errors {
+		out = append(out, e.Error())
+	}
+	return out
+}
+
+// checkResult compares a Result with the exact expected messages.
+func checkResult(t *testing.T, got Result, wantErrs, wantWarns []string) {
+	t.Helper()
+	if gotErrs := errorStrings(got); !slices.Equal(gotErrs, wantErrs) && !(len(gotErrs) == 0 && len(wantErrs) == 0) {
+		t.Errorf("errors:\n got: %s\nwant: %s", strings.Join(gotErrs, "\n      "), strings.Join(wantErrs, "\n      "))
+	}
+	if !slices.Equal(got.Warnings, wantWarns) && !(len(got.Warnings) == 0 && len(wantWarns) == 0) {
+		t.Errorf("warnings:\n got: %s\nwant: %s", strings.Join(got.Warnings, "\n      "), strings.Join(wantWarns, "\n      "))
+	}
+	if got.Allowed() != (len(wantErrs) == 0) {
+		t.Errorf("Allowed() = %v with %d expected errors", got.Allowed(), len(wantErrs))
+	}
+}
