@@ -1,0 +1,550 @@
+package model
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/vmware/alb-sdk/go/models"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1beta1"
+)
+
+// Annotations and profiles vipgate shares with AKO.
+const (
+	// AnnotationLoadBalancerIP requests a specific VIP (AKO's annotation).
+	AnnotationLoadBalancerIP = "ako.vmware.com/load-balancer-ip"
+
+	AppProfileL4      = "System-L4-Application"
+	NetProfileTCP     = "System-TCP-Proxy"
+	NetProfileUDP     = "System-UDP-Fast-Path"
+	NetProfileSCTP    = "System-SCTP-Proxy"
+	protocolTCPProxy  = "PROTOCOL_TYPE_TCP_PROXY"
+	protocolUDPFast   = "PROTOCOL_TYPE_UDP_FAST_PATH"
+	protocolSCTPProxy = "PROTOCOL_TYPE_SCTP_PROXY"
+)
+
+// Set is the desired controller state of one owner (a Service or a shared-VIP
+// group), grouped by type. The applier creates it in CreateOrder.
+type Set struct {
+	// Owner is the base name (VsVip and VirtualService name); it keys the set.
+	Owner string
+	// CreatedBy is the marker on every object ("vipgate-<cluster>").
+	CreatedBy string
+	// Tenant the objects live in.
+	Tenant string
+	// PoolBases are the Service base names whose port pools this owner may
+	// hold (IsPoolOf); the applier uses them to find stale pools.
+	PoolBases []string
+
+	VsVips          []*models.VsVip
+	Pools           []*models.Pool
+	L4PolicySets    []*models.L4PolicySet
+	VirtualServices []*models.VirtualService
+}
+
+// Member is one Service of an owner with the inputs its pools need.
+type Member struct {
+	Service *corev1.Service
+	// Slices are the Service's EndpointSlices (ClusterIP mode). Only ready
+	// endpoints become servers; named targetPorts resolve through the slices' ports.
+	Slices []discoveryv1.EndpointSlice
+}
+
+// L4Input is everything BuildL4 reads.
+type L4Input struct {
+	Settings *config.Settings
+	// Infra is the AviInfraSetting in effect, or nil.
+	Infra *v1beta1.AviInfraSetting
+	// Snapshot resolves networks, subnets and availability zones; may be nil.
+	Snapshot *inventory.Snapshot
+	// Members are the Services: one, or every member of a shared-VIP group.
+	Members []Member
+	// SharedKey is the ako.vmware.com/enable-shared-vip value, "" when not shared.
+	SharedKey string
+	// NodeAddresses are the pool servers in NodePort mode (already filtered by nodePortSelector).
+	NodeAddresses []string
+}
+
+// NodePortMode reports whether pools point at node addresses and nodePorts
+// (L7Settings.serviceType NodePort, AKO's single switch for both L4 and L7).
+func NodePortMode(s *config.Settings) bool { return s.L7Settings.ServiceType == "NodePort" }
+
+// RequestedIP is the VIP a Service asks for: spec.loadBalancerIP, else the
+// AKO annotation; "" when none.
+func RequestedIP(svc *corev1.Service) string {
+	if svc.Spec.LoadBalancerIP != "" {
+		return svc.Spec.LoadBalancerIP
+	}
+	return strings.TrimSpace(svc.Annotations[AnnotationLoadBalancerIP])
+}
+
+// BuildL4 returns the desired objects for an L4 Service or shared-VIP group.
+func BuildL4(in L4Input) (*Set, error) {
+	if len(in.Members) == 0 {
+		return nil, fmt.Errorf("no Service to build")
+	}
+	s := in.Settings
+	cluster := s.AKOSettings.ClusterName
+	members := slices.Clone(in.Members)
+	slices.SortFunc(members, func(a, b Member) int { return strings.Compare(a.Service.Name, b.Service.Name) })
+	ns := members[0].Service.Namespace
+	ownerName := members[0].Service.Name
+	if in.SharedKey != "" {
+		ownerName = in.SharedKey
+	}
+	base := BaseName(cluster, ns, ownerName)
+	createdBy := s.CreatedBy()
+	set := &Set{Owner: base, CreatedBy: createdBy, Tenant: s.ControllerSettings.TenantName}
+
+	cloudRef := Ref("cloud", s.ControllerSettings.CloudName)
+	vrfRef := Ref("vrfcontext", s.VRF())
+
+	// VsVip.
+	var reqIP string
+	for _, m := range members {
+		if ip := RequestedIP(m.Service); ip != "" {
+			if reqIP != "" && reqIP != ip {
+				return nil, fmt.Errorf("shared VIP %q: Services ask for different IPs %s and %s", in.SharedKey, reqIP, ip)
+			}
+			reqIP = ip
+		}
+	}
+	vips, err := buildVips(in, reqIP)
+	if err != nil {
+		return nil, err
+	}
+	vsvip := &models.VsVip{
+		Name:          ptr.To(base),
+		CloudRef:      ptr.To(cloudRef),
+		VrfContextRef: ptr.To(vrfRef),
+		Vip:           vips,
+		Markers:       []*models.RoleFilterMatchLabel{{Key: ptr.To(MarkerCreatedBy), Values: []string{createdBy}}},
+	}
+	for _, m := range members {
+		if fqdn := autoFQDN(s, m.Service); fqdn != "" {
+			vsvip.DNSInfo = append(vsvip.DNSInfo, &models.DNSInfo{Fqdn: ptr.To(fqdn), Type: ptr.To("DNS_RECORD_A")})
+		}
+	}
+	rhi, peerLabels := rhiSettings(s, in.Infra)
+	if rhi && len(peerLabels) > 0 {
+		vsvip.BgpPeerLabels = peerLabels
+	}
+	set.VsVips = []*models.VsVip{vsvip}
+
+	// Pools and the VS's services.
+	type svcPort struct {
+		port  int32
+		proto string
+		pool  string
+	}
+	var ports []svcPort
+	seen := map[string]string{}
+	for _, m := range members {
+		set.PoolBases = append(set.PoolBases, BaseName(cluster, ns, m.Service.Name))
+		for _, p := range m.Service.Spec.Ports {
+			proto := string(p.Protocol)
+			if proto == "" {
+				proto = "TCP"
+			}
+			key := fmt.Sprintf("%s/%d", proto, p.Port)
+			if other, dup := seen[key]; dup {
+				return nil, fmt.Errorf("port %s is used by both Service %s and %s", key, other, m.Service.Name)
+			}
+			seen[key] = m.Service.Name
+			name := PoolName(cluster, ns, m.Service.Name, proto, p.Port)
+			pool := &models.Pool{
+				Name:      ptr.To(name),
+				CloudRef:  ptr.To(cloudRef),
+				VrfRef:    ptr.To(vrfRef),
+				CreatedBy: ptr.To(createdBy),
+				Servers:   servers(in, m, p),
+			}
+			set.Pools = append(set.Pools, pool)
+			ports = append(ports, svcPort{port: p.Port, proto: proto, pool: name})
+		}
+	}
+	slices.SortFunc(set.Pools, func(a, b *models.Pool) int { return strings.Compare(*a.Name, *b.Name) })
+	slices.Sort(set.PoolBases)
+	slices.SortFunc(ports, func(a, b svcPort) int {
+		return cmp.Or(cmp.Compare(a.port, b.port), strings.Compare(a.proto, b.proto))
+	})
+
+	// The VS network profile follows the first protocol in TCP, UDP, SCTP
+	// order that the Service uses; other protocols override it per port.
+	vsNet := ""
+	for _, want := range []string{"TCP", "UDP", "SCTP"} {
+		for _, p := range ports {
+			if p.proto == want && vsNet == "" {
+				vsNet = netProfile(want)
+			}
+		}
+	}
+	vs := &models.VirtualService{
+		Name:                  ptr.To(base),
+		CloudRef:              ptr.To(cloudRef),
+		VrfContextRef:         ptr.To(vrfRef),
+		SeGroupRef:            ptr.To(Ref("serviceenginegroup", seGroup(s, in.Infra))),
+		VsvipRef:              ptr.To(Ref(TypeVsVip, base)),
+		CreatedBy:             ptr.To(createdBy),
+		ApplicationProfileRef: ptr.To(Ref("applicationprofile", AppProfileL4)),
+		NetworkProfileRef:     ptr.To(Ref("networkprofile", vsNet)),
+	}
+	for _, p := range ports {
+		svc := &models.Service{Port: ptr.To(uint32(p.port))}
+		if np := netProfile(p.proto); np != vsNet {
+			svc.OverrideNetworkProfileRef = ptr.To(Ref("networkprofile", np))
+		}
+		vs.Services = append(vs.Services, svc)
+		vs.ServicePoolSelect = append(vs.ServicePoolSelect, &models.ServicePoolSelector{
+			ServicePort:     ptr.To(uint32(p.port)),
+			ServiceProtocol: ptr.To(serviceProtocol(p.proto)),
+			ServicePoolRef:  ptr.To(Ref(TypePool, p.pool)),
+		})
+	}
+	if rhi {
+		vs.EnableRhi = ptr.To(true)
+		if len(peerLabels) > 0 {
+			vs.BgpPeerLabels = peerLabels
+		}
+	}
+	set.VirtualServices = []*models.VirtualService{vs}
+	return set, nil
+}
+
+func netProfile(proto string) string {
+	switch proto {
+	case "UDP":
+		return NetProfileUDP
+	case "SCTP":
+		return NetProfileSCTP
+	}
+	return NetProfileTCP
+}
+
+func serviceProtocol(proto string) string {
+	switch proto {
+	case "UDP":
+		return protocolUDPFast
+	case "SCTP":
+		return protocolSCTPProxy
+	}
+	return protocolTCPProxy
+}
+
+// seGroup is the AviInfraSetting's SE group, else ControllerSettings.serviceEngineGroupName.
+func seGroup(s *config.Settings, infra *v1beta1.AviInfraSetting) string {
+	if infra != nil && infra.Spec.SeGroup.Name != "" {
+		return infra.Spec.SeGroup.Name
+	}
+	return s.ControllerSettings.ServiceEngineGroupName
+}
+
+// rhiSettings says whether route health injection is on and with which BGP
+// peer labels (AviInfraSetting overrides NetworkSettings).
+func rhiSettings(s *config.Settings, infra *v1beta1.AviInfraSetting) (bool, []string) {
+	rhi := bool(s.NetworkSettings.EnableRHI)
+	labels := s.NetworkSettings.BGPPeerLabels
+	if infra != nil {
+		if infra.Spec.Network.EnableRhi != nil {
+			rhi = *infra.Spec.Network.EnableRhi
+		}
+		if len(infra.Spec.Network.BgpPeerLabels) > 0 {
+			labels = infra.Spec.Network.BgpPeerLabels
+		}
+	}
+	labels = slices.Clone(labels)
+	slices.Sort(labels)
+	return rhi, slices.Compact(labels)
+}
+
+// autoFQDN is the Service's DNS name under L4Settings.autoFQDN, or "".
+func autoFQDN(s *config.Settings, svc *corev1.Service) string {
+	domain := s.L4Settings.DefaultDomain
+	if domain == "" {
+		domain = s.NetworkSettings.DefaultDomain
+	}
+	domain = strings.TrimSuffix(strings.TrimPrefix(domain, "."), ".")
+	if domain == "" {
+		return ""
+	}
+	switch s.L4Settings.AutoFQDN {
+	case "flat":
+		return svc.Name + "-" + svc.Namespace + "." + domain
+	case "disabled":
+		return ""
+	default:
+		return svc.Name + "." + svc.Namespace + "." + domain
+	}
+}
+
+// FQDNs returns the autoFQDN names a Service gets (for status hostname).
+func FQDNs(s *config.Settings, svc *corev1.Service) []string {
+	if f := autoFQDN(s, svc); f != "" {
+		return []string{f}
+	}
+	return nil
+}
+
+// vipNetwork is one resolved VIP network.
+type vipNetwork struct {
+	name   string // "" when only a UUID is known
+	uuid   string
+	subnet netip.Prefix // invalid when the controller should choose
+	az     string
+}
+
+func (v vipNetwork) ref() string {
+	if v.name != "" {
+		return Ref("network", v.name)
+	}
+	return "/api/network/" + v.uuid
+}
+
+// vipNetworks resolves the VIP networks: the AviInfraSetting's, else
+// NetworkSettings.vipNetworkList. Sorted by name for stable vip_ids.
+func vipNetworks(in L4Input) []vipNetwork {
+	type entry struct{ name, uuid, cidr, v6 string }
+	var entries []entry
+	if in.Infra != nil && len(in.Infra.Spec.Network.VipNetworks) > 0 {
+		for _, n := range in.Infra.Spec.Network.VipNetworks {
+			entries = append(entries, entry{n.NetworkName, n.NetworkUUID, n.Cidr, n.V6Cidr})
+		}
+	} else {
+		for _, n := range in.Settings.NetworkSettings.VIPNetworkList {
+			entries = append(entries, entry{n.NetworkName, n.NetworkUUID, n.CIDR, n.V6CIDR})
+		}
+	}
+	v6 := in.Settings.AKOSettings.IPFamily == "V6"
+	var out []vipNetwork
+	for _, e := range entries {
+		vn := vipNetwork{name: e.name, uuid: e.uuid}
+		var nw *inventory.Network
+		if e.name != "" {
+			nw = in.Snapshot.Network(e.name)
+		} else if nw = in.Snapshot.NetworkByUUID(e.uuid); nw != nil {
+			vn.name = nw.Name
+		}
+		cidr := e.cidr
+		if v6 {
+			cidr = e.v6
+		}
+		if p, err := netip.ParsePrefix(cidr); err == nil {
+			vn.subnet = p.Masked()
+		} else if nw != nil {
+			// No cidr given: the first subnet of the right family with a VIP range.
+			subs := slices.Clone(nw.Subnets)
+			slices.SortFunc(subs, func(a, b inventory.Subnet) int { return a.Prefix.Addr().Compare(b.Prefix.Addr()) })
+			for _, sub := range subs {
+				if sub.Prefix.Addr().Is6() == v6 && len(sub.VIPRanges) > 0 {
+					vn.subnet = sub.Prefix
+					break
+				}
+			}
+		}
+		if nw != nil {
+			vn.az = nw.AvailabilityZone
+		}
+		out = append(out, vn)
+	}
+	slices.SortStableFunc(out, func(a, b vipNetwork) int {
+		return cmp.Or(strings.Compare(a.name, b.name), strings.Compare(a.uuid, b.uuid))
+	})
+	return out
+}
+
+// buildVips returns VsVip.vip[]: one vip on single-VIP clouds, one per VIP
+// network on multi-VIP (AWS) clouds, vip_id "1".."N".
+func buildVips(in L4Input, reqIP string) ([]*models.Vip, error) {
+	nets := vipNetworks(in)
+	multi := in.Snapshot != nil && in.Snapshot.Cloud.MultiVIP()
+	if !multi && len(nets) > 1 {
+		nets = nets[:1]
+	}
+	var req netip.Addr
+	if reqIP != "" {
+		a, err := netip.ParseAddr(reqIP)
+		if err != nil {
+			return nil, fmt.Errorf("requested IP %q is not an IP address", reqIP)
+		}
+		req = a
+	}
+	v6 := in.Settings.AKOSettings.IPFamily == "V6" || (req.IsValid() && req.Is6())
+	if len(nets) == 0 {
+		nets = []vipNetwork{{}} // let the cloud's IPAM pick the network
+	}
+	// The requested IP goes on the vip whose subnet holds it, else the first.
+	reqAt := -1
+	if req.IsValid() {
+		reqAt = 0
+		for i, n := range nets {
+			if n.subnet.IsValid() && n.subnet.Contains(req) {
+				reqAt = i
+				break
+			}
+		}
+	}
+	var out []*models.Vip
+	for i, n := range nets {
+		vip := &models.Vip{VipID: ptr.To(fmt.Sprint(i + 1)), AutoAllocateIP: ptr.To(true)}
+		if v6 {
+			vip.AutoAllocateIPType = ptr.To("V6_ONLY")
+		}
+		if n.name != "" || n.uuid != "" {
+			ns := &models.IPNetworkSubnet{NetworkRef: ptr.To(n.ref())}
+			if n.subnet.IsValid() {
+				pfx := &models.IPAddrPrefix{
+					IPAddr: ipAddr(n.subnet.Addr()),
+					Mask:   ptr.To(int32(n.subnet.Bits())),
+				}
+				if n.subnet.Addr().Is6() {
+					ns.Subnet6 = pfx
+				} else {
+					ns.Subnet = pfx
+				}
+			}
+			vip.IPAMNetworkSubnet = ns
+		}
+		if multi && n.az != "" {
+			vip.AvailabilityZone = ptr.To(n.az)
+		}
+		if i == reqAt {
+			if req.Is6() {
+				vip.Ip6Address = ipAddr(req)
+			} else {
+				vip.IPAddress = ipAddr(req)
+			}
+		}
+		out = append(out, vip)
+	}
+	return out, nil
+}
+
+func ipAddr(a netip.Addr) *models.IPAddr {
+	t := "V4"
+	if a.Is6() {
+		t = "V6"
+	}
+	return &models.IPAddr{Addr: ptr.To(a.String()), Type: ptr.To(t)}
+}
+
+// servers returns a pool's servers for one Service port, sorted by address then port.
+func servers(in L4Input, m Member, p corev1.ServicePort) []*models.Server {
+	type hp struct {
+		addr netip.Addr
+		port int32
+	}
+	set := map[hp]bool{}
+	if NodePortMode(in.Settings) {
+		if p.NodePort == 0 {
+			return nil
+		}
+		for _, a := range in.NodeAddresses {
+			if ip, err := netip.ParseAddr(a); err == nil {
+				set[hp{ip, p.NodePort}] = true
+			}
+		}
+	} else {
+		proto := p.Protocol
+		if proto == "" {
+			proto = corev1.ProtocolTCP
+		}
+		for _, sl := range m.Slices {
+			port, ok := slicePort(sl, p, proto)
+			if !ok {
+				continue
+			}
+			for _, ep := range sl.Endpoints {
+				if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+					continue
+				}
+				for _, a := range ep.Addresses {
+					if ip, err := netip.ParseAddr(a); err == nil {
+						set[hp{ip, port}] = true
+					}
+				}
+			}
+		}
+	}
+	keys := make([]hp, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b hp) int { return cmp.Or(a.addr.Compare(b.addr), cmp.Compare(a.port, b.port)) })
+	out := make([]*models.Server, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, &models.Server{IP: ipAddr(k.addr), Port: ptr.To(k.port)})
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// slicePort resolves the target port of service port p in one EndpointSlice.
+// Slice ports carry the Service port's name and the resolved (possibly named)
+// target port number; a numeric targetPort is the fallback for slices without ports.
+func slicePort(sl discoveryv1.EndpointSlice, p corev1.ServicePort, proto corev1.Protocol) (int32, bool) {
+	for _, sp := range sl.Ports {
+		name := ""
+		if sp.Name != nil {
+			name = *sp.Name
+		}
+		spProto := corev1.ProtocolTCP
+		if sp.Protocol != nil {
+			spProto = *sp.Protocol
+		}
+		if name == p.Name && spProto == proto && sp.Port != nil {
+			return *sp.Port, true
+		}
+	}
+	if len(sl.Ports) == 0 && p.TargetPort.Type == intstr.Int {
+		if p.TargetPort.IntVal > 0 {
+			return p.TargetPort.IntVal, true
+		}
+		return p.Port, true
+	}
+	return 0, false
+}
+
+// AllocatedAddresses returns the addresses the controller allocated on a
+// VsVip, in vip_id order: the IPv4 then IPv6 address of each vip that has
+// one. It never falls back to a requested or guessed address: a VsVip whose
+// vips carry no address yet gives nil.
+func AllocatedAddresses(v *models.VsVip) []netip.Addr {
+	if v == nil {
+		return nil
+	}
+	vips := slices.Clone(v.Vip)
+	slices.SortStableFunc(vips, func(a, b *models.Vip) int {
+		x, y := ptr.Deref(a.VipID, ""), ptr.Deref(b.VipID, "")
+		return cmp.Or(cmp.Compare(len(x), len(y)), strings.Compare(x, y)) // "2" before "10"
+	})
+	var out []netip.Addr
+	seen := map[netip.Addr]bool{}
+	for _, vip := range vips {
+		if vip == nil || (vip.Enabled != nil && !*vip.Enabled) {
+			continue
+		}
+		for _, ip := range []*models.IPAddr{vip.IPAddress, vip.Ip6Address} {
+			if ip == nil || ip.Addr == nil {
+				continue
+			}
+			a, err := netip.ParseAddr(*ip.Addr)
+			if err != nil || a.IsUnspecified() || seen[a] {
+				continue
+			}
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}
