@@ -1,0 +1,324 @@
+package avisim
+
+import (
+	"embed"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/vmware/alb-sdk/go/models"
+	"sigs.k8s.io/yaml"
+)
+
+//go:embed seeds/*.yaml
+var seedFS embed.FS
+
+// Seed is the initial controller inventory, loaded from YAML.
+type Seed struct {
+	// Version overrides the controller version reported to clients.
+	Version  string        `json:"version,omitempty"`
+	Tenants  []string      `json:"tenants,omitempty"`
+	Users    []SeedUser    `json:"users,omitempty"`
+	Clouds   []SeedCloud   `json:"clouds,omitempty"`
+	VRFs     []SeedVRF     `json:"vrfs,omitempty"`
+	SEGroups []SeedSEGroup `json:"se_groups,omitempty"`
+	Networks []SeedNetwork `json:"networks,omitempty"`
+}
+
+// SeedUser is a local user accepted by POST /login.
+type SeedUser struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// SeedCloud is a cloud. IPAMNetworks names the networks of an internal
+// IPAM profile ("<cloud>-ipam" unless IPAMProfile is set) that the cloud
+// references; VsVips without ipam_network_subnet allocate from them.
+type SeedCloud struct {
+	Name         string   `json:"name"`
+	Vtype        string   `json:"vtype"`
+	IPAMNetworks []string `json:"ipam_networks,omitempty"`
+	IPAMProfile  string   `json:"ipam_profile,omitempty"`
+}
+
+// SeedVRF is a VRF context of a cloud.
+type SeedVRF struct {
+	Name  string `json:"name"`
+	Cloud string `json:"cloud"`
+}
+
+// SeedSEGroup is a service engine group with optional labels.
+type SeedSEGroup struct {
+	Name   string      `json:"name"`
+	Cloud  string      `json:"cloud"`
+	Labels []SeedLabel `json:"labels,omitempty"`
+}
+
+// SeedLabel is a key/value label.
+type SeedLabel struct {
+	Key   string `json:"key"`
+	Value string `json:"value,omitempty"`
+}
+
+// SeedNetwork is a network with configured subnets. AvailabilityZone (AWS)
+// is stored as the network attribute "availability_zone" and copied into
+// the vips allocated from it.
+type SeedNetwork struct {
+	Name             string       `json:"name"`
+	Cloud            string       `json:"cloud"`
+	VRF              string       `json:"vrf,omitempty"`
+	AvailabilityZone string       `json:"availability_zone,omitempty"`
+	Subnets          []SeedSubnet `json:"subnets,omitempty"`
+}
+
+// SeedSubnet is a configured subnet ("10.50.0.0/24") with static ranges.
+type SeedSubnet struct {
+	Prefix       string      `json:"prefix"`
+	StaticRanges []SeedRange `json:"static_ranges,omitempty"`
+}
+
+// SeedRange is a static IP range; Type defaults to STATIC_IPS_FOR_VIP.
+type SeedRange struct {
+	Begin string `json:"begin"`
+	End   string `json:"end"`
+	Type  string `json:"type,omitempty"`
+}
+
+// ParseSeed parses a YAML seed, rejecting unknown keys so that a typo does
+// not silently leave a network out.
+func ParseSeed(data []byte) (*Seed, error) {
+	var s Seed
+	if err := yaml.UnmarshalStrict(data, &s); err != nil {
+		return nil, fmt.Errorf("avisim seed: %w", err)
+	}
+	return &s, nil
+}
+
+// LoadSeedFile reads a YAML seed file.
+func LoadSeedFile(path string) (*Seed, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSeed(data)
+}
+
+// EmbeddedSeed returns one of the seeds shipped with avisim ("demo", "aws").
+func EmbeddedSeed(name string) (*Seed, error) {
+	data, err := seedFS.ReadFile("seeds/" + name + ".yaml")
+	if err != nil {
+		return nil, fmt.Errorf("avisim: no embedded seed %q (have demo, aws)", name)
+	}
+	return ParseSeed(data)
+}
+
+// LoadSeed resolves a --seed argument: an embedded seed name or a file.
+func LoadSeed(nameOrPath string) (*Seed, error) {
+	if !strings.ContainsAny(nameOrPath, "/.") {
+		return EmbeddedSeed(nameOrPath)
+	}
+	return LoadSeedFile(nameOrPath)
+}
+
+func mustSeed(name string) *Seed {
+	s, err := EmbeddedSeed(name)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// DemoSeed is seeds/demo.yaml: a vCenter cloud Default-Cloud with IPAM
+// networks vip-net-a (10.50.0.0/24, VIPs .10-.200) and vip-net-b
+// (10.60.0.0/28, VIPs .2-.5), VRF global, SE groups Default-Group and
+// edge-seg, tenant admin, user admin/admin.
+func DemoSeed() *Seed { return mustSeed("demo") }
+
+// AWSSeed is seeds/aws.yaml: an AWS cloud Default-Cloud with three VIP
+// networks in three availability zones, for multi-vip VsVips.
+func AWSSeed() *Seed { return mustSeed("aws") }
+
+// systemProfiles are the System-* objects every controller has, so that
+// references such as /api/applicationprofile/?name=System-L4-Application
+// resolve.
+var systemProfiles = []struct{ kind, name, typ string }{
+	{"applicationprofile", "System-HTTP", "APPLICATION_PROFILE_TYPE_HTTP"},
+	{"applicationprofile", "System-Secure-HTTP", "APPLICATION_PROFILE_TYPE_HTTP"},
+	{"applicationprofile", "System-L4-Application", "APPLICATION_PROFILE_TYPE_L4"},
+	{"applicationprofile", "System-SSL-Application", "APPLICATION_PROFILE_TYPE_SSL"},
+	{"networkprofile", "System-TCP-Proxy", ""},
+	{"networkprofile", "System-TCP-Fast-Path", ""},
+	{"networkprofile", "System-UDP-Fast-Path", ""},
+	{"healthmonitor", "System-TCP", "HEALTH_MONITOR_TCP"},
+	{"healthmonitor", "System-UDP", "HEALTH_MONITOR_UDP"},
+	{"healthmonitor", "System-HTTP", "HEALTH_MONITOR_HTTP"},
+	{"healthmonitor", "System-Ping", "HEALTH_MONITOR_PING"},
+	{"sslprofile", "System-Standard", ""},
+	{"analyticsprofile", "System-Analytics-Profile", ""},
+	{"applicationpersistenceprofile", "System-Persistence-Client-IP", "PERSISTENCE_TYPE_CLIENT_IP_ADDRESS"},
+}
+
+// load creates the admin tenant, the System-* profiles and the seed's
+// objects through the same save path as API calls, so seeded objects obey
+// the same rules.
+func (s *Sim) load(seed *Seed) error {
+	st := s.store
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.tenants[adminTenant] = map[string]*table{}
+	mk := func(kind string, m any) (*object, error) {
+		o, aerr := st.save(adminTenant, kinds[kind], m, nil)
+		if aerr != nil {
+			return nil, fmt.Errorf("avisim seed: %s %s: %s", kind, kinds[kind].getStr(m, kinds[kind].fName), aerr.msg)
+		}
+		return o, nil
+	}
+	// The admin tenant object itself; its table was created above.
+	if _, err := mk("tenant", &models.Tenant{Name: ptr(adminTenant), Local: ptr(true)}); err != nil {
+		return err
+	}
+	for _, p := range systemProfiles {
+		k := kinds[p.kind]
+		m := k.newModel()
+		k.setStr(m, k.fName, p.name)
+		if p.typ != "" {
+			if i := fieldIndex(k.typ, "type"); i >= 0 {
+				k.setStr(m, i, p.typ)
+			}
+		}
+		if _, err := mk(p.kind, m); err != nil {
+			return err
+		}
+	}
+	if seed == nil {
+		return nil
+	}
+	for _, u := range seed.Users {
+		s.users[u.Username] = u.Password
+	}
+	for _, t := range seed.Tenants {
+		if t == adminTenant {
+			continue
+		}
+		if _, err := mk("tenant", &models.Tenant{Name: ptr(t), Local: ptr(true)}); err != nil {
+			return err
+		}
+	}
+	clouds := map[string]*object{}
+	for _, c := range seed.Clouds {
+		o, err := mk("cloud", &models.Cloud{Name: ptr(c.Name), Vtype: ptr(c.Vtype)})
+		if err != nil {
+			return err
+		}
+		clouds[c.Name] = o
+	}
+	cloudRef := func(name string) (*string, error) {
+		if name == "" {
+			name = defaultCloud
+		}
+		if clouds[name] == nil {
+			return nil, fmt.Errorf("avisim seed: unknown cloud %q", name)
+		}
+		return ptr("/api/cloud/" + clouds[name].uuid), nil
+	}
+	vrfs := map[string]string{}
+	for _, v := range seed.VRFs {
+		cr, err := cloudRef(v.Cloud)
+		if err != nil {
+			return err
+		}
+		o, err := mk("vrfcontext", &models.VrfContext{Name: ptr(v.Name), CloudRef: cr})
+		if err != nil {
+			return err
+		}
+		vrfs[v.Name] = o.uuid
+	}
+	networks := map[string]string{}
+	for _, n := range seed.Networks {
+		cr, err := cloudRef(n.Cloud)
+		if err != nil {
+			return err
+		}
+		nw := &models.Network{Name: ptr(n.Name), CloudRef: cr, DhcpEnabled: ptr(false)}
+		if n.VRF != "" {
+			if vrfs[n.VRF] == "" {
+				return fmt.Errorf("avisim seed: network %s: unknown vrf %q", n.Name, n.VRF)
+			}
+			nw.VrfContextRef = ptr("/api/vrfcontext/" + vrfs[n.VRF])
+		}
+		if n.AvailabilityZone != "" {
+			nw.Attrs = []*models.KeyValue{{Key: ptr(azAttr), Value: ptr(n.AvailabilityZone)}}
+		}
+		for _, sn := range n.Subnets {
+			pf, err := netip.ParsePrefix(sn.Prefix)
+			if err != nil || !pf.Addr().Is4() {
+				return fmt.Errorf("avisim seed: network %s: invalid IPv4 prefix %q", n.Name, sn.Prefix)
+			}
+			sub := &models.Subnet{Prefix: &models.IPAddrPrefix{
+				IPAddr: &models.IPAddr{Addr: ptr(pf.Masked().Addr().String()), Type: ptr("V4")},
+				Mask:   ptr(int32(pf.Bits())),
+			}}
+			for _, r := range sn.StaticRanges {
+				b, err1 := netip.ParseAddr(r.Begin)
+				e, err2 := netip.ParseAddr(r.End)
+				if err1 != nil || err2 != nil || !pf.Contains(b) || !pf.Contains(e) || e.Less(b) {
+					return fmt.Errorf("avisim seed: network %s: invalid range %s-%s in %s", n.Name, r.Begin, r.End, sn.Prefix)
+				}
+				typ := r.Type
+				if typ == "" {
+					typ = "STATIC_IPS_FOR_VIP"
+				}
+				sub.StaticIPRanges = append(sub.StaticIPRanges, &models.StaticIPRange{
+					Range: &models.IPAddrRange{Begin: &models.IPAddr{Addr: ptr(b.String()), Type: ptr("V4")}, End: &models.IPAddr{Addr: ptr(e.String()), Type: ptr("V4")}},
+					Type:  ptr(typ),
+				})
+			}
+			nw.ConfiguredSubnets = append(nw.ConfiguredSubnets, sub)
+		}
+		o, err := mk("network", nw)
+		if err != nil {
+			return err
+		}
+		networks[n.Name] = o.uuid
+	}
+	for _, c := range seed.Clouds {
+		if len(c.IPAMNetworks) == 0 {
+			continue
+		}
+		prof := &models.IPAMDNSProviderProfile{Name: ptr(orDefault(c.IPAMProfile, c.Name+"-ipam")), Type: ptr("IPAMDNS_TYPE_INTERNAL"), InternalProfile: &models.IPAMDNSInternalProfile{}}
+		for _, n := range c.IPAMNetworks {
+			if networks[n] == "" {
+				return fmt.Errorf("avisim seed: cloud %s: unknown IPAM network %q", c.Name, n)
+			}
+			prof.InternalProfile.UsableNetworks = append(prof.InternalProfile.UsableNetworks, &models.IPAMUsableNetwork{NwRef: ptr("/api/network/" + networks[n])})
+		}
+		po, err := mk("ipamdnsproviderprofile", prof)
+		if err != nil {
+			return err
+		}
+		old := clouds[c.Name]
+		cm := *old.model.(*models.Cloud)
+		cm.IPAMProviderRef = ptr("/api/ipamdnsproviderprofile/" + po.uuid)
+		cm.LastModified = nil
+		o, aerr := st.save(adminTenant, kinds["cloud"], &cm, old)
+		if aerr != nil {
+			return fmt.Errorf("avisim seed: cloud %s: %s", c.Name, aerr.msg)
+		}
+		clouds[c.Name] = o
+	}
+	for _, g := range seed.SEGroups {
+		cr, err := cloudRef(g.Cloud)
+		if err != nil {
+			return err
+		}
+		seg := &models.ServiceEngineGroup{Name: ptr(g.Name), CloudRef: cr}
+		for _, l := range g.Labels {
+			seg.Labels = append(seg.Labels, &models.KeyValue{Key: ptr(l.Key), Value: ptr(l.Value)})
+		}
+		if _, err := mk("serviceenginegroup", seg); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,815 @@
+package avisim
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configures a simulator.
+type Options struct {
+	// Seed is the initial inventory; nil starts with only the admin tenant
+	// and the System-* profiles.
+	Seed *Seed
+	// Username and Password are accepted by POST /login in addition to the
+	// seed's users. Both empty and no seed users means admin/admin.
+	Username, Password string
+	// Version is reported by /api/initial-data and /login (default 22.1.3).
+	Version string
+	// SessionTimeout is the idle timeout of a session (default 15 minutes).
+	SessionTimeout time.Duration
+	// Host is the host[:port] used in urls and references when the
+	// simulator is served through Handler; Start/StartTLS replace it with
+	// the listener's address. Default "avisim.local".
+	Host string
+	// Scheme of urls and references when served through Handler
+	// (default https).
+	Scheme string
+}
+
+// Sim is a simulated Avi Controller.
+type Sim struct {
+	opts    Options
+	version string
+	users   map[string]string
+
+	store    *store
+	sessions *sessions
+	faults   *Faults
+	counts   counters
+
+	mu   sync.Mutex
+	srv  *httptest.Server
+	host string
+}
+
+// New builds a simulator and loads opts.Seed.
+func New(opts Options) (*Sim, error) {
+	if opts.Version == "" {
+		opts.Version = "22.1.3"
+	}
+	if opts.SessionTimeout == 0 {
+		opts.SessionTimeout = 15 * time.Minute
+	}
+	if opts.Host == "" {
+		opts.Host = "avisim.local"
+	}
+	if opts.Scheme == "" {
+		opts.Scheme = "https"
+	}
+	s := &Sim{
+		opts:     opts,
+		version:  opts.Version,
+		users:    map[string]string{},
+		store:    newStore(opts.Scheme + "://" + opts.Host),
+		sessions: newSessions(opts.SessionTimeout),
+		host:     opts.Host,
+	}
+	s.faults = newFaults(s.sessions)
+	s.counts.reset()
+	if opts.Seed != nil && opts.Seed.Version != "" && opts.Version == "22.1.3" {
+		s.version = opts.Seed.Version
+	}
+	if err := s.load(opts.Seed); err != nil {
+		return nil, err
+	}
+	if opts.Username != "" {
+		s.users[opts.Username] = opts.Password
+	}
+	if len(s.users) == 0 {
+		s.users["admin"] = "admin"
+	}
+	return s, nil
+}
+
+// Start serves the simulator over plain HTTP on a loopback port (use
+// session.SetScheme("http") in alb-sdk).
+func (s *Sim) Start() *httptest.Server { return s.start(false) }
+
+// StartTLS serves the simulator over HTTPS with a self-signed certificate
+// on a loopback port, as alb-sdk expects by default (with SetInsecure).
+func (s *Sim) StartTLS() *httptest.Server { return s.start(true) }
+
+func (s *Sim) start(tls bool) *httptest.Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return s.srv
+	}
+	srv := httptest.NewUnstartedServer(s)
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	u, _ := url.Parse(srv.URL)
+	s.host = u.Host
+	s.rebase(u.Scheme + "://" + u.Host)
+	s.srv = srv
+	return srv
+}
+
+// rebase rewrites stored urls and references to a new scheme://host, so
+// that objects seeded before the listener existed carry its address.
+func (s *Sim) rebase(base string) {
+	st := s.store
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	old := st.base
+	if old == base {
+		return
+	}
+	for _, o := range st.all {
+		_ = walkRefs(o.model, func(_ string, ref *string) error {
+			if strings.HasPrefix(*ref, old+"/") {
+				*ref = base + strings.TrimPrefix(*ref, old)
+			}
+			return nil
+		})
+		o.kind.setStr(o.model, o.kind.fURL, base+"/api/"+o.kind.name+"/"+o.uuid)
+	}
+	st.base = base
+}
+
+// Close stops the server started by Start/StartTLS.
+func (s *Sim) Close() {
+	s.mu.Lock()
+	srv := s.srv
+	s.srv = nil
+	s.mu.Unlock()
+	if srv != nil {
+		srv.CloseClientConnections()
+		srv.Close()
+	}
+}
+
+// URL is the base URL of the started server ("https://127.0.0.1:port").
+func (s *Sim) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv == nil {
+		return ""
+	}
+	return s.srv.URL
+}
+
+// Host is "127.0.0.1:port", the form session.NewAviSession takes.
+func (s *Sim) Host() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.host
+}
+
+// Handler returns the simulator as an http.Handler for in-process use.
+func (s *Sim) Handler() http.Handler { return s }
+
+// Faults returns the fault injector.
+func (s *Sim) Faults() *Faults { return s.faults }
+
+// Counts returns the number of authenticated /api/<type> calls keyed by
+// "METHOD type" (e.g. "PUT vsvip"), including calls that then failed.
+func (s *Sim) Counts() map[string]int { return s.counts.snapshot() }
+
+// Writes returns the number of POST/PUT/PATCH/DELETE calls on /api objects.
+func (s *Sim) Writes() int { return int(s.counts.writes.Load()) }
+
+// ResetCounts zeroes the call counters.
+func (s *Sim) ResetCounts() { s.counts.reset() }
+
+// Objects returns the objects of one type in one tenant as generic maps,
+// sorted by name, for assertions in tests.
+func (s *Sim) Objects(tenant, typ string) []map[string]any {
+	k := kinds[typ]
+	if k == nil {
+		return nil
+	}
+	st := s.store
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	t := st.tenants[tenant][typ]
+	if t == nil {
+		return nil
+	}
+	objs := make([]*object, 0, len(t.byUUID))
+	for _, o := range t.byUUID {
+		objs = append(objs, o)
+	}
+	sort.Slice(objs, func(i, j int) bool { return objs[i].name < objs[j].name })
+	out := make([]map[string]any, 0, len(objs))
+	for _, o := range objs {
+		b, err := json.Marshal(o.model)
+		if err != nil {
+			continue
+		}
+		var m map[string]any
+		if json.Unmarshal(b, &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Sessions returns the number of live sessions (for tests of re-login).
+func (s *Sim) Sessions() int { return s.sessions.count() }
+
+func writeJSON(w http.ResponseWriter, code int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+}
+
+func writeValue(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeErr(w, errf(http.StatusInternalServerError, "encoding response: %v", err))
+		return
+	}
+	writeJSON(w, code, b)
+}
+
+func writeErr(w http.ResponseWriter, e *apiError) {
+	b, _ := json.Marshal(map[string]string{"error": e.msg})
+	writeJSON(w, e.code, b)
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	// alb-sdk joins "https://host/" with "/api/..." in a few helpers
+	// (GetControllerVersion), producing "//api/...".
+	for strings.HasPrefix(path, "//") {
+		path = path[1:]
+	}
+	if strings.HasPrefix(path, "/admin/") {
+		s.serveAdmin(w, r, path)
+		return
+	}
+	if s.faults.isDown() {
+		writeErr(w, errf(http.StatusServiceUnavailable, "Controller is not ready (avisim: down)"))
+		return
+	}
+	if d := s.faults.delay(); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	switch {
+	case path == "/login":
+		s.login(w, r)
+	case path == "/logout":
+		s.logout(w, r)
+	case path == "/api/initial-data":
+		writeValue(w, http.StatusOK, map[string]any{"version": s.versionInfo()})
+	case path == "/api/cluster/status" || path == "/api/cluster/runtime":
+		writeValue(w, http.StatusOK, map[string]any{
+			"cluster_state": map[string]any{"state": "CLUSTER_UP_NO_HA", "progress": 100},
+			"node_states":   []any{map[string]any{"name": s.Host(), "role": "CLUSTER_LEADER", "state": "CLUSTER_ACTIVE"}},
+		})
+	case strings.HasPrefix(path, "/api/"):
+		s.serveAPI(w, r, path)
+	default:
+		writeErr(w, errf(http.StatusNotFound, "Not found: %s", path))
+	}
+}
+
+func (s *Sim) versionInfo() map[string]any {
+	return map[string]any{"Version": s.version, "ProductName": "Avi Cloud Controller (avisim)", "Tag": s.version + "-avisim"}
+}
+
+func (s *Sim) login(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeErr(w, errf(http.StatusMethodNotAllowed, "Method %s not allowed", r.Method))
+		return
+	}
+	var cred struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		q, _ := url.ParseQuery(string(body))
+		cred.Username, cred.Password = q.Get("username"), q.Get("password")
+	} else if err := json.Unmarshal(body, &cred); err != nil {
+		writeErr(w, errf(http.StatusBadRequest, "Invalid login body"))
+		return
+	}
+	if pw, ok := s.users[cred.Username]; !ok || cred.Username == "" || pw != cred.Password {
+		writeErr(w, errf(http.StatusUnauthorized, "Invalid credentials"))
+		return
+	}
+	id, sess := s.sessions.create(cred.Username)
+	secure := r.TLS != nil
+	http.SetCookie(w, &http.Cookie{Name: "csrftoken", Value: sess.csrf, Path: "/", Secure: secure})
+	http.SetCookie(w, &http.Cookie{Name: "sessionid", Value: id, Path: "/", HttpOnly: true, Secure: secure})
+	http.SetCookie(w, &http.Cookie{Name: "avi-sessionid", Value: id, Path: "/", HttpOnly: true, Secure: secure})
+	writeValue(w, http.StatusOK, map[string]any{
+		"user":    map[string]any{"username": cred.Username, "name": cred.Username, "local": true},
+		"version": s.versionInfo(),
+	})
+}
+
+func (s *Sim) logout(w http.ResponseWriter, r *http.Request) {
+	for _, name := range []string{"avi-sessionid", "sessionid"} {
+		if c, err := r.Cookie(name); err == nil {
+			s.sessions.drop(c.Value)
+		}
+	}
+	writeJSON(w, http.StatusOK, []byte("{}"))
+}
+
+func isWrite(method string) bool {
+	return method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch || method == http.MethodDelete
+}
+
+func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
+	sess, why := s.sessions.lookup(r)
+	if sess == nil {
+		writeErr(w, errf(http.StatusUnauthorized, "%s", why))
+		return
+	}
+	write := isWrite(r.Method)
+	if write {
+		if tok := r.Header.Get("X-CSRFToken"); tok == "" || tok != sess.csrf {
+			writeErr(w, errf(http.StatusForbidden, "CSRF Failed: CSRF token missing or incorrect."))
+			return
+		}
+		if r.Header.Get("Referer") == "" {
+			writeErr(w, errf(http.StatusForbidden, "CSRF Failed: Referer checking failed - no Referer."))
+			return
+		}
+	}
+	if r.Header.Get("X-Avi-Version") == "" {
+		writeErr(w, errf(http.StatusBadRequest, "X-Avi-Version header is required"))
+		return
+	}
+	tenant := r.Header.Get("X-Avi-Tenant")
+	if tenant == "" {
+		tenant = adminTenant
+	}
+	rest := strings.Trim(strings.TrimPrefix(path, "/api/"), "/")
+	typ, uuid, _ := strings.Cut(rest, "/")
+	k := kinds[typ]
+	if k == nil || strings.Contains(uuid, "/") {
+		writeErr(w, errf(http.StatusNotFound, "Unsupported API path %s (avisim serves /api/<type>[/<uuid>] for %s)", path, strings.Join(KindNames(), ", ")))
+		return
+	}
+	s.counts.inc(r.Method, typ)
+
+	st := s.store
+	st.mu.RLock()
+	okTenant := st.hasTenant(tenant)
+	st.mu.RUnlock()
+	if !okTenant {
+		writeErr(w, errf(http.StatusBadRequest, "Tenant '%s' not found", tenant))
+		return
+	}
+	if code := s.faults.injectedError(); code != 0 {
+		writeErr(w, errf(code, "Service unavailable (avisim: injected error)"))
+		return
+	}
+	if write && s.faults.takeConflict(typ) {
+		writeErr(w, errf(http.StatusConflict, "Conflict: object is being modified by another request (avisim: injected conflict)"))
+		return
+	}
+
+	q := r.URL.Query()
+	switch {
+	case uuid == "" && r.Method == http.MethodGet:
+		s.list(w, r, tenant, k, q)
+	case uuid == "" && r.Method == http.MethodPost:
+		s.create(w, r, tenant, k, q)
+	case uuid != "" && r.Method == http.MethodGet:
+		s.get(w, tenant, k, uuid, q)
+	case uuid != "" && (r.Method == http.MethodPut || r.Method == http.MethodPatch):
+		s.update(w, r, tenant, k, uuid, q)
+	case uuid != "" && r.Method == http.MethodDelete:
+		s.delete(w, tenant, k, uuid)
+	default:
+		writeErr(w, errf(http.StatusMethodNotAllowed, "Method %s not allowed on %s", r.Method, path))
+	}
+}
+
+func readBody(r *http.Request) ([]byte, *apiError) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	if err != nil {
+		return nil, errf(http.StatusBadRequest, "reading body: %v", err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, errf(http.StatusBadRequest, "Request body is empty")
+	}
+	return b, nil
+}
+
+func renderOpts(q url.Values) (bool, []string) {
+	inc := q.Get("include_name")
+	includeName := inc != "" && inc != "false" && inc != "0"
+	var fields []string
+	if f := q.Get("fields"); f != "" {
+		fields = strings.Split(f, ",")
+	}
+	return includeName, fields
+}
+
+func (s *Sim) respondObject(w http.ResponseWriter, code int, o *object, q url.Values) {
+	inc, fields := renderOpts(q)
+	st := s.store
+	st.mu.RLock()
+	b, err := st.render(o, inc, fields)
+	st.mu.RUnlock()
+	if err != nil {
+		writeErr(w, errf(http.StatusInternalServerError, "encoding %s: %v", o.kind.name, err))
+		return
+	}
+	writeJSON(w, code, b)
+}
+
+func (s *Sim) get(w http.ResponseWriter, tenant string, k *kind, uuid string, q url.Values) {
+	st := s.store
+	st.mu.RLock()
+	o := st.byUUID(tenant, k, uuid)
+	st.mu.RUnlock()
+	if o == nil {
+		writeErr(w, errf(http.StatusNotFound, "%s object with uuid %s not found", k.name, uuid))
+		return
+	}
+	s.respondObject(w, http.StatusOK, o, q)
+}
+
+func (s *Sim) create(w http.ResponseWriter, r *http.Request, tenant string, k *kind, q url.Values) {
+	body, aerr := readBody(r)
+	if aerr != nil {
+		writeErr(w, aerr)
+		return
+	}
+	m, aerr := decodeStrict(k, body)
+	if aerr != nil {
+		writeErr(w, aerr)
+		return
+	}
+	st := s.store
+	st.mu.Lock()
+	o, aerr := st.save(tenant, k, m, nil)
+	st.mu.Unlock()
+	if aerr != nil {
+		writeErr(w, aerr)
+		return
+	}
+	s.respondObject(w, http.StatusCreated, o, q)
+}
+
+func (s *Sim) update(w http.ResponseWriter, r *http.Request, tenant string, k *kind, uuid string, q url.Values) {
+	body, aerr := readBody(r)
+	if aerr != nil {
+		writeErr(w, aerr)
+		return
+	}
+	var m any
+	if r.Method == http.MethodPut {
+		if m, aerr = decodeStrict(k, body); aerr != nil {
+			writeErr(w, aerr)
+			return
+		}
+	}
+	st := s.store
+	st.mu.Lock()
+	defer func() {
+		if st != nil {
+			st.mu.Unlock()
+		}
+	}()
+	old := st.byUUID(tenant, k, uuid)
+	if old == nil {
+		writeErr(w, errf(http.StatusNotFound, "%s object with uuid %s not found", k.name, uuid))
+		return
+	}
+	if old.tenant != tenant {
+		writeErr(w, errf(http.StatusForbidden, "%s %s belongs to tenant %s and cannot be modified from tenant %s", k.display, old.name, old.tenant, tenant))
+		return
+	}
+	if r.Method == http.MethodPatch {
+		if m, aerr = patch(k, old.model, body); aerr != nil {
+			writeErr(w, aerr)
+			return
+		}
+	}
+	o, aerr := st.save(tenant, k, m, old)
+	st.mu.Unlock()
+	st = nil
+	if aerr != nil {
+		writeErr(w, aerr)
+		return
+	}
+	s.respondObject(w, http.StatusOK, o, q)
+}
+
+func (s *Sim) delete(w http.ResponseWriter, tenant string, k *kind, uuid string) {
+	st := s.store
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	o := st.byUUID(tenant, k, uuid)
+	if o == nil {
+		writeErr(w, errf(http.StatusNotFound, "%s object with uuid %s not found", k.name, uuid))
+		return
+	}
+	if o.tenant != tenant {
+		writeErr(w, errf(http.StatusForbidden, "%s %s belongs to tenant %s and cannot be deleted from tenant %s", k.display, o.name, o.tenant, tenant))
+		return
+	}
+	if k.name == "tenant" && o.name == adminTenant {
+		writeErr(w, errf(http.StatusForbidden, "The admin tenant cannot be deleted"))
+		return
+	}
+	if aerr := st.remove(o); aerr != nil {
+		writeErr(w, aerr)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// patch applies an Avi PATCH body ({"add"|"replace"|"delete": {...}}) to
+// the current model and strictly decodes the result. add appends to lists
+// and sets scalars, replace overwrites fields, delete removes list
+// elements equal to the given ones (or the field when the value is not a
+// list).
+func patch(k *kind, cur any, body []byte) (any, *apiError) {
+	var ops map[string]map[string]any
+	if err := json.Unmarshal(body, &ops); err != nil {
+		return nil, errf(http.StatusBadRequest, "Invalid PATCH body: %v", err)
+	}
+	if len(ops) != 1 {
+		return nil, errf(http.StatusBadRequest, "PATCH body must have exactly one of add, replace, delete")
+	}
+	b, _ := json.Marshal(cur)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	for op, fields := range ops {
+		for f, v := range fields {
+			switch op {
+			case "replace":
+				m[f] = v
+			case "add":
+				if list, ok := v.([]any); ok {
+					if have, ok := m[f].([]any); ok {
+						m[f] = append(have, list...)
+						continue
+					}
+				}
+				m[f] = v
+			case "delete":
+				list, ok := v.([]any)
+				have, ok2 := m[f].([]any)
+				if !ok || !ok2 {
+					delete(m, f)
+					continue
+				}
+				var keep []any
+				for _, h := range have {
+					hb, _ := json.Marshal(h)
+					drop := false
+					for _, d := range list {
+						if db, _ := json.Marshal(d); bytes.Equal(hb, db) {
+							drop = true
+						}
+					}
+					if !drop {
+						keep = append(keep, h)
+					}
+				}
+				m[f] = keep
+			default:
+				return nil, errf(http.StatusBadRequest, "Unknown PATCH operation '%s' (use add, replace or delete)", op)
+			}
+		}
+	}
+	nb, _ := json.Marshal(m)
+	return decodeStrict(k, nb)
+}
+
+// list serves GET /api/<type> with the controller's filters and paging.
+func (s *Sim) list(w http.ResponseWriter, r *http.Request, tenant string, k *kind, q url.Values) {
+	page, pageSize := 1, 25
+	if v := q.Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeErr(w, errf(http.StatusBadRequest, "Invalid page '%s'", v))
+			return
+		}
+		page = n
+	}
+	if v := q.Get("page_size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 200 {
+			writeErr(w, errf(http.StatusBadRequest, "Invalid page_size '%s': the page_size can range from 1 to 200", v))
+			return
+		}
+		pageSize = n
+	}
+	includeName, fields := renderOpts(q)
+
+	st := s.store
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	var cands []*object
+	addTable := func(t *table) {
+		if t == nil {
+			return
+		}
+		for _, o := range t.byUUID {
+			cands = append(cands, o)
+		}
+	}
+	if name := q.Get("name"); name != "" {
+		if o := st.byName(tenant, k, name); o != nil {
+			cands = append(cands, o)
+		}
+	} else {
+		addTable(st.tenants[tenant][k.name])
+		if k.provider && tenant != adminTenant {
+			addTable(st.tenants[adminTenant][k.name])
+		}
+	}
+	filter, aerr := s.filters(tenant, q)
+	if aerr != nil {
+		writeErr(w, aerr)
+		return
+	}
+	matched := cands[:0]
+	for _, o := range cands {
+		if filter(o) {
+			matched = append(matched, o)
+		}
+	}
+	sort.Slice(matched, func(i, j int) bool { return matched[i].name < matched[j].name })
+
+	total := len(matched)
+	start := (page - 1) * pageSize
+	if start > total {
+		start = total
+	}
+	end := min(start+pageSize, total)
+	var buf bytes.Buffer
+	buf.WriteString(`{"count":`)
+	buf.WriteString(strconv.Itoa(total))
+	buf.WriteString(`,"results":[`)
+	for i, o := range matched[start:end] {
+		b, err := st.render(o, includeName, fields)
+		if err != nil {
+			writeErr(w, errf(http.StatusInternalServerError, "encoding %s: %v", k.name, err))
+			return
+		}
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(b)
+	}
+	buf.WriteByte(']')
+	if end < total {
+		nq := url.Values{}
+		for key, v := range q {
+			nq[key] = v
+		}
+		nq.Set("page", strconv.Itoa(page+1))
+		next, _ := json.Marshal(st.base + "/api/" + k.name + "?" + nq.Encode())
+		buf.WriteString(`,"next":`)
+		buf.Write(next)
+	}
+	buf.WriteByte('}')
+	writeJSON(w, http.StatusOK, buf.Bytes())
+}
+
+// filters compiles the collection query into a predicate. Callers hold the
+// store's read lock.
+func (s *Sim) filters(tenant string, q url.Values) (func(*object) bool, *apiError) {
+	st := s.store
+	var preds []func(*object) bool
+	if v := q.Get("name.contains"); v != "" {
+		preds = append(preds, func(o *object) bool { return strings.Contains(o.name, v) })
+	}
+	if v := q.Get("name.icontains"); v != "" {
+		lv := strings.ToLower(v)
+		preds = append(preds, func(o *object) bool { return strings.Contains(strings.ToLower(o.name), lv) })
+	}
+	if v := q.Get("uuid"); v != "" {
+		set := map[string]bool{}
+		for _, u := range strings.Split(v, ",") {
+			set[u] = true
+		}
+		preds = append(preds, func(o *object) bool { return set[o.uuid] })
+	}
+	if v, ok := q["created_by"]; ok {
+		want := v[0]
+		preds = append(preds, func(o *object) bool { return o.kind.getStr(o.model, o.kind.fCreatedBy) == want })
+	}
+	cloudName := q.Get("cloud_ref.name")
+	if cloudName == "" {
+		cloudName = q.Get("cloud")
+	}
+	if cloudName != "" {
+		c := st.byName(tenant, kinds["cloud"], cloudName)
+		cu := ""
+		if c != nil {
+			cu = c.uuid
+		}
+		preds = append(preds, func(o *object) bool {
+			return cu != "" && uuidOfRef(o.kind.getStr(o.model, o.kind.fCloudRef)) == cu
+		})
+	}
+	if v := q.Get("cloud_ref.uuid"); v != "" {
+		preds = append(preds, func(o *object) bool {
+			return uuidOfRef(o.kind.getStr(o.model, o.kind.fCloudRef)) == v
+		})
+	}
+	if v := q.Get("refers_to"); v != "" {
+		target := v
+		if _, u, ok := strings.Cut(v, ":"); ok {
+			target = u
+		}
+		set := st.referrers[target]
+		preds = append(preds, func(o *object) bool { _, ok := set[o.uuid]; return ok })
+	}
+	if v := q.Get("referred_by"); v != "" {
+		src := v
+		if _, u, ok := strings.Cut(v, ":"); ok {
+			src = u
+		}
+		set := map[string]bool{}
+		if o := st.all[src]; o != nil {
+			for _, r := range o.refs {
+				set[r] = true
+			}
+		}
+		preds = append(preds, func(o *object) bool { return set[o.uuid] })
+	}
+	return func(o *object) bool {
+		for _, p := range preds {
+			if !p(o) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+func (s *Sim) serveAdmin(w http.ResponseWriter, r *http.Request, path string) {
+	switch path {
+	case "/admin/faults":
+		switch r.Method {
+		case http.MethodGet:
+		case http.MethodPost, http.MethodPut:
+			var req FaultRequest
+			dec := json.NewDecoder(r.Body)
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+				writeErr(w, errf(http.StatusBadRequest, "Invalid faults body: %v", err))
+				return
+			}
+			s.faults.Apply(req)
+		case http.MethodDelete:
+			s.faults.Reset()
+		default:
+			writeErr(w, errf(http.StatusMethodNotAllowed, "Method %s not allowed", r.Method))
+			return
+		}
+		writeValue(w, http.StatusOK, s.faults.State())
+	case "/admin/counters":
+		switch r.Method {
+		case http.MethodGet:
+		case http.MethodDelete, http.MethodPost:
+			s.ResetCounts()
+		default:
+			writeErr(w, errf(http.StatusMethodNotAllowed, "Method %s not allowed", r.Method))
+			return
+		}
+		writeValue(w, http.StatusOK, map[string]any{"counts": s.Counts(), "writes": s.Writes()})
+	case "/admin/objects":
+		writeValue(w, http.StatusOK, s.Objects(orDefault(r.URL.Query().Get("tenant"), adminTenant), r.URL.Query().Get("type")))
+	default:
+		writeErr(w, errf(http.StatusNotFound, "Not found: %s (admin endpoints: /admin/faults, /admin/counters, /admin/objects)", path))
+	}
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+// String describes the simulator for logs.
+func (s *Sim) String() string { return fmt.Sprintf("avisim %s at %s", s.version, s.Host()) }

@@ -1,0 +1,126 @@
+// Command avisim runs the simulated Avi Controller standalone, for demos and
+// for trying vipgate without an Avi licence.
+//
+//	avisim --seed demo --listen 127.0.0.1:8443
+//
+// It prints "avisim listening on https://ADDR" once it accepts connections
+// and stops cleanly on SIGINT/SIGTERM.
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"flag"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/vipgate/vipgate/avisim"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "avisim:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("avisim", flag.ContinueOnError)
+	seedArg := fs.String("seed", "demo", "seed: an embedded seed name (demo, aws) or a YAML file")
+	listen := fs.String("listen", "127.0.0.1:8443", "address to serve on")
+	certFile := fs.String("tls-cert", "", "TLS certificate file (default: a self-signed certificate)")
+	keyFile := fs.String("tls-key", "", "TLS key file")
+	user := fs.String("username", "admin", "login user name")
+	pass := fs.String("password", "admin", "login password")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if (*certFile == "") != (*keyFile == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	seed, err := avisim.LoadSeed(*seedArg)
+	if err != nil {
+		return err
+	}
+
+	var cert tls.Certificate
+	if *certFile != "" {
+		cert, err = tls.LoadX509KeyPair(*certFile, *keyFile)
+	} else {
+		cert, err = selfSigned()
+	}
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	addr := ln.Addr().String()
+	sim, err := avisim.New(avisim.Options{Seed: seed, Username: *user, Password: *pass, Host: addr})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler:           sim.Handler(),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	fmt.Printf("avisim listening on https://%s\n", addr)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	fmt.Println("avisim stopped")
+	return nil
+}
+
+// selfSigned makes a throwaway certificate for localhost; clients use
+// alb-sdk's SetInsecure with it.
+func selfSigned() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "avisim"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost", "avisim"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
