@@ -1,0 +1,267 @@
+package certs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	admv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// SecretNameFor is the Secret the Manager keeps its CA and serving certificate
+// in, derived from the webhook Service name so the chart's RBAC (which grants
+// access to this one Secret by name) and the binary agree without another flag.
+func SecretNameFor(serviceName string) string { return serviceName + "-certs" }
+
+// Options configure a Manager.
+type Options struct {
+	// Client must read from the API server, not from an informer cache: the
+	// Manager runs before the cache starts (to write the files the webhook
+	// server needs at start-up), and vipgate caches Secrets as metadata only.
+	Client client.Client
+	// Namespace vipgate runs in; the Secret lives there.
+	Namespace string
+	// ServiceName of the webhook Service; the serving certificate is for
+	// <ServiceName>.<Namespace>.svc and .svc.cluster.local.
+	ServiceName string
+	// SecretName, SecretNameFor(ServiceName) when empty.
+	SecretName string
+	// ExtraNames are added to the serving certificate (e.g. 127.0.0.1 for an
+	// API server outside the cluster in tests and the demo).
+	ExtraNames []string
+	// CertDir receives ca.crt, tls.crt and tls.key for the webhook server.
+	CertDir string
+	// MutatingConfigName and ValidatingConfigName are the webhook configurations
+	// whose caBundle is kept current (webhooks.MutatingConfigName and
+	// webhooks.ValidatingConfigName). Empty names are skipped.
+	MutatingConfigName   string
+	ValidatingConfigName string
+	// CAValidity and ServingValidity default to DefaultCAValidity and DefaultServingValidity.
+	CAValidity      time.Duration
+	ServingValidity time.Duration
+	// CheckInterval bounds the time between two checks, so a caBundle removed
+	// by an upgrade or a deleted Secret is repaired; 10 minutes when zero.
+	CheckInterval time.Duration
+	// Clock, the real clock when nil; tests pass a fake one.
+	Clock clock.WithTicker
+	// Log receives what was issued and why; never key material.
+	Log logr.Logger
+}
+
+// Manager keeps a self-signed CA and a serving certificate in a Secret,
+// reissues them as they age, writes them to the cert dir and injects the CA
+// into the webhook configurations. It runs on every replica (each pod needs the
+// files), so it never takes the leader lock; replicas agree through the
+// Secret's resourceVersion: whoever loses a write race re-reads and uses the
+// winner's certificate.
+type Manager struct {
+	o Options
+}
+
+// NewManager checks the options and fills in defaults.
+func NewManager(o Options) (*Manager, error) {
+	if o.Client == nil {
+		return nil, errors.New("certs: Client is required")
+	}
+	if o.Namespace == "" || o.ServiceName == "" || o.CertDir == "" {
+		return nil, errors.New("certs: Namespace, ServiceName and CertDir are required")
+	}
+	if o.SecretName == "" {
+		o.SecretName = SecretNameFor(o.ServiceName)
+	}
+	if o.CAValidity == 0 {
+		o.CAValidity = DefaultCAValidity
+	}
+	if o.ServingValidity == 0 {
+		o.ServingValidity = DefaultServingValidity
+	}
+	if o.CheckInterval == 0 {
+		o.CheckInterval = 10 * time.Minute
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	return &Manager{o: o}, nil
+}
+
+// DNSNames are the names on the serving certificate.
+func (m *Manager) DNSNames() []string {
+	return append(ServiceDNSNames(m.o.ServiceName, m.o.Namespace), m.o.ExtraNames...)
+}
+
+// NeedLeaderElection is false: every replica serves webhooks and needs the files.
+func (m *Manager) NeedLeaderElection() bool { return false }
+
+// Start keeps the certificates current until ctx ends (controller-runtime Runnable).
+func (m *Manager) Start(ctx context.Context) error {
+	retry := 5 * time.Second
+	for {
+		wait := m.o.CheckInterval
+		next, err := m.Sync(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			m.o.Log.Error(err, "keeping webhook certificates current failed; retrying", "in", retry)
+			wait, retry = retry, min(retry*2, m.o.CheckInterval)
+		} else {
+			retry = 5 * time.Second
+			if d := next.Sub(m.o.Clock.Now()); d < wait {
+				wait = max(d, time.Second)
+			}
+		}
+		t := m.o.Clock.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C():
+		}
+	}
+}
+
+// Sync does one pass: issue or rotate what is due, inject the CA bundle,
+// write the files. It returns when the next rotation is due. Call it once
+// before starting the webhook server, whose certwatcher needs the files.
+func (m *Manager) Sync(ctx context.Context) (time.Time, error) {
+	data, err := m.ensureSecret(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	now := m.o.Clock.Now()
+	// Inject the bundle before writing the files: the API server must trust a
+	// new CA before any pod serves a certificate signed by it.
+	if err := m.injectCABundle(ctx, CABundle(data, now)); err != nil {
+		return time.Time{}, err
+	}
+	serving, err := ParseKeyPair("serving", data[TLSCertKey], data[TLSKeyKey])
+	if err != nil {
+		return time.Time{}, err
+	}
+	if err := WriteDir(m.o.CertDir, data[CACertKey], serving); err != nil {
+		return time.Time{}, err
+	}
+	next, _ := NextCheck(data)
+	return next, nil
+}
+
+// ensureSecret returns current Secret data, issuing and storing what is due.
+// Writes carry the resourceVersion read, so two replicas never both win.
+func (m *Manager) ensureSecret(ctx context.Context) (map[string][]byte, error) {
+	key := types.NamespacedName{Namespace: m.o.Namespace, Name: m.o.SecretName}
+	names := m.DNSNames()
+	for attempt := 0; attempt < 5; attempt++ {
+		var s corev1.Secret
+		err := m.o.Client.Get(ctx, key, &s)
+		exists := err == nil
+		if err != nil && !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("reading Secret %s: %w", key, err)
+		}
+		now := m.o.Clock.Now()
+		plan := Decide(s.Data, names, now)
+		if !plan.Needed() {
+			return s.Data, nil
+		}
+		data, err := Issue(s.Data, plan, m.o.ServiceName+"-ca", names, now, m.o.CAValidity, m.o.ServingValidity)
+		if err != nil {
+			return nil, err
+		}
+		if !exists {
+			s = corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Namespace: m.o.Namespace, Name: m.o.SecretName, Labels: map[string]string{
+					"app.kubernetes.io/managed-by": "vipgate",
+					"app.kubernetes.io/component":  "webhook-certificates",
+				}},
+				Type: corev1.SecretTypeTLS,
+				Data: data,
+			}
+			err = m.o.Client.Create(ctx, &s)
+		} else {
+			s.Data = data
+			err = m.o.Client.Update(ctx, &s)
+		}
+		if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
+			continue // another replica wrote first; use its certificates
+		}
+		if err != nil {
+			return nil, fmt.Errorf("writing Secret %s: %w", key, err)
+		}
+		m.o.Log.Info("issued webhook certificates", "secret", key.String(), "newCA", plan.NewCA, "reason", plan.Reason)
+		return data, nil
+	}
+	return nil, fmt.Errorf("writing Secret %s: still conflicting after 5 attempts", key)
+}
+
+// injectCABundle sets caBundle on every webhook of both configurations,
+// patching only when it differs. A strategic merge patch keyed by webhook name
+// touches caBundle and nothing else, so it never races with an upgrade that
+// changes rules. A missing configuration is not an error: the chart may not
+// have created it yet, and the next pass will retry.
+func (m *Manager) injectCABundle(ctx context.Context, bundle []byte) error {
+	if name := m.o.MutatingConfigName; name != "" {
+		var cfg admv1.MutatingWebhookConfiguration
+		err := m.o.Client.Get(ctx, types.NamespacedName{Name: name}, &cfg)
+		if err == nil {
+			orig := cfg.DeepCopy()
+			changed := false
+			for i := range cfg.Webhooks {
+				if !bytes.Equal(cfg.Webhooks[i].ClientConfig.CABundle, bundle) {
+					cfg.Webhooks[i].ClientConfig.CABundle, changed = bundle, true
+				}
+			}
+			err = m.patch(ctx, changed, &cfg, orig, "MutatingWebhookConfiguration")
+		}
+		if err = m.missingOK(name, err); err != nil {
+			return err
+		}
+	}
+	if name := m.o.ValidatingConfigName; name != "" {
+		var cfg admv1.ValidatingWebhookConfiguration
+		err := m.o.Client.Get(ctx, types.NamespacedName{Name: name}, &cfg)
+		if err == nil {
+			orig := cfg.DeepCopy()
+			changed := false
+			for i := range cfg.Webhooks {
+				if !bytes.Equal(cfg.Webhooks[i].ClientConfig.CABundle, bundle) {
+					cfg.Webhooks[i].ClientConfig.CABundle, changed = bundle, true
+				}
+			}
+			err = m.patch(ctx, changed, &cfg, orig, "ValidatingWebhookConfiguration")
+		}
+		if err = m.missingOK(name, err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Manager) patch(ctx context.Context, changed bool, obj, orig client.Object, kind string) error {
+	if !changed {
+		return nil
+	}
+	if err := m.o.Client.Patch(ctx, obj, client.StrategicMergeFrom(orig)); err != nil {
+		return fmt.Errorf("injecting caBundle into %s %s: %w", kind, obj.GetName(), err)
+	}
+	m.o.Log.Info("injected caBundle", "kind", kind, "name", obj.GetName())
+	return nil
+}
+
+func (m *Manager) missingOK(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if apierrors.IsNotFound(err) {
+		m.o.Log.Info("webhook configuration not found yet; will retry", "name", name)
+		return nil
+	}
+	return fmt.Errorf("webhook configuration %s: %w", name, err)
+}
