@@ -1,0 +1,135 @@
+package inventory
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+)
+
+// LoadFunc produces a fresh snapshot; Load bound to a client and settings.
+type LoadFunc func(ctx context.Context) (*Snapshot, error)
+
+// Cache holds the current Snapshot for lock-free readers (admission webhooks)
+// and refreshes it periodically and after writes. It implements
+// controller-runtime's manager.Runnable (Start) and LeaderElectionRunnable
+// (every replica runs it: webhooks on followers need the inventory too).
+type Cache struct {
+	load LoadFunc
+	// Interval between periodic refreshes (default 60s).
+	Interval time.Duration
+	// MinGap is the least time between two refreshes triggered by RefreshSoon,
+	// so a burst of writes costs one reload (default 1s).
+	MinGap time.Duration
+
+	cur     atomic.Pointer[Snapshot]
+	dirty   atomic.Bool
+	soon    chan struct{}
+	mu      sync.Mutex // serialises refreshes
+	lastErr atomic.Pointer[error]
+}
+
+// NewCache returns a cache filled by load. Nothing is loaded until Refresh or Start.
+func NewCache(load LoadFunc, interval time.Duration) *Cache {
+	if interval <= 0 {
+		interval = 60 * time.Second
+	}
+	return &Cache{load: load, Interval: interval, MinGap: time.Second, soon: make(chan struct{}, 1)}
+}
+
+// Snapshot returns the current snapshot, or nil before the first successful load.
+func (c *Cache) Snapshot() *Snapshot { return c.cur.Load() }
+
+// Stale reports whether there is no snapshot or it is older than bound at
+// now; controller-dependent admission checks then fail open with a warning.
+func (c *Cache) Stale(now time.Time, bound time.Duration) bool {
+	s := c.cur.Load()
+	return s == nil || s.Age(now) > bound
+}
+
+// Dirty reports that a write happened since the current snapshot was taken.
+func (c *Cache) Dirty() bool { return c.dirty.Load() }
+
+// LastError is the error of the last refresh, nil when it succeeded.
+func (c *Cache) LastError() error {
+	if p := c.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Refresh loads a new snapshot now and swaps it in. On failure the previous
+// snapshot stays (it ages towards Stale).
+func (c *Cache) Refresh(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	wasDirty := c.dirty.Swap(false)
+	s, err := c.load(ctx)
+	if err != nil {
+		if wasDirty {
+			c.dirty.Store(true)
+		}
+		c.lastErr.Store(&err)
+		return err
+	}
+	c.lastErr.Store(nil)
+	c.cur.Store(s)
+	return nil
+}
+
+// Set installs a snapshot directly (tests, or a caller that built one).
+func (c *Cache) Set(s *Snapshot) { c.cur.Store(s) }
+
+// RefreshSoon asks the running refresher for a reload; calls coalesce.
+func (c *Cache) RefreshSoon() {
+	select {
+	case c.soon <- struct{}{}:
+	default:
+	}
+}
+
+// Invalidate records that the controller changed (call after each write):
+// the snapshot is marked Dirty and a reload is requested. Readers keep the
+// old snapshot until the new one is in, so admission never blocks.
+func (c *Cache) Invalidate() {
+	c.dirty.Store(true)
+	c.RefreshSoon()
+}
+
+// Start loads once, then refreshes every Interval and on RefreshSoon until
+// ctx ends. Load errors are logged and retried at the next tick; they do not
+// stop the manager.
+func (c *Cache) Start(ctx context.Context) error {
+	log := logr.FromContextOrDiscard(ctx).WithName("inventory")
+	refresh := func() {
+		if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
+			log.Error(err, "inventory refresh failed; keeping the previous snapshot")
+		}
+	}
+	refresh()
+	t := time.NewTicker(c.Interval)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-c.soon:
+			if gap := c.MinGap - time.Since(last); gap > 0 {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(gap):
+				}
+			}
+		}
+		refresh()
+		last = time.Now()
+	}
+}
+
+// NeedLeaderElection is false: followers serve admission and need the inventory.
+func (c *Cache) NeedLeaderElection() bool { return false }
