@@ -17,6 +17,7 @@ import (
 
 	admv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -170,6 +171,7 @@ func (e *Env) Kubectl(ctx context.Context, stdin string, args ...string) (string
 
 // Main starts a control plane for a test package, runs its tests and stops it.
 func Main(m *testing.M, o Options, set func(*Env)) {
+	ctrl.SetLogger(Logger())
 	env, err := Start(o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "harness:", err)

@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/testr"
+	"github.com/go-logr/logr"
+	"os"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/operator"
@@ -70,7 +72,7 @@ func (e *Env) StartVipgate(t testing.TB, o operator.Options) ctrl.Manager {
 	// start managers repeatedly, so each gets its own leader ID and name suffix.
 	o.LeaderElectionID = "vipgate-test-" + strconv.FormatInt(managerSeq.Add(1), 10)
 	ctx, cancel := context.WithCancel(context.Background())
-	ctx = ctrl.LoggerInto(ctx, testr.NewWithOptions(t, testr.Options{Verbosity: 0}))
+	ctx = ctrl.LoggerInto(ctx, Logger())
 	mgr, err := operator.New(ctx, e.Cfg, o)
 	if err != nil {
 		cancel()
@@ -119,4 +121,13 @@ func (e *Env) waitForWebhook(ctx context.Context, limit time.Duration) error {
 		}
 	}
 	return fmt.Errorf("not serving on %s after %s: %v", addr, limit, last)
+}
+
+// Logger is vipgate's logger in tests: silent unless VIPGATE_TEST_LOG=1, because
+// managers keep logging after a test has finished and testing.T forbids that.
+func Logger() logr.Logger {
+	if os.Getenv("VIPGATE_TEST_LOG") == "1" {
+		return zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true))
+	}
+	return logr.Discard()
 }

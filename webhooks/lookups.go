@@ -1,0 +1,278 @@
+package webhooks
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/vipgate/vipgate/crds/v1beta1"
+	"github.com/vipgate/vipgate/rules"
+)
+
+// Field index names on the manager's cache.
+const (
+	IndexServiceVIP       = "vipgate.vip"
+	IndexServiceSharedKey = "vipgate.sharedvip"
+	IndexIngressHost      = "vipgate.host"
+	IndexInfraSetting     = "vipgate.infrasetting"
+	IndexCertSecretName   = "vipgate.secretname"
+)
+
+// CertificateGVK is cert-manager's Certificate; its CRDs may or may not be installed.
+var CertificateGVK = schema.GroupVersionKind{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"}
+
+// SecretMetaGVK lets the cache hold Secrets as metadata only: admission needs to
+// know a Secret exists without keeping every key in memory.
+var SecretMetaGVK = corev1.SchemeGroupVersion.WithKind("Secret")
+
+// SetupIndexes registers the field indexes the rule book's lookups read.
+func SetupIndexes(ctx context.Context, idx client.FieldIndexer) error {
+	if err := idx.IndexField(ctx, &corev1.Service{}, IndexServiceVIP, func(o client.Object) []string {
+		return serviceVIPs(o.(*corev1.Service))
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &corev1.Service{}, IndexServiceSharedKey, func(o client.Object) []string {
+		return nonEmpty(o.GetAnnotations()[rules.AnnSharedVIP])
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &corev1.Service{}, IndexInfraSetting, func(o client.Object) []string {
+		return nonEmpty(o.GetAnnotations()[rules.AnnInfraSetting])
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &corev1.Namespace{}, IndexInfraSetting, func(o client.Object) []string {
+		return nonEmpty(o.GetAnnotations()[rules.AnnInfraSetting])
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &networkingv1.IngressClass{}, IndexInfraSetting, func(o client.Object) []string {
+		p := o.(*networkingv1.IngressClass).Spec.Parameters
+		if p != nil && p.APIGroup != nil && *p.APIGroup == v1beta1.GroupVersion.Group && p.Kind == "AviInfraSetting" {
+			return []string{p.Name}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return idx.IndexField(ctx, &networkingv1.Ingress{}, IndexIngressHost, func(o client.Object) []string {
+		return ingressHosts(o.(*networkingv1.Ingress))
+	})
+}
+
+// serviceVIPs are the addresses a Service requests or holds, in canonical form.
+func serviceVIPs(svc *corev1.Service) []string {
+	var out []string
+	if ip, _ := rules.RequestedIP(svc); ip != "" {
+		if c, ok := rules.CanonicalIP(ip); ok {
+			out = append(out, c)
+		}
+	}
+	for _, in := range svc.Status.LoadBalancer.Ingress {
+		if c, ok := rules.CanonicalIP(in.IP); ok && in.IP != "" && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ingressHosts are the hosts an Ingress routes.
+func ingressHosts(ing *networkingv1.Ingress) []string {
+	var out []string
+	for _, r := range ing.Spec.Rules {
+		if r.Host != "" && !slices.Contains(out, r.Host) {
+			out = append(out, r.Host)
+		}
+	}
+	return out
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}
+
+// CacheLookups answers the rule book's questions from the manager's informer
+// caches. Only a referenced Secret's content is read from the API server, by
+// one GET, because Secrets are cached as metadata only.
+type CacheLookups struct {
+	Cache  client.Reader
+	API    client.Reader
+	Mapper meta.RESTMapper
+	// Informers lazily starts the cert-manager Certificate informer when the CRD exists.
+	Informers cache.Informers
+	Ctx       context.Context
+
+	certOnce   sync.Mutex
+	certReady  bool
+	certLookup bool
+}
+
+var _ rules.Lookups = (*CacheLookups)(nil)
+
+// NewCacheLookups builds lookups over a manager's cache.
+func NewCacheLookups(ctx context.Context, mgr manager.Manager) *CacheLookups {
+	return &CacheLookups{Cache: mgr.GetCache(), API: mgr.GetAPIReader(), Mapper: mgr.GetRESTMapper(), Informers: mgr.GetCache(), Ctx: ctx}
+}
+
+func (l *CacheLookups) services(field, value string) []*corev1.Service {
+	var list corev1.ServiceList
+	if err := l.Cache.List(l.Ctx, &list, client.MatchingFields{field: value}); err != nil {
+		return nil
+	}
+	out := make([]*corev1.Service, len(list.Items))
+	for i := range list.Items {
+		out[i] = &list.Items[i]
+	}
+	return out
+}
+
+// ServicesByVIP returns Services that request or hold ip.
+func (l *CacheLookups) ServicesByVIP(ip string) []*corev1.Service {
+	return l.services(IndexServiceVIP, ip)
+}
+
+// ServicesBySharedVIPKey returns the members of a shared-VIP group.
+func (l *CacheLookups) ServicesBySharedVIPKey(namespace, key string) []*corev1.Service {
+	var list corev1.ServiceList
+	if err := l.Cache.List(l.Ctx, &list, client.InNamespace(namespace), client.MatchingFields{IndexServiceSharedKey: key}); err != nil {
+		return nil
+	}
+	out := make([]*corev1.Service, len(list.Items))
+	for i := range list.Items {
+		out[i] = &list.Items[i]
+	}
+	return out
+}
+
+// AviInfraSetting returns the named setting from the cache.
+func (l *CacheLookups) AviInfraSetting(name string) (*v1beta1.AviInfraSetting, bool) {
+	var ais v1beta1.AviInfraSetting
+	if err := l.Cache.Get(l.Ctx, types.NamespacedName{Name: name}, &ais); err != nil {
+		return nil, false
+	}
+	return &ais, true
+}
+
+// Namespace returns the named Namespace from the cache.
+func (l *CacheLookups) Namespace(name string) (*corev1.Namespace, bool) {
+	var ns corev1.Namespace
+	if err := l.Cache.Get(l.Ctx, types.NamespacedName{Name: name}, &ns); err != nil {
+		return nil, false
+	}
+	return &ns, true
+}
+
+// Secret checks the metadata cache first, so a missing Secret costs no API call,
+// then reads the one referenced Secret's content by GET.
+func (l *CacheLookups) Secret(namespace, name string) (*corev1.Secret, bool) {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(SecretMetaGVK)
+	if err := l.Cache.Get(l.Ctx, types.NamespacedName{Namespace: namespace, Name: name}, m); err != nil {
+		return nil, false
+	}
+	var s corev1.Secret
+	if err := l.API.Get(l.Ctx, types.NamespacedName{Namespace: namespace, Name: name}, &s); err != nil {
+		return nil, false
+	}
+	return &s, true
+}
+
+// CertManagerCertificateForSecret reports whether a cert-manager Certificate in
+// namespace will write secretName. Without cert-manager's CRDs it is false.
+func (l *CacheLookups) CertManagerCertificateForSecret(namespace, secretName string) bool {
+	if !l.certificatesAvailable() {
+		return false
+	}
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(CertificateGVK.GroupVersion().WithKind("CertificateList"))
+	if err := l.Cache.List(l.Ctx, list, client.InNamespace(namespace), client.MatchingFields{IndexCertSecretName: secretName}); err != nil {
+		return false
+	}
+	return len(list.Items) > 0
+}
+
+// certificatesAvailable starts the Certificate informer the first time the CRD
+// is found, so vipgate works the same with or without cert-manager installed.
+func (l *CacheLookups) certificatesAvailable() bool {
+	l.certOnce.Lock()
+	defer l.certOnce.Unlock()
+	if l.certReady {
+		return true
+	}
+	if l.Mapper == nil || l.Informers == nil {
+		return false
+	}
+	if _, err := l.Mapper.RESTMapping(CertificateGVK.GroupKind(), CertificateGVK.Version); err != nil {
+		return false
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(CertificateGVK)
+	if !l.certLookup {
+		l.certLookup = true
+		if err := l.Informers.IndexField(l.Ctx, u, IndexCertSecretName, func(o client.Object) []string {
+			name, _, _ := unstructured.NestedString(o.(*unstructured.Unstructured).Object, "spec", "secretName")
+			return nonEmpty(name)
+		}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return false
+		}
+	}
+	if _, err := l.Informers.GetInformer(l.Ctx, u, cache.BlockUntilSynced(true)); err != nil {
+		return false
+	}
+	l.certReady = true
+	return true
+}
+
+// IngressesByHost returns the Ingresses that route host.
+func (l *CacheLookups) IngressesByHost(host string) []*networkingv1.Ingress {
+	var list networkingv1.IngressList
+	if err := l.Cache.List(l.Ctx, &list, client.MatchingFields{IndexIngressHost: host}); err != nil {
+		return nil
+	}
+	out := make([]*networkingv1.Ingress, len(list.Items))
+	for i := range list.Items {
+		out[i] = &list.Items[i]
+	}
+	return out
+}
+
+// ReferencesToInfraSetting lists the objects that name an AviInfraSetting.
+func (l *CacheLookups) ReferencesToInfraSetting(name string) []string {
+	var out []string
+	var svcs corev1.ServiceList
+	if err := l.Cache.List(l.Ctx, &svcs, client.MatchingFields{IndexInfraSetting: name}); err == nil {
+		for _, s := range svcs.Items {
+			out = append(out, fmt.Sprintf("Service %s/%s", s.Namespace, s.Name))
+		}
+	}
+	var nss corev1.NamespaceList
+	if err := l.Cache.List(l.Ctx, &nss, client.MatchingFields{IndexInfraSetting: name}); err == nil {
+		for _, n := range nss.Items {
+			out = append(out, "Namespace "+n.Name)
+		}
+	}
+	var classes networkingv1.IngressClassList
+	if err := l.Cache.List(l.Ctx, &classes, client.MatchingFields{IndexInfraSetting: name}); err == nil {
+		for _, c := range classes.Items {
+			out = append(out, "IngressClass "+c.Name)
+		}
+	}
+	return out
+}
