@@ -44,7 +44,7 @@ func demoSettings(mods ...func(*config.Settings)) *config.Settings {
 	return &s
 }
 
-func ipv6Settings(s *config.Settings)  { s.AKOSettings.IPFamily = "V6" }
+func ipv6Settings(s *config.Settings)   { s.AKOSettings.IPFamily = "V6" }
 func strictSettings(s *config.Settings) { s.L7Settings.FQDNReusePolicy = FQDNReuseStrict }
 
 // demoInventory is the demo environment's controller: cloud Default-Cloud
@@ -240,7 +240,7 @@ func (f *fakeLookups) CertManagerCertificateForSecret(ns, name string) bool {
 	return f.certs[ns+"/"+name]
 }
 func (f *fakeLookups) IngressesByHost(host string) []*networkingv1.Ingress { return f.byHost[host] }
-func (f *fakeLookups) ReferencesToInfraSetting(name string) []string    { return f.refs[name] }
+func (f *fakeLookups) ReferencesToInfraSetting(name string) []string       { return f.refs[name] }
 
 // svcOpt edits a test Service.
 type svcOpt func(*corev1.Service)
@@ -261,13 +261,15 @@ func lbSvc(ns, name string, opts ...svcOpt) *corev1.Service {
 	return s
 }
 
-func ip(v string) svcOpt       { return func(s *corev1.Service) { s.Spec.LoadBalancerIP = v } }
-func annIP(v string) svcOpt    { return func(s *corev1.Service) { s.Annotations[AnnLoadBalancerIP] = v } }
-func shared(k string) svcOpt   { return func(s *corev1.Service) { s.Annotations[AnnSharedVIP] = k } }
-func infra(n string) svcOpt    { return func(s *corev1.Service) { s.Annotations[AnnInfraSetting] = n } }
-func noClass() svcOpt          { return func(s *corev1.Service) { s.Spec.LoadBalancerClass = nil } }
-func class(c string) svcOpt    { return func(s *corev1.Service) { s.Spec.LoadBalancerClass = ptr.To(c) } }
-func statusIP(v string) svcOpt { return func(s *corev1.Service) { s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: v}} } }
+func ip(v string) svcOpt     { return func(s *corev1.Service) { s.Spec.LoadBalancerIP = v } }
+func annIP(v string) svcOpt  { return func(s *corev1.Service) { s.Annotations[AnnLoadBalancerIP] = v } }
+func shared(k string) svcOpt { return func(s *corev1.Service) { s.Annotations[AnnSharedVIP] = k } }
+func infra(n string) svcOpt  { return func(s *corev1.Service) { s.Annotations[AnnInfraSetting] = n } }
+func noClass() svcOpt        { return func(s *corev1.Service) { s.Spec.LoadBalancerClass = nil } }
+func class(c string) svcOpt  { return func(s *corev1.Service) { s.Spec.LoadBalancerClass = ptr.To(c) } }
+func statusIP(v string) svcOpt {
+	return func(s *corev1.Service) { s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: v}} }
+}
 func families(f ...corev1.IPFamily) svcOpt {
 	return func(s *corev1.Service) { s.Spec.IPFamilies = f }
 }

@@ -15,6 +15,9 @@ import (
 // status.status Rejected.
 func ValidateAviInfraSetting(ais *v1beta1.AviInfraSetting, env Env) Result {
 	var res Result
+	if ais == nil {
+		return res
+	}
 	spec := field.NewPath("spec")
 	res.Merge(ValidateVIPNetworks(spec.Child("network", "vipNetworks"), VIPNetworksFromInfraSetting(ais), env))
 	res.Merge(ValidateSEGroup(spec.Child("seGroup", "name"), ais.Spec.SeGroup.Name, env))

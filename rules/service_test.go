@@ -100,7 +100,9 @@ func TestValidateService(t *testing.T) {
 		{name: "in the subnet, outside the static range", svc: lbSvc("default", "x", ip("10.50.0.5")),
 			wantErrs: []string{`spec.loadBalancerIP: Invalid value: "10.50.0.5": is inside subnet 10.50.0.0/24 of vip-net-a but outside its static VIP range 10.50.0.10-10.50.0.200; the controller allocates VIPs only from that range`}},
 		{name: "subnet without a static range", svc: lbSvc("default", "x", ip("10.70.0.20")),
-			settings: demoSettings(func(s *config.Settings) { s.NetworkSettings.VIPNetworkList = []config.VIPNetwork{{NetworkName: "vip-net-c"}} }),
+			settings: demoSettings(func(s *config.Settings) {
+				s.NetworkSettings.VIPNetworkList = []config.VIPNetwork{{NetworkName: "vip-net-c"}}
+			}),
 			inv:      demoInventory(withNetC),
 			wantErrs: []string{`spec.loadBalancerIP: Invalid value: "10.70.0.20": is inside subnet 10.70.0.0/24 of vip-net-c, which has no static VIP range; the controller allocates VIPs only from static VIP ranges`}},
 		{name: "network address", svc: lbSvc("default", "x", ip("10.50.0.0")),
@@ -320,4 +322,18 @@ func TestResultWarnOnce(t *testing.T) {
 	if r.Err() == nil || r.Err().Error() != "x: Invalid value: 1: bad" {
 		t.Errorf("Err() = %v", r.Err())
 	}
+}
+
+// TestZeroEnv pins that a caller without settings, caches or inventory (early
+// start-up, a unit test elsewhere) gets AKO's defaults and fail-open behaviour
+// rather than a panic.
+func TestZeroEnv(t *testing.T) {
+	checkResult(t, ValidateService(lbSvc("default", "x", noClass(), ip("10.50.0.20"), infra("edge")), nil, Env{}),
+		[]string{`metadata.annotations[aviinfrasetting.ako.vmware.com/name]: Invalid value: "edge": no AviInfraSetting with this name exists; create it first, or remove the annotation`},
+		[]string{WarnInventoryNotLoaded})
+	checkResult(t, ValidateIngress(ingress("team-a", "web", tlsEntry("web-tls")), nil, Env{}),
+		[]string{`spec.tls[0].secretName: Invalid value: "web-tls": Secret team-a/web-tls does not exist; create it (kubectl create secret tls web-tls -n team-a --cert=<file> --key=<file>), or annotate the Ingress with cert-manager.io/cluster-issuer or cert-manager.io/issuer so cert-manager issues it`}, nil)
+	checkResult(t, ValidateAviInfraSetting(nil, Env{}), nil, nil)
+	checkResult(t, ValidateAviInfraSettingDelete("edge", Env{}), nil, nil)
+	checkResult(t, ValidateNetworkSettings(Env{}), nil, []string{WarnInventoryNotLoaded}) // Default-Group cannot be checked
 }
