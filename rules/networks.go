@@ -17,6 +17,7 @@ import (
 // homes: an AviInfraSetting's spec.network.vipNetworks[] or the global
 // NetworkSettings.vipNetworkList. One type lets one function check both.
 type VIPNetworkRef struct {
+	// Name or UUID of the controller network (exactly one is set).
 	Name   string
 	UUID   string
 	CIDR   string

@@ -123,13 +123,15 @@ type Lookups interface {
 
 // Env is everything a rule needs besides the object itself.
 type Env struct {
+	// Settings are the operator's (AKO's Helm keys); nil means AKO's defaults.
 	Settings *config.Settings
 	// Inventory is the controller snapshot; nil when never loaded.
 	Inventory *inventory.Snapshot
 	// InventoryStale is set by the caller when the snapshot is older than its
 	// bound; controller-dependent checks are then skipped with one warning.
 	InventoryStale bool
-	Lookups        Lookups
+	// Lookups reads the cluster caches; nil behaves as an empty cluster.
+	Lookups Lookups
 	// Now is the time used for certificate expiry; passed in so rules stay pure.
 	Now time.Time
 }
