@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -47,6 +48,7 @@ type Sim struct {
 	sessions *sessions
 	faults   *Faults
 	counts   counters
+	logins   atomic.Int64
 
 	mu   sync.Mutex
 	srv  *httptest.Server
@@ -219,6 +221,10 @@ func (s *Sim) Objects(tenant, typ string) []map[string]any {
 	return out
 }
 
+// Logins returns the number of successful logins, which shows how often
+// clients had to re-authenticate.
+func (s *Sim) Logins() int { return int(s.logins.Load()) }
+
 // Sessions returns the number of live sessions (for tests of re-login).
 func (s *Sim) Sessions() int { return s.sessions.count() }
 
@@ -313,6 +319,7 @@ func (s *Sim) login(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, errf(http.StatusUnauthorized, "Invalid credentials"))
 		return
 	}
+	s.logins.Add(1)
 	id, sess := s.sessions.create(cred.Username)
 	secure := r.TLS != nil
 	http.SetCookie(w, &http.Cookie{Name: "csrftoken", Value: sess.csrf, Path: "/", Secure: secure})

@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// session is one logged-in client. Tokens are random and never logged.
-type session struct {
+// loginSession is one logged-in client. Tokens are random and never logged.
+type loginSession struct {
 	user    string
 	csrf    string
 	expires atomic.Int64 // unix nanoseconds; sliding on use
@@ -18,12 +18,12 @@ type session struct {
 
 type sessions struct {
 	mu  sync.RWMutex
-	m   map[string]*session
+	m   map[string]*loginSession
 	ttl time.Duration
 }
 
 func newSessions(ttl time.Duration) *sessions {
-	return &sessions{m: map[string]*session{}, ttl: ttl}
+	return &sessions{m: map[string]*loginSession{}, ttl: ttl}
 }
 
 func randomToken() string {
@@ -32,9 +32,9 @@ func randomToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-func (ss *sessions) create(user string) (id string, s *session) {
+func (ss *sessions) create(user string) (id string, s *loginSession) {
 	id = randomToken()
-	s = &session{user: user, csrf: randomToken()}
+	s = &loginSession{user: user, csrf: randomToken()}
 	s.expires.Store(time.Now().Add(ss.ttl).UnixNano())
 	ss.mu.Lock()
 	ss.m[id] = s
@@ -44,7 +44,7 @@ func (ss *sessions) create(user string) (id string, s *session) {
 
 // lookup returns the live session named by the request's cookies and
 // extends its idle timeout.
-func (ss *sessions) lookup(r *http.Request) (*session, string) {
+func (ss *sessions) lookup(r *http.Request) (*loginSession, string) {
 	id := ""
 	for _, name := range []string{"avi-sessionid", "sessionid"} {
 		if c, err := r.Cookie(name); err == nil && c.Value != "" {
@@ -77,7 +77,7 @@ func (ss *sessions) drop(id string) {
 
 func (ss *sessions) expireAll() {
 	ss.mu.Lock()
-	ss.m = map[string]*session{}
+	ss.m = map[string]*loginSession{}
 	ss.mu.Unlock()
 }
 

@@ -284,11 +284,11 @@ func (s *store) save(tenant string, k *kind, m any, old *object) (*object, *apiE
 			return nil, errf(http.StatusBadRequest, "Field 'uuid' cannot be changed (%s in the body, %s in the URL)", uuid, old.uuid)
 		}
 		uuid = old.uuid
+		if k.name == "tenant" && old.name == adminTenant && name != adminTenant {
+			return nil, errf(http.StatusForbidden, "The admin tenant cannot be renamed")
+		}
 		if lm := k.getStr(m, k.fLastMod); lm != "" && lm != k.getStr(old.model, k.fLastMod) {
 			return nil, errf(http.StatusPreconditionFailed, "Concurrent Update Error: _last_modified %s does not match the current %s; read the object again", lm, k.getStr(old.model, k.fLastMod))
-		}
-		if k.name == "tenant" && name != old.name {
-			return nil, errf(http.StatusBadRequest, "Renaming a tenant is not supported")
 		}
 	} else if uuid != "" {
 		if s.all[uuid] != nil {
@@ -353,6 +353,17 @@ func (s *store) save(tenant string, k *kind, m any, old *object) (*object, *apiE
 	t.byName[name] = obj
 	s.all[uuid] = obj
 	s.link(obj)
+	if k.name == "tenant" && old != nil && old.name != name {
+		// Renaming a tenant moves its objects; X-Avi-Tenant uses the name.
+		tm := s.tenants[old.name]
+		delete(s.tenants, old.name)
+		s.tenants[name] = tm
+		for _, tt := range tm {
+			for _, o := range tt.byUUID {
+				o.tenant = name
+			}
+		}
+	}
 	if k.name == "tenant" && s.tenants[name] == nil {
 		s.tenants[name] = map[string]*table{}
 	}
