@@ -1,0 +1,503 @@
+// Package apply makes the controller match a desired model.Set with as few
+// writes as possible.
+//
+// For one owner (a Service or shared-VIP group) it reads the current objects
+// by name (a VsVip, a VirtualService, the owner's port pools), compares them
+// semantically with the desired ones (references normalised to type:name,
+// server-set fields and controller defaults ignored), then sends only what
+// differs: creates and updates in dependency order (VsVip → Pool →
+// L4PolicySet → VirtualService), deletes of stale objects in reverse. A
+// second Apply of the same set sends nothing.
+//
+// Everything is found by name, so an Apply interrupted halfway is finished by
+// the next one, and Delete removes whatever exists. Objects whose created_by
+// is not ours are never changed or deleted.
+//
+// Errors are *session.Error values naming the object: use session.IsRetryable,
+// session.IsBadRequest and session.Message on them.
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/go-logr/logr"
+	"github.com/vmware/alb-sdk/go/models"
+
+	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/avi/model"
+	"github.com/vipgate/vipgate/avi/session"
+)
+
+// Applier applies desired sets through one controller client. It is safe for
+// concurrent use on different owners; callers serialise work per owner (a
+// reconciler does, per key).
+type Applier struct {
+	c *session.Client
+	// OnWrite is called after every Apply or Delete that wrote something,
+	// e.g. inventory.Cache.Invalidate.
+	OnWrite func()
+
+	mu    sync.Mutex
+	names map[string]string // "type/uuid" → name, for references without #name
+}
+
+// New returns an applier using c.
+func New(c *session.Client) *Applier {
+	return &Applier{c: c, names: map[string]string{}}
+}
+
+// Owner identifies the objects of one Service or shared-VIP group.
+type Owner struct {
+	// Name is the VsVip / VirtualService name (model.Set.Owner).
+	Name string
+	// CreatedBy is our marker ("vipgate-<cluster>").
+	CreatedBy string
+	// Tenant holds the objects; "" is the client's tenant.
+	Tenant string
+	// PoolBases are the Service base names whose port pools belong to the
+	// owner; empty means [Name].
+	PoolBases []string
+}
+
+// OwnerOf returns the owner of a desired set.
+func OwnerOf(s *model.Set) Owner {
+	return Owner{Name: s.Owner, CreatedBy: s.CreatedBy, Tenant: s.Tenant, PoolBases: s.PoolBases}
+}
+
+// Result says what Apply or Delete did.
+type Result struct {
+	// VsVip is the owner's VsVip as the controller returned it (allocated
+	// addresses included); nil after Delete. Use model.AllocatedAddresses on it.
+	VsVip *models.VsVip
+	// Writes is the number of POST/PUT/DELETE requests sent.
+	Writes int
+	// Created, Updated and Deleted list "type/name" in the order they were done.
+	Created, Updated, Deleted []string
+}
+
+// Object is one controller object found by ListOwned.
+type Object struct {
+	Type, Name, UUID, Tenant string
+}
+
+// current is one object read from the controller.
+type current struct {
+	typ, name, uuid, createdBy string
+	raw                        map[string]any
+}
+
+// desiredObj is one object of the desired set in wire form.
+type desiredObj struct {
+	typ, name string
+	body      map[string]any
+}
+
+// Apply makes the controller hold exactly set's objects for its owner.
+func (a *Applier) Apply(ctx context.Context, set *model.Set) (*Result, error) {
+	log := logr.FromContextOrDiscard(ctx).WithValues("owner", set.Owner)
+	owner := OwnerOf(set)
+	want, err := flatten(set)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := a.readOwner(ctx, owner, want)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	defer func() {
+		if res.Writes > 0 && a.OnWrite != nil {
+			a.OnWrite()
+		}
+	}()
+	// Refuse to touch an object with our name that someone else created.
+	for _, d := range want {
+		if c := cur[d.typ+"/"+d.name]; c != nil && c.createdBy != owner.CreatedBy {
+			return res, &session.Error{Op: "apply " + d.typ, Object: d.name,
+				Message: fmt.Sprintf("an object with this name exists and was created by %q, not %q; vipgate leaves it alone", c.createdBy, owner.CreatedBy)}
+		}
+	}
+	// Creates and updates in dependency order.
+	for _, d := range want {
+		c := cur[d.typ+"/"+d.name]
+		if c != nil {
+			if err := a.normalizeRefs(ctx, c.raw, owner.Tenant); err != nil {
+				return res, err
+			}
+			if covers(d.body, c.raw) && !removedManaged(d.typ, d.body, c.raw) {
+				if d.typ == model.TypeVsVip {
+					res.VsVip, err = decode[models.VsVip](c.raw)
+					if err != nil {
+						return res, err
+					}
+				}
+				continue
+			}
+			body := clone(d.body)
+			body["uuid"] = c.uuid
+			if d.typ == model.TypeVsVip {
+				keepAllocated(body, c.raw)
+			}
+			var out map[string]any
+			res.Writes++
+			if err := a.c.Update(ctx, d.typ, c.uuid, body, owner.Tenant, &out); err != nil {
+				return res, session.WithObject(err, d.typ+"/"+d.name)
+			}
+			res.Updated = append(res.Updated, d.typ+"/"+d.name)
+			log.V(1).Info("updated", "type", d.typ, "name", d.name)
+			if d.typ == model.TypeVsVip {
+				if res.VsVip, err = decode[models.VsVip](out); err != nil {
+					return res, err
+				}
+			}
+			continue
+		}
+		var out map[string]any
+		res.Writes++
+		if err := a.c.Create(ctx, d.typ, d.body, owner.Tenant, &out); err != nil {
+			return res, session.WithObject(err, d.typ+"/"+d.name)
+		}
+		res.Created = append(res.Created, d.typ+"/"+d.name)
+		log.V(1).Info("created", "type", d.typ, "name", d.name)
+		if d.typ == model.TypeVsVip {
+			if res.VsVip, err = decode[models.VsVip](out); err != nil {
+				return res, err
+			}
+		}
+	}
+	// Stale objects (e.g. the pool of a removed port), in reverse order.
+	wanted := map[string]bool{}
+	for _, d := range want {
+		wanted[d.typ+"/"+d.name] = true
+	}
+	var stale []*current
+	for k, c := range cur {
+		if !wanted[k] && c.createdBy == owner.CreatedBy {
+			stale = append(stale, c)
+		}
+	}
+	if err := a.deleteAll(ctx, stale, owner.Tenant, res); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// Delete removes every object of owner, VirtualService first and VsVip last.
+// Deleting what is already gone is not an error.
+func (a *Applier) Delete(ctx context.Context, owner Owner) (*Result, error) {
+	cur, err := a.readOwner(ctx, owner, nil)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	var mine []*current
+	for _, c := range cur {
+		if c.createdBy == owner.CreatedBy {
+			mine = append(mine, c)
+		}
+	}
+	err = a.deleteAll(ctx, mine, owner.Tenant, res)
+	if res.Writes > 0 && a.OnWrite != nil {
+		a.OnWrite()
+	}
+	return res, err
+}
+
+// deleteAll deletes objs in reverse dependency order.
+func (a *Applier) deleteAll(ctx context.Context, objs []*current, tenant string, res *Result) error {
+	rank := func(t string) int { return slices.Index(model.CreateOrder, t) }
+	slices.SortFunc(objs, func(x, y *current) int {
+		if r := rank(y.typ) - rank(x.typ); r != 0 {
+			return r
+		}
+		return strings.Compare(x.name, y.name)
+	})
+	for _, c := range objs {
+		res.Writes++
+		if err := a.c.Delete(ctx, c.typ, c.uuid, tenant); err != nil {
+			return session.WithObject(err, c.typ+"/"+c.name)
+		}
+		res.Deleted = append(res.Deleted, c.typ+"/"+c.name)
+		logr.FromContextOrDiscard(ctx).V(1).Info("deleted", "type", c.typ, "name", c.name)
+	}
+	return nil
+}
+
+// ListOwned lists every object carrying createdBy in the client's tenant
+// (tenant "" ) or the given one, for start-up orphan collection: compare with
+// the owners that should exist and pass the rest to DeleteObjects.
+func (a *Applier) ListOwned(ctx context.Context, createdBy, tenant string) ([]Object, error) {
+	var out []Object
+	for _, typ := range model.CreateOrder {
+		q := url.Values{"fields": {"name,uuid,created_by,markers"}}
+		if typ != model.TypeVsVip {
+			q.Set("created_by", createdBy)
+		}
+		err := a.c.List(ctx, typ, q, tenant, inventory.PageSize, func(raw json.RawMessage) error {
+			var o struct {
+				Name      string                         `json:"name"`
+				UUID      string                         `json:"uuid"`
+				CreatedBy string                         `json:"created_by"`
+				Markers   []*models.RoleFilterMatchLabel `json:"markers"`
+			}
+			if err := json.Unmarshal(raw, &o); err != nil {
+				return err
+			}
+			cb := o.CreatedBy
+			if cb == "" {
+				cb = inventory.MarkerValue(o.Markers, model.MarkerCreatedBy)
+			}
+			if cb == createdBy {
+				out = append(out, Object{Type: typ, Name: o.Name, UUID: o.UUID, Tenant: tenant})
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// DeleteObjects deletes objects found by ListOwned, in reverse dependency order.
+func (a *Applier) DeleteObjects(ctx context.Context, objs []Object) (*Result, error) {
+	res := &Result{}
+	byTenant := map[string][]*current{}
+	for _, o := range objs {
+		byTenant[o.Tenant] = append(byTenant[o.Tenant], &current{typ: o.Type, name: o.Name, uuid: o.UUID})
+	}
+	var err error
+	for t, cs := range byTenant {
+		if err = a.deleteAll(ctx, cs, t, res); err != nil {
+			break
+		}
+	}
+	if res.Writes > 0 && a.OnWrite != nil {
+		a.OnWrite()
+	}
+	return res, err
+}
+
+// readOwner reads the owner's current objects, keyed "type/name": the VsVip
+// and VirtualService by name, pools by name pattern and by reference from the
+// VirtualService, plus any desired object of another type by name.
+func (a *Applier) readOwner(ctx context.Context, owner Owner, want []desiredObj) (map[string]*current, error) {
+	out := map[string]*current{}
+	add := func(typ string) func(json.RawMessage) error {
+		return func(raw json.RawMessage) error {
+			var m map[string]any
+			if err := json.Unmarshal(raw, &m); err != nil {
+				return fmt.Errorf("decoding %s: %w", typ, err)
+			}
+			c := &current{typ: typ, raw: m}
+			c.name, _ = m["name"].(string)
+			c.uuid, _ = m["uuid"].(string)
+			c.createdBy, _ = m["created_by"].(string)
+			if typ == model.TypeVsVip || c.createdBy == "" {
+				c.createdBy = markerOf(m)
+			}
+			out[typ+"/"+c.name] = c
+			a.remember(typ, c.uuid, c.name)
+			return nil
+		}
+	}
+	inc := func(q url.Values) url.Values { q.Set("include_name", "true"); return q }
+	for _, typ := range []string{model.TypeVsVip, model.TypeVirtualService} {
+		if err := a.c.List(ctx, typ, inc(url.Values{"name": {owner.Name}}), owner.Tenant, 0, add(typ)); err != nil {
+			return nil, err
+		}
+	}
+	bases := owner.PoolBases
+	if len(bases) == 0 {
+		bases = []string{owner.Name}
+	}
+	for _, b := range bases {
+		q := inc(url.Values{"name.contains": {b + "-"}, "created_by": {owner.CreatedBy}})
+		addPool := add(model.TypePool)
+		err := a.c.List(ctx, model.TypePool, q, owner.Tenant, inventory.PageSize, func(raw json.RawMessage) error {
+			var n struct {
+				Name string `json:"name"`
+			}
+			if json.Unmarshal(raw, &n) == nil && !model.IsPoolOf(b, n.Name) {
+				return nil
+			}
+			return addPool(raw)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	// Pools the VirtualService references but that are named for another
+	// owner's pattern (e.g. a Service that left a shared-VIP group).
+	if vs := out[model.TypeVirtualService+"/"+owner.Name]; vs != nil {
+		for _, name := range referencedPools(vs.raw) {
+			if out[model.TypePool+"/"+name] != nil {
+				continue
+			}
+			if err := a.c.List(ctx, model.TypePool, inc(url.Values{"name": {name}}), owner.Tenant, 0, add(model.TypePool)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// Desired objects of types not covered above.
+	for _, d := range want {
+		if d.typ == model.TypeVsVip || d.typ == model.TypeVirtualService || d.typ == model.TypePool {
+			continue
+		}
+		if err := a.c.List(ctx, d.typ, inc(url.Values{"name": {d.name}}), owner.Tenant, 0, add(d.typ)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func referencedPools(vs map[string]any) []string {
+	var out []string
+	if r, ok := vs["pool_ref"].(string); ok {
+		out = append(out, inventory.RefName(r))
+	}
+	if sel, ok := vs["service_pool_select"].([]any); ok {
+		for _, s := range sel {
+			if m, ok := s.(map[string]any); ok {
+				if r, ok := m["service_pool_ref"].(string); ok {
+					out = append(out, inventory.RefName(r))
+				}
+			}
+		}
+	}
+	out = slices.DeleteFunc(out, func(s string) bool { return s == "" })
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func markerOf(m map[string]any) string {
+	ms, _ := m["markers"].([]any)
+	for _, x := range ms {
+		mm, _ := x.(map[string]any)
+		if k, _ := mm["key"].(string); k == model.MarkerCreatedBy {
+			if vs, _ := mm["values"].([]any); len(vs) > 0 {
+				s, _ := vs[0].(string)
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// flatten turns a set into wire-form objects in creation order.
+func flatten(s *model.Set) ([]desiredObj, error) {
+	var out []desiredObj
+	add := func(typ string, objs any) error {
+		b, err := json.Marshal(objs)
+		if err != nil {
+			return err
+		}
+		var list []map[string]any
+		if err := json.Unmarshal(b, &list); err != nil {
+			return err
+		}
+		for _, m := range list {
+			name, _ := m["name"].(string)
+			if name == "" {
+				return fmt.Errorf("a %s of %s has no name", typ, s.Owner)
+			}
+			out = append(out, desiredObj{typ: typ, name: name, body: m})
+		}
+		return nil
+	}
+	for _, step := range []struct {
+		typ  string
+		objs any
+	}{{model.TypeVsVip, s.VsVips}, {model.TypePool, s.Pools}, {model.TypeL4PolicySet, s.L4PolicySets}, {model.TypeVirtualService, s.VirtualServices}} {
+		if err := add(step.typ, step.objs); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func decode[T any](m map[string]any) (*T, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	v := new(T)
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (a *Applier) remember(typ, uuid, name string) {
+	if uuid == "" || name == "" {
+		return
+	}
+	a.mu.Lock()
+	a.names[typ+"/"+uuid] = name
+	a.mu.Unlock()
+}
+
+// normalizeRefs makes sure every reference in raw carries its name, resolving
+// UUIDs the controller returned without "#name" (cached: UUIDs never change owner).
+func (a *Applier) normalizeRefs(ctx context.Context, raw any, tenant string) error {
+	var err error
+	walkStrings(raw, func(s string) string {
+		if err != nil {
+			return s
+		}
+		typ, uuid, name, ok := parseRef(s)
+		if !ok || name != "" || uuid == "" {
+			return s
+		}
+		a.mu.Lock()
+		n := a.names[typ+"/"+uuid]
+		a.mu.Unlock()
+		if n == "" {
+			var o struct {
+				Name string `json:"name"`
+			}
+			if e := a.c.Get(ctx, typ, uuid, url.Values{"fields": {"name"}}, tenant, &o); e != nil {
+				err = session.WithObject(e, typ+"/"+uuid)
+				return s
+			}
+			n = o.Name
+			a.remember(typ, uuid, n)
+		}
+		return s + "#" + n
+	})
+	return err
+}
+
+func walkStrings(v any, fn func(string) string) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if s, ok := e.(string); ok {
+				x[k] = fn(s)
+			} else {
+				walkStrings(e, fn)
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if s, ok := e.(string); ok {
+				x[i] = fn(s)
+			} else {
+				walkStrings(e, fn)
+			}
+		}
+	}
+}
+
+func clone(m map[string]any) map[string]any {
+	b, _ := json.Marshal(m)
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return out
+}

@@ -1,0 +1,173 @@
+package apply
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/vipgate/vipgate/avi/model"
+)
+
+// parseRef recognises a controller reference in any of its spellings:
+// "/api/pool/?name=web", "https://host/api/pool/pool-1234#web",
+// "/api/pool/pool-1234". name is "" when only the UUID is known.
+func parseRef(s string) (typ, uuid, name string, ok bool) {
+	i := strings.Index(s, "/api/")
+	if i < 0 || (i > 0 && !strings.HasPrefix(s, "http")) {
+		return "", "", "", false
+	}
+	rest := s[i+len("/api/"):]
+	typ, rest, ok = strings.Cut(rest, "/")
+	if !ok || typ == "" {
+		return "", "", "", false
+	}
+	if q, found := strings.CutPrefix(rest, "?"); found {
+		v, err := url.ParseQuery(q)
+		if err != nil || v.Get("name") == "" {
+			return "", "", "", false
+		}
+		return typ, "", v.Get("name"), true
+	}
+	uuid, name, _ = strings.Cut(rest, "#")
+	if strings.ContainsAny(uuid, "/?") || uuid == "" {
+		return "", "", "", false
+	}
+	return typ, uuid, name, true
+}
+
+// sameRef compares a desired reference with a current one by type and name.
+func sameRef(d, c string) (equal, isRef bool) {
+	dt, _, dn, ok1 := parseRef(d)
+	ct, _, cn, ok2 := parseRef(c)
+	if !ok1 || !ok2 {
+		return false, false
+	}
+	return dt == ct && dn != "" && dn == cn, true
+}
+
+// covers reports whether current holds every value desired sets. Fields the
+// desired object leaves out (uuid, url, _last_modified, tenant_ref, and the
+// defaults the controller fills in) are ignored; lists must have the same
+// length and match element by element, or failing that as a multiset, since
+// the controller may return them in another order.
+func covers(desired, cur any) bool {
+	switch d := desired.(type) {
+	case map[string]any:
+		c, ok := cur.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, dv := range d {
+			if !covers(dv, c[k]) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		c, ok := cur.([]any)
+		if !ok || len(c) != len(d) {
+			return len(d) == 0 && isEmpty(cur)
+		}
+		inOrder := true
+		for i := range d {
+			if !covers(d[i], c[i]) {
+				inOrder = false
+				break
+			}
+		}
+		if inOrder {
+			return true
+		}
+		used := make([]bool, len(c))
+	next:
+		for _, dv := range d {
+			for j, cv := range c {
+				if !used[j] && covers(dv, cv) {
+					used[j] = true
+					continue next
+				}
+			}
+			return false
+		}
+		return true
+	case string:
+		c, ok := cur.(string)
+		if !ok {
+			return false
+		}
+		if d == c {
+			return true
+		}
+		eq, isRef := sameRef(d, c)
+		return isRef && eq
+	case nil:
+		return true
+	default: // float64, bool
+		return desired == cur
+	}
+}
+
+// managed lists, per type, the top-level fields vipgate sets on some objects
+// and not on others: when the desired object leaves one out but the current
+// one still has it (e.g. dns_info after autoFQDN was disabled), the object
+// must be rewritten.
+var managed = map[string][]string{
+	model.TypeVsVip:          {"dns_info", "bgp_peer_labels"},
+	model.TypePool:           {"servers"},
+	model.TypeVirtualService: {"services", "service_pool_select", "enable_rhi", "bgp_peer_labels", "pool_ref", "pool_group_ref", "l4_policies"},
+}
+
+func removedManaged(typ string, desired, cur map[string]any) bool {
+	for _, f := range managed[typ] {
+		if _, set := desired[f]; !set && !isEmpty(cur[f]) {
+			return true
+		}
+	}
+	return false
+}
+
+func isEmpty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case bool:
+		return !x
+	case string:
+		return x == ""
+	case float64:
+		return x == 0
+	case []any:
+		return len(x) == 0
+	case map[string]any:
+		return len(x) == 0
+	}
+	return false
+}
+
+// keepAllocated copies the addresses the controller allocated into an
+// updated VsVip body, for vips that auto-allocate on the same network, so a
+// change elsewhere in the VsVip (say dns_info) does not move the VIP.
+func keepAllocated(body, cur map[string]any) {
+	dv, _ := body["vip"].([]any)
+	cv, _ := cur["vip"].([]any)
+	for _, d := range dv {
+		dm, _ := d.(map[string]any)
+		if dm == nil || dm["ip_address"] != nil || dm["ip6_address"] != nil {
+			continue
+		}
+		for _, c := range cv {
+			cm, _ := c.(map[string]any)
+			if cm == nil || cm["vip_id"] != dm["vip_id"] {
+				continue
+			}
+			if !covers(dm["ipam_network_subnet"], cm["ipam_network_subnet"]) {
+				break
+			}
+			for _, f := range []string{"ip_address", "ip6_address"} {
+				if cm[f] != nil {
+					dm[f] = cm[f]
+				}
+			}
+			break
+		}
+	}
+}
