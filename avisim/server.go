@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -109,6 +110,8 @@ func (s *Sim) start(tls bool) *httptest.Server {
 		return s.srv
 	}
 	srv := httptest.NewUnstartedServer(s)
+	// Clients that go away mid-handshake (test clean-up) are not news.
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	if tls {
 		srv.StartTLS()
 	} else {
