@@ -10,6 +10,8 @@ import (
 	admv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/vipgate/vipgate/rules"
 )
 
 // Paths served by the webhook server.
@@ -31,8 +33,8 @@ const (
 	HookValidateAviInfraSetting = "vaviinfrasetting.vipgate.ako.vmware.com"
 )
 
-// LBClass is AKO's loadBalancerClass, which vipgate answers to.
-const LBClass = "ako.vmware.com/avi-lb"
+// LBClass is AKO's loadBalancerClass and IngressClass controller, which vipgate answers to.
+const LBClass = rules.LBClass
 
 // ConfigOptions say where the API server reaches the webhook and what it routes there.
 type ConfigOptions struct {

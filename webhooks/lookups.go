@@ -240,17 +240,40 @@ func (l *CacheLookups) certificatesAvailable() bool {
 	return true
 }
 
-// IngressesByHost returns the Ingresses that route host.
+// IngressesByHost returns vipgate's Ingresses that route host.
 func (l *CacheLookups) IngressesByHost(host string) []*networkingv1.Ingress {
 	var list networkingv1.IngressList
 	if err := l.Cache.List(l.Ctx, &list, client.MatchingFields{IndexIngressHost: host}); err != nil {
 		return nil
 	}
-	out := make([]*networkingv1.Ingress, len(list.Items))
+	var out []*networkingv1.Ingress
 	for i := range list.Items {
-		out[i] = &list.Items[i]
+		if l.ownsIngress(&list.Items[i]) {
+			out = append(out, &list.Items[i])
+		}
 	}
 	return out
+}
+
+// ownsIngress: the Ingress's class is one whose controller is AKO's, or it has
+// no class and vipgate's class is the cluster default.
+func (l *CacheLookups) ownsIngress(ing *networkingv1.Ingress) bool {
+	var classes networkingv1.IngressClassList
+	if err := l.Cache.List(l.Ctx, &classes); err != nil {
+		return false
+	}
+	for _, c := range classes.Items {
+		if c.Spec.Controller != LBClass {
+			continue
+		}
+		if ing.Spec.IngressClassName != nil && *ing.Spec.IngressClassName == c.Name {
+			return true
+		}
+		if ing.Spec.IngressClassName == nil && c.Annotations[networkingv1.AnnotationIsDefaultIngressClass] == "true" {
+			return true
+		}
+	}
+	return false
 }
 
 // ReferencesToInfraSetting lists the objects that name an AviInfraSetting.
