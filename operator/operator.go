@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -22,6 +23,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/webhooks"
@@ -44,11 +47,20 @@ type Options struct {
 	LeaderElect      bool
 	LeaderElectionID string
 
-	// Inventory is the controller inventory admission reads; nil disables
-	// controller-dependent checks (they warn and admit).
+	// Controller is the controller connection; when nil, New connects with
+	// Settings.ControllerSettings and Credentials.
+	Controller *session.Client
+	// AdmissionOnly runs the webhooks without a controller connection or
+	// reconcilers; controller-dependent checks then warn and admit (or read Inventory).
+	AdmissionOnly bool
+	// Inventory overrides the controller inventory admission reads (tests).
 	Inventory webhooks.InventorySource
+	// InventoryInterval is the periodic inventory refresh (default 60s).
+	InventoryInterval time.Duration
 	// InventoryStaleAfter bounds the inventory's age before its checks fail open.
 	InventoryStaleAfter time.Duration
+	// ConnectTimeout bounds the first connection to the controller (default 2m).
+	ConnectTimeout time.Duration
 
 	// ExtraSetup runs after the webhooks are registered (reconcilers, inventory refresher).
 	ExtraSetup func(ctx context.Context, mgr ctrl.Manager) error
@@ -71,10 +83,65 @@ func TLSOptions() []func(*tls.Config) {
 	}}
 }
 
-// New builds the manager with the webhooks registered; call Start on it.
-func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error) {
+// Operator is an assembled vipgate: start Manager to run it.
+type Operator struct {
+	Manager ctrl.Manager
+	// Controller and Inventory are nil when AdmissionOnly.
+	Controller *session.Client
+	Inventory  *inventory.Cache
+}
+
+// connect logs in to the controller, retrying until ConnectTimeout: a controller
+// that is briefly unreachable at start-up should not crash-loop the pod.
+func connect(ctx context.Context, o Options) (*session.Client, error) {
+	limit := o.ConnectTimeout
+	if limit == 0 {
+		limit = 2 * time.Minute
+	}
+	deadline := time.Now().Add(limit)
+	log := logr.FromContextOrDiscard(ctx)
+	wait := 500 * time.Millisecond
+	for {
+		c, err := session.New(ctx, o.Settings.ControllerSettings, o.Credentials, session.Options{})
+		if err == nil {
+			return c, nil
+		}
+		if session.IsUnauthorized(err) || time.Now().Add(wait).After(deadline) {
+			return nil, fmt.Errorf("connecting to the controller at %s: %w", o.Settings.ControllerSettings.ControllerHost, err)
+		}
+		log.Info("controller not reachable yet; retrying", "error", session.Message(err), "in", wait)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 10*time.Second)
+	}
+}
+
+// New builds the operator with the webhooks, the inventory and the
+// reconcilers registered; call Manager.Start to run it.
+func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 	if o.Settings == nil {
 		return nil, fmt.Errorf("operator: settings are required")
+	}
+	op := &Operator{}
+	if !o.AdmissionOnly {
+		op.Controller = o.Controller
+		if op.Controller == nil {
+			c, err := connect(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			op.Controller = c
+		}
+		client, settings := op.Controller, o.Settings
+		op.Inventory = inventory.NewCache(func(ctx context.Context) (*inventory.Snapshot, error) {
+			return inventory.Load(ctx, client, settings)
+		}, o.InventoryInterval)
+		if o.Inventory == nil {
+			o.Inventory = op.Inventory
+		}
 	}
 	if o.LeaderElectionID == "" {
 		o.LeaderElectionID = "vipgate-" + o.Settings.AKOSettings.ClusterName
@@ -126,10 +193,16 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
 		return nil, err
 	}
+	if op.Inventory != nil {
+		if err := mgr.Add(op.Inventory); err != nil {
+			return nil, err
+		}
+	}
 	if o.ExtraSetup != nil {
 		if err := o.ExtraSetup(ctx, mgr); err != nil {
 			return nil, err
 		}
 	}
-	return mgr, nil
+	op.Manager = mgr
+	return op, nil
 }

@@ -30,7 +30,9 @@ func run() int {
 		metricsAddr    = flag.String("metrics-bind-address", ":8080", "metrics address; 0 disables")
 		healthAddr     = flag.String("health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 		leaderElect    = flag.Bool("leader-elect", true, "elect one replica to reconcile; every replica serves webhooks")
-		staleAfter     = flag.Duration("inventory-stale-after", 2*time.Minute, "age past which controller-dependent admission checks fail open with a warning")
+		staleAfter     = flag.Duration("inventory-stale-after", 3*time.Minute, "age past which controller-dependent admission checks fail open with a warning")
+		invInterval    = flag.Duration("inventory-interval", time.Minute, "periodic refresh of the controller inventory (it is also refreshed after each write)")
+		connectTimeout = flag.Duration("controller-connect-timeout", 2*time.Minute, "how long to retry the first login to the controller before exiting")
 		_              = flag.String("webhook-service-name", "vipgate-webhook", "name of the webhook Service (for self-managed certificates)")
 		_              = flag.Bool("self-managed-certs", false, "keep a CA and serving certificate in a Secret and patch caBundle, for clusters without cert-manager")
 	)
@@ -51,7 +53,7 @@ func run() int {
 		return 2
 	}
 	ctx := ctrl.SetupSignalHandler()
-	mgr, err := operator.New(ctx, ctrl.GetConfigOrDie(), operator.Options{
+	op, err := operator.New(ctx, ctrl.GetConfigOrDie(), operator.Options{
 		Settings:            settings,
 		Credentials:         creds,
 		Namespace:           *namespace,
@@ -62,13 +64,15 @@ func run() int {
 		HealthAddr:          *healthAddr,
 		LeaderElect:         *leaderElect,
 		InventoryStaleAfter: *staleAfter,
+		InventoryInterval:   *invInterval,
+		ConnectTimeout:      *connectTimeout,
 	})
 	if err != nil {
 		log.Error(err, "setting up")
 		return 1
 	}
 	log.Info("starting", "cluster", settings.AKOSettings.ClusterName, "controller", settings.ControllerSettings.ControllerHost, "namespace", *namespace)
-	if err := mgr.Start(ctx); err != nil {
+	if err := op.Manager.Start(ctx); err != nil {
 		log.Error(err, "manager stopped")
 		return 1
 	}

@@ -56,7 +56,7 @@ var managerSeq atomic.Int64
 // StartVipgate runs vipgate's manager in-process against e, serving webhooks
 // where the installed configurations point, and waits until the webhook server
 // answers TLS with the expected certificate. The manager stops at test cleanup.
-func (e *Env) StartVipgate(t testing.TB, o operator.Options) ctrl.Manager {
+func (e *Env) StartVipgate(t testing.TB, o operator.Options) *operator.Operator {
 	t.Helper()
 	if o.Settings == nil {
 		o.Settings = DemoSettings(t, "127.0.0.1:1")
@@ -73,11 +73,12 @@ func (e *Env) StartVipgate(t testing.TB, o operator.Options) ctrl.Manager {
 	o.LeaderElectionID = "vipgate-test-" + strconv.FormatInt(managerSeq.Add(1), 10)
 	ctx, cancel := context.WithCancel(context.Background())
 	ctx = ctrl.LoggerInto(ctx, Logger())
-	mgr, err := operator.New(ctx, e.Cfg, o)
+	op, err := operator.New(ctx, e.Cfg, o)
 	if err != nil {
 		cancel()
 		t.Fatalf("building vipgate: %v", err)
 	}
+	mgr := op.Manager
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
 	t.Cleanup(func() {
@@ -97,7 +98,13 @@ func (e *Env) StartVipgate(t testing.TB, o operator.Options) ctrl.Manager {
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		t.Fatalf("vipgate caches did not sync")
 	}
-	return mgr
+	if op.Inventory != nil {
+		// Tests start from a loaded inventory so admission results do not depend on timing.
+		if err := op.Inventory.Refresh(ctx); err != nil {
+			t.Fatalf("loading the controller inventory: %v", err)
+		}
+	}
+	return op
 }
 
 // waitForWebhook dials the webhook server with the CA the API server trusts.

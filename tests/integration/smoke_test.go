@@ -38,7 +38,7 @@ func demoSnapshot() *inventory.Snapshot {
 
 func TestSmokeWebhookDeniesOverTLS(t *testing.T) {
 	ctx := context.Background()
-	env.StartVipgate(t, operator.Options{Inventory: staticInventory{demoSnapshot()}, InventoryStaleAfter: time.Hour})
+	env.StartVipgate(t, operator.Options{AdmissionOnly: true, Inventory: staticInventory{demoSnapshot()}, InventoryStaleAfter: time.Hour})
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "smoke", Namespace: "default"},
 		Spec: corev1.ServiceSpec{
