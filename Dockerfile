@@ -7,7 +7,7 @@
 
 ARG GO_VERSION=1.26
 
-FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
+FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS source
 ARG TARGETOS=linux
 ARG TARGETARCH=amd64
 WORKDIR /src
@@ -16,18 +16,24 @@ COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ENV CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} GOFLAGS=-buildvcs=false
+
+# One build stage per binary: BuildKit builds only what the chosen target needs.
+FROM source AS build-vipgate
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    go build -trimpath -ldflags "-s -w" -o /out/vipgate ./cmd/vipgate && \
+    go build -trimpath -ldflags "-s -w" -o /out/vipgate ./cmd/vipgate
+
+FROM source AS build-avisim
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     go build -trimpath -ldflags "-s -w" -o /out/avisim ./cmd/avisim
 
 # The simulated Avi Controller, for demos without an Avi licence (optional target).
 FROM gcr.io/distroless/static-debian12:nonroot AS avisim
-COPY --from=build /out/avisim /avisim
+COPY --from=build-avisim /out/avisim /avisim
 USER 65532:65532
 ENTRYPOINT ["/avisim"]
 
 # Default target: the operator. Last stage, so a plain `docker build` builds it.
 FROM gcr.io/distroless/static-debian12:nonroot AS vipgate
-COPY --from=build /out/vipgate /vipgate
+COPY --from=build-vipgate /out/vipgate /vipgate
 USER 65532:65532
 ENTRYPOINT ["/vipgate"]
