@@ -1,0 +1,409 @@
+package apply_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"github.com/vipgate/vipgate/avi/apply"
+	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/avi/model"
+	"github.com/vipgate/vipgate/avi/session"
+	"github.com/vipgate/vipgate/avisim"
+	"github.com/vipgate/vipgate/config"
+)
+
+type env struct {
+	sim *avisim.Sim
+	c   *session.Client
+	s   *config.Settings
+	a   *apply.Applier
+}
+
+func newEnv(t testing.TB, seed *avisim.Seed, vipNet string) *env {
+	t.Helper()
+	sim, err := avisim.New(avisim.Options{Seed: seed, Username: "admin", Password: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.StartTLS()
+	t.Cleanup(sim.Close)
+	s := config.Defaults()
+	s.AKOSettings.ClusterName = "c1"
+	s.ControllerSettings.ControllerHost = sim.Host()
+	if vipNet != "" {
+		s.NetworkSettings.VIPNetworkList = []config.VIPNetwork{{NetworkName: vipNet}}
+	}
+	c, err := session.New(context.Background(), s.ControllerSettings, config.Credentials{Username: "admin", Password: "admin"}, session.Options{PoolSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return &env{sim: sim, c: c, s: &s, a: apply.New(c)}
+}
+
+func service(name string, ports ...int32) *corev1.Service {
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer}}
+	for _, p := range ports {
+		svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{Name: fmt.Sprintf("p%d", p), Port: p, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(p + 8000)})
+	}
+	return svc
+}
+
+func slices(svc *corev1.Service, addrs ...string) []discoveryv1.EndpointSlice {
+	sl := discoveryv1.EndpointSlice{}
+	for _, p := range svc.Spec.Ports {
+		sl.Ports = append(sl.Ports, discoveryv1.EndpointPort{Name: ptr.To(p.Name), Port: ptr.To(p.TargetPort.IntVal), Protocol: ptr.To(corev1.ProtocolTCP)})
+	}
+	for _, a := range addrs {
+		sl.Endpoints = append(sl.Endpoints, discoveryv1.Endpoint{Addresses: []string{a}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}})
+	}
+	return []discoveryv1.EndpointSlice{sl}
+}
+
+func (e *env) build(t testing.TB, svc *corev1.Service, addrs ...string) *model.Set {
+	t.Helper()
+	set, err := model.BuildL4(model.L4Input{Settings: e.s, Members: []model.Member{{Service: svc, Slices: slices(svc, addrs...)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+func names(objs []map[string]any) []string {
+	var out []string
+	for _, o := range objs {
+		out = append(out, o["name"].(string))
+	}
+	return out
+}
+
+func (e *env) objects(typ string) []string { return names(e.sim.Objects("admin", typ)) }
+
+func TestApplyLifecycle(t *testing.T) {
+	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
+	ctx := context.Background()
+	svc := service("web", 80)
+	set := e.build(t, svc, "10.0.0.1", "10.0.0.2")
+
+	// Create.
+	res, err := e.a.Apply(ctx, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Writes != 3 || len(res.Created) != 3 {
+		t.Fatalf("create: %d writes, created %v", res.Writes, res.Created)
+	}
+	ips := model.AllocatedAddresses(res.VsVip)
+	if len(ips) != 1 || !netip.MustParsePrefix("10.50.0.0/24").Contains(ips[0]) {
+		t.Fatalf("allocated %v", ips)
+	}
+	if got := e.objects("pool"); strings.Join(got, ",") != "c1--ns-web-TCP-80" {
+		t.Fatalf("pools %v", got)
+	}
+	vs := e.sim.Objects("admin", "virtualservice")
+	if len(vs) != 1 || vs[0]["created_by"] != "vipgate-c1" || vs[0]["vsvip_ref"] == nil {
+		t.Fatalf("vs %v", vs)
+	}
+	pool := e.sim.Objects("admin", "pool")[0]
+	if srv := pool["servers"].([]any); len(srv) != 2 || srv[0].(map[string]any)["port"].(float64) != 8080 {
+		t.Fatalf("servers %v", srv)
+	}
+
+	// Same desired: zero writes.
+	e.sim.ResetCounts()
+	res, err = e.a.Apply(ctx, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Writes != 0 || e.sim.Writes() != 0 {
+		t.Fatalf("re-apply wrote: %+v, sim writes %d, counts %v", res, e.sim.Writes(), e.sim.Counts())
+	}
+	if got := model.AllocatedAddresses(res.VsVip); len(got) != 1 || got[0] != ips[0] {
+		t.Fatalf("re-apply VsVip addresses %v", got)
+	}
+
+	// Port change 80 → 80,443 then → 443: pool added / removed, VS updated only.
+	e.sim.ResetCounts()
+	res, err = e.a.Apply(ctx, e.build(t, service("web", 80, 443), "10.0.0.1", "10.0.0.2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(res.Created, res.Updated, res.Deleted) != "[pool/c1--ns-web-TCP-443] [virtualservice/c1--ns-web] []" || e.sim.Writes() != 2 {
+		t.Fatalf("add port: %+v writes %d", res, e.sim.Writes())
+	}
+	e.sim.ResetCounts()
+	res, err = e.a.Apply(ctx, e.build(t, service("web", 443), "10.0.0.1", "10.0.0.2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(res.Created, res.Updated, res.Deleted) != "[] [virtualservice/c1--ns-web] [pool/c1--ns-web-TCP-80]" || e.sim.Writes() != 2 {
+		t.Fatalf("remove port: %+v writes %d", res, e.sim.Writes())
+	}
+
+	// Endpoints change: only that pool.
+	e.sim.ResetCounts()
+	res, err = e.a.Apply(ctx, e.build(t, service("web", 443), "10.0.0.1", "10.0.0.3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(res.Created, res.Updated, res.Deleted) != "[] [pool/c1--ns-web-TCP-443] []" || e.sim.Writes() != 1 {
+		t.Fatalf("endpoints: %+v writes %d", res, e.sim.Writes())
+	}
+
+	// A dns_info change rewrites the VsVip but keeps its address.
+	e.s.L4Settings.DefaultDomain = "apps.example.com"
+	res, err = e.a.Apply(ctx, e.build(t, service("web", 443), "10.0.0.1", "10.0.0.3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(res.Updated) != "[vsvip/c1--ns-web]" {
+		t.Fatalf("dns: %+v", res)
+	}
+	if got := model.AllocatedAddresses(res.VsVip); len(got) != 1 || got[0] != ips[0] {
+		t.Fatalf("VIP moved on update: %v → %v", ips, got)
+	}
+
+	// Delete: nothing left.
+	res, err = e.a.Delete(ctx, apply.OwnerOf(set))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(res.Deleted) != "[virtualservice/c1--ns-web pool/c1--ns-web-TCP-443 vsvip/c1--ns-web]" {
+		t.Fatalf("delete order %v", res.Deleted)
+	}
+	for _, typ := range model.CreateOrder {
+		if got := e.objects(typ); len(got) != 0 {
+			t.Fatalf("%s left: %v", typ, got)
+		}
+	}
+	if res, err = e.a.Delete(ctx, apply.OwnerOf(set)); err != nil || res.Writes != 0 {
+		t.Fatalf("second delete: %+v %v", res, err)
+	}
+}
+
+func TestRequestedIPAndExhaustion(t *testing.T) {
+	e := newEnv(t, avisim.DemoSeed(), "vip-net-b")
+	ctx := context.Background()
+	svc := service("fixed", 80)
+	svc.Spec.LoadBalancerIP = "10.60.0.4"
+	res, err := e.a.Apply(ctx, e.build(t, svc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := model.AllocatedAddresses(res.VsVip); len(got) != 1 || got[0].String() != "10.60.0.4" {
+		t.Fatalf("requested IP not honoured: %v", got)
+	}
+	// vip-net-b has 4 VIPs (.2-.5): three more fit, the fifth Service fails.
+	for i := 0; i < 3; i++ {
+		if _, err := e.a.Apply(ctx, e.build(t, service(fmt.Sprintf("s%d", i), 80))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = e.a.Apply(ctx, e.build(t, service("one-too-many", 80)))
+	if !session.IsBadRequest(err) || session.IsRetryable(err) || !strings.Contains(session.Message(err), "No available free IPs") {
+		t.Fatalf("want bad request 'No available free IPs', got %v", err)
+	}
+	if strings.Contains(err.Error(), "admin\"") || strings.Contains(strings.ToLower(err.Error()), "password") {
+		t.Fatalf("error leaks credentials: %v", err)
+	}
+	// The failed owner left nothing behind.
+	for _, typ := range model.CreateOrder {
+		for _, n := range e.objects(typ) {
+			if strings.Contains(n, "one-too-many") {
+				t.Fatalf("orphan %s/%s", typ, n)
+			}
+		}
+	}
+}
+
+func TestRetryableErrorThenSuccessWithoutDuplicates(t *testing.T) {
+	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
+	ctx := context.Background()
+	set := e.build(t, service("flaky", 80, 81), "10.0.0.1")
+	// Fail every call: the first Apply returns a retryable error.
+	e.sim.Faults().SetErrorStatus(503)
+	e.sim.Faults().SetErrorRate(1)
+	_, err := e.a.Apply(ctx, set)
+	if !session.IsRetryable(err) || session.IsBadRequest(err) {
+		t.Fatalf("want retryable, got %v", err)
+	}
+	// Fail some calls: retry until done, as the reconciler's backoff would.
+	e.sim.Faults().SetErrorSeed(7)
+	e.sim.Faults().SetErrorRate(0.3)
+	var done bool
+	for i := 0; i < 50 && !done; i++ {
+		_, err = e.a.Apply(ctx, set)
+		if err == nil {
+			done = true
+		} else if !session.IsRetryable(err) {
+			t.Fatalf("non-retryable error under 5xx injection: %v", err)
+		}
+	}
+	e.sim.Faults().SetErrorRate(0)
+	if !done {
+		t.Fatalf("never succeeded: %v", err)
+	}
+	if got := fmt.Sprint(e.objects("vsvip"), e.objects("pool"), e.objects("virtualservice")); got != "[c1--ns-flaky] [c1--ns-flaky-TCP-80 c1--ns-flaky-TCP-81] [c1--ns-flaky]" {
+		t.Fatalf("objects after retries: %s", got)
+	}
+	e.sim.ResetCounts()
+	if res, err := e.a.Apply(ctx, set); err != nil || res.Writes != 0 {
+		t.Fatalf("converged re-apply: %+v %v", res, err)
+	}
+}
+
+func TestConflictIsRetryable(t *testing.T) {
+	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
+	ctx := context.Background()
+	if _, err := e.a.Apply(ctx, e.build(t, service("c", 80), "10.0.0.1")); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.Faults().ConflictOnce("pool")
+	_, err := e.a.Apply(ctx, e.build(t, service("c", 80), "10.0.0.9"))
+	if err != nil && !(session.IsConflict(err) && session.IsRetryable(err)) {
+		t.Fatalf("conflict: %v", err)
+	}
+	if _, err := e.a.Apply(ctx, e.build(t, service("c", 80), "10.0.0.9")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSessionExpiryIsTransparent(t *testing.T) {
+	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
+	ctx := context.Background()
+	set := e.build(t, service("web", 80), "10.0.0.1")
+	if _, err := e.a.Apply(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	logins := e.sim.Logins()
+	e.sim.Faults().ExpireSessions()
+	res, err := e.a.Apply(ctx, e.build(t, service("web", 80), "10.0.0.2"))
+	if err != nil {
+		t.Fatalf("apply after session expiry: %v", err)
+	}
+	if fmt.Sprint(res.Updated) != "[pool/c1--ns-web-TCP-80]" {
+		t.Fatalf("%+v", res)
+	}
+	if e.sim.Logins() <= logins {
+		t.Fatal("expected a re-login")
+	}
+}
+
+func TestForeignObjectIsLeftAlone(t *testing.T) {
+	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
+	ctx := context.Background()
+	set := e.build(t, service("web", 80), "10.0.0.1")
+	if _, err := e.a.Apply(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	other := *e.s
+	other.AKOSettings.ClusterName = "c1" // same names, different owner marker
+	set2 := *set
+	set2.CreatedBy = "ako-c1"
+	for _, p := range set2.Pools {
+		p.CreatedBy = ptr.To("ako-c1")
+	}
+	if _, err := e.a.Apply(ctx, &set2); err == nil || session.IsRetryable(err) {
+		t.Fatalf("want a permanent refusal, got %v", err)
+	}
+	if res, err := e.a.Delete(ctx, apply.Owner{Name: set.Owner, CreatedBy: "ako-c1"}); err != nil || res.Writes != 0 {
+		t.Fatalf("delete of foreign owner touched our objects: %+v %v", res, err)
+	}
+}
+
+func TestListOwnedAndOrphans(t *testing.T) {
+	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
+	ctx := context.Background()
+	for _, n := range []string{"a", "b"} {
+		if _, err := e.a.Apply(ctx, e.build(t, service(n, 80), "10.0.0.1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	objs, err := e.a.ListOwned(ctx, "vipgate-c1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 6 {
+		t.Fatalf("owned %v", objs)
+	}
+	var orphans []apply.Object
+	for _, o := range objs {
+		if strings.HasPrefix(o.Name, "c1--ns-b") {
+			orphans = append(orphans, o)
+		}
+	}
+	if _, err := e.a.DeleteObjects(ctx, orphans); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(e.objects("vsvip"), e.objects("pool"), e.objects("virtualservice")); got != "[c1--ns-a] [c1--ns-a-TCP-80] [c1--ns-a]" {
+		t.Fatal(got)
+	}
+}
+
+func TestSharedVIP(t *testing.T) {
+	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
+	ctx := context.Background()
+	a, b := service("a", 80), service("b", 443)
+	build := func(members ...*corev1.Service) *model.Set {
+		var ms []model.Member
+		for _, m := range members {
+			ms = append(ms, model.Member{Service: m, Slices: slices(m, "10.0.0.1")})
+		}
+		set, err := model.BuildL4(model.L4Input{Settings: e.s, SharedKey: "k", Members: ms})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return set
+	}
+	if _, err := e.a.Apply(ctx, build(a, b)); err != nil {
+		t.Fatal(err)
+	}
+	// b leaves the group: its pool goes, found through the VS reference.
+	res, err := e.a.Apply(ctx, build(a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(res.Deleted) != "[pool/c1--ns-b-TCP-443]" {
+		t.Fatalf("%+v", res)
+	}
+}
+
+func TestAWSMultiVIP(t *testing.T) {
+	e := newEnv(t, avisim.AWSSeed(), "")
+	ctx := context.Background()
+	snap, err := inventory.Load(ctx, e.c, e.s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !snap.Cloud.MultiVIP() || len(snap.Networks) < 2 {
+		t.Fatalf("AWS seed snapshot: %+v", snap.Cloud)
+	}
+	for name := range snap.Networks {
+		e.s.NetworkSettings.VIPNetworkList = append(e.s.NetworkSettings.VIPNetworkList, config.VIPNetwork{NetworkName: name})
+	}
+	svc := service("multi", 80)
+	set, err := model.BuildL4(model.L4Input{Settings: e.s, Snapshot: snap, Members: []model.Member{{Service: svc}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.a.Apply(ctx, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := model.AllocatedAddresses(res.VsVip); len(got) != len(snap.Networks) {
+		t.Fatalf("want one VIP per network, got %v", got)
+	}
+	if res, err := e.a.Apply(ctx, set); err != nil || res.Writes != 0 {
+		t.Fatalf("re-apply: %+v %v", res, err)
+	}
+}
