@@ -11,4 +11,31 @@
 //
 // The simulator is usable in-process (New, then Start/StartTLS or Handler)
 // and as a standalone binary (cmd/avisim). State lives only in memory.
+//
+// # Endpoints
+//
+//   - POST /login, POST /logout: sessions (cookies sessionid, avi-sessionid,
+//     csrftoken). Writes need X-CSRFToken and Referer (403 otherwise), every
+//     /api call needs X-Avi-Version (400) and a live session (401).
+//   - GET /api/initial-data, /api/cluster/status, /api/cluster/runtime: no
+//     session needed; alb-sdk polls /api/cluster/status after failures.
+//   - /api/<type>[/<uuid>] for the types in KindNames: GET, POST, PUT, PATCH
+//     (alb-sdk's {"add"|"replace"|"delete": {...}}), DELETE. Collections
+//     take name, name.contains, created_by, cloud_ref.name, cloud_ref.uuid,
+//     refers_to=<type>:<uuid>, referred_by, fields, include_name, page and
+//     page_size (default 25, at most 200; "next" links the following page).
+//   - /admin/faults (GET, POST a FaultRequest, DELETE), /admin/counters
+//     (GET, DELETE), /admin/objects?tenant=&type=: unauthenticated test
+//     controls, never subject to faults.
+//
+// # Behaviour worth knowing on the client side
+//
+// Every error body is {"error": "..."}; alb-sdk surfaces it as a
+// session.AviError (by value) whose HttpStatusCode is the status and whose
+// Message is the Go rendering of the decoded body ("map[error:...]").
+// Duplicate names and deleting a referenced object answer 409; bad
+// references, unknown fields and IPAM failures 400; a PUT whose
+// _last_modified is stale 412. alb-sdk returns a 500 at once, but retries
+// 401 (after logging in again), 419 and other 5xx up to three attempts,
+// polling /api/cluster/status in between.
 package avisim
