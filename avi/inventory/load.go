@@ -16,8 +16,9 @@ import (
 	"github.com/vipgate/vipgate/config"
 )
 
-// PageSize is the collection page size used by Load; 200 is the controller's maximum.
-const PageSize = 200
+// PageSize is the collection page size used by Load and the applier; 200 is
+// the controller's maximum. A variable so tests can exercise paging.
+var PageSize = 200
 
 // Static range types usable for VIPs. A range without a type defaults to
 // STATIC_IPS_FOR_VIP_AND_SE on the controller.

@@ -1,0 +1,181 @@
+package inventory_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/avi/session"
+	"github.com/vipgate/vipgate/avisim"
+	"github.com/vipgate/vipgate/config"
+)
+
+func connect(t *testing.T, seed *avisim.Seed) (*avisim.Sim, *session.Client, *config.Settings) {
+	t.Helper()
+	sim, err := avisim.New(avisim.Options{Seed: seed, Username: "admin", Password: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.StartTLS()
+	t.Cleanup(sim.Close)
+	s := config.Defaults()
+	s.ControllerSettings.ControllerHost = sim.Host()
+	c, err := session.New(context.Background(), s.ControllerSettings, config.Credentials{Username: "admin", Password: "admin"}, session.Options{PoolSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return sim, c, &s
+}
+
+func TestLoadDemo(t *testing.T) {
+	_, c, s := connect(t, avisim.DemoSeed())
+	snap, err := inventory.Load(context.Background(), c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Cloud.Name != "Default-Cloud" || snap.Cloud.Type != inventory.CloudVCenter || snap.Cloud.MultiVIP() {
+		t.Fatalf("cloud %+v", snap.Cloud)
+	}
+	a := snap.Network("vip-net-a")
+	if a == nil || len(a.Subnets) != 1 || a.Subnets[0].Prefix != netip.MustParsePrefix("10.50.0.0/24") {
+		t.Fatalf("vip-net-a %+v", a)
+	}
+	if r := a.Subnets[0].VIPRanges; len(r) != 1 || r[0].String() != "10.50.0.10-10.50.0.200" || a.Subnets[0].Free != 191 {
+		t.Fatalf("ranges %+v free %d", r, a.Subnets[0].Free)
+	}
+	if b := snap.Network("vip-net-b"); b == nil || b.Subnets[0].Free != 4 {
+		t.Fatalf("vip-net-b %+v", b)
+	}
+	if g, ok := snap.SEGroups["edge-seg"]; !ok || g.Labels["tier"] != "edge" {
+		t.Fatalf("SE groups %+v", snap.SEGroups)
+	}
+	if _, ok := snap.SEGroups["Default-Group"]; !ok {
+		t.Fatal("Default-Group missing")
+	}
+	if snap.Age(time.Now()) > time.Hour {
+		t.Fatal("FetchedAt not set")
+	}
+}
+
+func TestLoadAWSZones(t *testing.T) {
+	_, c, s := connect(t, avisim.AWSSeed())
+	seed := avisim.AWSSeed()
+	s.ControllerSettings.CloudName = seed.Clouds[0].Name
+	snap, err := inventory.Load(context.Background(), c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !snap.Cloud.MultiVIP() || len(snap.Networks) != 3 {
+		t.Fatalf("cloud %+v networks %d", snap.Cloud, len(snap.Networks))
+	}
+	zones := map[string]bool{}
+	for _, n := range snap.Networks {
+		if n.AvailabilityZone == "" {
+			t.Fatalf("network %s has no AZ", n.Name)
+		}
+		zones[n.AvailabilityZone] = true
+	}
+	if len(zones) != 3 {
+		t.Fatalf("zones %v", zones)
+	}
+}
+
+func TestLoadUnknownCloud(t *testing.T) {
+	_, c, s := connect(t, avisim.DemoSeed())
+	s.ControllerSettings.CloudName = "nope"
+	if _, err := inventory.Load(context.Background(), c, s); err == nil {
+		t.Fatal("want error for an unknown cloud")
+	}
+}
+
+func TestCache(t *testing.T) {
+	n := 0
+	fail := false
+	c := inventory.NewCache(func(ctx context.Context) (*inventory.Snapshot, error) {
+		if fail {
+			return nil, context.DeadlineExceeded
+		}
+		n++
+		return &inventory.Snapshot{FetchedAt: time.Unix(int64(n)*100, 0)}, nil
+	}, time.Minute)
+	if c.Snapshot() != nil || !c.Stale(time.Unix(0, 0), time.Hour) {
+		t.Fatal("empty cache must be stale")
+	}
+	if err := c.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c.Stale(time.Unix(150, 0), time.Minute) || !c.Stale(time.Unix(200, 0), time.Minute) {
+		t.Fatal("staleness bound")
+	}
+	c.Invalidate()
+	if !c.Dirty() {
+		t.Fatal("invalidate must mark dirty")
+	}
+	fail = true
+	if err := c.Refresh(context.Background()); err == nil || c.Snapshot().FetchedAt != time.Unix(100, 0) || !c.Dirty() {
+		t.Fatal("failed refresh must keep the old snapshot and stay dirty")
+	}
+	fail = false
+	if err := c.Refresh(context.Background()); err != nil || c.Dirty() || c.Snapshot().FetchedAt != time.Unix(200, 0) {
+		t.Fatal("refresh after invalidate")
+	}
+}
+
+func TestCacheStartRefreshSoon(t *testing.T) {
+	loads := make(chan struct{}, 10)
+	c := inventory.NewCache(func(ctx context.Context) (*inventory.Snapshot, error) {
+		loads <- struct{}{}
+		return &inventory.Snapshot{FetchedAt: time.Now()}, nil
+	}, time.Hour)
+	c.MinGap = 0
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- c.Start(ctx) }()
+	<-loads // initial load
+	c.RefreshSoon()
+	<-loads // triggered load
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoad10kVsVipsPaged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates 10k VsVips")
+	}
+	seed := avisim.DemoSeed()
+	seed.Networks = append(seed.Networks, avisim.SeedNetwork{Name: "big", Cloud: "Default-Cloud", VRF: "global",
+		Subnets: []avisim.SeedSubnet{{Prefix: "10.100.0.0/16", StaticRanges: []avisim.SeedRange{{Begin: "10.100.0.1", End: "10.100.255.254"}}}}})
+	seed.Clouds[0].IPAMNetworks = append(seed.Clouds[0].IPAMNetworks, "big")
+	sim, c, s := connect(t, seed)
+	ctx := context.Background()
+	const n = 10000
+	for i := 0; i < n; i++ {
+		v := map[string]any{"name": fmt.Sprintf("v%05d", i), "cloud_ref": "/api/cloud/?name=Default-Cloud",
+			"markers": []any{map[string]any{"key": "created_by", "values": []any{"vipgate-x"}}},
+			"vip": []any{map[string]any{"vip_id": "1", "auto_allocate_ip": true,
+				"ipam_network_subnet": map[string]any{"network_ref": "/api/network/?name=big"}}}}
+		if err := c.Create(ctx, "vsvip", v, "", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sim.ResetCounts()
+	snap, err := inventory.Load(ctx, c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.InUse) != n || snap.Network("big").Subnets[0].Free != 65534-n {
+		t.Fatalf("in use %d, free %d", len(snap.InUse), snap.Network("big").Subnets[0].Free)
+	}
+	if h := snap.InUse[netip.MustParseAddr("10.100.0.1")]; h.VsVip == "" || h.Tenant != "admin" || h.CreatedBy != "vipgate-x" {
+		t.Fatalf("holder %+v", h)
+	}
+	if got := sim.Counts()["GET vsvip"]; got > n/inventory.PageSize+3 {
+		t.Fatalf("%d GETs for %d VsVips: not paged", got, n)
+	}
+}
