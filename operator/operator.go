@@ -23,10 +23,12 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/vipgate/vipgate/avi/apply"
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
+	"github.com/vipgate/vipgate/reconcile"
 	"github.com/vipgate/vipgate/webhooks"
 )
 
@@ -61,6 +63,11 @@ type Options struct {
 	InventoryStaleAfter time.Duration
 	// ConnectTimeout bounds the first connection to the controller (default 2m).
 	ConnectTimeout time.Duration
+
+	// NameSuffix makes controller names unique when tests start several managers in one process.
+	NameSuffix string
+	// OrphansCollected, when set, is told what start-up orphan collection deleted (tests).
+	OrphansCollected func(deleted []string, err error)
 
 	// ExtraSetup runs after the webhooks are registered (reconcilers, inventory refresher).
 	ExtraSetup func(ctx context.Context, mgr ctrl.Manager) error
@@ -169,12 +176,19 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 	if err != nil {
 		return nil, err
 	}
+	lookups := webhooks.NewCacheLookups(ctx, mgr)
 	if err := webhooks.Setup(ctx, mgr, webhooks.Options{
 		Settings:   o.Settings,
 		Inventory:  o.Inventory,
 		StaleAfter: o.InventoryStaleAfter,
+		Lookups:    lookups,
 	}); err != nil {
 		return nil, fmt.Errorf("registering webhooks: %w", err)
+	}
+	if !o.AdmissionOnly {
+		if err := op.setupReconcilers(mgr, o, lookups); err != nil {
+			return nil, err
+		}
 	}
 	// Start the metadata-only Secret informer eagerly so the first Ingress admission
 	// does not wait for it to sync.
@@ -205,4 +219,33 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 	}
 	op.Manager = mgr
 	return op, nil
+}
+
+// setupReconcilers registers the leader-only controllers and start-up orphan collection.
+func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *webhooks.CacheLookups) error {
+	applier := apply.New(op.Controller)
+	// Admission sees our own writes (new VIPs in use) at the next refresh.
+	applier.OnWrite = op.Inventory.Invalidate
+	svc := &reconcile.ServiceReconciler{
+		Client:    mgr.GetClient(),
+		Recorder:  mgr.GetEventRecorderFor("vipgate"), //nolint:staticcheck // record.EventRecorder writes core/v1 Events, which kubectl describe shows.
+		Settings:  o.Settings,
+		Applier:   applier,
+		Inventory: op.Inventory,
+		Lookups:   lookups,
+		Name:      "service" + o.NameSuffix,
+	}
+	if err := svc.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("service controller: %w", err)
+	}
+	ais := &reconcile.InfraSettingReconciler{
+		Client: mgr.GetClient(), Settings: o.Settings, Inventory: op.Inventory, Lookups: lookups,
+		Name: "aviinfrasetting" + o.NameSuffix,
+	}
+	if err := ais.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("aviinfrasetting controller: %w", err)
+	}
+	return mgr.Add(&reconcile.OrphanCollector{
+		Client: mgr.GetClient(), Cache: mgr.GetCache(), Applier: applier, Settings: o.Settings, Done: o.OrphansCollected,
+	})
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/vmware/alb-sdk/go/models"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -31,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
+	"github.com/vipgate/vipgate/avi/apply"
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/avi/model"
 	"github.com/vipgate/vipgate/avi/session"
@@ -52,16 +52,10 @@ const (
 
 // Applier sends a desired model to the controller; implemented by avi/apply.
 type Applier interface {
-	// Apply makes the controller hold exactly set and returns its VsVip as the controller has it.
-	Apply(ctx context.Context, set *model.Set) (*models.VsVip, error)
-	// Delete removes every object of owner (VirtualService, pools of poolBases, VsVip).
-	Delete(ctx context.Context, owner string, poolBases []string) error
-}
-
-// InventorySource gives the latest controller inventory and takes a hint to refresh it after writes.
-type InventorySource interface {
-	Snapshot() *inventory.Snapshot
-	RefreshSoon()
+	// Apply makes the controller hold exactly set; Result.VsVip is the VsVip as the controller has it.
+	Apply(ctx context.Context, set *model.Set) (*apply.Result, error)
+	// Delete removes every object of owner.
+	Delete(ctx context.Context, owner apply.Owner) (*apply.Result, error)
 }
 
 // ServiceReconciler turns Services vipgate owns into controller objects.
@@ -70,7 +64,7 @@ type ServiceReconciler struct {
 	Recorder  record.EventRecorder
 	Settings  *config.Settings
 	Applier   Applier
-	Inventory InventorySource
+	Inventory webhooks.InventorySource
 	// Lookups are the same cache reads admission uses, so the rule book sees the same world.
 	Lookups rules.Lookups
 	// RetryBadRequest is how long to wait before retrying after the controller refused the request (400).
@@ -88,8 +82,8 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		if apierrors.IsNotFound(err) {
 			// Gone without our finalizer (e.g. created before vipgate was installed):
 			// remove what we hold under its name; a no-op when there is nothing.
-			base := model.BaseName(r.Settings.AKOSettings.ClusterName, req.Namespace, req.Name)
-			return ctrl.Result{}, r.Applier.Delete(ctx, base, []string{base})
+			_, err := r.Applier.Delete(ctx, r.owner(req.Namespace, req.Name))
+			return ctrl.Result{}, err
 		}
 		return ctrl.Result{}, err
 	}
@@ -124,14 +118,11 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		r.Recorder.Event(&svc, corev1.EventTypeWarning, ReasonInvalid, err.Error())
 		return ctrl.Result{}, r.setCondition(ctx, &svc, metav1.ConditionFalse, ReasonInvalid, err.Error())
 	}
-	vsvip, err := r.Applier.Apply(ctx, set)
-	if r.Inventory != nil {
-		r.Inventory.RefreshSoon()
-	}
+	res, err := r.Applier.Apply(ctx, set)
 	if err != nil {
 		return r.controllerFailed(ctx, &svc, err)
 	}
-	addrs := model.AllocatedAddresses(vsvip)
+	addrs := model.AllocatedAddresses(res.VsVip)
 	if len(addrs) == 0 {
 		return r.controllerFailed(ctx, &svc, fmt.Errorf("the controller returned VsVip %s without an address", set.Owner))
 	}
@@ -140,8 +131,16 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			return ctrl.Result{}, err
 		}
 	}
-	log.V(1).Info("synced", "virtualservice", set.Owner, "vip", addrs)
+	if res.Writes > 0 {
+		log.Info("synced", "virtualservice", set.Owner, "vip", addrs, "created", res.Created, "updated", res.Updated, "deleted", res.Deleted)
+	}
 	return ctrl.Result{}, nil
+}
+
+// owner names the controller objects of a Service that is not in a shared-VIP group.
+func (r *ServiceReconciler) owner(namespace, name string) apply.Owner {
+	base := model.BaseName(r.Settings.AKOSettings.ClusterName, namespace, name)
+	return apply.Owner{Name: base, CreatedBy: r.Settings.CreatedBy(), Tenant: r.Settings.ControllerSettings.TenantName, PoolBases: []string{base}}
 }
 
 func (r *ServiceReconciler) env() rules.Env {
@@ -234,12 +233,8 @@ func (r *ServiceReconciler) release(ctx context.Context, svc *corev1.Service) (c
 			return r.controllerFailed(ctx, svc, err)
 		}
 	} else if controllerutil.ContainsFinalizer(svc, webhooks.CleanupFinalizer) || len(svc.Status.LoadBalancer.Ingress) > 0 {
-		base := model.BaseName(r.Settings.AKOSettings.ClusterName, svc.Namespace, svc.Name)
-		if err := r.Applier.Delete(ctx, base, []string{base}); err != nil {
+		if _, err := r.Applier.Delete(ctx, r.owner(svc.Namespace, svc.Name)); err != nil {
 			return r.controllerFailed(ctx, svc, err)
-		}
-		if r.Inventory != nil {
-			r.Inventory.RefreshSoon()
 		}
 	}
 	if svc.DeletionTimestamp == nil && len(svc.Status.LoadBalancer.Ingress) > 0 {
@@ -271,9 +266,12 @@ func (r *ServiceReconciler) resyncSharedGroup(ctx context.Context, leaving *core
 			rest = append(rest, model.Member{Service: m})
 		}
 	}
-	owner := model.BaseName(cluster, leaving.Namespace, key)
 	if len(rest) == 0 {
-		return r.Applier.Delete(ctx, owner, bases)
+		_, err := r.Applier.Delete(ctx, apply.Owner{
+			Name: model.BaseName(cluster, leaving.Namespace, key), CreatedBy: r.Settings.CreatedBy(),
+			Tenant: r.Settings.ControllerSettings.TenantName, PoolBases: bases,
+		})
+		return err
 	}
 	// Requeue a remaining member: its reconcile rebuilds the group with endpoints.
 	in, err := r.modelInput(ctx, rest[0].Service, r.env().Inventory)
@@ -291,6 +289,9 @@ func (r *ServiceReconciler) resyncSharedGroup(ctx context.Context, leaving *core
 	if err != nil {
 		return err
 	}
+	// The leaving member's pools are no longer in the set, so Apply deletes them;
+	// it only finds them if their base is listed.
+	set.PoolBases = append(set.PoolBases, bases...)
 	_, err = r.Applier.Apply(ctx, set)
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/operator"
 )
@@ -40,6 +41,7 @@ func run() int {
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	session.SilenceSDKInfoLogs()
 	log := ctrl.Log.WithName("vipgate")
 
 	settings, err := config.Load(*settingsPath)

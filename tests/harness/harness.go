@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/operator"
 	"github.com/vipgate/vipgate/webhooks"
 )
@@ -172,6 +173,7 @@ func (e *Env) Kubectl(ctx context.Context, stdin string, args ...string) (string
 // Main starts a control plane for a test package, runs its tests and stops it.
 func Main(m *testing.M, o Options, set func(*Env)) {
 	ctrl.SetLogger(Logger())
+	session.SilenceSDKInfoLogs()
 	env, err := Start(o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "harness:", err)

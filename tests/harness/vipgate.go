@@ -70,7 +70,9 @@ func (e *Env) StartVipgate(t testing.TB, o operator.Options) *operator.Operator 
 	}
 	// controller-runtime refuses two controllers with one name in a process; tests
 	// start managers repeatedly, so each gets its own leader ID and name suffix.
-	o.LeaderElectionID = "vipgate-test-" + strconv.FormatInt(managerSeq.Add(1), 10)
+	seq := strconv.FormatInt(managerSeq.Add(1), 10)
+	o.LeaderElectionID = "vipgate-test-" + seq
+	o.NameSuffix = "-" + seq
 	ctx, cancel := context.WithCancel(context.Background())
 	ctx = ctrl.LoggerInto(ctx, Logger())
 	op, err := operator.New(ctx, e.Cfg, o)

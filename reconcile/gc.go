@@ -1,0 +1,102 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vipgate/vipgate/avi/apply"
+	"github.com/vipgate/vipgate/avi/model"
+	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/rules"
+)
+
+// OrphanCollector deletes, once at start-up (on the leader), the controller
+// objects this cluster created that no Service accounts for any more: those
+// left behind while vipgate was down, or by a failure halfway.
+type OrphanCollector struct {
+	Client   client.Reader
+	Cache    cache.Cache
+	Applier  *apply.Applier
+	Settings *config.Settings
+	// Done, when set, receives the result once (tests).
+	Done func(deleted []string, err error)
+}
+
+// NeedLeaderElection: only the leader writes to the controller.
+func (g *OrphanCollector) NeedLeaderElection() bool { return true }
+
+// Start runs one collection and returns; the manager keeps running.
+func (g *OrphanCollector) Start(ctx context.Context) error {
+	deleted, err := g.Collect(ctx)
+	log := logr.FromContextOrDiscard(ctx).WithName("orphans")
+	if err != nil {
+		log.Error(err, "orphan collection failed; it runs again at the next start")
+	} else {
+		log.Info("orphan collection done", "deleted", len(deleted))
+	}
+	if g.Done != nil {
+		g.Done(deleted, err)
+	}
+	return nil
+}
+
+// Collect lists our objects on the controller first and the Services second, so
+// an object created in between always belongs to a Service the second list sees.
+func (g *OrphanCollector) Collect(ctx context.Context) ([]string, error) {
+	if !g.Cache.WaitForCacheSync(ctx) {
+		return nil, fmt.Errorf("caches did not sync")
+	}
+	objs, err := g.Applier.ListOwned(ctx, g.Settings.CreatedBy(), g.Settings.ControllerSettings.TenantName)
+	if err != nil {
+		return nil, err
+	}
+	var svcs corev1.ServiceList
+	if err := g.Client.List(ctx, &svcs); err != nil {
+		return nil, err
+	}
+	owners, bases := map[string]bool{}, map[string]bool{}
+	cluster := g.Settings.AKOSettings.ClusterName
+	for i := range svcs.Items {
+		s := &svcs.Items[i]
+		if !rules.OwnsService(s, g.Settings) || s.DeletionTimestamp != nil {
+			continue
+		}
+		base := model.BaseName(cluster, s.Namespace, s.Name)
+		bases[base] = true
+		owners[base] = true
+		if key := s.Annotations[rules.AnnSharedVIP]; key != "" {
+			owners[model.BaseName(cluster, s.Namespace, key)] = true
+		}
+	}
+	var orphans []apply.Object
+	for _, o := range objs {
+		if !expected(o, owners, bases) {
+			orphans = append(orphans, o)
+		}
+	}
+	if len(orphans) == 0 {
+		return nil, nil
+	}
+	res, err := g.Applier.DeleteObjects(ctx, orphans)
+	if res == nil {
+		return nil, err
+	}
+	return res.Deleted, err
+}
+
+func expected(o apply.Object, owners, bases map[string]bool) bool {
+	if o.Type != model.TypePool {
+		return owners[o.Name]
+	}
+	for b := range bases {
+		if model.IsPoolOf(b, o.Name) {
+			return true
+		}
+	}
+	return false
+}

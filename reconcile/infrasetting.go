@@ -1,0 +1,91 @@
+package reconcile
+
+import (
+	"context"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1beta1"
+	"github.com/vipgate/vipgate/rules"
+	"github.com/vipgate/vipgate/webhooks"
+)
+
+// ConditionAccepted is the standard condition mirroring AKO's status.status.
+const ConditionAccepted = "Accepted"
+
+// InfraSettingReconciler writes AviInfraSetting status (Accepted/Rejected with
+// the rule book's reason). Services using a setting are requeued by the Service
+// controller's watch when it changes.
+type InfraSettingReconciler struct {
+	Client    client.Client
+	Settings  *config.Settings
+	Inventory webhooks.InventorySource
+	Lookups   rules.Lookups
+	// Recheck is how often a setting is re-evaluated against the controller,
+	// which can change under it (a network removed, a range exhausted).
+	Recheck time.Duration
+	Name    string
+}
+
+// Reconcile evaluates the setting with the same rules admission used.
+func (r *InfraSettingReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var ais v1beta1.AviInfraSetting
+	if err := r.Client.Get(ctx, req.NamespacedName, &ais); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	env := rules.Env{Settings: r.Settings, Lookups: r.Lookups, Now: time.Now()}
+	if r.Inventory != nil {
+		env.Inventory = r.Inventory.Snapshot()
+	}
+	recheck := r.Recheck
+	if recheck == 0 {
+		recheck = 5 * time.Minute
+	}
+	if env.Inventory == nil {
+		// Nothing to judge against yet; decide once the inventory is loaded.
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+	}
+	res := rules.ValidateAviInfraSetting(&ais, env)
+	before := ais.DeepCopy()
+	patch := client.MergeFrom(before)
+	cond := metav1.Condition{Type: ConditionAccepted, ObservedGeneration: ais.Generation}
+	if res.Allowed() {
+		ais.Status.Status, ais.Status.Error = v1beta1.StatusAccepted, ""
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionTrue, "Valid", "networks and SE group are usable"
+	} else {
+		msg := res.Err().Error()
+		ais.Status.Status, ais.Status.Error = v1beta1.StatusRejected, msg
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "Invalid", msg
+	}
+	meta.SetStatusCondition(&ais.Status.Conditions, cond)
+	ais.Status.ObservedGeneration = ais.Generation
+	if equality.Semantic.DeepEqual(before.Status, ais.Status) {
+		return ctrl.Result{RequeueAfter: recheck}, nil
+	}
+	if err := r.Client.Status().Patch(ctx, &ais, patch); err != nil && !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, err
+	}
+	logr.FromContextOrDiscard(ctx).Info("evaluated", "status", ais.Status.Status, "error", ais.Status.Error)
+	return ctrl.Result{RequeueAfter: recheck}, nil
+}
+
+// SetupWithManager watches AviInfraSettings' spec changes.
+func (r *InfraSettingReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	name := "aviinfrasetting"
+	if r.Name != "" {
+		name = r.Name
+	}
+	return ctrl.NewControllerManagedBy(mgr).Named(name).
+		For(&v1beta1.AviInfraSetting{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Complete(r)
+}
