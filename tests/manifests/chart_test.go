@@ -2,6 +2,7 @@ package manifests_test
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -367,7 +368,7 @@ func TestWebhookConfigurationsMatchGo(t *testing.T) {
 			sameYAML(t, "validating webhooks", gotV.Webhooks, wantV.Webhooks)
 			for _, w := range gotV.Webhooks {
 				if w.SideEffects == nil || *w.SideEffects != admv1.SideEffectClassNone || w.TimeoutSeconds == nil || *w.TimeoutSeconds != 5 {
-					t.Errorf("%s: sideEffects/timeout %v/%v", w.Name, w.SideEffects, w.TimeoutSeconds)
+					t.Errorf("%s: want sideEffects None and timeoutSeconds 5, got %s/%s", w.Name, ptrStr(w.SideEffects), ptrStr(w.TimeoutSeconds))
 				}
 				if len(w.ClientConfig.CABundle) != 0 {
 					t.Errorf("%s: the chart must not carry a caBundle; it is injected", w.Name)
@@ -755,4 +756,11 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func ptrStr[T any](p *T) string {
+	if p == nil {
+		return "<unset>"
+	}
+	return fmt.Sprint(*p)
 }
