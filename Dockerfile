@@ -8,8 +8,9 @@
 ARG GO_VERSION=1.26
 
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS source
-ARG TARGETOS=linux
-ARG TARGETARCH=amd64
+# Filled in by BuildKit for the requested platform (cross-compiled, no emulation).
+ARG TARGETOS
+ARG TARGETARCH
 WORKDIR /src
 # Modules first, so source edits do not invalidate the download layer.
 COPY go.mod go.sum ./

@@ -59,7 +59,19 @@ type Options struct {
 
 // Manager keeps a self-signed CA and a serving certificate in a Secret,
 // reissues them as they age, writes them to the cert dir and injects the CA
-// into the webhook configurations. It runs on every replica (each pod needs the
+// into the webhook configurations.
+//
+// Wiring in the binary (--self-managed-certs=true): build it with an uncached
+// client, call Sync once before the manager starts (the webhook server's
+// certwatcher fails without files), then mgr.Add it to keep rotating:
+//
+//	m, _ := certs.NewManager(certs.Options{Client: direct, Namespace: ns, ServiceName: svc,
+//		CertDir: certDir, MutatingConfigName: webhooks.MutatingConfigName,
+//		ValidatingConfigName: webhooks.ValidatingConfigName, Log: log})
+//	if _, err := m.Sync(ctx); err != nil { ... }
+//	mgr.Add(m)
+//
+// It runs on every replica (each pod needs the
 // files), so it never takes the leader lock; replicas agree through the
 // Secret's resourceVersion: whoever loses a write race re-reads and uses the
 // winner's certificate.
