@@ -66,7 +66,7 @@ func (f *fixture) manager(t *testing.T, dir string) *Manager {
 		MutatingConfigName: mutatingName, ValidatingConfigName: validateName,
 		CAValidity: 300 * 24 * time.Hour, ServingValidity: 90 * 24 * time.Hour,
 		Clock: f.clock,
-		Log: funcr.New(func(prefix, args string) { f.logs.WriteString(prefix + args + "\n") }, funcr.Options{}),
+		Log:   funcr.New(func(prefix, args string) { f.logs.WriteString(prefix + args + "\n") }, funcr.Options{}),
 	})
 	if err != nil {
 		t.Fatal(err)
