@@ -64,6 +64,14 @@ type Options struct {
 	// ConnectTimeout bounds the first connection to the controller (default 2m).
 	ConnectTimeout time.Duration
 
+	// RetryBadRequest is how long a Service waits before its next attempt after
+	// the controller refused the request (400, e.g. "No available free IPs");
+	// default one minute (tests shorten it).
+	RetryBadRequest time.Duration
+	// InfraSettingRecheck is how often an AviInfraSetting is re-evaluated
+	// against the controller; default five minutes (tests shorten it).
+	InfraSettingRecheck time.Duration
+
 	// NameSuffix makes controller names unique when tests start several managers in one process.
 	NameSuffix string
 	// OrphansCollected, when set, is told what start-up orphan collection deleted (tests).
@@ -234,13 +242,15 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *webho
 		Inventory: op.Inventory,
 		Lookups:   lookups,
 		Name:      "service" + o.NameSuffix,
+
+		RetryBadRequest: o.RetryBadRequest,
 	}
 	if err := svc.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("service controller: %w", err)
 	}
 	ais := &reconcile.InfraSettingReconciler{
 		Client: mgr.GetClient(), Settings: o.Settings, Inventory: op.Inventory, Lookups: lookups,
-		Name: "aviinfrasetting" + o.NameSuffix,
+		Name: "aviinfrasetting" + o.NameSuffix, Recheck: o.InfraSettingRecheck,
 	}
 	if err := ais.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("aviinfrasetting controller: %w", err)

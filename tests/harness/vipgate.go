@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,6 +59,16 @@ var managerSeq atomic.Int64
 // answers TLS with the expected certificate. The manager stops at test cleanup.
 func (e *Env) StartVipgate(t testing.TB, o operator.Options) *operator.Operator {
 	t.Helper()
+	op, _ := e.StartStoppableVipgate(t, o)
+	return op
+}
+
+// StartStoppableVipgate is StartVipgate that also returns a stop function, for
+// tests that restart vipgate within one test: only one manager can serve the
+// webhook port at a time. stop waits for the manager to exit; calling it more
+// than once (and the cleanup after it) is harmless.
+func (e *Env) StartStoppableVipgate(t testing.TB, o operator.Options) (*operator.Operator, func()) {
+	t.Helper()
 	if o.Settings == nil {
 		o.Settings = DemoSettings(t, "127.0.0.1:1")
 	}
@@ -83,17 +94,21 @@ func (e *Env) StartVipgate(t testing.TB, o operator.Options) *operator.Operator 
 	mgr := op.Manager
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("vipgate stopped with: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("vipgate stopped with: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("vipgate did not stop within 30s")
 			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("vipgate did not stop within 30s")
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
 	if err := e.waitForWebhook(ctx, 60*time.Second); err != nil {
 		t.Fatalf("vipgate webhook server: %v", err)
 	}
@@ -106,7 +121,7 @@ func (e *Env) StartVipgate(t testing.TB, o operator.Options) *operator.Operator 
 			t.Fatalf("loading the controller inventory: %v", err)
 		}
 	}
-	return op
+	return op, stop
 }
 
 // waitForWebhook dials the webhook server with the CA the API server trusts.
