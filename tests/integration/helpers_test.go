@@ -245,8 +245,10 @@ func createVsVip(t testing.TB, op *operator.Operator, name, network, ip, created
 }
 
 // ensureIngressClass creates the avi-lb IngressClass (controller
-// ako.vmware.com/avi-lb) once per package; it is cluster-wide and shared.
-func ensureIngressClass(t testing.TB) {
+// ako.vmware.com/avi-lb) once per package (it is cluster-wide and shared) and
+// waits until op's cache holds it: vipgate decides which Ingresses are its own
+// (for fqdnReusePolicy Strict) by their class.
+func ensureIngressClass(t testing.TB, op *operator.Operator) {
 	t.Helper()
 	ic := &networkingv1.IngressClass{
 		ObjectMeta: metav1.ObjectMeta{Name: "avi-lb"},
@@ -255,6 +257,7 @@ func ensureIngressClass(t testing.TB) {
 	if err := env.Client.Create(context.Background(), ic); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatalf("creating IngressClass avi-lb: %v", err)
 	}
+	waitCached(t, op, ic, nil)
 }
 
 // ingress is an Ingress of class avi-lb routing host to backend web:80,
@@ -323,7 +326,7 @@ func webhookClient(t testing.TB) *http.Client {
 		t.Fatal("env.CAData holds no certificate")
 	}
 	return &http.Client{
-		Timeout: 10 * time.Second,
+		Timeout:   10 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: env.WebhookHost, MinVersion: tls.VersionTLS12}},
 	}
 }
