@@ -1,0 +1,441 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/vipgate/vipgate/avisim"
+	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1beta1"
+	"github.com/vipgate/vipgate/operator"
+	"github.com/vipgate/vipgate/reconcile"
+	"github.com/vipgate/vipgate/tests/harness"
+	"github.com/vipgate/vipgate/webhooks"
+)
+
+// admin are avisim's credentials in every seed the tests use; objects live in
+// the admin tenant (the demo settings' tenantName).
+var admin = config.Credentials{Username: "admin", Password: "admin"}
+
+const tenant = "admin"
+
+// waitLimit is how long a poll waits for vipgate to converge. Convergence
+// normally takes well under a second; the limit only bounds a broken run on a
+// loaded machine, it is not a latency assertion.
+const waitLimit = 60 * time.Second
+
+// startSim starts a fresh simulated controller for one test, so VIPs, objects
+// and call counts never carry over between tests.
+func startSim(t testing.TB, seed *avisim.Seed) *avisim.Sim {
+	t.Helper()
+	if seed == nil {
+		seed = avisim.DemoSeed()
+	}
+	sim, err := avisim.New(avisim.Options{Seed: seed, Username: admin.Username, Password: admin.Password})
+	if err != nil {
+		t.Fatalf("avisim: %v", err)
+	}
+	sim.StartTLS()
+	t.Cleanup(sim.Close)
+	return sim
+}
+
+// settingsFor returns the demo settings (cluster "demo", vip-net-a,
+// Default-Group) pointed at sim; tweak (may be nil) edits them.
+func settingsFor(t testing.TB, sim *avisim.Sim, tweak func(*config.Settings)) *config.Settings {
+	t.Helper()
+	s := harness.DemoSettings(t, sim.Host())
+	if tweak != nil {
+		tweak(s)
+	}
+	return s
+}
+
+// start runs vipgate against sim with settings s (demo settings when nil);
+// tweak (may be nil) edits the operator options. See startStoppable.
+func start(t testing.TB, sim *avisim.Sim, s *config.Settings, tweak func(*operator.Options)) *operator.Operator {
+	t.Helper()
+	op, _ := startStoppable(t, sim, s, tweak)
+	return op
+}
+
+// startStoppable runs vipgate on the real path (alb-sdk session to sim, the
+// inventory loaded from it) and returns a stop function for restarts within a
+// test. It registers, after the manager's own cleanup, a cleanup that deletes
+// the test's Services while this vipgate still runs: cleanups run last-in
+// first-out, so the finalizers are released by vipgate itself and the next
+// test's vipgate does not find (and reconcile onto its own simulator)
+// Services left over from this one.
+func startStoppable(t testing.TB, sim *avisim.Sim, s *config.Settings, tweak func(*operator.Options)) (*operator.Operator, func()) {
+	t.Helper()
+	if s == nil {
+		s = settingsFor(t, sim, nil)
+	}
+	o := operator.Options{Settings: s, Credentials: admin, InventoryStaleAfter: time.Hour}
+	if tweak != nil {
+		tweak(&o)
+	}
+	op, stop := env.StartStoppableVipgate(t, o)
+	if op.Inventory == nil || op.Inventory.Snapshot() == nil {
+		t.Fatalf("vipgate started without a loaded inventory")
+	}
+	t.Cleanup(func() { removeAll(t) })
+	return op, stop
+}
+
+// removeAll deletes every LoadBalancer (or finalizer-holding) Service, every
+// EndpointSlice, Node and AviInfraSetting the tests created, waiting for
+// vipgate to release the Services. Finalizers still present after the wait
+// are stripped, so one broken test does not wedge the rest of the package.
+func removeAll(t testing.TB) {
+	ctx := context.Background()
+	c := env.Client
+	var svcs corev1.ServiceList
+	if err := c.List(ctx, &svcs); err != nil {
+		t.Logf("cleanup: listing Services: %v", err)
+		return
+	}
+	var ours []corev1.Service
+	for _, s := range svcs.Items {
+		if s.Spec.Type == corev1.ServiceTypeLoadBalancer || controllerutil.ContainsFinalizer(&s, webhooks.CleanupFinalizer) {
+			ours = append(ours, s)
+			_ = c.Delete(ctx, &s)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, s := range ours {
+		for {
+			err := c.Get(ctx, client.ObjectKeyFromObject(&s), &corev1.Service{})
+			if client.IgnoreNotFound(err) == nil && err != nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Logf("cleanup: Service %s/%s not released by vipgate; stripping its finalizer", s.Namespace, s.Name)
+				_ = c.Patch(ctx, &s, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`)))
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	var slicesList discoveryv1.EndpointSliceList
+	if c.List(ctx, &slicesList, client.HasLabels{discoveryv1.LabelServiceName}) == nil {
+		for i := range slicesList.Items {
+			_ = c.Delete(ctx, &slicesList.Items[i])
+		}
+	}
+	var nodes corev1.NodeList
+	if c.List(ctx, &nodes) == nil {
+		for i := range nodes.Items {
+			_ = c.Delete(ctx, &nodes.Items[i])
+		}
+	}
+	var infra v1beta1.AviInfraSettingList
+	if c.List(ctx, &infra) == nil {
+		for i := range infra.Items {
+			_ = c.Delete(ctx, &infra.Items[i])
+		}
+	}
+}
+
+var nsSeq atomic.Int64
+
+var nonDNS = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// newNamespace creates a namespace named after the test. envtest has no
+// namespace controller, so namespaces are never deleted; a unique name per
+// call keeps tests apart instead.
+func newNamespace(t testing.TB) string {
+	t.Helper()
+	base := nonDNS.ReplaceAllString(strings.ToLower(t.Name()), "-")
+	if len(base) > 30 {
+		base = base[len(base)-30:]
+	}
+	name := strings.Trim(base, "-") + "-" + strconv.FormatInt(nsSeq.Add(1), 10)
+	if err := env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatalf("creating namespace %s: %v", name, err)
+	}
+	return name
+}
+
+// svcOpt edits a Service before it is created.
+type svcOpt func(*corev1.Service)
+
+// lbService is a LoadBalancer Service (no class: vipgate is the default L4
+// controller in the demo settings) with TCP ports named "p<port>" whose
+// targetPort is port+8000, so pool server ports are distinguishable from
+// Service ports.
+func lbService(ns, name string, ports []int32, opts ...svcOpt) *corev1.Service {
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{}},
+		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer},
+	}
+	for _, p := range ports {
+		svc.Spec.Ports = append(svc.Spec.Ports, svcPort(p))
+	}
+	for _, o := range opts {
+		o(svc)
+	}
+	return svc
+}
+
+// svcPort is port p named "p<p>" with targetPort p+8000.
+func svcPort(p int32) corev1.ServicePort {
+	return corev1.ServicePort{Name: "p" + strconv.Itoa(int(p)), Port: p, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(p + 8000)}
+}
+
+// annotate sets an annotation on the Service.
+func annotate(k, v string) svcOpt { return func(s *corev1.Service) { s.Annotations[k] = v } }
+
+// createObj creates obj, failing the test when the API server (or vipgate's
+// admission) refuses it.
+func createObj(t testing.TB, obj client.Object) {
+	t.Helper()
+	if err := env.Client.Create(context.Background(), obj); err != nil {
+		t.Fatalf("creating %T %s/%s: %v", obj, obj.GetNamespace(), obj.GetName(), err)
+	}
+}
+
+// endpointSlice is what the endpoint-slice controller (absent in envtest)
+// would write for svc: one slice named name with ready endpoints at addrs, and
+// per Service port a slice port with the Service port's name and targetPort.
+func endpointSlice(svc *corev1.Service, name string, addrs ...string) *discoveryv1.EndpointSlice {
+	sl := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Namespace: svc.Namespace, Name: name,
+			Labels: map[string]string{discoveryv1.LabelServiceName: svc.Name}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+	}
+	for _, p := range svc.Spec.Ports {
+		sl.Ports = append(sl.Ports, discoveryv1.EndpointPort{
+			Name: ptr.To(p.Name), Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(p.TargetPort.IntVal)})
+	}
+	for _, a := range addrs {
+		sl.Endpoints = append(sl.Endpoints, discoveryv1.Endpoint{
+			Addresses: []string{a}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}})
+	}
+	return sl
+}
+
+// eventually polls check every 50 ms until it returns "" and fails the test
+// with check's last answer (what is still missing) after waitLimit.
+func eventually(t testing.TB, what string, check func() string) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		msg := check()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still not the case after %s: %s", what, waitLimit, msg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// getService reads a Service from the API server (not a cache).
+func getService(t testing.TB, ns, name string) *corev1.Service {
+	t.Helper()
+	svc := &corev1.Service{}
+	if err := env.Client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, svc); err != nil {
+		t.Fatalf("reading Service %s/%s: %v", ns, name, err)
+	}
+	return svc
+}
+
+// waitVIP waits until the Service has an address in status.loadBalancer and
+// returns it.
+func waitVIP(t testing.TB, ns, name string) string {
+	t.Helper()
+	var ip string
+	eventually(t, fmt.Sprintf("Service %s/%s gets a VIP", ns, name), func() string {
+		svc := getService(t, ns, name)
+		if len(svc.Status.LoadBalancer.Ingress) == 0 {
+			return fmt.Sprintf("status %+v", svc.Status)
+		}
+		ip = svc.Status.LoadBalancer.Ingress[0].IP
+		return ""
+	})
+	return ip
+}
+
+// syncedCondition returns the Service's AviSynced condition, or nil.
+func syncedCondition(svc *corev1.Service) *metav1.Condition {
+	return meta.FindStatusCondition(svc.Status.Conditions, reconcile.ConditionSynced)
+}
+
+// inRange reports whether ip lies in [from, to].
+func inRange(ip, from, to string) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	return a.Compare(netip.MustParseAddr(from)) >= 0 && a.Compare(netip.MustParseAddr(to)) <= 0
+}
+
+// baseName is the demo cluster's AKO name of a Service's VsVip/VirtualService.
+func baseName(ns, svc string) string { return "demo--" + ns + "-" + svc }
+
+// poolName is the demo cluster's AKO name of a Service port's pool.
+func poolName(ns, svc string, port int32) string {
+	return fmt.Sprintf("demo--%s-%s-TCP-%d", ns, svc, port)
+}
+
+// simObject returns the named object of type typ on sim, or nil.
+func simObject(sim *avisim.Sim, typ, name string) map[string]any {
+	for _, o := range sim.Objects(tenant, typ) {
+		if o["name"] == name {
+			return o
+		}
+	}
+	return nil
+}
+
+// simNames lists the names of sim's objects of type typ whose name has prefix.
+func simNames(sim *avisim.Sim, typ, prefix string) []string {
+	var out []string
+	for _, o := range sim.Objects(tenant, typ) {
+		if n, _ := o["name"].(string); strings.HasPrefix(n, prefix) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// refName resolves a reference as the simulator stores it
+// (".../api/<type>/<uuid>", maybe with "#name") to the referenced object's name.
+func refName(sim *avisim.Sim, ref string) string {
+	if _, name, ok := strings.Cut(ref, "#"); ok {
+		return name
+	}
+	i := strings.Index(ref, "/api/")
+	if i < 0 {
+		return ref
+	}
+	typ, uuid, _ := strings.Cut(ref[i+len("/api/"):], "/")
+	for _, o := range sim.Objects(tenant, typ) {
+		if o["uuid"] == uuid {
+			n, _ := o["name"].(string)
+			return n
+		}
+	}
+	return ref
+}
+
+// path walks a decoded JSON value: string keys index maps, ints index lists.
+func path(v any, keys ...any) any {
+	for _, k := range keys {
+		switch k := k.(type) {
+		case string:
+			m, _ := v.(map[string]any)
+			v = m[k]
+		case int:
+			l, _ := v.([]any)
+			if k >= len(l) {
+				return nil
+			}
+			v = l[k]
+		}
+	}
+	return v
+}
+
+// str is path as a string ("" when absent or not a string).
+func str(v any, keys ...any) string {
+	s, _ := path(v, keys...).(string)
+	return s
+}
+
+// poolServers renders a pool's servers as sorted "ip:port" strings.
+func poolServers(pool map[string]any) []string {
+	var out []string
+	servers, _ := pool["servers"].([]any)
+	for _, s := range servers {
+		out = append(out, fmt.Sprintf("%s:%v", str(s, "ip", "addr"), path(s, "port")))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// vsPorts renders a VirtualService's services[] ports, in order.
+func vsPorts(vs map[string]any) []string {
+	var out []string
+	svcs, _ := vs["services"].([]any)
+	for _, s := range svcs {
+		out = append(out, fmt.Sprint(path(s, "port")))
+	}
+	return out
+}
+
+// vsPoolsByPort maps a VirtualService's service_pool_select[] port to the pool's name.
+func vsPoolsByPort(sim *avisim.Sim, vs map[string]any) map[string]string {
+	out := map[string]string{}
+	sel, _ := vs["service_pool_select"].([]any)
+	for _, s := range sel {
+		out[fmt.Sprint(path(s, "service_port"))] = refName(sim, str(s, "service_pool_ref"))
+	}
+	return out
+}
+
+// vsvipAddress is the first allocated IPv4 address of a VsVip.
+func vsvipAddress(vsvip map[string]any) string { return str(vsvip, "vip", 0, "ip_address", "addr") }
+
+// markerCreatedBy is the created_by marker value of an object (VsVips carry
+// created_by as a marker; the model has no field for it).
+func markerCreatedBy(o map[string]any) string {
+	markers, _ := o["markers"].([]any)
+	for _, m := range markers {
+		if str(m, "key") == "created_by" {
+			if vals, _ := path(m, "values").([]any); len(vals) > 0 {
+				s, _ := vals[0].(string)
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// writesOf returns the write counts (every method but GET) from sim.Counts().
+func writesOf(counts map[string]int) map[string]int {
+	out := map[string]int{}
+	for k, n := range counts {
+		if !strings.HasPrefix(k, "GET ") {
+			out[k] = n
+		}
+	}
+	return out
+}
+
+// serviceEvents lists the core/v1 Events about a Service.
+func serviceEvents(t testing.TB, svc *corev1.Service) []corev1.Event {
+	t.Helper()
+	var evs corev1.EventList
+	if err := env.Client.List(context.Background(), &evs, client.InNamespace(svc.Namespace)); err != nil {
+		t.Fatalf("listing Events: %v", err)
+	}
+	var out []corev1.Event
+	for _, e := range evs.Items {
+		if e.InvolvedObject.Kind == "Service" && e.InvolvedObject.Name == svc.Name {
+			out = append(out, e)
+		}
+	}
+	return out
+}
