@@ -48,11 +48,11 @@ bench: envtest ## run the benchmarks and print a table
 	go test -run '^$$' -bench . -benchmem -benchtime 1x ./tests/bench/... | tee .cache/bench.txt
 	go test -run '^$$' -bench . -benchmem ./avisim/ ./rules/ | tee -a .cache/bench.txt
 
-demo: envtest ## start API server + avisim + vipgate, walk through admission and VIP allocation, exit 0 on success
-	go run ./cmd/demo
+demo: envtest build ## start API server + avisim + vipgate, walk through admission and VIP allocation, exit 0 on success
+	go run ./cmd/demo --bin $(BIN)
 
-demo-up: envtest ## start the demo environment and keep it running until Ctrl-C
-	go run ./cmd/demo --keep-running
+demo-up: envtest build ## start the demo environment and keep it running until Ctrl-C
+	go run ./cmd/demo --bin $(BIN) --keep-running
 
 clean: ## remove build outputs (keeps the envtest cache)
 	rm -rf $(BIN)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -63,6 +64,10 @@ type Options struct {
 	InventoryStaleAfter time.Duration
 	// ConnectTimeout bounds the first connection to the controller (default 2m).
 	ConnectTimeout time.Duration
+	// ReadyGrace is how long /readyz waits for the first inventory load (default
+	// 30s). After it the replica is ready anyway and controller-dependent checks
+	// fail open with a warning, so a controller outage never blocks the cluster.
+	ReadyGrace time.Duration
 
 	// RetryBadRequest is how long a Service waits before its next attempt after
 	// the controller refused the request (400, e.g. "No available free IPs");
@@ -219,6 +224,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 		if err := mgr.Add(op.Inventory); err != nil {
 			return nil, err
 		}
+		if err := mgr.AddReadyzCheck("inventory", inventoryLoaded(op.Inventory, o.ReadyGrace)); err != nil {
+			return nil, err
+		}
 	}
 	if o.ExtraSetup != nil {
 		if err := o.ExtraSetup(ctx, mgr); err != nil {
@@ -258,4 +266,19 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *webho
 	return mgr.Add(&reconcile.OrphanCollector{
 		Client: mgr.GetClient(), Cache: mgr.GetCache(), Applier: applier, Settings: o.Settings, Done: o.OrphansCollected,
 	})
+}
+
+// inventoryLoaded keeps a replica out of the webhook Service until it has the
+// controller inventory to judge with, or until grace has passed.
+func inventoryLoaded(inv *inventory.Cache, grace time.Duration) healthz.Checker {
+	if grace == 0 {
+		grace = 30 * time.Second
+	}
+	start := time.Now()
+	return func(*http.Request) error {
+		if inv.Snapshot() != nil || time.Since(start) > grace {
+			return nil
+		}
+		return fmt.Errorf("controller inventory not loaded yet")
+	}
 }
