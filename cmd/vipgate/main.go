@@ -11,9 +11,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/vipgate/vipgate/avi/session"
+	"github.com/vipgate/vipgate/certs"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/operator"
+	"github.com/vipgate/vipgate/webhooks"
 )
 
 func main() {
@@ -34,14 +38,13 @@ func run() int {
 		staleAfter     = flag.Duration("inventory-stale-after", 3*time.Minute, "age past which controller-dependent admission checks fail open with a warning")
 		invInterval    = flag.Duration("inventory-interval", time.Minute, "periodic refresh of the controller inventory (it is also refreshed after each write)")
 		connectTimeout = flag.Duration("controller-connect-timeout", 2*time.Minute, "how long to retry the first login to the controller before exiting")
-		_              = flag.String("webhook-service-name", "vipgate-webhook", "name of the webhook Service (for self-managed certificates)")
-		_              = flag.Bool("self-managed-certs", false, "keep a CA and serving certificate in a Secret and patch caBundle, for clusters without cert-manager")
+		serviceName    = flag.String("webhook-service-name", "vipgate-webhook", "name of the webhook Service (for self-managed certificates)")
+		selfCerts      = flag.Bool("self-managed-certs", false, "keep a CA and serving certificate in a Secret and patch caBundle, for clusters without cert-manager")
 	)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
-	session.SilenceSDKInfoLogs()
 	log := ctrl.Log.WithName("vipgate")
 
 	settings, err := config.Load(*settingsPath)
@@ -54,8 +57,34 @@ func run() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	// After start-up errors have been printed: the filter replaces os.Stderr
+	// with a pipe, and a process exiting right away could lose its last lines.
+	session.SilenceSDKInfoLogs()
 	ctx := ctrl.SetupSignalHandler()
-	op, err := operator.New(ctx, ctrl.GetConfigOrDie(), operator.Options{
+	cfg := ctrl.GetConfigOrDie()
+	var certManager *certs.Manager
+	if *selfCerts {
+		// The files must exist before the webhook server starts, so the first
+		// issue happens here, through a client that reads the API server directly.
+		direct, err := client.New(cfg, client.Options{Scheme: operator.Scheme()})
+		if err != nil {
+			log.Error(err, "building a client for self-managed certificates")
+			return 1
+		}
+		certManager, err = certs.NewManager(certs.Options{
+			Client: direct, Namespace: *namespace, ServiceName: *serviceName, CertDir: *certDir,
+			MutatingConfigName: webhooks.MutatingConfigName, ValidatingConfigName: webhooks.ValidatingConfigName,
+			Log: log.WithName("certs"),
+		})
+		if err == nil {
+			_, err = certManager.Sync(ctx)
+		}
+		if err != nil {
+			log.Error(err, "self-managed webhook certificates")
+			return 1
+		}
+	}
+	op, err := operator.New(ctx, cfg, operator.Options{
 		Settings:            settings,
 		Credentials:         creds,
 		Namespace:           *namespace,
@@ -72,6 +101,12 @@ func run() int {
 	if err != nil {
 		log.Error(err, "setting up")
 		return 1
+	}
+	if certManager != nil {
+		if err := op.Manager.Add(certManager); err != nil {
+			log.Error(err, "adding the certificate manager")
+			return 1
+		}
 	}
 	log.Info("starting", "cluster", settings.AKOSettings.ClusterName, "controller", settings.ControllerSettings.ControllerHost, "namespace", *namespace)
 	if err := op.Manager.Start(ctx); err != nil {

@@ -156,14 +156,14 @@ func TestRBACLeastPrivilege(t *testing.T) {
 		}
 		// What vipgate needs, cluster-wide.
 		want := map[string][]string{
-			"/services":                              {"get", "list", "watch", "update"},
+			"/services":                              {"get", "list", "watch", "patch"},
 			"/services/status":                       {"patch"},
 			"/namespaces":                            {"get", "list", "watch"},
 			"/nodes":                                 {"get", "list", "watch"},
 			"/secrets":                               {"get", "list", "watch"},
 			"/events":                                {"create", "patch"},
 			"discovery.k8s.io/endpointslices":        {"get", "list", "watch"},
-			"networking.k8s.io/ingresses":            {"get", "list", "watch", "update"},
+			"networking.k8s.io/ingresses":            {"get", "list", "watch", "patch"},
 			"networking.k8s.io/ingresses/status":     {"patch"},
 			"networking.k8s.io/ingressclasses":       {"get", "list", "watch"},
 			"ako.vmware.com/aviinfrasettings":        {"get", "list", "watch"},
