@@ -237,8 +237,10 @@ func (r *ServiceReconciler) release(ctx context.Context, svc *corev1.Service) (c
 			return r.controllerFailed(ctx, svc, err)
 		}
 	}
-	if svc.DeletionTimestamp == nil && len(svc.Status.LoadBalancer.Ingress) > 0 {
-		// No longer ours (type or class changed): clear what we wrote.
+	if svc.DeletionTimestamp == nil && (len(svc.Status.LoadBalancer.Ingress) > 0 || meta.FindStatusCondition(svc.Status.Conditions, ConditionSynced) != nil) {
+		// No longer ours (type or class changed): clear what we wrote. The API
+		// server itself drops status.loadBalancer when the type leaves
+		// LoadBalancer, so our condition can be all that is left to clear.
 		patch := client.MergeFrom(svc.DeepCopy())
 		svc.Status.LoadBalancer.Ingress = nil
 		meta.RemoveStatusCondition(&svc.Status.Conditions, ConditionSynced)

@@ -9,8 +9,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/reconcile"
 	"github.com/vipgate/vipgate/webhooks"
 )
@@ -215,4 +217,226 @@ func quiet(sim interface{ Writes() int }) func() string {
 		}
 		return ""
 	}
+}
+
+// TestRequestedIP: a VIP asked for with spec.loadBalancerIP or with AKO's
+// ako.vmware.com/load-balancer-ip annotation is the one the controller
+// allocates and the one in status.
+func TestRequestedIP(t *testing.T) {
+	sim := startSim(t, nil)
+	start(t, sim, nil, nil)
+	ns := newNamespace(t)
+
+	spec := lbService(ns, "by-spec", []int32{80}, func(s *corev1.Service) { s.Spec.LoadBalancerIP = "10.50.0.77" })
+	ann := lbService(ns, "by-annotation", []int32{80}, annotate("ako.vmware.com/load-balancer-ip", "10.50.0.88"))
+	createObj(t, spec)
+	createObj(t, ann)
+	for name, want := range map[string]string{"by-spec": "10.50.0.77", "by-annotation": "10.50.0.88"} {
+		if got := waitVIP(t, ns, name); got != want {
+			t.Errorf("Service %s got VIP %s, asked for %s", name, got, want)
+		}
+		vsvip := simObject(sim, "vsvip", baseName(ns, name))
+		if got := vsvipAddress(vsvip); got != want {
+			t.Errorf("VsVip of %s holds %s, want %s", name, got, want)
+		}
+		if got := str(vsvip, "vip", 0, "ip_address", "addr"); got != want {
+			t.Errorf("VsVip of %s requests %q", name, got)
+		}
+	}
+}
+
+// TestSharedVIP: two Services of one namespace with the same
+// ako.vmware.com/enable-shared-vip key share one VirtualService and one VsVip
+// (named after the key) and get the same address; when one leaves, the group
+// lives on for the other with the leaver's pool and port removed.
+func TestSharedVIP(t *testing.T) {
+	sim := startSim(t, nil)
+	start(t, sim, nil, nil)
+	ns := newNamespace(t)
+	ctx := context.Background()
+
+	a := lbService(ns, "a", []int32{80}, annotate("ako.vmware.com/enable-shared-vip", "grp"))
+	b := lbService(ns, "b", []int32{443}, annotate("ako.vmware.com/enable-shared-vip", "grp"))
+	createObj(t, endpointSlice(a, "a-1", "10.3.0.1"))
+	createObj(t, endpointSlice(b, "b-1", "10.3.0.2"))
+	createObj(t, a)
+	createObj(t, b)
+	ipA, ipB := waitVIP(t, ns, "a"), waitVIP(t, ns, "b")
+	if ipA != ipB {
+		t.Fatalf("shared-VIP members got different VIPs: a %s, b %s", ipA, ipB)
+	}
+	group := baseName(ns, "grp")
+	prefix := "demo--" + ns + "-"
+	eventually(t, "one VirtualService with both ports", func() string {
+		if got := simNames(sim, "virtualservice", prefix); !slices.Equal(got, []string{group}) {
+			return fmt.Sprintf("virtual services %v", got)
+		}
+		if got := vsPorts(simObject(sim, "virtualservice", group)); !slices.Equal(got, []string{"80", "443"}) {
+			return fmt.Sprintf("ports %v", got)
+		}
+		return ""
+	})
+	if got := simNames(sim, "vsvip", prefix); !slices.Equal(got, []string{group}) {
+		t.Errorf("VsVips %v, want only %s", got, group)
+	}
+	if got := vsvipAddress(simObject(sim, "vsvip", group)); got != ipA {
+		t.Errorf("shared VsVip holds %s, Services show %s", got, ipA)
+	}
+	if got := simNames(sim, "pool", prefix); !slices.Equal(got, []string{poolName(ns, "a", 80), poolName(ns, "b", 443)}) {
+		t.Errorf("pools %v", got)
+	}
+	if got := poolServers(simObject(sim, "pool", poolName(ns, "b", 443))); !slices.Equal(got, []string{"10.3.0.2:8443"}) {
+		t.Errorf("b's pool servers %v", got)
+	}
+
+	if err := env.Client.Delete(ctx, b); err != nil {
+		t.Fatalf("deleting b: %v", err)
+	}
+	eventually(t, "b leaves the group", func() string {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(b), &corev1.Service{}); err == nil {
+			return "b still exists"
+		}
+		if got := simNames(sim, "pool", prefix); !slices.Equal(got, []string{poolName(ns, "a", 80)}) {
+			return fmt.Sprintf("pools %v", got)
+		}
+		vs := simObject(sim, "virtualservice", group)
+		if vs == nil {
+			return "the group's VirtualService is gone"
+		}
+		if got := vsPorts(vs); !slices.Equal(got, []string{"80"}) {
+			return fmt.Sprintf("VS ports %v", got)
+		}
+		return ""
+	})
+	if got := vsvipAddress(simObject(sim, "vsvip", group)); got != ipA {
+		t.Errorf("after b left the VsVip holds %q, want %s", got, ipA)
+	}
+	if got := waitVIP(t, ns, "a"); got != ipA {
+		t.Errorf("a's VIP moved from %s to %s", ipA, got)
+	}
+}
+
+// TestNodePortMode: with L7Settings.serviceType NodePort the pool servers are
+// the InternalIPs of the nodes matching nodePortSelector, at the Service
+// port's nodePort; a matching node added later joins the pool.
+func TestNodePortMode(t *testing.T) {
+	sim := startSim(t, nil)
+	s := settingsFor(t, sim, func(s *config.Settings) {
+		s.L7Settings.ServiceType = "NodePort"
+		s.NodePortSelector = config.NodePortSelector{Key: "vipgate.test/pool", Value: "yes"}
+	})
+	start(t, sim, s, nil)
+	ns := newNamespace(t)
+
+	node := func(name, ip string, labels map[string]string) {
+		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+		createObj(t, n)
+		// Node status is a subresource: addresses are set after create, as the kubelet would.
+		n.Status.Addresses = []corev1.NodeAddress{
+			{Type: corev1.NodeHostName, Address: name},
+			{Type: corev1.NodeExternalIP, Address: "203.0.113.1"},
+			{Type: corev1.NodeInternalIP, Address: ip},
+		}
+		if err := env.Client.Status().Update(context.Background(), n); err != nil {
+			t.Fatalf("setting node %s addresses: %v", name, err)
+		}
+	}
+	pool := map[string]string{"vipgate.test/pool": "yes"}
+	node("np-1", "192.168.10.1", pool)
+	node("np-2", "192.168.10.2", pool)
+	node("np-other", "192.168.10.3", map[string]string{"vipgate.test/pool": "no"})
+
+	createObj(t, lbService(ns, "np", []int32{80}))
+	waitVIP(t, ns, "np")
+	np := getService(t, ns, "np").Spec.Ports[0].NodePort
+	if np == 0 {
+		t.Fatalf("the API server allocated no nodePort")
+	}
+	want := []string{fmt.Sprintf("192.168.10.1:%d", np), fmt.Sprintf("192.168.10.2:%d", np)}
+	eventually(t, "pool servers are the selected nodes at the nodePort", func() string {
+		if got := poolServers(simObject(sim, "pool", poolName(ns, "np", 80))); !slices.Equal(got, want) {
+			return fmt.Sprintf("servers %v, want %v", got, want)
+		}
+		return ""
+	})
+
+	node("np-3", "192.168.10.4", pool)
+	want = append(want, fmt.Sprintf("192.168.10.4:%d", np))
+	eventually(t, "a new matching node joins the pool", func() string {
+		if got := poolServers(simObject(sim, "pool", poolName(ns, "np", 80))); !slices.Equal(got, want) {
+			return fmt.Sprintf("servers %v, want %v", got, want)
+		}
+		return ""
+	})
+}
+
+// TestDeleteAndTypeChange: deleting a Service removes its objects from the
+// controller before the finalizer lets it go; turning a LoadBalancer into a
+// ClusterIP Service removes the objects, clears status and the finalizer and
+// leaves the Service in place.
+func TestDeleteAndTypeChange(t *testing.T) {
+	sim := startSim(t, nil)
+	start(t, sim, nil, nil)
+	ns := newNamespace(t)
+	ctx := context.Background()
+
+	gone := lbService(ns, "gone", []int32{80, 81})
+	flip := lbService(ns, "flip", []int32{80})
+	createObj(t, gone)
+	createObj(t, flip)
+	waitVIP(t, ns, "gone")
+	waitVIP(t, ns, "flip")
+	for _, name := range []string{"gone", "flip"} {
+		if svc := getService(t, ns, name); !controllerutil.ContainsFinalizer(svc, webhooks.CleanupFinalizer) {
+			t.Fatalf("Service %s has no cleanup finalizer: %v", name, svc.Finalizers)
+		}
+	}
+	held := func(name string) string {
+		b := baseName(ns, name)
+		var out []string
+		for _, typ := range []string{"vsvip", "pool", "virtualservice"} {
+			for _, n := range simNames(sim, typ, b) {
+				out = append(out, typ+"/"+n)
+			}
+		}
+		return fmt.Sprint(out)
+	}
+	if got := held("gone"); got != fmt.Sprintf("[vsvip/%[1]s pool/%[1]s-TCP-80 pool/%[1]s-TCP-81 virtualservice/%[1]s]", baseName(ns, "gone")) {
+		t.Fatalf("objects before delete: %s", got)
+	}
+
+	if err := env.Client.Delete(ctx, gone); err != nil {
+		t.Fatalf("deleting: %v", err)
+	}
+	eventually(t, "the deleted Service's objects leave the controller and the Service goes", func() string {
+		if got := held("gone"); got != "[]" {
+			return "still on the controller: " + got
+		}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(gone), &corev1.Service{}); err == nil {
+			return "the Service still exists (finalizer not released)"
+		}
+		return ""
+	})
+
+	cur := getService(t, ns, "flip")
+	cur.Spec.Type = corev1.ServiceTypeClusterIP
+	if err := env.Client.Update(ctx, cur); err != nil {
+		t.Fatalf("changing the type to ClusterIP: %v", err)
+	}
+	eventually(t, "a ClusterIP Service holds nothing on the controller", func() string {
+		if got := held("flip"); got != "[]" {
+			return "still on the controller: " + got
+		}
+		svc := getService(t, ns, "flip")
+		if len(svc.Status.LoadBalancer.Ingress) > 0 {
+			return fmt.Sprintf("status still shows %v", svc.Status.LoadBalancer.Ingress)
+		}
+		if c := syncedCondition(svc); c != nil {
+			return fmt.Sprintf("condition still there: %+v", c)
+		}
+		if controllerutil.ContainsFinalizer(svc, webhooks.CleanupFinalizer) {
+			return "finalizer still there"
+		}
+		return ""
+	})
 }
