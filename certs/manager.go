@@ -221,39 +221,48 @@ func (m *Manager) ensureSecret(ctx context.Context) (map[string][]byte, error) {
 func (m *Manager) injectCABundle(ctx context.Context, bundle []byte) error {
 	if name := m.o.MutatingConfigName; name != "" {
 		var cfg admv1.MutatingWebhookConfiguration
-		err := m.o.Client.Get(ctx, types.NamespacedName{Name: name}, &cfg)
-		if err == nil {
-			orig := cfg.DeepCopy()
-			changed := false
+		err := injectInto(ctx, m, name, &cfg, bundle, "MutatingWebhookConfiguration", func() []*admv1.WebhookClientConfig {
+			out := make([]*admv1.WebhookClientConfig, len(cfg.Webhooks))
 			for i := range cfg.Webhooks {
-				if !bytes.Equal(cfg.Webhooks[i].ClientConfig.CABundle, bundle) {
-					cfg.Webhooks[i].ClientConfig.CABundle, changed = bundle, true
-				}
+				out[i] = &cfg.Webhooks[i].ClientConfig
 			}
-			err = m.patch(ctx, changed, &cfg, orig, "MutatingWebhookConfiguration")
-		}
-		if err = m.missingOK(name, err); err != nil {
+			return out
+		})
+		if err != nil {
 			return err
 		}
 	}
 	if name := m.o.ValidatingConfigName; name != "" {
 		var cfg admv1.ValidatingWebhookConfiguration
-		err := m.o.Client.Get(ctx, types.NamespacedName{Name: name}, &cfg)
-		if err == nil {
-			orig := cfg.DeepCopy()
-			changed := false
+		err := injectInto(ctx, m, name, &cfg, bundle, "ValidatingWebhookConfiguration", func() []*admv1.WebhookClientConfig {
+			out := make([]*admv1.WebhookClientConfig, len(cfg.Webhooks))
 			for i := range cfg.Webhooks {
-				if !bytes.Equal(cfg.Webhooks[i].ClientConfig.CABundle, bundle) {
-					cfg.Webhooks[i].ClientConfig.CABundle, changed = bundle, true
-				}
+				out[i] = &cfg.Webhooks[i].ClientConfig
 			}
-			err = m.patch(ctx, changed, &cfg, orig, "ValidatingWebhookConfiguration")
-		}
-		if err = m.missingOK(name, err); err != nil {
+			return out
+		})
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// injectInto reads one webhook configuration and patches caBundle on every
+// webhook in it (clientConfigs returns them after the read) when it differs.
+func injectInto(ctx context.Context, m *Manager, name string, cfg client.Object, bundle []byte, kind string, clientConfigs func() []*admv1.WebhookClientConfig) error {
+	err := m.o.Client.Get(ctx, types.NamespacedName{Name: name}, cfg)
+	if err == nil {
+		orig := cfg.DeepCopyObject().(client.Object)
+		changed := false
+		for _, cc := range clientConfigs() {
+			if !bytes.Equal(cc.CABundle, bundle) {
+				cc.CABundle, changed = bundle, true
+			}
+		}
+		err = m.patch(ctx, changed, cfg, orig, kind)
+	}
+	return m.missingOK(name, err)
 }
 
 func (m *Manager) patch(ctx context.Context, changed bool, obj, orig client.Object, kind string) error {

@@ -9,16 +9,10 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"flag"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -28,6 +22,7 @@ import (
 	"time"
 
 	"github.com/vipgate/vipgate/avisim"
+	"github.com/vipgate/vipgate/certs"
 )
 
 func main() {
@@ -107,25 +102,17 @@ func run(args []string) error {
 
 // selfSigned makes a throwaway certificate for localhost; clients use
 // alb-sdk's SetInsecure with it.
+// selfSigned issues a CA and a serving certificate for the local addresses
+// avisim listens on, with the same helpers vipgate uses for its webhook.
 func selfSigned() (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	ca, err := certs.NewCA("avisim-ca", now, 365*24*time.Hour)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "avisim"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(365 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost", "avisim"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	serving, err := certs.NewServing(ca, []string{"localhost", "avisim", "127.0.0.1", "::1"}, now, 365*24*time.Hour)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+	return tls.X509KeyPair(serving.CertPEM, serving.KeyPEM)
 }
