@@ -16,6 +16,7 @@ import (
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
+	"github.com/vipgate/vipgate/metrics"
 	"github.com/vipgate/vipgate/rules"
 )
 
@@ -93,10 +94,17 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 func verdict(ctx context.Context, gk schema.GroupKind, name string, res rules.Result) (admission.Warnings, error) {
 	log := logr.FromContextOrDiscard(ctx)
 	if len(res.Errors) > 0 {
+		metrics.Admission(gk.Kind, metrics.VerdictDenied)
 		log.Info("denied", "reasons", res.Errors.ToAggregate().Error())
 		return res.Warnings, apierrors.NewInvalid(gk, name, res.Errors)
 	}
-	log.V(1).Info("admitted", "warnings", len(res.Warnings))
+	if len(res.Warnings) > 0 {
+		metrics.Admission(gk.Kind, metrics.VerdictWarned)
+		log.Info("admitted with warnings", "warnings", res.Warnings)
+		return res.Warnings, nil
+	}
+	metrics.Admission(gk.Kind, metrics.VerdictAllowed)
+	log.V(1).Info("admitted")
 	return res.Warnings, nil
 }
 
@@ -184,6 +192,7 @@ func (v *infraValidator) ValidateUpdate(ctx context.Context, _, ais *v1beta1.Avi
 func (v *infraValidator) ValidateDelete(ctx context.Context, ais *v1beta1.AviInfraSetting) (admission.Warnings, error) {
 	res := rules.ValidateAviInfraSettingDelete(ais.Name, v.o.envFor())
 	if len(res.Errors) > 0 {
+		metrics.Admission(infraGK.Kind, metrics.VerdictDenied)
 		log := logr.FromContextOrDiscard(ctx)
 		log.Info("denied delete", "reasons", res.Errors.ToAggregate().Error())
 		return res.Warnings, apierrors.NewForbidden(schema.GroupResource{Group: infraGK.Group, Resource: "aviinfrasettings"}, ais.Name, res.Errors.ToAggregate())

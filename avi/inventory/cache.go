@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/vipgate/vipgate/metrics"
 )
 
 // LoadFunc produces a fresh snapshot; Load bound to a client and settings.
@@ -72,10 +74,12 @@ func (c *Cache) Refresh(ctx context.Context) error {
 			c.dirty.Store(true)
 		}
 		c.lastErr.Store(&err)
+		metrics.InventoryRefreshFailed()
 		return err
 	}
 	c.lastErr.Store(nil)
 	c.cur.Store(s)
+	metrics.InventoryRefreshed(s.FetchedAt)
 	return nil
 }
 

@@ -209,3 +209,23 @@ func Message(err error) string {
 	}
 	return err.Error()
 }
+
+// Outcome classifies err for metrics: ok, not_found, bad_request, conflict,
+// unauthorized, retryable or error.
+func Outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case IsNotFound(err):
+		return "not_found"
+	case IsBadRequest(err):
+		return "bad_request"
+	case IsConflict(err):
+		return "conflict"
+	case IsUnauthorized(err):
+		return "unauthorized"
+	case IsRetryable(err):
+		return "retryable"
+	}
+	return "error"
+}

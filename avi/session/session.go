@@ -30,6 +30,7 @@ import (
 	albsession "github.com/vmware/alb-sdk/go/session"
 
 	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/metrics"
 )
 
 // DefaultVersion is the X-Avi-Version sent when ControllerSettings.controllerVersion
@@ -211,7 +212,8 @@ func (c *Client) Version() string { return c.version }
 // already logged in again and fn is run once more; every other failure is
 // returned as an *Error so callers can classify it. op names the operation in
 // errors (e.g. "POST vsvip").
-func (c *Client) Do(ctx context.Context, op string, fn func(s *albsession.AviSession) error) error {
+func (c *Client) Do(ctx context.Context, op string, fn func(s *albsession.AviSession) error) (err error) {
+	defer func() { metrics.ControllerCall(op, Outcome(err)) }()
 	var sl *slot
 	select {
 	case sl = <-c.pool:
