@@ -72,7 +72,11 @@ func (e *Env) StartStoppableVipgate(t testing.TB, o operator.Options) (*operator
 	if o.Settings == nil {
 		o.Settings = DemoSettings(t, "127.0.0.1:1")
 	}
-	o.WebhookHost, o.WebhookPort, o.WebhookCertDir = e.WebhookHost, e.WebhookPort, e.CertDir
+	// A caller may serve on another port (a second replica the API server does not call).
+	if o.WebhookPort == 0 {
+		o.WebhookPort = e.WebhookPort
+	}
+	o.WebhookHost, o.WebhookCertDir = e.WebhookHost, e.CertDir
 	if o.MetricsAddr == "" {
 		o.MetricsAddr = "0"
 	}
@@ -82,7 +86,9 @@ func (e *Env) StartStoppableVipgate(t testing.TB, o operator.Options) (*operator
 	// controller-runtime refuses two controllers with one name in a process; tests
 	// start managers repeatedly, so each gets its own leader ID and name suffix.
 	seq := strconv.FormatInt(managerSeq.Add(1), 10)
-	o.LeaderElectionID = "vipgate-test-" + seq
+	if o.LeaderElectionID == "" {
+		o.LeaderElectionID = "vipgate-test-" + seq
+	}
 	o.NameSuffix = "-" + seq
 	ctx, cancel := context.WithCancel(context.Background())
 	ctx = ctrl.LoggerInto(ctx, Logger())
@@ -109,7 +115,7 @@ func (e *Env) StartStoppableVipgate(t testing.TB, o operator.Options) (*operator
 		})
 	}
 	t.Cleanup(stop)
-	if err := e.waitForWebhook(ctx, 60*time.Second); err != nil {
+	if err := e.waitForWebhook(ctx, o.WebhookPort, 60*time.Second); err != nil {
 		t.Fatalf("vipgate webhook server: %v", err)
 	}
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
@@ -125,10 +131,10 @@ func (e *Env) StartStoppableVipgate(t testing.TB, o operator.Options) (*operator
 }
 
 // waitForWebhook dials the webhook server with the CA the API server trusts.
-func (e *Env) waitForWebhook(ctx context.Context, limit time.Duration) error {
+func (e *Env) waitForWebhook(ctx context.Context, port int, limit time.Duration) error {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(e.CAData)
-	addr := net.JoinHostPort(e.WebhookHost, strconv.Itoa(e.WebhookPort))
+	addr := net.JoinHostPort(e.WebhookHost, strconv.Itoa(port))
 	deadline := time.Now().Add(limit)
 	var last error
 	for time.Now().Before(deadline) {
