@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/config"
@@ -438,4 +439,64 @@ func serviceEvents(t testing.TB, svc *corev1.Service) []corev1.Event {
 		}
 	}
 	return out
+}
+
+// reconciles sums controller-runtime's controller_runtime_reconcile_total
+// with result "success" over every Service controller started in this process
+// ("service-<n>"). Managers that were stopped no longer add to it, so a rise
+// after an action counts the running vipgate's reconciles: the tests' way to
+// know a restarted vipgate has looked at every Service without a product hook.
+func reconciles(t testing.TB) int {
+	t.Helper()
+	mfs, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatalf("gathering metrics: %v", err)
+	}
+	total := 0
+	for _, mf := range mfs {
+		if mf.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var ctrlName, result string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "controller":
+					ctrlName = l.GetValue()
+				case "result":
+					result = l.GetValue()
+				}
+			}
+			if strings.HasPrefix(ctrlName, "service-") && result == "success" {
+				total += int(m.GetCounter().GetValue())
+			}
+		}
+	}
+	return total
+}
+
+// infraSetting is an AviInfraSetting placing VIPs on network.
+func infraSetting(name, network string) *v1beta1.AviInfraSetting {
+	return &v1beta1.AviInfraSetting{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1beta1.AviInfraSettingSpec{Network: v1beta1.AviInfraSettingNetwork{
+			VipNetworks: []v1beta1.AviInfraSettingVipNetwork{{NetworkName: network}}}},
+	}
+}
+
+// waitInfraStatus waits until the AviInfraSetting's status.status is want and
+// returns the setting as read then.
+func waitInfraStatus(t testing.TB, name, want string) *v1beta1.AviInfraSetting {
+	t.Helper()
+	ais := &v1beta1.AviInfraSetting{}
+	eventually(t, fmt.Sprintf("AviInfraSetting %s is %s", name, want), func() string {
+		if err := env.Client.Get(context.Background(), types.NamespacedName{Name: name}, ais); err != nil {
+			return err.Error()
+		}
+		if ais.Status.Status != want {
+			return fmt.Sprintf("status %+v", ais.Status)
+		}
+		return ""
+	})
+	return ais
 }
