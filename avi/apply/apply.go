@@ -2,12 +2,15 @@
 // writes as possible.
 //
 // For one owner (a Service or shared-VIP group) it reads the current objects
-// by name (a VsVip, a VirtualService, the owner's port pools), compares them
+// by name (a VsVip, a VirtualService, the owner's port pools); for an L7
+// shard it reads the parent virtual service, its SNI children and what they
+// reference (see readL7). It compares them
 // semantically with the desired ones (references normalised to type:name,
 // server-set fields and controller defaults ignored), then sends only what
-// differs: creates and updates in dependency order (VsVip → Pool →
-// L4PolicySet → VirtualService), deletes of stale objects in reverse. A
-// second Apply of the same set sends nothing.
+// differs: creates and updates in dependency order (VsVip →
+// SSLKeyAndCertificate → Pool → PoolGroup → L4PolicySet → HTTPPolicySet →
+// VirtualService, parents before SNI children), deletes of stale objects in
+// reverse. A second Apply of the same set sends nothing.
 //
 // Everything is found by name, so an Apply interrupted halfway is finished by
 // the next one, and Delete removes whatever exists. Objects whose created_by
@@ -63,11 +66,15 @@ type Owner struct {
 	// PoolBases are the Service base names whose port pools belong to the
 	// owner; empty means [Name].
 	PoolBases []string
+	// L7 marks an L7 shard: Name is its parent virtual service, and its
+	// objects are what the parent and its SNI children reference (policy
+	// sets, pool groups, pools, certificates), found by walking references.
+	L7 bool
 }
 
 // OwnerOf returns the owner of a desired set.
 func OwnerOf(s *model.Set) Owner {
-	return Owner{Name: s.Owner, CreatedBy: s.CreatedBy, Tenant: s.Tenant, PoolBases: s.PoolBases}
+	return Owner{Name: s.Owner, CreatedBy: s.CreatedBy, Tenant: s.Tenant, PoolBases: s.PoolBases, L7: s.L7}
 }
 
 // Result says what Apply or Delete did.
@@ -84,11 +91,14 @@ type Result struct {
 // Object is one controller object found by ListOwned.
 type Object struct {
 	Type, Name, UUID, Tenant string
+	// Child is set on SNI child virtual services, which go before their parents on delete.
+	Child bool
 }
 
 // current is one object read from the controller.
 type current struct {
 	typ, name, uuid, createdBy string
+	child                      bool
 	raw                        map[string]any
 }
 
@@ -130,7 +140,7 @@ func (a *Applier) Apply(ctx context.Context, set *model.Set) (*Result, error) {
 			if err := a.normalizeRefs(ctx, c.raw, owner.Tenant); err != nil {
 				return res, err
 			}
-			if covers(d.body, c.raw) && !removedManaged(d.typ, d.body, c.raw) {
+			if covers(comparable(d.typ, d.body), c.raw) && !removedManaged(d.typ, d.body, c.raw) {
 				if d.typ == model.TypeVsVip {
 					res.VsVip, err = decode[models.VsVip](c.raw)
 					if err != nil {
@@ -161,7 +171,35 @@ func (a *Applier) Apply(ctx context.Context, set *model.Set) (*Result, error) {
 		var out map[string]any
 		res.Writes++
 		if err := a.c.Create(ctx, d.typ, d.body, owner.Tenant, &out); err != nil {
-			return res, session.WithObject(err, d.typ+"/"+d.name)
+			if !session.IsConflict(err) {
+				return res, session.WithObject(err, d.typ+"/"+d.name)
+			}
+			// The name exists already: an L7 object another shard held (its host
+			// moved), or one left by an interrupted apply. Read it and update it
+			// if it is ours.
+			c, rerr := a.readByName(ctx, d.typ, d.name, owner.Tenant)
+			if rerr != nil || c == nil {
+				return res, session.WithObject(err, d.typ+"/"+d.name)
+			}
+			if c.createdBy != owner.CreatedBy {
+				return res, &session.Error{Op: "apply " + d.typ, Object: d.name,
+					Message: fmt.Sprintf("an object with this name exists and was created by %q, not %q; vipgate leaves it alone", c.createdBy, owner.CreatedBy)}
+			}
+			if err := a.normalizeRefs(ctx, c.raw, owner.Tenant); err != nil {
+				return res, err
+			}
+			if covers(comparable(d.typ, d.body), c.raw) && !removedManaged(d.typ, d.body, c.raw) {
+				continue
+			}
+			body := clone(d.body)
+			body["uuid"] = c.uuid
+			res.Writes++
+			if err := a.c.Update(ctx, d.typ, c.uuid, body, owner.Tenant, &out); err != nil {
+				return res, session.WithObject(err, d.typ+"/"+d.name)
+			}
+			res.Updated = append(res.Updated, d.typ+"/"+d.name)
+			log.V(1).Info("updated after a name conflict", "type", d.typ, "name", d.name)
+			continue
 		}
 		res.Created = append(res.Created, d.typ+"/"+d.name)
 		log.V(1).Info("created", "type", d.typ, "name", d.name)
@@ -182,7 +220,7 @@ func (a *Applier) Apply(ctx context.Context, set *model.Set) (*Result, error) {
 			stale = append(stale, c)
 		}
 	}
-	if err := a.deleteAll(ctx, stale, owner.Tenant, res); err != nil {
+	if err := a.deleteAll(ctx, stale, owner.Tenant, res, owner.L7); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -202,18 +240,27 @@ func (a *Applier) Delete(ctx context.Context, owner Owner) (*Result, error) {
 			mine = append(mine, c)
 		}
 	}
-	err = a.deleteAll(ctx, mine, owner.Tenant, res)
+	err = a.deleteAll(ctx, mine, owner.Tenant, res, owner.L7)
 	if res.Writes > 0 && a.OnWrite != nil {
 		a.OnWrite()
 	}
 	return res, err
 }
 
-// deleteAll deletes objs in reverse dependency order.
-func (a *Applier) deleteAll(ctx context.Context, objs []*current, tenant string, res *Result) error {
-	rank := func(t string) int { return slices.Index(model.CreateOrder, t) }
+// deleteAll deletes objs in reverse dependency order, SNI children before
+// parents. shared says objects may have been taken over by another owner (an
+// L7 pool whose route moved to another shard): a delete refused because
+// something else now refers to the object is then skipped, not an error.
+func (a *Applier) deleteAll(ctx context.Context, objs []*current, tenant string, res *Result, shared bool) error {
+	rank := func(c *current) int {
+		r := 2 * slices.Index(model.CreateOrder, c.typ)
+		if c.child {
+			r++
+		}
+		return r
+	}
 	slices.SortFunc(objs, func(x, y *current) int {
-		if r := rank(y.typ) - rank(x.typ); r != 0 {
+		if r := rank(y) - rank(x); r != 0 {
 			return r
 		}
 		return strings.Compare(x.name, y.name)
@@ -221,6 +268,10 @@ func (a *Applier) deleteAll(ctx context.Context, objs []*current, tenant string,
 	for _, c := range objs {
 		res.Writes++
 		if err := a.c.Delete(ctx, c.typ, c.uuid, tenant); err != nil {
+			if shared && session.IsConflict(err) && c.typ != model.TypeVirtualService && c.typ != model.TypeVsVip {
+				logr.FromContextOrDiscard(ctx).V(1).Info("kept: another owner refers to it now", "type", c.typ, "name", c.name)
+				continue
+			}
 			return session.WithObject(err, c.typ+"/"+c.name)
 		}
 		res.Deleted = append(res.Deleted, c.typ+"/"+c.name)
@@ -235,7 +286,7 @@ func (a *Applier) deleteAll(ctx context.Context, objs []*current, tenant string,
 func (a *Applier) ListOwned(ctx context.Context, createdBy, tenant string) ([]Object, error) {
 	var out []Object
 	for _, typ := range model.CreateOrder {
-		q := url.Values{"fields": {"name,uuid,created_by,markers"}}
+		q := url.Values{"fields": {"name,uuid,created_by,markers,type"}}
 		if typ != model.TypeVsVip {
 			q.Set("created_by", createdBy)
 		}
@@ -245,6 +296,7 @@ func (a *Applier) ListOwned(ctx context.Context, createdBy, tenant string) ([]Ob
 				UUID      string                         `json:"uuid"`
 				CreatedBy string                         `json:"created_by"`
 				Markers   []*models.RoleFilterMatchLabel `json:"markers"`
+				Type      string                         `json:"type"`
 			}
 			if err := json.Unmarshal(raw, &o); err != nil {
 				return err
@@ -254,7 +306,8 @@ func (a *Applier) ListOwned(ctx context.Context, createdBy, tenant string) ([]Ob
 				cb = inventory.MarkerValue(o.Markers, model.MarkerCreatedBy)
 			}
 			if cb == createdBy {
-				out = append(out, Object{Type: typ, Name: o.Name, UUID: o.UUID, Tenant: tenant})
+				out = append(out, Object{Type: typ, Name: o.Name, UUID: o.UUID, Tenant: tenant,
+					Child: typ == model.TypeVirtualService && o.Type == model.VSTypeVHChild})
 			}
 			return nil
 		})
@@ -270,11 +323,11 @@ func (a *Applier) DeleteObjects(ctx context.Context, objs []Object) (*Result, er
 	res := &Result{}
 	byTenant := map[string][]*current{}
 	for _, o := range objs {
-		byTenant[o.Tenant] = append(byTenant[o.Tenant], &current{typ: o.Type, name: o.Name, uuid: o.UUID})
+		byTenant[o.Tenant] = append(byTenant[o.Tenant], &current{typ: o.Type, name: o.Name, uuid: o.UUID, child: o.Child})
 	}
 	var err error
 	for t, cs := range byTenant {
-		if err = a.deleteAll(ctx, cs, t, res); err != nil {
+		if err = a.deleteAll(ctx, cs, t, res, false); err != nil {
 			break
 		}
 	}
@@ -288,22 +341,17 @@ func (a *Applier) DeleteObjects(ctx context.Context, objs []Object) (*Result, er
 // and VirtualService by name, pools by name pattern and by reference from the
 // VirtualService, plus any desired object of another type by name.
 func (a *Applier) readOwner(ctx context.Context, owner Owner, want []desiredObj) (map[string]*current, error) {
+	if owner.L7 {
+		return a.readL7(ctx, owner, want)
+	}
 	out := map[string]*current{}
 	add := func(typ string) func(json.RawMessage) error {
 		return func(raw json.RawMessage) error {
-			var m map[string]any
-			if err := json.Unmarshal(raw, &m); err != nil {
-				return fmt.Errorf("decoding %s: %w", typ, err)
-			}
-			c := &current{typ: typ, raw: m}
-			c.name, _ = m["name"].(string)
-			c.uuid, _ = m["uuid"].(string)
-			c.createdBy, _ = m["created_by"].(string)
-			if typ == model.TypeVsVip || c.createdBy == "" {
-				c.createdBy = markerOf(m)
+			c, err := a.decodeCurrent(typ, raw)
+			if err != nil {
+				return err
 			}
 			out[typ+"/"+c.name] = c
-			a.remember(typ, c.uuid, c.name)
 			return nil
 		}
 	}
@@ -355,6 +403,37 @@ func (a *Applier) readOwner(ctx context.Context, owner Owner, want []desiredObj)
 		}
 	}
 	return out, nil
+}
+
+// decodeCurrent decodes one object read from the controller.
+func (a *Applier) decodeCurrent(typ string, raw json.RawMessage) (*current, error) {
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", typ, err)
+	}
+	c := &current{typ: typ, raw: m}
+	c.name, _ = m["name"].(string)
+	c.uuid, _ = m["uuid"].(string)
+	c.createdBy, _ = m["created_by"].(string)
+	if typ == model.TypeVsVip || c.createdBy == "" {
+		c.createdBy = markerOf(m)
+	}
+	if t, _ := m["type"].(string); typ == model.TypeVirtualService && t == model.VSTypeVHChild {
+		c.child = true
+	}
+	a.remember(typ, c.uuid, c.name)
+	return c, nil
+}
+
+// readByName reads one object by name; nil when there is none.
+func (a *Applier) readByName(ctx context.Context, typ, name, tenant string) (*current, error) {
+	var found *current
+	err := a.c.List(ctx, typ, url.Values{"name": {name}, "include_name": {"true"}}, tenant, 0, func(raw json.RawMessage) error {
+		c, err := a.decodeCurrent(typ, raw)
+		found = c
+		return err
+	})
+	return found, err
 }
 
 func referencedPools(vs map[string]any) []string {
@@ -414,7 +493,9 @@ func flatten(s *model.Set) ([]desiredObj, error) {
 	for _, step := range []struct {
 		typ  string
 		objs any
-	}{{model.TypeVsVip, s.VsVips}, {model.TypePool, s.Pools}, {model.TypeL4PolicySet, s.L4PolicySets}, {model.TypeVirtualService, s.VirtualServices}} {
+	}{{model.TypeVsVip, s.VsVips}, {model.TypeSSLKeyAndCertificate, s.SSLKeyAndCertificates}, {model.TypePool, s.Pools},
+		{model.TypePoolGroup, s.PoolGroups}, {model.TypeL4PolicySet, s.L4PolicySets}, {model.TypeHTTPPolicySet, s.HTTPPolicySets},
+		{model.TypeVirtualService, s.VirtualServices}} {
 		if err := add(step.typ, step.objs); err != nil {
 			return nil, err
 		}

@@ -111,9 +111,34 @@ func covers(desired, cur any) bool {
 // one still has it (e.g. dns_info after autoFQDN was disabled), the object
 // must be rewritten.
 var managed = map[string][]string{
-	model.TypeVsVip:          {"dns_info", "bgp_peer_labels"},
-	model.TypePool:           {"servers"},
-	model.TypeVirtualService: {"services", "service_pool_select", "enable_rhi", "bgp_peer_labels", "pool_ref", "pool_group_ref", "l4_policies"},
+	model.TypeVsVip: {"dns_info", "bgp_peer_labels"},
+	model.TypePool:  {"servers"},
+	model.TypeVirtualService: {"services", "service_pool_select", "enable_rhi", "bgp_peer_labels", "pool_ref", "pool_group_ref", "l4_policies",
+		"http_policies", "ssl_key_and_certificate_refs", "ssl_profile_ref", "vh_domain_name", "vh_parent_vs_ref"},
+}
+
+// writeOnly lists, per type, fields the controller never returns as sent
+// (a private key comes back encrypted, or not at all). They are left out of
+// the comparison: a new key always comes with a new certificate, and the
+// certificate is compared.
+var writeOnly = map[string][]string{
+	model.TypeSSLKeyAndCertificate: {"key", "key_passphrase"},
+}
+
+// comparable returns the part of a desired body that the controller echoes back.
+func comparable(typ string, body map[string]any) map[string]any {
+	fs := writeOnly[typ]
+	if len(fs) == 0 {
+		return body
+	}
+	out := make(map[string]any, len(body))
+	for k, v := range body {
+		out[k] = v
+	}
+	for _, f := range fs {
+		delete(out, f)
+	}
+	return out
 }
 
 func removedManaged(typ string, desired, cur map[string]any) bool {

@@ -32,8 +32,8 @@ const (
 	protocolSCTPProxy = "PROTOCOL_TYPE_SCTP_PROXY"
 )
 
-// Set is the desired controller state of one owner (a Service or a shared-VIP
-// group), grouped by type. The applier creates it in CreateOrder.
+// Set is the desired controller state of one owner (a Service, a shared-VIP
+// group, or an L7 shard), grouped by type. The applier creates it in CreateOrder.
 type Set struct {
 	// Owner is the base name (VsVip and VirtualService name); it keys the set.
 	Owner string
@@ -45,9 +45,17 @@ type Set struct {
 	// hold (IsPoolOf); the applier uses them to find stale pools.
 	PoolBases []string
 
-	VsVips          []*models.VsVip
-	Pools           []*models.Pool
-	L4PolicySets    []*models.L4PolicySet
+	// L7 marks an L7 shard (BuildL7): the applier finds its objects through
+	// the parent virtual service's references instead of L4 name patterns.
+	L7 bool `json:",omitempty"`
+
+	VsVips                []*models.VsVip
+	SSLKeyAndCertificates []*models.SSLKeyAndCertificate `json:",omitempty"`
+	Pools                 []*models.Pool
+	PoolGroups            []*models.PoolGroup `json:",omitempty"`
+	L4PolicySets          []*models.L4PolicySet
+	HTTPPolicySets        []*models.HTTPPolicySet `json:",omitempty"`
+	// VirtualServices: parents first, then SNI children.
 	VirtualServices []*models.VirtualService
 }
 

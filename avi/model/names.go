@@ -28,8 +28,9 @@ const (
 )
 
 // CreateOrder lists the types a Set holds in the order they must be created;
-// deletes go in reverse.
-var CreateOrder = []string{TypeVsVip, TypePool, TypeL4PolicySet, TypeVirtualService}
+// deletes go in reverse. Within virtualservice, parents are created before
+// their SNI children and deleted after them (the applier orders by VS type).
+var CreateOrder = []string{TypeVsVip, TypeSSLKeyAndCertificate, TypePool, TypePoolGroup, TypeL4PolicySet, TypeHTTPPolicySet, TypeVirtualService}
 
 // MarkerCreatedBy is the marker key carrying created_by on objects whose
 // model has no created_by field (VsVip).

@@ -1,0 +1,628 @@
+package model
+
+import (
+	"cmp"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vmware/alb-sdk/go/models"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1beta1"
+)
+
+// L7 object types and the profiles AKO gives L7 virtual services.
+const (
+	TypePoolGroup            = "poolgroup"
+	TypeHTTPPolicySet        = "httppolicyset"
+	TypeSSLKeyAndCertificate = "sslkeyandcertificate"
+
+	// AppProfileHTTP is the shard (parent) and insecure dedicated VS profile;
+	// AppProfileSecureHTTP the SNI child and secure dedicated VS profile (AKO's).
+	AppProfileHTTP       = "System-HTTP"
+	AppProfileSecureHTTP = "System-Secure-HTTP"
+	SSLProfileStandard   = "System-Standard"
+
+	VSTypeNormal   = "VS_TYPE_NORMAL"
+	VSTypeVHParent = "VS_TYPE_VH_PARENT"
+	VSTypeVHChild  = "VS_TYPE_VH_CHILD"
+
+	// Match criteria for Ingress pathTypes: Prefix and ImplementationSpecific
+	// are BEGINS_WITH (as AKO does), Exact is EQUALS.
+	MatchBeginsWith = "BEGINS_WITH"
+	MatchEquals     = "EQUALS"
+
+	// maxNameLen is the longest object name vipgate sends; longer names are hashed.
+	maxNameLen = 255
+)
+
+// ShardName is the parent virtual service serving host: "<cluster>--Shared-L7-<n>"
+// with n = fnv32a(host) mod the shard count (AKO's bucketing), or
+// "<cluster>--<host>-L7-dedicated" for shard size DEDICATED. An
+// AviInfraSetting puts its hosts on shards of their own, "<cluster>--<infra>-Shared-L7-<n>",
+// because those carry another SE group or VIP network. The shard size is the
+// AviInfraSetting's l7Settings.shardSize when set, else L7Settings.shardVSSize.
+func ShardName(s *config.Settings, infra *v1beta1.AviInfraSetting, host string) string {
+	prefix := s.AKOSettings.ClusterName + "--"
+	if infra != nil {
+		prefix += infra.Name + "-"
+	}
+	n := shardCount(s, infra)
+	if n == 0 {
+		return limitName(s.AKOSettings.ClusterName, prefix+host+"-L7-dedicated")
+	}
+	return prefix + "Shared-L7-" + strconv.Itoa(int(ShardIndex(host, n)))
+}
+
+// shardCount is the number of shared virtual services for the AviInfraSetting's
+// shard size, else L7Settings.shardVSSize; 0 means DEDICATED.
+func shardCount(s *config.Settings, infra *v1beta1.AviInfraSetting) int {
+	if infra != nil && infra.Spec.L7Settings.ShardSize != "" {
+		return config.ShardCount(infra.Spec.L7Settings.ShardSize)
+	}
+	return config.ShardCount(s.L7Settings.ShardVSSize)
+}
+
+// ShardIndex is fnv32a(host) mod n, AKO's bucket for a host.
+func ShardIndex(host string, n int) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(host))
+	return h.Sum32() % uint32(n)
+}
+
+// L7PoolName is the pool (and pool group) of one Ingress path:
+// "<cluster>--<host>_<path>-<ns>-<ingress>" with "/" in host+path replaced by
+// "_" (AKO's priority label), so "/" gives "<host>_" and "/api/v1" "<host>_api_v1".
+// Characters other than letters, digits, '.', '-' and '_' also become '_'.
+// Every L7 pool name contains '_', which no L4 pool name does (Kubernetes
+// names have none): the applier lists L7 pools by that.
+func L7PoolName(cluster, host, path, namespace, ingress string) string {
+	label := sanitize(host + path)
+	if !strings.Contains(label, "_") {
+		label += "_"
+	}
+	return limitName(cluster, cluster+"--"+label+"-"+namespace+"-"+ingress)
+}
+
+// SNIChildName is the SNI child virtual service of a secure host, and the name
+// of its SSLKeyAndCertificate and HTTPPolicySet: "<cluster>--<host>".
+func SNIChildName(cluster, host string) string { return limitName(cluster, cluster+"--"+host) }
+
+func sanitize(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_'
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// limitName keeps names within the controller's limit: a longer one becomes
+// "<cluster>--l7_<sha1 of the name>", stable and still containing '_'.
+func limitName(cluster, name string) string {
+	if len(name) <= maxNameLen {
+		return name
+	}
+	sum := sha1.Sum([]byte(name))
+	return cluster + "--l7_" + hex.EncodeToString(sum[:])
+}
+
+// L7Ingress is one Ingress vipgate owns, with the AviInfraSetting its
+// IngressClass names (nil when none).
+type L7Ingress struct {
+	Ingress *networkingv1.Ingress
+	Infra   *v1beta1.AviInfraSetting
+}
+
+// Route is one winning host/path of an Ingress.
+type Route struct {
+	Host string
+	// Path is the matched path ("/" when the Ingress leaves it empty).
+	Path string
+	// Match is MatchBeginsWith or MatchEquals.
+	Match string
+	// Namespace and Ingress name the Ingress the route comes from.
+	Namespace, Ingress string
+	Backend            networkingv1.IngressServiceBackend
+	// Pool names the route's pool and pool group.
+	Pool string
+}
+
+// TLSHost is a secure host and where its certificate comes from.
+type TLSHost struct {
+	Host string
+	// Namespace and SecretName of the Ingress's tls[] entry; SecretName ""
+	// means the default certificate (router-certs-default).
+	Namespace, SecretName string
+	// Ingress is "<ns>/<name>" of the Ingress whose tls[] entry is used.
+	Ingress string
+}
+
+// ShardPlan is everything one parent virtual service serves.
+type ShardPlan struct {
+	Name      string
+	Infra     *v1beta1.AviInfraSetting
+	Dedicated bool
+	// Routes sorted by host, then rule order (see sortRoutes).
+	Routes []Route
+	// TLS lists the secure hosts that have routes, by host.
+	TLS []TLSHost
+	// Ingresses are "<ns>/<name>" of the Ingresses with a route on the shard, sorted.
+	Ingresses []string
+}
+
+// Conflict is a host or host/path an Ingress asked for but did not get.
+type Conflict struct {
+	// Ingress is "<ns>/<name>" of the loser.
+	Ingress string
+	Host    string
+	// Path is "" when the whole host was lost.
+	Path string
+	// Winner is "<ns>/<name>" of the Ingress that holds it.
+	Winner string
+	// Reason says why, for the Event.
+	Reason string
+}
+
+// L7Plan resolves who serves what across every Ingress vipgate owns.
+type L7Plan struct {
+	Shards map[string]*ShardPlan
+	// HostShard maps each served host to its shard.
+	HostShard map[string]string
+	// IngressHosts maps "<ns>/<name>" to the hosts it has at least one route on, sorted.
+	IngressHosts map[string][]string
+	Conflicts    []Conflict
+	// Skipped lists per Ingress what was ignored and why (no host, resource backends).
+	Skipped map[string][]string
+}
+
+// ShardsOf returns the shards an Ingress's hosts map to (whether or not it won them).
+func ShardsOf(s *config.Settings, li L7Ingress) []string {
+	var out []string
+	for _, r := range li.Ingress.Spec.Rules {
+		if r.Host != "" {
+			out = append(out, ShardName(s, li.Infra, r.Host))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// PlanL7 decides which Ingress serves each host and host/path. Ingresses are
+// ranked oldest first (creationTimestamp, then namespace/name); a host belongs
+// to the shard of its oldest Ingress, and under fqdnReusePolicy Strict to that
+// Ingress's namespace; a host/path (with its match type) belongs to the oldest
+// Ingress that routes it. Later claimants lose that host or path and are
+// listed in Conflicts. Rules without a host and resource backends are skipped
+// (AKO needs a host to place a route on a shard).
+func PlanL7(s *config.Settings, ings []L7Ingress) *L7Plan {
+	ranked := slices.Clone(ings)
+	slices.SortStableFunc(ranked, func(a, b L7Ingress) int {
+		x, y := a.Ingress, b.Ingress
+		if c := x.CreationTimestamp.Compare(y.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		return cmp.Or(strings.Compare(x.Namespace, y.Namespace), strings.Compare(x.Name, y.Name))
+	})
+	cluster := s.AKOSettings.ClusterName
+	p := &L7Plan{Shards: map[string]*ShardPlan{}, HostShard: map[string]string{}, IngressHosts: map[string][]string{}, Skipped: map[string][]string{}}
+	type hostOwner struct {
+		shard, namespace, ingress string
+	}
+	hosts := map[string]hostOwner{}
+	paths := map[string]string{} // host|match|path → winner
+	pools := map[string]bool{}
+	tlsDone := map[string]bool{}
+	strict := s.L7Settings.FQDNReusePolicy == "Strict"
+	for _, li := range ranked {
+		ing := li.Ingress
+		key := ing.Namespace + "/" + ing.Name
+		if ing.Spec.DefaultBackend != nil {
+			p.Skipped[key] = append(p.Skipped[key], "spec.defaultBackend is not supported; route a host instead")
+		}
+		served := map[string]bool{}
+		for ri, r := range ing.Spec.Rules {
+			if r.Host == "" {
+				p.Skipped[key] = append(p.Skipped[key], fmt.Sprintf("spec.rules[%d] has no host; vipgate places routes on a virtual service by host", ri))
+				continue
+			}
+			if r.HTTP == nil {
+				continue
+			}
+			shard := ShardName(s, li.Infra, r.Host)
+			own, claimed := hosts[r.Host]
+			switch {
+			case !claimed:
+				own = hostOwner{shard: shard, namespace: ing.Namespace, ingress: key}
+				hosts[r.Host] = own
+			case own.shard != shard:
+				p.Conflicts = appendConflict(p.Conflicts, Conflict{Ingress: key, Host: r.Host, Winner: own.ingress,
+					Reason: fmt.Sprintf("host %s is served by virtual service %s for Ingress %s (another IngressClass or AviInfraSetting)", r.Host, own.shard, own.ingress)})
+				continue
+			case strict && own.namespace != ing.Namespace:
+				p.Conflicts = appendConflict(p.Conflicts, Conflict{Ingress: key, Host: r.Host, Winner: own.ingress,
+					Reason: fmt.Sprintf("host %s belongs to namespace %s (Ingress %s) and L7Settings.fqdnReusePolicy is Strict", r.Host, own.namespace, own.ingress)})
+				continue
+			}
+			for pi, hp := range r.HTTP.Paths {
+				if hp.Backend.Service == nil {
+					p.Skipped[key] = append(p.Skipped[key], fmt.Sprintf("spec.rules[%d].http.paths[%d] has a resource backend; only Service backends are supported", ri, pi))
+					continue
+				}
+				path := hp.Path
+				if path == "" {
+					path = "/"
+				}
+				match := MatchBeginsWith
+				if hp.PathType != nil && *hp.PathType == networkingv1.PathTypeExact {
+					match = MatchEquals
+				}
+				pk := r.Host + "|" + match + "|" + path
+				if w, taken := paths[pk]; taken {
+					if w != key {
+						p.Conflicts = appendConflict(p.Conflicts, Conflict{Ingress: key, Host: r.Host, Path: path, Winner: w,
+							Reason: fmt.Sprintf("path %s of host %s is served by the older Ingress %s", path, r.Host, w)})
+					}
+					continue
+				}
+				paths[pk] = key
+				pool := L7PoolName(cluster, r.Host, path, ing.Namespace, ing.Name)
+				if pools[pool] {
+					// Same sanitized name (e.g. Exact and Prefix on one path): keep
+					// names unique with a stable suffix.
+					pool = limitName(cluster, pool+"-"+strconv.FormatUint(uint64(fnv32(match+path)), 16))
+				}
+				pools[pool] = true
+				sp := p.shard(shard, li.Infra, shardCount(s, li.Infra) == 0)
+				sp.Routes = append(sp.Routes, Route{Host: r.Host, Path: path, Match: match, Namespace: ing.Namespace, Ingress: ing.Name,
+					Backend: *hp.Backend.Service, Pool: pool})
+				p.HostShard[r.Host] = shard
+				served[r.Host] = true
+				if !slices.Contains(sp.Ingresses, key) {
+					sp.Ingresses = append(sp.Ingresses, key)
+				}
+			}
+		}
+		for h := range served {
+			p.IngressHosts[key] = append(p.IngressHosts[key], h)
+		}
+		slices.Sort(p.IngressHosts[key])
+		// TLS: the oldest Ingress serving the host that lists it in tls[] decides the certificate.
+		for _, t := range ing.Spec.TLS {
+			for _, h := range t.Hosts {
+				if !served[h] || tlsDone[h] {
+					continue
+				}
+				tlsDone[h] = true
+				sp := p.Shards[p.HostShard[h]]
+				sp.TLS = append(sp.TLS, TLSHost{Host: h, Namespace: ing.Namespace, SecretName: t.SecretName, Ingress: key})
+			}
+		}
+	}
+	for _, sp := range p.Shards {
+		sortRoutes(sp.Routes)
+		slices.SortFunc(sp.TLS, func(a, b TLSHost) int { return strings.Compare(a.Host, b.Host) })
+		slices.Sort(sp.Ingresses)
+	}
+	return p
+}
+
+func appendConflict(cs []Conflict, c Conflict) []Conflict {
+	if slices.Contains(cs, c) {
+		return cs
+	}
+	return append(cs, c)
+}
+
+func fnv32(s string) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(s))
+	return h.Sum32()
+}
+
+func (p *L7Plan) shard(name string, infra *v1beta1.AviInfraSetting, dedicated bool) *ShardPlan {
+	sp := p.Shards[name]
+	if sp == nil {
+		sp = &ShardPlan{Name: name, Infra: infra, Dedicated: dedicated}
+		p.Shards[name] = sp
+	}
+	return sp
+}
+
+// sortRoutes orders routes as the policy evaluates them: by host, then
+// EQUALS before BEGINS_WITH, then longer paths first, so the most specific
+// rule matches first whatever order the Ingresses listed them in.
+func sortRoutes(rs []Route) {
+	slices.SortFunc(rs, func(a, b Route) int {
+		if c := strings.Compare(a.Host, b.Host); c != 0 {
+			return c
+		}
+		if a.Match != b.Match {
+			if a.Match == MatchEquals {
+				return -1
+			}
+			return 1
+		}
+		if c := cmp.Compare(len(b.Path), len(a.Path)); c != 0 {
+			return c
+		}
+		return cmp.Or(strings.Compare(a.Path, b.Path), strings.Compare(a.Pool, b.Pool))
+	})
+}
+
+// Cert is the PEM certificate chain and private key of a secure host.
+type Cert struct {
+	Certificate, Key []byte
+}
+
+// L7Input is everything BuildL7 reads for one shard.
+type L7Input struct {
+	Settings *config.Settings
+	Snapshot *inventory.Snapshot
+	Shard    *ShardPlan
+	// Backends are the Services routes point at, keyed "<ns>/<name>", with
+	// their EndpointSlices (ClusterIP mode). A missing Service gives an empty pool.
+	Backends map[string]Member
+	// Certs are the usable certificates by host. A TLS host without one is
+	// not served over HTTPS (no SNI child); its HTTP requests still redirect
+	// to HTTPS, so nothing secure is ever downgraded to plain HTTP.
+	Certs map[string]*Cert
+	// NodeAddresses are the pool servers in NodePort mode.
+	NodeAddresses []string
+}
+
+// BuildL7 returns the desired objects of one shard: its VsVip and parent
+// virtual service, a pool and pool group per route, an HTTPPolicySet routing
+// host+path (plus an HTTP→HTTPS redirect per secure host), and per secure
+// host an SNI child with its SSLKeyAndCertificate and HTTPPolicySet. A
+// DEDICATED shard is one normal virtual service carrying the host's
+// certificate itself. Objects come in creation order: parents before
+// children.
+func BuildL7(in L7Input) (*Set, error) {
+	sp := in.Shard
+	if sp == nil || len(sp.Routes) == 0 {
+		return nil, fmt.Errorf("shard has no routes")
+	}
+	s := in.Settings
+	cluster := s.AKOSettings.ClusterName
+	createdBy := s.CreatedBy()
+	set := &Set{Owner: sp.Name, CreatedBy: createdBy, Tenant: s.ControllerSettings.TenantName, L7: true}
+	cloudRef := Ref("cloud", s.ControllerSettings.CloudName)
+	vrfRef := Ref("vrfcontext", s.VRF())
+	segRef := Ref("serviceenginegroup", seGroup(s, sp.Infra))
+
+	vips, err := buildVips(L4Input{Settings: s, Infra: sp.Infra, Snapshot: in.Snapshot}, "")
+	if err != nil {
+		return nil, err
+	}
+	vsvip := &models.VsVip{
+		Name: ptr.To(sp.Name), CloudRef: ptr.To(cloudRef), VrfContextRef: ptr.To(vrfRef), Vip: vips,
+		Markers: []*models.RoleFilterMatchLabel{{Key: ptr.To(MarkerCreatedBy), Values: []string{createdBy}}},
+	}
+	rhi, peerLabels := rhiSettings(s, sp.Infra)
+	if rhi && len(peerLabels) > 0 {
+		vsvip.BgpPeerLabels = peerLabels
+	}
+	set.VsVips = []*models.VsVip{vsvip}
+
+	// Secure hosts that can be served (certificate available).
+	secure := map[string]bool{}
+	for _, t := range sp.TLS {
+		secure[t.Host] = true
+	}
+	served := func(host string) bool { return !secure[host] || in.Certs[host] != nil }
+
+	// Certificates.
+	for _, t := range sp.TLS {
+		c := in.Certs[t.Host]
+		if c == nil {
+			continue
+		}
+		set.SSLKeyAndCertificates = append(set.SSLKeyAndCertificates, &models.SSLKeyAndCertificate{
+			Name:        ptr.To(SNIChildName(cluster, t.Host)),
+			Type:        ptr.To("SSL_CERTIFICATE_TYPE_VIRTUALSERVICE"),
+			Certificate: &models.SSLCertificate{Certificate: ptr.To(string(c.Certificate))},
+			Key:         ptr.To(string(c.Key)),
+			CreatedBy:   ptr.To(createdBy),
+		})
+	}
+
+	// Pools and pool groups, one each per served route.
+	for _, r := range sp.Routes {
+		if !served(r.Host) {
+			continue
+		}
+		set.Pools = append(set.Pools, &models.Pool{
+			Name: ptr.To(r.Pool), CloudRef: ptr.To(cloudRef), VrfRef: ptr.To(vrfRef), CreatedBy: ptr.To(createdBy),
+			Servers: routeServers(in, r),
+		})
+		set.PoolGroups = append(set.PoolGroups, &models.PoolGroup{
+			Name: ptr.To(r.Pool), CloudRef: ptr.To(cloudRef), CreatedBy: ptr.To(createdBy),
+			Members: []*models.PoolGroupMember{{PoolRef: ptr.To(Ref(TypePool, r.Pool))}},
+		})
+	}
+	slices.SortFunc(set.Pools, func(a, b *models.Pool) int { return strings.Compare(*a.Name, *b.Name) })
+	slices.SortFunc(set.PoolGroups, func(a, b *models.PoolGroup) int { return strings.Compare(*a.Name, *b.Name) })
+
+	// The parent's (or dedicated VS's) policy: redirects for secure hosts
+	// first, then the routes it serves itself.
+	var parentRules []*models.HTTPRequestRule
+	for _, t := range sp.TLS {
+		parentRules = append(parentRules, redirectRule(t.Host))
+	}
+	childRules := map[string][]*models.HTTPRequestRule{}
+	for _, r := range sp.Routes {
+		switch {
+		case !served(r.Host):
+		case secure[r.Host] && !sp.Dedicated:
+			childRules[r.Host] = append(childRules[r.Host], switchRule(r))
+		default:
+			parentRules = append(parentRules, switchRule(r))
+		}
+	}
+	set.HTTPPolicySets = append(set.HTTPPolicySets, policySet(sp.Name, createdBy, parentRules))
+
+	parent := &models.VirtualService{
+		Name: ptr.To(sp.Name), CloudRef: ptr.To(cloudRef), VrfContextRef: ptr.To(vrfRef), SeGroupRef: ptr.To(segRef),
+		VsvipRef: ptr.To(Ref(TypeVsVip, sp.Name)), CreatedBy: ptr.To(createdBy),
+		HTTPPolicies: []*models.HTTPPolicies{{Index: ptr.To(int32(11)), HTTPPolicySetRef: ptr.To(Ref(TypeHTTPPolicySet, sp.Name))}},
+		Services:     []*models.Service{{Port: ptr.To(uint32(80))}},
+	}
+	if sp.Dedicated {
+		parent.Type = ptr.To(VSTypeNormal)
+		parent.ApplicationProfileRef = ptr.To(Ref("applicationprofile", AppProfileHTTP))
+		for _, c := range set.SSLKeyAndCertificates {
+			parent.Services = append(parent.Services, &models.Service{Port: ptr.To(uint32(443)), EnableSsl: ptr.To(true)})
+			parent.ApplicationProfileRef = ptr.To(Ref("applicationprofile", AppProfileSecureHTTP))
+			parent.SslProfileRef = ptr.To(Ref("sslprofile", SSLProfileStandard))
+			parent.SslKeyAndCertificateRefs = []string{Ref(TypeSSLKeyAndCertificate, *c.Name)}
+		}
+	} else {
+		parent.Type = ptr.To(VSTypeVHParent)
+		parent.ApplicationProfileRef = ptr.To(Ref("applicationprofile", AppProfileHTTP))
+		parent.Services = append(parent.Services, &models.Service{Port: ptr.To(uint32(443)), EnableSsl: ptr.To(true)})
+		parent.SslProfileRef = ptr.To(Ref("sslprofile", SSLProfileStandard))
+	}
+	if rhi {
+		parent.EnableRhi = ptr.To(true)
+		if len(peerLabels) > 0 {
+			parent.BgpPeerLabels = peerLabels
+		}
+	}
+	set.VirtualServices = []*models.VirtualService{parent}
+
+	// SNI children, in host order.
+	if !sp.Dedicated {
+		for _, t := range sp.TLS {
+			rules := childRules[t.Host]
+			if in.Certs[t.Host] == nil || len(rules) == 0 {
+				continue
+			}
+			name := SNIChildName(cluster, t.Host)
+			set.HTTPPolicySets = append(set.HTTPPolicySets, policySet(name, createdBy, rules))
+			set.VirtualServices = append(set.VirtualServices, &models.VirtualService{
+				Name: ptr.To(name), Type: ptr.To(VSTypeVHChild), CloudRef: ptr.To(cloudRef), VrfContextRef: ptr.To(vrfRef),
+				SeGroupRef: ptr.To(segRef), CreatedBy: ptr.To(createdBy),
+				VhParentVsRef:            ptr.To(Ref(TypeVirtualService, sp.Name)),
+				VhDomainName:             []string{t.Host},
+				ApplicationProfileRef:    ptr.To(Ref("applicationprofile", AppProfileSecureHTTP)),
+				SslProfileRef:            ptr.To(Ref("sslprofile", SSLProfileStandard)),
+				SslKeyAndCertificateRefs: []string{Ref(TypeSSLKeyAndCertificate, name)},
+				HTTPPolicies:             []*models.HTTPPolicies{{Index: ptr.To(int32(11)), HTTPPolicySetRef: ptr.To(Ref(TypeHTTPPolicySet, name))}},
+			})
+		}
+	}
+	return set, nil
+}
+
+func policySet(name, createdBy string, rules []*models.HTTPRequestRule) *models.HTTPPolicySet {
+	for i, r := range rules {
+		r.Index = ptr.To(int32(i + 1))
+	}
+	return &models.HTTPPolicySet{
+		Name: ptr.To(name), CreatedBy: ptr.To(createdBy),
+		HTTPRequestPolicy: &models.HTTPRequestPolicy{Rules: rules},
+	}
+}
+
+func hostMatch(host string) *models.HostHdrMatch {
+	return &models.HostHdrMatch{MatchCriteria: ptr.To("HDR_EQUALS"), MatchCase: ptr.To("INSENSITIVE"), Value: []string{host}}
+}
+
+// switchRule sends host+path to the route's pool group. On a shared parent
+// the host header selects the host; an SNI child only sees its own host, but
+// matching it there too keeps the rule self-describing.
+func switchRule(r Route) *models.HTTPRequestRule {
+	return &models.HTTPRequestRule{
+		Name:   ptr.To(r.Pool),
+		Enable: ptr.To(true),
+		Match: &models.MatchTarget{
+			HostHdr: hostMatch(r.Host),
+			Path:    &models.PathMatch{MatchCriteria: ptr.To(r.Match), MatchCase: ptr.To("SENSITIVE"), MatchStr: []string{r.Path}},
+		},
+		SwitchingAction: &models.HttpswitchingAction{
+			Action:       ptr.To("HTTP_SWITCHING_SELECT_POOLGROUP"),
+			PoolGroupRef: ptr.To(Ref(TypePoolGroup, r.Pool)),
+		},
+	}
+}
+
+// redirectRule answers plain HTTP on port 80 for a secure host with a 302 to
+// the same URL over HTTPS.
+func redirectRule(host string) *models.HTTPRequestRule {
+	return &models.HTTPRequestRule{
+		Name:   ptr.To(host + "-redirect-https"),
+		Enable: ptr.To(true),
+		Match: &models.MatchTarget{
+			HostHdr: hostMatch(host),
+			VsPort:  &models.PortMatch{MatchCriteria: ptr.To("IS_IN"), Ports: []int64{80}},
+		},
+		RedirectAction: &models.HTTPRedirectAction{
+			Protocol: ptr.To("HTTPS"), Port: ptr.To(uint32(443)), KeepQuery: ptr.To(true),
+			StatusCode: ptr.To("HTTP_REDIRECT_STATUS_CODE_302"),
+		},
+	}
+}
+
+// routeServers resolves a route's backend Service port and returns its servers.
+func routeServers(in L7Input, r Route) []*models.Server {
+	m, ok := in.Backends[r.Namespace+"/"+r.Backend.Name]
+	if !ok || m.Service == nil {
+		return nil
+	}
+	for _, p := range m.Service.Spec.Ports {
+		if (r.Backend.Port.Name != "" && p.Name == r.Backend.Port.Name) || (r.Backend.Port.Name == "" && p.Port == r.Backend.Port.Number) {
+			return servers(L4Input{Settings: in.Settings, NodeAddresses: in.NodeAddresses}, m, p)
+		}
+	}
+	return nil
+}
+
+// BackendPortFound reports whether the Service has the port an Ingress backend names.
+func BackendPortFound(m Member, b networkingv1.IngressServiceBackend) bool {
+	if m.Service == nil {
+		return false
+	}
+	for _, p := range m.Service.Spec.Ports {
+		if (b.Port.Name != "" && p.Name == b.Port.Name) || (b.Port.Name == "" && p.Port == b.Port.Number) {
+			return true
+		}
+	}
+	return false
+}
+
+// L7Names lists "type/name" of every object the plan's shards may hold,
+// whether or not their certificates are available: start-up orphan
+// collection keeps these and deletes our other L7 objects.
+func L7Names(s *config.Settings, p *L7Plan) map[string]bool {
+	out := map[string]bool{}
+	cluster := s.AKOSettings.ClusterName
+	for name, sp := range p.Shards {
+		for _, t := range []string{TypeVsVip, TypeVirtualService, TypeHTTPPolicySet} {
+			out[t+"/"+name] = true
+		}
+		for _, r := range sp.Routes {
+			out[TypePool+"/"+r.Pool] = true
+			out[TypePoolGroup+"/"+r.Pool] = true
+		}
+		for _, t := range sp.TLS {
+			child := SNIChildName(cluster, t.Host)
+			out[TypeSSLKeyAndCertificate+"/"+child] = true
+			if !sp.Dedicated {
+				out[TypeVirtualService+"/"+child] = true
+				out[TypeHTTPPolicySet+"/"+child] = true
+			}
+		}
+	}
+	return out
+}

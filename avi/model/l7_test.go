@@ -1,0 +1,310 @@
+package model
+
+import (
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1beta1"
+)
+
+type path struct {
+	path, svc string
+	port      int32
+	typ       networkingv1.PathType
+}
+
+// ing builds an Ingress in namespace ns created at minute age, with one rule per host.
+func ing(ns, name string, age int, rules map[string][]path, tls ...networkingv1.IngressTLS) L7Ingress {
+	i := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name,
+		CreationTimestamp: metav1.NewTime(time.Date(2025, 1, 1, 0, age, 0, 0, time.UTC))}}
+	for _, h := range sortedHosts(rules) {
+		r := networkingv1.IngressRule{Host: h, IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{}}}
+		for _, p := range rules[h] {
+			typ := p.typ
+			if typ == "" {
+				typ = networkingv1.PathTypePrefix
+			}
+			r.HTTP.Paths = append(r.HTTP.Paths, networkingv1.HTTPIngressPath{Path: p.path, PathType: ptr.To(typ),
+				Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: p.svc, Port: networkingv1.ServiceBackendPort{Number: p.port}}}})
+		}
+		i.Spec.Rules = append(i.Spec.Rules, r)
+	}
+	i.Spec.TLS = tls
+	return L7Ingress{Ingress: i}
+}
+
+func sortedHosts(m map[string][]path) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+func l7settings(size string) *config.Settings {
+	return settings(func(s *config.Settings) { s.L7Settings.ShardVSSize = size })
+}
+
+func TestShardName(t *testing.T) {
+	infra := &v1beta1.AviInfraSetting{ObjectMeta: metav1.ObjectMeta{Name: "edge"}}
+	infraDedicated := &v1beta1.AviInfraSetting{ObjectMeta: metav1.ObjectMeta{Name: "edge"}, Spec: v1beta1.AviInfraSettingSpec{L7Settings: v1beta1.AviInfraL7Settings{ShardSize: "DEDICATED"}}}
+	for _, tc := range []struct {
+		size  string
+		infra *v1beta1.AviInfraSetting
+		host  string
+		want  string
+	}{
+		{"SMALL", nil, "foo.example.com", "c1--Shared-L7-0"},
+		{"SMALL", nil, "bar.example.com", "c1--Shared-L7-0"},
+		// fnv32a("foo.example.com") = 0x7c8f3794 → mod 4 = 0, mod 8 = 4.
+		{"MEDIUM", nil, "foo.example.com", "c1--Shared-L7-0"},
+		{"LARGE", nil, "foo.example.com", "c1--Shared-L7-4"},
+		// fnv32a("shop.example.com") = 0xa0711666 → mod 4 = 2, mod 8 = 6.
+		{"MEDIUM", nil, "shop.example.com", "c1--Shared-L7-2"},
+		{"LARGE", nil, "shop.example.com", "c1--Shared-L7-6"},
+		{"DEDICATED", nil, "foo.example.com", "c1--foo.example.com-L7-dedicated"},
+		{"SMALL", infra, "foo.example.com", "c1--edge-Shared-L7-0"},
+		{"SMALL", infraDedicated, "foo.example.com", "c1--edge-foo.example.com-L7-dedicated"},
+	} {
+		if got := ShardName(l7settings(tc.size), tc.infra, tc.host); got != tc.want {
+			t.Errorf("%s %s: got %s want %s", tc.size, tc.host, got, tc.want)
+		}
+	}
+}
+
+func TestL7PoolName(t *testing.T) {
+	for _, tc := range []struct{ host, path, want string }{
+		{"foo.com", "/", "c1--foo.com_-ns-web"},
+		{"foo.com", "/api/v1", "c1--foo.com_api_v1-ns-web"},
+		{"foo.com", "/a b?c", "c1--foo.com_a_b_c-ns-web"},
+	} {
+		if got := L7PoolName("c1", tc.host, tc.path, "ns", "web"); got != tc.want {
+			t.Errorf("%s%s: got %s want %s", tc.host, tc.path, got, tc.want)
+		}
+	}
+	long := L7PoolName("c1", "foo.com", "/"+string(make([]byte, 300)), "ns", "web")
+	if len(long) > maxNameLen || long[:8] != "c1--l7_5" && long[:7] != "c1--l7_" {
+		t.Errorf("long name not hashed: %s", long)
+	}
+}
+
+func TestPlanL7(t *testing.T) {
+	s := l7settings("SMALL")
+	a := ing("ns1", "a", 1, map[string][]path{"foo.com": {{"/", "web", 80, ""}, {"/api", "api", 8080, ""}}})
+	b := ing("ns1", "b", 2, map[string][]path{"foo.com": {{"/", "other", 80, ""}, {"/b", "web", 80, networkingv1.PathTypeExact}}})
+	c := ing("ns2", "c", 3, map[string][]path{"foo.com": {{"/c", "web", 80, ""}}, "bar.com": {{"", "web", 80, networkingv1.PathTypeImplementationSpecific}}},
+		networkingv1.IngressTLS{Hosts: []string{"bar.com"}, SecretName: "bar-tls"})
+	noHost := ing("ns1", "d", 4, map[string][]path{"": {{"/", "web", 80, ""}}})
+
+	p := PlanL7(s, []L7Ingress{c, noHost, b, a})
+	got := mustJSON(t, p)
+	want := `{"Shards":{"c1--Shared-L7-0":{"Name":"c1--Shared-L7-0","Infra":null,"Dedicated":false,
+	  "Routes":[
+	   {"Host":"bar.com","Path":"/","Match":"BEGINS_WITH","Namespace":"ns2","Ingress":"c","Backend":{"name":"web","port":{"number":80}},"Pool":"c1--bar.com_-ns2-c"},
+	   {"Host":"foo.com","Path":"/b","Match":"EQUALS","Namespace":"ns1","Ingress":"b","Backend":{"name":"web","port":{"number":80}},"Pool":"c1--foo.com_b-ns1-b"},
+	   {"Host":"foo.com","Path":"/api","Match":"BEGINS_WITH","Namespace":"ns1","Ingress":"a","Backend":{"name":"api","port":{"number":8080}},"Pool":"c1--foo.com_api-ns1-a"},
+	   {"Host":"foo.com","Path":"/c","Match":"BEGINS_WITH","Namespace":"ns2","Ingress":"c","Backend":{"name":"web","port":{"number":80}},"Pool":"c1--foo.com_c-ns2-c"},
+	   {"Host":"foo.com","Path":"/","Match":"BEGINS_WITH","Namespace":"ns1","Ingress":"a","Backend":{"name":"web","port":{"number":80}},"Pool":"c1--foo.com_-ns1-a"}],
+	  "TLS":[{"Host":"bar.com","Namespace":"ns2","SecretName":"bar-tls","Ingress":"ns2/c"}],
+	  "Ingresses":["ns1/a","ns1/b","ns2/c"]}},
+	 "HostShard":{"bar.com":"c1--Shared-L7-0","foo.com":"c1--Shared-L7-0"},
+	 "IngressHosts":{"ns1/a":["foo.com"],"ns1/b":["foo.com"],"ns2/c":["bar.com","foo.com"]},
+	 "Conflicts":[{"Ingress":"ns1/b","Host":"foo.com","Path":"/","Winner":"ns1/a","Reason":"path / of host foo.com is served by the older Ingress ns1/a"}],
+	 "Skipped":{"ns1/d":["spec.rules[0] has no host; vipgate places routes on a virtual service by host"]}}`
+	if normJSON(t, got) != normJSON(t, want) {
+		t.Errorf("got\n%s", got)
+	}
+
+	// Strict: the host stays in ns1, where the oldest Ingress claimed it.
+	strict := l7settings("SMALL")
+	strict.L7Settings.FQDNReusePolicy = "Strict"
+	p = PlanL7(strict, []L7Ingress{c, a})
+	if hs := p.IngressHosts["ns2/c"]; len(hs) != 1 || hs[0] != "bar.com" {
+		t.Errorf("ns2/c hosts = %v, want only bar.com", hs)
+	}
+	if len(p.Conflicts) != 1 || p.Conflicts[0].Ingress != "ns2/c" || p.Conflicts[0].Path != "" ||
+		p.Conflicts[0].Reason != "host foo.com belongs to namespace ns1 (Ingress ns1/a) and L7Settings.fqdnReusePolicy is Strict" {
+		t.Errorf("conflicts = %+v", p.Conflicts)
+	}
+
+	// A host on another shard (another AviInfraSetting) is lost whole by the younger Ingress.
+	edge := c
+	edge.Infra = &v1beta1.AviInfraSetting{ObjectMeta: metav1.ObjectMeta{Name: "edge"}}
+	p = PlanL7(s, []L7Ingress{edge, a})
+	if p.HostShard["foo.com"] != "c1--Shared-L7-0" || p.HostShard["bar.com"] != "c1--edge-Shared-L7-0" {
+		t.Errorf("host shards = %v", p.HostShard)
+	}
+	if len(p.Conflicts) != 1 || p.Conflicts[0].Host != "foo.com" || p.Conflicts[0].Winner != "ns1/a" {
+		t.Errorf("conflicts = %+v", p.Conflicts)
+	}
+
+	// Deterministic whatever the input order.
+	if mustJSON(t, PlanL7(s, []L7Ingress{a, b, c, noHost})) != mustJSON(t, PlanL7(s, []L7Ingress{noHost, c, b, a})) {
+		t.Error("plan depends on input order")
+	}
+}
+
+func TestBuildL7(t *testing.T) {
+	webSvc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns1", Name: "web"},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80, Protocol: "TCP", TargetPort: intstr.FromInt32(8080), NodePort: 30080}}}}
+	backends := map[string]Member{"ns1/web": {Service: webSvc, Slices: []discoveryv1.EndpointSlice{slice("http", 8080, "TCP", map[string]bool{"10.0.0.1": true, "10.0.0.2": false})}}}
+	insecure := ing("ns1", "a", 1, map[string][]path{"foo.com": {{"/", "web", 80, ""}}})
+	secure := ing("ns1", "s", 2, map[string][]path{"sec.com": {{"/app", "web", 80, networkingv1.PathTypeExact}}},
+		networkingv1.IngressTLS{Hosts: []string{"sec.com"}, SecretName: "sec-tls"})
+	cert := &Cert{Certificate: []byte("CERT-PEM"), Key: []byte("KEY-PEM")}
+
+	shardOf := func(s *config.Settings, ings ...L7Ingress) *ShardPlan {
+		p := PlanL7(s, ings)
+		for _, sp := range p.Shards {
+			return sp
+		}
+		return nil
+	}
+	tests := []struct {
+		name string
+		in   L7Input
+		want string
+	}{{
+		name: "insecure and secure host on a shared parent",
+		in: L7Input{Settings: l7settings("SMALL"), Shard: shardOf(l7settings("SMALL"), insecure, secure), Backends: backends,
+			Certs: map[string]*Cert{"sec.com": cert}},
+		want: `{"Owner":"c1--Shared-L7-0","CreatedBy":"vipgate-c1","Tenant":"admin","PoolBases":null,"L7":true,
+		 "VsVips":[{"name":"c1--Shared-L7-0","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_context_ref":"/api/vrfcontext/?name=global",
+		   "markers":[{"key":"created_by","values":["vipgate-c1"]}],
+		   "vip":[{"vip_id":"1","auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-a","subnet":{"ip_addr":{"addr":"10.50.0.0","type":"V4"},"mask":24}}}]}],
+		 "SSLKeyAndCertificates":[{"name":"c1--sec.com","type":"SSL_CERTIFICATE_TYPE_VIRTUALSERVICE","certificate":{"certificate":"CERT-PEM"},"key":"KEY-PEM","created_by":"vipgate-c1"}],
+		 "Pools":[
+		   {"name":"c1--foo.com_-ns1-a","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_ref":"/api/vrfcontext/?name=global","created_by":"vipgate-c1",
+		    "servers":[{"ip":{"addr":"10.0.0.1","type":"V4"},"port":8080}]},
+		   {"name":"c1--sec.com_app-ns1-s","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_ref":"/api/vrfcontext/?name=global","created_by":"vipgate-c1",
+		    "servers":[{"ip":{"addr":"10.0.0.1","type":"V4"},"port":8080}]}],
+		 "PoolGroups":[
+		   {"name":"c1--foo.com_-ns1-a","cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","members":[{"pool_ref":"/api/pool/?name=c1--foo.com_-ns1-a"}]},
+		   {"name":"c1--sec.com_app-ns1-s","cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","members":[{"pool_ref":"/api/pool/?name=c1--sec.com_app-ns1-s"}]}],
+		 "L4PolicySets":null,
+		 "HTTPPolicySets":[
+		   {"name":"c1--Shared-L7-0","created_by":"vipgate-c1","http_request_policy":{"rules":[
+		     {"name":"sec.com-redirect-https","index":1,"enable":true,
+		      "match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["sec.com"]},"vs_port":{"match_criteria":"IS_IN","ports":[80]}},
+		      "redirect_action":{"protocol":"HTTPS","port":443,"keep_query":true,"status_code":"HTTP_REDIRECT_STATUS_CODE_302"}},
+		     {"name":"c1--foo.com_-ns1-a","index":2,"enable":true,
+		      "match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["foo.com"]},"path":{"match_case":"SENSITIVE","match_criteria":"BEGINS_WITH","match_str":["/"]}},
+		      "switching_action":{"action":"HTTP_SWITCHING_SELECT_POOLGROUP","pool_group_ref":"/api/poolgroup/?name=c1--foo.com_-ns1-a"}}]}},
+		   {"name":"c1--sec.com","created_by":"vipgate-c1","http_request_policy":{"rules":[
+		     {"name":"c1--sec.com_app-ns1-s","index":1,"enable":true,
+		      "match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["sec.com"]},"path":{"match_case":"SENSITIVE","match_criteria":"EQUALS","match_str":["/app"]}},
+		      "switching_action":{"action":"HTTP_SWITCHING_SELECT_POOLGROUP","pool_group_ref":"/api/poolgroup/?name=c1--sec.com_app-ns1-s"}}]}}],
+		 "VirtualServices":[
+		   {"name":"c1--Shared-L7-0","type":"VS_TYPE_VH_PARENT","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_context_ref":"/api/vrfcontext/?name=global",
+		    "se_group_ref":"/api/serviceenginegroup/?name=Default-Group","vsvip_ref":"/api/vsvip/?name=c1--Shared-L7-0","created_by":"vipgate-c1",
+		    "application_profile_ref":"/api/applicationprofile/?name=System-HTTP","ssl_profile_ref":"/api/sslprofile/?name=System-Standard",
+		    "http_policies":[{"index":11,"http_policy_set_ref":"/api/httppolicyset/?name=c1--Shared-L7-0"}],
+		    "services":[{"port":80},{"port":443,"enable_ssl":true}]},
+		   {"name":"c1--sec.com","type":"VS_TYPE_VH_CHILD","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_context_ref":"/api/vrfcontext/?name=global",
+		    "se_group_ref":"/api/serviceenginegroup/?name=Default-Group","created_by":"vipgate-c1",
+		    "vh_parent_vs_ref":"/api/virtualservice/?name=c1--Shared-L7-0","vh_domain_name":["sec.com"],
+		    "application_profile_ref":"/api/applicationprofile/?name=System-Secure-HTTP","ssl_profile_ref":"/api/sslprofile/?name=System-Standard",
+		    "ssl_key_and_certificate_refs":["/api/sslkeyandcertificate/?name=c1--sec.com"],
+		    "http_policies":[{"index":11,"http_policy_set_ref":"/api/httppolicyset/?name=c1--sec.com"}]}]}`,
+	}, {
+		name: "secure host without a usable certificate: redirect only, no child, no pools",
+		in:   L7Input{Settings: l7settings("SMALL"), Shard: shardOf(l7settings("SMALL"), secure), Backends: backends},
+		want: `{"Owner":"c1--Shared-L7-0","CreatedBy":"vipgate-c1","Tenant":"admin","PoolBases":null,"L7":true,
+		 "VsVips":[{"name":"c1--Shared-L7-0","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_context_ref":"/api/vrfcontext/?name=global",
+		   "markers":[{"key":"created_by","values":["vipgate-c1"]}],
+		   "vip":[{"vip_id":"1","auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-a","subnet":{"ip_addr":{"addr":"10.50.0.0","type":"V4"},"mask":24}}}]}],
+		 "Pools":null,"L4PolicySets":null,
+		 "HTTPPolicySets":[{"name":"c1--Shared-L7-0","created_by":"vipgate-c1","http_request_policy":{"rules":[
+		     {"name":"sec.com-redirect-https","index":1,"enable":true,
+		      "match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["sec.com"]},"vs_port":{"match_criteria":"IS_IN","ports":[80]}},
+		      "redirect_action":{"protocol":"HTTPS","port":443,"keep_query":true,"status_code":"HTTP_REDIRECT_STATUS_CODE_302"}}]}}],
+		 "VirtualServices":[
+		   {"name":"c1--Shared-L7-0","type":"VS_TYPE_VH_PARENT","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_context_ref":"/api/vrfcontext/?name=global",
+		    "se_group_ref":"/api/serviceenginegroup/?name=Default-Group","vsvip_ref":"/api/vsvip/?name=c1--Shared-L7-0","created_by":"vipgate-c1",
+		    "application_profile_ref":"/api/applicationprofile/?name=System-HTTP","ssl_profile_ref":"/api/sslprofile/?name=System-Standard",
+		    "http_policies":[{"index":11,"http_policy_set_ref":"/api/httppolicyset/?name=c1--Shared-L7-0"}],
+		    "services":[{"port":80},{"port":443,"enable_ssl":true}]}]}`,
+	}, {
+		name: "DEDICATED secure host: one normal VS with the certificate, NodePort servers",
+		in: L7Input{Settings: func() *config.Settings { s := l7settings("DEDICATED"); s.L7Settings.ServiceType = "NodePort"; return s }(),
+			Shard: shardOf(l7settings("DEDICATED"), secure), Backends: backends, Certs: map[string]*Cert{"sec.com": cert},
+			NodeAddresses: []string{"192.168.0.2", "192.168.0.1"}},
+		want: `{"Owner":"c1--sec.com-L7-dedicated","CreatedBy":"vipgate-c1","Tenant":"admin","PoolBases":null,"L7":true,
+		 "VsVips":[{"name":"c1--sec.com-L7-dedicated","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_context_ref":"/api/vrfcontext/?name=global",
+		   "markers":[{"key":"created_by","values":["vipgate-c1"]}],
+		   "vip":[{"vip_id":"1","auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-a","subnet":{"ip_addr":{"addr":"10.50.0.0","type":"V4"},"mask":24}}}]}],
+		 "SSLKeyAndCertificates":[{"name":"c1--sec.com","type":"SSL_CERTIFICATE_TYPE_VIRTUALSERVICE","certificate":{"certificate":"CERT-PEM"},"key":"KEY-PEM","created_by":"vipgate-c1"}],
+		 "Pools":[{"name":"c1--sec.com_app-ns1-s","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_ref":"/api/vrfcontext/?name=global","created_by":"vipgate-c1",
+		    "servers":[{"ip":{"addr":"192.168.0.1","type":"V4"},"port":30080},{"ip":{"addr":"192.168.0.2","type":"V4"},"port":30080}]}],
+		 "PoolGroups":[{"name":"c1--sec.com_app-ns1-s","cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","members":[{"pool_ref":"/api/pool/?name=c1--sec.com_app-ns1-s"}]}],
+		 "L4PolicySets":null,
+		 "HTTPPolicySets":[{"name":"c1--sec.com-L7-dedicated","created_by":"vipgate-c1","http_request_policy":{"rules":[
+		     {"name":"sec.com-redirect-https","index":1,"enable":true,
+		      "match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["sec.com"]},"vs_port":{"match_criteria":"IS_IN","ports":[80]}},
+		      "redirect_action":{"protocol":"HTTPS","port":443,"keep_query":true,"status_code":"HTTP_REDIRECT_STATUS_CODE_302"}},
+		     {"name":"c1--sec.com_app-ns1-s","index":2,"enable":true,
+		      "match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["sec.com"]},"path":{"match_case":"SENSITIVE","match_criteria":"EQUALS","match_str":["/app"]}},
+		      "switching_action":{"action":"HTTP_SWITCHING_SELECT_POOLGROUP","pool_group_ref":"/api/poolgroup/?name=c1--sec.com_app-ns1-s"}}]}}],
+		 "VirtualServices":[{"name":"c1--sec.com-L7-dedicated","type":"VS_TYPE_NORMAL","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_context_ref":"/api/vrfcontext/?name=global",
+		    "se_group_ref":"/api/serviceenginegroup/?name=Default-Group","vsvip_ref":"/api/vsvip/?name=c1--sec.com-L7-dedicated","created_by":"vipgate-c1",
+		    "application_profile_ref":"/api/applicationprofile/?name=System-Secure-HTTP","ssl_profile_ref":"/api/sslprofile/?name=System-Standard",
+		    "ssl_key_and_certificate_refs":["/api/sslkeyandcertificate/?name=c1--sec.com"],
+		    "http_policies":[{"index":11,"http_policy_set_ref":"/api/httppolicyset/?name=c1--sec.com-L7-dedicated"}],
+		    "services":[{"port":80},{"port":443,"enable_ssl":true}]}]}`,
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			set, err := BuildL7(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := mustJSON(t, set)
+			if normJSON(t, got) != normJSON(t, tc.want) {
+				t.Errorf("got\n%s", got)
+			}
+			again, _ := BuildL7(tc.in)
+			if mustJSON(t, again) != got {
+				t.Error("not deterministic")
+			}
+		})
+	}
+}
+
+func TestBuildL7InfraSetting(t *testing.T) {
+	infra := &v1beta1.AviInfraSetting{ObjectMeta: metav1.ObjectMeta{Name: "edge"}, Spec: v1beta1.AviInfraSettingSpec{
+		SeGroup: v1beta1.AviInfraSettingSeGroup{Name: "edge-seg"},
+		Network: v1beta1.AviInfraSettingNetwork{VipNetworks: []v1beta1.AviInfraSettingVipNetwork{{NetworkName: "vip-net-b"}}}}}
+	i := ing("ns1", "a", 1, map[string][]path{"foo.com": {{"/", "web", 80, ""}}})
+	i.Infra = infra
+	p := PlanL7(l7settings("SMALL"), []L7Ingress{i})
+	set, err := BuildL7(L7Input{Settings: l7settings("SMALL"), Shard: p.Shards["c1--edge-Shared-L7-0"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := mustJSON(t, []any{set.VsVips[0].Vip, set.VirtualServices[0].SeGroupRef, set.Pools[0].Servers})
+	want := `[[{"vip_id":"1","auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-b"}}],"/api/serviceenginegroup/?name=edge-seg",null]`
+	if normJSON(t, got) != normJSON(t, want) {
+		t.Errorf("got %s", got)
+	}
+	names := L7Names(l7settings("SMALL"), p)
+	for _, n := range []string{"vsvip/c1--edge-Shared-L7-0", "virtualservice/c1--edge-Shared-L7-0", "httppolicyset/c1--edge-Shared-L7-0", "pool/c1--foo.com_-ns1-a", "poolgroup/c1--foo.com_-ns1-a"} {
+		if !names[n] {
+			t.Errorf("L7Names lacks %s: %v", n, names)
+		}
+	}
+}
