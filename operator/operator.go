@@ -162,6 +162,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 		if o.Inventory == nil {
 			o.Inventory = op.Inventory
 		}
+		if err := checkSEGroup(ctx, op.Inventory, o.Settings); err != nil {
+			return nil, err
+		}
 	}
 	if o.LeaderElectionID == "" {
 		o.LeaderElectionID = "vipgate-" + o.Settings.AKOSettings.ClusterName
@@ -263,8 +266,29 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *webho
 	if err := ais.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("aviinfrasetting controller: %w", err)
 	}
+	if err := op.setupRoutes(mgr, o); err != nil {
+		return err
+	}
+	// Class-less Ingresses follow L7Settings.defaultIngController in admission
+	// lookups exactly as in the Ingress reconciler.
+	lookups.Settings = o.Settings
+	ing := &reconcile.IngressReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorderFor("vipgate"), //nolint:staticcheck // as for Services
+		Settings:  o.Settings,
+		Applier:   applier,
+		Inventory: op.Inventory,
+		Lookups:   lookups,
+		Namespace: o.Namespace,
+		Name:      "ingress" + o.NameSuffix,
+	}
+	if err := ing.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("ingress controller: %w", err)
+	}
 	return mgr.Add(&reconcile.OrphanCollector{
 		Client: mgr.GetClient(), Cache: mgr.GetCache(), Applier: applier, Settings: o.Settings, Done: o.OrphansCollected,
+		L7Names: ing.ExpectedNames,
 	})
 }
 

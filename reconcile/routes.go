@@ -1,0 +1,297 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/vmware/alb-sdk/go/models"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/vipgate/vipgate/avi/model"
+	"github.com/vipgate/vipgate/avi/session"
+	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/webhooks"
+)
+
+// RoutesKey is the single work-queue key of the static route controller: every
+// Node event means "recompute the cluster's routes", and one key makes a burst
+// of node changes one VrfContext write.
+const RoutesKey = "routes"
+
+// adminTenant holds VRF contexts and SE groups: they are provider objects,
+// shared by every tenant.
+const adminTenant = "admin"
+
+// RoutesEnabled says whether vipgate writes static routes: not when
+// AKOSettings.disableStaticRouteSync is set (the network routes pod CIDRs
+// itself), and not in NodePort mode, where pools point at nodes, not pods.
+func RoutesEnabled(s *config.Settings) (bool, string) {
+	switch {
+	case bool(s.AKOSettings.DisableStaticRouteSync):
+		return false, "AKOSettings.disableStaticRouteSync is true"
+	case model.NodePortMode(s):
+		return false, "L7Settings.serviceType is NodePort: pools use node addresses"
+	}
+	return true, ""
+}
+
+// RoutesReconciler keeps the VrfContext's static routes for this cluster equal
+// to the nodes' pod CIDRs, and labels the cluster's SE group so its SEs take
+// only this cluster's routes. Routes of other clusters and routes without a
+// cluster label are never changed.
+type RoutesReconciler struct {
+	Client     client.Reader
+	Controller *session.Client
+	Settings   *config.Settings
+	// Inventory, when set, saves the SE group read while the snapshot already
+	// shows our label.
+	Inventory webhooks.InventorySource
+	// OnWrite is called after a write to the controller (inventory refresh).
+	OnWrite func()
+	// MaxAttempts bounds the read-merge-write rounds when others write the
+	// same object concurrently (default 5); the work queue retries after that.
+	MaxAttempts int
+	// Resync re-reads the VrfContext this long after a successful sync, so
+	// routes removed on the controller by hand come back; default
+	// AKOSettings.fullSyncFrequency, 0 there means never.
+	Resync time.Duration
+	// Name makes the controller name unique when tests start several managers in one process.
+	Name string
+}
+
+// Reconcile computes the cluster's routes from every Node, merges them into
+// the VrfContext and writes it only when the cluster's part differs.
+func (r *RoutesReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
+	log := logr.FromContextOrDiscard(ctx)
+	cluster := r.Settings.AKOSettings.ClusterName
+	var nodes corev1.NodeList
+	if err := r.Client.List(ctx, &nodes); err != nil {
+		return ctrl.Result{}, err
+	}
+	var routes []model.NodeRoute
+	for i := range nodes.Items {
+		n := &nodes.Items[i]
+		rs, skipped := model.NodeRoutes(n)
+		if len(skipped) > 0 {
+			log.Info("node routes skipped", "node", n.Name, "why", skipped)
+		}
+		routes = append(routes, rs...)
+	}
+	desired := model.BuildStaticRoutes(cluster, routes)
+
+	// SEs need the label only to pick up routes: a cluster without routes
+	// (no nodes yet) leaves the SE group as it is.
+	if len(desired) > 0 {
+		if err := r.labelSEGroup(ctx); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	attempts := r.MaxAttempts
+	if attempts <= 0 {
+		attempts = 5
+	}
+	vrfName := r.Settings.VRF()
+	for attempt := 1; ; attempt++ {
+		vrf, err := r.readVRF(ctx)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		current, _ := vrf["static_routes"].([]any)
+		merge, err := model.MergeStaticRoutes(current, cluster, desired)
+		if err != nil {
+			return ctrl.Result{}, fmt.Errorf("vrfcontext %s: %w", vrfName, err)
+		}
+		if !merge.Changed {
+			log.V(1).Info("static routes in sync", "vrf", vrfName, "routes", len(desired))
+			return ctrl.Result{RequeueAfter: r.resync()}, nil
+		}
+		if merge.Routes == nil {
+			merge.Routes = []any{}
+		}
+		vrf["static_routes"] = merge.Routes
+		uuid, _ := vrf["uuid"].(string)
+		// The body carries the _last_modified we read: the controller refuses
+		// the PUT (412) when anyone wrote the VrfContext since.
+		var out map[string]any
+		err = r.Controller.Update(ctx, model.TypeVrfContext, uuid, vrf, adminTenant, &out)
+		if err == nil {
+			if r.OnWrite != nil {
+				r.OnWrite()
+			}
+			log.Info("static routes written", "vrf", vrfName, "added", merge.Added, "removed", merge.Removed,
+				"updated", merge.Updated, "renamed", merge.Renamed, "attempt", attempt)
+			return ctrl.Result{RequeueAfter: r.resync()}, nil
+		}
+		if !concurrentUpdate(err) || attempt >= attempts {
+			return ctrl.Result{}, session.WithObject(err, model.TypeVrfContext+"/"+vrfName)
+		}
+		log.Info("vrfcontext changed under us; reading it again", "vrf", vrfName, "attempt", attempt, "error", session.Message(err))
+	}
+}
+
+func (r *RoutesReconciler) resync() time.Duration {
+	if r.Resync > 0 {
+		return r.Resync
+	}
+	if s, err := strconv.Atoi(r.Settings.AKOSettings.FullSyncFrequency); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	return 0
+}
+
+// concurrentUpdate reports a write lost to another writer: 412 (stale
+// _last_modified) or 409.
+func concurrentUpdate(err error) bool {
+	var e *session.Error
+	return session.IsConflict(err) || (errors.As(err, &e) && e.Status == http.StatusPreconditionFailed)
+}
+
+// readVRF reads the configured VrfContext of the configured cloud as the
+// controller returns it, so a PUT sends back every field unchanged.
+func (r *RoutesReconciler) readVRF(ctx context.Context) (map[string]any, error) {
+	return r.readOne(ctx, model.TypeVrfContext, r.Settings.VRF(), "ControllerSettings.vrfName")
+}
+
+func (r *RoutesReconciler) readOne(ctx context.Context, typ, name, key string) (map[string]any, error) {
+	cloud := r.Settings.ControllerSettings.CloudName
+	q := url.Values{"name": {name}, "cloud_ref.name": {cloud}}
+	var found []map[string]any
+	err := r.Controller.List(ctx, typ, q, adminTenant, 0, func(raw json.RawMessage) error {
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return fmt.Errorf("decoding %s: %w", typ, err)
+		}
+		found = append(found, m)
+		return nil
+	})
+	if err != nil {
+		return nil, session.WithObject(err, typ+"/"+name)
+	}
+	if len(found) == 0 {
+		return nil, fmt.Errorf("%s %q not found in cloud %q (%s)", typ, name, cloud, key)
+	}
+	return found[0], nil
+}
+
+// labelSEGroup puts clustername=<cluster> on the configured SE group so that
+// its SEs install only this cluster's routes. An SE group labelled for
+// another cluster is left alone and reported: start-up refuses it, and
+// admission refuses AviInfraSettings naming one.
+func (r *RoutesReconciler) labelSEGroup(ctx context.Context) error {
+	log := logr.FromContextOrDiscard(ctx)
+	cluster := r.Settings.AKOSettings.ClusterName
+	name := r.Settings.ControllerSettings.ServiceEngineGroupName
+	if r.Inventory != nil {
+		if snap := r.Inventory.Snapshot(); snap != nil {
+			if seg, ok := snap.SEGroups[name]; ok && seg.Labels[model.ClusterLabel] == cluster {
+				return nil
+			}
+		}
+	}
+	attempts := max(r.MaxAttempts, 5)
+	for attempt := 1; ; attempt++ {
+		seg, err := r.readOne(ctx, model.TypeSEGroup, name, "ControllerSettings.serviceEngineGroupName")
+		if err != nil {
+			return err
+		}
+		var labels []*models.KeyValue
+		if b, err := json.Marshal(seg["labels"]); err == nil {
+			_ = json.Unmarshal(b, &labels)
+		}
+		switch owner, ok := model.SEGroupClusterLabel(labels); {
+		case ok && owner == cluster:
+			return nil
+		case ok:
+			return fmt.Errorf("SE group %q is labelled %s=%s, so it belongs to another cluster; vipgate leaves it alone (ControllerSettings.serviceEngineGroupName)",
+				name, model.ClusterLabel, owner)
+		}
+		list, _ := seg["labels"].([]any)
+		seg["labels"] = append(slices.Clone(list), map[string]any{"key": model.ClusterLabel, "value": cluster})
+		uuid, _ := seg["uuid"].(string)
+		var out map[string]any
+		err = r.Controller.Update(ctx, model.TypeSEGroup, uuid, seg, adminTenant, &out)
+		if err == nil {
+			if r.OnWrite != nil {
+				r.OnWrite()
+			}
+			log.Info("SE group labelled for this cluster", "seGroup", name, "label", model.ClusterLabel+"="+cluster)
+			return nil
+		}
+		if !concurrentUpdate(err) || attempt >= attempts {
+			return session.WithObject(err, model.TypeSEGroup+"/"+name)
+		}
+		log.Info("SE group changed under us; reading it again", "seGroup", name, "attempt", attempt)
+	}
+}
+
+// SetupWithManager registers the controller (leader only, like every
+// controller) when static routes are enabled. It reconciles once at start,
+// so routes of nodes deleted while vipgate was down go too, then on Node
+// changes that move routes.
+func (r *RoutesReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if ok, why := RoutesEnabled(r.Settings); !ok {
+		mgr.GetLogger().Info("static route sync off", "why", why)
+		return nil
+	}
+	name := "routes"
+	if r.Name != "" {
+		name = r.Name
+	}
+	key := ctrl.Request{NamespacedName: types.NamespacedName{Name: RoutesKey}}
+	toKey := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []ctrl.Request { return []ctrl.Request{key} })
+	initial := source.Func(func(_ context.Context, q workqueue.TypedRateLimitingInterface[ctrl.Request]) error {
+		q.Add(key)
+		return nil
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(name).
+		Watches(&corev1.Node{}, toKey, builder.WithPredicates(nodeRoutePredicate{})).
+		WatchesRawSource(initial).
+		Complete(r)
+}
+
+// nodeRoutePredicate passes Node events that can change routes: add, delete,
+// and updates of pod CIDRs (spec or annotation) or InternalIPs. Status
+// heartbeats, which are most Node updates, do not.
+type nodeRoutePredicate struct{ predicate.Funcs }
+
+func (nodeRoutePredicate) Create(event.CreateEvent) bool   { return true }
+func (nodeRoutePredicate) Delete(event.DeleteEvent) bool   { return true }
+func (nodeRoutePredicate) Generic(event.GenericEvent) bool { return false }
+func (nodeRoutePredicate) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*corev1.Node)
+	n, ok2 := e.ObjectNew.(*corev1.Node)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return o.Spec.PodCIDR != n.Spec.PodCIDR || !slices.Equal(o.Spec.PodCIDRs, n.Spec.PodCIDRs) ||
+		o.Annotations[model.AnnotationPodCIDRs] != n.Annotations[model.AnnotationPodCIDRs] ||
+		!slices.Equal(internalIPs(o), internalIPs(n))
+}
+
+func internalIPs(n *corev1.Node) []string {
+	var out []string
+	for _, a := range n.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			out = append(out, a.Address)
+		}
+	}
+	return out
+}
