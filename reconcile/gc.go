@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -16,13 +17,17 @@ import (
 )
 
 // OrphanCollector deletes, once at start-up (on the leader), the controller
-// objects this cluster created that no Service accounts for any more: those
-// left behind while vipgate was down, or by a failure halfway.
+// objects this cluster created that no Service or Ingress accounts for any
+// more: those left behind while vipgate was down, or by a failure halfway.
 type OrphanCollector struct {
 	Client   client.Reader
 	Cache    cache.Cache
 	Applier  *apply.Applier
 	Settings *config.Settings
+	// L7Names, when set, returns "type/name" of every L7 object the current
+	// Ingresses account for (IngressReconciler.ExpectedNames); without it every
+	// L7 object of ours is kept, since nothing could tell which are orphans.
+	L7Names func(ctx context.Context) (map[string]bool, error)
 	// Done, when set, receives the result once (tests).
 	Done func(deleted []string, err error)
 }
@@ -73,11 +78,21 @@ func (g *OrphanCollector) Collect(ctx context.Context) ([]string, error) {
 			owners[model.BaseName(cluster, s.Namespace, key)] = true
 		}
 	}
+	var l7 map[string]bool
+	if g.L7Names != nil {
+		if l7, err = g.L7Names(ctx); err != nil {
+			return nil, err
+		}
+	}
 	var orphans []apply.Object
 	for _, o := range objs {
-		if !expected(o, owners, bases) {
-			orphans = append(orphans, o)
+		if expected(o, owners, bases) {
+			continue
 		}
+		if l7 == nil && isL7(o) || l7[o.Type+"/"+o.Name] {
+			continue
+		}
+		orphans = append(orphans, o)
 	}
 	if len(orphans) == 0 {
 		return nil, nil
@@ -87,6 +102,18 @@ func (g *OrphanCollector) Collect(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return res.Deleted, err
+}
+
+// isL7 reports whether o can only be an L7 shard's object: a type only L7
+// uses, or a pool named the L7 way (with '_').
+func isL7(o apply.Object) bool {
+	switch o.Type {
+	case model.TypePoolGroup, model.TypeHTTPPolicySet, model.TypeSSLKeyAndCertificate:
+		return true
+	case model.TypePool:
+		return strings.Contains(o.Name, "_")
+	}
+	return false
 }
 
 func expected(o apply.Object, owners, bases map[string]bool) bool {

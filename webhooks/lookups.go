@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/rules"
 )
@@ -61,11 +62,7 @@ func SetupIndexes(ctx context.Context, idx client.FieldIndexer) error {
 		return err
 	}
 	if err := idx.IndexField(ctx, &networkingv1.IngressClass{}, IndexInfraSetting, func(o client.Object) []string {
-		p := o.(*networkingv1.IngressClass).Spec.Parameters
-		if p != nil && p.APIGroup != nil && *p.APIGroup == v1beta1.GroupVersion.Group && p.Kind == "AviInfraSetting" {
-			return []string{p.Name}
-		}
-		return nil
+		return nonEmpty(InfraSettingOfClass(o.(*networkingv1.IngressClass)))
 	}); err != nil {
 		return err
 	}
@@ -118,6 +115,10 @@ type CacheLookups struct {
 	// Informers lazily starts the cert-manager Certificate informer when the CRD exists.
 	Informers cache.Informers
 	Ctx       context.Context
+
+	// Settings, when set, make IngressesByHost honour L7Settings.defaultIngController
+	// for Ingresses without a class, exactly as the Ingress reconciler does.
+	Settings *config.Settings
 
 	certOnce   sync.Mutex
 	certReady  bool
@@ -255,25 +256,48 @@ func (l *CacheLookups) IngressesByHost(host string) []*networkingv1.Ingress {
 	return out
 }
 
-// ownsIngress: the Ingress's class is one whose controller is AKO's, or it has
-// no class and vipgate's class is the cluster default.
 func (l *CacheLookups) ownsIngress(ing *networkingv1.Ingress) bool {
 	var classes networkingv1.IngressClassList
 	if err := l.Cache.List(l.Ctx, &classes); err != nil {
 		return false
 	}
-	for _, c := range classes.Items {
+	return IngressClassFor(ing, classes.Items, l.Settings == nil || bool(l.Settings.L7Settings.DefaultIngController)) != nil
+}
+
+// IngressClassFor returns the IngressClass through which vipgate owns ing, or
+// nil when ing is not vipgate's. An Ingress is vipgate's when the class it
+// names has spec.controller ako.vmware.com/avi-lb, or when it names no class,
+// defaultIngController is on and a class of vipgate's carries
+// ingressclass.kubernetes.io/is-default-class: "true". Admission lookups and
+// the Ingress reconciler share this one definition.
+func IngressClassFor(ing *networkingv1.Ingress, classes []networkingv1.IngressClass, defaultIngController bool) *networkingv1.IngressClass {
+	var def *networkingv1.IngressClass
+	for i := range classes {
+		c := &classes[i]
 		if c.Spec.Controller != LBClass {
 			continue
 		}
-		if ing.Spec.IngressClassName != nil && *ing.Spec.IngressClassName == c.Name {
-			return true
+		if ing.Spec.IngressClassName != nil {
+			if *ing.Spec.IngressClassName == c.Name {
+				return c
+			}
+			continue
 		}
-		if ing.Spec.IngressClassName == nil && c.Annotations[networkingv1.AnnotationIsDefaultIngressClass] == "true" {
-			return true
+		if defaultIngController && c.Annotations[networkingv1.AnnotationIsDefaultIngressClass] == "true" && (def == nil || c.Name < def.Name) {
+			def = c
 		}
 	}
-	return false
+	return def
+}
+
+// InfraSettingOfClass names the AviInfraSetting an IngressClass's parameters
+// point at (apiGroup ako.vmware.com, kind AviInfraSetting), or "".
+func InfraSettingOfClass(c *networkingv1.IngressClass) string {
+	p := c.Spec.Parameters
+	if p != nil && p.APIGroup != nil && *p.APIGroup == v1beta1.GroupVersion.Group && p.Kind == "AviInfraSetting" {
+		return p.Name
+	}
+	return ""
 }
 
 // ReferencesToInfraSetting lists the objects that name an AviInfraSetting.
