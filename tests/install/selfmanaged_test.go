@@ -1,0 +1,272 @@
+package install
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	admv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	testingclock "k8s.io/utils/clock/testing"
+
+	"github.com/vipgate/vipgate/certs"
+	"github.com/vipgate/vipgate/webhooks"
+)
+
+const (
+	smNamespace = "vipgate-system"
+	smService   = "vipgate-webhook"
+)
+
+// smState is what the Manager keeps, read back from the API server and disk.
+type smState struct {
+	data    map[string][]byte
+	ca      *certs.KeyPair
+	serving *certs.KeyPair
+}
+
+func readSecret(t *testing.T) smState {
+	t.Helper()
+	var s corev1.Secret
+	key := types.NamespacedName{Namespace: smNamespace, Name: certs.SecretNameFor(smService)}
+	if err := env.Client.Get(context.Background(), key, &s); err != nil {
+		t.Fatalf("reading Secret %s: %v", key, err)
+	}
+	if s.Type != corev1.SecretTypeTLS {
+		t.Errorf("Secret type %q, want %q", s.Type, corev1.SecretTypeTLS)
+	}
+	for _, k := range []string{certs.CACertKey, certs.CAKeyKey, certs.TLSCertKey, certs.TLSKeyKey} {
+		if len(s.Data[k]) == 0 {
+			t.Fatalf("Secret %s has no %s", key, k)
+		}
+	}
+	ca, err := certs.ParseKeyPair("CA", s.Data[certs.CACertKey], s.Data[certs.CAKeyKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	serving, err := certs.ParseKeyPair("serving", s.Data[certs.TLSCertKey], s.Data[certs.TLSKeyKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return smState{data: s.Data, ca: &ca, serving: &serving}
+}
+
+// checkInjected checks that every vipgate webhook of both configurations
+// carries want as its caBundle (probe webhooks of earlier steps aside).
+func checkInjected(t *testing.T, want []byte) {
+	t.Helper()
+	ctx := context.Background()
+	var m admv1.MutatingWebhookConfiguration
+	if err := env.Client.Get(ctx, types.NamespacedName{Name: webhooks.MutatingConfigName}, &m); err != nil {
+		t.Fatal(err)
+	}
+	var v admv1.ValidatingWebhookConfiguration
+	if err := env.Client.Get(ctx, types.NamespacedName{Name: webhooks.ValidatingConfigName}, &v); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, h := range m.Webhooks {
+		n++
+		if !bytes.Equal(h.ClientConfig.CABundle, want) {
+			t.Errorf("%s: caBundle of %s is not the Manager's CA bundle", webhooks.MutatingConfigName, h.Name)
+		}
+	}
+	for _, h := range v.Webhooks {
+		n++
+		if !bytes.Equal(h.ClientConfig.CABundle, want) {
+			t.Errorf("%s: caBundle of %s is not the Manager's CA bundle", webhooks.ValidatingConfigName, h.Name)
+		}
+	}
+	if n < 4 {
+		t.Errorf("only %d webhooks in the configurations", n)
+	}
+}
+
+// checkFiles checks the cert dir holds what the Secret holds.
+func checkFiles(t *testing.T, dir string, st smState) {
+	t.Helper()
+	for _, k := range []string{certs.CACertKey, certs.TLSCertKey, certs.TLSKeyKey} {
+		b, err := os.ReadFile(filepath.Join(dir, k))
+		if err != nil {
+			t.Fatalf("cert dir: %v", err)
+		}
+		if !bytes.Equal(b, st.data[k]) {
+			t.Errorf("cert dir: %s differs from the Secret's", k)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, certs.TLSKeyKey)); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		t.Errorf("tls.key mode %v, want no group/other access", fi.Mode().Perm())
+	}
+}
+
+// editSecret changes the stored Secret (to force the Manager's hand).
+func editSecret(t *testing.T, edit func(map[string][]byte)) {
+	t.Helper()
+	ctx := context.Background()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var s corev1.Secret
+		if err := env.Client.Get(ctx, types.NamespacedName{Namespace: smNamespace, Name: certs.SecretNameFor(smService)}, &s); err != nil {
+			return err
+		}
+		edit(s.Data)
+		return env.Client.Update(ctx, &s)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSelfManagedCertificates runs the certs.Manager (vipgate
+// --self-managed-certs) against the real API server with vipgate's webhook
+// configurations installed: it creates the Secret, injects the CA into both
+// configurations and writes the files; vipgate then serves with them and the
+// API server reaches it. Forced rotations (the stored serving certificate or
+// CA key lost) reissue under admission load without a failed request, and
+// time-driven rotations (a fake clock past the renewal times) reissue the
+// serving certificate, then the CA with the old one kept in the bundle.
+func TestSelfManagedCertificates(t *testing.T) {
+	ctx := context.Background()
+	ensureNamespace(t, smNamespace)
+	secretKey := types.NamespacedName{Namespace: smNamespace, Name: certs.SecretNameFor(smService)}
+	t.Cleanup(func() {
+		var s corev1.Secret
+		if err := env.Client.Get(ctx, secretKey, &s); err == nil {
+			_ = env.Client.Delete(ctx, &s)
+		}
+	})
+	t.Cleanup(func() { restoreConfigurations(t) })
+	start := time.Now()
+	clk := testingclock.NewFakeClock(start)
+	dir := filepath.Join(t.TempDir(), "webhook-certs")
+	m, err := certs.NewManager(certs.Options{
+		Client: env.Client, Namespace: smNamespace, ServiceName: smService,
+		ExtraNames: []string{"127.0.0.1", "localhost"}, CertDir: dir,
+		MutatingConfigName: webhooks.MutatingConfigName, ValidatingConfigName: webhooks.ValidatingConfigName,
+		Clock: clk,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pre corev1.Secret
+	if err := env.Client.Get(ctx, secretKey, &pre); !apierrors.IsNotFound(err) {
+		t.Fatalf("Secret %s exists before the Manager ran (err %v)", secretKey, err)
+	}
+
+	// First pass: issue, inject, write.
+	next, err := m.Sync(ctx)
+	if err != nil {
+		t.Fatalf("first Sync: %v", err)
+	}
+	st := readSecret(t)
+	if err := certs.Verify(st.ca.Cert, st.serving.Cert, m.DNSNames(), start); err != nil {
+		t.Errorf("issued serving certificate: %v", err)
+	}
+	if !next.Equal(certs.RenewalTime(st.serving.Cert)) {
+		t.Errorf("next check %s, want the serving certificate's renewal time %s", next, certs.RenewalTime(st.serving.Cert))
+	}
+	bundle := certs.CABundle(st.data, start)
+	if cas, err := certs.ParseCertificates(bundle); err != nil || len(cas) != 1 || !cas[0].Equal(st.ca.Cert) {
+		t.Errorf("caBundle after the first pass should be the one CA (got %d certificates, err %v)", len(cas), err)
+	}
+	checkInjected(t, bundle)
+	checkFiles(t, dir, st)
+	// A second pass with nothing due changes nothing.
+	if _, err := m.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if again := readSecret(t); !bytes.Equal(again.data[certs.TLSCertKey], st.data[certs.TLSCertKey]) {
+		t.Errorf("a second Sync with nothing due reissued the serving certificate")
+	}
+
+	// The API server reaches vipgate with the Manager's certificates. (setCABundle
+	// writes the bundle the Manager injected, adding a probe to know the API
+	// server uses it.)
+	setCABundle(t, bundle)
+	startVipgateWithCerts(t, dir, bundle)
+	waitServed(t, st.serving.Cert, bundle)
+	if d, a, problems := checkOnce(ctx, fastClient(t), "self-managed"); !d || !a {
+		t.Fatalf("admission with self-managed certificates: %v", problems)
+	}
+
+	// Forced rotations under load: a lost serving certificate, then a lost CA key.
+	l := startLoad(t, 4)
+	l.flow(t, 40)
+	editSecret(t, func(d map[string][]byte) { delete(d, certs.TLSCertKey); delete(d, certs.TLSKeyKey) })
+	if _, err := m.Sync(ctx); err != nil {
+		t.Fatalf("Sync after losing the serving certificate: %v", err)
+	}
+	st2 := readSecret(t)
+	if !st2.ca.Cert.Equal(st.ca.Cert) {
+		t.Errorf("losing the serving certificate replaced the CA")
+	}
+	if st2.serving.Cert.SerialNumber.Cmp(st.serving.Cert.SerialNumber) == 0 {
+		t.Fatalf("the serving certificate was not reissued")
+	}
+	checkInjected(t, bundle)
+	checkFiles(t, dir, st2)
+	waitServed(t, st2.serving.Cert, bundle)
+	t.Logf("forced serving rotation: serving serial %x after %d requests", st2.serving.Cert.SerialNumber, l.total())
+	l.flow(t, 40)
+
+	editSecret(t, func(d map[string][]byte) { delete(d, certs.CAKeyKey) })
+	if _, err := m.Sync(ctx); err != nil {
+		t.Fatalf("Sync after losing the CA key: %v", err)
+	}
+	st3 := readSecret(t)
+	if st3.ca.Cert.Equal(st.ca.Cert) {
+		t.Fatalf("the CA was not reissued")
+	}
+	if !bytes.Equal(st3.data[certs.PreviousCAKey], st.data[certs.CACertKey]) {
+		t.Errorf("the replaced CA was not kept as %s", certs.PreviousCAKey)
+	}
+	bundle3 := certs.CABundle(st3.data, start)
+	if cas, err := certs.ParseCertificates(bundle3); err != nil || len(cas) != 2 {
+		t.Errorf("caBundle after a CA rotation should hold the new and the previous CA (got %d, err %v)", len(cas), err)
+	}
+	checkInjected(t, bundle3)
+	checkFiles(t, dir, st3)
+	waitServed(t, st3.serving.Cert, st3.data[certs.CACertKey])
+	t.Logf("forced CA rotation: serving serial %x after %d requests", st3.serving.Cert.SerialNumber, l.total())
+	l.flow(t, 40)
+	l.finish(t)
+
+	// Time-driven rotations (fake clock; the certificates issued now are dated
+	// in the future, so this part checks the Secret, the bundle and the files only).
+	clk.SetTime(certs.RenewalTime(st3.serving.Cert).Add(time.Minute))
+	if _, err := m.Sync(ctx); err != nil {
+		t.Fatalf("Sync at the serving certificate's renewal time: %v", err)
+	}
+	st4 := readSecret(t)
+	if !st4.ca.Cert.Equal(st3.ca.Cert) || st4.serving.Cert.SerialNumber.Cmp(st3.serving.Cert.SerialNumber) == 0 {
+		t.Errorf("at the serving renewal time: want a new serving certificate from the same CA")
+	}
+	checkInjected(t, certs.CABundle(st4.data, clk.Now()))
+	checkFiles(t, dir, st4)
+
+	clk.SetTime(certs.RenewalTime(st4.ca.Cert).Add(time.Minute))
+	if _, err := m.Sync(ctx); err != nil {
+		t.Fatalf("Sync at the CA's renewal time: %v", err)
+	}
+	st5 := readSecret(t)
+	if st5.ca.Cert.Equal(st4.ca.Cert) {
+		t.Fatalf("at the CA renewal time: the CA was not reissued")
+	}
+	if !bytes.Equal(st5.data[certs.PreviousCAKey], st4.data[certs.CACertKey]) {
+		t.Errorf("at the CA renewal time: the replaced CA was not kept as %s", certs.PreviousCAKey)
+	}
+	if err := certs.Verify(st5.ca.Cert, st5.serving.Cert, m.DNSNames(), clk.Now()); err != nil {
+		t.Errorf("at the CA renewal time: %v", err)
+	}
+	b5 := certs.CABundle(st5.data, clk.Now())
+	if cas, err := certs.ParseCertificates(b5); err != nil || len(cas) != 2 {
+		t.Errorf("caBundle after the CA renewal should hold the new and the previous CA (got %d, err %v)", len(cas), err)
+	}
+	checkInjected(t, b5)
+	checkFiles(t, dir, st5)
+}
