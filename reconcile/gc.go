@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/go-logr/logr"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/vipgate/vipgate/avi/apply"
 	"github.com/vipgate/vipgate/avi/model"
+	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/rules"
 )
@@ -56,40 +58,75 @@ func (g *OrphanCollector) Collect(ctx context.Context) ([]string, error) {
 	if !g.Cache.WaitForCacheSync(ctx) {
 		return nil, fmt.Errorf("caches did not sync")
 	}
-	objs, err := g.Applier.ListOwned(ctx, g.Settings.CreatedBy(), g.Settings.ControllerSettings.TenantName)
-	if err != nil {
+	// Every tenant we may have written to: the configured one and those named
+	// by namespace annotations (ako.vmware.com/tenant-name).
+	var nss corev1.NamespaceList
+	if err := g.Client.List(ctx, &nss); err != nil {
 		return nil, err
+	}
+	nsByName := map[string]*corev1.Namespace{}
+	tenants := []string{g.Settings.ControllerSettings.TenantName}
+	for i := range nss.Items {
+		ns := &nss.Items[i]
+		nsByName[ns.Name] = ns
+		if t := rules.TenantFor(ns, g.Settings); !slices.Contains(tenants, t) {
+			tenants = append(tenants, t)
+		}
+	}
+	var objs []apply.Object
+	for _, t := range tenants {
+		in, err := g.Applier.ListOwned(ctx, g.Settings.CreatedBy(), t)
+		if err != nil && t != g.Settings.ControllerSettings.TenantName && !session.IsRetryable(err) {
+			// A tenant an annotation names but we cannot read (it does not
+			// exist, or no permission) holds nothing of ours to collect.
+			logr.FromContextOrDiscard(ctx).Info("orphan collection skips a tenant", "tenant", t, "error", session.Message(err))
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tenant %s: %w", t, err)
+		}
+		objs = append(objs, in...)
 	}
 	var svcs corev1.ServiceList
 	if err := g.Client.List(ctx, &svcs); err != nil {
 		return nil, err
 	}
-	owners, bases := map[string]bool{}, map[string]bool{}
+	// owners and bases per tenant: a Service's objects are expected only in
+	// the tenant its namespace names now.
+	owners, bases := map[string]map[string]bool{}, map[string]map[string]bool{}
 	cluster := g.Settings.AKOSettings.ClusterName
 	for i := range svcs.Items {
 		s := &svcs.Items[i]
-		if !rules.OwnsService(s, g.Settings) || s.DeletionTimestamp != nil {
+		ns := nsByName[s.Namespace]
+		if !rules.OwnsService(s, g.Settings) || s.DeletionTimestamp != nil || !rules.NamespaceSelected(ns, g.Settings) {
 			continue
 		}
+		t := rules.TenantFor(ns, g.Settings)
+		if owners[t] == nil {
+			owners[t], bases[t] = map[string]bool{}, map[string]bool{}
+		}
 		base := model.BaseName(cluster, s.Namespace, s.Name)
-		bases[base] = true
-		owners[base] = true
+		bases[t][base] = true
+		owners[t][base] = true
 		if key := s.Annotations[rules.AnnSharedVIP]; key != "" {
-			owners[model.BaseName(cluster, s.Namespace, key)] = true
+			owners[t][model.BaseName(cluster, s.Namespace, key)] = true
 		}
 	}
 	var l7 map[string]bool
 	if g.L7Names != nil {
+		var err error
 		if l7, err = g.L7Names(ctx); err != nil {
 			return nil, err
 		}
 	}
 	var orphans []apply.Object
 	for _, o := range objs {
-		if expected(o, owners, bases) {
+		if expected(o, owners[o.Tenant], bases[o.Tenant]) {
 			continue
 		}
-		if l7 == nil && isL7(o) || l7[o.Type+"/"+o.Name] {
+		// L7 shards live in the configured tenant; an L7-looking object in
+		// another tenant is left alone rather than guessed at.
+		if (l7 == nil || o.Tenant != g.Settings.ControllerSettings.TenantName) && isL7(o) || l7[o.Type+"/"+o.Name] {
 			continue
 		}
 		orphans = append(orphans, o)
