@@ -16,6 +16,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -436,7 +437,7 @@ func (r *ServiceReconciler) allOwned(ctx context.Context, _ client.Object) []ctr
 }
 
 // servicePredicate passes Services that are or were vipgate's, and only for
-// changes that matter: spec (generation), annotations, deletion. Our own status
+// changes that matter: spec, annotations, deletion. Our own status
 // patches do not trigger another reconcile.
 type servicePredicate struct {
 	predicate.Funcs
@@ -458,7 +459,9 @@ func (p servicePredicate) Update(e event.UpdateEvent) bool {
 		return false
 	}
 	o, n := e.ObjectOld, e.ObjectNew
-	return o.GetGeneration() != n.GetGeneration() ||
+	// Services have no metadata.generation (it stays 0 on spec changes), so
+	// the spec itself is compared: a port, type or IP change must reconcile.
+	return !equality.Semantic.DeepEqual(o.(*corev1.Service).Spec, n.(*corev1.Service).Spec) ||
 		!mapsEqual(o.GetAnnotations(), n.GetAnnotations()) ||
 		n.GetDeletionTimestamp() != nil ||
 		// Status edited by someone else (or lost): put our VIP back.

@@ -141,26 +141,17 @@ func TestServiceUpdates(t *testing.T) {
 		return ""
 	})
 
-	// Port 443 becomes 8443: a new pool, the old one gone, the VS follows.
+	// Port 443 becomes 8443: a new pool, the old one gone, the VS follows. The
+	// spec change alone must do it (no EndpointSlice event helps).
 	cur := getService(t, ns, "app")
 	cur.Spec.Ports[1] = svcPort(8443)
 	if err := env.Client.Update(ctx, cur); err != nil {
 		t.Fatalf("changing the port: %v", err)
 	}
-	// The endpoint slice follows the Service's ports, as the slice controller would.
-	cur = getService(t, ns, "app")
-	newSlice := endpointSlice(cur, "app-a", "10.2.0.1")
-	slice.Ports = newSlice.Ports
-	if err := env.Client.Update(ctx, slice); err != nil {
-		t.Fatalf("updating the EndpointSlice: %v", err)
-	}
-	eventually(t, "pools follow the new port", func() string {
+	eventually(t, "pools and the VS follow the new port", func() string {
 		got := simNames(sim, "pool", base)
 		if !slices.Equal(got, []string{poolName(ns, "app", 80), poolName(ns, "app", 8443)}) {
 			return fmt.Sprintf("pools %v", got)
-		}
-		if s := poolServers(simObject(sim, "pool", poolName(ns, "app", 8443))); !slices.Equal(s, []string{"10.2.0.1:16443"}) {
-			return fmt.Sprintf("new pool servers %v", s)
 		}
 		vs := simObject(sim, "virtualservice", base)
 		if p := vsPorts(vs); !slices.Equal(p, []string{"80", "8443"}) {
@@ -168,6 +159,20 @@ func TestServiceUpdates(t *testing.T) {
 		}
 		if m := vsPoolsByPort(sim, vs); m["8443"] != poolName(ns, "app", 8443) || len(m) != 2 {
 			return fmt.Sprintf("VS port→pool %v", m)
+		}
+		return ""
+	})
+	// Then the endpoint slice follows the Service's ports, as the slice
+	// controller would, and the new pool gets its servers.
+	cur = getService(t, ns, "app")
+	newSlice := endpointSlice(cur, "app-a", "10.2.0.1")
+	slice.Ports = newSlice.Ports
+	if err := env.Client.Update(ctx, slice); err != nil {
+		t.Fatalf("updating the EndpointSlice: %v", err)
+	}
+	eventually(t, "the new pool gets the endpoints", func() string {
+		if s := poolServers(simObject(sim, "pool", poolName(ns, "app", 8443))); !slices.Equal(s, []string{"10.2.0.1:16443"}) {
+			return fmt.Sprintf("new pool servers %v", s)
 		}
 		return ""
 	})
