@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -73,25 +74,33 @@ type ServiceReconciler struct {
 	// Name makes the controller name unique when tests start several managers in one process.
 	Name string
 	Now  func() time.Time
+
+	// tenantMoves remembers, per Service ("ns/name"), the tenants its
+	// namespace annotation named before (see leaveOldTenants).
+	tenantMoves sync.Map
 }
 
 // Reconcile is idempotent: the same cluster and controller state produce no writes.
 func (r *ServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	log := logr.FromContextOrDiscard(ctx)
+	ns, err := r.namespace(ctx, req.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	var svc corev1.Service
 	if err := r.Client.Get(ctx, req.NamespacedName, &svc); err != nil {
 		if apierrors.IsNotFound(err) {
 			// Gone without our finalizer (e.g. created before vipgate was installed):
 			// remove what we hold under its name; a no-op when there is nothing.
-			_, err := r.Applier.Delete(ctx, r.owner(req.Namespace, req.Name))
+			_, err := r.Applier.Delete(ctx, r.owner(req.Namespace, req.Name, rules.TenantFor(ns, r.Settings)))
 			return ctrl.Result{}, err
 		}
 		return ctrl.Result{}, err
 	}
 
-	owned := rules.OwnsService(&svc, r.Settings)
+	owned := rules.OwnsService(&svc, r.Settings) && rules.NamespaceSelected(ns, r.Settings)
 	if svc.DeletionTimestamp != nil || !owned {
-		return r.release(ctx, &svc)
+		return r.release(ctx, &svc, ns)
 	}
 	if !controllerutil.ContainsFinalizer(&svc, webhooks.CleanupFinalizer) {
 		// Normally set at admission; a Service created while the webhook was down gets it here.
@@ -119,8 +128,12 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		r.Recorder.Event(&svc, corev1.EventTypeWarning, ReasonInvalid, err.Error())
 		return ctrl.Result{}, r.setCondition(ctx, &svc, metav1.ConditionFalse, ReasonInvalid, err.Error())
 	}
+	set.Tenant = rules.TenantFor(ns, r.Settings)
 	res, err := r.Applier.Apply(ctx, set)
 	if err != nil {
+		return r.controllerFailed(ctx, &svc, err)
+	}
+	if err := r.leaveOldTenants(ctx, &svc, apply.OwnerOf(set)); err != nil {
 		return r.controllerFailed(ctx, &svc, err)
 	}
 	addrs := model.AllocatedAddresses(res.VsVip)
@@ -139,9 +152,9 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 }
 
 // owner names the controller objects of a Service that is not in a shared-VIP group.
-func (r *ServiceReconciler) owner(namespace, name string) apply.Owner {
+func (r *ServiceReconciler) owner(namespace, name, tenant string) apply.Owner {
 	base := model.BaseName(r.Settings.AKOSettings.ClusterName, namespace, name)
-	return apply.Owner{Name: base, CreatedBy: r.Settings.CreatedBy(), Tenant: r.Settings.ControllerSettings.TenantName, PoolBases: []string{base}}
+	return apply.Owner{Name: base, CreatedBy: r.Settings.CreatedBy(), Tenant: tenant, PoolBases: []string{base}}
 }
 
 func (r *ServiceReconciler) env() rules.Env {
@@ -162,11 +175,11 @@ func (r *ServiceReconciler) env() rules.Env {
 // modelInput gathers the Service (or its shared-VIP group) and what its pools need.
 func (r *ServiceReconciler) modelInput(ctx context.Context, svc *corev1.Service, snap *inventory.Snapshot) (model.L4Input, error) {
 	in := model.L4Input{Settings: r.Settings, Snapshot: snap}
-	var ns corev1.Namespace
-	if err := r.Client.Get(ctx, types.NamespacedName{Name: svc.Namespace}, &ns); err != nil && !apierrors.IsNotFound(err) {
+	ns, err := r.namespace(ctx, svc.Namespace)
+	if err != nil {
 		return in, err
 	}
-	if name := rules.InfraSettingName(svc, &ns); name != "" {
+	if name := rules.InfraSettingName(svc, ns); name != "" {
 		var ais v1beta1.AviInfraSetting
 		if err := r.Client.Get(ctx, types.NamespacedName{Name: name}, &ais); err != nil {
 			return in, fmt.Errorf("AviInfraSetting %q: %w", name, err)
@@ -227,14 +240,24 @@ func (r *ServiceReconciler) nodeAddresses(ctx context.Context) ([]string, error)
 
 // release removes the controller objects of a Service that is going away or is
 // no longer vipgate's, then lets it go (finalizer, status).
-func (r *ServiceReconciler) release(ctx context.Context, svc *corev1.Service) (ctrl.Result, error) {
+func (r *ServiceReconciler) release(ctx context.Context, svc *corev1.Service, ns *corev1.Namespace) (ctrl.Result, error) {
+	tenant := rules.TenantFor(ns, r.Settings)
 	if key := svc.Annotations[rules.AnnSharedVIP]; key != "" && svc.DeletionTimestamp != nil {
 		// The group lives on without this member: rebuild it from the others.
-		if err := r.resyncSharedGroup(ctx, svc, key); err != nil {
+		if err := r.resyncSharedGroup(ctx, svc, key, tenant); err != nil {
 			return r.controllerFailed(ctx, svc, err)
 		}
 	} else if controllerutil.ContainsFinalizer(svc, webhooks.CleanupFinalizer) || len(svc.Status.LoadBalancer.Ingress) > 0 {
-		if _, err := r.Applier.Delete(ctx, r.owner(svc.Namespace, svc.Name)); err != nil {
+		owner := r.owner(svc.Namespace, svc.Name, tenant)
+		if key := svc.Annotations[rules.AnnSharedVIP]; key != "" {
+			// A shared-VIP member whose namespace stopped being selected: the
+			// whole group goes, since every member shares the namespace.
+			owner.Name = model.BaseName(r.Settings.AKOSettings.ClusterName, svc.Namespace, key)
+		}
+		if _, err := r.Applier.Delete(ctx, owner); err != nil {
+			return r.controllerFailed(ctx, svc, err)
+		}
+		if err := r.leaveOldTenants(ctx, svc, owner); err != nil {
 			return r.controllerFailed(ctx, svc, err)
 		}
 	}
@@ -260,7 +283,7 @@ func (r *ServiceReconciler) release(ctx context.Context, svc *corev1.Service) (c
 	return ctrl.Result{}, nil
 }
 
-func (r *ServiceReconciler) resyncSharedGroup(ctx context.Context, leaving *corev1.Service, key string) error {
+func (r *ServiceReconciler) resyncSharedGroup(ctx context.Context, leaving *corev1.Service, key, tenant string) error {
 	cluster := r.Settings.AKOSettings.ClusterName
 	var rest []model.Member
 	bases := []string{model.BaseName(cluster, leaving.Namespace, leaving.Name)}
@@ -272,7 +295,7 @@ func (r *ServiceReconciler) resyncSharedGroup(ctx context.Context, leaving *core
 	if len(rest) == 0 {
 		_, err := r.Applier.Delete(ctx, apply.Owner{
 			Name: model.BaseName(cluster, leaving.Namespace, key), CreatedBy: r.Settings.CreatedBy(),
-			Tenant: r.Settings.ControllerSettings.TenantName, PoolBases: bases,
+			Tenant: tenant, PoolBases: bases,
 		})
 		return err
 	}
@@ -295,6 +318,7 @@ func (r *ServiceReconciler) resyncSharedGroup(ctx context.Context, leaving *core
 	// The leaving member's pools are no longer in the set, so Apply deletes them;
 	// it only finds them if their base is listed.
 	set.PoolBases = append(set.PoolBases, bases...)
+	set.Tenant = tenant
 	_, err = r.Applier.Apply(ctx, set)
 	return err
 }
@@ -383,6 +407,9 @@ func (r *ServiceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&corev1.Service{}, builder.WithPredicates(servicePredicate{s: r.Settings})).
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(sliceToService)).
 		Watches(&v1beta1.AviInfraSetting{}, handler.EnqueueRequestsFromMapFunc(r.infraToServices)).
+		// Namespace labels select (namespaceSelector) and annotations pick the
+		// tenant and AviInfraSetting: a change re-reconciles the namespace's Services.
+		Watches(&corev1.Namespace{}, r.namespaceHandler()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 8})
 	if model.NodePortMode(r.Settings) {
 		b = b.Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.allOwned))
