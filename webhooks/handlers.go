@@ -113,7 +113,7 @@ type serviceDefaulter struct{ o *Options }
 // Default claims a class-less Service for vipgate, adds the cleanup finalizer and
 // writes a requested IP in canonical form, so the validator and reconciler see one spelling.
 func (d *serviceDefaulter) Default(ctx context.Context, svc *corev1.Service) error {
-	if !rules.OwnsService(svc, d.o.Settings) {
+	if !rules.OwnsService(svc, d.o.Settings) || !d.o.namespaceSelected(svc.Namespace) {
 		return nil
 	}
 	if svc.Spec.LoadBalancerClass == nil {
@@ -138,14 +138,14 @@ var infraGK = schema.GroupKind{Group: v1beta1.GroupVersion.Group, Kind: "AviInfr
 type serviceValidator struct{ o *Options }
 
 func (v *serviceValidator) ValidateCreate(ctx context.Context, svc *corev1.Service) (admission.Warnings, error) {
-	if !rules.OwnsService(svc, v.o.Settings) {
+	if !rules.OwnsService(svc, v.o.Settings) || !v.o.namespaceSelected(svc.Namespace) {
 		return nil, nil
 	}
 	return verdict(ctx, serviceGK, svc.Name, rules.ValidateService(svc, nil, v.o.envFor()))
 }
 
 func (v *serviceValidator) ValidateUpdate(ctx context.Context, old, svc *corev1.Service) (admission.Warnings, error) {
-	if !rules.OwnsService(svc, v.o.Settings) {
+	if !rules.OwnsService(svc, v.o.Settings) || !v.o.namespaceSelected(svc.Namespace) {
 		return nil, nil
 	}
 	// A Service being deleted only loses finalizers; never block that.
