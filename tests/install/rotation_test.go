@@ -56,7 +56,7 @@ func TestServingCertRotationUnderLoad(t *testing.T) {
 	waitServed(t, serving.Cert, ca.CertPEM)
 
 	l := startLoad(t, 4)
-	l.flow(t, 40)
+	l.flow(t, 60)
 	const rotations = 5
 	for i := 1; i <= rotations; i++ {
 		next := issueServing(t, ca)
@@ -65,7 +65,7 @@ func TestServingCertRotationUnderLoad(t *testing.T) {
 		}
 		waitServed(t, next.Cert, ca.CertPEM)
 		t.Logf("rotation %d: serving serial %x after %d requests", i, next.Cert.SerialNumber, l.total())
-		l.flow(t, 40)
+		l.flow(t, 60)
 	}
 	l.finish(t)
 }
@@ -87,14 +87,14 @@ func TestCARotationUnderLoad(t *testing.T) {
 	waitServed(t, serving.Cert, oldCA.CertPEM)
 
 	l := startLoad(t, 4)
-	l.flow(t, 40)
+	l.flow(t, 60)
 
 	// 1. The API server trusts both CAs.
 	newCA := newCA(t, "vipgate-install-ca-2")
 	both := bundleOf(oldCA, newCA)
 	setCABundle(t, both)
 	t.Logf("caBundle old+new in use after %d requests", l.total())
-	l.flow(t, 40)
+	l.flow(t, 60)
 
 	// 2. The webhook serves a certificate from the new CA.
 	next := issueServing(t, newCA)
@@ -103,12 +103,12 @@ func TestCARotationUnderLoad(t *testing.T) {
 	}
 	waitServed(t, next.Cert, newCA.CertPEM)
 	t.Logf("serving from the new CA after %d requests", l.total())
-	l.flow(t, 40)
+	l.flow(t, 60)
 
 	// 3. The old CA is dropped.
 	setCABundle(t, newCA.CertPEM)
 	t.Logf("caBundle new only in use after %d requests", l.total())
-	l.flow(t, 40)
+	l.flow(t, 60)
 
 	// A certificate from the old CA would now be refused: the rotation really
 	// moved trust (checked on a fresh dial, not through the API server).

@@ -126,8 +126,8 @@ func editSecret(t *testing.T, edit func(map[string][]byte)) {
 // --self-managed-certs) against the real API server with vipgate's webhook
 // configurations installed: it creates the Secret, injects the CA into both
 // configurations and writes the files; vipgate then serves with them and the
-// API server reaches it. Forced rotations (the stored serving certificate or
-// CA key lost) reissue under admission load without a failed request, and
+// API server reaches it. Forced rotations (a stored serving certificate from
+// another CA, a lost CA key) reissue under admission load without a failed request, and
 // time-driven rotations (a fake clock past the renewal times) reissue the
 // serving certificate, then the CA with the old one kept in the bundle.
 func TestSelfManagedCertificates(t *testing.T) {
@@ -194,25 +194,27 @@ func TestSelfManagedCertificates(t *testing.T) {
 		t.Fatalf("admission with self-managed certificates: %v", problems)
 	}
 
-	// Forced rotations under load: a lost serving certificate, then a lost CA key.
+	// Forced rotations under load: a serving certificate not from the stored CA
+	// (a TLS Secret must keep tls.crt and tls.key), then a lost CA key.
 	l := startLoad(t, 4)
-	l.flow(t, 40)
-	editSecret(t, func(d map[string][]byte) { delete(d, certs.TLSCertKey); delete(d, certs.TLSKeyKey) })
+	l.flow(t, 60)
+	foreign := issueServing(t, newCA(t, "someone-else"))
+	editSecret(t, func(d map[string][]byte) { d[certs.TLSCertKey], d[certs.TLSKeyKey] = foreign.CertPEM, foreign.KeyPEM })
 	if _, err := m.Sync(ctx); err != nil {
-		t.Fatalf("Sync after losing the serving certificate: %v", err)
+		t.Fatalf("Sync after the serving certificate was replaced: %v", err)
 	}
 	st2 := readSecret(t)
 	if !st2.ca.Cert.Equal(st.ca.Cert) {
 		t.Errorf("losing the serving certificate replaced the CA")
 	}
-	if st2.serving.Cert.SerialNumber.Cmp(st.serving.Cert.SerialNumber) == 0 {
+	if st2.serving.Cert.SerialNumber.Cmp(st.serving.Cert.SerialNumber) == 0 || st2.serving.Cert.SerialNumber.Cmp(foreign.Cert.SerialNumber) == 0 {
 		t.Fatalf("the serving certificate was not reissued")
 	}
 	checkInjected(t, bundle)
 	checkFiles(t, dir, st2)
 	waitServed(t, st2.serving.Cert, bundle)
 	t.Logf("forced serving rotation: serving serial %x after %d requests", st2.serving.Cert.SerialNumber, l.total())
-	l.flow(t, 40)
+	l.flow(t, 60)
 
 	editSecret(t, func(d map[string][]byte) { delete(d, certs.CAKeyKey) })
 	if _, err := m.Sync(ctx); err != nil {
@@ -233,7 +235,7 @@ func TestSelfManagedCertificates(t *testing.T) {
 	checkFiles(t, dir, st3)
 	waitServed(t, st3.serving.Cert, st3.data[certs.CACertKey])
 	t.Logf("forced CA rotation: serving serial %x after %d requests", st3.serving.Cert.SerialNumber, l.total())
-	l.flow(t, 40)
+	l.flow(t, 60)
 	l.finish(t)
 
 	// Time-driven rotations (fake clock; the certificates issued now are dated
