@@ -66,7 +66,14 @@ func TestDemo(t *testing.T) {
 	buildBinary(t, root, bin, "avisim")
 
 	workDir := filepath.Join(tmp, "demo")
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	// Stop the demo cleanly (and print its transcript) before go test's own
+	// -timeout would panic: the builds alone take minutes on a busy machine, so
+	// run this with -timeout 20m or more.
+	limit := time.Now().Add(15 * time.Minute)
+	if d, ok := t.Deadline(); ok && d.Add(-time.Minute).Before(limit) {
+		limit = d.Add(-time.Minute)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "run", "./cmd/demo", "--bin", bin, "--dir", workDir)
 	cmd.Dir = root
