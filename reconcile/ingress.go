@@ -296,6 +296,7 @@ func (r *IngressReconciler) loadCert(ctx context.Context, t model.TLSHost, env r
 func (r *IngressReconciler) syncShard(ctx context.Context, shard string, w *world) (ctrl.Result, error) {
 	defer r.lock("shard/" + shard)()
 	log := logr.FromContextOrDiscard(ctx).WithValues("shard", shard)
+	began := time.Now()
 	r.emitPlanEvents(w)
 	sp := w.plan.Shards[shard]
 	if sp == nil {
@@ -384,7 +385,7 @@ func (r *IngressReconciler) syncShard(ctx context.Context, shard string, w *worl
 	}
 	r.mu.Unlock()
 	if res.Writes > 0 {
-		log.Info("synced", "vip", addrs, "routes", len(sp.Routes), "writes", res.Writes, "created", len(res.Created), "updated", res.Updated, "deleted", res.Deleted)
+		log.Info("synced", "vip", addrs, "routes", len(sp.Routes), "writes", res.Writes, "created", len(res.Created), "updated", res.Updated, "deleted", res.Deleted, "took", time.Since(began).String())
 	}
 	// Status: the shard's Ingresses, and losers left with no host at all (to clear theirs).
 	keys := slices.Clone(sp.Ingresses)
@@ -393,13 +394,36 @@ func (r *IngressReconciler) syncShard(ctx context.Context, shard string, w *worl
 			keys = append(keys, c.Ingress)
 		}
 	}
+	// Status patches are independent API calls: send several at once, so a
+	// shard of hundreds of Ingresses is not hundreds of round trips in a row.
+	var (
+		wg   sync.WaitGroup
+		emu  sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, statusParallel)
+	)
 	for _, k := range keys {
-		if err := r.writeStatus(ctx, k, w.plan); err != nil {
-			return ctrl.Result{}, err
-		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := r.writeStatus(ctx, k, w.plan); err != nil {
+				emu.Lock()
+				errs = append(errs, err)
+				emu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return ctrl.Result{}, errs[0]
 	}
 	return ctrl.Result{}, nil
 }
+
+// statusParallel bounds concurrent Ingress status patches of one shard sync.
+const statusParallel = 16
 
 // backend reads a Service and, in ClusterIP mode, its EndpointSlices from the cache.
 func (r *IngressReconciler) backend(ctx context.Context, ns, name string) (model.Member, error) {

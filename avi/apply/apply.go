@@ -133,81 +133,47 @@ func (a *Applier) Apply(ctx context.Context, set *model.Set) (*Result, error) {
 				Message: fmt.Sprintf("an object with this name exists and was created by %q, not %q; vipgate leaves it alone", c.createdBy, owner.CreatedBy)}
 		}
 	}
-	// Creates and updates in dependency order.
-	for _, d := range want {
-		c := cur[d.typ+"/"+d.name]
-		if c != nil {
-			if err := a.normalizeRefs(ctx, c.raw, owner.Tenant); err != nil {
-				return res, err
-			}
-			if covers(comparable(d.typ, d.body), c.raw) && !removedManaged(d.typ, d.body, c.raw) {
-				if d.typ == model.TypeVsVip {
-					res.VsVip, err = decode[models.VsVip](c.raw)
-					if err != nil {
-						return res, err
-					}
-				}
-				continue
-			}
-			body := clone(d.body)
-			body["uuid"] = c.uuid
-			if d.typ == model.TypeVsVip {
-				keepAllocated(body, c.raw)
-			}
-			var out map[string]any
-			res.Writes++
-			if err := a.c.Update(ctx, d.typ, c.uuid, body, owner.Tenant, &out); err != nil {
-				return res, session.WithObject(err, d.typ+"/"+d.name)
-			}
-			res.Updated = append(res.Updated, d.typ+"/"+d.name)
-			log.V(1).Info("updated", "type", d.typ, "name", d.name)
-			if d.typ == model.TypeVsVip {
-				if res.VsVip, err = decode[models.VsVip](out); err != nil {
-					return res, err
-				}
-			}
-			continue
+	// Creates and updates in dependency order. Objects of one step (same type;
+	// SNI children after parents) do not refer to each other, so a step runs
+	// up to applyParallel requests at once: a shard creating a thousand pools
+	// is not a thousand round trips in a row.
+	for i := 0; i < len(want); {
+		j := i + 1
+		for j < len(want) && step(want[j]) == step(want[i]) {
+			j++
 		}
-		var out map[string]any
-		res.Writes++
-		if err := a.c.Create(ctx, d.typ, d.body, owner.Tenant, &out); err != nil {
-			if !session.IsConflict(err) {
-				return res, session.WithObject(err, d.typ+"/"+d.name)
-			}
-			// The name exists already: an L7 object another shard held (its host
-			// moved), or one left by an interrupted apply. Read it and update it
-			// if it is ours.
-			c, rerr := a.readByName(ctx, d.typ, d.name, owner.Tenant)
-			if rerr != nil || c == nil {
-				return res, session.WithObject(err, d.typ+"/"+d.name)
-			}
-			if c.createdBy != owner.CreatedBy {
-				return res, &session.Error{Op: "apply " + d.typ, Object: d.name,
-					Message: fmt.Sprintf("an object with this name exists and was created by %q, not %q; vipgate leaves it alone", c.createdBy, owner.CreatedBy)}
-			}
-			if err := a.normalizeRefs(ctx, c.raw, owner.Tenant); err != nil {
-				return res, err
-			}
-			if covers(comparable(d.typ, d.body), c.raw) && !removedManaged(d.typ, d.body, c.raw) {
-				continue
-			}
-			body := clone(d.body)
-			body["uuid"] = c.uuid
-			res.Writes++
-			if err := a.c.Update(ctx, d.typ, c.uuid, body, owner.Tenant, &out); err != nil {
-				return res, session.WithObject(err, d.typ+"/"+d.name)
-			}
-			res.Updated = append(res.Updated, d.typ+"/"+d.name)
-			log.V(1).Info("updated after a name conflict", "type", d.typ, "name", d.name)
-			continue
+		outs := make([]outcome, j-i)
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, applyParallel)
+		for k := i; k < j; k++ {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func(k int) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				outs[k-i] = a.applyOne(ctx, owner, want[k], cur[want[k].typ+"/"+want[k].name])
+			}(k)
 		}
-		res.Created = append(res.Created, d.typ+"/"+d.name)
-		log.V(1).Info("created", "type", d.typ, "name", d.name)
-		if d.typ == model.TypeVsVip {
-			if res.VsVip, err = decode[models.VsVip](out); err != nil {
-				return res, err
+		wg.Wait()
+		for k, o := range outs {
+			d := want[i+k]
+			res.Writes += o.writes
+			if o.err != nil {
+				return res, o.err
+			}
+			switch {
+			case o.created:
+				res.Created = append(res.Created, d.typ+"/"+d.name)
+				log.V(1).Info("created", "type", d.typ, "name", d.name)
+			case o.updated:
+				res.Updated = append(res.Updated, d.typ+"/"+d.name)
+				log.V(1).Info("updated", "type", d.typ, "name", d.name)
+			}
+			if o.vsvip != nil {
+				res.VsVip = o.vsvip
 			}
 		}
+		i = j
 	}
 	// Stale objects (e.g. the pool of a removed port), in reverse order.
 	wanted := map[string]bool{}
@@ -224,6 +190,85 @@ func (a *Applier) Apply(ctx context.Context, set *model.Set) (*Result, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// applyParallel bounds the requests one Apply sends at once (the session
+// pool has 8; other owners' reconciles share it).
+const applyParallel = 4
+
+// step groups desired objects that can be sent concurrently.
+func step(d desiredObj) string {
+	if t, _ := d.body["type"].(string); d.typ == model.TypeVirtualService && t == model.VSTypeVHChild {
+		return d.typ + "/child"
+	}
+	return d.typ
+}
+
+// outcome is what applyOne did.
+type outcome struct {
+	writes           int
+	created, updated bool
+	vsvip            *models.VsVip
+	err              error
+}
+
+// applyOne makes one object match d: nothing when the current one covers it,
+// an update, or a create (falling back to an update when the name exists).
+func (a *Applier) applyOne(ctx context.Context, owner Owner, d desiredObj, c *current) (o outcome) {
+	var out map[string]any
+	if c == nil {
+		o.writes++
+		err := a.c.Create(ctx, d.typ, d.body, owner.Tenant, &out)
+		if err == nil {
+			o.created = true
+			if d.typ == model.TypeVsVip {
+				o.vsvip, o.err = decode[models.VsVip](out)
+			}
+			return o
+		}
+		if !session.IsConflict(err) {
+			o.err = session.WithObject(err, d.typ+"/"+d.name)
+			return o
+		}
+		// The name exists already: an L7 object another shard held (its host
+		// moved), or one left by an interrupted apply. Read it and update it
+		// if it is ours.
+		var rerr error
+		if c, rerr = a.readByName(ctx, d.typ, d.name, owner.Tenant); rerr != nil || c == nil {
+			o.err = session.WithObject(err, d.typ+"/"+d.name)
+			return o
+		}
+		if c.createdBy != owner.CreatedBy {
+			o.err = &session.Error{Op: "apply " + d.typ, Object: d.name,
+				Message: fmt.Sprintf("an object with this name exists and was created by %q, not %q; vipgate leaves it alone", c.createdBy, owner.CreatedBy)}
+			return o
+		}
+	}
+	if err := a.normalizeRefs(ctx, c.raw, owner.Tenant); err != nil {
+		o.err = err
+		return o
+	}
+	if covers(comparable(d.typ, d.body), c.raw) && !removedManaged(d.typ, d.body, c.raw) {
+		if d.typ == model.TypeVsVip {
+			o.vsvip, o.err = decode[models.VsVip](c.raw)
+		}
+		return o
+	}
+	body := clone(d.body)
+	body["uuid"] = c.uuid
+	if d.typ == model.TypeVsVip {
+		keepAllocated(body, c.raw)
+	}
+	o.writes++
+	if err := a.c.Update(ctx, d.typ, c.uuid, body, owner.Tenant, &out); err != nil {
+		o.err = session.WithObject(err, d.typ+"/"+d.name)
+		return o
+	}
+	o.updated = true
+	if d.typ == model.TypeVsVip {
+		o.vsvip, o.err = decode[models.VsVip](out)
+	}
+	return o
 }
 
 // Delete removes every object of owner, VirtualService first and VsVip last.
