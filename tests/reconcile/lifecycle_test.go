@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -159,8 +160,13 @@ func TestRestartWritesNothing(t *testing.T) {
 		}
 		return ""
 	})
-	if err := <-collected; err != nil {
-		t.Fatalf("orphan collection: %v", err)
+	select {
+	case err := <-collected:
+		if err != nil {
+			t.Fatalf("orphan collection: %v", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatalf("orphan collection did not report within %s", waitLimit)
 	}
 	eventually(t, "no write in flight", quiet(sim))
 	if w := sim.Writes(); w != 0 {
