@@ -1,0 +1,183 @@
+package multicluster
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/vipgate/vipgate/avi/session"
+	"github.com/vipgate/vipgate/avisim"
+	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/operator"
+	"github.com/vipgate/vipgate/reconcile"
+	"github.com/vipgate/vipgate/rules"
+	"github.com/vipgate/vipgate/webhooks"
+)
+
+// tenantSeed is the demo controller with a second tenant, team-a.
+const tenantSeed = `
+version: "22.1.3"
+tenants: [admin, team-a]
+users:
+  - {username: admin, password: admin}
+clouds:
+  - {name: Default-Cloud, vtype: CLOUD_VCENTER, ipam_networks: [vip-net-a]}
+vrfs:
+  - {name: global, cloud: Default-Cloud}
+se_groups:
+  - {name: Default-Group, cloud: Default-Cloud}
+networks:
+  - name: vip-net-a
+    cloud: Default-Cloud
+    vrf: global
+    subnets:
+      - prefix: 10.50.0.0/24
+        static_ranges: [{begin: 10.50.0.10, end: 10.50.0.200}]
+`
+
+func patchNamespace(t *testing.T, name, patch string) {
+	t.Helper()
+	ns := &corev1.Namespace{}
+	ns.Name = name
+	if err := env.Client.Patch(context.Background(), ns, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+		t.Fatalf("patching namespace %s: %v", name, err)
+	}
+}
+
+// TestTenantAnnotation: the Services of a namespace annotated
+// ako.vmware.com/tenant-name get their objects in that tenant; when the
+// annotation goes, the objects move to the configured tenant and the old
+// tenant is emptied; orphan collection at start-up looks in both.
+func TestTenantAnnotation(t *testing.T) {
+	seed, err := avisim.ParseSeed([]byte(tenantSeed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := startSim(t, seed)
+	s := settingsFor(t, sim, "demo", nil)
+	_, stop := start(t, nil, s, nil)
+	ns := newNamespace(t, env, nil, map[string]string{rules.AnnTenant: "team-a"})
+	create(t, env, lbService(ns, "web"))
+	waitVIP(t, env, ns, "web")
+	base := "demo--" + ns + "-web"
+	for _, typ := range []string{"vsvip", "pool", "virtualservice"} {
+		if got := names(sim, "team-a", typ); len(got) != 1 || !slices.Contains([]string{base, base + "-TCP-80"}, got[0]) {
+			t.Errorf("team-a %s: %v", typ, got)
+		}
+		if got := names(sim, "admin", typ); len(got) != 0 {
+			t.Errorf("admin %s: %v, want none", typ, got)
+		}
+	}
+
+	patchNamespace(t, ns, `{"metadata":{"annotations":{"ako.vmware.com/tenant-name":null}}}`)
+	eventually(t, "objects move to the admin tenant", func() string {
+		for _, typ := range []string{"vsvip", "pool", "virtualservice"} {
+			if got := names(sim, "team-a", typ); len(got) != 0 {
+				return fmt.Sprintf("team-a %s: %v", typ, got)
+			}
+			if got := names(sim, "admin", typ); len(got) != 1 {
+				return fmt.Sprintf("admin %s: %v", typ, got)
+			}
+		}
+		return ""
+	})
+	waitVIP(t, env, ns, "web")
+
+	// Orphans in a tenant only an annotation names are collected at start-up:
+	// objects of ours in team-a that no Service accounts for (as a Service
+	// deleted while vipgate was down leaves them).
+	stop()
+	other := newNamespace(t, env, nil, map[string]string{rules.AnnTenant: "team-a"})
+	goneBase := "demo--" + other + "-gone"
+	createPool(t, otherWriter(t, sim), "team-a", goneBase+"-TCP-80", "vipgate-demo")
+	createPool(t, otherWriter(t, sim), "team-a", "west--"+other+"-gone-TCP-80", "vipgate-west")
+	collected := make(chan []string, 1)
+	start(t, nil, s, func(o *operator.Options) {
+		o.OrphansCollected = func(deleted []string, err error) {
+			if err != nil {
+				t.Errorf("orphan collection: %v", err)
+			}
+			collected <- deleted
+		}
+	})
+	deleted := <-collected
+	slices.Sort(deleted)
+	want := []string{"pool/" + goneBase + "-TCP-80"}
+	if !slices.Equal(deleted, want) {
+		t.Errorf("orphans deleted %v, want %v", deleted, want)
+	}
+	if got := names(sim, "team-a", "pool"); !slices.Equal(got, []string{"west--" + other + "-gone-TCP-80"}) {
+		t.Errorf("team-a pools after collection: %v, want only west's", got)
+	}
+	for _, typ := range []string{"vsvip", "pool", "virtualservice"} {
+		if got := names(sim, "admin", typ); len(got) != 1 {
+			t.Errorf("admin %s after collection: %v (web must stay)", typ, got)
+		}
+	}
+}
+
+// createPool creates a pool with created_by in tenant through c.
+func createPool(t *testing.T, c *session.Client, tenant, name, createdBy string) {
+	t.Helper()
+	var out map[string]any
+	body := map[string]any{"name": name, "created_by": createdBy, "cloud_ref": "/api/cloud/?name=Default-Cloud"}
+	if err := c.Create(context.Background(), "pool", body, tenant, &out); err != nil {
+		t.Fatalf("creating pool %s in %s: %v", name, tenant, err)
+	}
+}
+
+// TestNamespaceSelection: with namespaceSelector and blockedNamespaceList,
+// only Services of selected namespaces get objects; when a namespace loses
+// the label, its Services' objects are removed and their status cleared, and
+// they come back when it regains it.
+func TestNamespaceSelection(t *testing.T) {
+	sim := startSim(t, nil)
+	s := settingsFor(t, sim, "demo", func(s *config.Settings) {
+		s.AKOSettings.NamespaceSelector = config.NamespaceSelector{LabelKey: "lb", LabelValue: "avi"}
+		s.AKOSettings.BlockedNamespaceList = []string{"mc-blocked"}
+	})
+	start(t, nil, s, nil)
+	selected := newNamespace(t, env, map[string]string{"lb": "avi"}, nil)
+	unlabelled := newNamespace(t, env, nil, nil)
+
+	create(t, env, lbService(unlabelled, "web"))
+	create(t, env, lbService(selected, "web"))
+	waitVIP(t, env, selected, "web")
+	// Admission left the unselected Service alone (no finalizer), and it has no objects.
+	if svc := getService(t, env, unlabelled, "web"); controllerutil.ContainsFinalizer(svc, webhooks.CleanupFinalizer) || len(svc.Status.LoadBalancer.Ingress) > 0 {
+		t.Errorf("unselected Service was taken: finalizers %v, status %+v", svc.Finalizers, svc.Status)
+	}
+	want := []string{"demo--" + selected + "-web"}
+	if got := names(sim, "admin", "virtualservice"); !slices.Equal(got, want) {
+		t.Errorf("virtual services %v, want %v", got, want)
+	}
+
+	patchNamespace(t, selected, `{"metadata":{"labels":{"lb":null}}}`)
+	eventually(t, "objects removed and status cleared when the label goes", func() string {
+		if got := names(sim, "admin", "virtualservice"); len(got) != 0 {
+			return fmt.Sprintf("virtual services %v", got)
+		}
+		if got := names(sim, "admin", "vsvip"); len(got) != 0 {
+			return fmt.Sprintf("vsvips %v", got)
+		}
+		svc := getService(t, env, selected, "web")
+		if len(svc.Status.LoadBalancer.Ingress) > 0 || meta.FindStatusCondition(svc.Status.Conditions, reconcile.ConditionSynced) != nil ||
+			controllerutil.ContainsFinalizer(svc, webhooks.CleanupFinalizer) {
+			return fmt.Sprintf("Service still marked: finalizers %v, status %+v", svc.Finalizers, svc.Status)
+		}
+		return ""
+	})
+
+	patchNamespace(t, selected, `{"metadata":{"labels":{"lb":"avi"}}}`)
+	waitVIP(t, env, selected, "web")
+	if got := names(sim, "admin", "virtualservice"); !slices.Equal(got, want) {
+		t.Errorf("virtual services after relabelling %v, want %v", got, want)
+	}
+}
