@@ -251,6 +251,12 @@ func (r *IngressReconciler) secret(ctx context.Context, namespace, name string) 
 	meta.SetGroupVersionKind(webhooks.SecretMetaGVK)
 	key := types.NamespacedName{Namespace: namespace, Name: name}
 	if err := r.Client.Get(ctx, key, meta); err != nil {
+		if apierrors.IsNotFound(err) {
+			// Forget the key material of a deleted Secret.
+			r.mu.Lock()
+			delete(r.secrets, key.String())
+			r.mu.Unlock()
+		}
 		return nil, false
 	}
 	r.mu.Lock()

@@ -1,0 +1,116 @@
+package apply_test
+
+import (
+	"context"
+	"sort"
+	"testing"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/vipgate/vipgate/avi/apply"
+	"github.com/vipgate/vipgate/avi/model"
+	"github.com/vipgate/vipgate/avisim"
+)
+
+func l7Ingress(name string, paths []string, tlsHost string) model.L7Ingress {
+	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name}}
+	for _, h := range []string{"a.example.com", "s.example.com"} {
+		r := networkingv1.IngressRule{Host: h, IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{}}}
+		for _, p := range paths {
+			r.HTTP.Paths = append(r.HTTP.Paths, networkingv1.HTTPIngressPath{Path: p, PathType: ptr.To(networkingv1.PathTypePrefix),
+				Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "web", Port: networkingv1.ServiceBackendPort{Number: 80}}}})
+		}
+		ing.Spec.Rules = append(ing.Spec.Rules, r)
+	}
+	if tlsHost != "" {
+		ing.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{tlsHost}, SecretName: "tls"}}
+	}
+	return model.L7Ingress{Ingress: ing}
+}
+
+func simNames(sim *avisim.Sim, typ string) []string {
+	var out []string
+	for _, o := range sim.Objects("admin", typ) {
+		out = append(out, o["name"].(string))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestApplyL7: a shard with an SNI child is created in dependency order,
+// re-applied with zero writes, shrunk (a removed path's pool group and pool
+// and the child are found through references and deleted after the policy
+// sets stop referring to them), and deleted whole, children first.
+func TestApplyL7(t *testing.T) {
+	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
+	ctx := context.Background()
+	build := func(paths []string, tlsHost string) *model.Set {
+		p := model.PlanL7(e.s, []model.L7Ingress{l7Ingress("web", paths, tlsHost)})
+		set, err := model.BuildL7(model.L7Input{Settings: e.s, Shard: p.Shards["c1--Shared-L7-0"],
+			Certs: map[string]*model.Cert{"s.example.com": {Certificate: []byte("CERT"), Key: []byte("KEY")}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return set
+	}
+	e.s.L7Settings.ShardVSSize = "SMALL"
+	res, err := e.a.Apply(ctx, build([]string{"/", "/x"}, "s.example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Created[0] != "vsvip/c1--Shared-L7-0" || res.Created[len(res.Created)-1] != "virtualservice/c1--s.example.com" {
+		t.Errorf("create order %v", res.Created)
+	}
+	if got := simNames(e.sim, "virtualservice"); !equal(got, []string{"c1--Shared-L7-0", "c1--s.example.com"}) {
+		t.Errorf("virtual services %v", got)
+	}
+	if res, err = e.a.Apply(ctx, build([]string{"/", "/x"}, "s.example.com")); err != nil || res.Writes != 0 {
+		t.Fatalf("second apply: %d writes %v %v, err %v", res.Writes, res.Created, res.Updated, err)
+	}
+
+	// Drop /x and TLS.
+	res, err = e.a.Apply(ctx, build([]string{"/"}, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDeleted := []string{"virtualservice/c1--s.example.com", "httppolicyset/c1--s.example.com",
+		"poolgroup/c1--a.example.com_x-ns-web", "poolgroup/c1--s.example.com_x-ns-web",
+		"pool/c1--a.example.com_x-ns-web", "pool/c1--s.example.com_x-ns-web", "sslkeyandcertificate/c1--s.example.com"}
+	if !equal(res.Deleted, wantDeleted) {
+		t.Errorf("deleted %v\nwant    %v", res.Deleted, wantDeleted)
+	}
+	if got := simNames(e.sim, "pool"); !equal(got, []string{"c1--a.example.com_-ns-web", "c1--s.example.com_-ns-web"}) {
+		t.Errorf("pools %v", got)
+	}
+
+	// Back to TLS, then delete the whole shard.
+	if _, err = e.a.Apply(ctx, build([]string{"/"}, "s.example.com")); err != nil {
+		t.Fatal(err)
+	}
+	res, err = e.a.Delete(ctx, apply.Owner{Name: "c1--Shared-L7-0", CreatedBy: "vipgate-c1", Tenant: "admin", L7: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Deleted[0] != "virtualservice/c1--s.example.com" || res.Deleted[1] != "virtualservice/c1--Shared-L7-0" || res.Deleted[len(res.Deleted)-1] != "vsvip/c1--Shared-L7-0" {
+		t.Errorf("delete order %v", res.Deleted)
+	}
+	for _, typ := range []string{"virtualservice", "vsvip", "pool", "poolgroup", "httppolicyset", "sslkeyandcertificate"} {
+		if got := simNames(e.sim, typ); len(got) > 0 {
+			t.Errorf("%s left: %v", typ, got)
+		}
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
