@@ -90,10 +90,12 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	var svc corev1.Service
 	if err := r.Client.Get(ctx, req.NamespacedName, &svc); err != nil {
 		if apierrors.IsNotFound(err) {
-			// Gone without our finalizer (e.g. created before vipgate was installed):
-			// remove what we hold under its name; a no-op when there is nothing.
-			_, err := r.Applier.Delete(ctx, r.owner(req.Namespace, req.Name, rules.TenantFor(ns, r.Settings)))
-			return ctrl.Result{}, err
+			// Nothing to do: the finalizer is set before the first controller write,
+			// so a Service that is gone has had its objects removed. Only one whose
+			// finalizer was stripped by hand can leave objects behind, and start-up
+			// orphan collection takes those. Asking the controller here would cost
+			// reads for every EndpointSlice event of a Service that is not ours.
+			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
 	}
