@@ -20,11 +20,13 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/vipgate/vipgate/avi/apply"
@@ -156,8 +158,28 @@ func (r *IngressReconciler) classes(ctx context.Context) ([]networkingv1.Ingress
 	return list.Items, nil
 }
 
+// classFor is the IngressClass through which vipgate owns ing, or nil when it
+// does not: no class of ours, or a namespace that namespaceSelector or
+// blockedNamespaceList leaves out.
 func (r *IngressReconciler) classFor(ing *networkingv1.Ingress, classes []networkingv1.IngressClass) *networkingv1.IngressClass {
+	if !r.namespaceSelected(ing.Namespace) {
+		return nil
+	}
 	return webhooks.IngressClassFor(ing, classes, bool(r.Settings.L7Settings.DefaultIngController))
+}
+
+// namespaceSelected applies the same rule as for Services, reading the
+// Namespace from the cache; one not cached yet is judged by its name alone.
+func (r *IngressReconciler) namespaceSelected(name string) bool {
+	a := r.Settings.AKOSettings
+	if a.NamespaceSelector.LabelKey == "" && len(a.BlockedNamespaceList) == 0 {
+		return true
+	}
+	ns := corev1.Namespace{}
+	if err := r.Client.Get(context.Background(), types.NamespacedName{Name: name}, &ns); err != nil {
+		ns = corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	}
+	return rules.NamespaceSelected(&ns, r.Settings)
 }
 
 // infraFor returns the AviInfraSetting the class names; ok is false when it names one that does not exist.
@@ -709,6 +731,8 @@ func (r *IngressReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}).
 		Watches(&networkingv1.IngressClass{}, handler.EnqueueRequestsFromMapFunc(r.everything)).
 		Watches(&v1beta1.AviInfraSetting{}, handler.EnqueueRequestsFromMapFunc(r.everything)).
+		// A namespace that starts or stops matching namespaceSelector takes its Ingresses along.
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.everything), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToShards)).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []ctrl.Request {
 			return r.byIndex(ctx, IndexIngressBackend, o.GetNamespace()+"/"+o.GetName())
