@@ -347,3 +347,23 @@ func TestCollectionFilters(t *testing.T) {
 		t.Fatalf("fields=name gave %v", res.Results)
 	}
 }
+
+// TestSSLPortNeedsCertificate: like the controller, avisim refuses an
+// SSL-enabled port without a certificate and serves System-Default-Cert.
+func TestSSLPortNeedsCertificate(t *testing.T) {
+	sim := startSim(t, DemoSeed())
+	c := newClient(t, sim)
+	vip, err := c.VsVip.Create(vsvip("ssl-vip", "vip-net-a", ""))
+	must(t, err)
+	vs := &models.VirtualService{
+		Name: s("ssl-vs"), VsvipRef: vip.URL,
+		Services: []*models.Service{{Port: u32(443), EnableSsl: b(true)}},
+	}
+	_, err = c.VirtualService.Create(vs)
+	wantAviErr(t, err, 400, "Virtual Service ssl-vs has SSL-enabled port 443 but no SSL key and certificate")
+	vs.SslKeyAndCertificateRefs = []string{"/api/sslkeyandcertificate/?name=System-Default-Cert"}
+	_, err = c.VirtualService.Create(vs)
+	must(t, err)
+}
+
+func u32(v uint32) *uint32 { return &v }

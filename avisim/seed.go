@@ -155,6 +155,7 @@ var systemProfiles = []struct{ kind, name, typ string }{
 	{"healthmonitor", "System-HTTP", "HEALTH_MONITOR_HTTP"},
 	{"healthmonitor", "System-Ping", "HEALTH_MONITOR_PING"},
 	{"sslprofile", "System-Standard", ""},
+	{"sslkeyandcertificate", "System-Default-Cert", "SSL_CERTIFICATE_TYPE_VIRTUALSERVICE"},
 	{"analyticsprofile", "System-Analytics-Profile", ""},
 	{"applicationpersistenceprofile", "System-Persistence-Client-IP", "PERSISTENCE_TYPE_CLIENT_IP_ADDRESS"},
 }

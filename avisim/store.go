@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vmware/alb-sdk/go/models"
 )
 
 // apiError is an error with the HTTP status the controller would answer;
@@ -331,6 +333,11 @@ func (s *store) save(tenant string, k *kind, m any, old *object) (*object, *apiE
 		}
 	}
 
+	if vs, ok := m.(*models.VirtualService); ok {
+		if aerr := checkSSLPorts(vs); aerr != nil {
+			return nil, aerr
+		}
+	}
 	obj := &object{kind: k, tenant: tenant, uuid: uuid, name: name, model: m, refs: refs}
 	if k.name == "vsvip" {
 		if aerr := s.allocate(tenant, obj, old); aerr != nil {
@@ -471,4 +478,22 @@ func (s *store) render(o *object, includeName bool, fields []string) ([]byte, er
 		}
 	}
 	return json.Marshal(out)
+}
+
+// checkSSLPorts refuses, as the controller does, a virtual service with an
+// SSL-enabled port and no certificate to serve on it.
+func checkSSLPorts(vs *models.VirtualService) *apiError {
+	for _, svc := range vs.Services {
+		if svc != nil && svc.EnableSsl != nil && *svc.EnableSsl && len(vs.SslKeyAndCertificateRefs) == 0 {
+			return errf(http.StatusBadRequest, "Virtual Service %s has SSL-enabled port %d but no SSL key and certificate; add ssl_key_and_certificate_refs", str(vs.Name), deref32(svc.Port))
+		}
+	}
+	return nil
+}
+
+func deref32(p *uint32) uint32 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }

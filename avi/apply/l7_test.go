@@ -31,10 +31,7 @@ func l7Ingress(name string, paths []string, tlsHost string) model.L7Ingress {
 }
 
 func simNames(sim *avisim.Sim, typ string) []string {
-	var out []string
-	for _, o := range sim.Objects("admin", typ) {
-		out = append(out, o["name"].(string))
-	}
+	out := names(sim.Objects("admin", typ))
 	sort.Strings(out)
 	return out
 }

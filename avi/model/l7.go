@@ -30,6 +30,9 @@ const (
 	AppProfileHTTP       = "System-HTTP"
 	AppProfileSecureHTTP = "System-Secure-HTTP"
 	SSLProfileStandard   = "System-Standard"
+	// DefaultCertificate is the controller's built-in certificate, served by
+	// shared L7 parents for names no SNI child claims.
+	DefaultCertificate = "System-Default-Cert"
 
 	VSTypeNormal   = "VS_TYPE_NORMAL"
 	VSTypeVHParent = "VS_TYPE_VH_PARENT"
@@ -492,6 +495,10 @@ func BuildL7(in L7Input) (*Set, error) {
 		parent.ApplicationProfileRef = ptr.To(Ref("applicationprofile", AppProfileHTTP))
 		parent.Services = append(parent.Services, &models.Service{Port: ptr.To(uint32(443)), EnableSsl: ptr.To(true)})
 		parent.SslProfileRef = ptr.To(Ref("sslprofile", SSLProfileStandard))
+		// The controller refuses an SSL port without a certificate; SNI children
+		// carry the hosts' own, and the parent answers unknown names with the
+		// controller's default certificate, as AKO's shared parents do.
+		parent.SslKeyAndCertificateRefs = []string{Ref(TypeSSLKeyAndCertificate, DefaultCertificate)}
 	}
 	if rhi {
 		parent.EnableRhi = ptr.To(true)

@@ -212,7 +212,7 @@ func TestBuildL7(t *testing.T) {
 		 "VirtualServices":[
 		   {"name":"c1--Shared-L7-0","type":"VS_TYPE_VH_PARENT","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_context_ref":"/api/vrfcontext/?name=global",
 		    "se_group_ref":"/api/serviceenginegroup/?name=Default-Group","vsvip_ref":"/api/vsvip/?name=c1--Shared-L7-0","created_by":"vipgate-c1",
-		    "application_profile_ref":"/api/applicationprofile/?name=System-HTTP","ssl_profile_ref":"/api/sslprofile/?name=System-Standard",
+		    "application_profile_ref":"/api/applicationprofile/?name=System-HTTP","ssl_profile_ref":"/api/sslprofile/?name=System-Standard","ssl_key_and_certificate_refs":["/api/sslkeyandcertificate/?name=System-Default-Cert"],
 		    "http_policies":[{"index":11,"http_policy_set_ref":"/api/httppolicyset/?name=c1--Shared-L7-0"}],
 		    "services":[{"port":80},{"port":443,"enable_ssl":true}]},
 		   {"name":"c1--sec.com","type":"VS_TYPE_VH_CHILD","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_context_ref":"/api/vrfcontext/?name=global",
@@ -236,7 +236,7 @@ func TestBuildL7(t *testing.T) {
 		 "VirtualServices":[
 		   {"name":"c1--Shared-L7-0","type":"VS_TYPE_VH_PARENT","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_context_ref":"/api/vrfcontext/?name=global",
 		    "se_group_ref":"/api/serviceenginegroup/?name=Default-Group","vsvip_ref":"/api/vsvip/?name=c1--Shared-L7-0","created_by":"vipgate-c1",
-		    "application_profile_ref":"/api/applicationprofile/?name=System-HTTP","ssl_profile_ref":"/api/sslprofile/?name=System-Standard",
+		    "application_profile_ref":"/api/applicationprofile/?name=System-HTTP","ssl_profile_ref":"/api/sslprofile/?name=System-Standard","ssl_key_and_certificate_refs":["/api/sslkeyandcertificate/?name=System-Default-Cert"],
 		    "http_policies":[{"index":11,"http_policy_set_ref":"/api/httppolicyset/?name=c1--Shared-L7-0"}],
 		    "services":[{"port":80},{"port":443,"enable_ssl":true}]}]}`,
 	}, {

@@ -217,10 +217,14 @@ func simObject(sim *avisim.Sim, typ, name string) map[string]any {
 	return nil
 }
 
+// simNames lists the objects of a type that vipgate or the test created; the
+// controller's own System-* objects (profiles, default certificate) are left out.
 func simNames(sim *avisim.Sim, typ string) []string {
 	var out []string
 	for _, o := range sim.Objects("admin", typ) {
-		out = append(out, o["name"].(string))
+		if n := o["name"].(string); !strings.HasPrefix(n, "System-") {
+			out = append(out, n)
+		}
 	}
 	slices.Sort(out)
 	return out
