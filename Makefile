@@ -25,15 +25,16 @@ build: ## build bin/vipgate and bin/avisim (static)
 envtest: ## build kube-apiserver, etcd and kubectl from Go modules (cached) and print their folder
 	@K8S_VERSION=$(K8S_VERSION) ENVTEST_DIR=$(ENVTEST_DIR) bash hack/envtest/build.sh
 
-generate: ## regenerate deepcopy code and CRD YAML (controller-gen)
+generate: ## regenerate deepcopy code, CRD YAML (controller-gen), the chart's CRDs and the kustomize base
 	$(CONTROLLER_GEN) object paths=./crds/... crd:crdVersions=v1 output:crd:dir=./crds/yaml
+	$(MAKE) --no-print-directory -C manifests
 
-verify-generate: ## fail when generated code or CRD YAML is out of date
+verify-generate: ## fail when generated code, CRD YAML or rendered manifests are out of date
 	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
-	cp -r crds $$tmp/crds.before; \
+	cp -r crds $$tmp/crds.before; cp -r manifests $$tmp/manifests.before; \
 	$(MAKE) --no-print-directory generate >/dev/null; \
-	if ! diff -r $$tmp/crds.before crds >/dev/null; then \
-	  diff -r $$tmp/crds.before crds || true; \
+	if ! diff -r $$tmp/crds.before crds >/dev/null || ! diff -r $$tmp/manifests.before manifests >/dev/null; then \
+	  diff -r $$tmp/crds.before crds; diff -r $$tmp/manifests.before manifests; \
 	  echo "generated files were out of date: run 'make generate' and commit"; exit 1; fi; \
 	echo "generated files are current"
 

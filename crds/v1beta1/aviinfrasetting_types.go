@@ -22,7 +22,9 @@ type AviInfraSettingSpec struct {
 }
 
 // AviInfraSettingNetwork names the VIP networks and routing options.
-// +kubebuilder:validation:XValidation:rule="!has(self.vipNetworks) || self.vipNetworks.all(a, self.vipNetworks.exists_one(b, (has(a.networkName) && has(b.networkName) && a.networkName == b.networkName) || (has(a.networkUUID) && has(b.networkUUID) && a.networkUUID == b.networkUUID)))",message="vipNetworks must not name the same network twice"
+// Uniqueness compares only entries that carry the field, so an entry with
+// neither name nor UUID gets the "exactly one of" message alone.
+// +kubebuilder:validation:XValidation:rule="!has(self.vipNetworks) || (self.vipNetworks.all(a, !has(a.networkName) || self.vipNetworks.exists_one(b, has(b.networkName) && b.networkName == a.networkName)) && self.vipNetworks.all(a, !has(a.networkUUID) || self.vipNetworks.exists_one(b, has(b.networkUUID) && b.networkUUID == a.networkUUID)))",message="vipNetworks must not name the same network twice"
 type AviInfraSettingNetwork struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=16

@@ -86,6 +86,10 @@ func TestAviInfraSettingAdmission(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			err := tryCreate(t, c.ais)
 			wantDenied(t, err, c.want)
+			// Each mistake gets its own message and no other rule's.
+			if c.want != "vipNetworks must not name the same network twice" && err != nil && strings.Contains(err.Error(), "same network twice") {
+				t.Errorf("the uniqueness rule fired on %s: %v", c.name, err)
+			}
 			if err != nil && strings.Contains(err.Error(), "admission webhook") {
 				t.Errorf("want the API server's CEL rejection, got the webhook's: %v", err)
 			}
