@@ -137,3 +137,23 @@ func TestCredentialsNeverPrintSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestUnsupportedKeysAreNamed(t *testing.T) {
+	s, err := Parse([]byte(validYAML + `
+L7Settings: {noPGForSNI: true}
+NetworkSettings: {nsxtT1LR: /infra/tier-1s/t1}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(s.Unsupported(), "\n")
+	want := "NetworkSettings.nsxtT1LR: /infra/tier-1s/t1 is accepted for AKO compatibility but has no effect in vipgate\n" +
+		"L7Settings.noPGForSNI: true is accepted for AKO compatibility but has no effect in vipgate"
+	if got != want {
+		t.Errorf("Unsupported():\n%s\nwant:\n%s", got, want)
+	}
+	def, _ := Parse([]byte(validYAML))
+	if u := def.Unsupported(); len(u) != 0 {
+		t.Errorf("AKO's defaults reported as unsupported: %v", u)
+	}
+}

@@ -27,6 +27,10 @@ func OwnsService(svc *corev1.Service, s *config.Settings) bool {
 	if svc == nil || svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
 		return false
 	}
+	// AKO's layer7Only: another load balancer handles L4; vipgate does Ingresses only.
+	if s != nil && bool(s.AKOSettings.Layer7Only) {
+		return false
+	}
 	if c := svc.Spec.LoadBalancerClass; c != nil {
 		return *c == LBClass
 	}

@@ -209,6 +209,7 @@ func TestOwnsService(t *testing.T) {
 		{"no class, no settings", lbSvc("d", "x", noClass()), nil, false},
 		{"ClusterIP", lbSvc("d", "x", clusterIP()), on, false},
 		{"nil Service", nil, on, false},
+		{"layer7Only", lbSvc("d", "x"), demoSettings(func(s *config.Settings) { s.AKOSettings.Layer7Only = true }), false},
 	}
 	for _, tt := range tests {
 		if got := OwnsService(tt.svc, tt.s); got != tt.want {

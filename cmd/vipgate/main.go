@@ -57,6 +57,9 @@ func run() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	for _, msg := range settings.Unsupported() {
+		log.Info("setting has no effect", "detail", msg)
+	}
 	// After start-up errors have been printed: the filter replaces os.Stderr
 	// with a pipe, and a process exiting right away could lose its last lines.
 	session.SilenceSDKInfoLogs()
