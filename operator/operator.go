@@ -12,7 +12,6 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -184,9 +183,15 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 			CertDir: o.WebhookCertDir,
 			TLSOpts: TLSOptions(),
 		}),
-		// Secrets are cached as metadata only: reads of a full Secret go to the API
-		// server, so the typed Secret informer, holding every key of every Secret
-		// in memory, never starts.
+		// The Secret informer keeps no key material: its transform replaces each
+		// Secret's data by a TLS summary (annotation on the cached copy only,
+		// never written back) that admission judges without an API call.
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Transform: webhooks.TransformSecret},
+		}},
+		// So the manager's client reads full Secrets from the API server (the
+		// L7 reconciler builds certificates from them); cache readers that want
+		// the summary read mgr.GetCache() directly.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 	})
 	if err != nil {
@@ -206,11 +211,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 			return nil, err
 		}
 	}
-	// Start the metadata-only Secret informer eagerly so the first Ingress admission
-	// does not wait for it to sync.
-	secretMeta := &metav1.PartialObjectMetadata{}
-	secretMeta.SetGroupVersionKind(webhooks.SecretMetaGVK)
-	for _, obj := range []client.Object{secretMeta, &v1beta1.AviInfraSetting{}} {
+	// Start the (transformed) Secret informer eagerly so the first Ingress
+	// admission does not wait for it to sync.
+	for _, obj := range []client.Object{&corev1.Secret{}, &v1beta1.AviInfraSetting{}} {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false)); err != nil {
 			return nil, fmt.Errorf("starting informer for %T: %w", obj, err)
 		}
@@ -275,6 +278,8 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *webho
 	ing := &reconcile.IngressReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
+		// The transformed cache tells a Secret's version (and existence) without an API call.
+		SecretCache: mgr.GetCache(),
 		Recorder:  mgr.GetEventRecorderFor("vipgate"), //nolint:staticcheck // as for Services
 		Settings:  o.Settings,
 		Applier:   applier,

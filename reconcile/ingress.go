@@ -80,8 +80,13 @@ const (
 // status entry for the host carries ports [{port: 443, error: TLSSecretUnavailable}].
 type IngressReconciler struct {
 	Client client.Client
-	// APIReader reads full Secrets (the manager caches Secrets as metadata only).
+	// APIReader reads full Secrets, to build certificates: the manager's
+	// cache keeps no Secret data.
 	APIReader client.Reader
+	// SecretCache is the manager's cache, whose Secrets carry metadata and the
+	// TLS summary only (webhooks.TransformSecret): it tells whether a Secret
+	// exists and at which version without an API call. Nil falls back to Client.
+	SecretCache client.Reader
 	Recorder  record.EventRecorder
 	Settings  *config.Settings
 	Applier   Applier
@@ -100,7 +105,7 @@ type IngressReconciler struct {
 	known    map[string]bool            // shards applied with routes since start
 	degraded map[string]string          // host → why its certificate is not served
 	noted    map[string]string          // ingress key + reason → last Event message
-	secrets  map[string]*corev1.Secret  // "<ns>/<name>" → Secret at its resourceVersion
+	secrets  map[string]memoSecret      // "<ns>/<name>" → Secret at its resourceVersion
 	locks    sync.Map                   // shard or ingress key → *sync.Mutex
 }
 
@@ -109,7 +114,7 @@ func (r *IngressReconciler) init() {
 	defer r.mu.Unlock()
 	if r.vips == nil {
 		r.vips, r.seen, r.known = map[string][]netip.Addr{}, map[string]map[string]bool{}, map[string]bool{}
-		r.degraded, r.noted, r.secrets = map[string]string{}, map[string]string{}, map[string]*corev1.Secret{}
+		r.degraded, r.noted, r.secrets = map[string]string{}, map[string]string{}, map[string]memoSecret{}
 	}
 }
 
@@ -256,45 +261,64 @@ func (r *IngressReconciler) env() rules.Env {
 	return env
 }
 
-// secretMemo serves Secrets from a copy kept per resourceVersion, so a shard
-// with many secure hosts reads each Secret's content from the API server
-// once per change, not once per sync. The metadata cache tells the version.
+// secretMemo gives the rule book the summary of Secrets kept per
+// resourceVersion, so a shard with many secure hosts reads and parses each
+// Secret's content from the API server once per change, not once per sync.
+// The cache tells the version.
 type secretMemo struct {
 	rules.Lookups
 	r *IngressReconciler
 }
 
-func (m *secretMemo) Secret(namespace, name string) (*corev1.Secret, bool) {
-	return m.r.secret(context.Background(), namespace, name)
+// memoSecret is a full Secret (for its certificate and key) with its summary.
+type memoSecret struct {
+	sec *corev1.Secret
+	sum rules.TLSSecretSummary
+}
+
+// TLSSecret summarizes the Secret the certificate would be built from, so the
+// rule book judges exactly what is uploaded.
+func (m *secretMemo) TLSSecret(namespace, name string) (rules.TLSSecretSummary, bool) {
+	ms, ok := m.r.memoSecret(context.Background(), namespace, name)
+	return ms.sum, ok
 }
 
 func (r *IngressReconciler) secret(ctx context.Context, namespace, name string) (*corev1.Secret, bool) {
-	meta := &metav1.PartialObjectMetadata{}
-	meta.SetGroupVersionKind(webhooks.SecretMetaGVK)
+	ms, ok := r.memoSecret(ctx, namespace, name)
+	return ms.sec, ok
+}
+
+func (r *IngressReconciler) memoSecret(ctx context.Context, namespace, name string) (memoSecret, bool) {
+	cached := r.SecretCache
+	if cached == nil {
+		cached = r.Client
+	}
+	var meta corev1.Secret // from the cache: metadata and summary, no data
 	key := types.NamespacedName{Namespace: namespace, Name: name}
-	if err := r.Client.Get(ctx, key, meta); err != nil {
+	if err := cached.Get(ctx, key, &meta); err != nil {
 		if apierrors.IsNotFound(err) {
 			// Forget the key material of a deleted Secret.
 			r.mu.Lock()
 			delete(r.secrets, key.String())
 			r.mu.Unlock()
 		}
-		return nil, false
+		return memoSecret{}, false
 	}
 	r.mu.Lock()
-	s := r.secrets[key.String()]
+	ms, ok := r.secrets[key.String()]
 	r.mu.Unlock()
-	if s != nil && s.ResourceVersion == meta.ResourceVersion {
-		return s, true
+	if ok && ms.sec.ResourceVersion == meta.ResourceVersion {
+		return ms, true
 	}
 	var sec corev1.Secret
 	if err := r.APIReader.Get(ctx, key, &sec); err != nil {
-		return nil, false
+		return memoSecret{}, false
 	}
+	ms = memoSecret{sec: &sec, sum: rules.SummarizeTLSSecret(&sec)}
 	r.mu.Lock()
-	r.secrets[key.String()] = &sec
+	r.secrets[key.String()] = ms
 	r.mu.Unlock()
-	return &sec, true
+	return ms, true
 }
 
 // loadCert returns the PEM certificate and key for a secure host, or why it cannot be served.
@@ -671,7 +695,7 @@ func (r *IngressReconciler) shardsOf(ctx context.Context, ing *networkingv1.Ingr
 
 // SetupWithManager registers the field indexes and watches: Ingresses (their
 // key and their shards), IngressClasses and AviInfraSettings (everything),
-// Secrets as metadata (the shards of the Ingresses naming them; the default
+// Secrets (the shards of the Ingresses naming them; the default
 // certificate: everything), Services and EndpointSlices (the shards routing to
 // them), and Nodes in NodePort mode.
 func (r *IngressReconciler) SetupWithManager(mgr ctrl.Manager) error {
@@ -733,7 +757,9 @@ func (r *IngressReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1beta1.AviInfraSetting{}, handler.EnqueueRequestsFromMapFunc(r.everything)).
 		// A namespace that starts or stops matching namespaceSelector takes its Ingresses along.
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.everything), builder.WithPredicates(predicate.LabelChangedPredicate{})).
-		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToShards)).
+		// The typed Secret informer admission reads too (one watch on Secrets);
+		// its objects carry no data, and the mapping needs only namespace/name.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToShards)).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []ctrl.Request {
 			return r.byIndex(ctx, IndexIngressBackend, o.GetNamespace()+"/"+o.GetName())
 		})).

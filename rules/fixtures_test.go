@@ -232,9 +232,15 @@ func (f *fakeLookups) Namespace(name string) (*corev1.Namespace, bool) {
 	n, ok := f.namespaces[name]
 	return n, ok
 }
-func (f *fakeLookups) Secret(ns, name string) (*corev1.Secret, bool) {
+
+// TLSSecret summarizes the fixture Secret as the webhook's cache transform
+// does, so the table tests exercise summarizer and judge together.
+func (f *fakeLookups) TLSSecret(ns, name string) (TLSSecretSummary, bool) {
 	s, ok := f.secrets[ns+"/"+name]
-	return s, ok
+	if !ok {
+		return TLSSecretSummary{}, false
+	}
+	return SummarizeTLSSecret(s), true
 }
 func (f *fakeLookups) CertManagerCertificateForSecret(ns, name string) bool {
 	return f.certs[ns+"/"+name]

@@ -1,16 +1,11 @@
 package rules
 
 import (
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
-	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -121,7 +116,7 @@ func certManaged(ing *networkingv1.Ingress, secret string, lk Lookups) bool {
 func checkTLSSecret(res *Result, p *field.Path, ing *networkingv1.Ingress, name string, hadBefore bool, env Env) {
 	lk := env.lookups()
 	ref := ing.Namespace + "/" + name
-	sec, ok := lk.Secret(ing.Namespace, name)
+	sum, ok := lk.TLSSecret(ing.Namespace, name)
 	managed := certManaged(ing, name, lk)
 	if !ok {
 		switch {
@@ -136,7 +131,7 @@ func checkTLSSecret(res *Result, p *field.Path, ing *networkingv1.Ingress, name 
 		}
 		return
 	}
-	problem, warning := inspectTLSSecret(ref, sec, env.Now)
+	problem, warning := judgeTLSSecret(ref, sum, env.Now)
 	if warning != "" {
 		res.Warn(fmt.Sprintf("%s: %s", p, warning))
 	}
@@ -151,66 +146,4 @@ func checkTLSSecret(res *Result, p *field.Path, ing *networkingv1.Ingress, name 
 	default:
 		res.Errors = append(res.Errors, field.Invalid(p, name, problem))
 	}
-}
-
-// inspectTLSSecret says what makes sec unusable as a server certificate
-// (problem) or what the user should act on soon (warning). Messages name the
-// Secret and the key in it, never key material: crypto errors are mapped to
-// fixed texts rather than quoted.
-func inspectTLSSecret(ref string, sec *corev1.Secret, now time.Time) (problem, warning string) {
-	if sec.Type != corev1.SecretTypeTLS {
-		typ := string(sec.Type)
-		if typ == "" {
-			typ = string(corev1.SecretTypeOpaque)
-		}
-		return fmt.Sprintf("Secret %s is of type %s; it must be of type %s (kubectl create secret tls)", ref, typ, corev1.SecretTypeTLS), ""
-	}
-	crt, key := sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey]
-	if len(crt) == 0 {
-		return fmt.Sprintf("Secret %s has no %s; put the PEM certificate chain there", ref, corev1.TLSCertKey), ""
-	}
-	if len(key) == 0 {
-		return fmt.Sprintf("Secret %s has no %s; put the PEM private key there", ref, corev1.TLSPrivateKeyKey), ""
-	}
-	var leaf *x509.Certificate
-	for rest := crt; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type == "CERTIFICATE" {
-			leaf, _ = x509.ParseCertificate(block.Bytes)
-			break
-		}
-	}
-	if leaf == nil {
-		return fmt.Sprintf("%s in Secret %s is not a PEM certificate; put the PEM certificate chain there", corev1.TLSCertKey, ref), ""
-	}
-	if _, err := tls.X509KeyPair(crt, key); err != nil {
-		if strings.Contains(err.Error(), "does not match") {
-			return fmt.Sprintf("the private key in %s of Secret %s does not match the certificate in %s; put the key the certificate was issued for",
-				corev1.TLSPrivateKeyKey, ref, corev1.TLSCertKey), ""
-		}
-		return fmt.Sprintf("%s in Secret %s is not a PEM private key (PKCS#1, PKCS#8 or SEC 1); put the certificate's private key there", corev1.TLSPrivateKeyKey, ref), ""
-	}
-	if now.After(leaf.NotAfter) {
-		return fmt.Sprintf("the certificate in Secret %s expired on %s; renew it, or let cert-manager manage it",
-			ref, leaf.NotAfter.UTC().Format(time.RFC3339)), ""
-	}
-	if now.Before(leaf.NotBefore) {
-		return "", fmt.Sprintf("the certificate in Secret %s is not valid before %s; clients reject it until then",
-			ref, leaf.NotBefore.UTC().Format(time.RFC3339))
-	}
-	if left := leaf.NotAfter.Sub(now); left < CertExpiryWarning {
-		when := "in less than a day"
-		if days := int(left / (24 * time.Hour)); days == 1 {
-			when = "in 1 day"
-		} else if days > 1 {
-			when = fmt.Sprintf("in %d days", days)
-		}
-		return "", fmt.Sprintf("the certificate in Secret %s expires on %s (%s); renew it soon",
-			ref, leaf.NotAfter.UTC().Format(time.RFC3339), when)
-	}
-	return "", ""
 }

@@ -108,9 +108,10 @@ type Lookups interface {
 	AviInfraSetting(name string) (*v1beta1.AviInfraSetting, bool)
 	// Namespace returns the named Namespace.
 	Namespace(name string) (*corev1.Namespace, bool)
-	// Secret returns the full Secret (the webhook does one GET for the referenced one;
-	// its cache holds metadata only).
-	Secret(namespace, name string) (*corev1.Secret, bool)
+	// TLSSecret returns the summary (SummarizeTLSSecret) of the named Secret,
+	// false when it does not exist. The webhook keeps summaries in its Secret
+	// cache instead of key material, so this is a cache read, not an API call.
+	TLSSecret(namespace, name string) (TLSSecretSummary, bool)
 	// CertManagerCertificateForSecret reports whether a cert-manager Certificate
 	// in namespace has spec.secretName == secretName.
 	CertManagerCertificateForSecret(namespace, secretName string) bool
@@ -172,7 +173,7 @@ func (noLookups) ServicesByVIP(string) []*corev1.Service                  { retu
 func (noLookups) ServicesBySharedVIPKey(string, string) []*corev1.Service { return nil }
 func (noLookups) AviInfraSetting(string) (*v1beta1.AviInfraSetting, bool) { return nil, false }
 func (noLookups) Namespace(string) (*corev1.Namespace, bool)              { return nil, false }
-func (noLookups) Secret(string, string) (*corev1.Secret, bool)            { return nil, false }
+func (noLookups) TLSSecret(string, string) (TLSSecretSummary, bool)       { return TLSSecretSummary{}, false }
 func (noLookups) CertManagerCertificateForSecret(string, string) bool     { return false }
 func (noLookups) IngressesByHost(string) []*networkingv1.Ingress          { return nil }
 func (noLookups) ReferencesToInfraSetting(string) []string                { return nil }

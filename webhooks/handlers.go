@@ -120,7 +120,11 @@ func (d *serviceDefaulter) Default(ctx context.Context, svc *corev1.Service) err
 		class := d.o.DefaultClass
 		svc.Spec.LoadBalancerClass = &class
 	}
-	controllerutil.AddFinalizer(svc, CleanupFinalizer)
+	// With deleteConfig vipgate is tearing down: a finalizer nobody will
+	// remove would leave the Service stuck in deletion.
+	if !d.o.Settings.AKOSettings.DeleteConfig {
+		controllerutil.AddFinalizer(svc, CleanupFinalizer)
+	}
 	// An unparsable address is left as written for the validator to reject with its message.
 	if c, ok := rules.CanonicalIP(svc.Spec.LoadBalancerIP); ok { //nolint:staticcheck // AKO's surface still uses the deprecated field.
 		svc.Spec.LoadBalancerIP = c //nolint:staticcheck

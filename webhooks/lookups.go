@@ -10,7 +10,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -34,10 +33,6 @@ const (
 
 // CertificateGVK is cert-manager's Certificate; its CRDs may or may not be installed.
 var CertificateGVK = schema.GroupVersionKind{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"}
-
-// SecretMetaGVK lets the cache hold Secrets as metadata only: admission needs to
-// know a Secret exists without keeping every key in memory.
-var SecretMetaGVK = corev1.SchemeGroupVersion.WithKind("Secret")
 
 // SetupIndexes registers the field indexes the rule book's lookups read.
 func SetupIndexes(ctx context.Context, idx client.FieldIndexer) error {
@@ -106,11 +101,12 @@ func nonEmpty(s string) []string {
 }
 
 // CacheLookups answers the rule book's questions from the manager's informer
-// caches. Only a referenced Secret's content is read from the API server, by
-// one GET, because Secrets are cached as metadata only.
+// caches, with no API call: Secrets too are read from the cache, which holds
+// their metadata and TLS summary (TransformSecret), never their data.
 type CacheLookups struct {
+	// Cache must be the manager's cache itself, not its client: the client
+	// reads Secrets from the API server (it needs their data for certificates).
 	Cache  client.Reader
-	API    client.Reader
 	Mapper meta.RESTMapper
 	// Informers lazily starts the cert-manager Certificate informer when the CRD exists.
 	Informers cache.Informers
@@ -129,7 +125,7 @@ var _ rules.Lookups = (*CacheLookups)(nil)
 
 // NewCacheLookups builds lookups over a manager's cache.
 func NewCacheLookups(ctx context.Context, mgr manager.Manager) *CacheLookups {
-	return &CacheLookups{Cache: mgr.GetCache(), API: mgr.GetAPIReader(), Mapper: mgr.GetRESTMapper(), Informers: mgr.GetCache(), Ctx: ctx}
+	return &CacheLookups{Cache: mgr.GetCache(), Mapper: mgr.GetRESTMapper(), Informers: mgr.GetCache(), Ctx: ctx}
 }
 
 func (l *CacheLookups) services(field, value string) []*corev1.Service {
@@ -180,19 +176,16 @@ func (l *CacheLookups) Namespace(name string) (*corev1.Namespace, bool) {
 	return &ns, true
 }
 
-// Secret checks the metadata cache first, so a missing Secret costs no API call,
-// then reads the one referenced Secret's content by GET.
-func (l *CacheLookups) Secret(namespace, name string) (*corev1.Secret, bool) {
-	m := &metav1.PartialObjectMetadata{}
-	m.SetGroupVersionKind(SecretMetaGVK)
-	if err := l.Cache.Get(l.Ctx, types.NamespacedName{Namespace: namespace, Name: name}, m); err != nil {
-		return nil, false
+// TLSSecret reads the Secret from the cache, where TransformSecret left its
+// metadata and TLS summary but no key material. It makes no API call: a Secret
+// the cache does not hold does not exist, and an update reaches the summary
+// through the informer, which transforms every new version.
+func (l *CacheLookups) TLSSecret(namespace, name string) (rules.TLSSecretSummary, bool) {
+	var sec corev1.Secret
+	if err := l.Cache.Get(l.Ctx, types.NamespacedName{Namespace: namespace, Name: name}, &sec); err != nil {
+		return rules.TLSSecretSummary{}, false
 	}
-	var s corev1.Secret
-	if err := l.API.Get(l.Ctx, types.NamespacedName{Namespace: namespace, Name: name}, &s); err != nil {
-		return nil, false
-	}
-	return &s, true
+	return TLSSummaryOf(&sec), true
 }
 
 // CertManagerCertificateForSecret reports whether a cert-manager Certificate in

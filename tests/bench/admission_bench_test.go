@@ -209,11 +209,10 @@ func populate(b *testing.B, e *harness.Env, op *operator.Operator) {
 	}
 	b.Logf("%d Services (%d LoadBalancer with a requested IP) created in %s", numServices, numLBServices, time.Since(t0).Round(time.Millisecond))
 
-	// Ingresses read their Secret from vipgate's metadata cache: wait for it first.
+	// Ingresses read their Secret's summary from vipgate's cache: wait for it first.
 	waitCount(b, op, "Secrets", func() (int, error) {
-		l := &metav1.PartialObjectMetadataList{}
-		l.SetGroupVersionKind(webhooks.SecretMetaGVK.GroupVersion().WithKind("SecretList"))
-		err := op.Manager.GetCache().List(ctx, l)
+		var l corev1.SecretList
+		err := op.Manager.GetCache().List(ctx, &l, client.UnsafeDisableDeepCopy)
 		return len(l.Items), err
 	}, numSecrets)
 	t0 = time.Now()

@@ -160,15 +160,8 @@ func wantDenied(t testing.TB, err error, parts ...string) {
 func waitCached(t testing.TB, op *operator.Operator, obj client.Object, ok func(client.Object) bool) {
 	t.Helper()
 	key := client.ObjectKeyFromObject(obj)
-	var probe client.Object
-	if _, isSecret := obj.(*corev1.Secret); isSecret {
-		// Secrets are cached as metadata only.
-		m := &metav1.PartialObjectMetadata{}
-		m.SetGroupVersionKind(webhooks.SecretMetaGVK)
-		probe = m
-	} else {
-		probe = obj.DeepCopyObject().(client.Object)
-	}
+	// Secrets come back transformed (metadata and TLS summary, no data).
+	probe := obj.DeepCopyObject().(client.Object)
 	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		if err := op.Manager.GetCache().Get(ctx, key, probe); err != nil {
 			return false, nil
