@@ -280,13 +280,13 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *webho
 		APIReader: mgr.GetAPIReader(),
 		// The transformed cache tells a Secret's version (and existence) without an API call.
 		SecretCache: mgr.GetCache(),
-		Recorder:  mgr.GetEventRecorderFor("vipgate"), //nolint:staticcheck // as for Services
-		Settings:  o.Settings,
-		Applier:   applier,
-		Inventory: op.Inventory,
-		Lookups:   lookups,
-		Namespace: o.Namespace,
-		Name:      "ingress" + o.NameSuffix,
+		Recorder:    mgr.GetEventRecorderFor("vipgate"), //nolint:staticcheck // as for Services
+		Settings:    o.Settings,
+		Applier:     applier,
+		Inventory:   op.Inventory,
+		Lookups:     lookups,
+		Namespace:   o.Namespace,
+		Name:        "ingress" + o.NameSuffix,
 	}
 	if err := ing.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("ingress controller: %w", err)

@@ -87,11 +87,11 @@ type IngressReconciler struct {
 	// TLS summary only (webhooks.TransformSecret): it tells whether a Secret
 	// exists and at which version without an API call. Nil falls back to Client.
 	SecretCache client.Reader
-	Recorder  record.EventRecorder
-	Settings  *config.Settings
-	Applier   Applier
-	Inventory webhooks.InventorySource
-	Lookups   rules.Lookups
+	Recorder    record.EventRecorder
+	Settings    *config.Settings
+	Applier     Applier
+	Inventory   webhooks.InventorySource
+	Lookups     rules.Lookups
 	// Namespace is vipgate's, where the default TLS Secret lives.
 	Namespace string
 	// RetryBadRequest is how long to wait after the controller refused a request (400).
