@@ -132,6 +132,37 @@ spec:
 			wantDenied(t, err, append([]string{hook}, u.want...)...)
 		})
 	}
+
+	// Admission judges a Secret by the summary its informer computed, not by a
+	// GET: renewing the expired Secret admits an Ingress naming it as soon as
+	// vipgate's cache has the new version. The cached copy holds no data, and
+	// the summary annotation stays on that copy, never on the API server.
+	t.Run("renewed Secret is judged by its new summary", func(t *testing.T) {
+		renewed := secrets[1] // "expired"
+		if err := update(t, renewed, func(o client.Object) {
+			o.(*corev1.Secret).Data = map[string][]byte{corev1.TLSCertKey: goodCrt, corev1.TLSPrivateKeyKey: goodKey}
+		}); err != nil {
+			t.Fatalf("renewing the Secret: %v", err)
+		}
+		var fresh corev1.Secret
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(renewed), &fresh); err != nil {
+			t.Fatal(err)
+		}
+		waitCached(t, op, &fresh, func(o client.Object) bool { return o.GetResourceVersion() == fresh.ResourceVersion })
+		var cached corev1.Secret
+		if err := op.Manager.GetCache().Get(ctx, client.ObjectKeyFromObject(renewed), &cached); err != nil {
+			t.Fatal(err)
+		}
+		if cached.Data != nil || cached.Annotations[webhooks.AnnTLSSummary] == "" {
+			t.Errorf("cached Secret: want no data and a summary, got %d data keys, annotations %v", len(cached.Data), cached.Annotations)
+		}
+		if _, ok := fresh.Annotations[webhooks.AnnTLSSummary]; ok {
+			t.Errorf("the summary annotation reached the API server: %v", fresh.Annotations)
+		}
+		if err := tryCreate(t, ingress(ns, "renewed", "shop.example.com", "expired")); err != nil {
+			t.Fatalf("want admitted with the renewed certificate: %v", err)
+		}
+	})
 }
 
 // withTLSHost makes host the only host of the first tls[] entry.
