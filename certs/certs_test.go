@@ -142,8 +142,10 @@ func TestDecide(t *testing.T) {
 		{"serving in last third", good, t0.Add(61 * 24 * time.Hour), false, true},
 		{"serving expired", good, t0.Add(91 * 24 * time.Hour), false, true},
 		{"CA in last third", good, t0.Add(201 * 24 * time.Hour), true, true},
-		{"CA key missing", with(CAKeyKey, nil), t0, true, true},
-		{"CA key of another CA", with(CAKeyKey, otherCA.KeyPEM), t0, true, true},
+		// The stored serving certificate is still valid under the stored CA
+		// certificate: it is kept until the new CA has propagated.
+		{"CA key missing", with(CAKeyKey, nil), t0, true, false},
+		{"CA key of another CA", with(CAKeyKey, otherCA.KeyPEM), t0, true, false},
 		{"CA cert is not a CA", with(CACertKey, s.CertPEM), t0, true, true},
 		{"serving signed by another CA", with(TLSCertKey, foreign.CertPEM), t0, false, true},
 		{"serving key mismatch", with(TLSKeyKey, foreign.KeyPEM), t0, false, true},
@@ -151,7 +153,7 @@ func TestDecide(t *testing.T) {
 		{"serving garbage", with(TLSCertKey, []byte("not pem")), t0, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := Decide(tc.data, names, tc.at)
+			p := Decide(tc.data, names, tc.at, DefaultPropagationDelay)
 			if p.NewCA != tc.wantCA || p.NewServing != tc.wantS {
 				t.Errorf("Decide = %+v, want NewCA=%v NewServing=%v", p, tc.wantCA, tc.wantS)
 			}
@@ -169,7 +171,7 @@ func TestIssueRotatesCAKeepingPreviousInBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := Decide(data, names, t0); p.Needed() {
+	if p := Decide(data, names, t0, DefaultPropagationDelay); p.Needed() {
 		t.Fatalf("freshly issued data needs %+v", p)
 	}
 	if _, ok := data[PreviousCAKey]; ok {
@@ -181,7 +183,7 @@ func TestIssueRotatesCAKeepingPreviousInBundle(t *testing.T) {
 
 	// Serving-only rotation keeps the CA.
 	later := t0.Add(61 * 24 * time.Hour)
-	rotated, err := Issue(data, Decide(data, names, later), "ca", names, later, 300*24*time.Hour, 90*24*time.Hour)
+	rotated, err := Issue(data, Decide(data, names, later, DefaultPropagationDelay), "ca", names, later, 300*24*time.Hour, 90*24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,11 +191,14 @@ func TestIssueRotatesCAKeepingPreviousInBundle(t *testing.T) {
 		t.Errorf("serving rotation must keep the CA and replace the serving certificate")
 	}
 
-	// CA rotation moves the old CA to ca-previous.crt; the bundle trusts both until the old one expires.
+	// CA rotation moves the old CA to ca-previous.crt; the bundle trusts both
+	// until the old one expires. The serving certificate (issued at day 61 for
+	// 90 days) has expired by then, so it is replaced at once: there is no
+	// trusted certificate to keep serving while the new CA propagates.
 	caDue := t0.Add(201 * 24 * time.Hour)
-	plan := Decide(rotated, names, caDue)
-	if !plan.NewCA {
-		t.Fatalf("CA rotation not planned: %+v", plan)
+	plan := Decide(rotated, names, caDue, DefaultPropagationDelay)
+	if !plan.NewCA || !plan.NewServing {
+		t.Fatalf("CA and serving rotation not planned: %+v", plan)
 	}
 	next, err := Issue(rotated, plan, "ca", names, caDue, 300*24*time.Hour, 90*24*time.Hour)
 	if err != nil {
@@ -213,7 +218,7 @@ func TestIssueRotatesCAKeepingPreviousInBundle(t *testing.T) {
 	if err := Verify(newCA.Cert, newServing.Cert, names, caDue); err != nil {
 		t.Errorf("new serving certificate is not signed by the new CA: %v", err)
 	}
-	if at, ok := NextCheck(next); !ok || !at.Equal(RenewalTime(newServing.Cert)) {
+	if at, ok := NextCheck(next, DefaultPropagationDelay); !ok || !at.Equal(RenewalTime(newServing.Cert)) {
 		t.Errorf("NextCheck = %v, want serving renewal %v", at, RenewalTime(newServing.Cert))
 	}
 }
@@ -291,4 +296,174 @@ func countCerts(t *testing.T, bundle []byte) int {
 		t.Fatal(err)
 	}
 	return len(certs)
+}
+
+// TestCARotationWaitsForPropagation walks a CA rotation through Decide, Issue,
+// CABundle and NextCheck while the serving certificate is still valid: the
+// new CA only joins the bundle, the serving certificate moves to it once the
+// bundle has been published for the propagation delay, and the old CA leaves
+// the bundle when it expires.
+func TestCARotationWaitsForPropagation(t *testing.T) {
+	names := ServiceDNSNames("svc", "ns")
+	const delay = 2 * time.Minute
+	oldCA := mustCA(t, t0, 300*24*time.Hour)                                              // renewal due at day 200
+	oldServing := mustServing(t, oldCA, names, t0.Add(190*24*time.Hour), 90*24*time.Hour) // valid to day 280
+	data := secretData(oldCA, oldServing)
+	data[CAPublishedAtKey] = fmtPublished(t0)
+
+	caDue := t0.Add(201 * 24 * time.Hour)
+	plan := Decide(data, names, caDue, delay)
+	if !plan.NewCA || plan.NewServing {
+		t.Fatalf("Decide at the CA's renewal = %+v, want a new CA and the serving certificate kept", plan)
+	}
+	step1, err := Issue(data, plan, "ca", names, caDue, 300*24*time.Hour, 90*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(step1[CACertKey], oldCA.CertPEM) || !bytes.Equal(step1[PreviousCAKey], oldCA.CertPEM) {
+		t.Errorf("step 1: want a new CA with the old one as %s", PreviousCAKey)
+	}
+	if !bytes.Equal(step1[TLSCertKey], oldServing.CertPEM) || !bytes.Equal(step1[TLSKeyKey], oldServing.KeyPEM) {
+		t.Errorf("step 1: the serving certificate changed before the new CA propagated")
+	}
+	if _, ok := step1[CAPublishedAtKey]; ok {
+		t.Errorf("step 1: the new CA carries the old CA's publication time")
+	}
+	if n := countCerts(t, CABundle(step1, caDue)); n != 2 {
+		t.Errorf("step 1: bundle has %d certificates, want old and new", n)
+	}
+	if !bytes.Equal(servingCA(step1), oldCA.CertPEM) {
+		t.Errorf("step 1: the cert dir's ca.crt must stay the serving certificate's issuer")
+	}
+	// Until the Manager records the publication, nothing moves however late it is.
+	if p := Decide(step1, names, caDue.Add(time.Hour), delay); p.Needed() {
+		t.Errorf("unpublished new CA: Decide = %+v, want nothing", p)
+	}
+	newCA, err := ParseKeyPair("CA", step1[CACertKey], step1[CAKeyKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at, _ := NextCheck(step1, delay); !at.Equal(RenewalTime(newCA.Cert)) {
+		t.Errorf("unpublished new CA: NextCheck = %v, want the new CA's renewal %v", at, RenewalTime(newCA.Cert))
+	}
+
+	step1[CAPublishedAtKey] = fmtPublished(caDue)
+	if at, _ := NextCheck(step1, delay); !at.Equal(caDue.Add(delay)) {
+		t.Errorf("published new CA: NextCheck = %v, want the end of the delay %v", at, caDue.Add(delay))
+	}
+	if p := Decide(step1, names, caDue.Add(delay-time.Second), delay); p.Needed() {
+		t.Errorf("before the delay: Decide = %+v, want nothing", p)
+	}
+	plan = Decide(step1, names, caDue.Add(delay), delay)
+	if plan.NewCA || !plan.NewServing {
+		t.Fatalf("after the delay: Decide = %+v, want a new serving certificate only", plan)
+	}
+	moved := caDue.Add(delay)
+	step2, err := Issue(step1, plan, "ca", names, moved, 300*24*time.Hour, 90*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newServing, err := ParseKeyPair("serving", step2[TLSCertKey], step2[TLSKeyKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Verify(newCA.Cert, newServing.Cert, names, moved); err != nil {
+		t.Errorf("step 2: serving certificate not from the new CA: %v", err)
+	}
+	if !bytes.Equal(servingCA(step2), step2[CACertKey]) {
+		t.Errorf("step 2: the cert dir's ca.crt must be the new CA")
+	}
+	if p := Decide(step2, names, moved, delay); p.Needed() {
+		t.Errorf("step 2 done: Decide = %+v, want nothing", p)
+	}
+	if at, _ := NextCheck(step2, delay); !at.Equal(RenewalTime(newServing.Cert)) {
+		t.Errorf("step 2 done: NextCheck = %v, want the serving renewal %v", at, RenewalTime(newServing.Cert))
+	}
+	// Step 3: the old CA stays trusted until it expires, then leaves the bundle.
+	if n := countCerts(t, CABundle(step2, oldCA.Cert.NotAfter.Add(-time.Second))); n != 2 {
+		t.Errorf("before the old CA expires: bundle has %d certificates, want 2", n)
+	}
+	if cas, err := ParseCertificates(CABundle(step2, oldCA.Cert.NotAfter.Add(time.Second))); err != nil || len(cas) != 1 || !cas[0].Equal(newCA.Cert) {
+		t.Errorf("after the old CA expired: bundle = %d certificates (err %v), want the new CA only", len(cas), err)
+	}
+}
+
+// TestCARotationEdgeCases covers a pending move that meets an expired serving
+// certificate, a serving certificate due for renewal, and another new CA.
+func TestCARotationEdgeCases(t *testing.T) {
+	names := ServiceDNSNames("svc", "ns")
+	const delay = 2 * time.Minute
+	oldCA := mustCA(t, t0, 300*24*time.Hour)
+	oldServing := mustServing(t, oldCA, names, t0.Add(190*24*time.Hour), 90*24*time.Hour) // renew at day 250, expires day 280
+	caDue := t0.Add(201 * 24 * time.Hour)
+	pending, err := Issue(secretData(oldCA, oldServing), Plan{NewCA: true}, "ca", names, caDue, 300*24*time.Hour, 90*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("serving expired while waiting", func(t *testing.T) {
+		// Nothing served is trusted any more: there is nothing to protect.
+		d := clone(pending)
+		at := t0.Add(281 * 24 * time.Hour)
+		d[CAPublishedAtKey] = fmtPublished(at)
+		if p := Decide(d, names, at, delay); p.NewCA || !p.NewServing {
+			t.Errorf("Decide = %+v, want a new serving certificate at once", p)
+		}
+	})
+	t.Run("serving due for renewal while waiting", func(t *testing.T) {
+		// Past its renewal time but valid: it waits for the move, and the
+		// next check is the end of the delay, not the (past) renewal time.
+		d := clone(pending)
+		at := t0.Add(260 * 24 * time.Hour)
+		d[CAPublishedAtKey] = fmtPublished(at)
+		if p := Decide(d, names, at, delay); p.Needed() {
+			t.Errorf("Decide = %+v, want nothing before the delay", p)
+		}
+		if next, _ := NextCheck(d, delay); !next.Equal(at.Add(delay)) {
+			t.Errorf("NextCheck = %v, want %v", next, at.Add(delay))
+		}
+	})
+	t.Run("another new CA while waiting", func(t *testing.T) {
+		// The CA key is lost before the move: the next CA keeps the serving
+		// certificate's issuer (the old CA) in the bundle, not the CA that
+		// never signed anything served.
+		d := clone(pending)
+		d[CAPublishedAtKey] = fmtPublished(caDue)
+		delete(d, CAKeyKey)
+		p := Decide(d, names, caDue, delay)
+		if !p.NewCA || p.NewServing {
+			t.Fatalf("Decide = %+v, want a new CA and the serving certificate kept", p)
+		}
+		next, err := Issue(d, p, "ca", names, caDue, 300*24*time.Hour, 90*24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(next[PreviousCAKey], oldCA.CertPEM) || !bytes.Equal(next[TLSCertKey], oldServing.CertPEM) {
+			t.Errorf("want the serving certificate kept with its issuer as %s", PreviousCAKey)
+		}
+		if bytes.Equal(next[CACertKey], pending[CACertKey]) {
+			t.Errorf("CA not replaced")
+		}
+	})
+	t.Run("plan keeping an unusable serving certificate", func(t *testing.T) {
+		// Issue does not trust a hand-made plan to keep a certificate no
+		// stored CA vouches for.
+		d := clone(secretData(oldCA, oldServing))
+		d[TLSCertKey] = []byte("garbage")
+		next, err := Issue(d, Plan{NewCA: true}, "ca", names, caDue, 300*24*time.Hour, 90*24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := Decide(next, names, caDue, delay); p.Needed() {
+			t.Errorf("after Issue: Decide = %+v, want nothing", p)
+		}
+	})
+}
+
+func clone(d map[string][]byte) map[string][]byte {
+	out := make(map[string][]byte, len(d))
+	for k, v := range d {
+		out[k] = v
+	}
+	return out
 }

@@ -51,6 +51,10 @@ type Options struct {
 	// CheckInterval bounds the time between two checks, so a caBundle removed
 	// by an upgrade or a deleted Secret is repaired; 10 minutes when zero.
 	CheckInterval time.Duration
+	// PropagationDelay is how long a new CA is trusted in the caBundle before
+	// the serving certificate moves to it (see Decide);
+	// DefaultPropagationDelay when zero.
+	PropagationDelay time.Duration
 	// Clock, the real clock when nil; tests pass a fake one.
 	Clock clock.WithTicker
 	// Log receives what was issued and why; never key material.
@@ -99,6 +103,9 @@ func NewManager(o Options) (*Manager, error) {
 	if o.CheckInterval == 0 {
 		o.CheckInterval = 10 * time.Minute
 	}
+	if o.PropagationDelay == 0 {
+		o.PropagationDelay = DefaultPropagationDelay
+	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
@@ -142,33 +149,81 @@ func (m *Manager) Start(ctx context.Context) error {
 }
 
 // Sync does one pass: issue or rotate what is due, inject the CA bundle,
-// write the files. It returns when the next rotation is due. Call it once
-// before starting the webhook server, whose certwatcher needs the files.
+// write the files. It returns when the next step is due: a renewal, or the end
+// of the propagation delay when the serving certificate waits to move to a new
+// CA. Call it once before starting the webhook server, whose certwatcher needs
+// the files.
+//
+// A CA rotation takes two passes (see Decide): the first adds the new CA to
+// the bundle and keeps serving the certificate from the old CA; a pass at
+// least PropagationDelay after the bundle was published moves the serving
+// certificate to the new CA. The API server picks up a changed caBundle
+// asynchronously, so injecting it and serving from the new CA in one pass
+// would fail the connections made in between.
 func (m *Manager) Sync(ctx context.Context) (time.Time, error) {
-	data, err := m.ensureSecret(ctx)
+	s, err := m.ensureSecret(ctx)
 	if err != nil {
 		return time.Time{}, err
 	}
+	data := s.Data
 	now := m.o.Clock.Now()
 	// Inject the bundle before writing the files: the API server must trust a
 	// new CA before any pod serves a certificate signed by it.
-	if err := m.injectCABundle(ctx, CABundle(data, now)); err != nil {
+	changed, err := m.injectCABundle(ctx, CABundle(data, now))
+	if err != nil {
 		return time.Time{}, err
+	}
+	_, published := publishedAt(data)
+	// The delay counts from a successful injection, not from the CA's issue:
+	// a pass that issued a CA but failed to inject it must not start the
+	// clock. A bundle that had to be put back while the serving certificate
+	// waits to move (an upgrade reset it) starts the clock again.
+	recorded := true
+	if !published || (changed && pendingMove(data)) {
+		if data, recorded, err = m.recordPublished(ctx, s, now); err != nil {
+			return time.Time{}, err
+		}
 	}
 	serving, err := ParseKeyPair("serving", data[TLSCertKey], data[TLSKeyKey])
 	if err != nil {
 		return time.Time{}, err
 	}
-	if err := WriteDir(m.o.CertDir, data[CACertKey], serving); err != nil {
+	if err := WriteDir(m.o.CertDir, servingCA(data), serving); err != nil {
 		return time.Time{}, err
 	}
-	next, _ := NextCheck(data)
+	if !recorded {
+		return now, nil // another replica wrote the Secret first; read it again soon
+	}
+	next, _ := NextCheck(data, m.o.PropagationDelay)
 	return next, nil
 }
 
-// ensureSecret returns current Secret data, issuing and storing what is due.
+// recordPublished stores now as the time the bundle holding the current CA was
+// published. It reports false, without an error, when another replica changed
+// the Secret since it was read: that one has recorded it, or the next pass will.
+func (m *Manager) recordPublished(ctx context.Context, s *corev1.Secret, now time.Time) (map[string][]byte, bool, error) {
+	upd := s.DeepCopy()
+	if upd.Data == nil {
+		upd.Data = map[string][]byte{}
+	}
+	upd.Data[CAPublishedAtKey] = fmtPublished(now)
+	err := m.o.Client.Update(ctx, upd)
+	if apierrors.IsConflict(err) {
+		return s.Data, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("recording the CA publication in Secret %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	if pendingMove(upd.Data) {
+		m.o.Log.Info("new CA published in the caBundle; the serving certificate moves to it after the propagation delay",
+			"secret", s.Namespace+"/"+s.Name, "moveAfter", now.Add(m.o.PropagationDelay).UTC().Format(time.RFC3339))
+	}
+	return upd.Data, true, nil
+}
+
+// ensureSecret returns the current Secret, issuing and storing what is due.
 // Writes carry the resourceVersion read, so two replicas never both win.
-func (m *Manager) ensureSecret(ctx context.Context) (map[string][]byte, error) {
+func (m *Manager) ensureSecret(ctx context.Context) (*corev1.Secret, error) {
 	key := types.NamespacedName{Namespace: m.o.Namespace, Name: m.o.SecretName}
 	names := m.DNSNames()
 	for attempt := 0; attempt < 5; attempt++ {
@@ -179,14 +234,15 @@ func (m *Manager) ensureSecret(ctx context.Context) (map[string][]byte, error) {
 			return nil, fmt.Errorf("reading Secret %s: %w", key, err)
 		}
 		now := m.o.Clock.Now()
-		plan := Decide(s.Data, names, now)
+		plan := Decide(s.Data, names, now, m.o.PropagationDelay)
 		if !plan.Needed() {
-			return s.Data, nil
+			return &s, nil
 		}
 		data, err := Issue(s.Data, plan, m.o.ServiceName+"-ca", names, now, m.o.CAValidity, m.o.ServingValidity)
 		if err != nil {
 			return nil, err
 		}
+		newServing := !bytes.Equal(data[TLSCertKey], s.Data[TLSCertKey])
 		if !exists {
 			s = corev1.Secret{
 				ObjectMeta: metav1.ObjectMeta{Namespace: m.o.Namespace, Name: m.o.SecretName, Labels: map[string]string{
@@ -207,8 +263,8 @@ func (m *Manager) ensureSecret(ctx context.Context) (map[string][]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("writing Secret %s: %w", key, err)
 		}
-		m.o.Log.Info("issued webhook certificates", "secret", key.String(), "newCA", plan.NewCA, "reason", plan.Reason)
-		return data, nil
+		m.o.Log.Info("issued webhook certificates", "secret", key.String(), "newCA", plan.NewCA, "newServing", newServing, "reason", plan.Reason)
+		return &s, nil
 	}
 	return nil, fmt.Errorf("writing Secret %s: still conflicting after 5 attempts", key)
 }
@@ -217,11 +273,13 @@ func (m *Manager) ensureSecret(ctx context.Context) (map[string][]byte, error) {
 // patching only when it differs. A strategic merge patch keyed by webhook name
 // touches caBundle and nothing else, so it never races with an upgrade that
 // changes rules. A missing configuration is not an error: the chart may not
-// have created it yet, and the next pass will retry.
-func (m *Manager) injectCABundle(ctx context.Context, bundle []byte) error {
+// have created it yet, and the next pass will retry. It reports whether it
+// patched anything.
+func (m *Manager) injectCABundle(ctx context.Context, bundle []byte) (bool, error) {
+	changed := false
 	if name := m.o.MutatingConfigName; name != "" {
 		var cfg admv1.MutatingWebhookConfiguration
-		err := injectInto(ctx, m, name, &cfg, bundle, "MutatingWebhookConfiguration", func() []*admv1.WebhookClientConfig {
+		c, err := injectInto(ctx, m, name, &cfg, bundle, "MutatingWebhookConfiguration", func() []*admv1.WebhookClientConfig {
 			out := make([]*admv1.WebhookClientConfig, len(cfg.Webhooks))
 			for i := range cfg.Webhooks {
 				out[i] = &cfg.Webhooks[i].ClientConfig
@@ -229,12 +287,13 @@ func (m *Manager) injectCABundle(ctx context.Context, bundle []byte) error {
 			return out
 		})
 		if err != nil {
-			return err
+			return changed, err
 		}
+		changed = changed || c
 	}
 	if name := m.o.ValidatingConfigName; name != "" {
 		var cfg admv1.ValidatingWebhookConfiguration
-		err := injectInto(ctx, m, name, &cfg, bundle, "ValidatingWebhookConfiguration", func() []*admv1.WebhookClientConfig {
+		c, err := injectInto(ctx, m, name, &cfg, bundle, "ValidatingWebhookConfiguration", func() []*admv1.WebhookClientConfig {
 			out := make([]*admv1.WebhookClientConfig, len(cfg.Webhooks))
 			for i := range cfg.Webhooks {
 				out[i] = &cfg.Webhooks[i].ClientConfig
@@ -242,19 +301,21 @@ func (m *Manager) injectCABundle(ctx context.Context, bundle []byte) error {
 			return out
 		})
 		if err != nil {
-			return err
+			return changed, err
 		}
+		changed = changed || c
 	}
-	return nil
+	return changed, nil
 }
 
 // injectInto reads one webhook configuration and patches caBundle on every
-// webhook in it (clientConfigs returns them after the read) when it differs.
-func injectInto(ctx context.Context, m *Manager, name string, cfg client.Object, bundle []byte, kind string, clientConfigs func() []*admv1.WebhookClientConfig) error {
+// webhook in it (clientConfigs returns them after the read) when it differs;
+// it reports whether it patched.
+func injectInto(ctx context.Context, m *Manager, name string, cfg client.Object, bundle []byte, kind string, clientConfigs func() []*admv1.WebhookClientConfig) (bool, error) {
+	changed := false
 	err := m.o.Client.Get(ctx, types.NamespacedName{Name: name}, cfg)
 	if err == nil {
 		orig := cfg.DeepCopyObject().(client.Object)
-		changed := false
 		for _, cc := range clientConfigs() {
 			if !bytes.Equal(cc.CABundle, bundle) {
 				cc.CABundle, changed = bundle, true
@@ -262,7 +323,7 @@ func injectInto(ctx context.Context, m *Manager, name string, cfg client.Object,
 		}
 		err = m.patch(ctx, changed, cfg, orig, kind)
 	}
-	return m.missingOK(name, err)
+	return changed && err == nil, m.missingOK(name, err)
 }
 
 func (m *Manager) patch(ctx context.Context, changed bool, obj, orig client.Object, kind string) error {

@@ -245,7 +245,235 @@ func TestManagerRepairsCorruptSecret(t *testing.T) {
 	if _, err := f.manager(t, t.TempDir()).Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if p := Decide(f.secret(t).Data, ServiceDNSNames(testSvc, testNS), t0); p.Needed() {
+	if p := Decide(f.secret(t).Data, ServiceDNSNames(testSvc, testNS), t0, DefaultPropagationDelay); p.Needed() {
 		t.Errorf("Secret still needs %+v after repair", p)
+	}
+}
+
+// readDir returns the cert dir's three files.
+func readDir(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for _, name := range []string{CACertKey, TLSCertKey, TLSKeyKey} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = b
+	}
+	return out
+}
+
+// servingCAFixture brings a Manager to a CA renewal that finds a valid
+// serving certificate: issued at day 0, the serving certificate is renewed at
+// day 190 (valid to day 280); the CA (300 days) is due at day 200.
+func servingCAFixture(t *testing.T, f *fixture, m *Manager) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := m.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.SetTime(t0.Add(190 * 24 * time.Hour))
+	if _, err := m.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestManagerCARotationWaitsForPropagation checks the order of a CA
+// rotation pass by pass: the first pass only adds the new CA to the caBundle
+// (serving certificate and files unchanged), a pass before the propagation
+// delay changes nothing, the pass after it serves a certificate from the new
+// CA, and the old CA leaves the bundle once it has expired.
+func TestManagerCARotationWaitsForPropagation(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, webhookConfigs()...)
+	dir := t.TempDir()
+	m := f.manager(t, dir)
+	servingCAFixture(t, f, m)
+	before := f.secret(t)
+	filesBefore := readDir(t, dir)
+	oldCA, _ := parseCert(before.Data[CACertKey])
+
+	// Pass 1, at the CA's renewal: old+new in the bundle, nothing else moves.
+	at := t0.Add(201 * 24 * time.Hour)
+	f.clock.SetTime(at)
+	next, err := m.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !next.Equal(at.Add(DefaultPropagationDelay)) {
+		t.Errorf("pass 1: next check %v, want the end of the propagation delay %v", next, at.Add(DefaultPropagationDelay))
+	}
+	s1 := f.secret(t)
+	newCA, err := parseCert(s1.Data[CACertKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if newCA.Equal(oldCA) || !bytes.Equal(s1.Data[PreviousCAKey], before.Data[CACertKey]) {
+		t.Fatalf("pass 1: want a new CA with the old one as %s", PreviousCAKey)
+	}
+	if !bytes.Equal(s1.Data[TLSCertKey], before.Data[TLSCertKey]) || !bytes.Equal(s1.Data[TLSKeyKey], before.Data[TLSKeyKey]) {
+		t.Errorf("pass 1: the serving certificate changed before the new CA propagated")
+	}
+	if got, ok := publishedAt(s1.Data); !ok || !got.Equal(at) {
+		t.Errorf("pass 1: %s = %q, want %s", CAPublishedAtKey, s1.Data[CAPublishedAtKey], at)
+	}
+	for i, b := range f.bundles(t) {
+		cas, err := ParseCertificates(b)
+		if err != nil || len(cas) != 2 || !cas[0].Equal(newCA) || !cas[1].Equal(oldCA) {
+			t.Errorf("pass 1: webhook %d caBundle holds %d certificates (err %v), want new and old CA", i, len(cas), err)
+		}
+	}
+	for name, b := range readDir(t, dir) {
+		if !bytes.Equal(b, filesBefore[name]) {
+			t.Errorf("pass 1: %s in the cert dir changed; the webhook server would reload before the API server trusts the new CA", name)
+		}
+	}
+
+	// A pass a second before the delay ends changes nothing.
+	f.clock.SetTime(at.Add(DefaultPropagationDelay - time.Second))
+	if next, err = m.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f.secret(t).ResourceVersion != s1.ResourceVersion {
+		t.Errorf("before the delay: Secret rewritten")
+	}
+	for name, b := range readDir(t, dir) {
+		if !bytes.Equal(b, filesBefore[name]) {
+			t.Errorf("before the delay: %s in the cert dir changed", name)
+		}
+	}
+	if !next.Equal(at.Add(DefaultPropagationDelay)) {
+		t.Errorf("before the delay: next check %v, want %v", next, at.Add(DefaultPropagationDelay))
+	}
+
+	// The pass after the delay serves from the new CA; the bundle keeps both.
+	f.clock.SetTime(at.Add(DefaultPropagationDelay))
+	if next, err = m.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s2 := f.secret(t)
+	serving, err := ParseKeyPair("serving", s2.Data[TLSCertKey], s2.Data[TLSKeyKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Verify(newCA, serving.Cert, m.DNSNames(), f.clock.Now()); err != nil {
+		t.Errorf("after the delay: serving certificate not from the new CA: %v", err)
+	}
+	if !next.Equal(RenewalTime(serving.Cert)) {
+		t.Errorf("after the delay: next check %v, want the serving renewal %v", next, RenewalTime(serving.Cert))
+	}
+	files := readDir(t, dir)
+	for _, name := range []string{CACertKey, TLSCertKey, TLSKeyKey} {
+		if !bytes.Equal(files[name], s2.Data[name]) {
+			t.Errorf("after the delay: %s in the cert dir differs from the Secret", name)
+		}
+	}
+	for i, b := range f.bundles(t) {
+		if n := countCerts(t, b); n != 2 {
+			t.Errorf("after the delay: webhook %d caBundle has %d certificates, want 2", i, n)
+		}
+	}
+
+	// Once the old CA has expired (day 300), the bundle is the new CA alone.
+	f.clock.SetTime(oldCA.NotAfter.Add(time.Second))
+	if _, err := m.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range f.bundles(t) {
+		if cas, err := ParseCertificates(b); err != nil || len(cas) != 1 || !cas[0].Equal(newCA) {
+			t.Errorf("after the old CA expired: webhook %d caBundle holds %d certificates (err %v), want the new CA only", i, len(cas), err)
+		}
+	}
+	if bytes.Contains(f.logs.Bytes(), []byte("PRIVATE KEY")) {
+		t.Errorf("logs contain key material")
+	}
+}
+
+// TestManagerCARotationRestartKeepsDelay checks that the publication time
+// lives in the Secret: a Manager started after pass 1 (a restart, another
+// replica) neither moves early nor waits a full delay again.
+func TestManagerCARotationRestartKeepsDelay(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, webhookConfigs()...)
+	servingCAFixture(t, f, f.manager(t, t.TempDir()))
+	at := t0.Add(201 * 24 * time.Hour)
+	f.clock.SetTime(at)
+	if _, err := f.manager(t, t.TempDir()).Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pending := f.secret(t)
+
+	restarted := f.manager(t, t.TempDir())
+	f.clock.SetTime(at.Add(DefaultPropagationDelay / 2))
+	next, err := restarted.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !next.Equal(at.Add(DefaultPropagationDelay)) {
+		t.Errorf("restarted: next check %v, want the delay counted from pass 1 (%v)", next, at.Add(DefaultPropagationDelay))
+	}
+	if f.secret(t).ResourceVersion != pending.ResourceVersion {
+		t.Errorf("restarted: Secret rewritten before the delay ended")
+	}
+	f.clock.SetTime(at.Add(DefaultPropagationDelay))
+	if _, err := restarted.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(f.secret(t).Data[TLSCertKey], pending.Data[TLSCertKey]) {
+		t.Errorf("restarted: the serving certificate did not move at the end of the delay")
+	}
+}
+
+// TestManagerCARotationStartWakesAfterDelay checks that Start sleeps until the
+// end of the propagation delay, not CheckInterval, and moves the serving
+// certificate then. The fake clock decides; real time only bounds the wait
+// for Start's goroutine.
+func TestManagerCARotationStartWakesAfterDelay(t *testing.T) {
+	f := newFixture(t, webhookConfigs()...)
+	m := f.manager(t, t.TempDir())
+	servingCAFixture(t, f, m)
+	oldServing := f.secret(t).Data[TLSCertKey]
+	at := t0.Add(201 * 24 * time.Hour)
+	f.clock.SetTime(at)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Start: %v", err)
+		}
+	})
+	// Pass 1 ran and Start sleeps: the new CA is published, the serving
+	// certificate is the old one.
+	waitFor(t, "Start's first pass", func() bool {
+		got, ok := publishedAt(f.secret(t).Data)
+		return f.clock.HasWaiters() && ok && got.Equal(at)
+	})
+	if !bytes.Equal(f.secret(t).Data[TLSCertKey], oldServing) {
+		t.Fatalf("Start's first pass moved the serving certificate")
+	}
+	// Its timer ends with the delay: a second short of it, it still sleeps.
+	f.clock.Step(DefaultPropagationDelay - time.Second)
+	if !f.clock.HasWaiters() || !bytes.Equal(f.secret(t).Data[TLSCertKey], oldServing) {
+		t.Fatalf("Start woke up or moved the serving certificate before the delay ended")
+	}
+	f.clock.Step(time.Second)
+	waitFor(t, "the serving certificate to move to the new CA", func() bool {
+		return !bytes.Equal(f.secret(t).Data[TLSCertKey], oldServing)
+	})
+}
+
+// waitFor polls cond; the deadline only keeps a broken test from hanging.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
