@@ -2,19 +2,9 @@ package l7
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/config"
@@ -35,20 +24,12 @@ import (
 	"github.com/vipgate/vipgate/tests/harness"
 )
 
-// waitLimit bounds every wait; it is a safety net against hangs, not an assertion on speed.
-const waitLimit = 60 * time.Second
+var admin = harness.SimCredentials
 
-var admin = config.Credentials{Username: "admin", Password: "admin"}
-
+// startSim starts a fresh demo-seeded simulated controller for one test.
 func startSim(t testing.TB) *avisim.Sim {
 	t.Helper()
-	sim, err := avisim.New(avisim.Options{Seed: avisim.DemoSeed(), Username: "admin", Password: "admin"})
-	if err != nil {
-		t.Fatalf("avisim: %v", err)
-	}
-	sim.StartTLS()
-	t.Cleanup(sim.Close)
-	return sim
+	return harness.StartSim(t, nil)
 }
 
 func settingsFor(t testing.TB, sim *avisim.Sim, tweak func(*config.Settings)) *config.Settings {
@@ -70,34 +51,17 @@ func start(t testing.TB, sim *avisim.Sim, s *config.Settings, tweak func(*operat
 	return stop
 }
 
-var seq atomic.Int64
-
-var nonDNS = regexp.MustCompile(`[^a-z0-9-]+`)
-
+// newNamespace creates a namespace named after the test (the last 40
+// characters of its name, see harness.UniqueName).
 func newNamespace(t testing.TB) string {
 	t.Helper()
-	base := nonDNS.ReplaceAllString(strings.ToLower(t.Name()), "-")
-	if len(base) > 40 {
-		base = base[len(base)-40:]
-	}
-	name := strings.Trim(base, "-") + "-" + strconv.FormatInt(seq.Add(1), 10)
-	if err := env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
-		t.Fatalf("namespace %s: %v", name, err)
-	}
-	return name
+	return env.NewNamespace(t, harness.UniqueName(t, 40), nil, nil)
 }
 
 // createObj creates obj and removes it (finalizers stripped) at cleanup.
 func createObj(t testing.TB, obj client.Object) {
 	t.Helper()
-	if err := env.Client.Create(context.Background(), obj); err != nil {
-		t.Fatalf("creating %T %s/%s: %v", obj, obj.GetNamespace(), obj.GetName(), err)
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		_ = env.Client.Delete(ctx, obj)
-		_ = env.Client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`)))
-	})
+	env.CreateAndRemove(t, obj)
 }
 
 // ensureClass creates (once per process) the IngressClass name for vipgate, default or not, with optional parameters.
@@ -169,27 +133,11 @@ func getIngress(t testing.TB, ns, name string) *networkingv1.Ingress {
 	return ing
 }
 
-// eventually polls check until it returns "" and fails with its last answer after waitLimit.
-func eventually(t testing.TB, what string, check func() string) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		msg := check()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not the case after %s: %s", what, waitLimit, msg)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // waitStatus waits until the Ingress's status lists exactly hosts and returns the IP per host.
 func waitStatus(t testing.TB, ns, name string, hosts ...string) map[string]string {
 	t.Helper()
 	var got map[string]string
-	eventually(t, "Ingress "+ns+"/"+name+" status", func() string {
+	harness.Eventually(t, "Ingress "+ns+"/"+name+" status", func() string {
 		got = map[string]string{}
 		for _, e := range getIngress(t, ns, name).Status.LoadBalancer.Ingress {
 			got[e.Hostname] = e.IP
@@ -209,25 +157,13 @@ func waitStatus(t testing.TB, ns, name string, hosts ...string) map[string]strin
 
 // simObject returns the named object of a type, or nil.
 func simObject(sim *avisim.Sim, typ, name string) map[string]any {
-	for _, o := range sim.Objects("admin", typ) {
-		if o["name"] == name {
-			return o
-		}
-	}
-	return nil
+	return harness.SimObject(sim, harness.DemoTenant, typ, name)
 }
 
 // simNames lists the objects of a type that vipgate or the test created; the
 // controller's own System-* objects (profiles, default certificate) are left out.
 func simNames(sim *avisim.Sim, typ string) []string {
-	var out []string
-	for _, o := range sim.Objects("admin", typ) {
-		if n := o["name"].(string); !strings.HasPrefix(n, "System-") {
-			out = append(out, n)
-		}
-	}
-	slices.Sort(out)
-	return out
+	return harness.SimNames(sim, harness.DemoTenant, typ, "")
 }
 
 // vsvipIP is the first allocated address of a VsVip in the simulator.
@@ -274,33 +210,12 @@ func rules(sim *avisim.Sim, name string) []map[string]any {
 	return out
 }
 
-// certPEM makes a self-signed ECDSA certificate for host and returns the TLS Secret.
+// tlsSecret is a TLS Secret with a self-signed certificate for host.
 func tlsSecret(t testing.TB, ns, name, host string) *corev1.Secret {
 	t.Helper()
-	crt, key := certPEM(t, host)
+	crt, key := harness.SelfSignedCert(t, host)
 	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Type: corev1.SecretTypeTLS,
 		Data: map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key}}
-}
-
-var serial atomic.Int64
-
-func certPEM(t testing.TB, host string) ([]byte, []byte) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial.Add(1)), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(90 * 24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})
 }
 
 // events lists the reasons and messages of Events on an Ingress.
@@ -317,37 +232,6 @@ func events(t testing.TB, ns, name string) []string {
 		}
 	}
 	return out
-}
-
-// reconciles sums successful reconciles of every Ingress controller started
-// in this process ("ingress-<n>"); stopped managers no longer add to it.
-func reconciles(t testing.TB) int {
-	t.Helper()
-	mfs, err := ctrlmetrics.Registry.Gather()
-	if err != nil {
-		t.Fatalf("gathering metrics: %v", err)
-	}
-	total := 0
-	for _, mf := range mfs {
-		if mf.GetName() != "controller_runtime_reconcile_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			var name, result string
-			for _, l := range m.GetLabel() {
-				switch l.GetName() {
-				case "controller":
-					name = l.GetValue()
-				case "result":
-					result = l.GetValue()
-				}
-			}
-			if strings.HasPrefix(name, "ingress-") && result == "success" {
-				total += int(m.GetCounter().GetValue())
-			}
-		}
-	}
-	return total
 }
 
 // l7Objects lists "type/name" of every L7 object in the simulator.

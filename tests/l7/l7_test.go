@@ -17,6 +17,7 @@ import (
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/operator"
+	"github.com/vipgate/vipgate/tests/harness"
 )
 
 const parent0 = "demo--Shared-L7-0"
@@ -45,7 +46,7 @@ func TestInsecureIngress(t *testing.T) {
 		t.Errorf("parent services %s", got)
 	}
 	root, api := "demo--foo.example.com_-"+ns+"-shop", "demo--foo.example.com_api-"+ns+"-shop"
-	eventually(t, "pools with servers", func() string {
+	harness.Eventually(t, "pools with servers", func() string {
 		if got := servers(simObject(sim, "pool", root)); got != "10.1.0.1:8080 10.1.0.2:8080" {
 			return root + ": " + got
 		}
@@ -106,7 +107,7 @@ func TestSecureIngress(t *testing.T) {
 
 	child := "demo--" + host
 	var certUUID string
-	eventually(t, "SNI child with the Secret's certificate", func() string {
+	harness.Eventually(t, "SNI child with the Secret's certificate", func() string {
 		vs := simObject(sim, "virtualservice", child)
 		if vs == nil {
 			return "no child VS"
@@ -143,12 +144,12 @@ func TestSecureIngress(t *testing.T) {
 
 	// Rotation: new certificate and key in the same Secret.
 	posts := sim.Counts()["POST sslkeyandcertificate"]
-	crt, key := certPEM(t, host)
+	crt, key := harness.SelfSignedCert(t, host)
 	sec.Data = map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key}
 	if err := env.Client.Update(context.Background(), sec); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "certificate rotated in place", func() string {
+	harness.Eventually(t, "certificate rotated in place", func() string {
 		c := simObject(sim, "sslkeyandcertificate", child)
 		if c == nil || c["certificate"].(map[string]any)["certificate"] != string(crt) {
 			return "old certificate"
@@ -166,7 +167,7 @@ func TestSecureIngress(t *testing.T) {
 	if err := env.Client.Delete(context.Background(), sec); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "HTTPS stopped for the host", func() string {
+	harness.Eventually(t, "HTTPS stopped for the host", func() string {
 		if simObject(sim, "virtualservice", child) != nil || simObject(sim, "sslkeyandcertificate", child) != nil {
 			return "child or certificate still there"
 		}
@@ -200,7 +201,7 @@ func TestHostConflict(t *testing.T) {
 	waitStatus(t, ns, "a", host)
 	createObj(t, ingress(ns, "b", nil, []route{{host, "/", "other", false}, {host, "/b", "other", false}}))
 	waitStatus(t, ns, "b", host)
-	eventually(t, "b's own path served, a keeps /", func() string {
+	harness.Eventually(t, "b's own path served, a keeps /", func() string {
 		if simObject(sim, "pool", "demo--dup.example.com_b-"+ns+"-b") == nil {
 			return "no pool for b's /b"
 		}
@@ -307,7 +308,7 @@ func TestDeleteAndRestart(t *testing.T) {
 		networkingv1.IngressTLS{Hosts: []string{host}, SecretName: "gone-tls"})
 	createObj(t, ing)
 	waitStatus(t, ns, "gone", host, "plain.example.com")
-	eventually(t, "child created", func() string {
+	harness.Eventually(t, "child created", func() string {
 		if simObject(sim, "virtualservice", "demo--"+host) == nil {
 			return "no child"
 		}
@@ -316,14 +317,14 @@ func TestDeleteAndRestart(t *testing.T) {
 	stop()
 
 	sim.ResetCounts()
-	before := reconciles(t)
+	before := harness.Reconciles(t, "ingress-")
 	collected := make(chan error, 1)
 	start(t, sim, s, func(o *operator.Options) {
 		o.OrphansCollected = func(_ []string, err error) { collected <- err }
 	})
 	// One shard key and one Ingress key are queued at start-up.
-	eventually(t, "the restarted vipgate reconciles the shard and the Ingress", func() string {
-		if n := reconciles(t) - before; n < 2 {
+	harness.Eventually(t, "the restarted vipgate reconciles the shard and the Ingress", func() string {
+		if n := harness.Reconciles(t, "ingress-") - before; n < 2 {
 			return fmt.Sprintf("%d reconciles", n)
 		}
 		return ""
@@ -341,7 +342,7 @@ func TestDeleteAndRestart(t *testing.T) {
 	if err := env.Client.Delete(context.Background(), ing); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "everything gone", func() string {
+	harness.Eventually(t, "everything gone", func() string {
 		if objs := l7Objects(sim); len(objs) > 0 {
 			return fmt.Sprint(objs)
 		}

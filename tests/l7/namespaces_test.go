@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/tests/harness"
 )
 
 // An Ingress is vipgate's only in a namespace namespaceSelector selects: when
@@ -46,7 +47,7 @@ func TestNamespaceSelectorIngress(t *testing.T) {
 
 	setLabel(ns, false)
 	waitStatus(t, ns, "sel")
-	eventually(t, "the unselected namespace's pool removed", func() string {
+	harness.Eventually(t, "the unselected namespace's pool removed", func() string {
 		if slices.Contains(simNames(sim, "pool"), pool) {
 			return "still there"
 		}

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,8 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/config"
@@ -29,35 +25,13 @@ import (
 	"github.com/vipgate/vipgate/operator"
 	"github.com/vipgate/vipgate/reconcile"
 	"github.com/vipgate/vipgate/tests/harness"
-	"github.com/vipgate/vipgate/webhooks"
 )
 
 // admin are avisim's credentials in every seed the tests use; objects live in
 // the admin tenant (the demo settings' tenantName).
-var admin = config.Credentials{Username: "admin", Password: "admin"}
+var admin = harness.SimCredentials
 
-const tenant = "admin"
-
-// waitLimit is how long a poll waits for vipgate to converge. Convergence
-// normally takes well under a second; the limit only bounds a broken run on a
-// loaded machine, it is not a latency assertion.
-const waitLimit = 60 * time.Second
-
-// startSim starts a fresh simulated controller for one test, so VIPs, objects
-// and call counts never carry over between tests.
-func startSim(t testing.TB, seed *avisim.Seed) *avisim.Sim {
-	t.Helper()
-	if seed == nil {
-		seed = avisim.DemoSeed()
-	}
-	sim, err := avisim.New(avisim.Options{Seed: seed, Username: admin.Username, Password: admin.Password})
-	if err != nil {
-		t.Fatalf("avisim: %v", err)
-	}
-	sim.StartTLS()
-	t.Cleanup(sim.Close)
-	return sim
-}
+const tenant = harness.DemoTenant
 
 // settingsFor returns the demo settings (cluster "demo", vip-net-a,
 // Default-Group) pointed at sim; tweak (may be nil) edits them.
@@ -107,47 +81,18 @@ func startStoppable(t testing.TB, sim *avisim.Sim, s *config.Settings, tweak fun
 // vipgate to release the Services. Finalizers still present after the wait
 // are stripped, so one broken test does not wedge the rest of the package.
 func removeAll(t testing.TB) {
-	ctx := context.Background()
-	c := env.Client
-	var svcs corev1.ServiceList
-	if err := c.List(ctx, &svcs); err != nil {
-		t.Logf("cleanup: listing Services: %v", err)
+	if !env.ReleaseServices(t) {
 		return
 	}
-	var ours []corev1.Service
-	for _, s := range svcs.Items {
-		if s.Spec.Type == corev1.ServiceTypeLoadBalancer || controllerutil.ContainsFinalizer(&s, webhooks.CleanupFinalizer) {
-			ours = append(ours, s)
-			_ = c.Delete(ctx, &s)
-		}
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for _, s := range ours {
-		for {
-			err := c.Get(ctx, client.ObjectKeyFromObject(&s), &corev1.Service{})
-			if client.IgnoreNotFound(err) == nil && err != nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Logf("cleanup: Service %s/%s not released by vipgate; stripping its finalizer", s.Namespace, s.Name)
-				_ = c.Patch(ctx, &s, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`)))
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	ctx := context.Background()
+	c := env.Client
 	var slicesList discoveryv1.EndpointSliceList
 	if c.List(ctx, &slicesList, client.HasLabels{discoveryv1.LabelServiceName}) == nil {
 		for i := range slicesList.Items {
 			_ = c.Delete(ctx, &slicesList.Items[i])
 		}
 	}
-	var nodes corev1.NodeList
-	if c.List(ctx, &nodes) == nil {
-		for i := range nodes.Items {
-			_ = c.Delete(ctx, &nodes.Items[i])
-		}
-	}
+	env.DeleteNodes()
 	var infra v1beta1.AviInfraSettingList
 	if c.List(ctx, &infra) == nil {
 		for i := range infra.Items {
@@ -156,24 +101,12 @@ func removeAll(t testing.TB) {
 	}
 }
 
-var nsSeq atomic.Int64
-
-var nonDNS = regexp.MustCompile(`[^a-z0-9-]+`)
-
-// newNamespace creates a namespace named after the test. envtest has no
-// namespace controller, so namespaces are never deleted; a unique name per
-// call keeps tests apart instead.
+// newNamespace creates a namespace named after the test (harness.UniqueName).
+// The name is kept to 30 characters of the test's name because it ends up in
+// the VsVip, VirtualService and pool names of every Service in it.
 func newNamespace(t testing.TB) string {
 	t.Helper()
-	base := nonDNS.ReplaceAllString(strings.ToLower(t.Name()), "-")
-	if len(base) > 30 {
-		base = base[len(base)-30:]
-	}
-	name := strings.Trim(base, "-") + "-" + strconv.FormatInt(nsSeq.Add(1), 10)
-	if err := env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
-		t.Fatalf("creating namespace %s: %v", name, err)
-	}
-	return name
+	return env.NewNamespace(t, harness.UniqueName(t, 30), nil, nil)
 }
 
 // svcOpt edits a Service before it is created.
@@ -205,13 +138,11 @@ func svcPort(p int32) corev1.ServicePort {
 // annotate sets an annotation on the Service.
 func annotate(k, v string) svcOpt { return func(s *corev1.Service) { s.Annotations[k] = v } }
 
-// createObj creates obj, failing the test when the API server (or vipgate's
-// admission) refuses it.
+// createObj creates obj on the package's control plane (no cleanup of its
+// own: removeAll clears what the tests create while vipgate still runs).
 func createObj(t testing.TB, obj client.Object) {
 	t.Helper()
-	if err := env.Client.Create(context.Background(), obj); err != nil {
-		t.Fatalf("creating %T %s/%s: %v", obj, obj.GetNamespace(), obj.GetName(), err)
-	}
+	env.Create(t, obj)
 }
 
 // endpointSlice is what the endpoint-slice controller (absent in envtest)
@@ -234,23 +165,6 @@ func endpointSlice(svc *corev1.Service, name string, addrs ...string) *discovery
 	return sl
 }
 
-// eventually polls check every 50 ms until it returns "" and fails the test
-// with check's last answer (what is still missing) after waitLimit.
-func eventually(t testing.TB, what string, check func() string) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		msg := check()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not the case after %s: %s", what, waitLimit, msg)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // getService reads a Service from the API server (not a cache).
 func getService(t testing.TB, ns, name string) *corev1.Service {
 	t.Helper()
@@ -266,7 +180,7 @@ func getService(t testing.TB, ns, name string) *corev1.Service {
 func waitVIP(t testing.TB, ns, name string) string {
 	t.Helper()
 	var ip string
-	eventually(t, fmt.Sprintf("Service %s/%s gets a VIP", ns, name), func() string {
+	harness.Eventually(t, fmt.Sprintf("Service %s/%s gets a VIP", ns, name), func() string {
 		svc := getService(t, ns, name)
 		if len(svc.Status.LoadBalancer.Ingress) == 0 {
 			return fmt.Sprintf("status %+v", svc.Status)
@@ -299,26 +213,15 @@ func poolName(ns, svc string, port int32) string {
 	return fmt.Sprintf("demo--%s-%s-TCP-%d", ns, svc, port)
 }
 
-// simObject returns the named object of type typ on sim, or nil.
+// simObject returns the named object of type typ on sim in the tests' tenant, or nil.
 func simObject(sim *avisim.Sim, typ, name string) map[string]any {
-	for _, o := range sim.Objects(tenant, typ) {
-		if o["name"] == name {
-			return o
-		}
-	}
-	return nil
+	return harness.SimObject(sim, tenant, typ, name)
 }
 
-// simNames lists the names of sim's objects of type typ whose name has prefix.
+// simNames lists the names of sim's objects of type typ whose name has prefix
+// (see harness.SimNames) in the tests' tenant.
 func simNames(sim *avisim.Sim, typ, prefix string) []string {
-	var out []string
-	for _, o := range sim.Objects(tenant, typ) {
-		if n, _ := o["name"].(string); strings.HasPrefix(n, prefix) {
-			out = append(out, n)
-		}
-	}
-	slices.Sort(out)
-	return out
+	return harness.SimNames(sim, tenant, typ, prefix)
 }
 
 // refName resolves a reference as the simulator stores it
@@ -341,36 +244,12 @@ func refName(sim *avisim.Sim, ref string) string {
 	return ref
 }
 
-// path walks a decoded JSON value: string keys index maps, ints index lists.
-func path(v any, keys ...any) any {
-	for _, k := range keys {
-		switch k := k.(type) {
-		case string:
-			m, _ := v.(map[string]any)
-			v = m[k]
-		case int:
-			l, _ := v.([]any)
-			if k >= len(l) {
-				return nil
-			}
-			v = l[k]
-		}
-	}
-	return v
-}
-
-// str is path as a string ("" when absent or not a string).
-func str(v any, keys ...any) string {
-	s, _ := path(v, keys...).(string)
-	return s
-}
-
 // poolServers renders a pool's servers as sorted "ip:port" strings.
 func poolServers(pool map[string]any) []string {
 	var out []string
 	servers, _ := pool["servers"].([]any)
 	for _, s := range servers {
-		out = append(out, fmt.Sprintf("%s:%v", str(s, "ip", "addr"), path(s, "port")))
+		out = append(out, fmt.Sprintf("%s:%v", harness.Str(s, "ip", "addr"), harness.Path(s, "port")))
 	}
 	slices.Sort(out)
 	return out
@@ -381,7 +260,7 @@ func vsPorts(vs map[string]any) []string {
 	var out []string
 	svcs, _ := vs["services"].([]any)
 	for _, s := range svcs {
-		out = append(out, fmt.Sprint(path(s, "port")))
+		out = append(out, fmt.Sprint(harness.Path(s, "port")))
 	}
 	return out
 }
@@ -391,21 +270,23 @@ func vsPoolsByPort(sim *avisim.Sim, vs map[string]any) map[string]string {
 	out := map[string]string{}
 	sel, _ := vs["service_pool_select"].([]any)
 	for _, s := range sel {
-		out[fmt.Sprint(path(s, "service_port"))] = refName(sim, str(s, "service_pool_ref"))
+		out[fmt.Sprint(harness.Path(s, "service_port"))] = refName(sim, harness.Str(s, "service_pool_ref"))
 	}
 	return out
 }
 
 // vsvipAddress is the first allocated IPv4 address of a VsVip.
-func vsvipAddress(vsvip map[string]any) string { return str(vsvip, "vip", 0, "ip_address", "addr") }
+func vsvipAddress(vsvip map[string]any) string {
+	return harness.Str(vsvip, "vip", 0, "ip_address", "addr")
+}
 
 // markerCreatedBy is the created_by marker value of an object (VsVips carry
 // created_by as a marker; the model has no field for it).
 func markerCreatedBy(o map[string]any) string {
 	markers, _ := o["markers"].([]any)
 	for _, m := range markers {
-		if str(m, "key") == "created_by" {
-			if vals, _ := path(m, "values").([]any); len(vals) > 0 {
+		if harness.Str(m, "key") == "created_by" {
+			if vals, _ := harness.Path(m, "values").([]any); len(vals) > 0 {
 				s, _ := vals[0].(string)
 				return s
 			}
@@ -441,40 +322,6 @@ func serviceEvents(t testing.TB, svc *corev1.Service) []corev1.Event {
 	return out
 }
 
-// reconciles sums controller-runtime's controller_runtime_reconcile_total
-// with result "success" over every Service controller started in this process
-// ("service-<n>"). Managers that were stopped no longer add to it, so a rise
-// after an action counts the running vipgate's reconciles: the tests' way to
-// know a restarted vipgate has looked at every Service without a product hook.
-func reconciles(t testing.TB) int {
-	t.Helper()
-	mfs, err := ctrlmetrics.Registry.Gather()
-	if err != nil {
-		t.Fatalf("gathering metrics: %v", err)
-	}
-	total := 0
-	for _, mf := range mfs {
-		if mf.GetName() != "controller_runtime_reconcile_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			var ctrlName, result string
-			for _, l := range m.GetLabel() {
-				switch l.GetName() {
-				case "controller":
-					ctrlName = l.GetValue()
-				case "result":
-					result = l.GetValue()
-				}
-			}
-			if strings.HasPrefix(ctrlName, "service-") && result == "success" {
-				total += int(m.GetCounter().GetValue())
-			}
-		}
-	}
-	return total
-}
-
 // infraSetting is an AviInfraSetting placing VIPs on network.
 func infraSetting(name, network string) *v1beta1.AviInfraSetting {
 	return &v1beta1.AviInfraSetting{
@@ -489,7 +336,7 @@ func infraSetting(name, network string) *v1beta1.AviInfraSetting {
 func waitInfraStatus(t testing.TB, name, want string) *v1beta1.AviInfraSetting {
 	t.Helper()
 	ais := &v1beta1.AviInfraSetting{}
-	eventually(t, fmt.Sprintf("AviInfraSetting %s is %s", name, want), func() string {
+	harness.Eventually(t, fmt.Sprintf("AviInfraSetting %s is %s", name, want), func() string {
 		if err := env.Client.Get(context.Background(), types.NamespacedName{Name: name}, ais); err != nil {
 			return err.Error()
 		}

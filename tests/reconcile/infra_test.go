@@ -15,6 +15,7 @@ import (
 	"github.com/vipgate/vipgate/operator"
 	"github.com/vipgate/vipgate/reconcile"
 	"github.com/vipgate/vipgate/rules"
+	"github.com/vipgate/vipgate/tests/harness"
 )
 
 // TestExhaustedNetwork: an AviInfraSetting on vip-net-b (four addresses)
@@ -23,7 +24,7 @@ import (
 // controller's message and a Warning Event, holds no VsVip, and gets the
 // address freed when one of the four is deleted.
 func TestExhaustedNetwork(t *testing.T) {
-	sim := startSim(t, nil)
+	sim := harness.StartSim(t, nil)
 	// The retry after a refused request is shortened so recovery shows up
 	// promptly; the default (a minute) is right for a real cluster.
 	start(t, sim, nil, func(o *operator.Options) { o.RetryBadRequest = 200 * time.Millisecond })
@@ -57,7 +58,7 @@ func TestExhaustedNetwork(t *testing.T) {
 	// No requested IP: admission leaves auto-allocation to the controller.
 	fifth := lbService(ns, "s5", []int32{80}, onNetB)
 	createObj(t, fifth)
-	eventually(t, "the fifth Service reports the controller's refusal", func() string {
+	harness.Eventually(t, "the fifth Service reports the controller's refusal", func() string {
 		svc := getService(t, ns, "s5")
 		c := syncedCondition(svc)
 		if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "No available free IPs") {
@@ -71,7 +72,7 @@ func TestExhaustedNetwork(t *testing.T) {
 		}
 		return ""
 	})
-	eventually(t, "a Warning Event carries the controller's message", func() string {
+	harness.Eventually(t, "a Warning Event carries the controller's message", func() string {
 		evs := serviceEvents(t, fifth)
 		for _, e := range evs {
 			if e.Type == corev1.EventTypeWarning && strings.Contains(e.Message, "No available free IPs") {
@@ -107,7 +108,7 @@ func TestExhaustedNetwork(t *testing.T) {
 // of turns Rejected at the next recheck with the reason, and Accepted again
 // once an address is free.
 func TestInfraSettingStatus(t *testing.T) {
-	sim := startSim(t, nil)
+	sim := harness.StartSim(t, nil)
 	op := start(t, sim, nil, func(o *operator.Options) { o.InfraSettingRecheck = 200 * time.Millisecond })
 	ctx := context.Background()
 

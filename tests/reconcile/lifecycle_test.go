@@ -11,6 +11,7 @@ import (
 
 	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/operator"
+	"github.com/vipgate/vipgate/tests/harness"
 )
 
 // orphanSet creates, directly on the controller, the VsVip, Pool and
@@ -47,7 +48,7 @@ func orphanSet(t testing.TB, c *session.Client, prefix, createdBy string) {
 // that no longer exists are deleted when vipgate starts; objects of a live
 // Service, of another cluster and of a human stay.
 func TestOrphansCollectedAtStart(t *testing.T) {
-	sim := startSim(t, nil)
+	sim := harness.StartSim(t, nil)
 	s := settingsFor(t, sim, nil)
 	ns := newNamespace(t)
 
@@ -55,7 +56,7 @@ func TestOrphansCollectedAtStart(t *testing.T) {
 	_, stop := startStoppable(t, sim, s, nil)
 	createObj(t, lbService(ns, "alive", []int32{80}))
 	waitVIP(t, ns, "alive")
-	eventually(t, "no write in flight", quiet(sim))
+	harness.Eventually(t, "no write in flight", quiet(sim))
 	stop()
 
 	// While vipgate is down: leftovers of a deleted Service, another cluster's
@@ -86,7 +87,7 @@ func TestOrphansCollectedAtStart(t *testing.T) {
 		o.OrphansCollected = func(deleted []string, err error) { collected <- result{deleted, err} }
 	})
 	var res result
-	eventually(t, "orphan collection reports", func() string {
+	harness.Eventually(t, "orphan collection reports", func() string {
 		select {
 		case res = <-collected:
 			return ""
@@ -122,7 +123,7 @@ func TestOrphansCollectedAtStart(t *testing.T) {
 // TestRestartWritesNothing: a vipgate restarted over five synced Services
 // reconciles each of them and sends no write to the controller; the VIPs stay.
 func TestRestartWritesNothing(t *testing.T) {
-	sim := startSim(t, nil)
+	sim := harness.StartSim(t, nil)
 	s := settingsFor(t, sim, nil)
 	ns := newNamespace(t)
 
@@ -136,26 +137,26 @@ func TestRestartWritesNothing(t *testing.T) {
 	for i := range 5 {
 		name := fmt.Sprintf("r%d", i)
 		ips[name] = waitVIP(t, ns, name)
-		eventually(t, "pools have their servers", func() string {
+		harness.Eventually(t, "pools have their servers", func() string {
 			if got := poolServers(simObject(sim, "pool", poolName(ns, name, 80))); len(got) != 2 {
 				return fmt.Sprintf("%s servers %v", name, got)
 			}
 			return ""
 		})
 	}
-	eventually(t, "no write in flight", quiet(sim))
+	harness.Eventually(t, "no write in flight", quiet(sim))
 	stop()
 
 	sim.ResetCounts()
-	before := reconciles(t)
+	before := harness.Reconciles(t, "service-")
 	collected := make(chan error, 1)
 	start(t, sim, s, func(o *operator.Options) {
 		o.OrphansCollected = func(_ []string, err error) { collected <- err }
 	})
 	// Every Service is queued once at start-up: five successful reconciles
 	// mean each has been compared with the controller.
-	eventually(t, "the restarted vipgate reconciles every Service", func() string {
-		if n := reconciles(t) - before; n < 5 {
+	harness.Eventually(t, "the restarted vipgate reconciles every Service", func() string {
+		if n := harness.Reconciles(t, "service-") - before; n < 5 {
 			return fmt.Sprintf("%d reconciles", n)
 		}
 		return ""
@@ -165,10 +166,10 @@ func TestRestartWritesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatalf("orphan collection: %v", err)
 		}
-	case <-time.After(waitLimit):
-		t.Fatalf("orphan collection did not report within %s", waitLimit)
+	case <-time.After(harness.WaitLimit):
+		t.Fatalf("orphan collection did not report within %s", harness.WaitLimit)
 	}
-	eventually(t, "no write in flight", quiet(sim))
+	harness.Eventually(t, "no write in flight", quiet(sim))
 	if w := sim.Writes(); w != 0 {
 		t.Errorf("restart sent %d writes: %v", w, writesOf(sim.Counts()))
 	}
@@ -188,7 +189,7 @@ func TestRestartWritesNothing(t *testing.T) {
 // duplicates from retried creates) and, after convergence, reconciles that
 // write nothing.
 func TestFaultsConverge(t *testing.T) {
-	sim := startSim(t, nil)
+	sim := harness.StartSim(t, nil)
 	start(t, sim, nil, nil)
 	ns := newNamespace(t)
 	ctx := context.Background()
@@ -209,7 +210,7 @@ func TestFaultsConverge(t *testing.T) {
 	}
 	// Faults stay on until every Service has been tried at least once under them
 	// (a VIP or a failure condition), then stop.
-	eventually(t, "every Service was attempted under faults", func() string {
+	harness.Eventually(t, "every Service was attempted under faults", func() string {
 		for i := range n {
 			svc := getService(t, ns, fmt.Sprintf("f%d", i))
 			if len(svc.Status.LoadBalancer.Ingress) == 0 && syncedCondition(svc) == nil {
@@ -238,7 +239,7 @@ func TestFaultsConverge(t *testing.T) {
 		seen[ip] = name
 	}
 	prefix := "demo--" + ns + "-"
-	eventually(t, "exactly one of each object per Service, conditions True", func() string {
+	harness.Eventually(t, "exactly one of each object per Service, conditions True", func() string {
 		for _, typ := range []string{"vsvip", "pool", "virtualservice"} {
 			if got := simNames(sim, typ, prefix); len(got) != n {
 				return fmt.Sprintf("%d %s objects: %v", len(got), typ, got)
@@ -267,9 +268,9 @@ func TestFaultsConverge(t *testing.T) {
 
 	// Converged: another reconcile of every Service (an annotation edit
 	// triggers one) finds nothing to send.
-	eventually(t, "no write in flight", quiet(sim))
+	harness.Eventually(t, "no write in flight", quiet(sim))
 	sim.ResetCounts()
-	before := reconciles(t)
+	before := harness.Reconciles(t, "service-")
 	for i := range n {
 		svc := getService(t, ns, fmt.Sprintf("f%d", i))
 		if svc.Annotations == nil {
@@ -280,13 +281,13 @@ func TestFaultsConverge(t *testing.T) {
 			t.Fatalf("touching %s: %v", svc.Name, err)
 		}
 	}
-	eventually(t, "every touched Service is reconciled", func() string {
-		if got := reconciles(t) - before; got < n {
+	harness.Eventually(t, "every touched Service is reconciled", func() string {
+		if got := harness.Reconciles(t, "service-") - before; got < n {
 			return fmt.Sprintf("%d reconciles", got)
 		}
 		return ""
 	})
-	eventually(t, "no write in flight", quiet(sim))
+	harness.Eventually(t, "no write in flight", quiet(sim))
 	if w := sim.Writes(); w != 0 {
 		t.Errorf("converged reconciles sent %d writes: %v", w, writesOf(sim.Counts()))
 	}

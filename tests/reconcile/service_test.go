@@ -14,6 +14,7 @@ import (
 
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/reconcile"
+	"github.com/vipgate/vipgate/tests/harness"
 	"github.com/vipgate/vipgate/webhooks"
 )
 
@@ -22,7 +23,7 @@ import (
 // endpoints as servers, and a VirtualService tying them together, all with
 // AKO's names and vipgate's created_by.
 func TestServiceCreate(t *testing.T) {
-	sim := startSim(t, nil)
+	sim := harness.StartSim(t, nil)
 	start(t, sim, nil, nil)
 	ns := newNamespace(t)
 
@@ -42,7 +43,7 @@ func TestServiceCreate(t *testing.T) {
 
 	base := baseName(ns, "web")
 	wantServers := map[int32][]string{80: {"10.1.0.1:8080", "10.1.0.2:8080"}, 443: {"10.1.0.1:8443", "10.1.0.2:8443"}}
-	eventually(t, "pools hold the ready endpoints", func() string {
+	harness.Eventually(t, "pools hold the ready endpoints", func() string {
 		for port, want := range wantServers {
 			pool := simObject(sim, "pool", poolName(ns, "web", port))
 			if pool == nil {
@@ -65,16 +66,16 @@ func TestServiceCreate(t *testing.T) {
 	if got := vsvipAddress(vsvip); got != ip {
 		t.Errorf("VsVip address %s, Service status %s", got, ip)
 	}
-	if got := refName(sim, str(vsvip, "vip", 0, "ipam_network_subnet", "network_ref")); got != "vip-net-a" {
+	if got := refName(sim, harness.Str(vsvip, "vip", 0, "ipam_network_subnet", "network_ref")); got != "vip-net-a" {
 		t.Errorf("VsVip network %q, want vip-net-a", got)
 	}
-	if got := refName(sim, str(vsvip, "cloud_ref")); got != "Default-Cloud" {
+	if got := refName(sim, harness.Str(vsvip, "cloud_ref")); got != "Default-Cloud" {
 		t.Errorf("VsVip cloud %q, want Default-Cloud", got)
 	}
 
 	for _, port := range []int32{80, 443} {
 		pool := simObject(sim, "pool", poolName(ns, "web", port))
-		if got := str(pool, "created_by"); got != "vipgate-demo" {
+		if got := harness.Str(pool, "created_by"); got != "vipgate-demo" {
 			t.Errorf("pool %s created_by %q", poolName(ns, "web", port), got)
 		}
 	}
@@ -86,16 +87,16 @@ func TestServiceCreate(t *testing.T) {
 	if vs == nil {
 		t.Fatalf("no VirtualService %s; have %v", base, simNames(sim, "virtualservice", ""))
 	}
-	if got := str(vs, "created_by"); got != "vipgate-demo" {
+	if got := harness.Str(vs, "created_by"); got != "vipgate-demo" {
 		t.Errorf("VirtualService created_by %q", got)
 	}
 	if got := vsPorts(vs); !slices.Equal(got, []string{"80", "443"}) {
 		t.Errorf("VirtualService services[] ports %v, want [80 443]", got)
 	}
-	if got := refName(sim, str(vs, "se_group_ref")); got != "Default-Group" {
+	if got := refName(sim, harness.Str(vs, "se_group_ref")); got != "Default-Group" {
 		t.Errorf("VirtualService SE group %q, want Default-Group", got)
 	}
-	if got := refName(sim, str(vs, "vsvip_ref")); got != base {
+	if got := refName(sim, harness.Str(vs, "vsvip_ref")); got != base {
 		t.Errorf("VirtualService vsvip_ref %q, want %s", got, base)
 	}
 	if got, want := vsPoolsByPort(sim, vs), map[string]string{"80": poolName(ns, "web", 80), "443": poolName(ns, "web", 443)}; fmt.Sprint(got) != fmt.Sprint(want) {
@@ -109,7 +110,7 @@ func TestServiceCreate(t *testing.T) {
 	if c := syncedCondition(got); c == nil || c.Status != metav1.ConditionTrue || c.Reason != reconcile.ReasonSynced {
 		t.Errorf("AviSynced condition %+v, want True/Synced", c)
 	}
-	eventually(t, "a Normal Synced Event", func() string {
+	harness.Eventually(t, "a Normal Synced Event", func() string {
 		for _, e := range serviceEvents(t, got) {
 			if e.Type == corev1.EventTypeNormal && e.Reason == reconcile.ReasonSynced {
 				return ""
@@ -123,7 +124,7 @@ func TestServiceCreate(t *testing.T) {
 // VirtualService; an endpoint change rewrites exactly the affected pool, one
 // write and nothing else.
 func TestServiceUpdates(t *testing.T) {
-	sim := startSim(t, nil)
+	sim := harness.StartSim(t, nil)
 	start(t, sim, nil, nil)
 	ns := newNamespace(t)
 	ctx := context.Background()
@@ -134,7 +135,7 @@ func TestServiceUpdates(t *testing.T) {
 	createObj(t, svc)
 	ip := waitVIP(t, ns, "app")
 	base := baseName(ns, "app")
-	eventually(t, "both port pools exist", func() string {
+	harness.Eventually(t, "both port pools exist", func() string {
 		if got := simNames(sim, "pool", base); !slices.Equal(got, []string{poolName(ns, "app", 443), poolName(ns, "app", 80)}) {
 			return fmt.Sprint(got)
 		}
@@ -148,7 +149,7 @@ func TestServiceUpdates(t *testing.T) {
 	if err := env.Client.Update(ctx, cur); err != nil {
 		t.Fatalf("changing the port: %v", err)
 	}
-	eventually(t, "pools and the VS follow the new port", func() string {
+	harness.Eventually(t, "pools and the VS follow the new port", func() string {
 		got := simNames(sim, "pool", base)
 		if !slices.Equal(got, []string{poolName(ns, "app", 80), poolName(ns, "app", 8443)}) {
 			return fmt.Sprintf("pools %v", got)
@@ -170,7 +171,7 @@ func TestServiceUpdates(t *testing.T) {
 	if err := env.Client.Update(ctx, slice); err != nil {
 		t.Fatalf("updating the EndpointSlice: %v", err)
 	}
-	eventually(t, "the new pool gets the endpoints", func() string {
+	harness.Eventually(t, "the new pool gets the endpoints", func() string {
 		if s := poolServers(simObject(sim, "pool", poolName(ns, "app", 8443))); !slices.Equal(s, []string{"10.2.0.1:16443"}) {
 			return fmt.Sprintf("new pool servers %v", s)
 		}
@@ -181,7 +182,7 @@ func TestServiceUpdates(t *testing.T) {
 	}
 
 	// Let the port change finish (status write, inventory refresh) before counting.
-	eventually(t, "no write in flight", quiet(sim))
+	harness.Eventually(t, "no write in flight", quiet(sim))
 	sim.ResetCounts()
 	// A second slice carrying only port 80 (slices are per port set): only the
 	// port-80 pool gains a server.
@@ -189,13 +190,13 @@ func TestServiceUpdates(t *testing.T) {
 	web := endpointSlice(cur, "app-web", "10.2.0.9")
 	web.Ports = web.Ports[:1]
 	createObj(t, web)
-	eventually(t, "pool servers follow the endpoints", func() string {
+	harness.Eventually(t, "pool servers follow the endpoints", func() string {
 		if got := poolServers(simObject(sim, "pool", poolName(ns, "app", 80))); !slices.Equal(got, []string{"10.2.0.1:8080", "10.2.0.9:8080"}) {
 			return fmt.Sprintf("pool 80 servers %v", got)
 		}
 		return ""
 	})
-	eventually(t, "no write in flight", quiet(sim))
+	harness.Eventually(t, "no write in flight", quiet(sim))
 	if got := poolServers(simObject(sim, "pool", poolName(ns, "app", 8443))); !slices.Equal(got, []string{"10.2.0.1:16443"}) {
 		t.Errorf("pool 8443 servers %v changed with port 80's endpoints", got)
 	}
@@ -228,7 +229,7 @@ func quiet(sim interface{ Writes() int }) func() string {
 // ako.vmware.com/load-balancer-ip annotation is the one the controller
 // allocates and the one in status.
 func TestRequestedIP(t *testing.T) {
-	sim := startSim(t, nil)
+	sim := harness.StartSim(t, nil)
 	start(t, sim, nil, nil)
 	ns := newNamespace(t)
 
@@ -244,7 +245,7 @@ func TestRequestedIP(t *testing.T) {
 		if got := vsvipAddress(vsvip); got != want {
 			t.Errorf("VsVip of %s holds %s, want %s", name, got, want)
 		}
-		if got := str(vsvip, "vip", 0, "ip_address", "addr"); got != want {
+		if got := harness.Str(vsvip, "vip", 0, "ip_address", "addr"); got != want {
 			t.Errorf("VsVip of %s requests %q", name, got)
 		}
 	}
@@ -255,7 +256,7 @@ func TestRequestedIP(t *testing.T) {
 // (named after the key) and get the same address; when one leaves, the group
 // lives on for the other with the leaver's pool and port removed.
 func TestSharedVIP(t *testing.T) {
-	sim := startSim(t, nil)
+	sim := harness.StartSim(t, nil)
 	start(t, sim, nil, nil)
 	ns := newNamespace(t)
 	ctx := context.Background()
@@ -272,7 +273,7 @@ func TestSharedVIP(t *testing.T) {
 	}
 	group := baseName(ns, "grp")
 	prefix := "demo--" + ns + "-"
-	eventually(t, "one VirtualService with both ports", func() string {
+	harness.Eventually(t, "one VirtualService with both ports", func() string {
 		if got := simNames(sim, "virtualservice", prefix); !slices.Equal(got, []string{group}) {
 			return fmt.Sprintf("virtual services %v", got)
 		}
@@ -297,7 +298,7 @@ func TestSharedVIP(t *testing.T) {
 	if err := env.Client.Delete(ctx, b); err != nil {
 		t.Fatalf("deleting b: %v", err)
 	}
-	eventually(t, "b leaves the group", func() string {
+	harness.Eventually(t, "b leaves the group", func() string {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(b), &corev1.Service{}); err == nil {
 			return "b still exists"
 		}
@@ -325,7 +326,7 @@ func TestSharedVIP(t *testing.T) {
 // the InternalIPs of the nodes matching nodePortSelector, at the Service
 // port's nodePort; a matching node added later joins the pool.
 func TestNodePortMode(t *testing.T) {
-	sim := startSim(t, nil)
+	sim := harness.StartSim(t, nil)
 	s := settingsFor(t, sim, func(s *config.Settings) {
 		s.L7Settings.ServiceType = "NodePort"
 		s.NodePortSelector = config.NodePortSelector{Key: "vipgate.test/pool", Value: "yes"}
@@ -358,7 +359,7 @@ func TestNodePortMode(t *testing.T) {
 		t.Fatalf("the API server allocated no nodePort")
 	}
 	want := []string{fmt.Sprintf("192.168.10.1:%d", np), fmt.Sprintf("192.168.10.2:%d", np)}
-	eventually(t, "pool servers are the selected nodes at the nodePort", func() string {
+	harness.Eventually(t, "pool servers are the selected nodes at the nodePort", func() string {
 		if got := poolServers(simObject(sim, "pool", poolName(ns, "np", 80))); !slices.Equal(got, want) {
 			return fmt.Sprintf("servers %v, want %v", got, want)
 		}
@@ -367,7 +368,7 @@ func TestNodePortMode(t *testing.T) {
 
 	node("np-3", "192.168.10.4", pool)
 	want = append(want, fmt.Sprintf("192.168.10.4:%d", np))
-	eventually(t, "a new matching node joins the pool", func() string {
+	harness.Eventually(t, "a new matching node joins the pool", func() string {
 		if got := poolServers(simObject(sim, "pool", poolName(ns, "np", 80))); !slices.Equal(got, want) {
 			return fmt.Sprintf("servers %v, want %v", got, want)
 		}
@@ -380,7 +381,7 @@ func TestNodePortMode(t *testing.T) {
 // ClusterIP Service removes the objects, clears status and the finalizer and
 // leaves the Service in place.
 func TestDeleteAndTypeChange(t *testing.T) {
-	sim := startSim(t, nil)
+	sim := harness.StartSim(t, nil)
 	start(t, sim, nil, nil)
 	ns := newNamespace(t)
 	ctx := context.Background()
@@ -413,7 +414,7 @@ func TestDeleteAndTypeChange(t *testing.T) {
 	if err := env.Client.Delete(ctx, gone); err != nil {
 		t.Fatalf("deleting: %v", err)
 	}
-	eventually(t, "the deleted Service's objects leave the controller and the Service goes", func() string {
+	harness.Eventually(t, "the deleted Service's objects leave the controller and the Service goes", func() string {
 		if got := held("gone"); got != "[]" {
 			return "still on the controller: " + got
 		}
@@ -428,7 +429,7 @@ func TestDeleteAndTypeChange(t *testing.T) {
 	if err := env.Client.Update(ctx, cur); err != nil {
 		t.Fatalf("changing the type to ClusterIP: %v", err)
 	}
-	eventually(t, "a ClusterIP Service holds nothing on the controller", func() string {
+	harness.Eventually(t, "a ClusterIP Service holds nothing on the controller", func() string {
 		if got := held("flip"); got != "[]" {
 			return "still on the controller: " + got
 		}

@@ -1,0 +1,87 @@
+package harness
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vipgate/vipgate/avisim"
+	"github.com/vipgate/vipgate/config"
+)
+
+// DemoTenant is the tenant of DemoSettingsYAML, where vipgate puts the
+// objects of the demo settings on the simulated controller.
+const DemoTenant = "admin"
+
+// SimObject returns the object of type typ named name in tenant on sim, or nil.
+func SimObject(sim *avisim.Sim, tenant, typ, name string) map[string]any {
+	for _, o := range sim.Objects(tenant, typ) {
+		if o["name"] == name {
+			return o
+		}
+	}
+	return nil
+}
+
+// SimNames lists, sorted, the names of sim's objects of type typ in tenant
+// that start with prefix ("" for all). The controller's own System-* objects
+// (profiles, health monitors, the default certificate) are left out: they are
+// seeded, not made by vipgate or the test, and would otherwise show up in
+// every listing of their type.
+func SimNames(sim *avisim.Sim, tenant, typ, prefix string) []string {
+	var out []string
+	for _, o := range sim.Objects(tenant, typ) {
+		if n, _ := o["name"].(string); strings.HasPrefix(n, prefix) && !strings.HasPrefix(n, "System-") {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Path walks a decoded JSON value (the simulator's objects are plain maps):
+// string keys index maps, ints index lists. A missing step yields nil rather
+// than a panic, so assertions can compare against the expected value directly.
+func Path(v any, keys ...any) any {
+	for _, k := range keys {
+		switch k := k.(type) {
+		case string:
+			m, _ := v.(map[string]any)
+			v = m[k]
+		case int:
+			l, _ := v.([]any)
+			if k >= len(l) {
+				return nil
+			}
+			v = l[k]
+		}
+	}
+	return v
+}
+
+// Str is Path as a string ("" when absent or not a string).
+func Str(v any, keys ...any) string {
+	s, _ := Path(v, keys...).(string)
+	return s
+}
+
+// SimCredentials are the user every avisim seed the tests use defines; the
+// demo settings' controller credentials.
+var SimCredentials = config.Credentials{Username: "admin", Password: "admin"}
+
+// StartSim starts a fresh simulated controller with seed (avisim.DemoSeed
+// when nil) for one test and closes it at cleanup, so VIPs, objects and call
+// counts never carry over between tests.
+func StartSim(t testing.TB, seed *avisim.Seed) *avisim.Sim {
+	t.Helper()
+	if seed == nil {
+		seed = avisim.DemoSeed()
+	}
+	sim, err := avisim.New(avisim.Options{Seed: seed, Username: SimCredentials.Username, Password: SimCredentials.Password})
+	if err != nil {
+		t.Fatalf("avisim: %v", err)
+	}
+	sim.StartTLS()
+	t.Cleanup(sim.Close)
+	return sim
+}
