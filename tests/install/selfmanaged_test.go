@@ -88,15 +88,32 @@ func checkInjected(t *testing.T, want []byte) {
 	}
 }
 
-// checkFiles checks the cert dir holds what the Secret holds.
+// servingIssuer is the stored CA (PEM) that signed the stored serving
+// certificate: ca.crt, or ca-previous.crt while the serving certificate waits
+// to move to a new CA.
+func servingIssuer(t *testing.T, st smState) []byte {
+	t.Helper()
+	if st.serving.Cert.CheckSignatureFrom(st.ca.Cert) == nil {
+		return st.data[certs.CACertKey]
+	}
+	if prev, err := certs.ParseCertificates(st.data[certs.PreviousCAKey]); err == nil && st.serving.Cert.CheckSignatureFrom(prev[0]) == nil {
+		return st.data[certs.PreviousCAKey]
+	}
+	t.Fatalf("the stored serving certificate is signed by neither stored CA")
+	return nil
+}
+
+// checkFiles checks the cert dir holds what the Secret holds: the serving
+// pair, and as ca.crt its issuer (cert-manager's layout).
 func checkFiles(t *testing.T, dir string, st smState) {
 	t.Helper()
+	want := map[string][]byte{certs.CACertKey: servingIssuer(t, st), certs.TLSCertKey: st.data[certs.TLSCertKey], certs.TLSKeyKey: st.data[certs.TLSKeyKey]}
 	for _, k := range []string{certs.CACertKey, certs.TLSCertKey, certs.TLSKeyKey} {
 		b, err := os.ReadFile(filepath.Join(dir, k))
 		if err != nil {
 			t.Fatalf("cert dir: %v", err)
 		}
-		if !bytes.Equal(b, st.data[k]) {
+		if !bytes.Equal(b, want[k]) {
 			t.Errorf("cert dir: %s differs from the Secret's", k)
 		}
 	}
@@ -127,9 +144,13 @@ func editSecret(t *testing.T, edit func(map[string][]byte)) {
 // configurations installed: it creates the Secret, injects the CA into both
 // configurations and writes the files; vipgate then serves with them and the
 // API server reaches it. Forced rotations (a stored serving certificate from
-// another CA, a lost CA key) reissue under admission load without a failed request, and
-// time-driven rotations (a fake clock past the renewal times) reissue the
-// serving certificate, then the CA with the old one kept in the bundle.
+// another CA, a lost CA key) reissue under admission load without a failed
+// request; the lost CA key goes the safe way: the new CA joins the bundle
+// while the old serving certificate is still served, and the serving
+// certificate moves to the new CA only once the API server uses that bundle
+// and the propagation delay has passed on the fake clock. Time-driven
+// rotations (a fake clock past the renewal times) reissue the serving
+// certificate, then the CA with the old one kept in the bundle.
 func TestSelfManagedCertificates(t *testing.T) {
 	ctx := context.Background()
 	ensureNamespace(t, smNamespace)
@@ -216,8 +237,11 @@ func TestSelfManagedCertificates(t *testing.T) {
 	t.Logf("forced serving rotation: serving serial %x after %d requests", st2.serving.Cert.SerialNumber, l.total())
 	l.flow(t, 60)
 
+	// Pass 1 of the CA rotation: the new CA joins the bundle; the serving
+	// certificate (still valid under the old CA certificate) stays.
 	editSecret(t, func(d map[string][]byte) { delete(d, certs.CAKeyKey) })
-	if _, err := m.Sync(ctx); err != nil {
+	next, err = m.Sync(ctx)
+	if err != nil {
 		t.Fatalf("Sync after losing the CA key: %v", err)
 	}
 	st3 := readSecret(t)
@@ -227,30 +251,67 @@ func TestSelfManagedCertificates(t *testing.T) {
 	if !bytes.Equal(st3.data[certs.PreviousCAKey], st.data[certs.CACertKey]) {
 		t.Errorf("the replaced CA was not kept as %s", certs.PreviousCAKey)
 	}
+	if st3.serving.Cert.SerialNumber.Cmp(st2.serving.Cert.SerialNumber) != 0 {
+		t.Fatalf("the serving certificate changed in the pass that published the new CA")
+	}
+	if want := clk.Now().Add(certs.DefaultPropagationDelay); !next.Equal(want) {
+		t.Errorf("next check after publishing the new CA %s, want the end of the propagation delay %s", next, want)
+	}
 	bundle3 := certs.CABundle(st3.data, start)
 	if cas, err := certs.ParseCertificates(bundle3); err != nil || len(cas) != 2 {
 		t.Errorf("caBundle after a CA rotation should hold the new and the previous CA (got %d, err %v)", len(cas), err)
 	}
 	checkInjected(t, bundle3)
 	checkFiles(t, dir, st3)
-	waitServed(t, st3.serving.Cert, st3.data[certs.CACertKey])
-	t.Logf("forced CA rotation: serving serial %x after %d requests", st3.serving.Cert.SerialNumber, l.total())
+	waitServed(t, st2.serving.Cert, bundle3)
+	t.Logf("forced CA rotation, new CA published: serving serial %x after %d requests", st3.serving.Cert.SerialNumber, l.total())
+	l.flow(t, 60)
+
+	// The propagation delay stands for the time the API server needs to use
+	// the new bundle; here the probe says when it does (setCABundle writes the
+	// bundle the Manager injected), then the fake clock crosses the delay.
+	setCABundle(t, bundle3)
+	clk.Step(certs.DefaultPropagationDelay - time.Second)
+	if _, err := m.Sync(ctx); err != nil {
+		t.Fatalf("Sync before the propagation delay ended: %v", err)
+	}
+	if again := readSecret(t); again.serving.Cert.SerialNumber.Cmp(st3.serving.Cert.SerialNumber) != 0 {
+		t.Fatalf("the serving certificate moved to the new CA before the propagation delay ended")
+	}
+	clk.Step(time.Second)
+	if _, err := m.Sync(ctx); err != nil {
+		t.Fatalf("Sync after the propagation delay: %v", err)
+	}
+	moved := readSecret(t)
+	if !moved.ca.Cert.Equal(st3.ca.Cert) {
+		t.Fatalf("the CA changed again when the serving certificate moved")
+	}
+	if err := certs.Verify(moved.ca.Cert, moved.serving.Cert, m.DNSNames(), clk.Now()); err != nil {
+		t.Fatalf("after the propagation delay the serving certificate is not from the new CA: %v", err)
+	}
+	checkInjected(t, bundle3)
+	checkFiles(t, dir, moved)
+	waitServed(t, moved.serving.Cert, moved.data[certs.CACertKey])
+	t.Logf("forced CA rotation, serving from the new CA: serving serial %x after %d requests", moved.serving.Cert.SerialNumber, l.total())
 	l.flow(t, 60)
 	l.finish(t)
 
 	// Time-driven rotations (fake clock; the certificates issued now are dated
 	// in the future, so this part checks the Secret, the bundle and the files only).
-	clk.SetTime(certs.RenewalTime(st3.serving.Cert).Add(time.Minute))
+	clk.SetTime(certs.RenewalTime(moved.serving.Cert).Add(time.Minute))
 	if _, err := m.Sync(ctx); err != nil {
 		t.Fatalf("Sync at the serving certificate's renewal time: %v", err)
 	}
 	st4 := readSecret(t)
-	if !st4.ca.Cert.Equal(st3.ca.Cert) || st4.serving.Cert.SerialNumber.Cmp(st3.serving.Cert.SerialNumber) == 0 {
+	if !st4.ca.Cert.Equal(moved.ca.Cert) || st4.serving.Cert.SerialNumber.Cmp(moved.serving.Cert.SerialNumber) == 0 {
 		t.Errorf("at the serving renewal time: want a new serving certificate from the same CA")
 	}
 	checkInjected(t, certs.CABundle(st4.data, clk.Now()))
 	checkFiles(t, dir, st4)
 
+	// By the CA's renewal time the serving certificate has long expired:
+	// nothing served needs protecting, so the new CA signs a serving
+	// certificate in the same pass.
 	clk.SetTime(certs.RenewalTime(st4.ca.Cert).Add(time.Minute))
 	if _, err := m.Sync(ctx); err != nil {
 		t.Fatalf("Sync at the CA's renewal time: %v", err)
