@@ -56,17 +56,6 @@ func elected(op *operator.Operator) bool {
 	}
 }
 
-func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // review sends a Service create AdmissionReview straight to a replica's webhook port.
 func review(t *testing.T, port int, svc *corev1.Service) *admissionv1.AdmissionResponse {
 	t.Helper()
@@ -117,7 +106,7 @@ func TestOneLeaderReconcilesEveryReplicaAdmits(t *testing.T) {
 		}
 	}
 	leader, stopLeader := env.StartStoppableVipgate(t, opts(0))
-	waitFor(t, "the first replica to be elected", time.Minute, func() bool { return elected(leader) })
+	harness.WaitFor(t, "the first replica to be elected", time.Minute, func() bool { return elected(leader) })
 	followerPort := freePort(t)
 	follower := env.StartVipgate(t, opts(followerPort))
 	if elected(follower) {
@@ -144,7 +133,7 @@ func TestOneLeaderReconcilesEveryReplicaAdmits(t *testing.T) {
 	if err := env.Client.Create(ctx, svc); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a VIP from the leader", time.Minute, func() bool {
+	harness.WaitFor(t, "a VIP from the leader", time.Minute, func() bool {
 		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(svc), svc)
 		return len(svc.Status.LoadBalancer.Ingress) > 0
 	})
@@ -158,17 +147,17 @@ func TestOneLeaderReconcilesEveryReplicaAdmits(t *testing.T) {
 	// completes: objects removed from the controller, finalizer released.
 	stopLeader()
 	replacement := env.StartVipgate(t, opts(0))
-	waitFor(t, "a new leader", 2*time.Minute, func() bool { return elected(follower) || elected(replacement) })
+	harness.WaitFor(t, "a new leader", 2*time.Minute, func() bool { return elected(follower) || elected(replacement) })
 	if elected(follower) && elected(replacement) {
 		t.Fatal("two replicas hold the lease after failover")
 	}
 	if err := env.Client.Delete(ctx, svc); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the new leader to remove the deleted Service's objects", time.Minute, func() bool {
+	harness.WaitFor(t, "the new leader to remove the deleted Service's objects", time.Minute, func() bool {
 		return len(sim.Objects("admin", "virtualservice")) == 0 && len(sim.Objects("admin", "vsvip")) == 0
 	})
-	waitFor(t, "the Service to be gone (finalizer released)", time.Minute, func() bool {
+	harness.WaitFor(t, "the Service to be gone (finalizer released)", time.Minute, func() bool {
 		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(svc), &corev1.Service{}))
 	})
 	t.Logf("leader allocated %s; after failover the new leader cleaned up on delete", vip)

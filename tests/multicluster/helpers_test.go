@@ -16,35 +16,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/operator"
 	"github.com/vipgate/vipgate/tests/harness"
-	"github.com/vipgate/vipgate/webhooks"
 )
 
-var admin = config.Credentials{Username: "admin", Password: "admin"}
-
-// waitLimit bounds a poll on a loaded machine; it is not a latency assertion.
-const waitLimit = 60 * time.Second
-
-// startSim starts a fresh simulated controller (demo seed when nil).
-func startSim(t testing.TB, seed *avisim.Seed) *avisim.Sim {
-	t.Helper()
-	if seed == nil {
-		seed = avisim.DemoSeed()
-	}
-	sim, err := avisim.New(avisim.Options{Seed: seed, Username: admin.Username, Password: admin.Password})
-	if err != nil {
-		t.Fatalf("avisim: %v", err)
-	}
-	sim.StartTLS()
-	t.Cleanup(sim.Close)
-	return sim
-}
+var admin = harness.SimCredentials
 
 // settingsFor parses the demo settings for cluster at sim; tweak may be nil.
 func settingsFor(t testing.TB, sim *avisim.Sim, cluster string, tweak func(*config.Settings)) *config.Settings {
@@ -81,40 +61,10 @@ func start(t testing.TB, e *harness.Env, s *config.Settings, tweak func(*operato
 // for vipgate to release the Services (finalizers left after the wait are
 // stripped so one broken test does not wedge the next).
 func removeAll(t testing.TB, e *harness.Env) {
-	ctx := context.Background()
-	c := e.Client
-	var svcs corev1.ServiceList
-	if err := c.List(ctx, &svcs); err != nil {
-		t.Logf("cleanup: %v", err)
+	if !e.ReleaseServices(t) {
 		return
 	}
-	var ours []corev1.Service
-	for _, s := range svcs.Items {
-		if s.Spec.Type == corev1.ServiceTypeLoadBalancer || controllerutil.ContainsFinalizer(&s, webhooks.CleanupFinalizer) {
-			ours = append(ours, s)
-			_ = c.Delete(ctx, &s)
-		}
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for _, s := range ours {
-		for {
-			err := c.Get(ctx, client.ObjectKeyFromObject(&s), &corev1.Service{})
-			if client.IgnoreNotFound(err) == nil && err != nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				_ = c.Patch(ctx, &s, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`)))
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	var nodes corev1.NodeList
-	if c.List(ctx, &nodes) == nil {
-		for i := range nodes.Items {
-			_ = c.Delete(ctx, &nodes.Items[i])
-		}
-	}
+	e.DeleteNodes()
 }
 
 var seq atomic.Int64
@@ -123,12 +73,7 @@ var seq atomic.Int64
 // namespaces) with labels and annotations.
 func newNamespace(t testing.TB, e *harness.Env, labels, annotations map[string]string) string {
 	t.Helper()
-	name := "mc-" + strconv.FormatInt(seq.Add(1), 10)
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, Annotations: annotations}}
-	if err := e.Client.Create(context.Background(), ns); err != nil {
-		t.Fatalf("creating namespace %s: %v", name, err)
-	}
-	return name
+	return e.NewNamespace(t, "mc-"+strconv.FormatInt(seq.Add(1), 10), labels, annotations)
 }
 
 // lbService is a class-less LoadBalancer Service on TCP 80 (vipgate is the
@@ -141,27 +86,10 @@ func lbService(ns, name string) *corev1.Service {
 	}
 }
 
+// create creates obj on e; removeAll clears what the tests create.
 func create(t testing.TB, e *harness.Env, obj client.Object) {
 	t.Helper()
-	if err := e.Client.Create(context.Background(), obj); err != nil {
-		t.Fatalf("creating %T %s/%s: %v", obj, obj.GetNamespace(), obj.GetName(), err)
-	}
-}
-
-// eventually polls check until it returns "" and fails with its last answer after waitLimit.
-func eventually(t testing.TB, what string, check func() string) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		msg := check()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not the case after %s: %s", what, waitLimit, msg)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	e.Create(t, obj)
 }
 
 func getService(t testing.TB, e *harness.Env, ns, name string) *corev1.Service {
@@ -177,7 +105,7 @@ func getService(t testing.TB, e *harness.Env, ns, name string) *corev1.Service {
 func waitVIP(t testing.TB, e *harness.Env, ns, name string) string {
 	t.Helper()
 	var ip string
-	eventually(t, fmt.Sprintf("Service %s/%s gets a VIP", ns, name), func() string {
+	harness.Eventually(t, fmt.Sprintf("Service %s/%s gets a VIP", ns, name), func() string {
 		svc := getService(t, e, ns, name)
 		if len(svc.Status.LoadBalancer.Ingress) == 0 {
 			return fmt.Sprintf("status %+v", svc.Status)
@@ -241,12 +169,12 @@ func vrfRoutes(t testing.TB, sim *avisim.Sim) []route {
 		list, _ := v["static_routes"].([]any)
 		for _, x := range list {
 			m, _ := x.(map[string]any)
-			r := route{ID: str(m, "route_id"), NextHop: str(m, "next_hop", "addr"),
-				Prefix: fmt.Sprintf("%s/%v", str(m, "prefix", "ip_addr", "addr"), path(m, "prefix", "mask"))}
+			r := route{ID: harness.Str(m, "route_id"), NextHop: harness.Str(m, "next_hop", "addr"),
+				Prefix: fmt.Sprintf("%s/%v", harness.Str(m, "prefix", "ip_addr", "addr"), harness.Path(m, "prefix", "mask"))}
 			labels, _ := m["labels"].([]any)
 			for _, l := range labels {
-				if str(l, "key") == "clustername" {
-					r.Cluster = str(l, "value")
+				if harness.Str(l, "key") == "clustername" {
+					r.Cluster = harness.Str(l, "value")
 				}
 			}
 			out = append(out, r)
@@ -335,45 +263,17 @@ func seGroupLabels(sim *avisim.Sim, name string) []string {
 		}
 		labels, _ := g["labels"].([]any)
 		for _, l := range labels {
-			out = append(out, str(l, "key")+"="+str(l, "value"))
+			out = append(out, harness.Str(l, "key")+"="+harness.Str(l, "value"))
 		}
 	}
 	slices.Sort(out)
 	return out
 }
 
-// names lists the names of sim's objects of type typ in tenant.
+// names lists the names of sim's objects of type typ in tenant (the
+// controller's System-* objects left out, see harness.SimNames).
 func names(sim *avisim.Sim, tenant, typ string) []string {
-	var out []string
-	for _, o := range sim.Objects(tenant, typ) {
-		n, _ := o["name"].(string)
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// path walks decoded JSON: string keys index maps, ints index lists.
-func path(v any, keys ...any) any {
-	for _, k := range keys {
-		switch k := k.(type) {
-		case string:
-			m, _ := v.(map[string]any)
-			v = m[k]
-		case int:
-			l, _ := v.([]any)
-			if k >= len(l) {
-				return nil
-			}
-			v = l[k]
-		}
-	}
-	return v
-}
-
-func str(v any, keys ...any) string {
-	s, _ := path(v, keys...).(string)
-	return s
+	return harness.SimNames(sim, tenant, typ, "")
 }
 
 // hookTransport runs before once, just before the first request matching

@@ -13,6 +13,7 @@ import (
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/operator"
+	"github.com/vipgate/vipgate/tests/harness"
 )
 
 // wantRoutes checks, until it holds, that the VRF has exactly want for
@@ -20,7 +21,7 @@ import (
 func wantRoutes(t *testing.T, sim *avisim.Sim, what string, want []string, foreign []string) {
 	t.Helper()
 	slices.Sort(want)
-	eventually(t, what, func() string {
+	harness.Eventually(t, what, func() string {
 		rs := vrfRoutes(t, sim)
 		if got := routesOf(rs, "demo"); !slices.Equal(got, want) {
 			return fmt.Sprintf("demo routes %v, want %v", got, want)
@@ -52,7 +53,7 @@ func foreignStrings(t *testing.T, sim *avisim.Sim) []string {
 // write per change, while another cluster's routes and a hand-made route stay
 // exactly as they were.
 func TestRoutesFollowNodes(t *testing.T) {
-	sim := startSim(t, nil)
+	sim := harness.StartSim(t, nil)
 	addRoutes(t, otherWriter(t, sim), foreignRoutes...)
 	foreign := foreignStrings(t, sim)
 	if len(foreign) != 3 {
@@ -103,7 +104,7 @@ func TestRoutesFollowNodes(t *testing.T) {
 // TestRoutesRestartNoWrites: a restart with the same nodes writes nothing,
 // and a node removed while vipgate was down loses its route at start.
 func TestRoutesRestartNoWrites(t *testing.T) {
-	sim := startSim(t, nil)
+	sim := harness.StartSim(t, nil)
 	s := settingsFor(t, sim, "demo", nil)
 	_, stop := start(t, nil, s, nil)
 	createNode(t, env, "node-a", "192.168.10.11", "10.244.1.0/24")
@@ -137,7 +138,7 @@ func TestRoutesRestartNoWrites(t *testing.T) {
 // adds its route between vipgate's read and its write, so vipgate's
 // _last_modified is stale: 412) ends with both clusters' routes.
 func TestRoutesConflict(t *testing.T) {
-	sim := startSim(t, nil)
+	sim := harness.StartSim(t, nil)
 	other := otherWriter(t, sim)
 	addRoutes(t, other, foreignRoutes[:1]...)
 
@@ -202,7 +203,7 @@ func TestRoutesDisabled(t *testing.T) {
 		{"NodePort", func(s *config.Settings) { s.L7Settings.ServiceType = "NodePort" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sim := startSim(t, nil)
+			sim := harness.StartSim(t, nil)
 			start(t, nil, settingsFor(t, sim, "demo", tc.tweak), nil)
 			createNode(t, env, "node-a", "192.168.10.11", "10.244.1.0/24")
 			// A Service synced after the node exists shows vipgate has seen it.
@@ -231,7 +232,7 @@ func TestSEGroupOfAnotherCluster(t *testing.T) {
 			seed.SEGroups[i].Labels = []avisim.SeedLabel{{Key: "clustername", Value: "west"}}
 		}
 	}
-	sim := startSim(t, seed)
+	sim := harness.StartSim(t, seed)
 	_, err := operator.New(context.Background(), env.Cfg, operator.Options{
 		Settings: settingsFor(t, sim, "demo", nil), Credentials: admin, MetricsAddr: "0",
 	})
@@ -248,7 +249,7 @@ func TestSEGroupOfAnotherCluster(t *testing.T) {
 	}
 	// Its own label, or none, is fine (the other tests start on an unlabelled one).
 	seed.SEGroups[0].Labels = []avisim.SeedLabel{{Key: "clustername", Value: "demo"}}
-	sim2 := startSim(t, seed)
+	sim2 := harness.StartSim(t, seed)
 	op, err := operator.New(context.Background(), env.Cfg, operator.Options{
 		Settings: settingsFor(t, sim2, "demo", nil), Credentials: admin, MetricsAddr: "0", NameSuffix: "-segok",
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/vipgate/vipgate/operator"
 	"github.com/vipgate/vipgate/reconcile"
 	"github.com/vipgate/vipgate/rules"
+	"github.com/vipgate/vipgate/tests/harness"
 	"github.com/vipgate/vipgate/webhooks"
 )
 
@@ -60,7 +61,7 @@ func TestTenantAnnotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim := startSim(t, seed)
+	sim := harness.StartSim(t, seed)
 	s := settingsFor(t, sim, "demo", nil)
 	_, stop := start(t, nil, s, nil)
 	ns := newNamespace(t, env, nil, map[string]string{rules.AnnTenant: "team-a"})
@@ -77,7 +78,7 @@ func TestTenantAnnotation(t *testing.T) {
 	}
 
 	patchNamespace(t, ns, `{"metadata":{"annotations":{"ako.vmware.com/tenant-name":null}}}`)
-	eventually(t, "objects move to the admin tenant", func() string {
+	harness.Eventually(t, "objects move to the admin tenant", func() string {
 		for _, typ := range []string{"vsvip", "pool", "virtualservice"} {
 			if got := names(sim, "team-a", typ); len(got) != 0 {
 				return fmt.Sprintf("team-a %s: %v", typ, got)
@@ -138,7 +139,7 @@ func createPool(t *testing.T, c *session.Client, tenant, name, createdBy string)
 // the label, its Services' objects are removed and their status cleared, and
 // they come back when it regains it.
 func TestNamespaceSelection(t *testing.T) {
-	sim := startSim(t, nil)
+	sim := harness.StartSim(t, nil)
 	s := settingsFor(t, sim, "demo", func(s *config.Settings) {
 		s.AKOSettings.NamespaceSelector = config.NamespaceSelector{LabelKey: "lb", LabelValue: "avi"}
 		s.AKOSettings.BlockedNamespaceList = []string{"mc-blocked"}
@@ -160,7 +161,7 @@ func TestNamespaceSelection(t *testing.T) {
 	}
 
 	patchNamespace(t, selected, `{"metadata":{"labels":{"lb":null}}}`)
-	eventually(t, "objects removed and status cleared when the label goes", func() string {
+	harness.Eventually(t, "objects removed and status cleared when the label goes", func() string {
 		if got := names(sim, "admin", "virtualservice"); len(got) != 0 {
 			return fmt.Sprintf("virtual services %v", got)
 		}

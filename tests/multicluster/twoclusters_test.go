@@ -36,7 +36,7 @@ func objectsOf(sim *avisim.Sim, cluster string) []string {
 // created_by, routes by their label, and a restart of one with orphan
 // collection removes only its own orphans.
 func TestTwoClusters(t *testing.T) {
-	sim := startSim(t, nil)
+	sim := harness.StartSim(t, nil)
 	west, err := harness.Start(harness.Options{})
 	if err != nil {
 		t.Fatalf("second control plane: %v", err)
@@ -87,11 +87,11 @@ func TestTwoClusters(t *testing.T) {
 	for _, o := range sim.Objects("admin", "virtualservice") {
 		name, _ := o["name"].(string)
 		cluster, _, _ := strings.Cut(name, "--")
-		if cb := str(o, "created_by"); cb != "vipgate-"+cluster {
+		if cb := harness.Str(o, "created_by"); cb != "vipgate-"+cluster {
 			t.Errorf("virtual service %s created_by %q", name, cb)
 		}
 	}
-	eventually(t, "both clusters' routes in the VRF", func() string {
+	harness.Eventually(t, "both clusters' routes in the VRF", func() string {
 		rs := vrfRoutes(t, sim)
 		d, w := routesOf(rs, "demo"), routesOf(rs, "west")
 		if !slices.Equal(d, []string{"demo-node-1-1 10.244.1.0/24 via 192.168.10.11 [demo]"}) ||
@@ -144,7 +144,7 @@ func TestTwoClusters(t *testing.T) {
 
 	// demo's nodes go: only demo's route goes.
 	deleteNode(t, env, "node-1")
-	eventually(t, "demo's route goes, west's stays", func() string {
+	harness.Eventually(t, "demo's route goes, west's stays", func() string {
 		rs := vrfRoutes(t, sim)
 		if d, w := routesOf(rs, "demo"), routesOf(rs, "west"); len(d) != 0 || len(w) != 1 {
 			return fmt.Sprintf("demo %v, west %v", d, w)
