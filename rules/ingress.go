@@ -117,10 +117,11 @@ func checkTLSSecret(res *Result, p *field.Path, ing *networkingv1.Ingress, name 
 	lk := env.lookups()
 	ref := ing.Namespace + "/" + name
 	sum, ok := lk.TLSSecret(ing.Namespace, name)
-	managed := certManaged(ing, name, lk)
 	if !ok {
+		// cert-manager is asked about only when something is wrong: a usable
+		// Secret needs no exception.
 		switch {
-		case managed:
+		case certManaged(ing, name, lk):
 			res.Warn(fmt.Sprintf("%s: Secret %s does not exist yet; cert-manager is expected to issue it, and HTTPS for this entry starts once it does", p, ref))
 		case hadBefore:
 			res.Warn(fmt.Sprintf("%s: Secret %s does not exist; HTTPS for this entry is not served until it is created", p, ref))
@@ -139,7 +140,7 @@ func checkTLSSecret(res *Result, p *field.Path, ing *networkingv1.Ingress, name 
 		return
 	}
 	switch {
-	case managed:
+	case certManaged(ing, name, lk):
 		res.Warn(fmt.Sprintf("%s: %s (cert-manager is expected to reissue it)", p, problem))
 	case hadBefore:
 		res.Warn(fmt.Sprintf("%s: %s", p, problem))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -119,7 +120,16 @@ type CacheLookups struct {
 	certOnce   sync.Mutex
 	certReady  bool
 	certLookup bool
+	// certMissing is when the Certificate CRD was last found missing.
+	certMissing time.Time
 }
+
+// certRecheck bounds how often a missing cert-manager CRD is looked up again.
+// The REST mapper does not remember a group the API server lacks, so each
+// lookup of it is a discovery call: without this, every Ingress admission
+// would call the API server when cert-manager is not installed. Installing
+// cert-manager is noticed within this delay.
+const certRecheck = 30 * time.Second
 
 var _ rules.Lookups = (*CacheLookups)(nil)
 
@@ -213,7 +223,11 @@ func (l *CacheLookups) certificatesAvailable() bool {
 	if l.Mapper == nil || l.Informers == nil {
 		return false
 	}
+	if !l.certMissing.IsZero() && time.Since(l.certMissing) < certRecheck {
+		return false
+	}
 	if _, err := l.Mapper.RESTMapping(CertificateGVK.GroupKind(), CertificateGVK.Version); err != nil {
+		l.certMissing = time.Now()
 		return false
 	}
 	u := &unstructured.Unstructured{}
