@@ -26,7 +26,6 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/config"
@@ -181,37 +180,6 @@ func (v *vipWatch) vipAt(name string) time.Time {
 	return v.at[name]
 }
 
-// rlReconciles sums controller_runtime_reconcile_total{result="success"} over
-// the Service controllers of this process ("service-<n>"): stopped managers no
-// longer add to it, so its rise counts the running vipgate's reconciles.
-func rlReconciles(b *testing.B) int {
-	mfs, err := ctrlmetrics.Registry.Gather()
-	if err != nil {
-		b.Fatalf("gathering metrics: %v", err)
-	}
-	total := 0
-	for _, mf := range mfs {
-		if mf.GetName() != "controller_runtime_reconcile_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			var name, result string
-			for _, l := range m.GetLabel() {
-				switch l.GetName() {
-				case "controller":
-					name = l.GetValue()
-				case "result":
-					result = l.GetValue()
-				}
-			}
-			if strings.HasPrefix(name, "service-") && result == "success" {
-				total += int(m.GetCounter().GetValue())
-			}
-		}
-	}
-	return total
-}
-
 // rlSettle waits until vipgate has gone quiet: neither reconciles nor
 // controller calls moved for a second. Work left over from an earlier phase
 // (or from Services other benchmarks left behind) then does not count in the next.
@@ -230,7 +198,7 @@ func rlSettle(b *testing.B, sim *avisim.Sim) {
 		if time.Now().After(deadline) {
 			b.Fatalf("vipgate did not settle within %s", rlLimit)
 		}
-		r, c := rlReconciles(b), calls()
+		r, c := harness.Reconciles(b, "service-"), calls()
 		if r != lastR || c != lastC {
 			lastR, lastC, since = r, c, time.Now()
 		}
@@ -422,12 +390,12 @@ func BenchmarkReconcileL4(b *testing.B) {
 		// (d) Restart: a second vipgate over every synced Service.
 		stop()
 		sim.ResetCounts()
-		before := rlReconciles(b)
+		before := harness.Reconciles(b, "service-")
 		r0 := time.Now()
 		_, stop2 := env.StartStoppableVipgate(b, opts)
-		for rlReconciles(b)-before < rlSequential+rlBurst {
+		for harness.Reconciles(b, "service-")-before < rlSequential+rlBurst {
 			if time.Since(r0) > rlLimit {
-				b.Fatalf("restarted vipgate reconciled %d of %d Services", rlReconciles(b)-before, rlSequential+rlBurst)
+				b.Fatalf("restarted vipgate reconciled %d of %d Services", harness.Reconciles(b, "service-")-before, rlSequential+rlBurst)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

@@ -13,8 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/vipgate/vipgate/avisim"
-	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/operator"
 	"github.com/vipgate/vipgate/tests/harness"
 	"github.com/vipgate/vipgate/webhooks"
@@ -23,15 +21,10 @@ import (
 // startVipgate runs vipgate on the real path against a fresh avisim.
 func startVipgate(t *testing.T) *operator.Operator {
 	t.Helper()
-	sim, err := avisim.New(avisim.Options{Seed: avisim.DemoSeed(), Username: "admin", Password: "admin"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim.StartTLS()
-	t.Cleanup(sim.Close)
+	sim := harness.StartSim(t, nil)
 	return env.StartVipgate(t, operator.Options{
 		Settings:            harness.DemoSettings(t, sim.Host()),
-		Credentials:         config.Credentials{Username: "admin", Password: "admin"},
+		Credentials:         harness.SimCredentials,
 		InventoryStaleAfter: time.Hour,
 	})
 }

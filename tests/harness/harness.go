@@ -50,8 +50,11 @@ type Env struct {
 type Options struct {
 	// Webhooks to register; webhooks.Configurations with demo options when nil.
 	Webhooks *webhooks.ConfigOptions
-	// ExtraCRDDirs are installed besides vipgate's own CRDs (e.g. cert-manager's).
+	// ExtraCRDDirs are installed besides vipgate's own CRDs.
 	ExtraCRDDirs []string
+	// CertManagerCRDs installs the pinned cert-manager's CRDs too
+	// (CertManagerCRDDir), for tests whose objects refer to Certificates.
+	CertManagerCRDs bool
 }
 
 // RepoRoot finds the repository root from the working directory.
@@ -119,9 +122,17 @@ func Start(o Options) (*Env, error) {
 	// and CA, so the API server calls the webhook over TLS exactly as in a cluster.
 	wo.BaseURL = ""
 	mutating, validating := webhooks.Configurations(wo)
+	crdDirs := append([]string{filepath.Join(root, "crds", "yaml")}, o.ExtraCRDDirs...)
+	if o.CertManagerCRDs {
+		dir, err := CertManagerCRDDir()
+		if err != nil {
+			return nil, err
+		}
+		crdDirs = append(crdDirs, dir)
+	}
 	te := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     append([]string{filepath.Join(root, "crds", "yaml")}, o.ExtraCRDDirs...),
+		CRDDirectoryPaths:     crdDirs,
 		ErrorIfCRDPathMissing: true,
 		WebhookInstallOptions: envtest.WebhookInstallOptions{
 			MutatingWebhooks:   []*admv1.MutatingWebhookConfiguration{mutating},

@@ -23,9 +23,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/certs"
-	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/operator"
 	"github.com/vipgate/vipgate/tests/harness"
 	"github.com/vipgate/vipgate/webhooks"
@@ -44,17 +42,12 @@ func servingNames() []string {
 // The installed configurations' caBundle is the caller's job (setCABundle).
 func startVipgateWithCerts(t *testing.T, certDir string, caPEM []byte) {
 	t.Helper()
-	sim, err := avisim.New(avisim.Options{Seed: avisim.DemoSeed(), Username: "admin", Password: "admin"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim.StartTLS()
-	t.Cleanup(sim.Close)
+	sim := harness.StartSim(t, nil)
 	e := *env // same API server and webhook address, other certificates
 	e.CertDir, e.CAData = certDir, caPEM
 	e.StartVipgate(t, operator.Options{
 		Settings:            harness.DemoSettings(t, sim.Host()),
-		Credentials:         config.Credentials{Username: "admin", Password: "admin"},
+		Credentials:         harness.SimCredentials,
 		InventoryStaleAfter: time.Hour,
 	})
 }
@@ -103,54 +96,69 @@ func setCABundle(t *testing.T, bundle []byte) {
 	ctx := context.Background()
 	gen := probeGen.Add(1)
 	mName, vName := fmt.Sprintf("probe-m-%d", gen), fmt.Sprintf("probe-v-%d", gen)
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		var m admv1.MutatingWebhookConfiguration
-		if err := env.Client.Get(ctx, types.NamespacedName{Name: webhooks.MutatingConfigName}, &m); err != nil {
-			return err
-		}
-		hooks := m.Webhooks[:0]
-		for _, h := range m.Webhooks {
-			if h.Name != probeMutating {
-				h.ClientConfig.CABundle = bundle
-				hooks = append(hooks, h)
-			}
-		}
-		cc, rules, conds := probeHook(probeMutating, mName, bundle)
-		m.Webhooks = append(hooks, admv1.MutatingWebhook{
-			Name: probeMutating, ClientConfig: cc, Rules: rules, MatchConditions: conds,
-			SideEffects: ptr.To(admv1.SideEffectClassNone), FailurePolicy: ptr.To(admv1.Fail),
-			TimeoutSeconds: ptr.To[int32](5), AdmissionReviewVersions: []string{"v1"},
-		})
-		return env.Client.Update(ctx, &m)
-	})
-	if err != nil {
+	cc, rules, conds := probeHook(probeMutating, mName, bundle)
+	if err := updateMutating(ctx, bundle, &admv1.MutatingWebhook{
+		Name: probeMutating, ClientConfig: cc, Rules: rules, MatchConditions: conds,
+		SideEffects: ptr.To(admv1.SideEffectClassNone), FailurePolicy: ptr.To(admv1.Fail),
+		TimeoutSeconds: ptr.To[int32](5), AdmissionReviewVersions: []string{"v1"},
+	}); err != nil {
 		t.Fatalf("updating %s: %v", webhooks.MutatingConfigName, err)
 	}
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		var v admv1.ValidatingWebhookConfiguration
-		if err := env.Client.Get(ctx, types.NamespacedName{Name: webhooks.ValidatingConfigName}, &v); err != nil {
-			return err
-		}
-		hooks := v.Webhooks[:0]
-		for _, h := range v.Webhooks {
-			if h.Name != probeValidating {
-				h.ClientConfig.CABundle = bundle
-				hooks = append(hooks, h)
-			}
-		}
-		cc, rules, conds := probeHook(probeValidating, vName, bundle)
-		v.Webhooks = append(hooks, admv1.ValidatingWebhook{
-			Name: probeValidating, ClientConfig: cc, Rules: rules, MatchConditions: conds,
-			SideEffects: ptr.To(admv1.SideEffectClassNone), FailurePolicy: ptr.To(admv1.Fail),
-			TimeoutSeconds: ptr.To[int32](5), AdmissionReviewVersions: []string{"v1"},
-		})
-		return env.Client.Update(ctx, &v)
-	})
-	if err != nil {
+	cc, rules, conds = probeHook(probeValidating, vName, bundle)
+	if err := updateValidating(ctx, bundle, &admv1.ValidatingWebhook{
+		Name: probeValidating, ClientConfig: cc, Rules: rules, MatchConditions: conds,
+		SideEffects: ptr.To(admv1.SideEffectClassNone), FailurePolicy: ptr.To(admv1.Fail),
+		TimeoutSeconds: ptr.To[int32](5), AdmissionReviewVersions: []string{"v1"},
+	}); err != nil {
 		t.Fatalf("updating %s: %v", webhooks.ValidatingConfigName, err)
 	}
 	waitProbe(t, mName, probeMutating)
 	waitProbe(t, vName, probeValidating)
+}
+
+// updateMutating rewrites the mutating configuration (see updateHooks).
+func updateMutating(ctx context.Context, bundle []byte, probe *admv1.MutatingWebhook) error {
+	return updateHooks(ctx, webhooks.MutatingConfigName, probeMutating, bundle, probe,
+		func(c *admv1.MutatingWebhookConfiguration) *[]admv1.MutatingWebhook { return &c.Webhooks },
+		func(h *admv1.MutatingWebhook) (string, *admv1.WebhookClientConfig) { return h.Name, &h.ClientConfig })
+}
+
+// updateValidating rewrites the validating configuration (see updateHooks).
+func updateValidating(ctx context.Context, bundle []byte, probe *admv1.ValidatingWebhook) error {
+	return updateHooks(ctx, webhooks.ValidatingConfigName, probeValidating, bundle, probe,
+		func(c *admv1.ValidatingWebhookConfiguration) *[]admv1.ValidatingWebhook { return &c.Webhooks },
+		func(h *admv1.ValidatingWebhook) (string, *admv1.WebhookClientConfig) { return h.Name, &h.ClientConfig })
+}
+
+// updateHooks rewrites the webhook configuration name, retrying on
+// conflicts: the probe webhook probeName is dropped, every other webhook gets
+// caBundle bundle, and probe (nil for none) is appended. The mutating and
+// validating configurations have the same shape but distinct Go types, hence
+// the type parameters and the two accessors.
+func updateHooks[C any, PC interface {
+	*C
+	client.Object
+}, H any](ctx context.Context, name, probeName string, bundle []byte, probe *H,
+	hooksOf func(PC) *[]H, hookOf func(*H) (string, *admv1.WebhookClientConfig)) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cfg := PC(new(C))
+		if err := env.Client.Get(ctx, types.NamespacedName{Name: name}, cfg); err != nil {
+			return err
+		}
+		list := hooksOf(cfg)
+		kept := (*list)[:0]
+		for _, h := range *list {
+			if n, cc := hookOf(&h); n != probeName {
+				cc.CABundle = bundle
+				kept = append(kept, h)
+			}
+		}
+		if probe != nil {
+			kept = append(kept, *probe)
+		}
+		*list = kept
+		return env.Client.Update(ctx, cfg)
+	})
 }
 
 // waitProbe waits until a dry-run ConfigMap named cmName fails calling hook.
@@ -174,40 +182,10 @@ func waitProbe(t *testing.T, cmName, hook string) {
 // restoreConfigurations removes the probes and puts the harness's CA back.
 func restoreConfigurations(t *testing.T) {
 	ctx := context.Background()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		var m admv1.MutatingWebhookConfiguration
-		if err := env.Client.Get(ctx, types.NamespacedName{Name: webhooks.MutatingConfigName}, &m); err != nil {
-			return err
-		}
-		hooks := m.Webhooks[:0]
-		for _, h := range m.Webhooks {
-			if h.Name != probeMutating {
-				h.ClientConfig.CABundle = env.CAData
-				hooks = append(hooks, h)
-			}
-		}
-		m.Webhooks = hooks
-		return env.Client.Update(ctx, &m)
-	})
-	if err != nil {
+	if err := updateMutating(ctx, env.CAData, nil); err != nil {
 		t.Errorf("restoring %s: %v", webhooks.MutatingConfigName, err)
 	}
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		var v admv1.ValidatingWebhookConfiguration
-		if err := env.Client.Get(ctx, types.NamespacedName{Name: webhooks.ValidatingConfigName}, &v); err != nil {
-			return err
-		}
-		hooks := v.Webhooks[:0]
-		for _, h := range v.Webhooks {
-			if h.Name != probeValidating {
-				h.ClientConfig.CABundle = env.CAData
-				hooks = append(hooks, h)
-			}
-		}
-		v.Webhooks = hooks
-		return env.Client.Update(ctx, &v)
-	})
-	if err != nil {
+	if err := updateValidating(ctx, env.CAData, nil); err != nil {
 		t.Errorf("restoring %s: %v", webhooks.ValidatingConfigName, err)
 	}
 }

@@ -18,6 +18,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/vipgate/vipgate/tests/harness"
 )
 
 // HelmModule is the pinned helm, built from its Go module.
@@ -208,27 +210,23 @@ func splitDocuments(stream []byte) [][]byte {
 
 // CertManagerCRDFiles are the CRD files of the cert-manager module pinned in
 // go.mod (deploy/crds/*.yaml in the module zip; plain YAML, not templates), for
-// a test API server that must accept Issuer and Certificate objects.
+// a test API server that must accept Issuer and Certificate objects. It
+// downloads the module first, since nothing imports it; the folder comes from
+// harness.CertManagerCRDDir, which the API-server tests use.
 func CertManagerCRDFiles(t testing.TB) []string {
 	t.Helper()
-	cmd := exec.Command("go", "mod", "download", "-json", "github.com/cert-manager/cert-manager")
+	cmd := exec.Command("go", "mod", "download", "-json", harness.CertManagerModule)
 	cmd.Dir = RepoRoot(t)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("downloading the pinned cert-manager module: %v\n%s", err, out)
 	}
-	cmd = exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/cert-manager/cert-manager")
-	cmd.Dir = RepoRoot(t)
-	out, err := cmd.Output()
+	crds, err := harness.CertManagerCRDDir()
 	if err != nil {
-		t.Fatalf("locating the cert-manager module: %v", err)
+		t.Fatal(err)
 	}
-	dir := strings.TrimSpace(string(out))
-	if dir == "" {
-		t.Fatalf("cert-manager module is not in the module cache (go list -m gave no folder)")
-	}
-	files, err := filepath.Glob(filepath.Join(dir, "deploy", "crds", "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(crds, "*.yaml"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no deploy/crds/*.yaml in %s (err %v)", dir, err)
+		t.Fatalf("no *.yaml in %s (err %v)", crds, err)
 	}
 	sort.Strings(files)
 	return files
