@@ -78,6 +78,8 @@ type Options struct {
 
 	// NameSuffix makes controller names unique when tests start several managers in one process.
 	NameSuffix string
+	// TeardownDone, when set, is told the outcome of each deleteConfig teardown attempt (tests).
+	TeardownDone func(deleted []string, err error)
 	// OrphansCollected, when set, is told what start-up orphan collection deleted (tests).
 	OrphansCollected func(deleted []string, err error)
 
@@ -248,6 +250,17 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *webho
 	applier := apply.New(op.Controller)
 	// Admission sees our own writes (new VIPs in use) at the next refresh.
 	applier.OnWrite = op.Inventory.Invalidate
+	if o.Settings.AKOSettings.DeleteConfig {
+		// AKO's deleteConfig: remove everything instead of reconciling.
+		td := &reconcile.Teardown{
+			Client: mgr.GetClient(), Cache: mgr.GetCache(), Applier: applier, Settings: o.Settings, Done: o.TeardownDone,
+		}
+		if on, _ := reconcile.RoutesEnabled(o.Settings); on {
+			routes := &reconcile.RoutesReconciler{Client: mgr.GetClient(), Controller: op.Controller, Settings: o.Settings, OnWrite: op.Inventory.Invalidate}
+			td.Routes = routes.RemoveAll
+		}
+		return mgr.Add(td)
+	}
 	svc := &reconcile.ServiceReconciler{
 		Client:    mgr.GetClient(),
 		Recorder:  mgr.GetEventRecorderFor("vipgate"), //nolint:staticcheck // record.EventRecorder writes core/v1 Events, which kubectl describe shows.

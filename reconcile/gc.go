@@ -58,34 +58,9 @@ func (g *OrphanCollector) Collect(ctx context.Context) ([]string, error) {
 	if !g.Cache.WaitForCacheSync(ctx) {
 		return nil, fmt.Errorf("caches did not sync")
 	}
-	// Every tenant we may have written to: the configured one and those named
-	// by namespace annotations (ako.vmware.com/tenant-name).
-	var nss corev1.NamespaceList
-	if err := g.Client.List(ctx, &nss); err != nil {
+	objs, nsByName, err := listOwnedEverywhere(ctx, g.Client, g.Applier, g.Settings)
+	if err != nil {
 		return nil, err
-	}
-	nsByName := map[string]*corev1.Namespace{}
-	tenants := []string{g.Settings.ControllerSettings.TenantName}
-	for i := range nss.Items {
-		ns := &nss.Items[i]
-		nsByName[ns.Name] = ns
-		if t := rules.TenantFor(ns, g.Settings); !slices.Contains(tenants, t) {
-			tenants = append(tenants, t)
-		}
-	}
-	var objs []apply.Object
-	for _, t := range tenants {
-		in, err := g.Applier.ListOwned(ctx, g.Settings.CreatedBy(), t)
-		if err != nil && t != g.Settings.ControllerSettings.TenantName && !session.IsRetryable(err) {
-			// A tenant an annotation names but we cannot read (it does not
-			// exist, or no permission) holds nothing of ours to collect.
-			logr.FromContextOrDiscard(ctx).Info("orphan collection skips a tenant", "tenant", t, "error", session.Message(err))
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("tenant %s: %w", t, err)
-		}
-		objs = append(objs, in...)
 	}
 	var svcs corev1.ServiceList
 	if err := g.Client.List(ctx, &svcs); err != nil {
@@ -163,4 +138,38 @@ func expected(o apply.Object, owners, bases map[string]bool) bool {
 		}
 	}
 	return false
+}
+
+// listOwnedEverywhere lists this cluster's objects in every tenant it may have
+// written to: the configured one and those named by namespace annotations
+// (ako.vmware.com/tenant-name). It also returns the Namespaces by name.
+func listOwnedEverywhere(ctx context.Context, c client.Reader, a *apply.Applier, s *config.Settings) ([]apply.Object, map[string]*corev1.Namespace, error) {
+	var nss corev1.NamespaceList
+	if err := c.List(ctx, &nss); err != nil {
+		return nil, nil, err
+	}
+	nsByName := map[string]*corev1.Namespace{}
+	tenants := []string{s.ControllerSettings.TenantName}
+	for i := range nss.Items {
+		ns := &nss.Items[i]
+		nsByName[ns.Name] = ns
+		if t := rules.TenantFor(ns, s); !slices.Contains(tenants, t) {
+			tenants = append(tenants, t)
+		}
+	}
+	var objs []apply.Object
+	for _, t := range tenants {
+		in, err := a.ListOwned(ctx, s.CreatedBy(), t)
+		if err != nil && t != s.ControllerSettings.TenantName && !session.IsRetryable(err) {
+			// A tenant an annotation names but we cannot read (it does not
+			// exist, or no permission) holds nothing of ours.
+			logr.FromContextOrDiscard(ctx).Info("skipping a tenant", "tenant", t, "error", session.Message(err))
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("tenant %s: %w", t, err)
+		}
+		objs = append(objs, in...)
+	}
+	return objs, nsByName, nil
 }

@@ -103,6 +103,21 @@ func (r *RoutesReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.
 			return ctrl.Result{}, err
 		}
 	}
+	if err := r.sync(ctx, desired); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: r.resync()}, nil
+}
+
+// RemoveAll takes this cluster's routes out of the VrfContext, leaving every
+// other route as it is (AKOSettings.deleteConfig).
+func (r *RoutesReconciler) RemoveAll(ctx context.Context) error { return r.sync(ctx, nil) }
+
+// sync makes the cluster's routes in the VrfContext equal desired with one
+// conditional write, re-reading on a concurrent update.
+func (r *RoutesReconciler) sync(ctx context.Context, desired []*models.StaticRoute) error {
+	log := logr.FromContextOrDiscard(ctx)
+	cluster := r.Settings.AKOSettings.ClusterName
 	attempts := r.MaxAttempts
 	if attempts <= 0 {
 		attempts = 5
@@ -111,16 +126,16 @@ func (r *RoutesReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.
 	for attempt := 1; ; attempt++ {
 		vrf, err := r.readVRF(ctx)
 		if err != nil {
-			return ctrl.Result{}, err
+			return err
 		}
 		current, _ := vrf["static_routes"].([]any)
 		merge, err := model.MergeStaticRoutes(current, cluster, desired)
 		if err != nil {
-			return ctrl.Result{}, fmt.Errorf("vrfcontext %s: %w", vrfName, err)
+			return fmt.Errorf("vrfcontext %s: %w", vrfName, err)
 		}
 		if !merge.Changed {
 			log.V(1).Info("static routes in sync", "vrf", vrfName, "routes", len(desired))
-			return ctrl.Result{RequeueAfter: r.resync()}, nil
+			return nil
 		}
 		if merge.Routes == nil {
 			merge.Routes = []any{}
@@ -137,10 +152,10 @@ func (r *RoutesReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.
 			}
 			log.Info("static routes written", "vrf", vrfName, "added", merge.Added, "removed", merge.Removed,
 				"updated", merge.Updated, "renamed", merge.Renamed, "attempt", attempt)
-			return ctrl.Result{RequeueAfter: r.resync()}, nil
+			return nil
 		}
 		if !concurrentUpdate(err) || attempt >= attempts {
-			return ctrl.Result{}, session.WithObject(err, model.TypeVrfContext+"/"+vrfName)
+			return session.WithObject(err, model.TypeVrfContext+"/"+vrfName)
 		}
 		log.Info("vrfcontext changed under us; reading it again", "vrf", vrfName, "attempt", attempt, "error", session.Message(err))
 	}
