@@ -16,6 +16,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -250,6 +251,12 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *webho
 	applier := apply.New(op.Controller)
 	// Admission sees our own writes (new VIPs in use) at the next refresh.
 	applier.OnWrite = op.Inventory.Invalidate
+	// record.EventRecorder writes core/v1 Events, which kubectl describe shows;
+	// AKO's enableEvents: false turns them off.
+	var recorder record.EventRecorder = mgr.GetEventRecorderFor("vipgate") //nolint:staticcheck
+	if !o.Settings.AKOSettings.EnableEvents {
+		recorder = noEvents{}
+	}
 	if o.Settings.AKOSettings.DeleteConfig {
 		// AKO's deleteConfig: remove everything instead of reconciling.
 		td := &reconcile.Teardown{
@@ -263,7 +270,7 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *webho
 	}
 	svc := &reconcile.ServiceReconciler{
 		Client:    mgr.GetClient(),
-		Recorder:  mgr.GetEventRecorderFor("vipgate"), //nolint:staticcheck // record.EventRecorder writes core/v1 Events, which kubectl describe shows.
+		Recorder:  recorder,
 		Settings:  o.Settings,
 		Applier:   applier,
 		Inventory: op.Inventory,
@@ -293,7 +300,7 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *webho
 		APIReader: mgr.GetAPIReader(),
 		// The transformed cache tells a Secret's version (and existence) without an API call.
 		SecretCache: mgr.GetCache(),
-		Recorder:    mgr.GetEventRecorderFor("vipgate"), //nolint:staticcheck // as for Services
+		Recorder:    recorder,
 		Settings:    o.Settings,
 		Applier:     applier,
 		Inventory:   op.Inventory,
@@ -324,3 +331,10 @@ func inventoryLoaded(inv *inventory.Cache, grace time.Duration) healthz.Checker 
 		return fmt.Errorf("controller inventory not loaded yet")
 	}
 }
+
+// noEvents drops Events (AKOSettings.enableEvents false); logs still say what happened.
+type noEvents struct{}
+
+func (noEvents) Event(runtime.Object, string, string, string)                                      {}
+func (noEvents) Eventf(runtime.Object, string, string, string, ...any)                             {}
+func (noEvents) AnnotatedEventf(runtime.Object, map[string]string, string, string, string, ...any) {}
