@@ -16,13 +16,11 @@ import (
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
+	"github.com/vipgate/vipgate/rules"
 )
 
 // Annotations and profiles vipgate shares with AKO.
 const (
-	// AnnotationLoadBalancerIP requests a specific VIP (AKO's annotation).
-	AnnotationLoadBalancerIP = "ako.vmware.com/load-balancer-ip"
-
 	AppProfileL4      = "System-L4-Application"
 	NetProfileTCP     = "System-TCP-Proxy"
 	NetProfileUDP     = "System-UDP-Fast-Path"
@@ -86,15 +84,6 @@ type L4Input struct {
 // (L7Settings.serviceType NodePort, AKO's single switch for both L4 and L7).
 func NodePortMode(s *config.Settings) bool { return s.L7Settings.ServiceType == "NodePort" }
 
-// RequestedIP is the VIP a Service asks for: spec.loadBalancerIP, else the
-// AKO annotation; "" when none.
-func RequestedIP(svc *corev1.Service) string {
-	if svc.Spec.LoadBalancerIP != "" {
-		return svc.Spec.LoadBalancerIP
-	}
-	return strings.TrimSpace(svc.Annotations[AnnotationLoadBalancerIP])
-}
-
 // BuildL4 returns the desired objects for an L4 Service or shared-VIP group.
 func BuildL4(in L4Input) (*Set, error) {
 	if len(in.Members) == 0 {
@@ -119,7 +108,7 @@ func BuildL4(in L4Input) (*Set, error) {
 	// VsVip.
 	var reqIP string
 	for _, m := range members {
-		if ip := RequestedIP(m.Service); ip != "" {
+		if ip, _ := rules.RequestedIP(m.Service); ip != "" {
 			if reqIP != "" && reqIP != ip {
 				return nil, fmt.Errorf("shared VIP %q: Services ask for different IPs %s and %s", in.SharedKey, reqIP, ip)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
+	"github.com/vipgate/vipgate/rules"
 )
 
 func settings(mut ...func(*config.Settings)) *config.Settings {
@@ -87,14 +88,13 @@ func normJSON(t *testing.T, s string) string {
 	return mustJSON(t, v)
 }
 
-
 func TestBuildL4(t *testing.T) {
 	webPort := corev1.ServicePort{Name: "http", Port: 80, Protocol: "TCP", TargetPort: intstr.FromString("web"), NodePort: 30080}
 	webSlices := []discoveryv1.EndpointSlice{slice("http", 8080, "TCP", map[string]bool{"10.0.0.2": true, "10.0.0.1": true, "10.0.0.9": false})}
 	infra := &v1beta1.AviInfraSetting{Spec: v1beta1.AviInfraSettingSpec{SeGroup: v1beta1.AviInfraSettingSeGroup{Name: "edge-seg"},
 		Network: v1beta1.AviInfraSettingNetwork{VipNetworks: []v1beta1.AviInfraSettingVipNetwork{{NetworkName: "net-1b"}, {NetworkName: "net-1a"}}}}}
 	withIP := svc("web", webPort)
-	withIP.Annotations = map[string]string{AnnotationLoadBalancerIP: "10.2.0.3"}
+	withIP.Annotations = map[string]string{rules.AnnLoadBalancerIP: "10.2.0.3"}
 
 	tests := []struct {
 		name string
@@ -141,7 +141,9 @@ func TestBuildL4(t *testing.T) {
 	}, {
 		name: "UDP only: the VS profile is UDP fast path",
 		in:   L4Input{Settings: settings(), Members: []Member{{Service: svc("u", corev1.ServicePort{Port: 514, Protocol: "UDP"})}}},
-		pick: func(s *Set) any { return []any{s.VirtualServices[0].NetworkProfileRef, s.VirtualServices[0].Services, s.Pools[0].Servers} },
+		pick: func(s *Set) any {
+			return []any{s.VirtualServices[0].NetworkProfileRef, s.VirtualServices[0].Services, s.Pools[0].Servers}
+		},
 		want: `["/api/networkprofile/?name=System-UDP-Fast-Path",[{"port":514}],null]`,
 	}, {
 		name: "requested IP (spec) and autoFQDN default from NetworkSettings.defaultDomain",
@@ -199,7 +201,9 @@ func TestBuildL4(t *testing.T) {
 		name: "RHI with peer labels from AviInfraSetting",
 		in: L4Input{Settings: settings(), Infra: &v1beta1.AviInfraSetting{Spec: v1beta1.AviInfraSettingSpec{Network: v1beta1.AviInfraSettingNetwork{
 			EnableRhi: ptr.To(true), BgpPeerLabels: []string{"peer2", "peer1"}}}}, Members: []Member{{Service: svc("web", webPort)}}},
-		pick: func(s *Set) any { return []any{s.VirtualServices[0].EnableRhi, s.VirtualServices[0].BgpPeerLabels, s.VsVips[0].BgpPeerLabels} },
+		pick: func(s *Set) any {
+			return []any{s.VirtualServices[0].EnableRhi, s.VirtualServices[0].BgpPeerLabels, s.VsVips[0].BgpPeerLabels}
+		},
 		want: `[true,["peer1","peer2"],["peer1","peer2"]]`,
 	}}
 	for _, tc := range tests {
@@ -233,7 +237,7 @@ func TestBuildL4Errors(t *testing.T) {
 		t.Error("different IPs in a shared group must fail")
 	}
 	bad := svc("d", corev1.ServicePort{Port: 80})
-	bad.Annotations = map[string]string{AnnotationLoadBalancerIP: "not-an-ip"}
+	bad.Annotations = map[string]string{rules.AnnLoadBalancerIP: "not-an-ip"}
 	if _, err := BuildL4(L4Input{Settings: settings(), Members: []Member{{Service: bad}}}); err == nil {
 		t.Error("bad IP must fail")
 	}

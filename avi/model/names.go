@@ -17,6 +17,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/vipgate/vipgate/rules"
 )
 
 // Avi object types as they appear in API paths, in creation (dependency) order.
@@ -38,8 +40,10 @@ const MarkerCreatedBy = "created_by"
 
 // BaseName is the VsVip / VirtualService name of a Service: "<cluster>--<ns>-<svc>".
 // For a shared VIP group pass the shared key as svc.
+// The scheme lives in the rule book, which checks that a held VIP is this
+// Service's own VsVip, so both always agree.
 func BaseName(cluster, namespace, svc string) string {
-	return cluster + "--" + namespace + "-" + svc
+	return rules.VsVipName(cluster, namespace, svc)
 }
 
 // PoolName is the pool of one Service port: "<cluster>--<ns>-<svc>-<PROTO>-<port>".
