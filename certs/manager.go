@@ -276,30 +276,34 @@ func (m *Manager) ensureSecret(ctx context.Context) (*corev1.Secret, error) {
 // have created it yet, and the next pass will retry. It reports whether it
 // patched anything.
 func (m *Manager) injectCABundle(ctx context.Context, bundle []byte) (bool, error) {
-	changed := false
-	if name := m.o.MutatingConfigName; name != "" {
-		var cfg admv1.MutatingWebhookConfiguration
-		c, err := injectInto(ctx, m, name, &cfg, bundle, "MutatingWebhookConfiguration", func() []*admv1.WebhookClientConfig {
-			out := make([]*admv1.WebhookClientConfig, len(cfg.Webhooks))
-			for i := range cfg.Webhooks {
-				out[i] = &cfg.Webhooks[i].ClientConfig
+	var mutating admv1.MutatingWebhookConfiguration
+	var validating admv1.ValidatingWebhookConfiguration
+	targets := []struct {
+		name, kind string
+		obj        client.Object
+		configs    func() []*admv1.WebhookClientConfig
+	}{
+		{m.o.MutatingConfigName, "MutatingWebhookConfiguration", &mutating, func() []*admv1.WebhookClientConfig {
+			out := make([]*admv1.WebhookClientConfig, len(mutating.Webhooks))
+			for i := range mutating.Webhooks {
+				out[i] = &mutating.Webhooks[i].ClientConfig
 			}
 			return out
-		})
-		if err != nil {
-			return changed, err
-		}
-		changed = changed || c
+		}},
+		{m.o.ValidatingConfigName, "ValidatingWebhookConfiguration", &validating, func() []*admv1.WebhookClientConfig {
+			out := make([]*admv1.WebhookClientConfig, len(validating.Webhooks))
+			for i := range validating.Webhooks {
+				out[i] = &validating.Webhooks[i].ClientConfig
+			}
+			return out
+		}},
 	}
-	if name := m.o.ValidatingConfigName; name != "" {
-		var cfg admv1.ValidatingWebhookConfiguration
-		c, err := injectInto(ctx, m, name, &cfg, bundle, "ValidatingWebhookConfiguration", func() []*admv1.WebhookClientConfig {
-			out := make([]*admv1.WebhookClientConfig, len(cfg.Webhooks))
-			for i := range cfg.Webhooks {
-				out[i] = &cfg.Webhooks[i].ClientConfig
-			}
-			return out
-		})
+	changed := false
+	for _, t := range targets {
+		if t.name == "" {
+			continue
+		}
+		c, err := injectInto(ctx, m, t.name, t.obj, bundle, t.kind, t.configs)
 		if err != nil {
 			return changed, err
 		}
