@@ -3,6 +3,7 @@ package webhooks
 import (
 	"context"
 	"fmt"
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"slices"
 	"sync"
 	"time"
@@ -12,7 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,7 +33,7 @@ const (
 )
 
 // CertificateGVK is cert-manager's Certificate; its CRDs may or may not be installed.
-var CertificateGVK = schema.GroupVersionKind{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"}
+var CertificateGVK = cmapi.SchemeGroupVersion.WithKind(cmapi.CertificateKind)
 
 // SetupIndexes registers the field indexes the rule book's lookups read.
 func SetupIndexes(ctx context.Context, idx client.FieldIndexer) error {
