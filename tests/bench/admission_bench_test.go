@@ -25,8 +25,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,33 +88,6 @@ func lbIP(i int) string { return fmt.Sprintf("10.80.%d.%d", i/100, 10+i%100) }
 func freeIP(i int) string { return fmt.Sprintf("10.80.%d.%d", 200+i/150%40, 10+i%150) }
 
 func nsName(i int) string { return fmt.Sprintf("adm-%02d", i%numNamespaces) }
-
-// parallel runs fn(0..n-1) on a bounded worker pool and returns the first error.
-func parallel(n int, fn func(i int) error) error {
-	var next atomic.Int64
-	var first atomic.Pointer[error]
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || first.Load() != nil {
-					return
-				}
-				if err := fn(i); err != nil {
-					first.CompareAndSwap(nil, &err)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if p := first.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
 
 // createOK creates obj, treating "already exists" as success so a second run
 // in one process reuses the cluster.
@@ -182,7 +153,7 @@ func populate(b *testing.B, e *harness.Env, op *operator.Operator) {
 		}
 	}
 	crt, key := selfSigned(b)
-	err := parallel(numSecrets, func(i int) error {
+	err := harness.Parallel(workers, numSecrets, func(i int) error {
 		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: nsName(i), Name: fmt.Sprintf("secret-%d", i)}, Type: corev1.SecretTypeOpaque,
 			Data: map[string][]byte{"token": []byte(strconv.Itoa(i))}}
 		if i < numIngresses {
@@ -197,7 +168,7 @@ func populate(b *testing.B, e *harness.Env, op *operator.Operator) {
 	b.Logf("%d Secrets created in %s", numSecrets, time.Since(start).Round(time.Millisecond))
 
 	t0 := time.Now()
-	err = parallel(numServices, func(i int) error {
+	err = harness.Parallel(workers, numServices, func(i int) error {
 		if i < numLBServices {
 			return createOK(ctx, c, lbService(nsName(i), fmt.Sprintf("lb-%d", i), lbIP(i)))
 		}
@@ -216,7 +187,7 @@ func populate(b *testing.B, e *harness.Env, op *operator.Operator) {
 		return len(l.Items), err
 	}, numSecrets)
 	t0 = time.Now()
-	err = parallel(numIngresses, func(i int) error {
+	err = harness.Parallel(workers, numIngresses, func(i int) error {
 		return createOK(ctx, c, ingress(nsName(i), fmt.Sprintf("ing-%d", i), fmt.Sprintf("ing-%d.example.com", i), fmt.Sprintf("ing-%d-tls", i)))
 	})
 	if err != nil {
@@ -290,7 +261,7 @@ func BenchmarkAdmission(b *testing.B) {
 	}
 	b.Cleanup(cc.Close)
 	// Another cluster's VsVips, so the inventory's in-use map is not empty.
-	err = parallel(numForeignVsVip, func(i int) error {
+	err = harness.Parallel(workers, numForeignVsVip, func(i int) error {
 		return cc.Create(ctx, "vsvip", map[string]any{
 			"name": fmt.Sprintf("other--vs-%d", i), "cloud_ref": "/api/cloud/?name=Default-Cloud",
 			"markers": []any{map[string]any{"key": "created_by", "values": []string{"vipgate-other"}}},

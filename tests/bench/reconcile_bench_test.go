@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,31 +205,6 @@ func rlSettle(b *testing.B, sim *avisim.Sim) {
 	}
 }
 
-// rlParallel runs fn(0..n-1) on rlWorkers goroutines and returns the first error.
-func rlParallel(n int, fn func(i int) error) error {
-	var next atomic.Int64
-	var first atomic.Pointer[error]
-	var wg sync.WaitGroup
-	for range rlWorkers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || first.Load() != nil {
-					return
-				}
-				if err := fn(i); err != nil {
-					first.CompareAndSwap(nil, &err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if p := first.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
-
 // rlMillis is the p-quantile of sorted durations in milliseconds.
 func rlMillis(sorted []time.Duration, p float64) float64 {
 	i := min(len(sorted)-1, max(0, int(float64(len(sorted))*p+0.999999)-1))
@@ -247,7 +221,7 @@ func rlRelease(b *testing.B, ns string) {
 		b.Logf("cleanup: %v", err)
 		return
 	}
-	_ = rlParallel(len(svcs.Items), func(i int) error { return client.IgnoreNotFound(env.Client.Delete(ctx, &svcs.Items[i])) })
+	_ = harness.Parallel(rlWorkers, len(svcs.Items), func(i int) error { return client.IgnoreNotFound(env.Client.Delete(ctx, &svcs.Items[i])) })
 	deadline := time.Now().Add(rlLimit)
 	for {
 		var left corev1.ServiceList
@@ -255,7 +229,7 @@ func rlRelease(b *testing.B, ns string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			_ = rlParallel(len(left.Items), func(i int) error {
+			_ = harness.Parallel(rlWorkers, len(left.Items), func(i int) error {
 				return env.Client.Patch(ctx, &left.Items[i], client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`)))
 			})
 			return
@@ -328,7 +302,7 @@ func BenchmarkReconcileL4(b *testing.B) {
 		// webhook, no controller) by the same clients, i.e. what the API server
 		// and etcd on this machine manage at all.
 		b0 := time.Now()
-		err = rlParallel(2*rlBurst, func(i int) error {
+		err = harness.Parallel(rlWorkers, 2*rlBurst, func(i int) error {
 			return env.Client.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("ref-%04d", i)}})
 		})
 		if err != nil {
@@ -339,7 +313,7 @@ func BenchmarkReconcileL4(b *testing.B) {
 		// Service path (ClusterIP and nodePort allocation, vipgate's webhooks,
 		// which pass them) without vipgate reconciling them.
 		b0 = time.Now()
-		err = rlParallel(rlBurst, func(i int) error {
+		err = harness.Parallel(rlWorkers, rlBurst, func(i int) error {
 			svc := rlService(ns, fmt.Sprintf("other-%04d", i))
 			svc.Spec.LoadBalancerClass = ptr.To("example.com/other-lb")
 			return env.Client.Create(ctx, svc)
@@ -354,7 +328,7 @@ func BenchmarkReconcileL4(b *testing.B) {
 		sim.ResetCounts()
 		b.StartTimer()
 		t0 := time.Now()
-		err = rlParallel(rlBurst, func(i int) error {
+		err = harness.Parallel(rlWorkers, rlBurst, func(i int) error {
 			svc := rlService(ns, fmt.Sprintf("burst-%04d", i))
 			if err := env.Client.Create(ctx, rlSlice(svc, rlSequential+i)); err != nil {
 				return err

@@ -30,17 +30,6 @@ func TestMain(m *testing.M) {
 	harness.Main(m, harness.Options{}, func(e *harness.Env) { env = e })
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // ours lists the simulator's objects of a type created by vipgate-demo.
 func ours(sim *avisim.Sim, typ string) []string {
 	var out []string
@@ -115,8 +104,8 @@ func TestDeleteConfigRemovesEverythingAndReleases(t *testing.T) {
 	if err := env.Client.Status().Update(ctx, node); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the node's static route", func() bool { return ourRoutes(sim) == 1 })
-	waitFor(t, "the Service's VIP and the Ingress's status", func() bool {
+	harness.WaitFor(t, "the node's static route", time.Minute, func() bool { return ourRoutes(sim) == 1 })
+	harness.WaitFor(t, "the Service's VIP and the Ingress's status", time.Minute, func() bool {
 		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(svc), svc)
 		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(ing), ing)
 		return len(svc.Status.LoadBalancer.Ingress) > 0 && len(ing.Status.LoadBalancer.Ingress) > 0
@@ -141,7 +130,7 @@ func TestDeleteConfigRemovesEverythingAndReleases(t *testing.T) {
 			defer mu.Unlock()
 			done = done || err == nil
 		}})
-	waitFor(t, "the teardown to succeed", func() bool { mu.Lock(); defer mu.Unlock(); return done })
+	harness.WaitFor(t, "the teardown to succeed", time.Minute, func() bool { mu.Lock(); defer mu.Unlock(); return done })
 
 	for _, typ := range []string{"vsvip", "virtualservice", "pool", "poolgroup", "httppolicyset"} {
 		if left := ours(sim, typ); len(left) > 0 {
@@ -180,7 +169,7 @@ func TestDeleteConfigRemovesEverythingAndReleases(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the released objects to be deleted", func() bool {
+	harness.WaitFor(t, "the released objects to be deleted", time.Minute, func() bool {
 		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(svc), &corev1.Service{})) &&
 			apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(ing), &networkingv1.Ingress{}))
 	})
