@@ -83,10 +83,6 @@ type ServiceReconciler struct {
 // Reconcile is idempotent: the same cluster and controller state produce no writes.
 func (r *ServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	log := logr.FromContextOrDiscard(ctx)
-	ns, err := r.namespace(ctx, req.Namespace)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
 	var svc corev1.Service
 	if err := r.Client.Get(ctx, req.NamespacedName, &svc); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -97,6 +93,10 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			// reads for every EndpointSlice event of a Service that is not ours.
 			return ctrl.Result{}, nil
 		}
+		return ctrl.Result{}, err
+	}
+	ns, err := r.namespace(ctx, req.Namespace)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 
