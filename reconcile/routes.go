@@ -110,8 +110,13 @@ func (r *RoutesReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.
 }
 
 // RemoveAll takes this cluster's routes out of the VrfContext, leaving every
-// other route as it is (AKOSettings.deleteConfig).
-func (r *RoutesReconciler) RemoveAll(ctx context.Context) error { return r.sync(ctx, nil) }
+// other route as it is, and its label off the SE group (AKOSettings.deleteConfig).
+func (r *RoutesReconciler) RemoveAll(ctx context.Context) error {
+	if err := r.sync(ctx, nil); err != nil {
+		return err
+	}
+	return r.UnlabelSEGroup(ctx)
+}
 
 // sync makes the cluster's routes in the VrfContext equal desired with one
 // conditional write, re-reading on a concurrent update.
@@ -210,7 +215,6 @@ func (r *RoutesReconciler) readOne(ctx context.Context, typ, name, key string) (
 // another cluster is left alone and reported: start-up refuses it, and
 // admission refuses AviInfraSettings naming one.
 func (r *RoutesReconciler) labelSEGroup(ctx context.Context) error {
-	log := logr.FromContextOrDiscard(ctx)
 	cluster := r.Settings.AKOSettings.ClusterName
 	name := r.Settings.ControllerSettings.ServiceEngineGroupName
 	if r.Inventory != nil {
@@ -220,6 +224,46 @@ func (r *RoutesReconciler) labelSEGroup(ctx context.Context) error {
 			}
 		}
 	}
+	return r.editSEGroup(ctx, "SE group labelled for this cluster", func(seg map[string]any, owner string, labelled bool) (bool, error) {
+		switch {
+		case labelled && owner == cluster:
+			return false, nil
+		case labelled:
+			return false, fmt.Errorf("SE group %q is labelled %s=%s, so it belongs to another cluster; vipgate leaves it alone (ControllerSettings.serviceEngineGroupName)",
+				name, model.ClusterLabel, owner)
+		}
+		list, _ := seg["labels"].([]any)
+		seg["labels"] = append(slices.Clone(list), map[string]any{"key": model.ClusterLabel, "value": cluster})
+		return true, nil
+	})
+}
+
+// UnlabelSEGroup removes this cluster's clustername label from the SE group
+// (deleteConfig), leaving any other label, and another cluster's, alone.
+func (r *RoutesReconciler) UnlabelSEGroup(ctx context.Context) error {
+	cluster := r.Settings.AKOSettings.ClusterName
+	return r.editSEGroup(ctx, "SE group label of this cluster removed", func(seg map[string]any, owner string, labelled bool) (bool, error) {
+		if !labelled || owner != cluster {
+			return false, nil
+		}
+		list, _ := seg["labels"].([]any)
+		keep := []any{}
+		for _, l := range list {
+			if m, _ := l.(map[string]any); m["key"] != model.ClusterLabel {
+				keep = append(keep, l)
+			}
+		}
+		seg["labels"] = keep
+		return true, nil
+	})
+}
+
+// editSEGroup reads the SE group, lets edit change it (given the cluster that
+// its clustername label names, if any), and writes it back when edit reports a
+// change, re-reading on a concurrent update.
+func (r *RoutesReconciler) editSEGroup(ctx context.Context, done string, edit func(seg map[string]any, owner string, labelled bool) (bool, error)) error {
+	log := logr.FromContextOrDiscard(ctx)
+	name := r.Settings.ControllerSettings.ServiceEngineGroupName
 	attempts := max(r.MaxAttempts, 5)
 	for attempt := 1; ; attempt++ {
 		seg, err := r.readOne(ctx, model.TypeSEGroup, name, "ControllerSettings.serviceEngineGroupName")
@@ -230,15 +274,11 @@ func (r *RoutesReconciler) labelSEGroup(ctx context.Context) error {
 		if b, err := json.Marshal(seg["labels"]); err == nil {
 			_ = json.Unmarshal(b, &labels)
 		}
-		switch owner, ok := model.SEGroupClusterLabel(labels); {
-		case ok && owner == cluster:
-			return nil
-		case ok:
-			return fmt.Errorf("SE group %q is labelled %s=%s, so it belongs to another cluster; vipgate leaves it alone (ControllerSettings.serviceEngineGroupName)",
-				name, model.ClusterLabel, owner)
+		owner, labelled := model.SEGroupClusterLabel(labels)
+		changed, err := edit(seg, owner, labelled)
+		if err != nil || !changed {
+			return err
 		}
-		list, _ := seg["labels"].([]any)
-		seg["labels"] = append(slices.Clone(list), map[string]any{"key": model.ClusterLabel, "value": cluster})
 		uuid, _ := seg["uuid"].(string)
 		var out map[string]any
 		err = r.Controller.Update(ctx, model.TypeSEGroup, uuid, seg, adminTenant, &out)
@@ -246,7 +286,7 @@ func (r *RoutesReconciler) labelSEGroup(ctx context.Context) error {
 			if r.OnWrite != nil {
 				r.OnWrite()
 			}
-			log.Info("SE group labelled for this cluster", "seGroup", name, "label", model.ClusterLabel+"="+cluster)
+			log.Info(done, "seGroup", name, "label", model.ClusterLabel+"="+r.Settings.AKOSettings.ClusterName)
 			return nil
 		}
 		if !concurrentUpdate(err) || attempt >= attempts {

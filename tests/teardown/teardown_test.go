@@ -59,6 +59,19 @@ func ourRoutes(sim *avisim.Sim) int {
 	return n
 }
 
+// segLabelled reports whether Default-Group carries clustername=demo.
+func segLabelled(sim *avisim.Sim) bool {
+	for _, seg := range sim.Objects("admin", "serviceenginegroup") {
+		labels, _ := seg["labels"].([]any)
+		for _, l := range labels {
+			if m, _ := l.(map[string]any); seg["name"] == "Default-Group" && m["key"] == "clustername" && m["value"] == "demo" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func TestDeleteConfigRemovesEverythingAndReleases(t *testing.T) {
 	ctx := context.Background()
 	sim, err := avisim.New(avisim.Options{Seed: avisim.DemoSeed(), Username: "admin", Password: "admin"})
@@ -105,6 +118,9 @@ func TestDeleteConfigRemovesEverythingAndReleases(t *testing.T) {
 		t.Fatal(err)
 	}
 	harness.WaitFor(t, "the node's static route", time.Minute, func() bool { return ourRoutes(sim) == 1 })
+	if !segLabelled(sim) {
+		t.Fatal("the SE group was not labelled for this cluster while it had routes")
+	}
 	harness.WaitFor(t, "the Service's VIP and the Ingress's status", time.Minute, func() bool {
 		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(svc), svc)
 		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(ing), ing)
@@ -139,6 +155,9 @@ func TestDeleteConfigRemovesEverythingAndReleases(t *testing.T) {
 	}
 	if n := ourRoutes(sim); n != 0 {
 		t.Errorf("%d static routes of this cluster left in the VrfContext", n)
+	}
+	if segLabelled(sim) {
+		t.Error("the SE group is still labelled for this cluster")
 	}
 	if n := len(sim.Objects("admin", "vsvip")); n != 1 {
 		t.Errorf("want only the other cluster's VsVip left, have %d VsVips", n)
