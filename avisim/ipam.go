@@ -28,9 +28,11 @@ type subnetInfo struct {
 }
 
 const (
-	azAttr       = "availability_zone"
-	cloudAWS     = "CLOUD_AWS"
-	adminTenant  = "admin"
+	azAttr      = "availability_zone"
+	cloudAWS    = "CLOUD_AWS"
+	adminTenant = "admin"
+	// allTenants in X-Avi-Tenant reads collections across every tenant.
+	allTenants   = "*"
 	defaultCloud = "Default-Cloud"
 )
 

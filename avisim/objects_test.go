@@ -269,6 +269,20 @@ func TestTenants(t *testing.T) {
 	must(t, err)
 	vip, err := c.VsVip.Create(&models.VsVip{Name: s("v"), Vip: []*models.Vip{{VipID: s("0"), AutoAllocateIP: b(true)}}}, inA)
 	must(t, err)
+	// "X-Avi-Tenant: *" reads a collection across tenants, and only that.
+	all := session.SetOptTenant("*")
+	pools, err := c.Pool.GetAll(all)
+	must(t, err)
+	if len(pools) != 2 {
+		t.Fatalf("pools across tenants: %d, want 2", len(pools))
+	}
+	byName, err := c.Pool.GetAll(all, session.SetName("shared-name"))
+	must(t, err)
+	if len(byName) != 2 {
+		t.Fatalf("pools named shared-name across tenants: %d, want 2", len(byName))
+	}
+	_, err = c.Pool.Create(&models.Pool{Name: s("nowhere")}, all)
+	wantAviErr(t, err, http.StatusBadRequest, "Tenant '*' is valid only for reading collections")
 	// An admin object cannot be read by uuid from another tenant.
 	admPool, err := c.Pool.GetByName("shared-name")
 	must(t, err)

@@ -385,6 +385,15 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 	st.mu.RLock()
 	okTenant := st.hasTenant(tenant)
 	st.mu.RUnlock()
+	if tenant == allTenants {
+		// The controller lets an admin read collections across every tenant
+		// with "X-Avi-Tenant: *"; nothing else is valid for it.
+		if uuid != "" || r.Method != http.MethodGet {
+			writeErr(w, errf(http.StatusBadRequest, "Tenant '*' is valid only for reading collections"))
+			return
+		}
+		okTenant = true
+	}
 	if !okTenant {
 		writeErr(w, errf(http.StatusBadRequest, "Tenant '%s' not found", tenant))
 		return
@@ -644,17 +653,33 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request, tenant string, k *kin
 			cands = append(cands, o)
 		}
 	}
-	if name := q.Get("name"); name != "" {
-		if o := st.byName(tenant, k, name); o != nil {
+	filterTenant := tenant
+	switch {
+	case tenant == allTenants:
+		filterTenant = adminTenant
+		for _, tables := range st.tenants {
+			addTable(tables[k.name])
+		}
+		if name := q.Get("name"); name != "" {
+			matchName := cands[:0]
+			for _, o := range cands {
+				if o.name == name {
+					matchName = append(matchName, o)
+				}
+			}
+			cands = matchName
+		}
+	case q.Get("name") != "":
+		if o := st.byName(tenant, k, q.Get("name")); o != nil {
 			cands = append(cands, o)
 		}
-	} else {
+	default:
 		addTable(st.tenants[tenant][k.name])
 		if k.provider && tenant != adminTenant {
 			addTable(st.tenants[adminTenant][k.name])
 		}
 	}
-	filter, aerr := s.filters(tenant, q)
+	filter, aerr := s.filters(filterTenant, q)
 	if aerr != nil {
 		writeErr(w, aerr)
 		return
