@@ -84,6 +84,23 @@ spec:
   ports: [{name: http, port: 80, targetPort: 8080}]
 `
 
+// webEndpoints stands in for the endpoint controller, which this local API
+// server does not run (there are no pods): two ready endpoints of Service web.
+const webEndpoints = `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-demo
+  namespace: default
+  labels: {kubernetes.io/service-name: web}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints:
+- addresses: [10.244.1.10]
+  conditions: {ready: true}
+- addresses: [10.244.2.11]
+  conditions: {ready: true}
+`
+
 const ingressMissingSecret = `apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
@@ -147,6 +164,12 @@ func (d *demo) walkthrough(ctx context.Context) int {
 		wantOut: []string{ip, "AviSynced=True"},
 	}) && ip != "")
 	check(d.run(ctx, stepCheck{
+		title:    "   The Service's endpoints (no kubelet here, so the demo plays the endpoint controller)",
+		args:     []string{"apply", "-f", "-"},
+		manifest: webEndpoints,
+		wantOut:  []string{"endpointslice.discovery.k8s.io/web-demo created"},
+	}))
+	check(d.run(ctx, stepCheck{
 		title:    "3. An Ingress whose TLS Secret does not exist: refused",
 		args:     []string{"apply", "-f", "-"},
 		manifest: ingressMissingSecret, wantErr: true,
@@ -158,6 +181,7 @@ func (d *demo) walkthrough(ctx context.Context) int {
 		manifest: multiNetworkInfra, wantErr: true,
 		wantOut: []string{"CLOUD_VCENTER", "vip-net-b"},
 	}))
+	d.waitForPoolServers(ctx, "demo--default-web-TCP-80", 2)
 	check(d.showControllerObjects(ctx, ip))
 	return failed
 }
@@ -178,31 +202,13 @@ func (d *demo) waitForVIP(ctx context.Context, name string) string {
 // avisim's admin endpoint, and checks the VsVip holds the VIP the Service shows.
 func (d *demo) showControllerObjects(ctx context.Context, ip string) bool {
 	step("5. The objects vipgate created on the controller (created_by vipgate-demo)")
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		// avisim serves a self-signed certificate in the demo.
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // local simulator only
-	}}
 	ok := true
 	sawVIP := false
 	for _, typ := range []string{"vsvip", "pool", "virtualservice"} {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("https://%s/admin/objects?tenant=admin&type=%s", d.aviAddr, typ), nil)
-		resp, err := hc.Do(req)
+		objs, err := d.simObjects(ctx, typ)
 		if err != nil {
 			fmt.Printf("  !! reading %s: %v\n", typ, err)
 			return false
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		var objs []map[string]any
-		if err := json.Unmarshal(body, &objs); err != nil {
-			var wrapped struct {
-				Results []map[string]any `json:"results"`
-			}
-			if json.Unmarshal(body, &wrapped) != nil {
-				fmt.Printf("  !! %s: unexpected answer %s\n", typ, strings.TrimSpace(string(body)))
-				return false
-			}
-			objs = wrapped.Results
 		}
 		for _, o := range objs {
 			name, _ := o["name"].(string)
@@ -218,7 +224,11 @@ func (d *demo) showControllerObjects(ctx context.Context, ip string) bool {
 				}
 				detail = "vip " + ip
 			case "pool":
-				detail = fmt.Sprintf("servers %d", countOf(o["servers"]))
+				detail = "servers " + servers(o["servers"])
+				if detail != "servers [10.244.1.10:8080 10.244.2.11:8080]" {
+					fmt.Printf("  !! pool %s should hold the two ready endpoints\n", name)
+					ok = false
+				}
 			case "virtualservice":
 				raw, _ := json.Marshal(o["services"])
 				detail = "services " + string(raw)
@@ -233,9 +243,59 @@ func (d *demo) showControllerObjects(ctx context.Context, ip string) bool {
 	return ok
 }
 
-func countOf(v any) int {
-	if l, ok := v.([]any); ok {
-		return len(l)
+// simObjects reads one type's objects from avisim's admin endpoint.
+func (d *demo) simObjects(ctx context.Context, typ string) ([]map[string]any, error) {
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		// avisim serves a self-signed certificate in the demo.
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // local simulator only
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("https://%s/admin/objects?tenant=admin&type=%s", d.aviAddr, typ), nil)
+	if err != nil {
+		return nil, err
 	}
-	return 0
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var objs []map[string]any
+	if err := json.Unmarshal(body, &objs); err != nil {
+		var wrapped struct {
+			Results []map[string]any `json:"results"`
+		}
+		if json.Unmarshal(body, &wrapped) != nil {
+			return nil, fmt.Errorf("unexpected answer %s", strings.TrimSpace(string(body)))
+		}
+		objs = wrapped.Results
+	}
+	return objs, nil
+}
+
+// waitForPoolServers waits until vipgate has put the endpoints into the pool.
+func (d *demo) waitForPoolServers(ctx context.Context, pool string, n int) {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		objs, err := d.simObjects(ctx, "pool")
+		if err == nil {
+			for _, o := range objs {
+				if l, _ := o["servers"].([]any); o["name"] == pool && len(l) == n {
+					return
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// servers renders a pool's servers as ip:port, as the controller holds them.
+func servers(v any) string {
+	var out []string
+	list, _ := v.([]any)
+	for _, sv := range list {
+		m, _ := sv.(map[string]any)
+		ip, _ := m["ip"].(map[string]any)
+		out = append(out, fmt.Sprintf("%v:%v", ip["addr"], m["port"]))
+	}
+	return "[" + strings.Join(out, " ") + "]"
 }
