@@ -22,9 +22,11 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,7 +239,8 @@ func review(uid string, gvk metav1.GroupVersionKind, gvr metav1.GroupVersionReso
 // dry-run creates. Metrics: p50-ms/p99-ms at the webhook (all three kinds),
 // per-kind p99, api-p50-ms/api-p99-ms through the API server, allocs/req
 // (process-wide Mallocs per webhook request, so the test client's own
-// allocations are included) and heap-MiB (heap in use after the caches filled;
+// allocations are included), rss-MiB (resident set of the whole test process:
+// vipgate, avisim and the clients, so an upper bound for vipgate) and heap-MiB (heap in use after the caches filled;
 // the process also holds avisim and the test client).
 func BenchmarkAdmission(b *testing.B) {
 	ctx := context.Background()
@@ -382,6 +385,7 @@ func BenchmarkAdmission(b *testing.B) {
 	b.ReportMetric(percentile(all, 0.99), "p99-ms")
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(requests), "allocs/req")
 	b.ReportMetric(heapMiB, "heap-MiB")
+	b.ReportMetric(rssMiB(b), "rss-MiB")
 
 	// Through the API server: dry-run creates (mutating + validating webhooks, nothing stored).
 	var api []time.Duration
@@ -407,4 +411,23 @@ func BenchmarkAdmission(b *testing.B) {
 	slices.Sort(api)
 	b.ReportMetric(percentile(api, 0.50), "api-p50-ms")
 	b.ReportMetric(percentile(api, 0.99), "api-p99-ms")
+}
+
+// rssMiB is the process's resident set size, from /proc/self/status.
+func rssMiB(b *testing.B) float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatalf("reading RSS: %v", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if kb, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB")))
+			if err != nil {
+				b.Fatalf("parsing %q: %v", line, err)
+			}
+			return float64(n) / 1024
+		}
+	}
+	b.Fatal("no VmRSS in /proc/self/status")
+	return 0
 }
