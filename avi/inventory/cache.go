@@ -112,7 +112,11 @@ func (c *Cache) Start(ctx context.Context) error {
 			log.Error(err, "inventory refresh failed; keeping the previous snapshot")
 		}
 	}
-	refresh()
+	// operator.New may have loaded a snapshot already (start-up checks); a
+	// fresh one is not fetched a second time.
+	if cur := c.cur.Load(); cur == nil || c.dirty.Load() || time.Since(cur.FetchedAt) >= c.Interval {
+		refresh()
+	}
 	t := time.NewTicker(c.Interval)
 	defer t.Stop()
 	last := time.Now()
