@@ -89,6 +89,15 @@ func SummarizeTLSSecret(sec *corev1.Secret) TLSSecretSummary {
 	return s
 }
 
+// TLSSecretUsable reports whether the Secret summarized by s would pass the
+// rule book as a server certificate at now (warnings allowed). A lookup that
+// judges from a cache confirms a negative answer against the source before
+// the rule book denies on it.
+func TLSSecretUsable(s TLSSecretSummary, now time.Time) bool {
+	problem, _ := judgeTLSSecret("", s, now)
+	return problem == ""
+}
+
 // judgeTLSSecret says what makes the Secret summarized by s unusable as a
 // server certificate (problem) or what the user should act on soon (warning).
 // Messages name the Secret (ref) and the key in it, never key material.

@@ -107,7 +107,10 @@ func nonEmpty(s string) []string {
 type CacheLookups struct {
 	// Cache must be the manager's cache itself, not its client: the client
 	// reads Secrets from the API server (it needs their data for certificates).
-	Cache  client.Reader
+	Cache client.Reader
+	// API reads one Secret from the API server to confirm a denial the cache
+	// suggests (see TLSSecret); nil judges from the cache alone.
+	API    client.Reader
 	Mapper meta.RESTMapper
 	// Informers lazily starts the cert-manager Certificate informer when the CRD exists.
 	Informers cache.Informers
@@ -135,7 +138,7 @@ var _ rules.Lookups = (*CacheLookups)(nil)
 
 // NewCacheLookups builds lookups over a manager's cache.
 func NewCacheLookups(ctx context.Context, mgr manager.Manager) *CacheLookups {
-	return &CacheLookups{Cache: mgr.GetCache(), Mapper: mgr.GetRESTMapper(), Informers: mgr.GetCache(), Ctx: ctx}
+	return &CacheLookups{Cache: mgr.GetCache(), API: mgr.GetAPIReader(), Mapper: mgr.GetRESTMapper(), Informers: mgr.GetCache(), Ctx: ctx}
 }
 
 func (l *CacheLookups) services(field, value string) []*corev1.Service {
@@ -191,11 +194,24 @@ func (l *CacheLookups) Namespace(name string) (*corev1.Namespace, bool) {
 // the cache does not hold does not exist, and an update reaches the summary
 // through the informer, which transforms every new version.
 func (l *CacheLookups) TLSSecret(namespace, name string) (rules.TLSSecretSummary, bool) {
+	key := types.NamespacedName{Namespace: namespace, Name: name}
 	var sec corev1.Secret
-	if err := l.Cache.Get(l.Ctx, types.NamespacedName{Namespace: namespace, Name: name}, &sec); err != nil {
+	if err := l.Cache.Get(l.Ctx, key, &sec); err == nil {
+		if s := TLSSummaryOf(&sec); rules.TLSSecretUsable(s, time.Now()) || l.API == nil {
+			return s, true
+		}
+	} else if l.API == nil {
 		return rules.TLSSecretSummary{}, false
 	}
-	return TLSSummaryOf(&sec), true
+	// The cache says missing or unusable. It lags the API server by a moment, so
+	// a Secret applied together with its Ingress (kubectl apply -f dir/), or
+	// just renewed, would be refused wrongly: confirm with one GET before the
+	// rule book denies. Usable Secrets, the common case, never get here.
+	var live corev1.Secret
+	if err := l.API.Get(l.Ctx, key, &live); err != nil {
+		return rules.TLSSecretSummary{}, false
+	}
+	return rules.SummarizeTLSSecret(&live), true
 }
 
 // CertManagerCertificateForSecret reports whether a cert-manager Certificate in
