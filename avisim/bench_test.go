@@ -31,21 +31,7 @@ func BenchmarkMixedGetPut(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		c, p := <-cs, <-pools
-		i := 0
-		for pb.Next() {
-			if i%4 == 3 {
-				p.Description = s(fmt.Sprintf("rev %d", i))
-				np, err := c.Pool.Update(p)
-				if err != nil {
-					failed.Add(1)
-				} else {
-					p = np
-				}
-			} else if _, err := c.Pool.Get(*p.UUID); err != nil {
-				failed.Add(1)
-			}
-			i++
-		}
+		mixedGetPut(pb, c, p, &failed)
 	})
 	b.StopTimer()
 	if n := failed.Load(); n > 0 {
@@ -72,25 +58,31 @@ func BenchmarkSharedSession(b *testing.B) {
 			failed.Add(1)
 			return
 		}
-		i := 0
-		for pb.Next() {
-			if i%4 == 3 {
-				p.Description = s(fmt.Sprintf("rev %d", i))
-				np, err := c.Pool.Update(p)
-				if err != nil {
-					failed.Add(1)
-				} else {
-					p = np
-				}
-			} else if _, err := c.Pool.Get(*p.UUID); err != nil {
-				failed.Add(1)
-			}
-			i++
-		}
+		mixedGetPut(pb, c, p, &failed)
 	})
 	b.StopTimer()
 	if n := failed.Load(); n > 0 {
 		b.Fatalf("%d requests failed", n)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// mixedGetPut is both benchmarks' request mix: three GETs of a pool for each
+// PUT of it, counting failed requests.
+func mixedGetPut(pb *testing.PB, c *clients.AviClient, p *models.Pool, failed *atomic.Int64) {
+	i := 0
+	for pb.Next() {
+		if i%4 == 3 {
+			p.Description = s(fmt.Sprintf("rev %d", i))
+			np, err := c.Pool.Update(p)
+			if err != nil {
+				failed.Add(1)
+			} else {
+				p = np
+			}
+		} else if _, err := c.Pool.Get(*p.UUID); err != nil {
+			failed.Add(1)
+		}
+		i++
+	}
 }

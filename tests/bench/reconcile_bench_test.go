@@ -43,31 +43,13 @@ const (
 	rlLimit = 5 * time.Minute
 )
 
-// rlSeedYAML is the demo controller with one VIP network (a /16) big enough
-// for every Service of the benchmark.
-const rlSeedYAML = `
-version: "22.1.3"
-tenants: [admin]
-users: [{username: admin, password: admin}]
-clouds: [{name: Default-Cloud, vtype: CLOUD_VCENTER, ipam_networks: [vip-net-wide]}]
-vrfs: [{name: global, cloud: Default-Cloud}]
-se_groups: [{name: Default-Group, cloud: Default-Cloud}]
-networks:
-- name: vip-net-wide
-  cloud: Default-Cloud
-  vrf: global
-  subnets:
-  - prefix: 10.90.0.0/16
-    static_ranges: [{begin: 10.90.0.10, end: 10.90.255.200, type: STATIC_IPS_FOR_VIP}]
-`
-
-// rlSettings are the demo settings on vip-net-wide with vipgate NOT the
+// rlSettings are the demo settings on bigSeed's vip-net-big with vipgate NOT the
 // default L4 controller: the benchmark's Services name vipgate's class, so
 // LoadBalancer Services other benchmarks of the package leave behind are not
 // reconciled onto this benchmark's controller.
 func rlSettings(b *testing.B, host string) *config.Settings {
 	s := harness.DemoSettings(b, host)
-	s.NetworkSettings.VIPNetworkList = []config.VIPNetwork{{NetworkName: "vip-net-wide"}}
+	s.NetworkSettings.VIPNetworkList = []config.VIPNetwork{{NetworkName: "vip-net-big"}}
 	s.L4Settings.DefaultLBController = false
 	return s
 }
@@ -257,7 +239,7 @@ func rlRelease(b *testing.B, ns string) {
 // object, zero writes on restart. Reported, not asserted.
 func BenchmarkReconcileL4(b *testing.B) {
 	ctx := context.Background()
-	seed, err := avisim.ParseSeed([]byte(rlSeedYAML))
+	seed, err := avisim.ParseSeed([]byte(bigSeed))
 	if err != nil {
 		b.Fatal(err)
 	}
