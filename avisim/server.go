@@ -512,13 +512,9 @@ func (s *Sim) update(w http.ResponseWriter, r *http.Request, tenant string, k *k
 			st.mu.Unlock()
 		}
 	}()
-	old := st.byUUID(tenant, k, uuid)
-	if old == nil {
-		writeErr(w, errf(http.StatusNotFound, "%s object with uuid %s not found", k.name, uuid))
-		return
-	}
-	if old.tenant != tenant {
-		writeErr(w, errf(http.StatusForbidden, "%s %s belongs to tenant %s and cannot be modified from tenant %s", k.display, old.name, old.tenant, tenant))
+	old, aerr := st.writable(tenant, k, uuid, "modified")
+	if aerr != nil {
+		writeErr(w, aerr)
 		return
 	}
 	if r.Method == http.MethodPatch {
@@ -541,13 +537,9 @@ func (s *Sim) delete(w http.ResponseWriter, tenant string, k *kind, uuid string)
 	st := s.store
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	o := st.byUUID(tenant, k, uuid)
-	if o == nil {
-		writeErr(w, errf(http.StatusNotFound, "%s object with uuid %s not found", k.name, uuid))
-		return
-	}
-	if o.tenant != tenant {
-		writeErr(w, errf(http.StatusForbidden, "%s %s belongs to tenant %s and cannot be deleted from tenant %s", k.display, o.name, o.tenant, tenant))
+	o, aerr := st.writable(tenant, k, uuid, "deleted")
+	if aerr != nil {
+		writeErr(w, aerr)
 		return
 	}
 	if k.name == "tenant" && o.name == adminTenant {

@@ -497,3 +497,17 @@ func deref32(p *uint32) uint32 {
 	}
 	return *p
 }
+
+// writable returns the object a write (verb: "modified", "deleted") may
+// change: it must exist and belong to the request's tenant, not merely be
+// visible from it as a shared admin object.
+func (s *store) writable(tenant string, k *kind, uuid, verb string) (*object, *apiError) {
+	o := s.byUUID(tenant, k, uuid)
+	if o == nil {
+		return nil, errf(http.StatusNotFound, "%s object with uuid %s not found", k.name, uuid)
+	}
+	if o.tenant != tenant {
+		return nil, errf(http.StatusForbidden, "%s %s belongs to tenant %s and cannot be %s from tenant %s", k.display, o.name, o.tenant, verb, tenant)
+	}
+	return o, nil
+}
