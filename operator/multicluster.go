@@ -3,12 +3,13 @@ package operator
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/avi/inventory/loader"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/reconcile"
 	"github.com/vipgate/vipgate/rules"
@@ -21,7 +22,7 @@ import (
 // that cannot be read here is not fatal: the inventory fails open as
 // everywhere else, and the route controller checks the label again before it
 // writes.
-func checkSEGroup(ctx context.Context, inv *inventory.Cache, s *config.Settings) error {
+func checkSEGroup(ctx context.Context, inv *loader.Cache, s *config.Settings) error {
 	log := logr.FromContextOrDiscard(ctx)
 	if err := inv.Refresh(ctx); err != nil {
 		log.Info("SE group ownership not checked at start-up: inventory not loaded", "error", err.Error())
@@ -35,7 +36,7 @@ func checkSEGroup(ctx context.Context, inv *inventory.Cache, s *config.Settings)
 		return nil
 	}
 	res := rules.ValidateSEGroup(field.NewPath("ControllerSettings", "serviceEngineGroupName"), name,
-		rules.Env{Settings: s, Inventory: snap})
+		rules.NewEnv(ctx, s, inv, nil, 0, time.Now()))
 	if !res.Allowed() {
 		return fmt.Errorf("refusing to start for cluster %q: %w", s.AKOSettings.ClusterName, res.Err())
 	}
@@ -45,10 +46,9 @@ func checkSEGroup(ctx context.Context, inv *inventory.Cache, s *config.Settings)
 
 // setupRoutes registers the static route controller; it is a no-op when
 // static route sync is off (see reconcile.RoutesEnabled).
-func (op *Operator) setupRoutes(mgr ctrl.Manager, o Options) error {
+func (op *Operator) setupRoutes(mgr ctrl.Manager, o Options, applier reconcile.Applier) error {
 	r := &reconcile.RoutesReconciler{
-		Client: mgr.GetClient(), Controller: op.Controller, Settings: o.Settings,
-		Inventory: op.Inventory, OnWrite: op.Inventory.Invalidate, Name: "routes" + o.NameSuffix,
+		Client: mgr.GetClient(), Applier: applier, Settings: o.Settings, Inventory: op.Inventory,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("static route controller: %w", err)

@@ -12,23 +12,29 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/vipgate/vipgate/avi/apply"
 	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/avi/inventory/loader"
 	"github.com/vipgate/vipgate/avi/session"
+	"github.com/vipgate/vipgate/cluster"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
+	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/reconcile"
 	"github.com/vipgate/vipgate/webhooks"
 )
@@ -57,7 +63,7 @@ type Options struct {
 	// reconcilers; controller-dependent checks then warn and admit (or read Inventory).
 	AdmissionOnly bool
 	// Inventory overrides the controller inventory admission reads (tests).
-	Inventory webhooks.InventorySource
+	Inventory inventory.Source
 	// InventoryInterval is the periodic inventory refresh (default 60s).
 	InventoryInterval time.Duration
 	// InventoryStaleAfter bounds the inventory's age before its checks fail open.
@@ -77,8 +83,9 @@ type Options struct {
 	// against the controller; default five minutes (tests shorten it).
 	InfraSettingRecheck time.Duration
 
-	// NameSuffix makes controller names unique when tests start several managers in one process.
-	NameSuffix string
+	// PodName names vipgate's own Pod, where settings problems found against
+	// the controller are reported as Events (POD_NAME from the downward API).
+	PodName string
 	// TeardownDone, when set, is told the outcome of each deleteConfig teardown attempt (tests).
 	TeardownDone func(deleted []string, err error)
 	// OrphansCollected, when set, is told what start-up orphan collection deleted (tests).
@@ -110,7 +117,7 @@ type Operator struct {
 	Manager ctrl.Manager
 	// Controller and Inventory are nil when AdmissionOnly.
 	Controller *session.Client
-	Inventory  *inventory.Cache
+	Inventory  *loader.Cache
 }
 
 // connect logs in to the controller, retrying until ConnectTimeout: a controller
@@ -158,8 +165,8 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 			op.Controller = c
 		}
 		client, settings := op.Controller, o.Settings
-		op.Inventory = inventory.NewCache(func(ctx context.Context) (*inventory.Snapshot, error) {
-			return inventory.Load(ctx, client, settings)
+		op.Inventory = loader.NewCache(func(ctx context.Context) (*inventory.Snapshot, error) {
+			return loader.Load(ctx, client, settings)
 		}, o.InventoryInterval)
 		if o.Inventory == nil {
 			o.Inventory = op.Inventory
@@ -190,8 +197,11 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 		// Secret's data by a TLS summary (annotation on the cached copy only,
 		// never written back) that admission judges without an API call.
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Transform: webhooks.TransformSecret},
+			&corev1.Secret{}: {Transform: ownership.TransformSecret},
 		}},
+		// Controller names are fixed and unique within one manager; tests run
+		// several managers in one process, which name validation forbids.
+		Controller: crconfig.Controller{SkipNameValidation: ptr.To(true)},
 		// So the manager's client reads full Secrets from the API server (the
 		// L7 reconciler builds certificates from them); cache readers that want
 		// the summary read mgr.GetCache() directly.
@@ -200,8 +210,12 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 	if err != nil {
 		return nil, err
 	}
-	lookups := webhooks.NewCacheLookups(ctx, mgr)
-	if err := webhooks.Setup(ctx, mgr, webhooks.Options{
+	// Indexes first: the lookups, webhooks and reconcilers all query them.
+	if err := cluster.SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+		return nil, err
+	}
+	lookups := cluster.NewCacheLookups(mgr, o.Settings)
+	if err := webhooks.Setup(mgr, webhooks.Options{
 		Settings:   o.Settings,
 		Inventory:  o.Inventory,
 		StaleAfter: o.InventoryStaleAfter,
@@ -214,9 +228,11 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 			return nil, err
 		}
 	}
-	// Start the (transformed) Secret informer eagerly so the first Ingress
-	// admission does not wait for it to sync.
-	for _, obj := range []client.Object{&corev1.Secret{}, &v1beta1.AviInfraSetting{}} {
+	// Start every informer admission reads eagerly, without waiting: the
+	// first request must not start (and wait for) one, and the Secret one
+	// (transformed) is the largest.
+	for _, obj := range []client.Object{&corev1.Secret{}, &corev1.Service{}, &corev1.Namespace{}, &networkingv1.Ingress{},
+		&networkingv1.IngressClass{}, &v1beta1.AviInfraSetting{}} {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false)); err != nil {
 			return nil, fmt.Errorf("starting informer for %T: %w", obj, err)
 		}
@@ -230,6 +246,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 		return nil, err
 	}
 	if op.Inventory != nil {
+		op.Inventory.OnRefresh = settingsChecker(mgr, o)
 		if err := mgr.Add(op.Inventory); err != nil {
 			return nil, err
 		}
@@ -247,7 +264,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 }
 
 // setupReconcilers registers the leader-only controllers and start-up orphan collection.
-func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *webhooks.CacheLookups) error {
+func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *cluster.CacheLookups) error {
 	applier := apply.New(op.Controller)
 	// Admission sees our own writes (new VIPs in use) at the next refresh.
 	applier.OnWrite = op.Inventory.Invalidate
@@ -263,7 +280,7 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *webho
 			Client: mgr.GetClient(), Cache: mgr.GetCache(), Applier: applier, Settings: o.Settings, Done: o.TeardownDone,
 		}
 		if on, _ := reconcile.RoutesEnabled(o.Settings); on {
-			routes := &reconcile.RoutesReconciler{Client: mgr.GetClient(), Controller: op.Controller, Settings: o.Settings, OnWrite: op.Inventory.Invalidate}
+			routes := &reconcile.RoutesReconciler{Client: mgr.GetClient(), Applier: applier, Settings: o.Settings}
 			td.Routes = routes.RemoveAll
 		}
 		return mgr.Add(td)
@@ -275,7 +292,6 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *webho
 		Applier:   applier,
 		Inventory: op.Inventory,
 		Lookups:   lookups,
-		Name:      "service" + o.NameSuffix,
 
 		RetryBadRequest: o.RetryBadRequest,
 	}
@@ -284,17 +300,14 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *webho
 	}
 	ais := &reconcile.InfraSettingReconciler{
 		Client: mgr.GetClient(), Settings: o.Settings, Inventory: op.Inventory, Lookups: lookups,
-		Name: "aviinfrasetting" + o.NameSuffix, Recheck: o.InfraSettingRecheck,
+		Recheck: o.InfraSettingRecheck,
 	}
 	if err := ais.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("aviinfrasetting controller: %w", err)
 	}
-	if err := op.setupRoutes(mgr, o); err != nil {
+	if err := op.setupRoutes(mgr, o, applier); err != nil {
 		return err
 	}
-	// Class-less Ingresses follow L7Settings.defaultIngController in admission
-	// lookups exactly as in the Ingress reconciler.
-	lookups.Settings = o.Settings
 	ing := &reconcile.IngressReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -306,10 +319,15 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *webho
 		Inventory:   op.Inventory,
 		Lookups:     lookups,
 		Namespace:   o.Namespace,
-		Name:        "ingress" + o.NameSuffix,
+
+		RetryBadRequest: o.RetryBadRequest,
 	}
 	if err := ing.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("ingress controller: %w", err)
+	}
+	fin := &reconcile.IngressFinalizerReconciler{Client: mgr.GetClient(), Settings: o.Settings, Inventory: op.Inventory}
+	if err := fin.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("ingress finalizer controller: %w", err)
 	}
 	return mgr.Add(&reconcile.OrphanCollector{
 		Client: mgr.GetClient(), Cache: mgr.GetCache(), Applier: applier, Settings: o.Settings, Done: o.OrphansCollected,
@@ -319,7 +337,7 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *webho
 
 // inventoryLoaded keeps a replica out of the webhook Service until it has the
 // controller inventory to judge with, or until grace has passed.
-func inventoryLoaded(inv *inventory.Cache, grace time.Duration) healthz.Checker {
+func inventoryLoaded(inv *loader.Cache, grace time.Duration) healthz.Checker {
 	if grace == 0 {
 		grace = 30 * time.Second
 	}

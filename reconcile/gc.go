@@ -15,6 +15,7 @@ import (
 	"github.com/vipgate/vipgate/avi/model"
 	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/rules"
 )
 
@@ -24,7 +25,7 @@ import (
 type OrphanCollector struct {
 	Client   client.Reader
 	Cache    cache.Cache
-	Applier  *apply.Applier
+	Applier  Applier
 	Settings *config.Settings
 	// L7Names, when set, returns "type/name" of every L7 object the current
 	// Ingresses account for (IngressReconciler.ExpectedNames); without it every
@@ -73,10 +74,10 @@ func (g *OrphanCollector) Collect(ctx context.Context) ([]string, error) {
 	for i := range svcs.Items {
 		s := &svcs.Items[i]
 		ns := nsByName[s.Namespace]
-		if !rules.OwnsService(s, g.Settings) || s.DeletionTimestamp != nil || !rules.NamespaceSelected(ns, g.Settings) {
+		if !ownership.OwnsService(s, g.Settings) || s.DeletionTimestamp != nil || !ownership.NamespaceSelected(ns, g.Settings) {
 			continue
 		}
-		t := rules.TenantFor(ns, g.Settings)
+		t := ownership.TenantFor(ns, g.Settings)
 		if owners[t] == nil {
 			owners[t], bases[t] = map[string]bool{}, map[string]bool{}
 		}
@@ -143,7 +144,7 @@ func expected(o apply.Object, owners, bases map[string]bool) bool {
 // listOwnedEverywhere lists this cluster's objects in every tenant it may have
 // written to: the configured one and those named by namespace annotations
 // (ako.vmware.com/tenant-name). It also returns the Namespaces by name.
-func listOwnedEverywhere(ctx context.Context, c client.Reader, a *apply.Applier, s *config.Settings) ([]apply.Object, map[string]*corev1.Namespace, error) {
+func listOwnedEverywhere(ctx context.Context, c client.Reader, a Applier, s *config.Settings) ([]apply.Object, map[string]*corev1.Namespace, error) {
 	var nss corev1.NamespaceList
 	if err := c.List(ctx, &nss); err != nil {
 		return nil, nil, err
@@ -153,7 +154,7 @@ func listOwnedEverywhere(ctx context.Context, c client.Reader, a *apply.Applier,
 	for i := range nss.Items {
 		ns := &nss.Items[i]
 		nsByName[ns.Name] = ns
-		if t := rules.TenantFor(ns, s); !slices.Contains(tenants, t) {
+		if t := ownership.TenantFor(ns, s); !slices.Contains(tenants, t) {
 			tenants = append(tenants, t)
 		}
 	}

@@ -14,10 +14,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
+	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/rules"
-	"github.com/vipgate/vipgate/webhooks"
 )
 
 // ConditionAccepted is the standard condition mirroring AKO's status.status.
@@ -29,12 +29,11 @@ const ConditionAccepted = "Accepted"
 type InfraSettingReconciler struct {
 	Client    client.Client
 	Settings  *config.Settings
-	Inventory webhooks.InventorySource
+	Inventory inventory.Source
 	Lookups   rules.Lookups
 	// Recheck is how often a setting is re-evaluated against the controller,
 	// which can change under it (a network removed, a range exhausted).
 	Recheck time.Duration
-	Name    string
 }
 
 // Reconcile evaluates the setting with the same rules admission used.
@@ -43,10 +42,7 @@ func (r *InfraSettingReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err := r.Client.Get(ctx, req.NamespacedName, &ais); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	env := rules.Env{Settings: r.Settings, Lookups: r.Lookups, Now: time.Now()}
-	if r.Inventory != nil {
-		env.Inventory = r.Inventory.Snapshot()
-	}
+	env := rules.NewEnv(ctx, r.Settings, r.Inventory, r.Lookups, 0, time.Now())
 	recheck := r.Recheck
 	if recheck == 0 {
 		recheck = 5 * time.Minute
@@ -81,11 +77,7 @@ func (r *InfraSettingReconciler) Reconcile(ctx context.Context, req ctrl.Request
 
 // SetupWithManager watches AviInfraSettings' spec changes.
 func (r *InfraSettingReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	name := "aviinfrasetting"
-	if r.Name != "" {
-		name = r.Name
-	}
-	return ctrl.NewControllerManagedBy(mgr).Named(name).
+	return ctrl.NewControllerManagedBy(mgr).Named("aviinfrasetting").
 		For(&v1beta1.AviInfraSetting{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Complete(r)
 }

@@ -6,33 +6,15 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	"github.com/vipgate/vipgate/avi/apply"
-	"github.com/vipgate/vipgate/rules"
-	"github.com/vipgate/vipgate/webhooks"
+	"github.com/vipgate/vipgate/ownership"
 )
-
-// namespace reads a Service's Namespace from the cache. One not in the cache
-// (yet) comes back bare, with only its name, so the block list still applies.
-func (r *ServiceReconciler) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
-	var ns corev1.Namespace
-	if err := r.Client.Get(ctx, types.NamespacedName{Name: name}, &ns); err != nil {
-		if apierrors.IsNotFound(err) {
-			return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, nil
-		}
-		return nil, err
-	}
-	return &ns, nil
-}
 
 // namespaceHandler maps a Namespace change that matters to the namespace's
 // Services: its labels (namespaceSelector: a namespace that stops matching
@@ -41,16 +23,23 @@ func (r *ServiceReconciler) namespace(ctx context.Context, name string) (*corev1
 // Service, so its reconcile also removes what the old tenant holds.
 func (r *ServiceReconciler) namespaceHandler() handler.EventHandler {
 	return handler.Funcs{
+		// A Service seen before its Namespace (namespaceSelector set) waits
+		// for it: the Namespace's arrival decides whether it is selected.
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
+			for _, req := range r.servicesIn(ctx, e.Object.GetName()) {
+				q.Add(req)
+			}
+		},
 		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
 			o, n := e.ObjectOld, e.ObjectNew
 			if mapsEqual(o.GetLabels(), n.GetLabels()) && mapsEqual(o.GetAnnotations(), n.GetAnnotations()) {
 				return
 			}
-			oldTenant := o.GetAnnotations()[rules.AnnTenant]
+			oldTenant := o.GetAnnotations()[ownership.AnnTenant]
 			if oldTenant == "" {
 				oldTenant = r.Settings.ControllerSettings.TenantName
 			}
-			newTenant := n.GetAnnotations()[rules.AnnTenant]
+			newTenant := n.GetAnnotations()[ownership.AnnTenant]
 			if newTenant == "" {
 				newTenant = r.Settings.ControllerSettings.TenantName
 			}
@@ -62,25 +51,9 @@ func (r *ServiceReconciler) namespaceHandler() handler.EventHandler {
 				q.Add(req)
 			}
 			logr.FromContextOrDiscard(ctx).Info("namespace changed; requeueing its Services", "namespace", n.GetName(),
-				"services", len(reqs), "selected", rules.NamespaceSelected(n.(*corev1.Namespace), r.Settings), "tenant", newTenant)
+				"services", len(reqs), "selected", ownership.NamespaceSelected(n.(*corev1.Namespace), r.Settings), "tenant", newTenant)
 		},
 	}
-}
-
-// servicesIn lists the Services of a namespace that are or were vipgate's.
-func (r *ServiceReconciler) servicesIn(ctx context.Context, ns string) []ctrl.Request {
-	var svcs corev1.ServiceList
-	if err := r.Client.List(ctx, &svcs, client.InNamespace(ns)); err != nil {
-		return nil
-	}
-	var out []ctrl.Request
-	for i := range svcs.Items {
-		s := &svcs.Items[i]
-		if rules.OwnsService(s, r.Settings) || controllerutil.ContainsFinalizer(s, webhooks.CleanupFinalizer) {
-			out = append(out, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(s)})
-		}
-	}
-	return out
 }
 
 func (r *ServiceReconciler) rememberTenantMove(key, tenant string) {

@@ -3,16 +3,13 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/vmware/alb-sdk/go/models"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
@@ -24,10 +21,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
+	"github.com/vipgate/vipgate/avi/objects"
+
+	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/avi/model"
-	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/config"
-	"github.com/vipgate/vipgate/webhooks"
 )
 
 // RoutesKey is the single work-queue key of the static route controller: every
@@ -57,23 +55,16 @@ func RoutesEnabled(s *config.Settings) (bool, string) {
 // only this cluster's routes. Routes of other clusters and routes without a
 // cluster label are never changed.
 type RoutesReconciler struct {
-	Client     client.Reader
-	Controller *session.Client
-	Settings   *config.Settings
+	Client   client.Reader
+	Applier  Applier
+	Settings *config.Settings
 	// Inventory, when set, saves the SE group read while the snapshot already
 	// shows our label.
-	Inventory webhooks.InventorySource
-	// OnWrite is called after a write to the controller (inventory refresh).
-	OnWrite func()
-	// MaxAttempts bounds the read-merge-write rounds when others write the
-	// same object concurrently (default 5); the work queue retries after that.
-	MaxAttempts int
+	Inventory inventory.Source
 	// Resync re-reads the VrfContext this long after a successful sync, so
 	// routes removed on the controller by hand come back; default
 	// AKOSettings.fullSyncFrequency, 0 there means never.
 	Resync time.Duration
-	// Name makes the controller name unique when tests start several managers in one process.
-	Name string
 }
 
 // Reconcile computes the cluster's routes from every Node, merges them into
@@ -119,51 +110,40 @@ func (r *RoutesReconciler) RemoveAll(ctx context.Context) error {
 }
 
 // sync makes the cluster's routes in the VrfContext equal desired with one
-// conditional write, re-reading on a concurrent update.
-func (r *RoutesReconciler) sync(ctx context.Context, desired []*models.StaticRoute) error {
+// conditional write (the applier re-reads on a concurrent update).
+func (r *RoutesReconciler) sync(ctx context.Context, desired []*objects.StaticRoute) error {
 	log := logr.FromContextOrDiscard(ctx)
 	cluster := r.Settings.AKOSettings.ClusterName
-	attempts := r.MaxAttempts
-	if attempts <= 0 {
-		attempts = 5
-	}
 	vrfName := r.Settings.VRF()
-	for attempt := 1; ; attempt++ {
-		vrf, err := r.readVRF(ctx)
-		if err != nil {
-			return err
-		}
+	var merge model.RouteMerge
+	written, err := r.Applier.Edit(ctx, model.TypeVrfContext, vrfName, adminTenant, r.inCloud(), func(vrf map[string]any) (bool, error) {
 		current, _ := vrf["static_routes"].([]any)
-		merge, err := model.MergeStaticRoutes(current, cluster, desired)
-		if err != nil {
-			return fmt.Errorf("vrfcontext %s: %w", vrfName, err)
-		}
-		if !merge.Changed {
-			log.V(1).Info("static routes in sync", "vrf", vrfName, "routes", len(desired))
-			return nil
+		var err error
+		if merge, err = model.MergeStaticRoutes(current, cluster, desired); err != nil || !merge.Changed {
+			return false, err
 		}
 		if merge.Routes == nil {
 			merge.Routes = []any{}
 		}
 		vrf["static_routes"] = merge.Routes
-		uuid, _ := vrf["uuid"].(string)
-		// The body carries the _last_modified we read: the controller refuses
-		// the PUT (412) when anyone wrote the VrfContext since.
-		var out map[string]any
-		err = r.Controller.Update(ctx, model.TypeVrfContext, uuid, vrf, adminTenant, &out)
-		if err == nil {
-			if r.OnWrite != nil {
-				r.OnWrite()
-			}
-			log.Info("static routes written", "vrf", vrfName, "added", merge.Added, "removed", merge.Removed,
-				"updated", merge.Updated, "renamed", merge.Renamed, "attempt", attempt)
-			return nil
-		}
-		if !concurrentUpdate(err) || attempt >= attempts {
-			return session.WithObject(err, model.TypeVrfContext+"/"+vrfName)
-		}
-		log.Info("vrfcontext changed under us; reading it again", "vrf", vrfName, "attempt", attempt, "error", session.Message(err))
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("vrfcontext %s (ControllerSettings.vrfName): %w", vrfName, err)
 	}
+	if !written {
+		log.V(1).Info("static routes in sync", "vrf", vrfName, "routes", len(desired))
+		return nil
+	}
+	log.Info("static routes written", "vrf", vrfName, "added", merge.Added, "removed", merge.Removed,
+		"updated", merge.Updated, "renamed", merge.Renamed)
+	return nil
+}
+
+// inCloud narrows a by-name query to the configured cloud (VRF contexts and
+// SE groups of other clouds may share the name).
+func (r *RoutesReconciler) inCloud() url.Values {
+	return url.Values{"cloud_ref.name": {r.Settings.ControllerSettings.CloudName}}
 }
 
 func (r *RoutesReconciler) resync() time.Duration {
@@ -174,40 +154,6 @@ func (r *RoutesReconciler) resync() time.Duration {
 		return time.Duration(s) * time.Second
 	}
 	return 0
-}
-
-// concurrentUpdate reports a write lost to another writer: 412 (stale
-// _last_modified) or 409.
-func concurrentUpdate(err error) bool {
-	var e *session.Error
-	return session.IsConflict(err) || (errors.As(err, &e) && e.Status == http.StatusPreconditionFailed)
-}
-
-// readVRF reads the configured VrfContext of the configured cloud as the
-// controller returns it, so a PUT sends back every field unchanged.
-func (r *RoutesReconciler) readVRF(ctx context.Context) (map[string]any, error) {
-	return r.readOne(ctx, model.TypeVrfContext, r.Settings.VRF(), "ControllerSettings.vrfName")
-}
-
-func (r *RoutesReconciler) readOne(ctx context.Context, typ, name, key string) (map[string]any, error) {
-	cloud := r.Settings.ControllerSettings.CloudName
-	q := url.Values{"name": {name}, "cloud_ref.name": {cloud}}
-	var found []map[string]any
-	err := r.Controller.List(ctx, typ, q, adminTenant, 0, func(raw json.RawMessage) error {
-		var m map[string]any
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return fmt.Errorf("decoding %s: %w", typ, err)
-		}
-		found = append(found, m)
-		return nil
-	})
-	if err != nil {
-		return nil, session.WithObject(err, typ+"/"+name)
-	}
-	if len(found) == 0 {
-		return nil, fmt.Errorf("%s %q not found in cloud %q (%s)", typ, name, cloud, key)
-	}
-	return found[0], nil
 }
 
 // labelSEGroup puts clustername=<cluster> on the configured SE group so that
@@ -258,42 +204,25 @@ func (r *RoutesReconciler) UnlabelSEGroup(ctx context.Context) error {
 	})
 }
 
-// editSEGroup reads the SE group, lets edit change it (given the cluster that
-// its clustername label names, if any), and writes it back when edit reports a
-// change, re-reading on a concurrent update.
+// editSEGroup lets edit change the SE group, given the cluster its
+// clustername label names (if any), through the applier's read-merge-write.
 func (r *RoutesReconciler) editSEGroup(ctx context.Context, done string, edit func(seg map[string]any, owner string, labelled bool) (bool, error)) error {
-	log := logr.FromContextOrDiscard(ctx)
 	name := r.Settings.ControllerSettings.ServiceEngineGroupName
-	attempts := max(r.MaxAttempts, 5)
-	for attempt := 1; ; attempt++ {
-		seg, err := r.readOne(ctx, model.TypeSEGroup, name, "ControllerSettings.serviceEngineGroupName")
-		if err != nil {
-			return err
-		}
-		var labels []*models.KeyValue
+	written, err := r.Applier.Edit(ctx, model.TypeSEGroup, name, adminTenant, r.inCloud(), func(seg map[string]any) (bool, error) {
+		var labels []*objects.KeyValue
 		if b, err := json.Marshal(seg["labels"]); err == nil {
 			_ = json.Unmarshal(b, &labels)
 		}
 		owner, labelled := model.SEGroupClusterLabel(labels)
-		changed, err := edit(seg, owner, labelled)
-		if err != nil || !changed {
-			return err
-		}
-		uuid, _ := seg["uuid"].(string)
-		var out map[string]any
-		err = r.Controller.Update(ctx, model.TypeSEGroup, uuid, seg, adminTenant, &out)
-		if err == nil {
-			if r.OnWrite != nil {
-				r.OnWrite()
-			}
-			log.Info(done, "seGroup", name, "label", model.ClusterLabel+"="+r.Settings.AKOSettings.ClusterName)
-			return nil
-		}
-		if !concurrentUpdate(err) || attempt >= attempts {
-			return session.WithObject(err, model.TypeSEGroup+"/"+name)
-		}
-		log.Info("SE group changed under us; reading it again", "seGroup", name, "attempt", attempt)
+		return edit(seg, owner, labelled)
+	})
+	if err != nil {
+		return fmt.Errorf("SE group %s (ControllerSettings.serviceEngineGroupName): %w", name, err)
 	}
+	if written {
+		logr.FromContextOrDiscard(ctx).Info(done, "seGroup", name, "label", model.ClusterLabel+"="+r.Settings.AKOSettings.ClusterName)
+	}
+	return nil
 }
 
 // SetupWithManager registers the controller (leader only, like every
@@ -305,10 +234,6 @@ func (r *RoutesReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		mgr.GetLogger().Info("static route sync off", "why", why)
 		return nil
 	}
-	name := "routes"
-	if r.Name != "" {
-		name = r.Name
-	}
 	key := ctrl.Request{NamespacedName: types.NamespacedName{Name: RoutesKey}}
 	toKey := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []ctrl.Request { return []ctrl.Request{key} })
 	initial := source.Func(func(_ context.Context, q workqueue.TypedRateLimitingInterface[ctrl.Request]) error {
@@ -316,7 +241,7 @@ func (r *RoutesReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return nil
 	})
 	return ctrl.NewControllerManagedBy(mgr).
-		Named(name).
+		Named("routes").
 		Watches(&corev1.Node{}, toKey, builder.WithPredicates(nodeRoutePredicate{})).
 		WatchesRawSource(initial).
 		Complete(r)

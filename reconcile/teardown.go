@@ -13,9 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
-	"github.com/vipgate/vipgate/avi/apply"
 	"github.com/vipgate/vipgate/config"
-	"github.com/vipgate/vipgate/webhooks"
+	"github.com/vipgate/vipgate/ownership"
 )
 
 // Teardown is AKO's deleteConfig: it runs on the leader instead of the
@@ -27,7 +26,7 @@ import (
 type Teardown struct {
 	Client   client.Client
 	Cache    cache.Cache
-	Applier  *apply.Applier
+	Applier  Applier
 	Settings *config.Settings
 	// Routes removes this cluster's static routes; nil when route sync is off.
 	Routes func(ctx context.Context) error
@@ -116,7 +115,7 @@ func (t *Teardown) release(ctx context.Context) error {
 	}
 	for i := range ings.Items {
 		ing := &ings.Items[i]
-		if !controllerutil.ContainsFinalizer(ing, webhooks.CleanupFinalizer) {
+		if !controllerutil.ContainsFinalizer(ing, ownership.CleanupFinalizer) {
 			continue
 		}
 		if len(ing.Status.LoadBalancer.Ingress) > 0 {
@@ -134,10 +133,10 @@ func (t *Teardown) release(ctx context.Context) error {
 }
 
 func (t *Teardown) dropFinalizer(ctx context.Context, o client.Object) error {
-	if !controllerutil.ContainsFinalizer(o, webhooks.CleanupFinalizer) {
+	if !controllerutil.ContainsFinalizer(o, ownership.CleanupFinalizer) {
 		return nil
 	}
-	patch := client.MergeFrom(o.DeepCopyObject().(client.Object))
-	controllerutil.RemoveFinalizer(o, webhooks.CleanupFinalizer)
+	patch := lockedPatch(o)
+	controllerutil.RemoveFinalizer(o, ownership.CleanupFinalizer)
 	return client.IgnoreNotFound(t.Client.Patch(ctx, o, patch))
 }

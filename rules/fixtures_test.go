@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -22,6 +23,7 @@ import (
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
+	"github.com/vipgate/vipgate/ownership"
 )
 
 // now is the fixed clock of every test: rules never read the real one.
@@ -153,6 +155,8 @@ type fakeLookups struct {
 	certs      map[string]bool
 	refs       map[string][]string
 
+	err error
+
 	byVIP    map[string][]*corev1.Service
 	byShared map[string][]*corev1.Service
 	byHost   map[string][]*networkingv1.Ingress
@@ -220,33 +224,43 @@ func (f *fakeLookups) addSecret(s *corev1.Secret) *fakeLookups {
 	return f
 }
 
-func (f *fakeLookups) ServicesByVIP(ip string) []*corev1.Service { return f.byVIP[ip] }
-func (f *fakeLookups) ServicesBySharedVIPKey(ns, key string) []*corev1.Service {
-	return f.byShared[ns+"/"+key]
+// failing makes every lookup answer err: the cache could not tell.
+func (f *fakeLookups) failing(err error) *fakeLookups { f.err = err; return f }
+
+func (f *fakeLookups) ServicesByVIP(_ context.Context, ip string) ([]*corev1.Service, error) {
+	return f.byVIP[ip], f.err
 }
-func (f *fakeLookups) AviInfraSetting(name string) (*v1beta1.AviInfraSetting, bool) {
-	a, ok := f.infra[name]
-	return a, ok
+func (f *fakeLookups) ServicesBySharedVIPKey(_ context.Context, ns, key string) ([]*corev1.Service, error) {
+	return f.byShared[ns+"/"+key], f.err
 }
-func (f *fakeLookups) Namespace(name string) (*corev1.Namespace, bool) {
-	n, ok := f.namespaces[name]
-	return n, ok
+func (f *fakeLookups) AviInfraSetting(_ context.Context, name string) (*v1beta1.AviInfraSetting, error) {
+	return f.infra[name], f.err
+}
+func (f *fakeLookups) Namespace(_ context.Context, name string) (*corev1.Namespace, error) {
+	return f.namespaces[name], f.err
 }
 
 // TLSSecret summarizes the fixture Secret as the webhook's cache transform
 // does, so the table tests exercise summarizer and judge together.
-func (f *fakeLookups) TLSSecret(ns, name string) (TLSSecretSummary, bool) {
+func (f *fakeLookups) TLSSecret(_ context.Context, ns, name string) (ownership.TLSSecretSummary, bool, error) {
+	if f.err != nil {
+		return ownership.TLSSecretSummary{}, false, f.err
+	}
 	s, ok := f.secrets[ns+"/"+name]
 	if !ok {
-		return TLSSecretSummary{}, false
+		return ownership.TLSSecretSummary{}, false, nil
 	}
-	return SummarizeTLSSecret(s), true
+	return ownership.SummarizeTLSSecret(s), true, nil
 }
-func (f *fakeLookups) CertManagerCertificateForSecret(ns, name string) bool {
-	return f.certs[ns+"/"+name]
+func (f *fakeLookups) CertManagerCertificateForSecret(_ context.Context, ns, name string) (bool, error) {
+	return f.certs[ns+"/"+name], f.err
 }
-func (f *fakeLookups) IngressesByHost(host string) []*networkingv1.Ingress { return f.byHost[host] }
-func (f *fakeLookups) ReferencesToInfraSetting(name string) []string       { return f.refs[name] }
+func (f *fakeLookups) IngressesByHost(_ context.Context, host string) ([]*networkingv1.Ingress, error) {
+	return f.byHost[host], f.err
+}
+func (f *fakeLookups) ReferencesToInfraSetting(_ context.Context, name string) ([]string, error) {
+	return f.refs[name], f.err
+}
 
 // svcOpt edits a test Service.
 type svcOpt func(*corev1.Service)
@@ -257,7 +271,7 @@ func lbSvc(ns, name string, opts ...svcOpt) *corev1.Service {
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{}},
 		Spec: corev1.ServiceSpec{
 			Type:              corev1.ServiceTypeLoadBalancer,
-			LoadBalancerClass: ptr.To(LBClass),
+			LoadBalancerClass: ptr.To(ownership.LBClass),
 			Ports:             []corev1.ServicePort{{Name: "http", Port: 80}},
 		},
 	}

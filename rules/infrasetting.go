@@ -29,10 +29,15 @@ func ValidateAviInfraSetting(ais *v1beta1.AviInfraSetting, env Env) Result {
 // or stall at the next reconcile, which nobody asked for by deleting.
 func ValidateAviInfraSettingDelete(name string, env Env) Result {
 	var res Result
-	refs := slices.Clone(env.lookups().ReferencesToInfraSetting(name))
+	refs, err := env.lookups().ReferencesToInfraSetting(env.ctx(), name)
+	if err != nil {
+		res.Warn(couldNotCheck(fmt.Sprintf("which objects still select AviInfraSetting %q", name), err))
+		return res
+	}
 	if len(refs) == 0 {
 		return res
 	}
+	refs = slices.Clone(refs)
 	slices.Sort(refs)
 	res.Errors = append(res.Errors, field.Invalid(field.NewPath("metadata", "name"), name,
 		fmt.Sprintf("AviInfraSetting is still referenced by %s; remove the %s annotation (or IngressClass parameters) from them first",

@@ -26,16 +26,7 @@ func ValidateIngress(ing, old *networkingv1.Ingress, env Env) Result {
 	var res Result
 	spec := field.NewPath("spec")
 
-	for i, r := range ing.Spec.Rules {
-		if r.Host != "" {
-			res.Errors = append(res.Errors, checkHost(spec.Child("rules").Index(i).Child("host"), r.Host)...)
-		}
-	}
-	for i, t := range ing.Spec.TLS {
-		for j, h := range t.Hosts {
-			res.Errors = append(res.Errors, checkHost(spec.Child("tls").Index(i).Child("hosts").Index(j), h)...)
-		}
-	}
+	res.Errors = append(res.Errors, ValidateIngressHosts(ing)...)
 
 	oldSecrets := map[string]bool{}
 	oldHosts := map[string]bool{}
@@ -55,32 +46,63 @@ func ValidateIngress(ing, old *networkingv1.Ingress, env Env) Result {
 	}
 
 	if env.settings().L7Settings.FQDNReusePolicy == FQDNReuseStrict {
-		seen := map[string]bool{}
-		for i, r := range ing.Spec.Rules {
-			if r.Host == "" || seen[r.Host] || oldHosts[r.Host] {
-				continue
-			}
-			seen[r.Host] = true
-			var claimants []string
-			for _, o := range env.lookups().IngressesByHost(r.Host) {
-				if o.Namespace != ing.Namespace {
-					claimants = append(claimants, o.Namespace+"/"+o.Name)
-				}
-			}
-			if len(claimants) == 0 {
-				continue
-			}
-			slices.Sort(claimants)
-			noun := "Ingress"
-			if len(claimants) > 1 {
-				noun = "Ingresses"
-			}
-			res.Errors = append(res.Errors, field.Invalid(spec.Child("rules").Index(i).Child("host"), r.Host,
-				fmt.Sprintf("is already claimed by %s %s in another namespace, and L7Settings.fqdnReusePolicy is Strict; use another host, or remove it there first",
-					noun, listNames(claimants))))
-		}
+		checkHostClaims(&res, ing, oldHosts, env)
 	}
 	return res
+}
+
+// ValidateIngressHosts checks the hosts of spec.rules and spec.tls: DNS
+// names (a leading "*." allowed), not IP addresses. It reads nothing else, so
+// the reconciler runs it on every Ingress it plans.
+func ValidateIngressHosts(ing *networkingv1.Ingress) field.ErrorList {
+	var errs field.ErrorList
+	spec := field.NewPath("spec")
+	for i, r := range ing.Spec.Rules {
+		if r.Host != "" {
+			errs = append(errs, checkHost(spec.Child("rules").Index(i).Child("host"), r.Host)...)
+		}
+	}
+	for i, t := range ing.Spec.TLS {
+		for j, h := range t.Hosts {
+			errs = append(errs, checkHost(spec.Child("tls").Index(i).Child("hosts").Index(j), h)...)
+		}
+	}
+	return errs
+}
+
+// checkHostClaims refuses a new host that an Ingress of another namespace
+// already claims (fqdnReusePolicy Strict); hosts the Ingress had before pass.
+func checkHostClaims(res *Result, ing *networkingv1.Ingress, oldHosts map[string]bool, env Env) {
+	spec := field.NewPath("spec")
+	seen := map[string]bool{}
+	for i, r := range ing.Spec.Rules {
+		if r.Host == "" || seen[r.Host] || oldHosts[r.Host] {
+			continue
+		}
+		seen[r.Host] = true
+		others, err := env.lookups().IngressesByHost(env.ctx(), r.Host)
+		if err != nil {
+			res.Warn(couldNotCheck(fmt.Sprintf("which Ingresses claim host %s", r.Host), err))
+			continue
+		}
+		var claimants []string
+		for _, o := range others {
+			if o.Namespace != ing.Namespace {
+				claimants = append(claimants, o.Namespace+"/"+o.Name)
+			}
+		}
+		if len(claimants) == 0 {
+			continue
+		}
+		slices.Sort(claimants)
+		noun := "Ingress"
+		if len(claimants) > 1 {
+			noun = "Ingresses"
+		}
+		res.Errors = append(res.Errors, field.Invalid(spec.Child("rules").Index(i).Child("host"), r.Host,
+			fmt.Sprintf("is already claimed by %s %s in another namespace, and L7Settings.fqdnReusePolicy is Strict; use another host, or remove it there first",
+				noun, listNames(claimants))))
+	}
 }
 
 // checkHost requires a DNS-1123 subdomain, with a leading "*." allowed (as the
@@ -103,25 +125,35 @@ func checkHost(p *field.Path, host string) field.ErrorList {
 
 // certManaged reports whether cert-manager will create or renew the Secret:
 // ingress-shim issues it for an annotated Ingress, or a Certificate names it.
-func certManaged(ing *networkingv1.Ingress, secret string, lk Lookups) bool {
+// A failed lookup answers yes with a warning: it only ever turns a denial
+// into an admission.
+func certManaged(res *Result, ing *networkingv1.Ingress, secret string, env Env) bool {
 	if ing.Annotations[AnnCertManagerIssuer] != "" || ing.Annotations[AnnCertManagerClusterIssuer] != "" {
 		return true
 	}
-	return lk.CertManagerCertificateForSecret(ing.Namespace, secret)
+	ok, err := env.lookups().CertManagerCertificateForSecret(env.ctx(), ing.Namespace, secret)
+	if err != nil {
+		res.Warn(couldNotCheck(fmt.Sprintf("whether a cert-manager Certificate issues Secret %s/%s", ing.Namespace, secret), err))
+		return true
+	}
+	return ok
 }
 
 // checkTLSSecret checks one tls[] entry's Secret. Problems are errors, except
 // when cert-manager will (re)issue the Secret or the Ingress already used it
 // before this update: then they are warnings and the Ingress is admitted.
 func checkTLSSecret(res *Result, p *field.Path, ing *networkingv1.Ingress, name string, hadBefore bool, env Env) {
-	lk := env.lookups()
 	ref := ing.Namespace + "/" + name
-	sum, ok := lk.TLSSecret(ing.Namespace, name)
+	sum, ok, err := env.lookups().TLSSecret(env.ctx(), ing.Namespace, name)
+	if err != nil {
+		res.Warn(fmt.Sprintf("%s: %s", p, couldNotCheck("Secret "+ref, err)))
+		return
+	}
 	if !ok {
 		// cert-manager is asked about only when something is wrong: a usable
 		// Secret needs no exception.
 		switch {
-		case certManaged(ing, name, lk):
+		case certManaged(res, ing, name, env):
 			res.Warn(fmt.Sprintf("%s: Secret %s does not exist yet; cert-manager is expected to issue it, and HTTPS for this entry starts once it does", p, ref))
 		case hadBefore:
 			res.Warn(fmt.Sprintf("%s: Secret %s does not exist; HTTPS for this entry is not served until it is created", p, ref))
@@ -132,7 +164,7 @@ func checkTLSSecret(res *Result, p *field.Path, ing *networkingv1.Ingress, name 
 		}
 		return
 	}
-	problem, warning := judgeTLSSecret(ref, sum, env.Now)
+	problem, warning := JudgeTLSSecret(ref, sum, env.Now)
 	if warning != "" {
 		res.Warn(fmt.Sprintf("%s: %s", p, warning))
 	}
@@ -140,7 +172,7 @@ func checkTLSSecret(res *Result, p *field.Path, ing *networkingv1.Ingress, name 
 		return
 	}
 	switch {
-	case certManaged(ing, name, lk):
+	case certManaged(res, ing, name, env):
 		res.Warn(fmt.Sprintf("%s: %s (cert-manager is expected to reissue it)", p, problem))
 	case hadBefore:
 		res.Warn(fmt.Sprintf("%s: %s", p, problem))

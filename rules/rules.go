@@ -17,6 +17,7 @@
 package rules
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -29,13 +30,11 @@ import (
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
+	"github.com/vipgate/vipgate/ownership"
 )
 
 // AKO's API surface: the names users already have in their manifests.
 const (
-	// LBClass is the loadBalancerClass vipgate answers to (AKO's). It lives
-	// here too because webhooks imports rules, not the other way round.
-	LBClass = "ako.vmware.com/avi-lb"
 	// AnnLoadBalancerIP requests a VIP, as an alternative to spec.loadBalancerIP.
 	AnnLoadBalancerIP = "ako.vmware.com/load-balancer-ip"
 	// AnnSharedVIP groups Services of one namespace behind one virtual service.
@@ -92,49 +91,76 @@ func (r *Result) Merge(o Result) {
 	}
 }
 
-// Lookups are the cache reads the rules need. The webhook implements them with
-// informer caches and field indexes (no API call on the hot path); tests use
-// fakes. Implementations return objects they must not let callers mutate;
-// the rules only read them.
+// Lookups are the cache reads the rules need. The webhook and the
+// reconcilers implement them with informer caches and field indexes (no API
+// call on the hot path); tests use fakes. Every lookup takes the caller's
+// context (an admission request's deadline) and returns an error when it
+// could not tell: the rules then admit with a warning and never deny on an
+// answer they did not get. Implementations return objects callers must not
+// mutate; the rules only read them.
 type Lookups interface {
 	// ServicesByVIP returns the Services requesting or holding ip (canonical
 	// form) in spec.loadBalancerIP, the load-balancer-ip annotation or
 	// status.loadBalancer.ingress. It may include the Service being checked.
-	ServicesByVIP(ip string) []*corev1.Service
+	ServicesByVIP(ctx context.Context, ip string) ([]*corev1.Service, error)
 	// ServicesBySharedVIPKey returns the Services of namespace annotated with
 	// ako.vmware.com/enable-shared-vip: key. It may include the Service being checked.
-	ServicesBySharedVIPKey(namespace, key string) []*corev1.Service
-	// AviInfraSetting returns the named AviInfraSetting.
-	AviInfraSetting(name string) (*v1beta1.AviInfraSetting, bool)
-	// Namespace returns the named Namespace.
-	Namespace(name string) (*corev1.Namespace, bool)
-	// TLSSecret returns the summary (SummarizeTLSSecret) of the named Secret,
-	// false when it does not exist. The webhook keeps summaries in its Secret
-	// cache instead of key material, so this is a cache read, not an API call.
-	TLSSecret(namespace, name string) (TLSSecretSummary, bool)
+	ServicesBySharedVIPKey(ctx context.Context, namespace, key string) ([]*corev1.Service, error)
+	// AviInfraSetting returns the named AviInfraSetting, (nil, nil) when there is none.
+	AviInfraSetting(ctx context.Context, name string) (*v1beta1.AviInfraSetting, error)
+	// Namespace returns the named Namespace, (nil, nil) when there is none.
+	Namespace(ctx context.Context, name string) (*corev1.Namespace, error)
+	// TLSSecret returns the summary (ownership.SummarizeTLSSecret) of the
+	// named Secret; found is false when it does not exist.
+	TLSSecret(ctx context.Context, namespace, name string) (sum ownership.TLSSecretSummary, found bool, err error)
 	// CertManagerCertificateForSecret reports whether a cert-manager Certificate
 	// in namespace has spec.secretName == secretName.
-	CertManagerCertificateForSecret(namespace, secretName string) bool
+	CertManagerCertificateForSecret(ctx context.Context, namespace, secretName string) (bool, error)
 	// IngressesByHost returns vipgate's Ingresses that have host in spec.rules.
-	IngressesByHost(host string) []*networkingv1.Ingress
+	IngressesByHost(ctx context.Context, host string) ([]*networkingv1.Ingress, error)
 	// ReferencesToInfraSetting names the objects selecting the AviInfraSetting,
 	// e.g. "Service default/web", "Namespace team-a", "IngressClass avi-lb".
-	ReferencesToInfraSetting(name string) []string
+	ReferencesToInfraSetting(ctx context.Context, name string) ([]string, error)
 }
 
-// Env is everything a rule needs besides the object itself.
+// Env is everything a rule needs besides the object itself. Build it with NewEnv.
 type Env struct {
+	// Ctx bounds the lookups (an admission request's deadline); nil means Background.
+	Ctx context.Context
 	// Settings are the operator's (AKO's Helm keys); nil means AKO's defaults.
 	Settings *config.Settings
 	// Inventory is the controller snapshot; nil when never loaded.
 	Inventory *inventory.Snapshot
-	// InventoryStale is set by the caller when the snapshot is older than its
+	// InventoryStale is set when the snapshot is older than the caller's
 	// bound; controller-dependent checks are then skipped with one warning.
 	InventoryStale bool
 	// Lookups reads the cluster caches; nil behaves as an empty cluster.
 	Lookups Lookups
 	// Now is the time used for certificate expiry; passed in so rules stay pure.
 	Now time.Time
+}
+
+// NewEnv is the one way to assemble a rule book environment. inv may be nil
+// (no controller: controller-dependent checks warn and admit). staleAfter
+// bounds the snapshot's age before those checks fail open with a warning:
+// admission passes its bound, so a controller outage never blocks the
+// cluster; reconcilers pass 0 and judge with the best snapshot they have,
+// since the controller has the last word on what they then send.
+func NewEnv(ctx context.Context, s *config.Settings, inv inventory.Source, lk Lookups, staleAfter time.Duration, now time.Time) Env {
+	env := Env{Ctx: ctx, Settings: s, Lookups: lk, Now: now}
+	if inv != nil {
+		env.Inventory = inv.Snapshot()
+	}
+	env.InventoryStale = env.Inventory == nil || (staleAfter > 0 && env.Inventory.Age(now) > staleAfter)
+	return env
+}
+
+// ctx never returns nil.
+func (e Env) ctx() context.Context {
+	if e.Ctx != nil {
+		return e.Ctx
+	}
+	return context.Background()
 }
 
 // liveInventory returns the snapshot controller-dependent checks may read, or
@@ -167,16 +193,32 @@ func (e Env) lookups() Lookups {
 	return noLookups{}
 }
 
+// couldNotCheck is the warning for a check whose lookup failed: the object is
+// admitted (a failed lookup is not a "no"), and the reconciler checks again.
+func couldNotCheck(what string, err error) string {
+	return fmt.Sprintf("could not check %s (%v); admitted, and checked again when it is reconciled", what, err)
+}
+
 type noLookups struct{}
 
-func (noLookups) ServicesByVIP(string) []*corev1.Service                  { return nil }
-func (noLookups) ServicesBySharedVIPKey(string, string) []*corev1.Service { return nil }
-func (noLookups) AviInfraSetting(string) (*v1beta1.AviInfraSetting, bool) { return nil, false }
-func (noLookups) Namespace(string) (*corev1.Namespace, bool)              { return nil, false }
-func (noLookups) TLSSecret(string, string) (TLSSecretSummary, bool)       { return TLSSecretSummary{}, false }
-func (noLookups) CertManagerCertificateForSecret(string, string) bool     { return false }
-func (noLookups) IngressesByHost(string) []*networkingv1.Ingress          { return nil }
-func (noLookups) ReferencesToInfraSetting(string) []string                { return nil }
+func (noLookups) ServicesByVIP(context.Context, string) ([]*corev1.Service, error) { return nil, nil }
+func (noLookups) ServicesBySharedVIPKey(context.Context, string, string) ([]*corev1.Service, error) {
+	return nil, nil
+}
+func (noLookups) AviInfraSetting(context.Context, string) (*v1beta1.AviInfraSetting, error) {
+	return nil, nil
+}
+func (noLookups) Namespace(context.Context, string) (*corev1.Namespace, error) { return nil, nil }
+func (noLookups) TLSSecret(context.Context, string, string) (ownership.TLSSecretSummary, bool, error) {
+	return ownership.TLSSecretSummary{}, false, nil
+}
+func (noLookups) CertManagerCertificateForSecret(context.Context, string, string) (bool, error) {
+	return false, nil
+}
+func (noLookups) IngressesByHost(context.Context, string) ([]*networkingv1.Ingress, error) {
+	return nil, nil
+}
+func (noLookups) ReferencesToInfraSetting(context.Context, string) ([]string, error) { return nil, nil }
 
 // listNames joins up to MaxListed names and says how many more there are, so a
 // message naming referrers or candidates never floods the terminal.

@@ -13,29 +13,13 @@ import (
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
+	"github.com/vipgate/vipgate/ownership"
 )
 
 var (
 	pathLoadBalancerIP = field.NewPath("spec", "loadBalancerIP")
 	pathAnnotationIP   = annotationPath(AnnLoadBalancerIP)
 )
-
-// OwnsService reports whether vipgate answers for svc: type LoadBalancer with
-// class ako.vmware.com/avi-lb, or with no class when L4Settings.defaultLBController
-// is true (AKO's rule). Everything else is another controller's business.
-func OwnsService(svc *corev1.Service, s *config.Settings) bool {
-	if svc == nil || svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
-		return false
-	}
-	// AKO's layer7Only: another load balancer handles L4; vipgate does Ingresses only.
-	if s != nil && bool(s.AKOSettings.Layer7Only) {
-		return false
-	}
-	if c := svc.Spec.LoadBalancerClass; c != nil {
-		return *c == LBClass
-	}
-	return s != nil && bool(s.L4Settings.DefaultLBController)
-}
 
 // RequestedIP returns the VIP the Service asks for and the field it came
 // from: spec.loadBalancerIP (deprecated upstream but still AKO's main knob),
@@ -91,11 +75,10 @@ func VsVipName(cluster, namespace, name string) string {
 func ValidateService(svc, old *corev1.Service, env Env) Result {
 	var res Result
 	s := env.settings()
-	if !OwnsService(svc, s) {
+	if !ownership.OwnsService(svc, s) {
 		return res
 	}
-	lk := env.lookups()
-	oldOwned := old != nil && OwnsService(old, s)
+	oldOwned := old != nil && ownership.OwnsService(old, s)
 
 	// spec field and annotation agree.
 	specIP, annIP := svc.Spec.LoadBalancerIP, svc.Annotations[AnnLoadBalancerIP]
@@ -125,18 +108,7 @@ func ValidateService(svc, old *corev1.Service, env Env) Result {
 	}
 
 	// Which AviInfraSetting applies, and does it exist and accept?
-	var ns *corev1.Namespace
-	if svc.Annotations[AnnInfraSetting] == "" {
-		ns, _ = lk.Namespace(svc.Namespace)
-	}
-	aisName := InfraSettingName(svc, ns)
-	var ais *v1beta1.AviInfraSetting
-	if aisName != "" {
-		ais, _ = lk.AviInfraSetting(aisName)
-		if !oldOwned || InfraSettingName(old, ns) != aisName {
-			checkInfraSettingRef(&res, svc, aisName, ais)
-		}
-	}
+	ais, aisKnown := infraSettingOf(&res, svc, old, oldOwned, env)
 
 	key := svc.Annotations[AnnSharedVIP]
 	if ip != "" && ipChanged {
@@ -145,10 +117,10 @@ func ValidateService(svc, old *corev1.Service, env Env) Result {
 		} else if errs := checkFamily(ipPath, ip, addr, svc, s); len(errs) > 0 {
 			res.Errors = append(res.Errors, errs...)
 		} else {
-			heldBySvc := checkHeldByServices(&res, ipPath, ip, addr, svc, key, s, lk)
+			heldBySvc := checkHeldByServices(&res, ipPath, ip, addr, svc, key, env)
 			if inv, skip := env.liveInventory(); inv == nil {
 				res.Warn(skip)
-			} else {
+			} else if aisKnown {
 				nets, origin := EffectiveVIPNetworks(ais, s)
 				if e := checkPlacement(ipPath, ip, addr, nets, origin, inv); e != nil {
 					res.Errors = append(res.Errors, e)
@@ -161,9 +133,38 @@ func ValidateService(svc, old *corev1.Service, env Env) Result {
 	}
 
 	if key != "" {
-		checkSharedVIP(&res, svc, key, ip, ipPath, s, lk)
+		checkSharedVIP(&res, svc, key, ip, ipPath, env)
 	}
 	return res
+}
+
+// infraSettingOf finds the AviInfraSetting that applies to svc and, on create
+// or when the selection changed, checks that it exists and accepts. known is
+// false when a lookup failed: placement checks then cannot tell which
+// networks apply and are skipped with the warning already added.
+func infraSettingOf(res *Result, svc, old *corev1.Service, oldOwned bool, env Env) (ais *v1beta1.AviInfraSetting, known bool) {
+	lk, ctx := env.lookups(), env.ctx()
+	var ns *corev1.Namespace
+	if svc.Annotations[AnnInfraSetting] == "" {
+		var err error
+		if ns, err = lk.Namespace(ctx, svc.Namespace); err != nil {
+			res.Warn(couldNotCheck(fmt.Sprintf("the AviInfraSetting Namespace %s selects", svc.Namespace), err))
+			return nil, false
+		}
+	}
+	name := InfraSettingName(svc, ns)
+	if name == "" {
+		return nil, true
+	}
+	ais, err := lk.AviInfraSetting(ctx, name)
+	if err != nil {
+		res.Warn(couldNotCheck(fmt.Sprintf("AviInfraSetting %q", name), err))
+		return nil, false
+	}
+	if !oldOwned || InfraSettingName(old, ns) != name {
+		checkInfraSettingRef(res, svc, name, ais)
+	}
+	return ais, true
 }
 
 // parseVIP parses a requested VIP and says what is wrong with it, if anything.
@@ -209,13 +210,19 @@ func checkFamily(p *field.Path, ip string, addr netip.Addr, svc *corev1.Service,
 // holds, except Services sharing the VIP on purpose (same namespace, same key).
 // It reports whether it found such a Service, so the controller check does not
 // say the same thing twice.
-func checkHeldByServices(res *Result, p *field.Path, ip string, addr netip.Addr, svc *corev1.Service, key string, s *config.Settings, lk Lookups) bool {
+func checkHeldByServices(res *Result, p *field.Path, ip string, addr netip.Addr, svc *corev1.Service, key string, env Env) bool {
+	s := env.settings()
+	others, err := env.lookups().ServicesByVIP(env.ctx(), addr.String())
+	if err != nil {
+		res.Warn(couldNotCheck(fmt.Sprintf("whether another Service requests or holds %s", ip), err))
+		return false
+	}
 	var holders []string
-	for _, o := range lk.ServicesByVIP(addr.String()) {
+	for _, o := range others {
 		if o.Namespace == svc.Namespace && o.Name == svc.Name {
 			continue
 		}
-		if !OwnsService(o, s) {
+		if !ownership.OwnsService(o, s) {
 			continue
 		}
 		if key != "" && o.Namespace == svc.Namespace && o.Annotations[AnnSharedVIP] == key {
@@ -385,10 +392,16 @@ func checkInfraSettingRef(res *Result, svc *corev1.Service, name string, ais *v1
 // checkSharedVIP checks the members of a shared-VIP group (same namespace,
 // same key): one virtual service serves them all, so they must ask for the
 // same address and must not listen on the same port and protocol.
-func checkSharedVIP(res *Result, svc *corev1.Service, key, ip string, ipPath *field.Path, s *config.Settings, lk Lookups) {
+func checkSharedVIP(res *Result, svc *corev1.Service, key, ip string, ipPath *field.Path, env Env) {
+	s := env.settings()
+	group, err := env.lookups().ServicesBySharedVIPKey(env.ctx(), svc.Namespace, key)
+	if err != nil {
+		res.Warn(couldNotCheck(fmt.Sprintf("the other Services sharing VIP key %q", key), err))
+		return
+	}
 	var members []*corev1.Service
-	for _, m := range lk.ServicesBySharedVIPKey(svc.Namespace, key) {
-		if m.Name == svc.Name || m.Namespace != svc.Namespace || !OwnsService(m, s) {
+	for _, m := range group {
+		if m.Name == svc.Name || m.Namespace != svc.Namespace || !ownership.OwnsService(m, s) {
 			continue
 		}
 		members = append(members, m)

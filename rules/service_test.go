@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -9,6 +10,7 @@ import (
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
+	"github.com/vipgate/vipgate/ownership"
 )
 
 // serviceLookups is the cluster every Service row runs against.
@@ -212,7 +214,7 @@ func TestOwnsService(t *testing.T) {
 		{"layer7Only", lbSvc("d", "x"), demoSettings(func(s *config.Settings) { s.AKOSettings.Layer7Only = true }), false},
 	}
 	for _, tt := range tests {
-		if got := OwnsService(tt.svc, tt.s); got != tt.want {
+		if got := ownership.OwnsService(tt.svc, tt.s); got != tt.want {
 			t.Errorf("%s: OwnsService = %v, want %v", tt.name, got, tt.want)
 		}
 	}
@@ -256,7 +258,7 @@ func TestInfraSettingName(t *testing.T) {
 		{"no Namespace", lbSvc("gone", "x"), "gone", ""},
 	}
 	for _, tt := range tests {
-		ns, _ := f.Namespace(tt.ns)
+		ns, _ := f.Namespace(context.Background(), tt.ns)
 		if got := InfraSettingName(tt.svc, ns); got != tt.want {
 			t.Errorf("%s: InfraSettingName = %q, want %q", tt.name, got, tt.want)
 		}

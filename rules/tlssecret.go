@@ -1,107 +1,27 @@
 package rules
 
 import (
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vipgate/vipgate/ownership"
 )
-
-// TLSProblem names what makes a Secret's certificate or key unusable, as a
-// fixed code: the summary must carry no key material and no crypto error text
-// (which could quote it), so the judge turns the code into the user's message.
-type TLSProblem string
-
-// The problems SummarizeTLSSecret finds in tls.crt and tls.key.
-const (
-	// TLSCertNotPEM: tls.crt holds no parsable PEM CERTIFICATE block.
-	TLSCertNotPEM TLSProblem = "CertificateNotPEM"
-	// TLSKeyMismatch: tls.key parses but is not the certificate's key.
-	TLSKeyMismatch TLSProblem = "KeyDoesNotMatch"
-	// TLSKeyNotPEM: tls.key is not a PEM private key Go can parse.
-	TLSKeyNotPEM TLSProblem = "KeyNotPEM"
-)
-
-// TLSSecretSummary is everything the rule book needs to judge a Secret as an
-// Ingress certificate, and nothing more: no certificate or key bytes. Caches
-// keep it instead of the Secret's data, so admission reads no key material
-// and makes no API call. It is JSON-encodable for that purpose.
-type TLSSecretSummary struct {
-	// Type is the Secret's type ("" reads as Opaque).
-	Type corev1.SecretType `json:"type,omitempty"`
-	// HasCert and HasKey say tls.crt and tls.key are present and non-empty.
-	HasCert bool `json:"hasCert,omitempty"`
-	HasKey  bool `json:"hasKey,omitempty"`
-	// Problem is set when both are present but unusable together.
-	Problem TLSProblem `json:"problem,omitempty"`
-	// NotBefore, NotAfter and DNSNames are the leaf certificate's (the first
-	// CERTIFICATE block of tls.crt), when it parses.
-	NotBefore time.Time `json:"notBefore,omitzero"`
-	NotAfter  time.Time `json:"notAfter,omitzero"`
-	DNSNames  []string  `json:"dnsNames,omitempty"`
-}
-
-// SummarizeTLSSecret extracts from sec what judging it as a server
-// certificate needs. It is pure and safe on any Secret: one without tls.crt
-// and tls.key yields only its type.
-func SummarizeTLSSecret(sec *corev1.Secret) TLSSecretSummary {
-	s := TLSSecretSummary{Type: sec.Type}
-	crt, key := sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey]
-	s.HasCert, s.HasKey = len(crt) > 0, len(key) > 0
-	if !s.HasCert {
-		return s
-	}
-	var leaf *x509.Certificate
-	for rest := crt; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type == "CERTIFICATE" {
-			leaf, _ = x509.ParseCertificate(block.Bytes)
-			break
-		}
-	}
-	if leaf == nil {
-		s.Problem = TLSCertNotPEM
-		return s
-	}
-	s.NotBefore, s.NotAfter = leaf.NotBefore.UTC(), leaf.NotAfter.UTC()
-	if len(leaf.DNSNames) > 0 {
-		s.DNSNames = append([]string(nil), leaf.DNSNames...)
-	}
-	if !s.HasKey {
-		return s
-	}
-	if _, err := tls.X509KeyPair(crt, key); err != nil {
-		// Only the kind of failure is kept; the error text is never quoted.
-		if strings.Contains(err.Error(), "does not match") {
-			s.Problem = TLSKeyMismatch
-		} else {
-			s.Problem = TLSKeyNotPEM
-		}
-	}
-	return s
-}
 
 // TLSSecretUsable reports whether the Secret summarized by s would pass the
 // rule book as a server certificate at now (warnings allowed). A lookup that
 // judges from a cache confirms a negative answer against the source before
 // the rule book denies on it.
-func TLSSecretUsable(s TLSSecretSummary, now time.Time) bool {
-	problem, _ := judgeTLSSecret("", s, now)
+func TLSSecretUsable(s ownership.TLSSecretSummary, now time.Time) bool {
+	problem, _ := JudgeTLSSecret("", s, now)
 	return problem == ""
 }
 
-// judgeTLSSecret says what makes the Secret summarized by s unusable as a
+// JudgeTLSSecret says what makes the Secret summarized by s unusable as a
 // server certificate (problem) or what the user should act on soon (warning).
 // Messages name the Secret (ref) and the key in it, never key material.
-func judgeTLSSecret(ref string, s TLSSecretSummary, now time.Time) (problem, warning string) {
+func JudgeTLSSecret(ref string, s ownership.TLSSecretSummary, now time.Time) (problem, warning string) {
 	if s.Type != corev1.SecretTypeTLS {
 		typ := string(s.Type)
 		if typ == "" {
@@ -115,14 +35,14 @@ func judgeTLSSecret(ref string, s TLSSecretSummary, now time.Time) (problem, war
 	if !s.HasKey {
 		return fmt.Sprintf("Secret %s has no %s; put the PEM private key there", ref, corev1.TLSPrivateKeyKey), ""
 	}
-	if s.Problem == TLSCertNotPEM {
+	if s.Problem == ownership.TLSCertNotPEM {
 		return fmt.Sprintf("%s in Secret %s is not a PEM certificate; put the PEM certificate chain there", corev1.TLSCertKey, ref), ""
 	}
 	switch s.Problem {
-	case TLSKeyMismatch:
+	case ownership.TLSKeyMismatch:
 		return fmt.Sprintf("the private key in %s of Secret %s does not match the certificate in %s; put the key the certificate was issued for",
 			corev1.TLSPrivateKeyKey, ref, corev1.TLSCertKey), ""
-	case TLSKeyNotPEM:
+	case ownership.TLSKeyNotPEM:
 		return fmt.Sprintf("%s in Secret %s is not a PEM private key (PKCS#1, PKCS#8 or SEC 1); put the certificate's private key there", corev1.TLSPrivateKeyKey, ref), ""
 	case "":
 	default:

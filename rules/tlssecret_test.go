@@ -9,6 +9,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vipgate/vipgate/ownership"
 )
 
 // TestSummarizeTLSSecret checks the summary the caches keep: it carries what
@@ -23,30 +25,30 @@ func TestSummarizeTLSSecret(t *testing.T) {
 	tests := []struct {
 		name string
 		sec  *corev1.Secret
-		want TLSSecretSummary
+		want ownership.TLSSecretSummary
 	}{
-		{"valid", tlsSecret("team-a", "valid", valid.certPEM, valid.keyPEM), TLSSecretSummary{
+		{"valid", tlsSecret("team-a", "valid", valid.certPEM, valid.keyPEM), ownership.TLSSecretSummary{
 			Type: corev1.SecretTypeTLS, HasCert: true, HasKey: true,
 			NotBefore: now.Add(-24 * time.Hour).UTC(), NotAfter: now.Add(90 * 24 * time.Hour).UTC(), DNSNames: []string{"web.example.com"}}},
-		{"mismatch", tlsSecret("team-a", "m", valid.certPEM, other.keyPEM), TLSSecretSummary{
-			Type: corev1.SecretTypeTLS, HasCert: true, HasKey: true, Problem: TLSKeyMismatch,
+		{"mismatch", tlsSecret("team-a", "m", valid.certPEM, other.keyPEM), ownership.TLSSecretSummary{
+			Type: corev1.SecretTypeTLS, HasCert: true, HasKey: true, Problem: ownership.TLSKeyMismatch,
 			NotBefore: now.Add(-24 * time.Hour).UTC(), NotAfter: now.Add(90 * 24 * time.Hour).UTC(), DNSNames: []string{"web.example.com"}}},
-		{"garbage key", tlsSecret("team-a", "g", valid.certPEM, []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")), TLSSecretSummary{
-			Type: corev1.SecretTypeTLS, HasCert: true, HasKey: true, Problem: TLSKeyNotPEM,
+		{"garbage key", tlsSecret("team-a", "g", valid.certPEM, []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")), ownership.TLSSecretSummary{
+			Type: corev1.SecretTypeTLS, HasCert: true, HasKey: true, Problem: ownership.TLSKeyNotPEM,
 			NotBefore: now.Add(-24 * time.Hour).UTC(), NotAfter: now.Add(90 * 24 * time.Hour).UTC(), DNSNames: []string{"web.example.com"}}},
-		{"garbage cert", tlsSecret("team-a", "g", []byte("not a certificate"), valid.keyPEM), TLSSecretSummary{
-			Type: corev1.SecretTypeTLS, HasCert: true, HasKey: true, Problem: TLSCertNotPEM}},
-		{"no key", tlsSecret("team-a", "n", valid.certPEM, nil), TLSSecretSummary{
+		{"garbage cert", tlsSecret("team-a", "g", []byte("not a certificate"), valid.keyPEM), ownership.TLSSecretSummary{
+			Type: corev1.SecretTypeTLS, HasCert: true, HasKey: true, Problem: ownership.TLSCertNotPEM}},
+		{"no key", tlsSecret("team-a", "n", valid.certPEM, nil), ownership.TLSSecretSummary{
 			Type: corev1.SecretTypeTLS, HasCert: true,
 			NotBefore: now.Add(-24 * time.Hour).UTC(), NotAfter: now.Add(90 * 24 * time.Hour).UTC(), DNSNames: []string{"web.example.com"}}},
-		{"opaque", opaque, TLSSecretSummary{
+		{"opaque", opaque, ownership.TLSSecretSummary{
 			Type: corev1.SecretTypeOpaque, HasCert: true, HasKey: true,
 			NotBefore: now.Add(-24 * time.Hour).UTC(), NotAfter: now.Add(90 * 24 * time.Hour).UTC(), DNSNames: []string{"web.example.com"}}},
-		{"no data", &corev1.Secret{Type: corev1.SecretTypeOpaque}, TLSSecretSummary{Type: corev1.SecretTypeOpaque}},
+		{"no data", &corev1.Secret{Type: corev1.SecretTypeOpaque}, ownership.TLSSecretSummary{Type: corev1.SecretTypeOpaque}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := SummarizeTLSSecret(tt.sec)
+			got := ownership.SummarizeTLSSecret(tt.sec)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("summary\n got %+v\nwant %+v", got, tt.want)
 			}
@@ -62,13 +64,13 @@ func TestSummarizeTLSSecret(t *testing.T) {
 			if strings.Contains(string(raw), "BEGIN") {
 				t.Fatalf("summary JSON carries PEM: %s", raw)
 			}
-			var back TLSSecretSummary
+			var back ownership.TLSSecretSummary
 			if err := json.Unmarshal(raw, &back); err != nil {
 				t.Fatal(err)
 			}
 			for _, at := range []time.Time{now, now.Add(100 * 24 * time.Hour), now.Add(-48 * time.Hour), now.Add(88 * 24 * time.Hour)} {
-				p1, w1 := judgeTLSSecret("team-a/x", got, at)
-				p2, w2 := judgeTLSSecret("team-a/x", back, at)
+				p1, w1 := JudgeTLSSecret("team-a/x", got, at)
+				p2, w2 := JudgeTLSSecret("team-a/x", back, at)
 				if p1 != p2 || w1 != w2 {
 					t.Fatalf("verdict changed by the JSON round trip (%s):\n%q %q\n%q %q", raw, p1, w1, p2, w2)
 				}
@@ -80,12 +82,12 @@ func TestSummarizeTLSSecret(t *testing.T) {
 // TestJudgeTLSSecretOrder keeps the order of the original checks: a missing
 // key is reported before an unparsable certificate.
 func TestJudgeTLSSecretOrder(t *testing.T) {
-	s := SummarizeTLSSecret(tlsSecret("team-a", "x", []byte("not a certificate"), nil))
-	p, _ := judgeTLSSecret("team-a/x", s, now)
+	s := ownership.SummarizeTLSSecret(tlsSecret("team-a", "x", []byte("not a certificate"), nil))
+	p, _ := JudgeTLSSecret("team-a/x", s, now)
 	if want := "Secret team-a/x has no tls.key; put the PEM private key there"; p != want {
 		t.Fatalf("got %q, want %q", p, want)
 	}
-	p, _ = judgeTLSSecret("team-a/x", TLSSecretSummary{Type: corev1.SecretTypeTLS, HasCert: true, HasKey: true, Problem: "Unknown"}, now)
+	p, _ = JudgeTLSSecret("team-a/x", ownership.TLSSecretSummary{Type: corev1.SecretTypeTLS, HasCert: true, HasKey: true, Problem: "Unknown"}, now)
 	if !strings.Contains(p, "could not be checked") {
 		t.Fatalf("an unknown problem code must be refused, got %q", p)
 	}

@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
-	"github.com/vipgate/vipgate/rules"
+	"github.com/vipgate/vipgate/ownership"
 )
 
 // Paths served by the webhook server.
@@ -34,7 +34,7 @@ const (
 )
 
 // LBClass is AKO's loadBalancerClass and IngressClass controller, which vipgate answers to.
-const LBClass = rules.LBClass
+const LBClass = ownership.LBClass
 
 // ConfigOptions say where the API server reaches the webhook and what it routes there.
 type ConfigOptions struct {

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -17,58 +18,39 @@ import (
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/metrics"
+	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/rules"
 )
-
-// CleanupFinalizer is added at admission so the reconciler need not spend a
-// write on it; it holds the Service until its controller objects are removed.
-const CleanupFinalizer = "vipgate.ako.vmware.com/cleanup"
-
-// InventorySource hands out the latest controller inventory snapshot.
-type InventorySource interface {
-	Snapshot() *inventory.Snapshot
-}
 
 // Options configure the admission handlers.
 type Options struct {
 	Settings *config.Settings
 	// Inventory may be nil; controller-dependent checks then warn and admit.
-	Inventory InventorySource
+	Inventory inventory.Source
 	// StaleAfter bounds the inventory's age before its checks fail open.
 	StaleAfter time.Duration
-	// LBClass written on Services vipgate takes by default; LBClass when empty.
+	// LBClass written on Services vipgate takes by default; ownership.LBClass when empty.
 	DefaultClass string
-	// Lookups answer cache questions; NewCacheLookups over the manager when nil.
+	// Lookups answer cache questions (cluster.CacheLookups over the manager's cache).
 	Lookups rules.Lookups
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
 
-// envFor assembles the rule book's inputs for one request.
-func (o *Options) envFor() rules.Env {
+// envFor assembles the rule book's inputs for one request, bound to its context.
+func (o *Options) envFor(ctx context.Context) rules.Env {
 	now := time.Now
 	if o.Now != nil {
 		now = o.Now
 	}
-	t := now()
-	env := rules.Env{Settings: o.Settings, Lookups: o.Lookups, Now: t}
-	if o.Inventory != nil {
-		env.Inventory = o.Inventory.Snapshot()
-	}
-	env.InventoryStale = env.Inventory == nil || (o.StaleAfter > 0 && env.Inventory.Age(t) > o.StaleAfter)
-	return env
+	return rules.NewEnv(ctx, o.Settings, o.Inventory, o.Lookups, o.StaleAfter, now())
 }
 
-// Setup registers indexes and the four admission handlers on the manager's webhook server.
-func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
-	if err := SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
-		return err
-	}
-	if o.Lookups == nil {
-		o.Lookups = NewCacheLookups(ctx, mgr)
-	}
+// Setup registers the admission handlers on the manager's webhook server. The
+// field indexes the lookups read are the operator's (cluster.SetupIndexes).
+func Setup(mgr ctrl.Manager, o Options) error {
 	if o.DefaultClass == "" {
-		o.DefaultClass = LBClass
+		o.DefaultClass = ownership.LBClass
 	}
 	s := mgr.GetScheme()
 	srv := mgr.GetWebhookServer()
@@ -108,12 +90,34 @@ func verdict(ctx context.Context, gk schema.GroupKind, name string, res rules.Re
 	return res.Warnings, nil
 }
 
+// scope says whether vipgate judges an object in namespace: Services and
+// Ingresses of namespaces that namespaceSelector or blockedNamespaceList
+// leave out are another controller's business. A Namespace that cannot be
+// read is judged anyway, with a warning: admission fails open, and the
+// reconciler applies the same selection.
+func (o *Options) scope(ctx context.Context, namespace string) (judge bool, warnings admission.Warnings) {
+	if !ownership.SelectsNamespaces(o.Settings) {
+		return true, nil
+	}
+	ns, err := o.Lookups.Namespace(ctx, namespace)
+	if err != nil {
+		return true, admission.Warnings{"could not read Namespace " + namespace + " to apply namespace selection (" + err.Error() + "); checked as if selected"}
+	}
+	if ns == nil {
+		ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
+	}
+	return ownership.NamespaceSelected(ns, o.Settings), nil
+}
+
 type serviceDefaulter struct{ o *Options }
 
 // Default claims a class-less Service for vipgate, adds the cleanup finalizer and
 // writes a requested IP in canonical form, so the validator and reconciler see one spelling.
 func (d *serviceDefaulter) Default(ctx context.Context, svc *corev1.Service) error {
-	if !rules.OwnsService(svc, d.o.Settings) || !d.o.namespaceSelected(svc.Namespace) {
+	if !ownership.OwnsService(svc, d.o.Settings) {
+		return nil
+	}
+	if judge, _ := d.o.scope(ctx, svc.Namespace); !judge {
 		return nil
 	}
 	if svc.Spec.LoadBalancerClass == nil {
@@ -123,7 +127,7 @@ func (d *serviceDefaulter) Default(ctx context.Context, svc *corev1.Service) err
 	// With deleteConfig vipgate is tearing down: a finalizer nobody will
 	// remove would leave the Service stuck in deletion.
 	if !d.o.Settings.AKOSettings.DeleteConfig {
-		controllerutil.AddFinalizer(svc, CleanupFinalizer)
+		controllerutil.AddFinalizer(svc, ownership.CleanupFinalizer)
 	}
 	// An unparsable address is left as written for the validator to reject with its message.
 	if c, ok := rules.CanonicalIP(svc.Spec.LoadBalancerIP); ok { //nolint:staticcheck // AKO's surface still uses the deprecated field.
@@ -142,21 +146,30 @@ var infraGK = schema.GroupKind{Group: v1beta1.GroupVersion.Group, Kind: "AviInfr
 type serviceValidator struct{ o *Options }
 
 func (v *serviceValidator) ValidateCreate(ctx context.Context, svc *corev1.Service) (admission.Warnings, error) {
-	if !rules.OwnsService(svc, v.o.Settings) || !v.o.namespaceSelected(svc.Namespace) {
-		return nil, nil
-	}
-	return verdict(ctx, serviceGK, svc.Name, rules.ValidateService(svc, nil, v.o.envFor()))
+	return v.validate(ctx, svc, nil)
 }
 
 func (v *serviceValidator) ValidateUpdate(ctx context.Context, old, svc *corev1.Service) (admission.Warnings, error) {
-	if !rules.OwnsService(svc, v.o.Settings) || !v.o.namespaceSelected(svc.Namespace) {
-		return nil, nil
-	}
 	// A Service being deleted only loses finalizers; never block that.
 	if svc.DeletionTimestamp != nil {
 		return nil, nil
 	}
-	return verdict(ctx, serviceGK, svc.Name, rules.ValidateService(svc, old, v.o.envFor()))
+	return v.validate(ctx, svc, old)
+}
+
+func (v *serviceValidator) validate(ctx context.Context, svc, old *corev1.Service) (admission.Warnings, error) {
+	if !ownership.OwnsService(svc, v.o.Settings) {
+		return nil, nil
+	}
+	judge, warnings := v.o.scope(ctx, svc.Namespace)
+	if !judge {
+		return nil, nil
+	}
+	res := rules.ValidateService(svc, old, v.o.envFor(ctx))
+	for _, w := range warnings {
+		res.Warn(w)
+	}
+	return verdict(ctx, serviceGK, svc.Name, res)
 }
 
 func (v *serviceValidator) ValidateDelete(context.Context, *corev1.Service) (admission.Warnings, error) {
@@ -166,14 +179,26 @@ func (v *serviceValidator) ValidateDelete(context.Context, *corev1.Service) (adm
 type ingressValidator struct{ o *Options }
 
 func (v *ingressValidator) ValidateCreate(ctx context.Context, ing *networkingv1.Ingress) (admission.Warnings, error) {
-	return verdict(ctx, ingressGK, ing.Name, rules.ValidateIngress(ing, nil, v.o.envFor()))
+	return v.validate(ctx, ing, nil)
 }
 
 func (v *ingressValidator) ValidateUpdate(ctx context.Context, old, ing *networkingv1.Ingress) (admission.Warnings, error) {
 	if ing.DeletionTimestamp != nil {
 		return nil, nil
 	}
-	return verdict(ctx, ingressGK, ing.Name, rules.ValidateIngress(ing, old, v.o.envFor()))
+	return v.validate(ctx, ing, old)
+}
+
+func (v *ingressValidator) validate(ctx context.Context, ing, old *networkingv1.Ingress) (admission.Warnings, error) {
+	judge, warnings := v.o.scope(ctx, ing.Namespace)
+	if !judge {
+		return nil, nil
+	}
+	res := rules.ValidateIngress(ing, old, v.o.envFor(ctx))
+	for _, w := range warnings {
+		res.Warn(w)
+	}
+	return verdict(ctx, ingressGK, ing.Name, res)
 }
 
 func (v *ingressValidator) ValidateDelete(context.Context, *networkingv1.Ingress) (admission.Warnings, error) {
@@ -183,22 +208,21 @@ func (v *ingressValidator) ValidateDelete(context.Context, *networkingv1.Ingress
 type infraValidator struct{ o *Options }
 
 func (v *infraValidator) ValidateCreate(ctx context.Context, ais *v1beta1.AviInfraSetting) (admission.Warnings, error) {
-	return verdict(ctx, infraGK, ais.Name, rules.ValidateAviInfraSetting(ais, v.o.envFor()))
+	return verdict(ctx, infraGK, ais.Name, rules.ValidateAviInfraSetting(ais, v.o.envFor(ctx)))
 }
 
 func (v *infraValidator) ValidateUpdate(ctx context.Context, _, ais *v1beta1.AviInfraSetting) (admission.Warnings, error) {
 	if ais.DeletionTimestamp != nil {
 		return nil, nil
 	}
-	return verdict(ctx, infraGK, ais.Name, rules.ValidateAviInfraSetting(ais, v.o.envFor()))
+	return verdict(ctx, infraGK, ais.Name, rules.ValidateAviInfraSetting(ais, v.o.envFor(ctx)))
 }
 
 func (v *infraValidator) ValidateDelete(ctx context.Context, ais *v1beta1.AviInfraSetting) (admission.Warnings, error) {
-	res := rules.ValidateAviInfraSettingDelete(ais.Name, v.o.envFor())
+	res := rules.ValidateAviInfraSettingDelete(ais.Name, v.o.envFor(ctx))
 	if len(res.Errors) > 0 {
 		metrics.Admission(infraGK.Kind, metrics.VerdictDenied)
-		log := logr.FromContextOrDiscard(ctx)
-		log.Info("denied delete", "reasons", res.Errors.ToAggregate().Error())
+		logr.FromContextOrDiscard(ctx).Info("denied delete", "reasons", res.Errors.ToAggregate().Error())
 		return res.Warnings, apierrors.NewForbidden(schema.GroupResource{Group: infraGK.Group, Resource: "aviinfrasettings"}, ais.Name, res.Errors.ToAggregate())
 	}
 	return res.Warnings, nil

@@ -2,13 +2,31 @@ package webhooks
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 )
+
+// defaultBudget bounds a review when the API server sends no timeout: a
+// little under the 5 s the configurations set, so an answer (admitting with
+// a warning when a lookup ran out of time) always arrives before the API
+// server gives up.
+const defaultBudget = 4 * time.Second
+
+// budget is how long a review may take: the timeout the API server passes
+// in the URL (?timeout=5s) less a margin for the answer's trip back.
+func budget(r *http.Request) time.Duration {
+	d, err := time.ParseDuration(r.URL.Query().Get("timeout"))
+	if err != nil || d <= 0 {
+		return defaultBudget
+	}
+	return max(d-d/5, 100*time.Millisecond)
+}
 
 // maxReviewBytes bounds a request body; the API server never sends more than a few MiB.
 const maxReviewBytes = 7 << 20
@@ -37,7 +55,9 @@ func Strict(next http.Handler) http.Handler {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")
-		next.ServeHTTP(w, r)
+		ctx, cancel := context.WithTimeout(r.Context(), budget(r))
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -30,10 +30,11 @@ import (
 	"sync"
 
 	"github.com/go-logr/logr"
-	"github.com/vmware/alb-sdk/go/models"
 
+	"github.com/vipgate/vipgate/avi"
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/avi/model"
+	"github.com/vipgate/vipgate/avi/objects"
 	"github.com/vipgate/vipgate/avi/session"
 )
 
@@ -41,7 +42,7 @@ import (
 // concurrent use on different owners; callers serialise work per owner (a
 // reconciler does, per key).
 type Applier struct {
-	c *session.Client
+	c avi.Client
 	// OnWrite is called after every Apply or Delete that wrote something,
 	// e.g. inventory.Cache.Invalidate.
 	OnWrite func()
@@ -51,7 +52,7 @@ type Applier struct {
 }
 
 // New returns an applier using c.
-func New(c *session.Client) *Applier {
+func New(c avi.Client) *Applier {
 	return &Applier{c: c, names: map[string]string{}}
 }
 
@@ -80,8 +81,9 @@ func OwnerOf(s *model.Set) Owner {
 // Result says what Apply or Delete did.
 type Result struct {
 	// VsVip is the owner's VsVip as the controller returned it (allocated
-	// addresses included); nil after Delete. Use model.AllocatedAddresses on it.
-	VsVip *models.VsVip
+	// addresses included); after Delete, the VsVip that was deleted, if any.
+	// Use model.AllocatedAddresses on it.
+	VsVip *objects.VsVip
 	// Writes is the number of POST/PUT/DELETE requests sent.
 	Writes int
 	// Created, Updated and Deleted list "type/name" in the order they were done.
@@ -208,7 +210,7 @@ func step(d desiredObj) string {
 type outcome struct {
 	writes           int
 	created, updated bool
-	vsvip            *models.VsVip
+	vsvip            *objects.VsVip
 	err              error
 }
 
@@ -222,7 +224,7 @@ func (a *Applier) applyOne(ctx context.Context, owner Owner, d desiredObj, c *cu
 		if err == nil {
 			o.created = true
 			if d.typ == model.TypeVsVip {
-				o.vsvip, o.err = decode[models.VsVip](out)
+				o.vsvip, o.err = decode[objects.VsVip](out)
 			}
 			return o
 		}
@@ -250,7 +252,7 @@ func (a *Applier) applyOne(ctx context.Context, owner Owner, d desiredObj, c *cu
 	}
 	if covers(comparable(d.typ, d.body), c.raw) && !removedManaged(d.typ, d.body, c.raw) {
 		if d.typ == model.TypeVsVip {
-			o.vsvip, o.err = decode[models.VsVip](c.raw)
+			o.vsvip, o.err = decode[objects.VsVip](c.raw)
 		}
 		return o
 	}
@@ -266,7 +268,7 @@ func (a *Applier) applyOne(ctx context.Context, owner Owner, d desiredObj, c *cu
 	}
 	o.updated = true
 	if d.typ == model.TypeVsVip {
-		o.vsvip, o.err = decode[models.VsVip](out)
+		o.vsvip, o.err = decode[objects.VsVip](out)
 	}
 	return o
 }
@@ -283,6 +285,12 @@ func (a *Applier) Delete(ctx context.Context, owner Owner) (*Result, error) {
 	for _, c := range cur {
 		if c.createdBy == owner.CreatedBy {
 			mine = append(mine, c)
+		}
+	}
+	if v := cur[model.TypeVsVip+"/"+owner.Name]; v != nil && v.createdBy == owner.CreatedBy {
+		// The caller may need the addresses it held (status entries to clear).
+		if res.VsVip, err = decode[objects.VsVip](v.raw); err != nil {
+			return nil, err
 		}
 	}
 	err = a.deleteAll(ctx, mine, owner.Tenant, res, owner.L7)
@@ -326,22 +334,26 @@ func (a *Applier) deleteAll(ctx context.Context, objs []*current, tenant string,
 }
 
 // ListOwned lists every object carrying createdBy in the client's tenant
-// (tenant "" ) or the given one, for start-up orphan collection: compare with
-// the owners that should exist and pass the rest to DeleteObjects.
-func (a *Applier) ListOwned(ctx context.Context, createdBy, tenant string) ([]Object, error) {
+// (tenant "" ) or the given one, of the given types (all of CreateOrder when
+// none), for start-up orphan collection: compare with the owners that should
+// exist and pass the rest to DeleteObjects.
+func (a *Applier) ListOwned(ctx context.Context, createdBy, tenant string, types ...string) ([]Object, error) {
 	var out []Object
-	for _, typ := range model.CreateOrder {
+	if len(types) == 0 {
+		types = model.CreateOrder
+	}
+	for _, typ := range types {
 		q := url.Values{"fields": {"name,uuid,created_by,markers,type"}}
 		if typ != model.TypeVsVip {
 			q.Set("created_by", createdBy)
 		}
-		err := a.c.List(ctx, typ, q, tenant, inventory.PageSize, func(raw json.RawMessage) error {
+		err := a.c.List(ctx, typ, q, tenant, avi.PageSize, func(raw json.RawMessage) error {
 			var o struct {
-				Name      string                         `json:"name"`
-				UUID      string                         `json:"uuid"`
-				CreatedBy string                         `json:"created_by"`
-				Markers   []*models.RoleFilterMatchLabel `json:"markers"`
-				Type      string                         `json:"type"`
+				Name      string                          `json:"name"`
+				UUID      string                          `json:"uuid"`
+				CreatedBy string                          `json:"created_by"`
+				Markers   []*objects.RoleFilterMatchLabel `json:"markers"`
+				Type      string                          `json:"type"`
 			}
 			if err := json.Unmarshal(raw, &o); err != nil {
 				return err
@@ -413,7 +425,7 @@ func (a *Applier) readOwner(ctx context.Context, owner Owner, want []desiredObj)
 	for _, b := range bases {
 		q := inc(url.Values{"name.contains": {b + "-"}, "created_by": {owner.CreatedBy}})
 		addPool := add(model.TypePool)
-		err := a.c.List(ctx, model.TypePool, q, owner.Tenant, inventory.PageSize, func(raw json.RawMessage) error {
+		err := a.c.List(ctx, model.TypePool, q, owner.Tenant, avi.PageSize, func(raw json.RawMessage) error {
 			var n struct {
 				Name string `json:"name"`
 			}
@@ -539,7 +551,7 @@ func flatten(s *model.Set) ([]desiredObj, error) {
 		typ  string
 		objs any
 	}{{model.TypeVsVip, s.VsVips}, {model.TypeSSLKeyAndCertificate, s.SSLKeyAndCertificates}, {model.TypePool, s.Pools},
-		{model.TypePoolGroup, s.PoolGroups}, {model.TypeL4PolicySet, s.L4PolicySets}, {model.TypeHTTPPolicySet, s.HTTPPolicySets},
+		{model.TypePoolGroup, s.PoolGroups}, {model.TypeHTTPPolicySet, s.HTTPPolicySets},
 		{model.TypeVirtualService, s.VirtualServices}} {
 		if err := add(step.typ, step.objs); err != nil {
 			return nil, err

@@ -14,7 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/vipgate/vipgate/avi/apply"
-	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/avi/inventory/loader"
 	"github.com/vipgate/vipgate/avi/model"
 	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/avisim"
@@ -385,7 +385,7 @@ func TestSharedVIP(t *testing.T) {
 func TestAWSMultiVIP(t *testing.T) {
 	e := newEnv(t, avisim.AWSSeed(), "")
 	ctx := context.Background()
-	snap, err := inventory.Load(ctx, e.c, e.s)
+	snap, err := loader.Load(ctx, e.c, e.s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"net/url"
 
-	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/avi"
 	"github.com/vipgate/vipgate/avi/model"
 )
 
@@ -52,7 +52,7 @@ func (a *Applier) readL7(ctx context.Context, owner Owner, want []desiredObj) (m
 	}
 	if parent := out[model.TypeVirtualService+"/"+owner.Name]; parent != nil {
 		q := url.Values{"refers_to": {model.TypeVirtualService + ":" + parent.uuid}, "created_by": {owner.CreatedBy}}
-		if err := list(model.TypeVirtualService, q, inventory.PageSize, func(c *current) bool { return c.child }); err != nil {
+		if err := list(model.TypeVirtualService, q, avi.PageSize, func(c *current) bool { return c.child }); err != nil {
 			return nil, err
 		}
 	}
@@ -67,7 +67,7 @@ func (a *Applier) readL7(ctx context.Context, owner Owner, want []desiredObj) (m
 		if typ == model.TypePool {
 			q.Set("name.contains", "_")
 		}
-		if err := list(typ, q, inventory.PageSize, mine); err != nil {
+		if err := list(typ, q, avi.PageSize, mine); err != nil {
 			return nil, err
 		}
 	}

@@ -7,11 +7,12 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/vmware/alb-sdk/go/models"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	"github.com/vipgate/vipgate/avi/objects"
 
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/config"
@@ -47,14 +48,13 @@ type Set struct {
 	// the parent virtual service's references instead of L4 name patterns.
 	L7 bool `json:",omitempty"`
 
-	VsVips                []*models.VsVip
-	SSLKeyAndCertificates []*models.SSLKeyAndCertificate `json:",omitempty"`
-	Pools                 []*models.Pool
-	PoolGroups            []*models.PoolGroup `json:",omitempty"`
-	L4PolicySets          []*models.L4PolicySet
-	HTTPPolicySets        []*models.HTTPPolicySet `json:",omitempty"`
+	VsVips                []*objects.VsVip
+	SSLKeyAndCertificates []*objects.SSLKeyAndCertificate `json:",omitempty"`
+	Pools                 []*objects.Pool
+	PoolGroups            []*objects.PoolGroup     `json:",omitempty"`
+	HTTPPolicySets        []*objects.HTTPPolicySet `json:",omitempty"`
 	// VirtualServices: parents first, then SNI children.
-	VirtualServices []*models.VirtualService
+	VirtualServices []*objects.VirtualService
 }
 
 // Member is one Service of an owner with the inputs its pools need.
@@ -90,7 +90,6 @@ func BuildL4(in L4Input) (*Set, error) {
 		return nil, fmt.Errorf("no Service to build")
 	}
 	s := in.Settings
-	cluster := s.AKOSettings.ClusterName
 	members := slices.Clone(in.Members)
 	slices.SortFunc(members, func(a, b Member) int { return strings.Compare(a.Service.Name, b.Service.Name) })
 	ns := members[0].Service.Namespace
@@ -98,14 +97,25 @@ func BuildL4(in L4Input) (*Set, error) {
 	if in.SharedKey != "" {
 		ownerName = in.SharedKey
 	}
-	base := BaseName(cluster, ns, ownerName)
-	createdBy := s.CreatedBy()
-	set := &Set{Owner: base, CreatedBy: createdBy, Tenant: s.ControllerSettings.TenantName}
+	base := BaseName(s.AKOSettings.ClusterName, ns, ownerName)
+	set := &Set{Owner: base, CreatedBy: s.CreatedBy(), Tenant: s.ControllerSettings.TenantName}
+	vsvip, err := l4VsVip(in, members, base)
+	if err != nil {
+		return nil, err
+	}
+	set.VsVips = []*objects.VsVip{vsvip}
+	ports, err := l4Pools(in, members, set)
+	if err != nil {
+		return nil, err
+	}
+	set.VirtualServices = []*objects.VirtualService{l4VirtualService(in, base, ports)}
+	return set, nil
+}
 
-	cloudRef := Ref("cloud", s.ControllerSettings.CloudName)
-	vrfRef := Ref("vrfcontext", s.VRF())
-
-	// VsVip.
+// l4VsVip builds the VsVip of an owner: its vips (with the requested IP, if
+// any member asks for one), autoFQDN names and BGP peer labels.
+func l4VsVip(in L4Input, members []Member, base string) (*objects.VsVip, error) {
+	s := in.Settings
 	var reqIP string
 	for _, m := range members {
 		if ip, _ := rules.RequestedIP(m.Service); ip != "" {
@@ -119,33 +129,40 @@ func BuildL4(in L4Input) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	vsvip := &models.VsVip{
+	vsvip := &objects.VsVip{
 		Name:          ptr.To(base),
-		CloudRef:      ptr.To(cloudRef),
-		VrfContextRef: ptr.To(vrfRef),
+		CloudRef:      ptr.To(Ref("cloud", s.ControllerSettings.CloudName)),
+		VrfContextRef: ptr.To(Ref("vrfcontext", s.VRF())),
 		Vip:           vips,
-		Markers:       []*models.RoleFilterMatchLabel{{Key: ptr.To(MarkerCreatedBy), Values: []string{createdBy}}},
+		Markers:       []*objects.RoleFilterMatchLabel{{Key: ptr.To(MarkerCreatedBy), Values: []string{s.CreatedBy()}}},
 	}
 	for _, m := range members {
 		if fqdn := autoFQDN(s, m.Service); fqdn != "" {
-			vsvip.DNSInfo = append(vsvip.DNSInfo, &models.DNSInfo{Fqdn: ptr.To(fqdn), Type: ptr.To("DNS_RECORD_A")})
+			vsvip.DNSInfo = append(vsvip.DNSInfo, &objects.DNSInfo{Fqdn: ptr.To(fqdn), Type: ptr.To("DNS_RECORD_A")})
 		}
 	}
-	rhi, peerLabels := rhiSettings(s, in.Infra)
-	if rhi && len(peerLabels) > 0 {
+	if rhi, peerLabels := rhiSettings(s, in.Infra); rhi && len(peerLabels) > 0 {
 		vsvip.BgpPeerLabels = peerLabels
 	}
-	set.VsVips = []*models.VsVip{vsvip}
+	return vsvip, nil
+}
 
-	// Pools and the VS's services.
-	type svcPort struct {
-		port  int32
-		proto string
-		pool  string
-	}
+// svcPort is one listening port of an L4 virtual service and its pool.
+type svcPort struct {
+	port  int32
+	proto string
+	pool  string
+}
+
+// l4Pools adds a pool per member port to set and returns the ports sorted
+// by number, then protocol; two members on one port and protocol are an error.
+func l4Pools(in L4Input, members []Member, set *Set) ([]svcPort, error) {
+	s := in.Settings
+	cluster := s.AKOSettings.ClusterName
 	var ports []svcPort
 	seen := map[string]string{}
 	for _, m := range members {
+		ns := m.Service.Namespace
 		set.PoolBases = append(set.PoolBases, BaseName(cluster, ns, m.Service.Name))
 		for _, p := range m.Service.Spec.Ports {
 			proto := string(p.Protocol)
@@ -158,23 +175,28 @@ func BuildL4(in L4Input) (*Set, error) {
 			}
 			seen[key] = m.Service.Name
 			name := PoolName(cluster, ns, m.Service.Name, proto, p.Port)
-			pool := &models.Pool{
+			set.Pools = append(set.Pools, &objects.Pool{
 				Name:      ptr.To(name),
-				CloudRef:  ptr.To(cloudRef),
-				VrfRef:    ptr.To(vrfRef),
-				CreatedBy: ptr.To(createdBy),
+				CloudRef:  ptr.To(Ref("cloud", s.ControllerSettings.CloudName)),
+				VrfRef:    ptr.To(Ref("vrfcontext", s.VRF())),
+				CreatedBy: ptr.To(s.CreatedBy()),
 				Servers:   servers(in, m, p),
-			}
-			set.Pools = append(set.Pools, pool)
+			})
 			ports = append(ports, svcPort{port: p.Port, proto: proto, pool: name})
 		}
 	}
-	slices.SortFunc(set.Pools, func(a, b *models.Pool) int { return strings.Compare(*a.Name, *b.Name) })
+	slices.SortFunc(set.Pools, func(a, b *objects.Pool) int { return strings.Compare(*a.Name, *b.Name) })
 	slices.Sort(set.PoolBases)
 	slices.SortFunc(ports, func(a, b svcPort) int {
 		return cmp.Or(cmp.Compare(a.port, b.port), strings.Compare(a.proto, b.proto))
 	})
+	return ports, nil
+}
 
+// l4VirtualService builds the virtual service listening on ports, each
+// mapped to its pool by service_pool_select.
+func l4VirtualService(in L4Input, base string, ports []svcPort) *objects.VirtualService {
+	s := in.Settings
 	// The VS network profile follows the first protocol in TCP, UDP, SCTP
 	// order that the Service uses; other protocols override it per port.
 	vsNet := ""
@@ -185,36 +207,35 @@ func BuildL4(in L4Input) (*Set, error) {
 			}
 		}
 	}
-	vs := &models.VirtualService{
+	vs := &objects.VirtualService{
 		Name:                  ptr.To(base),
-		CloudRef:              ptr.To(cloudRef),
-		VrfContextRef:         ptr.To(vrfRef),
+		CloudRef:              ptr.To(Ref("cloud", s.ControllerSettings.CloudName)),
+		VrfContextRef:         ptr.To(Ref("vrfcontext", s.VRF())),
 		SeGroupRef:            ptr.To(Ref("serviceenginegroup", seGroup(s, in.Infra))),
 		VsvipRef:              ptr.To(Ref(TypeVsVip, base)),
-		CreatedBy:             ptr.To(createdBy),
+		CreatedBy:             ptr.To(s.CreatedBy()),
 		ApplicationProfileRef: ptr.To(Ref("applicationprofile", AppProfileL4)),
 		NetworkProfileRef:     ptr.To(Ref("networkprofile", vsNet)),
 	}
 	for _, p := range ports {
-		svc := &models.Service{Port: ptr.To(uint32(p.port))}
+		svc := &objects.Service{Port: ptr.To(uint32(p.port))}
 		if np := netProfile(p.proto); np != vsNet {
 			svc.OverrideNetworkProfileRef = ptr.To(Ref("networkprofile", np))
 		}
 		vs.Services = append(vs.Services, svc)
-		vs.ServicePoolSelect = append(vs.ServicePoolSelect, &models.ServicePoolSelector{
+		vs.ServicePoolSelect = append(vs.ServicePoolSelect, &objects.ServicePoolSelector{
 			ServicePort:     ptr.To(uint32(p.port)),
 			ServiceProtocol: ptr.To(serviceProtocol(p.proto)),
 			ServicePoolRef:  ptr.To(Ref(TypePool, p.pool)),
 		})
 	}
-	if rhi {
+	if rhi, peerLabels := rhiSettings(s, in.Infra); rhi {
 		vs.EnableRhi = ptr.To(true)
 		if len(peerLabels) > 0 {
 			vs.BgpPeerLabels = peerLabels
 		}
 	}
-	set.VirtualServices = []*models.VirtualService{vs}
-	return set, nil
+	return vs
 }
 
 func netProfile(proto string) string {
@@ -360,7 +381,7 @@ func vipNetworks(in L4Input) []vipNetwork {
 
 // buildVips returns VsVip.vip[]: one vip on single-VIP clouds, one per VIP
 // network on multi-VIP (AWS) clouds, vip_id "1".."N".
-func buildVips(in L4Input, reqIP string) ([]*models.Vip, error) {
+func buildVips(in L4Input, reqIP string) ([]*objects.Vip, error) {
 	nets := vipNetworks(in)
 	multi := in.Snapshot != nil && in.Snapshot.Cloud.MultiVIP()
 	if !multi && len(nets) > 1 {
@@ -389,16 +410,16 @@ func buildVips(in L4Input, reqIP string) ([]*models.Vip, error) {
 			}
 		}
 	}
-	var out []*models.Vip
+	var out []*objects.Vip
 	for i, n := range nets {
-		vip := &models.Vip{VipID: ptr.To(fmt.Sprint(i + 1)), AutoAllocateIP: ptr.To(true)}
+		vip := &objects.Vip{VipID: ptr.To(fmt.Sprint(i + 1)), AutoAllocateIP: ptr.To(true)}
 		if v6 {
 			vip.AutoAllocateIPType = ptr.To("V6_ONLY")
 		}
 		if n.name != "" || n.uuid != "" {
-			ns := &models.IPNetworkSubnet{NetworkRef: ptr.To(n.ref())}
+			ns := &objects.IPNetworkSubnet{NetworkRef: ptr.To(n.ref())}
 			if n.subnet.IsValid() {
-				pfx := &models.IPAddrPrefix{
+				pfx := &objects.IPAddrPrefix{
 					IPAddr: ipAddr(n.subnet.Addr()),
 					Mask:   ptr.To(int32(n.subnet.Bits())),
 				}
@@ -425,16 +446,16 @@ func buildVips(in L4Input, reqIP string) ([]*models.Vip, error) {
 	return out, nil
 }
 
-func ipAddr(a netip.Addr) *models.IPAddr {
+func ipAddr(a netip.Addr) *objects.IPAddr {
 	t := "V4"
 	if a.Is6() {
 		t = "V6"
 	}
-	return &models.IPAddr{Addr: ptr.To(a.String()), Type: ptr.To(t)}
+	return &objects.IPAddr{Addr: ptr.To(a.String()), Type: ptr.To(t)}
 }
 
 // servers returns a pool's servers for one Service port, sorted by address then port.
-func servers(in L4Input, m Member, p corev1.ServicePort) []*models.Server {
+func servers(in L4Input, m Member, p corev1.ServicePort) []*objects.Server {
 	type hp struct {
 		addr netip.Addr
 		port int32
@@ -476,9 +497,9 @@ func servers(in L4Input, m Member, p corev1.ServicePort) []*models.Server {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b hp) int { return cmp.Or(a.addr.Compare(b.addr), cmp.Compare(a.port, b.port)) })
-	out := make([]*models.Server, 0, len(keys))
+	out := make([]*objects.Server, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, &models.Server{IP: ipAddr(k.addr), Port: ptr.To(k.port)})
+		out = append(out, &objects.Server{IP: ipAddr(k.addr), Port: ptr.To(k.port)})
 	}
 	if len(out) == 0 {
 		return nil
@@ -516,12 +537,12 @@ func slicePort(sl discoveryv1.EndpointSlice, p corev1.ServicePort, proto corev1.
 // VsVip, in vip_id order: the IPv4 then IPv6 address of each vip that has
 // one. It never falls back to a requested or guessed address: a VsVip whose
 // vips carry no address yet gives nil.
-func AllocatedAddresses(v *models.VsVip) []netip.Addr {
+func AllocatedAddresses(v *objects.VsVip) []netip.Addr {
 	if v == nil {
 		return nil
 	}
 	vips := slices.Clone(v.Vip)
-	slices.SortStableFunc(vips, func(a, b *models.Vip) int {
+	slices.SortStableFunc(vips, func(a, b *objects.Vip) int {
 		x, y := ptr.Deref(a.VipID, ""), ptr.Deref(b.VipID, "")
 		return cmp.Or(cmp.Compare(len(x), len(y)), strings.Compare(x, y)) // "2" before "10"
 	})
@@ -531,7 +552,7 @@ func AllocatedAddresses(v *models.VsVip) []netip.Addr {
 		if vip == nil || (vip.Enabled != nil && !*vip.Enabled) {
 			continue
 		}
-		for _, ip := range []*models.IPAddr{vip.IPAddress, vip.Ip6Address} {
+		for _, ip := range []*objects.IPAddr{vip.IPAddress, vip.Ip6Address} {
 			if ip == nil || ip.Addr == nil {
 				continue
 			}

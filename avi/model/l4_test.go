@@ -5,12 +5,13 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/vmware/alb-sdk/go/models"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	"github.com/vipgate/vipgate/avi/objects"
 
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/config"
@@ -70,10 +71,19 @@ func awsSnapshot() *inventory.Snapshot {
 	}}
 }
 
+// mustJSON renders v with object keys sorted, so comparisons do not depend
+// on the field order of the Go types.
 func mustJSON(t *testing.T, v any) string {
 	t.Helper()
-	b, err := json.MarshalIndent(v, "", " ")
+	b, err := json.Marshal(v)
 	if err != nil {
+		t.Fatal(err)
+	}
+	var generic any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = json.MarshalIndent(generic, "", " "); err != nil {
 		t.Fatal(err)
 	}
 	return string(b)
@@ -111,7 +121,7 @@ func TestBuildL4(t *testing.T) {
 		   "vip":[{"vip_id":"1","auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-a","subnet":{"ip_addr":{"addr":"10.50.0.0","type":"V4"},"mask":24}}}]}],
 		 "Pools":[{"name":"c1--ns-web-TCP-80","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_ref":"/api/vrfcontext/?name=global","created_by":"vipgate-c1",
 		   "servers":[{"ip":{"addr":"10.0.0.1","type":"V4"},"port":8080},{"ip":{"addr":"10.0.0.2","type":"V4"},"port":8080}]}],
-		 "L4PolicySets":null,
+		 
 		 "VirtualServices":[{"name":"c1--ns-web","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_context_ref":"/api/vrfcontext/?name=global",
 		   "created_by":"vipgate-c1","se_group_ref":"/api/serviceenginegroup/?name=Default-Group","vsvip_ref":"/api/vsvip/?name=c1--ns-web",
 		   "application_profile_ref":"/api/applicationprofile/?name=System-L4-Application","network_profile_ref":"/api/networkprofile/?name=System-TCP-Proxy",
@@ -255,10 +265,10 @@ func TestNames(t *testing.T) {
 }
 
 func TestAllocatedAddresses(t *testing.T) {
-	ip := func(a string) *models.IPAddr { return &models.IPAddr{Addr: ptr.To(a), Type: ptr.To("V4")} }
-	v := &models.VsVip{Vip: []*models.Vip{
+	ip := func(a string) *objects.IPAddr { return &objects.IPAddr{Addr: ptr.To(a), Type: ptr.To("V4")} }
+	v := &objects.VsVip{Vip: []*objects.Vip{
 		{VipID: ptr.To("10"), IPAddress: ip("10.0.0.10")},
-		{VipID: ptr.To("2"), IPAddress: ip("10.0.0.2"), Ip6Address: &models.IPAddr{Addr: ptr.To("2001:db8::2"), Type: ptr.To("V6")}},
+		{VipID: ptr.To("2"), IPAddress: ip("10.0.0.2"), Ip6Address: &objects.IPAddr{Addr: ptr.To("2001:db8::2"), Type: ptr.To("V6")}},
 		{VipID: ptr.To("3"), AutoAllocateIP: ptr.To(true)}, // not allocated yet: nothing guessed
 		{VipID: ptr.To("4"), IPAddress: ip("0.0.0.0")},
 	}}
@@ -272,7 +282,7 @@ func TestAllocatedAddresses(t *testing.T) {
 			t.Fatalf("got %v want %v", got, want)
 		}
 	}
-	if AllocatedAddresses(nil) != nil || AllocatedAddresses(&models.VsVip{Vip: []*models.Vip{{VipID: ptr.To("1"), AutoAllocateIP: ptr.To(true)}}}) != nil {
+	if AllocatedAddresses(nil) != nil || AllocatedAddresses(&objects.VsVip{Vip: []*objects.Vip{{VipID: ptr.To("1"), AutoAllocateIP: ptr.To(true)}}}) != nil {
 		t.Error("no address must give nil")
 	}
 }

@@ -10,9 +10,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vmware/alb-sdk/go/models"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/vipgate/vipgate/avi/objects"
 
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/config"
@@ -189,6 +190,41 @@ type L7Plan struct {
 	Skipped map[string][]string
 }
 
+// CandidateShards lists every shard that can exist under the settings: the
+// shared shards of the global settings and of each AviInfraSetting, and the
+// dedicated ones of hosts (when a shard size is DEDICATED). A change that can
+// move hosts anywhere (an IngressClass, an AviInfraSetting, the default
+// certificate) requeues them all; there are at most 8 per setting.
+func CandidateShards(s *config.Settings, infras []*v1beta1.AviInfraSetting, hosts []string) []string {
+	var out []string
+	for _, infra := range append([]*v1beta1.AviInfraSetting{nil}, infras...) {
+		n := shardCount(s, infra)
+		if n == 0 {
+			for _, h := range hosts {
+				out = append(out, ShardName(s, infra, h))
+			}
+			continue
+		}
+		for i := range n {
+			prefix := s.AKOSettings.ClusterName + "--"
+			if infra != nil {
+				prefix += infra.Name + "-"
+			}
+			out = append(out, prefix+"Shared-L7-"+strconv.Itoa(i))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// IsShardName reports whether a virtual service name is an L7 shard's (a
+// shared or dedicated parent); L4 names never are, since Kubernetes names
+// have no upper case.
+func IsShardName(cluster, name string) bool {
+	rest, ok := strings.CutPrefix(name, cluster+"--")
+	return ok && (strings.Contains(rest, "Shared-L7-") || strings.HasSuffix(rest, "-L7-dedicated"))
+}
+
 // ShardsOf returns the shards an Ingress's hosts map to (whether or not it won them).
 func ShardsOf(s *config.Settings, li L7Ingress) []string {
 	var out []string
@@ -217,107 +253,139 @@ func PlanL7(s *config.Settings, ings []L7Ingress) *L7Plan {
 		}
 		return cmp.Or(strings.Compare(x.Namespace, y.Namespace), strings.Compare(x.Name, y.Name))
 	})
-	cluster := s.AKOSettings.ClusterName
-	p := &L7Plan{Shards: map[string]*ShardPlan{}, HostShard: map[string]string{}, IngressHosts: map[string][]string{}, Skipped: map[string][]string{}}
-	type hostOwner struct {
-		shard, namespace, ingress string
-	}
-	hosts := map[string]hostOwner{}
-	paths := map[string]string{} // host|match|path → winner
-	pools := map[string]bool{}
-	tlsDone := map[string]bool{}
-	strict := s.L7Settings.FQDNReusePolicy == "Strict"
+	pl := &planner{s: s, hosts: map[string]hostOwner{}, paths: map[string]string{}, pools: map[string]bool{}, tlsDone: map[string]bool{},
+		p: &L7Plan{Shards: map[string]*ShardPlan{}, HostShard: map[string]string{}, IngressHosts: map[string][]string{}, Skipped: map[string][]string{}}}
 	for _, li := range ranked {
-		ing := li.Ingress
-		key := ing.Namespace + "/" + ing.Name
-		if ing.Spec.DefaultBackend != nil {
-			p.Skipped[key] = append(p.Skipped[key], "spec.defaultBackend is not supported; route a host instead")
-		}
-		served := map[string]bool{}
-		for ri, r := range ing.Spec.Rules {
-			if r.Host == "" {
-				p.Skipped[key] = append(p.Skipped[key], fmt.Sprintf("spec.rules[%d] has no host; vipgate places routes on a virtual service by host", ri))
-				continue
-			}
-			if r.HTTP == nil {
-				continue
-			}
-			shard := ShardName(s, li.Infra, r.Host)
-			own, claimed := hosts[r.Host]
-			switch {
-			case !claimed:
-				own = hostOwner{shard: shard, namespace: ing.Namespace, ingress: key}
-				hosts[r.Host] = own
-			case own.shard != shard:
-				p.Conflicts = appendConflict(p.Conflicts, Conflict{Ingress: key, Host: r.Host, Winner: own.ingress,
-					Reason: fmt.Sprintf("host %s is served by virtual service %s for Ingress %s (another IngressClass or AviInfraSetting)", r.Host, own.shard, own.ingress)})
-				continue
-			case strict && own.namespace != ing.Namespace:
-				p.Conflicts = appendConflict(p.Conflicts, Conflict{Ingress: key, Host: r.Host, Winner: own.ingress,
-					Reason: fmt.Sprintf("host %s belongs to namespace %s (Ingress %s) and L7Settings.fqdnReusePolicy is Strict", r.Host, own.namespace, own.ingress)})
-				continue
-			}
-			for pi, hp := range r.HTTP.Paths {
-				if hp.Backend.Service == nil {
-					p.Skipped[key] = append(p.Skipped[key], fmt.Sprintf("spec.rules[%d].http.paths[%d] has a resource backend; only Service backends are supported", ri, pi))
-					continue
-				}
-				path := hp.Path
-				if path == "" {
-					path = "/"
-				}
-				match := MatchBeginsWith
-				if hp.PathType != nil && *hp.PathType == networkingv1.PathTypeExact {
-					match = MatchEquals
-				}
-				pk := r.Host + "|" + match + "|" + path
-				if w, taken := paths[pk]; taken {
-					if w != key {
-						p.Conflicts = appendConflict(p.Conflicts, Conflict{Ingress: key, Host: r.Host, Path: path, Winner: w,
-							Reason: fmt.Sprintf("path %s of host %s is served by the older Ingress %s", path, r.Host, w)})
-					}
-					continue
-				}
-				paths[pk] = key
-				pool := L7PoolName(cluster, r.Host, path, ing.Namespace, ing.Name)
-				if pools[pool] {
-					// Same sanitized name (e.g. Exact and Prefix on one path): keep
-					// names unique with a stable suffix.
-					pool = limitName(cluster, pool+"-"+strconv.FormatUint(uint64(fnv32(match+path)), 16))
-				}
-				pools[pool] = true
-				sp := p.shard(shard, li.Infra, shardCount(s, li.Infra) == 0)
-				sp.Routes = append(sp.Routes, Route{Host: r.Host, Path: path, Match: match, Namespace: ing.Namespace, Ingress: ing.Name,
-					Backend: *hp.Backend.Service, Pool: pool})
-				p.HostShard[r.Host] = shard
-				served[r.Host] = true
-				if !slices.Contains(sp.Ingresses, key) {
-					sp.Ingresses = append(sp.Ingresses, key)
-				}
-			}
-		}
-		for h := range served {
-			p.IngressHosts[key] = append(p.IngressHosts[key], h)
-		}
-		slices.Sort(p.IngressHosts[key])
-		// TLS: the oldest Ingress serving the host that lists it in tls[] decides the certificate.
-		for _, t := range ing.Spec.TLS {
-			for _, h := range t.Hosts {
-				if !served[h] || tlsDone[h] {
-					continue
-				}
-				tlsDone[h] = true
-				sp := p.Shards[p.HostShard[h]]
-				sp.TLS = append(sp.TLS, TLSHost{Host: h, Namespace: ing.Namespace, SecretName: t.SecretName, Ingress: key})
-			}
-		}
+		pl.add(li)
 	}
-	for _, sp := range p.Shards {
+	for _, sp := range pl.p.Shards {
 		sortRoutes(sp.Routes)
 		slices.SortFunc(sp.TLS, func(a, b TLSHost) int { return strings.Compare(a.Host, b.Host) })
 		slices.Sort(sp.Ingresses)
 	}
-	return p
+	return pl.p
+}
+
+// hostOwner is the Ingress a host belongs to, and its shard.
+type hostOwner struct {
+	shard, namespace, ingress string
+}
+
+// planner holds what PlanL7 has decided so far, Ingress by Ingress in rank order.
+type planner struct {
+	s       *config.Settings
+	p       *L7Plan
+	hosts   map[string]hostOwner
+	paths   map[string]string // host|match|path → winner
+	pools   map[string]bool
+	tlsDone map[string]bool
+}
+
+// add plans one Ingress: the hosts and paths it wins, what it loses and
+// why, and the certificates of its secure hosts.
+func (pl *planner) add(li L7Ingress) {
+	ing, p := li.Ingress, pl.p
+	key := ing.Namespace + "/" + ing.Name
+	if ing.Spec.DefaultBackend != nil {
+		p.Skipped[key] = append(p.Skipped[key], "spec.defaultBackend is not supported; route a host instead")
+	}
+	served := map[string]bool{}
+	for ri, r := range ing.Spec.Rules {
+		if r.Host == "" {
+			p.Skipped[key] = append(p.Skipped[key], fmt.Sprintf("spec.rules[%d] has no host; vipgate places routes on a virtual service by host", ri))
+			continue
+		}
+		if r.HTTP == nil {
+			continue
+		}
+		shard := ShardName(pl.s, li.Infra, r.Host)
+		if !pl.claimHost(key, ing.Namespace, r.Host, shard) {
+			continue
+		}
+		for pi, hp := range r.HTTP.Paths {
+			if hp.Backend.Service == nil {
+				p.Skipped[key] = append(p.Skipped[key], fmt.Sprintf("spec.rules[%d].http.paths[%d] has a resource backend; only Service backends are supported", ri, pi))
+				continue
+			}
+			if pl.addPath(li, key, r.Host, shard, hp) {
+				served[r.Host] = true
+			}
+		}
+	}
+	for h := range served {
+		p.IngressHosts[key] = append(p.IngressHosts[key], h)
+	}
+	slices.Sort(p.IngressHosts[key])
+	// TLS: the oldest Ingress serving the host that lists it in tls[] decides the certificate.
+	for _, t := range ing.Spec.TLS {
+		for _, h := range t.Hosts {
+			if !served[h] || pl.tlsDone[h] {
+				continue
+			}
+			pl.tlsDone[h] = true
+			sp := p.Shards[p.HostShard[h]]
+			sp.TLS = append(sp.TLS, TLSHost{Host: h, Namespace: ing.Namespace, SecretName: t.SecretName, Ingress: key})
+		}
+	}
+}
+
+// claimHost gives host to the Ingress key unless an older Ingress holds it on
+// another shard, or (fqdnReusePolicy Strict) in another namespace.
+func (pl *planner) claimHost(key, namespace, host, shard string) bool {
+	own, claimed := pl.hosts[host]
+	switch {
+	case !claimed:
+		pl.hosts[host] = hostOwner{shard: shard, namespace: namespace, ingress: key}
+		return true
+	case own.shard != shard:
+		pl.p.Conflicts = appendConflict(pl.p.Conflicts, Conflict{Ingress: key, Host: host, Winner: own.ingress,
+			Reason: fmt.Sprintf("host %s is served by virtual service %s for Ingress %s (another IngressClass or AviInfraSetting)", host, own.shard, own.ingress)})
+		return false
+	case pl.s.L7Settings.FQDNReusePolicy == "Strict" && own.namespace != namespace:
+		pl.p.Conflicts = appendConflict(pl.p.Conflicts, Conflict{Ingress: key, Host: host, Winner: own.ingress,
+			Reason: fmt.Sprintf("host %s belongs to namespace %s (Ingress %s) and L7Settings.fqdnReusePolicy is Strict", host, own.namespace, own.ingress)})
+		return false
+	}
+	return true
+}
+
+// addPath routes host+path to the Ingress key unless an older Ingress routes
+// the same path with the same match; it reports whether the route was added.
+func (pl *planner) addPath(li L7Ingress, key, host, shard string, hp networkingv1.HTTPIngressPath) bool {
+	ing, p := li.Ingress, pl.p
+	path := hp.Path
+	if path == "" {
+		path = "/"
+	}
+	match := MatchBeginsWith
+	if hp.PathType != nil && *hp.PathType == networkingv1.PathTypeExact {
+		match = MatchEquals
+	}
+	pk := host + "|" + match + "|" + path
+	if w, taken := pl.paths[pk]; taken {
+		if w != key {
+			p.Conflicts = appendConflict(p.Conflicts, Conflict{Ingress: key, Host: host, Path: path, Winner: w,
+				Reason: fmt.Sprintf("path %s of host %s is served by the older Ingress %s", path, host, w)})
+		}
+		return false
+	}
+	pl.paths[pk] = key
+	cluster := pl.s.AKOSettings.ClusterName
+	pool := L7PoolName(cluster, host, path, ing.Namespace, ing.Name)
+	if pl.pools[pool] {
+		// Same sanitized name (e.g. Exact and Prefix on one path): keep
+		// names unique with a stable suffix.
+		pool = limitName(cluster, pool+"-"+strconv.FormatUint(uint64(fnv32(match+path)), 16))
+	}
+	pl.pools[pool] = true
+	sp := p.shard(shard, li.Infra, shardCount(pl.s, li.Infra) == 0)
+	sp.Routes = append(sp.Routes, Route{Host: host, Path: path, Match: match, Namespace: ing.Namespace, Ingress: ing.Name,
+		Backend: *hp.Backend.Service, Pool: pool})
+	p.HostShard[host] = shard
+	if !slices.Contains(sp.Ingresses, key) {
+		sp.Ingresses = append(sp.Ingresses, key)
+	}
+	return true
 }
 
 func appendConflict(cs []Conflict, c Conflict) []Conflict {
@@ -397,95 +465,123 @@ func BuildL7(in L7Input) (*Set, error) {
 		return nil, fmt.Errorf("shard has no routes")
 	}
 	s := in.Settings
-	cluster := s.AKOSettings.ClusterName
-	createdBy := s.CreatedBy()
-	set := &Set{Owner: sp.Name, CreatedBy: createdBy, Tenant: s.ControllerSettings.TenantName, L7: true}
-	cloudRef := Ref("cloud", s.ControllerSettings.CloudName)
-	vrfRef := Ref("vrfcontext", s.VRF())
-	segRef := Ref("serviceenginegroup", seGroup(s, sp.Infra))
-
+	set := &Set{Owner: sp.Name, CreatedBy: s.CreatedBy(), Tenant: s.ControllerSettings.TenantName, L7: true}
 	vips, err := buildVips(L4Input{Settings: s, Infra: sp.Infra, Snapshot: in.Snapshot}, "")
 	if err != nil {
 		return nil, err
 	}
-	vsvip := &models.VsVip{
-		Name: ptr.To(sp.Name), CloudRef: ptr.To(cloudRef), VrfContextRef: ptr.To(vrfRef), Vip: vips,
-		Markers: []*models.RoleFilterMatchLabel{{Key: ptr.To(MarkerCreatedBy), Values: []string{createdBy}}},
+	vsvip := &objects.VsVip{
+		Name: ptr.To(sp.Name), CloudRef: ptr.To(Ref("cloud", s.ControllerSettings.CloudName)), VrfContextRef: ptr.To(Ref("vrfcontext", s.VRF())), Vip: vips,
+		Markers: []*objects.RoleFilterMatchLabel{{Key: ptr.To(MarkerCreatedBy), Values: []string{s.CreatedBy()}}},
 	}
-	rhi, peerLabels := rhiSettings(s, sp.Infra)
-	if rhi && len(peerLabels) > 0 {
+	if rhi, peerLabels := rhiSettings(s, sp.Infra); rhi && len(peerLabels) > 0 {
 		vsvip.BgpPeerLabels = peerLabels
 	}
-	set.VsVips = []*models.VsVip{vsvip}
-
-	// Secure hosts that can be served (certificate available).
-	secure := map[string]bool{}
+	set.VsVips = []*objects.VsVip{vsvip}
+	b := l7Builder{in: in, set: set, secure: map[string]bool{}}
 	for _, t := range sp.TLS {
-		secure[t.Host] = true
+		b.secure[t.Host] = true
 	}
-	served := func(host string) bool { return !secure[host] || in.Certs[host] != nil }
+	b.certificates()
+	b.pools()
+	parentRules, childRules := b.rules()
+	set.HTTPPolicySets = append(set.HTTPPolicySets, policySet(sp.Name, s.CreatedBy(), parentRules))
+	set.VirtualServices = []*objects.VirtualService{b.parent()}
+	if !sp.Dedicated {
+		b.children(childRules)
+	}
+	return set, nil
+}
 
-	// Certificates.
-	for _, t := range sp.TLS {
-		c := in.Certs[t.Host]
+// l7Builder builds one shard's objects into set.
+type l7Builder struct {
+	in  L7Input
+	set *Set
+	// secure marks the hosts listed in tls[] (served over HTTPS when their
+	// certificate is available).
+	secure map[string]bool
+}
+
+// served reports whether a host's routes are served: insecure hosts always,
+// secure ones only with a usable certificate.
+func (b *l7Builder) served(host string) bool { return !b.secure[host] || b.in.Certs[host] != nil }
+
+// certificates adds an SSLKeyAndCertificate per secure host that has one.
+func (b *l7Builder) certificates() {
+	cluster, createdBy := b.in.Settings.AKOSettings.ClusterName, b.in.Settings.CreatedBy()
+	for _, t := range b.in.Shard.TLS {
+		c := b.in.Certs[t.Host]
 		if c == nil {
 			continue
 		}
-		set.SSLKeyAndCertificates = append(set.SSLKeyAndCertificates, &models.SSLKeyAndCertificate{
+		b.set.SSLKeyAndCertificates = append(b.set.SSLKeyAndCertificates, &objects.SSLKeyAndCertificate{
 			Name:        ptr.To(SNIChildName(cluster, t.Host)),
 			Type:        ptr.To("SSL_CERTIFICATE_TYPE_VIRTUALSERVICE"),
-			Certificate: &models.SSLCertificate{Certificate: ptr.To(string(c.Certificate))},
+			Certificate: &objects.SSLCertificate{Certificate: ptr.To(string(c.Certificate))},
 			Key:         ptr.To(string(c.Key)),
 			CreatedBy:   ptr.To(createdBy),
 		})
 	}
+}
 
-	// Pools and pool groups, one each per served route.
-	for _, r := range sp.Routes {
-		if !served(r.Host) {
+// pools adds a pool and a pool group per served route.
+func (b *l7Builder) pools() {
+	s := b.in.Settings
+	cloudRef, vrfRef := Ref("cloud", s.ControllerSettings.CloudName), Ref("vrfcontext", s.VRF())
+	for _, r := range b.in.Shard.Routes {
+		if !b.served(r.Host) {
 			continue
 		}
-		set.Pools = append(set.Pools, &models.Pool{
-			Name: ptr.To(r.Pool), CloudRef: ptr.To(cloudRef), VrfRef: ptr.To(vrfRef), CreatedBy: ptr.To(createdBy),
-			Servers: routeServers(in, r),
+		b.set.Pools = append(b.set.Pools, &objects.Pool{
+			Name: ptr.To(r.Pool), CloudRef: ptr.To(cloudRef), VrfRef: ptr.To(vrfRef), CreatedBy: ptr.To(s.CreatedBy()),
+			Servers: routeServers(b.in, r),
 		})
-		set.PoolGroups = append(set.PoolGroups, &models.PoolGroup{
-			Name: ptr.To(r.Pool), CloudRef: ptr.To(cloudRef), CreatedBy: ptr.To(createdBy),
-			Members: []*models.PoolGroupMember{{PoolRef: ptr.To(Ref(TypePool, r.Pool))}},
+		b.set.PoolGroups = append(b.set.PoolGroups, &objects.PoolGroup{
+			Name: ptr.To(r.Pool), CloudRef: ptr.To(cloudRef), CreatedBy: ptr.To(s.CreatedBy()),
+			Members: []*objects.PoolGroupMember{{PoolRef: ptr.To(Ref(TypePool, r.Pool))}},
 		})
 	}
-	slices.SortFunc(set.Pools, func(a, b *models.Pool) int { return strings.Compare(*a.Name, *b.Name) })
-	slices.SortFunc(set.PoolGroups, func(a, b *models.PoolGroup) int { return strings.Compare(*a.Name, *b.Name) })
+	slices.SortFunc(b.set.Pools, func(a, b *objects.Pool) int { return strings.Compare(*a.Name, *b.Name) })
+	slices.SortFunc(b.set.PoolGroups, func(a, b *objects.PoolGroup) int { return strings.Compare(*a.Name, *b.Name) })
+}
 
-	// The parent's (or dedicated VS's) policy: redirects for secure hosts
-	// first, then the routes it serves itself.
-	var parentRules []*models.HTTPRequestRule
+// rules returns the parent's (or dedicated VS's) request rules, redirects
+// for secure hosts first, then the routes it serves itself; and the rules of
+// each SNI child by host.
+func (b *l7Builder) rules() (parent []*objects.HTTPRequestRule, children map[string][]*objects.HTTPRequestRule) {
+	sp := b.in.Shard
 	for _, t := range sp.TLS {
-		parentRules = append(parentRules, redirectRule(t.Host))
+		parent = append(parent, redirectRule(t.Host))
 	}
-	childRules := map[string][]*models.HTTPRequestRule{}
+	children = map[string][]*objects.HTTPRequestRule{}
 	for _, r := range sp.Routes {
 		switch {
-		case !served(r.Host):
-		case secure[r.Host] && !sp.Dedicated:
-			childRules[r.Host] = append(childRules[r.Host], switchRule(r))
+		case !b.served(r.Host):
+		case b.secure[r.Host] && !sp.Dedicated:
+			children[r.Host] = append(children[r.Host], switchRule(r))
 		default:
-			parentRules = append(parentRules, switchRule(r))
+			parent = append(parent, switchRule(r))
 		}
 	}
-	set.HTTPPolicySets = append(set.HTTPPolicySets, policySet(sp.Name, createdBy, parentRules))
+	return parent, children
+}
 
-	parent := &models.VirtualService{
-		Name: ptr.To(sp.Name), CloudRef: ptr.To(cloudRef), VrfContextRef: ptr.To(vrfRef), SeGroupRef: ptr.To(segRef),
-		VsvipRef: ptr.To(Ref(TypeVsVip, sp.Name)), CreatedBy: ptr.To(createdBy),
-		HTTPPolicies: []*models.HTTPPolicies{{Index: ptr.To(int32(11)), HTTPPolicySetRef: ptr.To(Ref(TypeHTTPPolicySet, sp.Name))}},
-		Services:     []*models.Service{{Port: ptr.To(uint32(80))}},
+// parent builds the shard's virtual service: a shared VH parent on 80 and
+// 443, or a DEDICATED host's normal virtual service carrying its certificate.
+func (b *l7Builder) parent() *objects.VirtualService {
+	s, sp := b.in.Settings, b.in.Shard
+	parent := &objects.VirtualService{
+		Name: ptr.To(sp.Name), CloudRef: ptr.To(Ref("cloud", s.ControllerSettings.CloudName)), VrfContextRef: ptr.To(Ref("vrfcontext", s.VRF())),
+		SeGroupRef: ptr.To(Ref("serviceenginegroup", seGroup(s, sp.Infra))),
+		VsvipRef:   ptr.To(Ref(TypeVsVip, sp.Name)), CreatedBy: ptr.To(s.CreatedBy()),
+		HTTPPolicies: []*objects.HTTPPolicies{{Index: ptr.To(int32(11)), HTTPPolicySetRef: ptr.To(Ref(TypeHTTPPolicySet, sp.Name))}},
+		Services:     []*objects.Service{{Port: ptr.To(uint32(80))}},
 	}
 	if sp.Dedicated {
 		parent.Type = ptr.To(VSTypeNormal)
 		parent.ApplicationProfileRef = ptr.To(Ref("applicationprofile", AppProfileHTTP))
-		for _, c := range set.SSLKeyAndCertificates {
-			parent.Services = append(parent.Services, &models.Service{Port: ptr.To(uint32(443)), EnableSsl: ptr.To(true)})
+		for _, c := range b.set.SSLKeyAndCertificates {
+			parent.Services = append(parent.Services, &objects.Service{Port: ptr.To(uint32(443)), EnableSsl: ptr.To(true)})
 			parent.ApplicationProfileRef = ptr.To(Ref("applicationprofile", AppProfileSecureHTTP))
 			parent.SslProfileRef = ptr.To(Ref("sslprofile", SSLProfileStandard))
 			parent.SslKeyAndCertificateRefs = []string{Ref(TypeSSLKeyAndCertificate, *c.Name)}
@@ -493,71 +589,74 @@ func BuildL7(in L7Input) (*Set, error) {
 	} else {
 		parent.Type = ptr.To(VSTypeVHParent)
 		parent.ApplicationProfileRef = ptr.To(Ref("applicationprofile", AppProfileHTTP))
-		parent.Services = append(parent.Services, &models.Service{Port: ptr.To(uint32(443)), EnableSsl: ptr.To(true)})
+		parent.Services = append(parent.Services, &objects.Service{Port: ptr.To(uint32(443)), EnableSsl: ptr.To(true)})
 		parent.SslProfileRef = ptr.To(Ref("sslprofile", SSLProfileStandard))
 		// The controller refuses an SSL port without a certificate; SNI children
 		// carry the hosts' own, and the parent answers unknown names with the
 		// controller's default certificate, as AKO's shared parents do.
 		parent.SslKeyAndCertificateRefs = []string{Ref(TypeSSLKeyAndCertificate, DefaultCertificate)}
 	}
-	if rhi {
+	if rhi, peerLabels := rhiSettings(s, sp.Infra); rhi {
 		parent.EnableRhi = ptr.To(true)
 		if len(peerLabels) > 0 {
 			parent.BgpPeerLabels = peerLabels
 		}
 	}
-	set.VirtualServices = []*models.VirtualService{parent}
-
-	// SNI children, in host order.
-	if !sp.Dedicated {
-		for _, t := range sp.TLS {
-			rules := childRules[t.Host]
-			if in.Certs[t.Host] == nil || len(rules) == 0 {
-				continue
-			}
-			name := SNIChildName(cluster, t.Host)
-			set.HTTPPolicySets = append(set.HTTPPolicySets, policySet(name, createdBy, rules))
-			set.VirtualServices = append(set.VirtualServices, &models.VirtualService{
-				Name: ptr.To(name), Type: ptr.To(VSTypeVHChild), CloudRef: ptr.To(cloudRef), VrfContextRef: ptr.To(vrfRef),
-				SeGroupRef: ptr.To(segRef), CreatedBy: ptr.To(createdBy),
-				VhParentVsRef:            ptr.To(Ref(TypeVirtualService, sp.Name)),
-				VhDomainName:             []string{t.Host},
-				ApplicationProfileRef:    ptr.To(Ref("applicationprofile", AppProfileSecureHTTP)),
-				SslProfileRef:            ptr.To(Ref("sslprofile", SSLProfileStandard)),
-				SslKeyAndCertificateRefs: []string{Ref(TypeSSLKeyAndCertificate, name)},
-				HTTPPolicies:             []*models.HTTPPolicies{{Index: ptr.To(int32(11)), HTTPPolicySetRef: ptr.To(Ref(TypeHTTPPolicySet, name))}},
-			})
-		}
-	}
-	return set, nil
+	return parent
 }
 
-func policySet(name, createdBy string, rules []*models.HTTPRequestRule) *models.HTTPPolicySet {
+// children adds an SNI child, with its policy set, per secure host that has
+// a certificate and routes, in host order.
+func (b *l7Builder) children(rulesByHost map[string][]*objects.HTTPRequestRule) {
+	s, sp := b.in.Settings, b.in.Shard
+	cluster, createdBy := s.AKOSettings.ClusterName, s.CreatedBy()
+	for _, t := range sp.TLS {
+		rules := rulesByHost[t.Host]
+		if b.in.Certs[t.Host] == nil || len(rules) == 0 {
+			continue
+		}
+		name := SNIChildName(cluster, t.Host)
+		b.set.HTTPPolicySets = append(b.set.HTTPPolicySets, policySet(name, createdBy, rules))
+		b.set.VirtualServices = append(b.set.VirtualServices, &objects.VirtualService{
+			Name: ptr.To(name), Type: ptr.To(VSTypeVHChild), CloudRef: ptr.To(Ref("cloud", s.ControllerSettings.CloudName)),
+			VrfContextRef: ptr.To(Ref("vrfcontext", s.VRF())),
+			SeGroupRef:    ptr.To(Ref("serviceenginegroup", seGroup(s, sp.Infra))), CreatedBy: ptr.To(createdBy),
+			VhParentVsRef:            ptr.To(Ref(TypeVirtualService, sp.Name)),
+			VhDomainName:             []string{t.Host},
+			ApplicationProfileRef:    ptr.To(Ref("applicationprofile", AppProfileSecureHTTP)),
+			SslProfileRef:            ptr.To(Ref("sslprofile", SSLProfileStandard)),
+			SslKeyAndCertificateRefs: []string{Ref(TypeSSLKeyAndCertificate, name)},
+			HTTPPolicies:             []*objects.HTTPPolicies{{Index: ptr.To(int32(11)), HTTPPolicySetRef: ptr.To(Ref(TypeHTTPPolicySet, name))}},
+		})
+	}
+}
+
+func policySet(name, createdBy string, rules []*objects.HTTPRequestRule) *objects.HTTPPolicySet {
 	for i, r := range rules {
 		r.Index = ptr.To(int32(i + 1))
 	}
-	return &models.HTTPPolicySet{
+	return &objects.HTTPPolicySet{
 		Name: ptr.To(name), CreatedBy: ptr.To(createdBy),
-		HTTPRequestPolicy: &models.HTTPRequestPolicy{Rules: rules},
+		HTTPRequestPolicy: &objects.HTTPRequestPolicy{Rules: rules},
 	}
 }
 
-func hostMatch(host string) *models.HostHdrMatch {
-	return &models.HostHdrMatch{MatchCriteria: ptr.To("HDR_EQUALS"), MatchCase: ptr.To("INSENSITIVE"), Value: []string{host}}
+func hostMatch(host string) *objects.HostHdrMatch {
+	return &objects.HostHdrMatch{MatchCriteria: ptr.To("HDR_EQUALS"), MatchCase: ptr.To("INSENSITIVE"), Value: []string{host}}
 }
 
 // switchRule sends host+path to the route's pool group. On a shared parent
 // the host header selects the host; an SNI child only sees its own host, but
 // matching it there too keeps the rule self-describing.
-func switchRule(r Route) *models.HTTPRequestRule {
-	return &models.HTTPRequestRule{
+func switchRule(r Route) *objects.HTTPRequestRule {
+	return &objects.HTTPRequestRule{
 		Name:   ptr.To(r.Pool),
 		Enable: ptr.To(true),
-		Match: &models.MatchTarget{
+		Match: &objects.MatchTarget{
 			HostHdr: hostMatch(r.Host),
-			Path:    &models.PathMatch{MatchCriteria: ptr.To(r.Match), MatchCase: ptr.To("SENSITIVE"), MatchStr: []string{r.Path}},
+			Path:    &objects.PathMatch{MatchCriteria: ptr.To(r.Match), MatchCase: ptr.To("SENSITIVE"), MatchStr: []string{r.Path}},
 		},
-		SwitchingAction: &models.HttpswitchingAction{
+		SwitchingAction: &objects.HTTPSwitchingAction{
 			Action:       ptr.To("HTTP_SWITCHING_SELECT_POOLGROUP"),
 			PoolGroupRef: ptr.To(Ref(TypePoolGroup, r.Pool)),
 		},
@@ -566,15 +665,15 @@ func switchRule(r Route) *models.HTTPRequestRule {
 
 // redirectRule answers plain HTTP on port 80 for a secure host with a 302 to
 // the same URL over HTTPS.
-func redirectRule(host string) *models.HTTPRequestRule {
-	return &models.HTTPRequestRule{
+func redirectRule(host string) *objects.HTTPRequestRule {
+	return &objects.HTTPRequestRule{
 		Name:   ptr.To(host + "-redirect-https"),
 		Enable: ptr.To(true),
-		Match: &models.MatchTarget{
+		Match: &objects.MatchTarget{
 			HostHdr: hostMatch(host),
-			VsPort:  &models.PortMatch{MatchCriteria: ptr.To("IS_IN"), Ports: []int64{80}},
+			VsPort:  &objects.PortMatch{MatchCriteria: ptr.To("IS_IN"), Ports: []int64{80}},
 		},
-		RedirectAction: &models.HTTPRedirectAction{
+		RedirectAction: &objects.HTTPRedirectAction{
 			Protocol: ptr.To("HTTPS"), Port: ptr.To(uint32(443)), KeepQuery: ptr.To(true),
 			StatusCode: ptr.To("HTTP_REDIRECT_STATUS_CODE_302"),
 		},
@@ -582,7 +681,7 @@ func redirectRule(host string) *models.HTTPRequestRule {
 }
 
 // routeServers resolves a route's backend Service port and returns its servers.
-func routeServers(in L7Input, r Route) []*models.Server {
+func routeServers(in L7Input, r Route) []*objects.Server {
 	m, ok := in.Backends[r.Namespace+"/"+r.Backend.Name]
 	if !ok || m.Service == nil {
 		return nil

@@ -196,7 +196,7 @@ func TestBuildL7(t *testing.T) {
 		 "PoolGroups":[
 		   {"name":"c1--foo.com_-ns1-a","cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","members":[{"pool_ref":"/api/pool/?name=c1--foo.com_-ns1-a"}]},
 		   {"name":"c1--sec.com_app-ns1-s","cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","members":[{"pool_ref":"/api/pool/?name=c1--sec.com_app-ns1-s"}]}],
-		 "L4PolicySets":null,
+		 
 		 "HTTPPolicySets":[
 		   {"name":"c1--Shared-L7-0","created_by":"vipgate-c1","http_request_policy":{"rules":[
 		     {"name":"sec.com-redirect-https","index":1,"enable":true,
@@ -228,7 +228,7 @@ func TestBuildL7(t *testing.T) {
 		 "VsVips":[{"name":"c1--Shared-L7-0","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_context_ref":"/api/vrfcontext/?name=global",
 		   "markers":[{"key":"created_by","values":["vipgate-c1"]}],
 		   "vip":[{"vip_id":"1","auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-a","subnet":{"ip_addr":{"addr":"10.50.0.0","type":"V4"},"mask":24}}}]}],
-		 "Pools":null,"L4PolicySets":null,
+		 "Pools":null,
 		 "HTTPPolicySets":[{"name":"c1--Shared-L7-0","created_by":"vipgate-c1","http_request_policy":{"rules":[
 		     {"name":"sec.com-redirect-https","index":1,"enable":true,
 		      "match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["sec.com"]},"vs_port":{"match_criteria":"IS_IN","ports":[80]}},
@@ -252,7 +252,7 @@ func TestBuildL7(t *testing.T) {
 		 "Pools":[{"name":"c1--sec.com_app-ns1-s","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_ref":"/api/vrfcontext/?name=global","created_by":"vipgate-c1",
 		    "servers":[{"ip":{"addr":"192.168.0.1","type":"V4"},"port":30080},{"ip":{"addr":"192.168.0.2","type":"V4"},"port":30080}]}],
 		 "PoolGroups":[{"name":"c1--sec.com_app-ns1-s","cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","members":[{"pool_ref":"/api/pool/?name=c1--sec.com_app-ns1-s"}]}],
-		 "L4PolicySets":null,
+		 
 		 "HTTPPolicySets":[{"name":"c1--sec.com-L7-dedicated","created_by":"vipgate-c1","http_request_policy":{"rules":[
 		     {"name":"sec.com-redirect-https","index":1,"enable":true,
 		      "match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["sec.com"]},"vs_port":{"match_criteria":"IS_IN","ports":[80]}},

@@ -17,9 +17,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vmware/alb-sdk/go/models"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/vipgate/vipgate/avi/objects"
 )
 
 const (
@@ -107,41 +108,41 @@ func RouteID(cluster, node string, i int) string {
 // BuildStaticRoutes turns every node's routes into the cluster's desired
 // static routes, sorted by route_id. Route ids are numbered per node in
 // prefix order, so they do not depend on the order nodes are listed in.
-func BuildStaticRoutes(cluster string, routes []NodeRoute) []*models.StaticRoute {
+func BuildStaticRoutes(cluster string, routes []NodeRoute) []*objects.StaticRoute {
 	byNode := map[string][]NodeRoute{}
 	for _, r := range routes {
 		byNode[r.Node] = append(byNode[r.Node], r)
 	}
-	var out []*models.StaticRoute
+	var out []*objects.StaticRoute
 	for node, rs := range byNode {
 		slices.SortFunc(rs, func(a, b NodeRoute) int { return cmp.Compare(a.Prefix.String(), b.Prefix.String()) })
 		for i, r := range rs {
-			out = append(out, &models.StaticRoute{
+			out = append(out, &objects.StaticRoute{
 				RouteID: ptr.To(RouteID(cluster, node, i+1)),
-				Prefix: &models.IPAddrPrefix{
+				Prefix: &objects.IPAddrPrefix{
 					IPAddr: routeAddr(r.Prefix.Addr()),
 					Mask:   ptr.To(int32(r.Prefix.Bits())),
 				},
 				NextHop: routeAddr(r.NextHop),
-				Labels:  []*models.KeyValue{{Key: ptr.To(ClusterLabel), Value: ptr.To(cluster)}},
+				Labels:  []*objects.KeyValue{{Key: ptr.To(ClusterLabel), Value: ptr.To(cluster)}},
 			})
 		}
 	}
-	slices.SortFunc(out, func(a, b *models.StaticRoute) int { return strings.Compare(*a.RouteID, *b.RouteID) })
+	slices.SortFunc(out, func(a, b *objects.StaticRoute) int { return strings.Compare(*a.RouteID, *b.RouteID) })
 	return out
 }
 
-func routeAddr(a netip.Addr) *models.IPAddr {
+func routeAddr(a netip.Addr) *objects.IPAddr {
 	t := "V4"
 	if a.Is6() {
 		t = "V6"
 	}
-	return &models.IPAddr{Addr: ptr.To(a.String()), Type: ptr.To(t)}
+	return &objects.IPAddr{Addr: ptr.To(a.String()), Type: ptr.To(t)}
 }
 
 // RouteOwnedBy reports whether a route carries clustername=<cluster>.
 // Unlabelled routes belong to nobody vipgate knows and are never touched.
-func RouteOwnedBy(r *models.StaticRoute, cluster string) bool {
+func RouteOwnedBy(r *objects.StaticRoute, cluster string) bool {
 	if r == nil {
 		return false
 	}
@@ -174,7 +175,7 @@ type RouteMerge struct {
 // clustername=<cluster> are the cluster's; all others are kept byte for byte.
 // A desired route_id already used by another route gets a "-v<n>" suffix so
 // route ids stay unique in the VRF.
-func MergeStaticRoutes(current []any, cluster string, desired []*models.StaticRoute) (RouteMerge, error) {
+func MergeStaticRoutes(current []any, cluster string, desired []*objects.StaticRoute) (RouteMerge, error) {
 	var res RouteMerge
 	taken := map[string]bool{}
 	mine := map[string]routeKey{}
@@ -245,7 +246,7 @@ type routeKey struct {
 	prefix, nextHop string
 }
 
-func keyOf(r *models.StaticRoute) routeKey {
+func keyOf(r *objects.StaticRoute) routeKey {
 	var k routeKey
 	if p := r.Prefix; p != nil && p.IPAddr != nil && p.IPAddr.Addr != nil {
 		if a, err := netip.ParseAddr(*p.IPAddr.Addr); err == nil {
@@ -266,19 +267,19 @@ func keyOf(r *models.StaticRoute) routeKey {
 	return k
 }
 
-func decodeRoute(raw any) (*models.StaticRoute, error) {
+func decodeRoute(raw any) (*objects.StaticRoute, error) {
 	b, err := json.Marshal(raw)
 	if err != nil {
 		return nil, err
 	}
-	var r models.StaticRoute
+	var r objects.StaticRoute
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, err
 	}
 	return &r, nil
 }
 
-func toWire(r *models.StaticRoute) (any, error) {
+func toWire(r *objects.StaticRoute) (any, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return nil, err
@@ -292,7 +293,7 @@ func toWire(r *models.StaticRoute) (any, error) {
 
 // SEGroupClusterLabel returns the value of the SE group's clustername label
 // and whether it has one.
-func SEGroupClusterLabel(labels []*models.KeyValue) (string, bool) {
+func SEGroupClusterLabel(labels []*objects.KeyValue) (string, bool) {
 	for _, l := range labels {
 		if l != nil && l.Key != nil && *l.Key == ClusterLabel {
 			return ptr.Deref(l.Value, ""), true

@@ -7,10 +7,11 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/vmware/alb-sdk/go/models"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/vipgate/vipgate/avi/objects"
 )
 
 func node(name string, podCIDRs []string, ann string, ips ...string) *corev1.Node {
@@ -79,7 +80,7 @@ func TestBuildStaticRoutes(t *testing.T) {
 		nr("w1", "10.244.1.0/24", "192.168.1.11"),
 	}
 	got := BuildStaticRoutes("east", in)
-	b, _ := json.Marshal(got)
+	b := []byte(compactJSON(t, got))
 	want := `[` +
 		`{"labels":[{"key":"clustername","value":"east"}],"next_hop":{"addr":"192.168.1.11","type":"V4"},"prefix":{"ip_addr":{"addr":"10.244.1.0","type":"V4"},"mask":24},"route_id":"east-w1-1"},` +
 		`{"labels":[{"key":"clustername","value":"east"}],"next_hop":{"addr":"192.168.1.11","type":"V4"},"prefix":{"ip_addr":{"addr":"10.245.1.0","type":"V4"},"mask":24},"route_id":"east-w1-2"},` +
@@ -89,7 +90,7 @@ func TestBuildStaticRoutes(t *testing.T) {
 	}
 	// The order nodes are listed in does not matter.
 	slices.Reverse(in)
-	b2, _ := json.Marshal(BuildStaticRoutes("east", in))
+	b2 := []byte(compactJSON(t, BuildStaticRoutes("east", in)))
 	if string(b2) != string(b) {
 		t.Errorf("input order changed the output:\n%s\n%s", b, b2)
 	}
@@ -217,17 +218,31 @@ func TestMergeStaticRoutes(t *testing.T) {
 }
 
 func TestRouteOwnedBy(t *testing.T) {
-	lab := func(k, v string) *models.StaticRoute {
-		return &models.StaticRoute{Labels: []*models.KeyValue{{Key: ptr.To(k), Value: ptr.To(v)}}}
+	lab := func(k, v string) *objects.StaticRoute {
+		return &objects.StaticRoute{Labels: []*objects.KeyValue{{Key: ptr.To(k), Value: ptr.To(v)}}}
 	}
 	if !RouteOwnedBy(lab("clustername", "east"), "east") || RouteOwnedBy(lab("clustername", "west"), "east") ||
-		RouteOwnedBy(lab("other", "east"), "east") || RouteOwnedBy(&models.StaticRoute{}, "east") || RouteOwnedBy(nil, "east") {
+		RouteOwnedBy(lab("other", "east"), "east") || RouteOwnedBy(&objects.StaticRoute{}, "east") || RouteOwnedBy(nil, "east") {
 		t.Errorf("ownership by label is wrong")
 	}
-	if v, ok := SEGroupClusterLabel([]*models.KeyValue{{Key: ptr.To("tier"), Value: ptr.To("edge")}, {Key: ptr.To("clustername"), Value: ptr.To("east")}}); !ok || v != "east" {
+	if v, ok := SEGroupClusterLabel([]*objects.KeyValue{{Key: ptr.To("tier"), Value: ptr.To("edge")}, {Key: ptr.To("clustername"), Value: ptr.To("east")}}); !ok || v != "east" {
 		t.Errorf("SEGroupClusterLabel = %q, %v", v, ok)
 	}
 	if _, ok := SEGroupClusterLabel(nil); ok {
 		t.Errorf("no labels should have no cluster label")
 	}
+}
+
+// compactJSON renders v on one line with object keys sorted.
+func compactJSON(t *testing.T, v any) string {
+	t.Helper()
+	var generic any
+	if err := json.Unmarshal([]byte(mustJSON(t, v)), &generic); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(generic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

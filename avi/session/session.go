@@ -29,6 +29,7 @@ import (
 	"github.com/go-logr/logr"
 	albsession "github.com/vmware/alb-sdk/go/session"
 
+	"github.com/vipgate/vipgate/avi"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/metrics"
 )
@@ -49,7 +50,7 @@ type Options struct {
 }
 
 // Client is a pool of alb-sdk sessions to one controller and tenant.
-// It is safe for concurrent use.
+// It is safe for concurrent use, and implements avi.Client.
 type Client struct {
 	host    string
 	tenant  string
@@ -197,6 +198,8 @@ func (c *Client) forEachIdle(fn func(*slot)) {
 		c.pool <- sl
 	}
 }
+
+var _ avi.Client = (*Client)(nil)
 
 // Host is the controller address the client talks to.
 func (c *Client) Host() string { return c.host }
@@ -380,12 +383,6 @@ func Path(objType, uuid string, q url.Values) string {
 	return p
 }
 
-// Page is one page of a collection.
-type Page struct {
-	Count   int
-	Results []json.RawMessage
-}
-
 // List reads every object of a collection in pages of pageSize (default 200),
 // calling fn for each raw object. q holds filters such as name, created_by,
 // fields or include_name. tenant "" uses the client's tenant; "*" asks for all
@@ -434,20 +431,6 @@ func (c *Client) List(ctx context.Context, objType string, q url.Values, tenant 
 			return nil
 		}
 	}
-}
-
-// ListAll is List decoding each object into T.
-func ListAll[T any](ctx context.Context, c *Client, objType string, q url.Values, tenant string, pageSize int) ([]*T, error) {
-	var out []*T
-	err := c.List(ctx, objType, q, tenant, pageSize, func(raw json.RawMessage) error {
-		v := new(T)
-		if err := json.Unmarshal(raw, v); err != nil {
-			return &Error{Op: "GET " + objType, Message: "decoding object: " + err.Error(), Err: err}
-		}
-		out = append(out, v)
-		return nil
-	})
-	return out, err
 }
 
 // Get reads api/<type>/<uuid> into out.

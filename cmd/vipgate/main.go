@@ -91,6 +91,7 @@ func run() int {
 		Settings:            settings,
 		Credentials:         creds,
 		Namespace:           *namespace,
+		PodName:             os.Getenv("POD_NAME"),
 		WebhookHost:         *webhookHost,
 		WebhookPort:         *webhookPort,
 		WebhookCertDir:      *certDir,

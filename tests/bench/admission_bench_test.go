@@ -41,6 +41,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/avi/inventory/loader"
 	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/config"
@@ -276,8 +277,8 @@ func BenchmarkAdmission(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	inv := inventory.NewCache(func(ctx context.Context) (*inventory.Snapshot, error) {
-		return inventory.Load(ctx, cc, settings)
+	inv := loader.NewCache(func(ctx context.Context) (*inventory.Snapshot, error) {
+		return loader.Load(ctx, cc, settings)
 	}, time.Hour)
 	if err := inv.Refresh(ctx); err != nil {
 		b.Fatal(err)

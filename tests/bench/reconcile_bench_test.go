@@ -29,7 +29,7 @@ import (
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/operator"
-	"github.com/vipgate/vipgate/rules"
+	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/tests/harness"
 )
 
@@ -60,7 +60,7 @@ func rlService(ns, name string) *corev1.Service {
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: corev1.ServiceSpec{
 			Type:              corev1.ServiceTypeLoadBalancer,
-			LoadBalancerClass: ptr.To(rules.LBClass),
+			LoadBalancerClass: ptr.To(ownership.LBClass),
 			Ports:             []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(8080)}},
 		},
 	}

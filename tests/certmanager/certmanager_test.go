@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vipgate/vipgate/cluster"
 	"github.com/vipgate/vipgate/operator"
 	"github.com/vipgate/vipgate/tests/harness"
 	"github.com/vipgate/vipgate/webhooks"
@@ -97,7 +98,7 @@ func TestCertificateSecretAdmittedWithWarning(t *testing.T) {
 	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), cert) })
 	// Admission reads the Certificate from vipgate's cache; wait until it is there.
 	probe := &unstructured.Unstructured{}
-	probe.SetGroupVersionKind(webhooks.CertificateGVK)
+	probe.SetGroupVersionKind(cluster.CertificateGVK)
 	if err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		return op.Manager.GetCache().Get(ctx, client.ObjectKeyFromObject(cert), probe) == nil, nil
 	}); err != nil {

@@ -8,12 +8,11 @@ import (
 )
 
 // Reconciles sums controller-runtime's controller_runtime_reconcile_total
-// with result "success" over every controller started in this process whose
-// name starts with prefix: "service-" or "ingress-", since StartVipgate gives
-// each manager's controllers a "-<n>" suffix. Managers that were stopped no
-// longer add to it, so a rise after an action counts the running vipgate's
-// reconciles: the tests' way to know a restarted vipgate has looked at every
-// object without a product hook.
+// with result "success" over every controller whose name starts with prefix
+// ("service", "ingress": the shard controller and "ingress-finalizer").
+// Managers that were stopped no longer add to it, so a rise after an action
+// counts the running vipgate's reconciles: the tests' way to know a restarted
+// vipgate has looked at every object without a product hook.
 func Reconciles(t testing.TB, prefix string) int {
 	t.Helper()
 	mfs, err := ctrlmetrics.Registry.Gather()

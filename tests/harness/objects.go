@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
-	"github.com/vipgate/vipgate/webhooks"
+	"github.com/vipgate/vipgate/ownership"
 )
 
 var (
@@ -89,7 +89,7 @@ func (e *Env) ReleaseServices(t testing.TB) bool {
 	}
 	var ours []corev1.Service
 	for _, s := range svcs.Items {
-		if s.Spec.Type == corev1.ServiceTypeLoadBalancer || controllerutil.ContainsFinalizer(&s, webhooks.CleanupFinalizer) {
+		if s.Spec.Type == corev1.ServiceTypeLoadBalancer || controllerutil.ContainsFinalizer(&s, ownership.CleanupFinalizer) {
 			ours = append(ours, s)
 			_ = c.Delete(ctx, &s)
 		}

@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"os"
+
+	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -89,7 +90,6 @@ func (e *Env) StartStoppableVipgate(t testing.TB, o operator.Options) (*operator
 	if o.LeaderElectionID == "" {
 		o.LeaderElectionID = "vipgate-test-" + seq
 	}
-	o.NameSuffix = "-" + seq
 	ctx, cancel := context.WithCancel(context.Background())
 	ctx = ctrl.LoggerInto(ctx, Logger())
 	op, err := operator.New(ctx, e.Cfg, o)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/rules"
 	"github.com/vipgate/vipgate/webhooks"
 )
@@ -153,10 +154,10 @@ spec:
 		if err := op.Manager.GetCache().Get(ctx, client.ObjectKeyFromObject(renewed), &cached); err != nil {
 			t.Fatal(err)
 		}
-		if cached.Data != nil || cached.Annotations[webhooks.AnnTLSSummary] == "" {
+		if cached.Data != nil || cached.Annotations[ownership.AnnTLSSummary] == "" {
 			t.Errorf("cached Secret: want no data and a summary, got %d data keys, annotations %v", len(cached.Data), cached.Annotations)
 		}
-		if _, ok := fresh.Annotations[webhooks.AnnTLSSummary]; ok {
+		if _, ok := fresh.Annotations[ownership.AnnTLSSummary]; ok {
 			t.Errorf("the summary annotation reached the API server: %v", fresh.Annotations)
 		}
 		if err := tryCreate(t, ingress(ns, "renewed", "shop.example.com", "expired")); err != nil {

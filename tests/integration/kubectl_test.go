@@ -10,6 +10,7 @@ import (
 
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/crds/v1beta1"
+	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/webhooks"
 )
 
@@ -81,7 +82,7 @@ spec:
 		if err != nil {
 			t.Fatalf("kubectl: %v\n%s", err, out)
 		}
-		for _, w := range []string{"loadBalancerClass: " + webhooks.LBClass, "- " + webhooks.CleanupFinalizer, "loadBalancerIP: 10.50.0.130"} {
+		for _, w := range []string{"loadBalancerClass: " + webhooks.LBClass, "- " + ownership.CleanupFinalizer, "loadBalancerIP: 10.50.0.130"} {
 			if !strings.Contains(out, w) {
 				t.Errorf("dry-run output lacks %q (the mutating webhook runs on dry runs too):\n%s", w, out)
 			}

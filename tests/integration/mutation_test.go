@@ -16,6 +16,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/vipgate/vipgate/avisim"
+	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/rules"
 	"github.com/vipgate/vipgate/webhooks"
 )
@@ -48,8 +49,8 @@ func TestServiceMutation(t *testing.T) {
 		if s.Spec.LoadBalancerClass == nil || *s.Spec.LoadBalancerClass != webhooks.LBClass {
 			t.Errorf("loadBalancerClass = %v, want %s", ptr.Deref(s.Spec.LoadBalancerClass, "<nil>"), webhooks.LBClass)
 		}
-		if !slices.Contains(s.Finalizers, webhooks.CleanupFinalizer) {
-			t.Errorf("finalizers = %v, want %s", s.Finalizers, webhooks.CleanupFinalizer)
+		if !slices.Contains(s.Finalizers, ownership.CleanupFinalizer) {
+			t.Errorf("finalizers = %v, want %s", s.Finalizers, ownership.CleanupFinalizer)
 		}
 	}
 	untouched := func(t *testing.T, s *corev1.Service, class *string) {
@@ -57,7 +58,7 @@ func TestServiceMutation(t *testing.T) {
 		if ptr.Deref(s.Spec.LoadBalancerClass, "") != ptr.Deref(class, "") {
 			t.Errorf("loadBalancerClass = %v, want %v", ptr.Deref(s.Spec.LoadBalancerClass, "<nil>"), ptr.Deref(class, "<nil>"))
 		}
-		if slices.Contains(s.Finalizers, webhooks.CleanupFinalizer) {
+		if slices.Contains(s.Finalizers, ownership.CleanupFinalizer) {
 			t.Errorf("finalizer added to a Service vipgate does not own")
 		}
 	}

@@ -317,14 +317,14 @@ func TestDeleteAndRestart(t *testing.T) {
 	stop()
 
 	sim.ResetCounts()
-	before := harness.Reconciles(t, "ingress-")
+	before := harness.Reconciles(t, "ingress")
 	collected := make(chan error, 1)
 	start(t, sim, s, func(o *operator.Options) {
 		o.OrphansCollected = func(_ []string, err error) { collected <- err }
 	})
 	// One shard key and one Ingress key are queued at start-up.
 	harness.Eventually(t, "the restarted vipgate reconciles the shard and the Ingress", func() string {
-		if n := harness.Reconciles(t, "ingress-") - before; n < 2 {
+		if n := harness.Reconciles(t, "ingress") - before; n < 2 {
 			return fmt.Sprintf("%d reconciles", n)
 		}
 		return ""

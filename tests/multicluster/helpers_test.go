@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vipgate/vipgate/avi"
 	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/config"
@@ -237,7 +238,7 @@ func addRoutes(t testing.TB, c *session.Client, routes ...map[string]any) {
 // addRoutesErr is addRoutes for goroutines other than the test's.
 func addRoutesErr(c *session.Client, routes ...map[string]any) error {
 	ctx := context.Background()
-	vrfs, err := session.ListAll[map[string]any](ctx, c, "vrfcontext", url.Values{"name": {"global"}}, "admin", 0)
+	vrfs, err := avi.ListAll[map[string]any](ctx, c, "vrfcontext", url.Values{"name": {"global"}}, "admin", 0)
 	if err != nil || len(vrfs) != 1 {
 		return fmt.Errorf("reading vrfcontext global: %v (%d found)", err, len(vrfs))
 	}

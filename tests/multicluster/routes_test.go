@@ -251,7 +251,7 @@ func TestSEGroupOfAnotherCluster(t *testing.T) {
 	seed.SEGroups[0].Labels = []avisim.SeedLabel{{Key: "clustername", Value: "demo"}}
 	sim2 := harness.StartSim(t, seed)
 	op, err := operator.New(context.Background(), env.Cfg, operator.Options{
-		Settings: settingsFor(t, sim2, "demo", nil), Credentials: admin, MetricsAddr: "0", NameSuffix: "-segok",
+		Settings: settingsFor(t, sim2, "demo", nil), Credentials: admin, MetricsAddr: "0",
 	})
 	if err != nil {
 		t.Fatalf("refused an SE group labelled for this cluster: %v", err)

@@ -16,10 +16,9 @@ import (
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/operator"
+	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/reconcile"
-	"github.com/vipgate/vipgate/rules"
 	"github.com/vipgate/vipgate/tests/harness"
-	"github.com/vipgate/vipgate/webhooks"
 )
 
 // tenantSeed is the demo controller with a second tenant, team-a.
@@ -64,7 +63,7 @@ func TestTenantAnnotation(t *testing.T) {
 	sim := harness.StartSim(t, seed)
 	s := settingsFor(t, sim, "demo", nil)
 	_, stop := start(t, nil, s, nil)
-	ns := newNamespace(t, env, nil, map[string]string{rules.AnnTenant: "team-a"})
+	ns := newNamespace(t, env, nil, map[string]string{ownership.AnnTenant: "team-a"})
 	create(t, env, lbService(ns, "web"))
 	waitVIP(t, env, ns, "web")
 	base := "demo--" + ns + "-web"
@@ -95,7 +94,7 @@ func TestTenantAnnotation(t *testing.T) {
 	// objects of ours in team-a that no Service accounts for (as a Service
 	// deleted while vipgate was down leaves them).
 	stop()
-	other := newNamespace(t, env, nil, map[string]string{rules.AnnTenant: "team-a"})
+	other := newNamespace(t, env, nil, map[string]string{ownership.AnnTenant: "team-a"})
 	goneBase := "demo--" + other + "-gone"
 	createPool(t, otherWriter(t, sim), "team-a", goneBase+"-TCP-80", "vipgate-demo")
 	createPool(t, otherWriter(t, sim), "team-a", "west--"+other+"-gone-TCP-80", "vipgate-west")
@@ -152,7 +151,7 @@ func TestNamespaceSelection(t *testing.T) {
 	create(t, env, lbService(selected, "web"))
 	waitVIP(t, env, selected, "web")
 	// Admission left the unselected Service alone (no finalizer), and it has no objects.
-	if svc := getService(t, env, unlabelled, "web"); controllerutil.ContainsFinalizer(svc, webhooks.CleanupFinalizer) || len(svc.Status.LoadBalancer.Ingress) > 0 {
+	if svc := getService(t, env, unlabelled, "web"); controllerutil.ContainsFinalizer(svc, ownership.CleanupFinalizer) || len(svc.Status.LoadBalancer.Ingress) > 0 {
 		t.Errorf("unselected Service was taken: finalizers %v, status %+v", svc.Finalizers, svc.Status)
 	}
 	want := []string{"demo--" + selected + "-web"}
@@ -170,7 +169,7 @@ func TestNamespaceSelection(t *testing.T) {
 		}
 		svc := getService(t, env, selected, "web")
 		if len(svc.Status.LoadBalancer.Ingress) > 0 || meta.FindStatusCondition(svc.Status.Conditions, reconcile.ConditionSynced) != nil ||
-			controllerutil.ContainsFinalizer(svc, webhooks.CleanupFinalizer) {
+			controllerutil.ContainsFinalizer(svc, ownership.CleanupFinalizer) {
 			return fmt.Sprintf("Service still marked: finalizers %v, status %+v", svc.Finalizers, svc.Status)
 		}
 		return ""

@@ -148,7 +148,7 @@ func TestRestartWritesNothing(t *testing.T) {
 	stop()
 
 	sim.ResetCounts()
-	before := harness.Reconciles(t, "service-")
+	before := harness.Reconciles(t, "service")
 	collected := make(chan error, 1)
 	start(t, sim, s, func(o *operator.Options) {
 		o.OrphansCollected = func(_ []string, err error) { collected <- err }
@@ -156,7 +156,7 @@ func TestRestartWritesNothing(t *testing.T) {
 	// Every Service is queued once at start-up: five successful reconciles
 	// mean each has been compared with the controller.
 	harness.Eventually(t, "the restarted vipgate reconciles every Service", func() string {
-		if n := harness.Reconciles(t, "service-") - before; n < 5 {
+		if n := harness.Reconciles(t, "service") - before; n < 5 {
 			return fmt.Sprintf("%d reconciles", n)
 		}
 		return ""
@@ -270,7 +270,7 @@ func TestFaultsConverge(t *testing.T) {
 	// triggers one) finds nothing to send.
 	harness.Eventually(t, "no write in flight", quiet(sim))
 	sim.ResetCounts()
-	before := harness.Reconciles(t, "service-")
+	before := harness.Reconciles(t, "service")
 	for i := range n {
 		svc := getService(t, ns, fmt.Sprintf("f%d", i))
 		if svc.Annotations == nil {
@@ -282,7 +282,7 @@ func TestFaultsConverge(t *testing.T) {
 		}
 	}
 	harness.Eventually(t, "every touched Service is reconciled", func() string {
-		if got := harness.Reconciles(t, "service-") - before; got < n {
+		if got := harness.Reconciles(t, "service") - before; got < n {
 			return fmt.Sprintf("%d reconciles", got)
 		}
 		return ""

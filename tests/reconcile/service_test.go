@@ -13,9 +13,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/reconcile"
 	"github.com/vipgate/vipgate/tests/harness"
-	"github.com/vipgate/vipgate/webhooks"
 )
 
 // TestServiceCreate: a LoadBalancer Service gets a VIP from vip-net-a in its
@@ -104,8 +104,8 @@ func TestServiceCreate(t *testing.T) {
 	}
 
 	got := getService(t, ns, "web")
-	if !controllerutil.ContainsFinalizer(got, webhooks.CleanupFinalizer) {
-		t.Errorf("Service finalizers %v lack %s", got.Finalizers, webhooks.CleanupFinalizer)
+	if !controllerutil.ContainsFinalizer(got, ownership.CleanupFinalizer) {
+		t.Errorf("Service finalizers %v lack %s", got.Finalizers, ownership.CleanupFinalizer)
 	}
 	if c := syncedCondition(got); c == nil || c.Status != metav1.ConditionTrue || c.Reason != reconcile.ReasonSynced {
 		t.Errorf("AviSynced condition %+v, want True/Synced", c)
@@ -393,7 +393,7 @@ func TestDeleteAndTypeChange(t *testing.T) {
 	waitVIP(t, ns, "gone")
 	waitVIP(t, ns, "flip")
 	for _, name := range []string{"gone", "flip"} {
-		if svc := getService(t, ns, name); !controllerutil.ContainsFinalizer(svc, webhooks.CleanupFinalizer) {
+		if svc := getService(t, ns, name); !controllerutil.ContainsFinalizer(svc, ownership.CleanupFinalizer) {
 			t.Fatalf("Service %s has no cleanup finalizer: %v", name, svc.Finalizers)
 		}
 	}
@@ -440,7 +440,7 @@ func TestDeleteAndTypeChange(t *testing.T) {
 		if c := syncedCondition(svc); c != nil {
 			return fmt.Sprintf("condition still there: %+v", c)
 		}
-		if controllerutil.ContainsFinalizer(svc, webhooks.CleanupFinalizer) {
+		if controllerutil.ContainsFinalizer(svc, ownership.CleanupFinalizer) {
 			return "finalizer still there"
 		}
 		return ""

@@ -1,4 +1,4 @@
-package inventory_test
+package loader_test
 
 import (
 	"context"
@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipgate/vipgate/avi"
 	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/avi/inventory/loader"
 	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/config"
@@ -33,7 +35,7 @@ func connect(t *testing.T, seed *avisim.Seed) (*avisim.Sim, *session.Client, *co
 
 func TestLoadDemo(t *testing.T) {
 	_, c, s := connect(t, avisim.DemoSeed())
-	snap, err := inventory.Load(context.Background(), c, s)
+	snap, err := loader.Load(context.Background(), c, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +67,7 @@ func TestLoadAWSZones(t *testing.T) {
 	_, c, s := connect(t, avisim.AWSSeed())
 	seed := avisim.AWSSeed()
 	s.ControllerSettings.CloudName = seed.Clouds[0].Name
-	snap, err := inventory.Load(context.Background(), c, s)
+	snap, err := loader.Load(context.Background(), c, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +89,7 @@ func TestLoadAWSZones(t *testing.T) {
 func TestLoadUnknownCloud(t *testing.T) {
 	_, c, s := connect(t, avisim.DemoSeed())
 	s.ControllerSettings.CloudName = "nope"
-	if _, err := inventory.Load(context.Background(), c, s); err == nil {
+	if _, err := loader.Load(context.Background(), c, s); err == nil {
 		t.Fatal("want error for an unknown cloud")
 	}
 }
@@ -95,7 +97,7 @@ func TestLoadUnknownCloud(t *testing.T) {
 func TestCache(t *testing.T) {
 	n := 0
 	fail := false
-	c := inventory.NewCache(func(ctx context.Context) (*inventory.Snapshot, error) {
+	c := loader.NewCache(func(ctx context.Context) (*inventory.Snapshot, error) {
 		if fail {
 			return nil, context.DeadlineExceeded
 		}
@@ -127,7 +129,7 @@ func TestCache(t *testing.T) {
 
 func TestCacheStartRefreshSoon(t *testing.T) {
 	loads := make(chan struct{}, 10)
-	c := inventory.NewCache(func(ctx context.Context) (*inventory.Snapshot, error) {
+	c := loader.NewCache(func(ctx context.Context) (*inventory.Snapshot, error) {
 		loads <- struct{}{}
 		return &inventory.Snapshot{FetchedAt: time.Now()}, nil
 	}, time.Hour)
@@ -165,7 +167,7 @@ func TestLoad10kVsVipsPaged(t *testing.T) {
 		}
 	}
 	sim.ResetCounts()
-	snap, err := inventory.Load(ctx, c, s)
+	snap, err := loader.Load(ctx, c, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +177,7 @@ func TestLoad10kVsVipsPaged(t *testing.T) {
 	if h := snap.InUse[netip.MustParseAddr("10.100.0.1")]; h.VsVip == "" || h.Tenant != "admin" || h.CreatedBy != "vipgate-x" {
 		t.Fatalf("holder %+v", h)
 	}
-	if got := sim.Counts()["GET vsvip"]; got > n/inventory.PageSize+3 {
+	if got := sim.Counts()["GET vsvip"]; got > n/avi.PageSize+3 {
 		t.Fatalf("%d GETs for %d VsVips: not paged", got, n)
 	}
 }

@@ -1,4 +1,4 @@
-package webhooks
+package ownership
 
 import (
 	"crypto/ecdsa"
@@ -17,8 +17,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/vipgate/vipgate/rules"
 )
 
 func testPair(t *testing.T) (crt, key []byte) {
@@ -72,7 +70,7 @@ func TestTransformSecretTLS(t *testing.T) {
 		Data:       map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key},
 		StringData: map[string]string{"extra": "x"},
 	}
-	want := rules.SummarizeTLSSecret(sec)
+	want := SummarizeTLSSecret(sec)
 
 	out, err := TransformSecret(sec)
 	if err != nil {
@@ -116,7 +114,7 @@ func TestTransformSecretOpaque(t *testing.T) {
 		t.Fatalf("an Opaque Secret must keep metadata only: %+v", got)
 	}
 	noKeyMaterial(t, got, data)
-	if s := TLSSummaryOf(got); !reflect.DeepEqual(s, rules.TLSSecretSummary{Type: corev1.SecretTypeOpaque}) {
+	if s := TLSSummaryOf(got); !reflect.DeepEqual(s, TLSSecretSummary{Type: corev1.SecretTypeOpaque}) {
 		t.Fatalf("summary of a Secret without TLS keys: %+v", s)
 	}
 

@@ -1,4 +1,4 @@
-package webhooks
+package ownership
 
 import (
 	"crypto/rand"
@@ -7,12 +7,10 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/vipgate/vipgate/rules"
 )
 
 // AnnTLSSummary holds, on vipgate's cached copy of a Secret only, the JSON
-// rules.TLSSecretSummary of its tls.crt/tls.key. TransformSecret writes it
+// TLSSecretSummary of its tls.crt/tls.key. TransformSecret writes it
 // when the informer receives the Secret and drops the data, so admission
 // judges TLS Secrets from memory without holding key material or calling the
 // API server.
@@ -36,7 +34,7 @@ var summaryNonce = func() string {
 }()
 
 // TransformSecret is the Secret informer's transform. For a Secret with
-// tls.crt or tls.key it stores rules.SummarizeTLSSecret in AnnTLSSummary; for
+// tls.crt or tls.key it stores SummarizeTLSSecret in AnnTLSSummary; for
 // every Secret it then drops Data and StringData, the last-applied
 // annotation (kubectl apply copies the whole Secret, data included, into it)
 // and managedFields, so the cache keeps metadata and a summary only: no key
@@ -56,7 +54,7 @@ func TransformSecret(obj any) (any, error) {
 	case sec.Data == nil && own:
 		// Already transformed: keep the summary.
 	case len(sec.Data[corev1.TLSCertKey]) > 0 || len(sec.Data[corev1.TLSPrivateKeyKey]) > 0:
-		raw, err := json.Marshal(rules.SummarizeTLSSecret(sec))
+		raw, err := json.Marshal(SummarizeTLSSecret(sec))
 		if err != nil {
 			return nil, err
 		}
@@ -80,13 +78,13 @@ func TransformSecret(obj any) (any, error) {
 // cache. Without one (no tls.crt or tls.key) the summary is the type alone,
 // which the rule book judges as "has no tls.crt" or "is not of type
 // kubernetes.io/tls", exactly as from the full Secret.
-func TLSSummaryOf(sec *corev1.Secret) rules.TLSSecretSummary {
+func TLSSummaryOf(sec *corev1.Secret) TLSSecretSummary {
 	if v, ok := strings.CutPrefix(sec.Annotations[AnnTLSSummary], summaryNonce); ok {
-		var s rules.TLSSecretSummary
+		var s TLSSecretSummary
 		if err := json.Unmarshal([]byte(v), &s); err == nil {
 			s.Type = sec.Type
 			return s
 		}
 	}
-	return rules.TLSSecretSummary{Type: sec.Type}
+	return TLSSecretSummary{Type: sec.Type}
 }

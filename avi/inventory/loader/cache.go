@@ -1,4 +1,4 @@
-package inventory
+package loader
 
 import (
 	"context"
@@ -8,11 +8,12 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/metrics"
 )
 
 // LoadFunc produces a fresh snapshot; Load bound to a client and settings.
-type LoadFunc func(ctx context.Context) (*Snapshot, error)
+type LoadFunc func(ctx context.Context) (*inventory.Snapshot, error)
 
 // Cache holds the current Snapshot for lock-free readers (admission webhooks)
 // and refreshes it periodically and after writes. It implements
@@ -26,11 +27,14 @@ type Cache struct {
 	// so a burst of writes costs one reload (default 1s).
 	MinGap time.Duration
 
-	cur     atomic.Pointer[Snapshot]
-	dirty   atomic.Bool
-	soon    chan struct{}
-	mu      sync.Mutex // serialises refreshes
-	lastErr atomic.Pointer[error]
+	cur   atomic.Pointer[inventory.Snapshot]
+	dirty atomic.Bool
+	soon  chan struct{}
+	mu    sync.Mutex // serialises refreshes
+
+	// OnRefresh, when set before Start, is called with every new snapshot
+	// (settings checks and gauges that follow the controller).
+	OnRefresh func(ctx context.Context, s *inventory.Snapshot)
 }
 
 // NewCache returns a cache filled by load. Nothing is loaded until Refresh or Start.
@@ -42,7 +46,7 @@ func NewCache(load LoadFunc, interval time.Duration) *Cache {
 }
 
 // Snapshot returns the current snapshot, or nil before the first successful load.
-func (c *Cache) Snapshot() *Snapshot { return c.cur.Load() }
+func (c *Cache) Snapshot() *inventory.Snapshot { return c.cur.Load() }
 
 // Stale reports whether there is no snapshot or it is older than bound at
 // now; controller-dependent admission checks then fail open with a warning.
@@ -53,14 +57,6 @@ func (c *Cache) Stale(now time.Time, bound time.Duration) bool {
 
 // Dirty reports that a write happened since the current snapshot was taken.
 func (c *Cache) Dirty() bool { return c.dirty.Load() }
-
-// LastError is the error of the last refresh, nil when it succeeded.
-func (c *Cache) LastError() error {
-	if p := c.lastErr.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
 
 // Refresh loads a new snapshot now and swaps it in. On failure the previous
 // snapshot stays (it ages towards Stale).
@@ -73,18 +69,19 @@ func (c *Cache) Refresh(ctx context.Context) error {
 		if wasDirty {
 			c.dirty.Store(true)
 		}
-		c.lastErr.Store(&err)
 		metrics.InventoryRefreshFailed()
 		return err
 	}
-	c.lastErr.Store(nil)
 	c.cur.Store(s)
 	metrics.InventoryRefreshed(s.FetchedAt)
+	if c.OnRefresh != nil {
+		c.OnRefresh(ctx, s)
+	}
 	return nil
 }
 
 // Set installs a snapshot directly (tests, or a caller that built one).
-func (c *Cache) Set(s *Snapshot) { c.cur.Store(s) }
+func (c *Cache) Set(s *inventory.Snapshot) { c.cur.Store(s) }
 
 // RefreshSoon asks the running refresher for a reload; calls coalesce.
 func (c *Cache) RefreshSoon() {

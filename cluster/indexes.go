@@ -1,0 +1,152 @@
+// Package cluster reads the Kubernetes objects vipgate judges and reconciles
+// from the manager's informer caches: the field indexes both admission and
+// the reconcilers query (registered once, by SetupIndexes, before anything
+// else), the rule book's Lookups over those caches, and the few shared reads
+// (a Namespace, the IngressClasses, whether an Ingress is vipgate's). The
+// webhooks and the reconcilers both import it; neither imports the other.
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vipgate/vipgate/ownership"
+	"github.com/vipgate/vipgate/rules"
+)
+
+// Field index names on the manager's cache.
+const (
+	// IndexServiceVIP: Services by every address they request or hold (canonical form).
+	IndexServiceVIP = "vipgate.vip"
+	// IndexServiceSharedKey: Services by their shared-VIP key.
+	IndexServiceSharedKey = "vipgate.sharedvip"
+	// IndexInfraSetting: Services, Namespaces and IngressClasses by the AviInfraSetting they select.
+	IndexInfraSetting = "vipgate.infrasetting"
+	// IndexIngressHost: Ingresses by the hosts of spec.rules.
+	IndexIngressHost = "vipgate.host"
+	// IndexIngressSecret: Ingresses by "<ns>/<secret>" of their tls[] entries.
+	IndexIngressSecret = "vipgate.ingress.secret"
+	// IndexIngressBackend: Ingresses by "<ns>/<service>" of their backends.
+	IndexIngressBackend = "vipgate.ingress.backend"
+	// IndexIngressStatusIP: Ingresses by the addresses in status.loadBalancer.ingress.
+	IndexIngressStatusIP = "vipgate.ingress.statusip"
+	// IndexCertSecretName: cert-manager Certificates by spec.secretName
+	// (registered lazily, when the CRD exists; see CacheLookups).
+	IndexCertSecretName = "vipgate.secretname"
+)
+
+// CertificateGVK is cert-manager's Certificate; its CRDs may or may not be installed.
+var CertificateGVK = cmapi.SchemeGroupVersion.WithKind(cmapi.CertificateKind)
+
+// SetupIndexes registers every field index vipgate queries. The operator
+// calls it once, before the webhooks and reconcilers are set up; an error is
+// fatal, since a missing index silently finds nothing.
+func SetupIndexes(ctx context.Context, idx client.FieldIndexer) error {
+	for _, ix := range []struct {
+		obj     client.Object
+		name    string
+		extract client.IndexerFunc
+	}{
+		{&corev1.Service{}, IndexServiceVIP, func(o client.Object) []string { return ServiceVIPs(o.(*corev1.Service)) }},
+		{&corev1.Service{}, IndexServiceSharedKey, annotation(rules.AnnSharedVIP)},
+		{&corev1.Service{}, IndexInfraSetting, annotation(rules.AnnInfraSetting)},
+		{&corev1.Namespace{}, IndexInfraSetting, annotation(rules.AnnInfraSetting)},
+		{&networkingv1.IngressClass{}, IndexInfraSetting, func(o client.Object) []string {
+			return nonEmpty(ownership.InfraSettingOfClass(o.(*networkingv1.IngressClass)))
+		}},
+		{&networkingv1.Ingress{}, IndexIngressHost, func(o client.Object) []string { return ingressHosts(o.(*networkingv1.Ingress)) }},
+		{&networkingv1.Ingress{}, IndexIngressSecret, func(o client.Object) []string { return ingressSecrets(o.(*networkingv1.Ingress)) }},
+		{&networkingv1.Ingress{}, IndexIngressBackend, func(o client.Object) []string { return ingressBackends(o.(*networkingv1.Ingress)) }},
+		{&networkingv1.Ingress{}, IndexIngressStatusIP, func(o client.Object) []string { return ingressStatusIPs(o.(*networkingv1.Ingress)) }},
+	} {
+		if err := idx.IndexField(ctx, ix.obj, ix.name, ix.extract); err != nil {
+			return fmt.Errorf("index %s on %T: %w", ix.name, ix.obj, err)
+		}
+	}
+	return nil
+}
+
+func annotation(key string) client.IndexerFunc {
+	return func(o client.Object) []string { return nonEmpty(o.GetAnnotations()[key]) }
+}
+
+// ServiceVIPs are the addresses a Service requests or holds, in canonical form.
+func ServiceVIPs(svc *corev1.Service) []string {
+	var out []string
+	if ip, _ := rules.RequestedIP(svc); ip != "" {
+		if c, ok := rules.CanonicalIP(ip); ok {
+			out = append(out, c)
+		}
+	}
+	for _, in := range svc.Status.LoadBalancer.Ingress {
+		if c, ok := rules.CanonicalIP(in.IP); ok && in.IP != "" && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ingressHosts are the hosts an Ingress routes.
+func ingressHosts(ing *networkingv1.Ingress) []string {
+	var out []string
+	for _, r := range ing.Spec.Rules {
+		if r.Host != "" && !slices.Contains(out, r.Host) {
+			out = append(out, r.Host)
+		}
+	}
+	return out
+}
+
+func ingressSecrets(ing *networkingv1.Ingress) []string {
+	var out []string
+	for _, t := range ing.Spec.TLS {
+		if t.SecretName != "" {
+			out = append(out, ing.Namespace+"/"+t.SecretName)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func ingressBackends(ing *networkingv1.Ingress) []string {
+	var out []string
+	if b := ing.Spec.DefaultBackend; b != nil && b.Service != nil {
+		out = append(out, ing.Namespace+"/"+b.Service.Name)
+	}
+	for _, rule := range ing.Spec.Rules {
+		if rule.HTTP == nil {
+			continue
+		}
+		for _, p := range rule.HTTP.Paths {
+			if p.Backend.Service != nil {
+				out = append(out, ing.Namespace+"/"+p.Backend.Service.Name)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func ingressStatusIPs(ing *networkingv1.Ingress) []string {
+	var out []string
+	for _, e := range ing.Status.LoadBalancer.Ingress {
+		if c, ok := rules.CanonicalIP(e.IP); ok && e.IP != "" {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}

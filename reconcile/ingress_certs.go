@@ -1,0 +1,83 @@
+package reconcile
+
+import (
+	"context"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vipgate/vipgate/ownership"
+)
+
+// tlsSecret is what the L7 reconciler needs of a TLS Secret: its data (the
+// certificate and key it uploads), its summary (what the rule book judges)
+// and its annotations (the default certificate's opt-in).
+type tlsSecret struct {
+	resourceVersion string
+	annotations     map[string]string
+	data            map[string][]byte
+	summary         ownership.TLSSecretSummary
+}
+
+// secretStore keeps the Secrets of secure hosts per resourceVersion, so a
+// shard with many secure hosts reads and parses each Secret's content from
+// the API server once per change, not once per sync. The cache (metadata
+// and summary only) tells the version. It is a cache, not truth: a Secret
+// that is gone is forgotten, key material included, as soon as it is asked for.
+type secretStore struct {
+	mu  sync.Mutex
+	got map[string]*tlsSecret
+}
+
+// get returns the Secret, nil when it does not exist; an error is a read that failed.
+func (s *secretStore) get(ctx context.Context, cached, api client.Reader, namespace, name string) (*tlsSecret, error) {
+	key := types.NamespacedName{Namespace: namespace, Name: name}
+	var meta corev1.Secret
+	if err := cached.Get(ctx, key, &meta); err != nil {
+		if apierrors.IsNotFound(err) {
+			s.forget(key.String())
+			return nil, nil
+		}
+		return nil, err
+	}
+	s.mu.Lock()
+	have := s.got[key.String()]
+	s.mu.Unlock()
+	if have != nil && have.resourceVersion == meta.ResourceVersion {
+		return have, nil
+	}
+	var sec corev1.Secret
+	if err := api.Get(ctx, key, &sec); err != nil {
+		if apierrors.IsNotFound(err) {
+			s.forget(key.String())
+			return nil, nil
+		}
+		return nil, err
+	}
+	have = &tlsSecret{resourceVersion: sec.ResourceVersion, annotations: sec.Annotations, data: sec.Data, summary: ownership.SummarizeTLSSecret(&sec)}
+	s.mu.Lock()
+	if s.got == nil {
+		s.got = map[string]*tlsSecret{}
+	}
+	s.got[key.String()] = have
+	s.mu.Unlock()
+	return have, nil
+}
+
+func (s *secretStore) forget(key string) {
+	s.mu.Lock()
+	delete(s.got, key)
+	s.mu.Unlock()
+}
+
+// secretCache is where Secrets' versions are read: the transformed cache, or
+// the client when none is set (tests).
+func (r *IngressReconciler) secretCache() client.Reader {
+	if r.SecretCache != nil {
+		return r.SecretCache
+	}
+	return r.Client
+}

@@ -1,0 +1,128 @@
+package reconcile
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+
+	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/cluster"
+	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/ownership"
+)
+
+// IngressFinalizerReconciler keeps vipgate's cleanup finalizer on the
+// Ingresses it owns, and lets one go once it is deleted or no longer
+// vipgate's and no shard serves it any more: when none of its status entries
+// is at an address one of this cluster's VsVips holds. Shards remove the
+// entries at their addresses when they drop an Ingress (see
+// IngressReconciler), and that status change brings the Ingress back here.
+type IngressFinalizerReconciler struct {
+	Client    client.Client
+	Settings  *config.Settings
+	Inventory inventory.Source
+}
+
+// Reconcile adds or releases the finalizer of one Ingress.
+func (r *IngressFinalizerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var ing networkingv1.Ingress
+	if err := r.Client.Get(ctx, req.NamespacedName, &ing); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	class, err := cluster.OwnsIngress(ctx, r.Client, &ing, r.Settings)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	has := controllerutil.ContainsFinalizer(&ing, ownership.CleanupFinalizer)
+	if class != nil && ing.DeletionTimestamp == nil {
+		if has || bool(r.Settings.AKOSettings.DeleteConfig) {
+			return ctrl.Result{}, nil
+		}
+		patch := lockedPatch(&ing)
+		controllerutil.AddFinalizer(&ing, ownership.CleanupFinalizer)
+		return ctrl.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, &ing, patch))
+	}
+	if !has {
+		return ctrl.Result{}, nil
+	}
+	served, known := r.stillServed(&ing)
+	switch {
+	case !known:
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+	case served:
+		// The shards' status patches bring it back; the delay is a safety net.
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
+	}
+	patch := lockedPatch(&ing)
+	controllerutil.RemoveFinalizer(&ing, ownership.CleanupFinalizer)
+	if err := r.Client.Patch(ctx, &ing, patch); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, err
+	}
+	logr.FromContextOrDiscard(ctx).Info("released", "deleted", ing.DeletionTimestamp != nil)
+	return ctrl.Result{}, nil
+}
+
+// stillServed reports whether a status entry of ing is at an address a VsVip
+// of this cluster holds; known is false when that cannot be told yet. Status
+// entries are written only after the write that allocated their address, so
+// an inventory without writes since it was loaded (not dirty) holds every
+// address an entry can name; a dirty one may lack a shard created since, and
+// is waited out.
+func (r *IngressFinalizerReconciler) stillServed(ing *networkingv1.Ingress) (served, known bool) {
+	if len(ing.Status.LoadBalancer.Ingress) == 0 {
+		return false, true
+	}
+	if r.Inventory == nil {
+		return false, true
+	}
+	snap := r.Inventory.Snapshot()
+	if d, ok := r.Inventory.(interface{ Dirty() bool }); snap == nil || (ok && d.Dirty()) {
+		return false, false
+	}
+	for _, e := range ing.Status.LoadBalancer.Ingress {
+		a, err := netip.ParseAddr(e.IP)
+		if err != nil {
+			continue
+		}
+		if h, ok := snap.InUse[a]; ok && h.CreatedBy == r.Settings.CreatedBy() {
+			return true, true
+		}
+	}
+	return false, true
+}
+
+// SetupWithManager watches Ingresses, and IngressClasses and Namespaces
+// (which decide what is vipgate's).
+func (r *IngressFinalizerReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	all := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []ctrl.Request {
+		var list networkingv1.IngressList
+		opts := []client.ListOption{client.UnsafeDisableDeepCopy}
+		if _, ok := o.(*corev1.Namespace); ok {
+			opts = append(opts, client.InNamespace(o.GetName()))
+		}
+		if err := r.Client.List(ctx, &list, opts...); err != nil {
+			return nil
+		}
+		out := make([]ctrl.Request, 0, len(list.Items))
+		for i := range list.Items {
+			out = append(out, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+		return out
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("ingress-finalizer").
+		For(&networkingv1.Ingress{}).
+		Watches(&networkingv1.IngressClass{}, all).
+		Watches(&corev1.Namespace{}, all).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
+		Complete(r)
+}

@@ -1,0 +1,60 @@
+package reconcile
+
+import (
+	"context"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// setCondition sets the AviSynced condition with one status patch, only when it changes.
+func (r *ServiceReconciler) setCondition(ctx context.Context, svc *corev1.Service, status metav1.ConditionStatus, reason, msg string) error {
+	patch := client.MergeFrom(svc.DeepCopy())
+	if !meta.SetStatusCondition(&svc.Status.Conditions, metav1.Condition{
+		Type: ConditionSynced, Status: status, Reason: reason, Message: msg, ObservedGeneration: svc.Generation,
+	}) {
+		return nil
+	}
+	return client.IgnoreNotFound(r.Client.Status().Patch(ctx, svc, patch))
+}
+
+// writeStatus sets the VIPs (read from the controller's VsVip) and the Synced
+// condition, with one status patch and only when something changed.
+func (r *ServiceReconciler) writeStatus(ctx context.Context, svc *corev1.Service, addrs []string, fqdns []string) error {
+	var want []corev1.LoadBalancerIngress
+	for i, a := range addrs {
+		in := corev1.LoadBalancerIngress{IP: a, IPMode: ptrTo(corev1.LoadBalancerIPModeVIP)}
+		if i < len(fqdns) {
+			in.Hostname = fqdns[i]
+		}
+		want = append(want, in)
+	}
+	patch := client.MergeFrom(svc.DeepCopy())
+	changed := !ingressEqual(svc.Status.LoadBalancer.Ingress, want)
+	svc.Status.LoadBalancer.Ingress = want
+	if meta.SetStatusCondition(&svc.Status.Conditions, metav1.Condition{
+		Type: ConditionSynced, Status: metav1.ConditionTrue, Reason: ReasonSynced,
+		Message: "virtual service is on the controller", ObservedGeneration: svc.Generation,
+	}) {
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	if err := r.Client.Status().Patch(ctx, svc, patch); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	r.Recorder.Eventf(svc, corev1.EventTypeNormal, ReasonSynced, "VIP %s on the controller", want[0].IP)
+	return nil
+}
+
+func ingressEqual(a, b []corev1.LoadBalancerIngress) bool {
+	return slices.EqualFunc(a, b, func(x, y corev1.LoadBalancerIngress) bool {
+		return x.IP == y.IP && x.Hostname == y.Hostname
+	})
+}
+
+func ptrTo[T any](v T) *T { return &v }

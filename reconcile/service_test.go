@@ -1,0 +1,272 @@
+package reconcile
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vipgate/vipgate/avi/session"
+	"github.com/vipgate/vipgate/cluster"
+	"github.com/vipgate/vipgate/ownership"
+)
+
+func lbService(ns, name string, edit ...func(*corev1.Service)) *corev1.Service {
+	s := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID(ns + "-" + name)},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, LoadBalancerClass: ptr.To(ownership.LBClass),
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP}}},
+	}
+	for _, e := range edit {
+		e(s)
+	}
+	return s
+}
+
+type serviceFixture struct {
+	r       *ServiceReconciler
+	c       client.Client
+	patches *statusPatches
+	avi     *fakeApplier
+	rec     *record.FakeRecorder
+}
+
+func newServiceFixture(t *testing.T, objs ...client.Object) *serviceFixture {
+	t.Helper()
+	c, patches := newFakeClient(t, objs...)
+	s := testSettings()
+	f := &serviceFixture{c: c, patches: patches, avi: newFakeApplier("10.50.0.10"), rec: record.NewFakeRecorder(100)}
+	f.r = &ServiceReconciler{Client: c, Recorder: f.rec, Settings: s, Applier: f.avi,
+		Lookups: &cluster.CacheLookups{Cache: c, Settings: s}, RetryBadRequest: time.Minute}
+	return f
+}
+
+func (f *serviceFixture) reconcile(t *testing.T, ns, name string) (ctrl.Result, error) {
+	t.Helper()
+	return f.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}})
+}
+
+func (f *serviceFixture) get(t *testing.T, ns, name string) *corev1.Service {
+	t.Helper()
+	var svc corev1.Service
+	if err := f.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, &svc); err != nil {
+		t.Fatalf("get %s/%s: %v", ns, name, err)
+	}
+	return &svc
+}
+
+// TestServiceSyncWritesStatusOnce: a new Service gets the finalizer before
+// any controller write, then its VIP and AviSynced=True in one status patch;
+// a second reconcile of the same state patches nothing.
+func TestServiceSyncWritesStatusOnce(t *testing.T) {
+	f := newServiceFixture(t, lbService("team-a", "web"))
+	res, err := f.reconcile(t, "team-a", "web")
+	if err != nil || res != (ctrl.Result{}) {
+		t.Fatalf("reconcile = %+v, %v", res, err)
+	}
+	svc := f.get(t, "team-a", "web")
+	if !slices.Contains(svc.Finalizers, ownership.CleanupFinalizer) {
+		t.Errorf("finalizers = %v", svc.Finalizers)
+	}
+	if got := svc.Status.LoadBalancer.Ingress; len(got) != 1 || got[0].IP != "10.50.0.10" {
+		t.Errorf("status = %+v", got)
+	}
+	c := meta.FindStatusCondition(svc.Status.Conditions, ConditionSynced)
+	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != ReasonSynced {
+		t.Errorf("condition = %+v", c)
+	}
+	if n := f.patches.count(); n != 1 {
+		t.Errorf("%d status patches, want 1", n)
+	}
+	if got := f.avi.appliedOwners(); !slices.Equal(got, []string{"c1--team-a-web"}) {
+		t.Errorf("applied %v", got)
+	}
+	if _, err := f.reconcile(t, "team-a", "web"); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.patches.count(); n != 1 {
+		t.Errorf("a reconcile without change patched status: %d patches", n)
+	}
+}
+
+// TestServiceControllerErrors: the retry decision and what users see for
+// each kind of controller failure, and the way back to Synced.
+func TestServiceControllerErrors(t *testing.T) {
+	refused := &session.Error{Op: "POST vsvip", Status: http.StatusBadRequest, Message: "No available free IPs"}
+	down := &session.Error{Op: "POST vsvip", Status: http.StatusServiceUnavailable, Message: "Service Unavailable", Retryable: true}
+	tests := []struct {
+		name       string
+		err        error
+		wantReason string
+		wantErr    bool // back to the work queue (exponential per-item backoff)
+		wantAfter  bool // RequeueAfter from vipgate's own backoff
+	}{
+		{"refused (400) waits on the backoff", refused, ReasonControllerError, false, true},
+		{"unavailable (5xx) goes back to the queue", down, ReasonControllerDown, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newServiceFixture(t, lbService("team-a", "web"))
+			f.avi.applyErr[""] = tt.err
+			res, err := f.reconcile(t, "team-a", "web")
+			if (err != nil) != tt.wantErr || (res.RequeueAfter > 0) != tt.wantAfter {
+				t.Fatalf("reconcile = %+v, %v", res, err)
+			}
+			svc := f.get(t, "team-a", "web")
+			c := meta.FindStatusCondition(svc.Status.Conditions, ConditionSynced)
+			if c == nil || c.Status != metav1.ConditionFalse || c.Reason != tt.wantReason || !strings.Contains(c.Message, session.Message(tt.err)) {
+				t.Errorf("condition = %+v", c)
+			}
+			if ev := events(f.rec); len(ev) != 1 || !strings.Contains(ev[0], "Warning "+tt.wantReason) {
+				t.Errorf("events = %v", ev)
+			}
+			if len(svc.Status.LoadBalancer.Ingress) != 0 {
+				t.Errorf("a VIP was written without a successful apply: %+v", svc.Status.LoadBalancer.Ingress)
+			}
+			delete(f.avi.applyErr, "")
+			if _, err := f.reconcile(t, "team-a", "web"); err != nil {
+				t.Fatal(err)
+			}
+			c = meta.FindStatusCondition(f.get(t, "team-a", "web").Status.Conditions, ConditionSynced)
+			if c == nil || c.Status != metav1.ConditionTrue {
+				t.Errorf("after recovery, condition = %+v", c)
+			}
+		})
+	}
+}
+
+// TestServiceRefusedBacksOff: repeated refusals wait longer each time, with
+// jitter, and a success starts the spacing over.
+func TestServiceRefusedBacksOff(t *testing.T) {
+	f := newServiceFixture(t, lbService("team-a", "web"))
+	f.avi.applyErr[""] = &session.Error{Op: "POST vsvip", Status: http.StatusBadRequest, Message: "No available free IPs"}
+	var waits []time.Duration
+	for range 4 {
+		res, err := f.reconcile(t, "team-a", "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		waits = append(waits, res.RequeueAfter)
+	}
+	for i, w := range waits {
+		lo, hi := time.Duration(float64(time.Minute<<i)*0.8), time.Duration(float64(time.Minute<<i)*1.2)
+		if w < lo || w > hi {
+			t.Errorf("wait %d = %s, want within [%s, %s]", i, w, lo, hi)
+		}
+	}
+	delete(f.avi.applyErr, "")
+	if _, err := f.reconcile(t, "team-a", "web"); err != nil {
+		t.Fatal(err)
+	}
+	f.avi.applyErr[""] = &session.Error{Op: "POST vsvip", Status: http.StatusBadRequest, Message: "No available free IPs"}
+	res, _ := f.reconcile(t, "team-a", "web")
+	if res.RequeueAfter > time.Duration(float64(time.Minute)*1.2) {
+		t.Errorf("after a success the wait did not start over: %s", res.RequeueAfter)
+	}
+}
+
+// TestServiceInvalidIsNotPushed: a Service the rule book refuses is not
+// pushed; the reason is an Event and the condition.
+func TestServiceInvalidIsNotPushed(t *testing.T) {
+	f := newServiceFixture(t, lbService("team-a", "web", func(s *corev1.Service) {
+		s.Spec.LoadBalancerIP = "10.50.0.20"
+		s.Annotations = map[string]string{"ako.vmware.com/load-balancer-ip": "10.50.0.21"}
+	}))
+	res, err := f.reconcile(t, "team-a", "web")
+	if err != nil || res != (ctrl.Result{}) {
+		t.Fatalf("reconcile = %+v, %v", res, err)
+	}
+	if got := f.avi.appliedOwners(); len(got) != 0 {
+		t.Errorf("pushed %v", got)
+	}
+	c := meta.FindStatusCondition(f.get(t, "team-a", "web").Status.Conditions, ConditionSynced)
+	if c == nil || c.Reason != ReasonInvalid || !strings.Contains(c.Message, "does not match spec.loadBalancerIP") {
+		t.Errorf("condition = %+v", c)
+	}
+}
+
+// TestServiceRelease: a Service being deleted, or no longer vipgate's, has
+// its controller objects removed, its status cleared and the finalizer
+// released, in that order; a failing delete keeps the finalizer.
+func TestServiceRelease(t *testing.T) {
+	now := metav1.Now()
+	tests := []struct {
+		name string
+		svc  *corev1.Service
+	}{
+		{"deleted", lbService("team-a", "web", func(s *corev1.Service) {
+			s.DeletionTimestamp = &now
+			s.Finalizers = []string{ownership.CleanupFinalizer}
+		})},
+		{"class changed", lbService("team-a", "web", func(s *corev1.Service) {
+			s.Spec.LoadBalancerClass = ptr.To("example.com/other")
+			s.Finalizers = []string{ownership.CleanupFinalizer}
+			s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.50.0.10"}}
+			s.Status.Conditions = []metav1.Condition{{Type: ConditionSynced, Status: metav1.ConditionTrue, Reason: ReasonSynced, LastTransitionTime: now}}
+		})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newServiceFixture(t, tt.svc)
+			f.avi.deleteErr = &session.Error{Op: "DELETE virtualservice", Status: http.StatusServiceUnavailable, Retryable: true}
+			if _, err := f.reconcile(t, "team-a", "web"); err == nil {
+				t.Fatal("a failed delete was not retried")
+			}
+			var svc corev1.Service
+			if err := f.c.Get(context.Background(), types.NamespacedName{Namespace: "team-a", Name: "web"}, &svc); err != nil {
+				t.Fatalf("the Service is gone although its objects are still on the controller: %v", err)
+			}
+			if !slices.Contains(svc.Finalizers, ownership.CleanupFinalizer) {
+				t.Fatal("finalizer released before the controller objects were removed")
+			}
+			f.avi.deleteErr = nil
+			if _, err := f.reconcile(t, "team-a", "web"); err != nil {
+				t.Fatal(err)
+			}
+			if len(f.avi.deleted) != 1 || f.avi.deleted[0].Name != "c1--team-a-web" {
+				t.Errorf("deleted %+v", f.avi.deleted)
+			}
+			err := f.c.Get(context.Background(), types.NamespacedName{Namespace: "team-a", Name: "web"}, &svc)
+			if tt.svc.DeletionTimestamp != nil {
+				if err == nil {
+					t.Errorf("deleted Service still held: finalizers %v", svc.Finalizers)
+				}
+				return
+			}
+			if slices.Contains(svc.Finalizers, ownership.CleanupFinalizer) || len(svc.Status.LoadBalancer.Ingress) > 0 ||
+				meta.FindStatusCondition(svc.Status.Conditions, ConditionSynced) != nil {
+				t.Errorf("not released: finalizers %v status %+v", svc.Finalizers, svc.Status)
+			}
+		})
+	}
+}
+
+// TestBackoff: exponential from Base to Cap, jittered within ±20%, per key.
+func TestBackoff(t *testing.T) {
+	b := &Backoff{Base: time.Second, Cap: 8 * time.Second}
+	want := []time.Duration{1, 2, 4, 8, 8}
+	for i, w := range want {
+		got := b.Next("a")
+		if lo, hi := time.Duration(float64(w*time.Second)*0.8), time.Duration(float64(w*time.Second)*1.2); got < lo || got > hi {
+			t.Errorf("attempt %d: %s, want about %ds", i, got, w)
+		}
+	}
+	if got := b.Next("b"); got > 1200*time.Millisecond {
+		t.Errorf("another key shares the count: %s", got)
+	}
+	b.Reset("a")
+	if got := b.Next("a"); got > 1200*time.Millisecond {
+		t.Errorf("Reset did not start over: %s", got)
+	}
+}

@@ -1,0 +1,142 @@
+package reconcile
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/vipgate/vipgate/avi/model"
+	"github.com/vipgate/vipgate/cluster"
+	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1beta1"
+	"github.com/vipgate/vipgate/ownership"
+)
+
+// SetupWithManager watches Services, their EndpointSlices, AviInfraSettings
+// (Services using one are requeued when it changes), Namespaces (selection,
+// tenant and AviInfraSetting annotations) and, in NodePort mode, Nodes.
+func (r *ServiceReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("service").
+		For(&corev1.Service{}, builder.WithPredicates(servicePredicate{s: r.Settings})).
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(sliceToService)).
+		Watches(&v1beta1.AviInfraSetting{}, handler.EnqueueRequestsFromMapFunc(r.infraToServices)).
+		Watches(&corev1.Namespace{}, r.namespaceHandler()).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 8})
+	if model.NodePortMode(r.Settings) {
+		b = b.Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.allOwned))
+	}
+	return b.Complete(r)
+}
+
+func sliceToService(_ context.Context, o client.Object) []ctrl.Request {
+	name := o.GetLabels()[discoveryv1.LabelServiceName]
+	if name == "" {
+		return nil
+	}
+	return []ctrl.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
+}
+
+// infraToServices maps an AviInfraSetting to the Services selecting it, on
+// the Service or through their Namespace.
+func (r *ServiceReconciler) infraToServices(ctx context.Context, o client.Object) []ctrl.Request {
+	var out []ctrl.Request
+	var svcs corev1.ServiceList
+	if err := r.Client.List(ctx, &svcs, client.MatchingFields{cluster.IndexInfraSetting: o.GetName()}); err == nil {
+		for _, s := range svcs.Items {
+			out = append(out, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&s)})
+		}
+	}
+	var nss corev1.NamespaceList
+	if err := r.Client.List(ctx, &nss, client.MatchingFields{cluster.IndexInfraSetting: o.GetName()}); err == nil {
+		for _, ns := range nss.Items {
+			out = append(out, r.servicesIn(ctx, ns.Name)...)
+		}
+	}
+	return out
+}
+
+func (r *ServiceReconciler) allOwned(ctx context.Context, _ client.Object) []ctrl.Request {
+	var svcs corev1.ServiceList
+	if err := r.Client.List(ctx, &svcs); err != nil {
+		return nil
+	}
+	var out []ctrl.Request
+	for _, s := range svcs.Items {
+		if ownership.OwnsService(&s, r.Settings) {
+			out = append(out, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&s)})
+		}
+	}
+	return out
+}
+
+// servicesIn lists the Services of a namespace that are or were vipgate's.
+func (r *ServiceReconciler) servicesIn(ctx context.Context, ns string) []ctrl.Request {
+	var svcs corev1.ServiceList
+	if err := r.Client.List(ctx, &svcs, client.InNamespace(ns)); err != nil {
+		return nil
+	}
+	var out []ctrl.Request
+	for i := range svcs.Items {
+		s := &svcs.Items[i]
+		if ownership.OwnsService(s, r.Settings) || controllerutil.ContainsFinalizer(s, ownership.CleanupFinalizer) {
+			out = append(out, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(s)})
+		}
+	}
+	return out
+}
+
+// servicePredicate passes Services that are or were vipgate's, and only for
+// changes that matter: spec, annotations, deletion. Our own status
+// patches do not trigger another reconcile.
+type servicePredicate struct {
+	predicate.Funcs
+	s *config.Settings
+}
+
+func (p servicePredicate) relevant(o client.Object) bool {
+	svc, ok := o.(*corev1.Service)
+	return ok && (ownership.OwnsService(svc, p.s) || controllerutil.ContainsFinalizer(svc, ownership.CleanupFinalizer))
+}
+
+func (p servicePredicate) Create(e event.CreateEvent) bool { return p.relevant(e.Object) }
+func (p servicePredicate) Delete(e event.DeleteEvent) bool { return p.relevant(e.Object) }
+func (p servicePredicate) Generic(e event.GenericEvent) bool {
+	return p.relevant(e.Object)
+}
+func (p servicePredicate) Update(e event.UpdateEvent) bool {
+	if !p.relevant(e.ObjectNew) && !p.relevant(e.ObjectOld) {
+		return false
+	}
+	o, n := e.ObjectOld.(*corev1.Service), e.ObjectNew.(*corev1.Service)
+	// Services have no metadata.generation (it stays 0 on spec changes), so
+	// the spec itself is compared: a port, type or IP change must reconcile.
+	return !equality.Semantic.DeepEqual(o.Spec, n.Spec) ||
+		!mapsEqual(o.GetAnnotations(), n.GetAnnotations()) ||
+		n.GetDeletionTimestamp() != nil ||
+		// Status edited by someone else (or lost): put our VIP back.
+		len(n.Status.LoadBalancer.Ingress) == 0 && len(o.Status.LoadBalancer.Ingress) > 0
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if bv, ok := b[k]; !ok || bv != v {
+			return false
+		}
+	}
+	return true
+}
