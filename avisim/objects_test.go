@@ -1,6 +1,7 @@
 package avisim
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -362,22 +363,75 @@ func TestCollectionFilters(t *testing.T) {
 	}
 }
 
-// TestSSLPortNeedsCertificate: like the controller, avisim refuses an
-// SSL-enabled port without a certificate and serves System-Default-Cert.
-func TestSSLPortNeedsCertificate(t *testing.T) {
+// TestSSLPortGetsDefaultCertificate: like the controller, avisim accepts a
+// virtual service with an SSL port and no certificate (AKO's shared L7
+// parent keeps its certificates on the SNI children) and stores the system
+// default certificates and SSL profile on it, so a GET shows what the
+// controller shows. A certificate the client names is kept as given.
+func TestSSLPortGetsDefaultCertificate(t *testing.T) {
 	sim := startSim(t, DemoSeed())
 	c := newClient(t, sim)
 	vip, err := c.VsVip.Create(vsvip("ssl-vip", "vip-net-a", ""))
 	must(t, err)
-	vs := &models.VirtualService{
-		Name: s("ssl-vs"), VsvipRef: vip.URL,
-		Services: []*models.Service{{Port: u32(443), EnableSsl: b(true)}},
+	refName := func(kind, name string) string {
+		t.Helper()
+		var out struct {
+			Results []struct {
+				URL string `json:"url"`
+			} `json:"results"`
+		}
+		raw, err := c.AviSession.GetCollectionRaw("api/" + kind + "?name=" + name)
+		must(t, err)
+		must(t, jsonUnmarshal(raw, &out))
+		if len(out.Results) != 1 {
+			t.Fatalf("%s %s: %d results", kind, name, len(out.Results))
+		}
+		return out.Results[0].URL
 	}
-	_, err = c.VirtualService.Create(vs)
-	wantAviErr(t, err, 400, "Virtual Service ssl-vs has SSL-enabled port 443 but no SSL key and certificate")
-	vs.SslKeyAndCertificateRefs = []string{"/api/sslkeyandcertificate/?name=System-Default-Cert"}
-	_, err = c.VirtualService.Create(vs)
+	cases := []struct {
+		name      string
+		typ       string
+		certs     []string
+		wantCerts []string
+	}{
+		{"parent without certificate", "VS_TYPE_VH_PARENT", nil, []string{refName("sslkeyandcertificate", "System-Default-Cert"), refName("sslkeyandcertificate", "System-Default-Cert-EC")}},
+		{"normal without certificate", "VS_TYPE_NORMAL", nil, []string{refName("sslkeyandcertificate", "System-Default-Cert"), refName("sslkeyandcertificate", "System-Default-Cert-EC")}},
+		{"named certificate is kept", "VS_TYPE_NORMAL", []string{"/api/sslkeyandcertificate/?name=System-Default-Cert-EC"}, []string{refName("sslkeyandcertificate", "System-Default-Cert-EC")}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			vs, err := c.VirtualService.Create(&models.VirtualService{
+				Name: s(fmt.Sprintf("ssl-vs-%d", i)), VsvipRef: vip.URL, Type: s(tc.typ),
+				Services:                 []*models.Service{{Port: u32(80)}, {Port: u32(443), EnableSsl: b(true)}},
+				SslKeyAndCertificateRefs: tc.certs,
+			})
+			must(t, err)
+			got, err := c.VirtualService.Get(*vs.UUID)
+			must(t, err)
+			if strings.Join(got.SslKeyAndCertificateRefs, " ") != strings.Join(tc.wantCerts, " ") {
+				t.Fatalf("certificates %v, want %v", got.SslKeyAndCertificateRefs, tc.wantCerts)
+			}
+			if want := refName("sslprofile", "System-Standard"); str(got.SslProfileRef) != want {
+				t.Fatalf("ssl_profile_ref %s, want %s", str(got.SslProfileRef), want)
+			}
+			if want := refName("applicationprofile", "System-HTTP"); str(got.ApplicationProfileRef) != want {
+				t.Fatalf("application_profile_ref %s, want %s", str(got.ApplicationProfileRef), want)
+			}
+			if want := refName("networkprofile", "System-TCP-Proxy"); str(got.NetworkProfileRef) != want {
+				t.Fatalf("network_profile_ref %s, want %s", str(got.NetworkProfileRef), want)
+			}
+		})
+	}
+	// The default certificate is now referenced: it cannot be deleted.
+	cert, err := c.SSLKeyAndCertificate.GetByName("System-Default-Cert")
 	must(t, err)
+	wantAviErr(t, c.SSLKeyAndCertificate.Delete(*cert.UUID), http.StatusConflict, "'VirtualService ssl-vs-0'")
+	// Without SSL ports nothing certificate-related is added.
+	plain, err := c.VirtualService.Create(&models.VirtualService{Name: s("plain"), VsvipRef: vip.URL, Services: []*models.Service{{Port: u32(80)}}})
+	must(t, err)
+	if len(plain.SslKeyAndCertificateRefs) != 0 || plain.SslProfileRef != nil {
+		t.Fatalf("plain VS got %v %v", plain.SslKeyAndCertificateRefs, plain.SslProfileRef)
+	}
 }
 
 func u32(v uint32) *uint32 { return &v }
