@@ -28,7 +28,7 @@ func restricted(tier string) bool { return tier == tierEssentials || tier == tie
 // field may not be set at all (a false, 0 or empty value counts as unset),
 // "*" any value, otherwise the comma-separated values allowed.
 type editionRule struct {
-	field            string // dotted JSON path; lists are descended
+	field             string // dotted JSON path; lists are descended
 	essentials, basic string
 }
 

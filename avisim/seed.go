@@ -22,13 +22,13 @@ type Seed struct {
 	// LicenseTier is systemconfiguration.default_license_tier (ENTERPRISE
 	// when empty; ESSENTIALS, BASIC, ENTERPRISE_WITH_CLOUD_SERVICES, ...).
 	// Clouds created by the seed take it unless they name their own.
-	LicenseTier string `json:"license_tier,omitempty"`
-	Tenants  []string      `json:"tenants,omitempty"`
-	Users    []SeedUser    `json:"users,omitempty"`
-	Clouds   []SeedCloud   `json:"clouds,omitempty"`
-	VRFs     []SeedVRF     `json:"vrfs,omitempty"`
-	SEGroups []SeedSEGroup `json:"se_groups,omitempty"`
-	Networks []SeedNetwork `json:"networks,omitempty"`
+	LicenseTier string        `json:"license_tier,omitempty"`
+	Tenants     []string      `json:"tenants,omitempty"`
+	Users       []SeedUser    `json:"users,omitempty"`
+	Clouds      []SeedCloud   `json:"clouds,omitempty"`
+	VRFs        []SeedVRF     `json:"vrfs,omitempty"`
+	SEGroups    []SeedSEGroup `json:"se_groups,omitempty"`
+	Networks    []SeedNetwork `json:"networks,omitempty"`
 	// Objects are created last, in order, through the same path as a POST
 	// (strict decoding, references by name), e.g. a custom WAF policy.
 	Objects []SeedObject `json:"objects,omitempty"`
