@@ -42,6 +42,32 @@ func TestCRUDEachType(t *testing.T) {
 		{"sslkeyandcertificate", func(n string) any {
 			return &models.SSLKeyAndCertificate{Name: s(n), Certificate: &models.SSLCertificate{Certificate: s("-----BEGIN CERTIFICATE-----")}}
 		}},
+		{"applicationprofile", func(n string) any {
+			return &models.ApplicationProfile{Name: s(n), Type: s("APPLICATION_PROFILE_TYPE_L4")}
+		}},
+		{"networkprofile", func(n string) any {
+			return &models.NetworkProfile{Name: s(n), Profile: &models.NetworkProfileUnion{Type: s("PROTOCOL_TYPE_TCP_FAST_PATH")}}
+		}},
+		{"healthmonitor", func(n string) any { return &models.HealthMonitor{Name: s(n), Type: s("HEALTH_MONITOR_TCP")} }},
+		{"sslprofile", func(n string) any { return &models.SSLProfile{Name: s(n)} }},
+		{"analyticsprofile", func(n string) any { return &models.AnalyticsProfile{Name: s(n)} }},
+		{"applicationpersistenceprofile", func(n string) any { return &models.ApplicationPersistenceProfile{Name: s(n)} }},
+		{"pkiprofile", func(n string) any { return &models.PKIprofile{Name: s(n)} }},
+		{"wafpolicy", func(n string) any {
+			return &models.WafPolicy{Name: s(n), WafProfileRef: s("/api/wafprofile/?name=System-WAF-Profile")}
+		}},
+		{"wafprofile", func(n string) any { return &models.WafProfile{Name: s(n), Config: &models.WafConfig{}} }},
+		{"errorpageprofile", func(n string) any { return &models.ErrorPageProfile{Name: s(n)} }},
+		{"errorpagebody", func(n string) any { return &models.ErrorPageBody{Name: s(n), ErrorPageBody: s("<html>oops</html>")} }},
+		{"vsdatascriptset", func(n string) any {
+			return &models.VSDataScriptSet{Name: s(n), Datascript: []*models.VSDataScript{{Evt: s("VS_DATASCRIPT_EVT_HTTP_REQ"), Script: s("-- noop")}}}
+		}},
+		{"stringgroup", func(n string) any { return &models.StringGroup{Name: s(n), Kv: []*models.KeyValue{{Key: s("/a")}}} }},
+		{"protocolparser", func(n string) any { return &models.ProtocolParser{Name: s(n), ParserCode: s("-- parser")} }},
+		{"ssopolicy", func(n string) any { return &models.SSOPolicy{Name: s(n), Type: s("SSO_TYPE_SAML")} }},
+		{"authprofile", func(n string) any { return &models.AuthProfile{Name: s(n), Type: s("AUTH_PROFILE_LDAP")} }},
+		{"networksecuritypolicy", func(n string) any { return &models.NetworkSecurityPolicy{Name: s(n)} }},
+		{"trafficcloneprofile", func(n string) any { return &models.TrafficCloneProfile{Name: s(n)} }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.typ, func(t *testing.T) {

@@ -150,43 +150,45 @@ func splitSet(v string) map[string]bool {
 }
 
 // labelPred matches objects whose markers carry key (with one of values,
-// when given); types without markers are matched on their labels.
+// when given), or whose labels (SE groups) do.
 func labelPred(k *kind, key string, values []string) (func(*object) bool, *apiError) {
 	want := map[string]bool{}
 	for _, v := range values {
 		want[v] = true
 	}
-	if k.fMarkers >= 0 {
-		idx := k.fMarkers
-		return func(o *object) bool {
-			for _, mk := range reflect.ValueOf(o.model).Elem().Field(idx).Interface().([]*models.RoleFilterMatchLabel) {
+	fLabels, hasLabels := k.fields["labels"]
+	if hasLabels && k.typ.Field(fLabels).Type != reflect.TypeOf([]*models.KeyValue(nil)) {
+		hasLabels = false
+	}
+	if k.fMarkers < 0 && !hasLabels {
+		return nil, errf(http.StatusBadRequest, "Cannot filter %s by label_key: the type has neither markers nor labels", k.name)
+	}
+	return func(o *object) bool {
+		v := reflect.ValueOf(o.model).Elem()
+		if k.fMarkers >= 0 {
+			for _, mk := range v.Field(k.fMarkers).Interface().([]*models.RoleFilterMatchLabel) {
 				if mk == nil || str(mk.Key) != key {
 					continue
 				}
 				if len(want) == 0 {
 					return true
 				}
-				for _, v := range mk.Values {
-					if want[v] {
+				for _, val := range mk.Values {
+					if want[val] {
 						return true
 					}
 				}
 			}
-			return false
-		}, nil
-	}
-	if idx, ok := k.fields["labels"]; ok {
-		return func(o *object) bool {
-			kvs, _ := reflect.ValueOf(o.model).Elem().Field(idx).Interface().([]*models.KeyValue)
-			for _, kv := range kvs {
+		}
+		if hasLabels {
+			for _, kv := range v.Field(fLabels).Interface().([]*models.KeyValue) {
 				if kv != nil && str(kv.Key) == key && (len(want) == 0 || want[str(kv.Value)]) {
 					return true
 				}
 			}
-			return false
-		}, nil
-	}
-	return nil, errf(http.StatusBadRequest, "Cannot filter %s by label_key: the type has neither markers nor labels", k.name)
+		}
+		return false
+	}, nil
 }
 
 // fieldPred filters on a top-level field: "<field>" (equality),
