@@ -12,7 +12,6 @@ import (
 func tierSeed(tier string) *Seed {
 	s := DemoSeed()
 	s.LicenseTier = tier
-	s.Objects = nil // demo-http (an HTTP profile) is not creatable on ESSENTIALS
 	return s
 }
 
@@ -230,6 +229,12 @@ func TestLicenseDefaultsAndObjects(t *testing.T) {
 			t.Fatalf("%s missing on ESSENTIALS: %v", n, err)
 		}
 	}
+	// The seed's HTTP profile exists (made before the tier changed), but a
+	// virtual service cannot use it.
+	vs = l4VS("uses-demo-http", *vip.URL, "System-TCP-Fast-Path")
+	vs.ApplicationProfileRef = s("/api/applicationprofile/?name=demo-http")
+	_, err = c.VirtualService.Create(vs)
+	wantAviErr(t, err, http.StatusBadRequest, "VirtualService uses-demo-http: application_profile_ref demo-http: value 'APPLICATION_PROFILE_TYPE_HTTP' of field 'type' is not allowed in the ESSENTIALS license tier")
 }
 
 // TestLicenseTierChanges: default_license_tier applies to clouds created

@@ -30,7 +30,10 @@ type Seed struct {
 	SEGroups    []SeedSEGroup `json:"se_groups,omitempty"`
 	Networks    []SeedNetwork `json:"networks,omitempty"`
 	// Objects are created last, in order, through the same path as a POST
-	// (strict decoding, references by name), e.g. a custom WAF policy.
+	// (strict decoding, references by name, required fields), e.g. a custom
+	// WAF policy. The license tier does not refuse them (an admin may have
+	// made them on another tier); virtual services that use them are judged
+	// by it.
 	Objects []SeedObject `json:"objects,omitempty"`
 }
 
@@ -338,8 +341,9 @@ func (s *Sim) load(seed *Seed) error {
 			return err
 		}
 	}
-	// Custom objects obey the license like any client's.
-	st.loading = false
+	// Custom objects skip the license checks like the system ones: an admin
+	// may have made them before the tier changed. Using them from a virtual
+	// service is still judged by the tier.
 	for i, o := range seed.Objects {
 		k := kinds[o.Type]
 		if k == nil {

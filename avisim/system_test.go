@@ -114,16 +114,11 @@ func TestDemoSeedObjects(t *testing.T) {
 		{"unknown field", SeedObject{Type: "wafpolicy", Body: []byte(`{"name":"x","modes":"y"}`)}, "avisim seed: objects[0] (wafpolicy): Unknown field 'modes'"},
 		{"missing reference", SeedObject{Type: "wafpolicy", Body: []byte(`{"name":"x","waf_profile_ref":"/api/wafprofile/?name=nope"}`)},
 			"avisim seed: wafpolicy x: Invalid reference in field waf_profile_ref: wafprofile object with name 'nope' not found"},
-		{"HTTP profile on ESSENTIALS", SeedObject{Type: "applicationprofile", Body: []byte(`{"name":"h","type":"APPLICATION_PROFILE_TYPE_HTTP"}`)},
-			"avisim seed: applicationprofile h: ApplicationProfile h: value 'APPLICATION_PROFILE_TYPE_HTTP' of field 'type' is not allowed in the ESSENTIALS license tier"},
+		{"missing required field", SeedObject{Type: "healthmonitor", Body: []byte(`{"name":"h"}`)}, "avisim seed: healthmonitor h: Field 'type' is required"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
-			seed := &Seed{Objects: []SeedObject{tc.obj}}
-			if strings.Contains(tc.name, "ESSENTIALS") {
-				seed.LicenseTier = tierEssentials
-			}
-			_, err := New(Options{Seed: seed})
+			_, err := New(Options{Seed: &Seed{Objects: []SeedObject{tc.obj}}})
 			if err == nil || !strings.HasPrefix(err.Error(), tc.msg) {
 				t.Fatalf("got %v, want %s", err, tc.msg)
 			}
