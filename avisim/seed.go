@@ -153,10 +153,11 @@ func mustSeed(name string) *Seed {
 	return s
 }
 
-// DemoSeed is seeds/demo.yaml: a vCenter cloud Default-Cloud with IPAM
-// networks vip-net-a (10.50.0.0/24, VIPs .10-.200) and vip-net-b
-// (10.60.0.0/28, VIPs .2-.5), VRF global, SE groups Default-Group and
-// edge-seg, tenant admin, user admin/admin.
+// DemoSeed is seeds/demo.yaml: an ENTERPRISE controller with a vCenter cloud
+// Default-Cloud with IPAM networks vip-net-a (10.50.0.0/24, VIPs .10-.200)
+// and vip-net-b (10.60.0.0/28, VIPs .2-.5), VRF global, SE groups
+// Default-Group and edge-seg, tenant admin, user admin/admin, and an
+// admin's custom WAF policy demo-waf and HTTP application profile demo-http.
 func DemoSeed() *Seed { return mustSeed("demo") }
 
 // AWSSeed is seeds/aws.yaml: an AWS cloud Default-Cloud with three VIP

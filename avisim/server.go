@@ -21,7 +21,8 @@ import (
 // Options configures a simulator.
 type Options struct {
 	// Seed is the initial inventory; nil starts with only the admin tenant
-	// and the System-* profiles.
+	// and the objects a fresh controller ships (System-* profiles, ...), on
+	// the ENTERPRISE tier.
 	Seed *Seed
 	// Username and Password are accepted by POST /login in addition to the
 	// seed's users. Both empty and no seed users means admin/admin.
