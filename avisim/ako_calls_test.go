@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/vmware/alb-sdk/go/clients"
+	"github.com/vmware/alb-sdk/go/models"
 	"github.com/vmware/alb-sdk/go/session"
 )
 
@@ -286,6 +287,23 @@ func TestAKOCalls(t *testing.T) {
 		}
 	})
 
+	t.Run("B21 VRF static routes", func(t *testing.T) {
+		// AKO (ClusterIP mode) reads the VRF by uuid and PUTs it back with
+		// its routes (labelled clustername) merged with everyone else's.
+		v := a.one("/api/vrfcontext/?include_name&name=global&cloud_ref.name=Default-Cloud")
+		uri := "/api/vrfcontext/" + v["uuid"].(string)
+		var vrf models.VrfContext
+		must(t, a.c.AviSession.Get(uri, &vrf))
+		vrf.StaticRoutes = append(vrf.StaticRoutes, &models.StaticRoute{RouteID: s("c1-1"),
+			Prefix:  &models.IPAddrPrefix{IPAddr: &models.IPAddr{Addr: s("10.244.1.0"), Type: s("V4")}, Mask: ptr(int32(24))},
+			NextHop: &models.IPAddr{Addr: s("192.168.1.10"), Type: s("V4")},
+			Labels:  []*models.KeyValue{{Key: s("clustername"), Value: s("c1")}}})
+		out := a.put(uri, &vrf)
+		if len(out["static_routes"].([]any)) != 1 {
+			t.Fatalf("routes %v", out["static_routes"])
+		}
+	})
+
 	// --- L4 Service -----------------------------------------------------
 	var vipUUID, poolUUID, vsUUID, l4psUUID string
 	t.Run("L01 POST vsvip", func(t *testing.T) {
@@ -543,6 +561,16 @@ func TestAKOCalls(t *testing.T) {
 			"type": "HEALTH_MONITOR_TCP", "tcp_monitor": doc{"tcp_half_open": true}})
 		a.one("/api/healthmonitor/?name=c1--tcp-half-open")
 		a.put("/api/healthmonitor/"+hm["uuid"].(string), hm)
+	})
+
+	t.Run("I12 TLS passthrough datascript", func(t *testing.T) {
+		ds := a.post("/api/vsdatascriptset", doc{"name": "c1--Shared-Passthrough-0-L4", "tenant_ref": "/api/tenant/?name=admin", "created_by": akoUser,
+			"datascript":           []any{doc{"evt": "VS_DATASCRIPT_EVT_L4_REQUEST", "script": "-- passthrough"}},
+			"protocol_parser_refs": []any{"/api/protocolparser/?name=Default-TLS"}})
+		got := a.get("/api/vsdatascriptset/" + ds["uuid"].(string) + "?include_name")
+		if refName(t, got["protocol_parser_refs"].([]any)[0]) != "Default-TLS" {
+			t.Fatalf("datascript %v", got)
+		}
 	})
 
 	// --- Rule CRDs: reference checks and the references they produce -----
