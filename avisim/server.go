@@ -153,6 +153,11 @@ func (s *Sim) rebase(base string) {
 		})
 		o.kind.setStr(o.model, o.kind.fURL, base+"/api/"+o.kind.name+"/"+o.uuid)
 	}
+	for i, r := range st.sysconf.DNSVirtualserviceRefs {
+		if strings.HasPrefix(r, old+"/") {
+			st.sysconf.DNSVirtualserviceRefs[i] = base + strings.TrimPrefix(r, old)
+		}
+	}
 	st.base = base
 }
 
@@ -386,7 +391,7 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 	typ, uuid, _ := strings.Cut(rest, "/")
 	k := kinds[typ]
 	if (k == nil && !specialTypes[typ]) || strings.Contains(uuid, "/") {
-		writeErr(w, errf(http.StatusNotFound, "Unsupported API path %s (avisim serves /api/<type>[/<uuid>] for %s)", path, strings.Join(KindNames(), ", ")))
+		writeErr(w, errf(http.StatusNotFound, "Unsupported API path %s (avisim serves /api/<type>[/<uuid>] for %s, and /api/%s, /api/%s, /api/%s)", path, strings.Join(KindNames(), ", "), typeSystemConfiguration, typeCluster, typeDomainList))
 		return
 	}
 	s.counts.inc(r.Method, typ)

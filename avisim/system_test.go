@@ -165,3 +165,38 @@ func TestClusterAndDomains(t *testing.T) {
 		})
 	}
 }
+
+// TestSystemConfigurationRefs: the DNS virtual services named in the
+// systemconfiguration are resolved, shown with include_name and protected
+// from DELETE like any reference.
+func TestSystemConfigurationRefs(t *testing.T) {
+	sim := startSim(t, DemoSeed())
+	c := newClient(t, sim)
+	vip, err := c.VsVip.Create(vsvip("dns", "vip-net-a", ""))
+	must(t, err)
+	vs, err := c.VirtualService.Create(&models.VirtualService{Name: s("dns-vs"), VsvipRef: vip.URL,
+		ApplicationProfileRef: s("/api/applicationprofile/?name=System-DNS"), NetworkProfileRef: s("/api/networkprofile/?name=System-UDP-Per-Pkt"),
+		Services: []*models.Service{{Port: u32(53)}}})
+	must(t, err)
+	sc, err := c.SystemConfiguration.Get("")
+	must(t, err)
+	sc.DNSVirtualserviceRefs = []string{"/api/virtualservice/?name=dns-vs"}
+	_, err = c.SystemConfiguration.Update(sc)
+	must(t, err)
+	var got map[string]any
+	must(t, c.AviSession.Get("api/systemconfiguration?include_name", &got))
+	if ref := got["dns_virtualservice_refs"].([]any)[0].(string); ref != *vs.URL+"#dns-vs" {
+		t.Fatalf("dns_virtualservice_refs %v, want %s#dns-vs", ref, *vs.URL)
+	}
+	wantAviErr(t, c.VirtualService.Delete(*vs.UUID), http.StatusConflict, "Cannot delete, object is referred by: ['SystemConfiguration']")
+	sc, err = c.SystemConfiguration.Get("")
+	must(t, err)
+	sc.DNSVirtualserviceRefs = nil
+	_, err = c.SystemConfiguration.Update(sc)
+	must(t, err)
+	must(t, c.VirtualService.Delete(*vs.UUID))
+	sc.DNSVirtualserviceRefs = []string{"/api/virtualservice/?name=dns-vs"}
+	sc.LastModified = nil
+	_, err = c.SystemConfiguration.Update(sc)
+	wantAviErr(t, err, http.StatusBadRequest, "Invalid reference in field dns_virtualservice_refs: virtualservice object with name 'dns-vs' not found")
+}
