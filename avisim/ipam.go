@@ -215,29 +215,40 @@ func (s *store) allocate(tenant string, obj, old *object) *apiError {
 			want = str(vip.IPAddress.Addr)
 		}
 
+		var moved *allocation // the address a vip held before a PUT that left it out
 		if a, ok := prev[id]; ok {
 			have := ipString(a.ip)
-			if want != "" && want != have {
+			switch want {
+			case have:
+				vip.IPAddress = &models.IPAddr{Addr: ptr(have), Type: ptr("V4")}
+				if ov := oldVip(old, id); ov != nil {
+					// Keep what the controller filled in at allocation time
+					// when the client's PUT leaves it out.
+					if vip.IPAMNetworkSubnet == nil {
+						vip.IPAMNetworkSubnet = ov.IPAMNetworkSubnet
+					}
+					if vip.AviAllocatedVip == nil {
+						vip.AviAllocatedVip = ov.AviAllocatedVip
+					}
+					if vip.AvailabilityZone == nil {
+						vip.AvailabilityZone = ov.AvailabilityZone
+					}
+				}
+				take(a.network, a.ip)
+				ips = append(ips, a)
+				refs = appendUnique(refs, a.network)
+				seenSubnet[subnetKey(s, a)] = id
+				continue
+			case "":
+				// A PUT without the address releases it and allocates
+				// again. Which address comes back is up to the controller;
+				// avisim hands out a different one whenever another is
+				// free, so a client that forgets to send its address back
+				// sees its VIP move.
+				moved = &a
+			default:
 				return errf(http.StatusBadRequest, "VsVip %s vip_id %s: changing the IP address of an existing vip (%s to %s) is not supported; delete the VsVip and create it again", obj.name, id, have, want)
 			}
-			vip.IPAddress = &models.IPAddr{Addr: ptr(have), Type: ptr("V4")}
-			if ov := oldVip(old, id); ov != nil {
-				// Keep what the controller filled in at allocation time when
-				// the client's PUT leaves it out.
-				if vip.IPAMNetworkSubnet == nil {
-					vip.IPAMNetworkSubnet = ov.IPAMNetworkSubnet
-				}
-				if vip.AviAllocatedVip == nil {
-					vip.AviAllocatedVip = ov.AviAllocatedVip
-				}
-				if vip.AvailabilityZone == nil {
-					vip.AvailabilityZone = ov.AvailabilityZone
-				}
-			}
-			take(a.network, a.ip)
-			ips = append(ips, a)
-			refs = appendUnique(refs, a.network)
-			continue
 		}
 
 		// Candidate subnets: the one named in ipam_network_subnet, or
@@ -302,21 +313,14 @@ func (s *store) allocate(tenant string, obj, old *object) *apiError {
 				return errf(http.StatusBadRequest, "IP %s is already in use by VsVip %s", want, owner)
 			}
 		case vip.AutoAllocateIP != nil && *vip.AutoAllocateIP:
-		alloc:
-			for ci := range cands {
-				for _, r := range cands[ci].ranges {
-					for v := r.lo; v <= r.hi && v >= r.lo; v++ {
-						if ok, _ := isFree(cands[ci].net.uuid, v); ok {
-							got, ip = &cands[ci], v
-							break alloc
-						}
-					}
-				}
-			}
+			got, ip = pickFree(cands, isFree, moved)
 			if got == nil {
 				return errf(http.StatusBadRequest, "No available free IPs in %s", describe(cands))
 			}
-			vip.AviAllocatedVip = ptr(true)
+			if !restricted(s.cloudTier(cloud.uuid)) {
+				// ESSENTIALS and BASIC only allow avi_allocated_vip false.
+				vip.AviAllocatedVip = ptr(true)
+			}
 		default:
 			return errf(http.StatusBadRequest, "vip_id %s: set auto_allocate_ip or ip_address", id)
 		}
@@ -349,6 +353,51 @@ func (s *store) allocate(tenant string, obj, old *object) *apiError {
 	return nil
 }
 
+// pickFree returns the first free address of the candidate subnets' static
+// ranges. With avoid set (a vip whose address was left out of a PUT), it
+// returns the first free address after the old one, wrapping around, and
+// the old one only when nothing else is free.
+func pickFree(cands []subnetInfo, isFree func(string, uint32) (bool, string), avoid *allocation) (*subnetInfo, uint32) {
+	type span struct {
+		ci     int
+		lo, hi uint32
+	}
+	var spans []span
+	at := -1 // index of the span holding the avoided address
+	for ci := range cands {
+		for _, r := range cands[ci].ranges {
+			if avoid != nil && at < 0 && cands[ci].net.uuid == avoid.network && avoid.ip >= r.lo && avoid.ip <= r.hi {
+				at = len(spans)
+			}
+			spans = append(spans, span{ci, r.lo, r.hi})
+		}
+	}
+	if at >= 0 {
+		// After the old address, the following ranges, the earlier ones,
+		// then the start of the old address's range.
+		sp := spans[at]
+		var order []span
+		if avoid.ip < sp.hi {
+			order = append(order, span{sp.ci, avoid.ip + 1, sp.hi})
+		}
+		order = append(order, spans[at+1:]...)
+		order = append(order, spans[:at]...)
+		if avoid.ip > sp.lo {
+			order = append(order, span{sp.ci, sp.lo, avoid.ip - 1})
+		}
+		order = append(order, span{sp.ci, avoid.ip, avoid.ip})
+		spans = order
+	}
+	for _, sp := range spans {
+		for v := sp.lo; v <= sp.hi && v >= sp.lo; v++ {
+			if ok, _ := isFree(cands[sp.ci].net.uuid, v); ok {
+				return &cands[sp.ci], v
+			}
+		}
+	}
+	return nil, 0
+}
+
 func appendUnique(list []string, v string) []string {
 	for _, x := range list {
 		if x == v {
@@ -365,4 +414,16 @@ func oldVip(old *object, id string) *models.Vip {
 		}
 	}
 	return nil
+}
+
+// subnetKey is the configured subnet (as in seenSubnet) holding a.
+func subnetKey(s *store, a allocation) string {
+	if n := s.all[a.network]; n != nil {
+		for _, sn := range subnets(n) {
+			if sn.prefix.Contains(netip.AddrFrom4([4]byte{byte(a.ip >> 24), byte(a.ip >> 16), byte(a.ip >> 8), byte(a.ip)})) {
+				return sn.prefix.String()
+			}
+		}
+	}
+	return a.network
 }

@@ -70,8 +70,8 @@ func TestIPAMAllocation(t *testing.T) {
 		})
 	}
 
-	// Changing the address of an existing vip is refused; keeping it (or
-	// leaving it out) is fine.
+	// Changing the address of an existing vip is refused; sending it back
+	// keeps it.
 	a1, err := c.VsVip.GetByName("a1")
 	must(t, err)
 	a1.Vip[0].IPAddress.Addr = s("10.50.0.150")
@@ -79,7 +79,6 @@ func TestIPAMAllocation(t *testing.T) {
 	wantAviErr(t, err, http.StatusBadRequest, "changing the IP address of an existing vip (10.50.0.10 to 10.50.0.150) is not supported; delete the VsVip and create it again")
 	a1, err = c.VsVip.GetByName("a1")
 	must(t, err)
-	a1.Vip[0].IPAddress = nil
 	a1.EastWestPlacement = b(false)
 	upd, err := c.VsVip.Update(a1)
 	must(t, err)
@@ -197,5 +196,116 @@ func TestIPAMExhaustionWithManyClients(t *testing.T) {
 	}
 	if len(seen) != 4 || fails != 2 {
 		t.Fatalf("allocated %d, failed %d", len(seen), fails)
+	}
+}
+
+// TestVsVipPutWithoutAddressMoves: a PUT whose vip leaves ip_address out
+// (auto_allocate_ip still true) releases the address and allocates again,
+// and avisim hands out a different free one, so a client that forgets to
+// send its allocated address back sees its VIP move. Sending it back keeps
+// it; with no other address free, the old one comes back.
+func TestVsVipPutWithoutAddressMoves(t *testing.T) {
+	sim := startSim(t, DemoSeed())
+	c := newClient(t, sim)
+	create := func(name, network string) *models.VsVip {
+		t.Helper()
+		v, err := c.VsVip.Create(vsvip(name, network, ""))
+		must(t, err)
+		return v
+	}
+	// putWithout sends the VsVip back the way a forgetful client does:
+	// everything it read, minus the vip's ip_address.
+	putWithout := func(v *models.VsVip) (*models.VsVip, error) {
+		v.Vip[0].IPAddress = nil
+		return c.VsVip.Update(v)
+	}
+	a1, a2 := create("a1", "vip-net-a"), create("a2", "vip-net-a")
+	if vipAddr(a1, 0) != "10.50.0.10" || vipAddr(a2, 0) != "10.50.0.11" {
+		t.Fatalf("setup: %s %s", vipAddr(a1, 0), vipAddr(a2, 0))
+	}
+
+	steps := []struct {
+		name string
+		do   func() (*models.VsVip, error)
+		want string
+		msg  string
+	}{
+		{"same address sent back is kept", func() (*models.VsVip, error) {
+			v, err := c.VsVip.Get(*a1.UUID)
+			must(t, err)
+			v.EastWestPlacement = b(false)
+			return c.VsVip.Update(v)
+		}, "10.50.0.10", ""},
+		{"address left out moves to the next free one", func() (*models.VsVip, error) {
+			v, err := c.VsVip.Get(*a1.UUID)
+			must(t, err)
+			return putWithout(v)
+		}, "10.50.0.12", ""},
+		{"the released address is free again", func() (*models.VsVip, error) {
+			return c.VsVip.Create(vsvip("a3", "vip-net-a", ""))
+		}, "10.50.0.10", ""},
+		{"no auto_allocate_ip and no address is refused", func() (*models.VsVip, error) {
+			v, err := c.VsVip.Get(*a2.UUID)
+			must(t, err)
+			v.Vip[0].AutoAllocateIP = b(false)
+			return putWithout(v)
+		}, "", "vip_id 0: set auto_allocate_ip or ip_address"},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			got, err := st.do()
+			if st.msg != "" {
+				wantAviErr(t, err, http.StatusBadRequest, st.msg)
+				return
+			}
+			must(t, err)
+			if vipAddr(got, 0) != st.want {
+				t.Fatalf("got %s, want %s", vipAddr(got, 0), st.want)
+			}
+		})
+	}
+
+	// vip-net-b has four addresses (.2-.5): the search wraps around after
+	// the last one, and a vip whose network has nothing else free keeps
+	// its address.
+	var bs []*models.VsVip
+	for _, n := range []string{"b1", "b2", "b3", "b4"} {
+		bs = append(bs, create(n, "vip-net-b"))
+	}
+	if vipAddr(bs[3], 0) != "10.60.0.5" {
+		t.Fatalf("b4 at %s", vipAddr(bs[3], 0))
+	}
+	same, err := putWithout(bs[3])
+	must(t, err)
+	if vipAddr(same, 0) != "10.60.0.5" {
+		t.Fatalf("full network: b4 moved to %s", vipAddr(same, 0))
+	}
+	must(t, c.VsVip.Delete(*bs[0].UUID))
+	wrapped, err := putWithout(same)
+	must(t, err)
+	if vipAddr(wrapped, 0) != "10.60.0.2" {
+		t.Fatalf("wrap-around: b4 moved to %s, want 10.60.0.2", vipAddr(wrapped, 0))
+	}
+	if got := sim.Objects("admin", "vsvip"); len(got) != 6 {
+		t.Fatalf("%d vsvips", len(got))
+	}
+}
+
+// TestAWSVsVipPutWithoutAddresses: on a multi-AZ VsVip every vip sent
+// back without its address moves within its own subnet.
+func TestAWSVsVipPutWithoutAddresses(t *testing.T) {
+	sim := startSim(t, AWSSeed())
+	c := newClient(t, sim)
+	v, err := c.VsVip.Create(awsVsVip("multi"))
+	must(t, err)
+	for _, vip := range v.Vip {
+		vip.IPAddress = nil
+	}
+	moved, err := c.VsVip.Update(v)
+	must(t, err)
+	for i, want := range []string{"10.70.1.11", "10.70.2.11", "10.70.3.11"} {
+		if vipAddr(moved, i) != want {
+			t.Fatalf("vip %d at %s, want %s", i, vipAddr(moved, i), want)
+		}
 	}
 }

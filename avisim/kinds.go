@@ -20,7 +20,18 @@ type kind struct {
 	provider bool
 
 	// Indexes of the common fields; -1 when the model lacks the field.
-	fUUID, fName, fURL, fLastMod, fTenantRef, fCloudRef, fCreatedBy int
+	fUUID, fName, fURL, fLastMod, fTenantRef, fCloudRef, fCreatedBy, fMarkers int
+
+	// fields maps the JSON name of every top-level field to its index, for
+	// field filters (?type=...) and ?fields=.
+	fields map[string]int
+	// required are the top-level fields other than name that the model
+	// marks as required (alb-sdk leaves omitempty off exactly those) and
+	// for which the controller has no default: leaving one out is a 400.
+	required []int
+	// defaults are required fields the controller fills in when the client
+	// leaves them out (Cloud.vtype is CLOUD_NONE, ...), by field index.
+	defaults map[int]string
 }
 
 // kindList is the set of object types served under /api/<type>. The extra
@@ -30,27 +41,42 @@ var kindList = []struct {
 	name     string
 	model    any
 	provider bool
+	defaults map[string]string // required field -> the controller's default
 }{
-	{"tenant", models.Tenant{}, true},
-	{"cloud", models.Cloud{}, true},
-	{"vrfcontext", models.VrfContext{}, true},
-	{"network", models.Network{}, true},
-	{"serviceenginegroup", models.ServiceEngineGroup{}, true},
-	{"ipamdnsproviderprofile", models.IPAMDNSProviderProfile{}, true},
-	{"vsvip", models.VsVip{}, false},
-	{"pool", models.Pool{}, false},
-	{"poolgroup", models.PoolGroup{}, false},
-	{"virtualservice", models.VirtualService{}, false},
-	{"httppolicyset", models.HTTPPolicySet{}, false},
-	{"l4policyset", models.L4PolicySet{}, false},
-	{"sslkeyandcertificate", models.SSLKeyAndCertificate{}, false},
-	{"applicationprofile", models.ApplicationProfile{}, true},
-	{"networkprofile", models.NetworkProfile{}, true},
-	{"healthmonitor", models.HealthMonitor{}, true},
-	{"sslprofile", models.SSLProfile{}, true},
-	{"analyticsprofile", models.AnalyticsProfile{}, true},
-	{"applicationpersistenceprofile", models.ApplicationPersistenceProfile{}, true},
-	{"pkiprofile", models.PKIprofile{}, true},
+	{"tenant", models.Tenant{}, true, nil},
+	{"cloud", models.Cloud{}, true, map[string]string{"vtype": "CLOUD_NONE"}},
+	{"vrfcontext", models.VrfContext{}, true, nil},
+	{"network", models.Network{}, true, nil},
+	{"serviceenginegroup", models.ServiceEngineGroup{}, true, nil},
+	{"ipamdnsproviderprofile", models.IPAMDNSProviderProfile{}, true, nil},
+	{"vsvip", models.VsVip{}, false, nil},
+	{"pool", models.Pool{}, false, nil},
+	{"poolgroup", models.PoolGroup{}, false, nil},
+	{"virtualservice", models.VirtualService{}, false, nil},
+	{"httppolicyset", models.HTTPPolicySet{}, false, nil},
+	{"l4policyset", models.L4PolicySet{}, false, nil},
+	{"sslkeyandcertificate", models.SSLKeyAndCertificate{}, false, nil},
+	{"applicationprofile", models.ApplicationProfile{}, true, nil},
+	{"networkprofile", models.NetworkProfile{}, true, nil},
+	{"healthmonitor", models.HealthMonitor{}, true, nil},
+	{"sslprofile", models.SSLProfile{}, true, nil},
+	{"analyticsprofile", models.AnalyticsProfile{}, true, nil},
+	{"applicationpersistenceprofile", models.ApplicationPersistenceProfile{}, true, map[string]string{"persistence_type": "PERSISTENCE_TYPE_CLIENT_IP_ADDRESS"}},
+	{"pkiprofile", models.PKIprofile{}, true, nil},
+	{"wafpolicy", models.WafPolicy{}, true, map[string]string{"mode": "WAF_MODE_DETECTION_ONLY"}},
+	{"wafprofile", models.WafProfile{}, true, nil},
+	{"errorpageprofile", models.ErrorPageProfile{}, true, nil},
+	{"errorpagebody", models.ErrorPageBody{}, true, nil},
+	{"vsdatascriptset", models.VSDataScriptSet{}, true, nil},
+	{"stringgroup", models.StringGroup{}, true, map[string]string{"type": "SG_TYPE_STRING"}},
+	{"protocolparser", models.ProtocolParser{}, true, nil},
+	{"icapprofile", models.IcapProfile{}, true, nil},
+	{"ssopolicy", models.SSOPolicy{}, true, nil},
+	{"authprofile", models.AuthProfile{}, true, nil},
+	{"securitypolicy", models.SecurityPolicy{}, true, nil},
+	{"networksecuritypolicy", models.NetworkSecurityPolicy{}, true, nil},
+	{"botdetectionpolicy", models.BotDetectionPolicy{}, true, nil},
+	{"trafficcloneprofile", models.TrafficCloneProfile{}, true, nil},
 }
 
 // kinds maps the URL segment to its kind.
@@ -66,6 +92,22 @@ var kinds = func() map[string]*kind {
 		kd.fTenantRef = fieldIndex(t, "tenant_ref")
 		kd.fCloudRef = fieldIndex(t, "cloud_ref")
 		kd.fCreatedBy = fieldIndex(t, "created_by")
+		kd.fMarkers = fieldIndex(t, "markers")
+		kd.fields = map[string]int{}
+		kd.defaults = map[int]string{}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name := jsonName(f)
+			kd.fields[name] = i
+			if name == "name" || strings.Contains(f.Tag.Get("json"), ",omitempty") {
+				continue
+			}
+			if d, ok := k.defaults[name]; ok {
+				kd.defaults[i] = d
+			} else {
+				kd.required = append(kd.required, i)
+			}
+		}
 		m[k.name] = kd
 	}
 	return m

@@ -1,6 +1,7 @@
 package avisim
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -41,6 +42,32 @@ func TestCRUDEachType(t *testing.T) {
 		{"sslkeyandcertificate", func(n string) any {
 			return &models.SSLKeyAndCertificate{Name: s(n), Certificate: &models.SSLCertificate{Certificate: s("-----BEGIN CERTIFICATE-----")}}
 		}},
+		{"applicationprofile", func(n string) any {
+			return &models.ApplicationProfile{Name: s(n), Type: s("APPLICATION_PROFILE_TYPE_L4")}
+		}},
+		{"networkprofile", func(n string) any {
+			return &models.NetworkProfile{Name: s(n), Profile: &models.NetworkProfileUnion{Type: s("PROTOCOL_TYPE_TCP_FAST_PATH")}}
+		}},
+		{"healthmonitor", func(n string) any { return &models.HealthMonitor{Name: s(n), Type: s("HEALTH_MONITOR_TCP")} }},
+		{"sslprofile", func(n string) any { return &models.SSLProfile{Name: s(n)} }},
+		{"analyticsprofile", func(n string) any { return &models.AnalyticsProfile{Name: s(n)} }},
+		{"applicationpersistenceprofile", func(n string) any { return &models.ApplicationPersistenceProfile{Name: s(n)} }},
+		{"pkiprofile", func(n string) any { return &models.PKIprofile{Name: s(n)} }},
+		{"wafpolicy", func(n string) any {
+			return &models.WafPolicy{Name: s(n), WafProfileRef: s("/api/wafprofile/?name=System-WAF-Profile")}
+		}},
+		{"wafprofile", func(n string) any { return &models.WafProfile{Name: s(n), Config: &models.WafConfig{}} }},
+		{"errorpageprofile", func(n string) any { return &models.ErrorPageProfile{Name: s(n)} }},
+		{"errorpagebody", func(n string) any { return &models.ErrorPageBody{Name: s(n), ErrorPageBody: s("<html>oops</html>")} }},
+		{"vsdatascriptset", func(n string) any {
+			return &models.VSDataScriptSet{Name: s(n), Datascript: []*models.VSDataScript{{Evt: s("VS_DATASCRIPT_EVT_HTTP_REQ"), Script: s("-- noop")}}}
+		}},
+		{"stringgroup", func(n string) any { return &models.StringGroup{Name: s(n), Kv: []*models.KeyValue{{Key: s("/a")}}} }},
+		{"protocolparser", func(n string) any { return &models.ProtocolParser{Name: s(n), ParserCode: s("-- parser")} }},
+		{"ssopolicy", func(n string) any { return &models.SSOPolicy{Name: s(n), Type: s("SSO_TYPE_SAML")} }},
+		{"authprofile", func(n string) any { return &models.AuthProfile{Name: s(n), Type: s("AUTH_PROFILE_LDAP")} }},
+		{"networksecuritypolicy", func(n string) any { return &models.NetworkSecurityPolicy{Name: s(n)} }},
+		{"trafficcloneprofile", func(n string) any { return &models.TrafficCloneProfile{Name: s(n)} }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.typ, func(t *testing.T) {
@@ -362,22 +389,75 @@ func TestCollectionFilters(t *testing.T) {
 	}
 }
 
-// TestSSLPortNeedsCertificate: like the controller, avisim refuses an
-// SSL-enabled port without a certificate and serves System-Default-Cert.
-func TestSSLPortNeedsCertificate(t *testing.T) {
+// TestSSLPortGetsDefaultCertificate: like the controller, avisim accepts a
+// virtual service with an SSL port and no certificate (AKO's shared L7
+// parent keeps its certificates on the SNI children) and stores the system
+// default certificates and SSL profile on it, so a GET shows what the
+// controller shows. A certificate the client names is kept as given.
+func TestSSLPortGetsDefaultCertificate(t *testing.T) {
 	sim := startSim(t, DemoSeed())
 	c := newClient(t, sim)
 	vip, err := c.VsVip.Create(vsvip("ssl-vip", "vip-net-a", ""))
 	must(t, err)
-	vs := &models.VirtualService{
-		Name: s("ssl-vs"), VsvipRef: vip.URL,
-		Services: []*models.Service{{Port: u32(443), EnableSsl: b(true)}},
+	refName := func(kind, name string) string {
+		t.Helper()
+		var out struct {
+			Results []struct {
+				URL string `json:"url"`
+			} `json:"results"`
+		}
+		raw, err := c.AviSession.GetCollectionRaw("api/" + kind + "?name=" + name)
+		must(t, err)
+		must(t, jsonUnmarshal(raw, &out))
+		if len(out.Results) != 1 {
+			t.Fatalf("%s %s: %d results", kind, name, len(out.Results))
+		}
+		return out.Results[0].URL
 	}
-	_, err = c.VirtualService.Create(vs)
-	wantAviErr(t, err, 400, "Virtual Service ssl-vs has SSL-enabled port 443 but no SSL key and certificate")
-	vs.SslKeyAndCertificateRefs = []string{"/api/sslkeyandcertificate/?name=System-Default-Cert"}
-	_, err = c.VirtualService.Create(vs)
+	cases := []struct {
+		name      string
+		typ       string
+		certs     []string
+		wantCerts []string
+	}{
+		{"parent without certificate", "VS_TYPE_VH_PARENT", nil, []string{refName("sslkeyandcertificate", "System-Default-Cert"), refName("sslkeyandcertificate", "System-Default-Cert-EC")}},
+		{"normal without certificate", "VS_TYPE_NORMAL", nil, []string{refName("sslkeyandcertificate", "System-Default-Cert"), refName("sslkeyandcertificate", "System-Default-Cert-EC")}},
+		{"named certificate is kept", "VS_TYPE_NORMAL", []string{"/api/sslkeyandcertificate/?name=System-Default-Cert-EC"}, []string{refName("sslkeyandcertificate", "System-Default-Cert-EC")}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			vs, err := c.VirtualService.Create(&models.VirtualService{
+				Name: s(fmt.Sprintf("ssl-vs-%d", i)), VsvipRef: vip.URL, Type: s(tc.typ),
+				Services:                 []*models.Service{{Port: u32(80)}, {Port: u32(443), EnableSsl: b(true)}},
+				SslKeyAndCertificateRefs: tc.certs,
+			})
+			must(t, err)
+			got, err := c.VirtualService.Get(*vs.UUID)
+			must(t, err)
+			if strings.Join(got.SslKeyAndCertificateRefs, " ") != strings.Join(tc.wantCerts, " ") {
+				t.Fatalf("certificates %v, want %v", got.SslKeyAndCertificateRefs, tc.wantCerts)
+			}
+			if want := refName("sslprofile", "System-Standard"); str(got.SslProfileRef) != want {
+				t.Fatalf("ssl_profile_ref %s, want %s", str(got.SslProfileRef), want)
+			}
+			if want := refName("applicationprofile", "System-HTTP"); str(got.ApplicationProfileRef) != want {
+				t.Fatalf("application_profile_ref %s, want %s", str(got.ApplicationProfileRef), want)
+			}
+			if want := refName("networkprofile", "System-TCP-Proxy"); str(got.NetworkProfileRef) != want {
+				t.Fatalf("network_profile_ref %s, want %s", str(got.NetworkProfileRef), want)
+			}
+		})
+	}
+	// The default certificate is now referenced: it cannot be deleted.
+	cert, err := c.SSLKeyAndCertificate.GetByName("System-Default-Cert")
 	must(t, err)
+	wantAviErr(t, c.SSLKeyAndCertificate.Delete(*cert.UUID), http.StatusConflict, "'VirtualService ssl-vs-0'")
+	// Without SSL ports nothing certificate-related is added.
+	plain, err := c.VirtualService.Create(&models.VirtualService{Name: s("plain"), VsvipRef: vip.URL, Services: []*models.Service{{Port: u32(80)}}})
+	must(t, err)
+	if len(plain.SslKeyAndCertificateRefs) != 0 || plain.SslProfileRef != nil {
+		t.Fatalf("plain VS got %v %v", plain.SslKeyAndCertificateRefs, plain.SslProfileRef)
+	}
 }
 
 func u32(v uint32) *uint32 { return &v }

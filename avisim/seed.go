@@ -2,6 +2,7 @@ package avisim
 
 import (
 	"embed"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -17,13 +18,30 @@ var seedFS embed.FS
 // Seed is the initial controller inventory, loaded from YAML.
 type Seed struct {
 	// Version overrides the controller version reported to clients.
-	Version  string        `json:"version,omitempty"`
-	Tenants  []string      `json:"tenants,omitempty"`
-	Users    []SeedUser    `json:"users,omitempty"`
-	Clouds   []SeedCloud   `json:"clouds,omitempty"`
-	VRFs     []SeedVRF     `json:"vrfs,omitempty"`
-	SEGroups []SeedSEGroup `json:"se_groups,omitempty"`
-	Networks []SeedNetwork `json:"networks,omitempty"`
+	Version string `json:"version,omitempty"`
+	// LicenseTier is systemconfiguration.default_license_tier (ENTERPRISE
+	// when empty; ESSENTIALS, BASIC, ENTERPRISE_WITH_CLOUD_SERVICES, ...).
+	// Clouds created by the seed take it unless they name their own.
+	LicenseTier string        `json:"license_tier,omitempty"`
+	Tenants     []string      `json:"tenants,omitempty"`
+	Users       []SeedUser    `json:"users,omitempty"`
+	Clouds      []SeedCloud   `json:"clouds,omitempty"`
+	VRFs        []SeedVRF     `json:"vrfs,omitempty"`
+	SEGroups    []SeedSEGroup `json:"se_groups,omitempty"`
+	Networks    []SeedNetwork `json:"networks,omitempty"`
+	// Objects are created last, in order, through the same path as a POST
+	// (strict decoding, references by name, required fields), e.g. a custom
+	// WAF policy. The license tier does not refuse them (an admin may have
+	// made them on another tier); virtual services that use them are judged
+	// by it.
+	Objects []SeedObject `json:"objects,omitempty"`
+}
+
+// SeedObject is one object of any served type, given as the JSON body a
+// client would POST to /api/<type> in the admin tenant.
+type SeedObject struct {
+	Type string          `json:"type"`
+	Body json.RawMessage `json:"body"`
 }
 
 // SeedUser is a local user accepted by POST /login.
@@ -35,11 +53,17 @@ type SeedUser struct {
 // SeedCloud is a cloud. IPAMNetworks names the networks of an internal
 // IPAM profile ("<cloud>-ipam" unless IPAMProfile is set) that the cloud
 // references; VsVips without ipam_network_subnet allocate from them.
+//
+// DNSDomains, when set, become the service domains of an internal DNS
+// profile ("<cloud>-dns") the cloud references as its dns_provider_ref.
+// LicenseTier overrides the seed's tier for this cloud.
 type SeedCloud struct {
 	Name         string   `json:"name"`
 	Vtype        string   `json:"vtype"`
 	IPAMNetworks []string `json:"ipam_networks,omitempty"`
 	IPAMProfile  string   `json:"ipam_profile,omitempty"`
+	DNSDomains   []string `json:"dns_domains,omitempty"`
+	LicenseTier  string   `json:"license_tier,omitempty"`
 }
 
 // SeedVRF is a VRF context of a cloud.
@@ -129,36 +153,16 @@ func mustSeed(name string) *Seed {
 	return s
 }
 
-// DemoSeed is seeds/demo.yaml: a vCenter cloud Default-Cloud with IPAM
-// networks vip-net-a (10.50.0.0/24, VIPs .10-.200) and vip-net-b
-// (10.60.0.0/28, VIPs .2-.5), VRF global, SE groups Default-Group and
-// edge-seg, tenant admin, user admin/admin.
+// DemoSeed is seeds/demo.yaml: an ENTERPRISE controller with a vCenter cloud
+// Default-Cloud with IPAM networks vip-net-a (10.50.0.0/24, VIPs .10-.200)
+// and vip-net-b (10.60.0.0/28, VIPs .2-.5), VRF global, SE groups
+// Default-Group and edge-seg, tenant admin, user admin/admin, and an
+// admin's custom WAF policy demo-waf and HTTP application profile demo-http.
 func DemoSeed() *Seed { return mustSeed("demo") }
 
 // AWSSeed is seeds/aws.yaml: an AWS cloud Default-Cloud with three VIP
 // networks in three availability zones, for multi-vip VsVips.
 func AWSSeed() *Seed { return mustSeed("aws") }
-
-// systemProfiles are the System-* objects every controller has, so that
-// references such as /api/applicationprofile/?name=System-L4-Application
-// resolve.
-var systemProfiles = []struct{ kind, name, typ string }{
-	{"applicationprofile", "System-HTTP", "APPLICATION_PROFILE_TYPE_HTTP"},
-	{"applicationprofile", "System-Secure-HTTP", "APPLICATION_PROFILE_TYPE_HTTP"},
-	{"applicationprofile", "System-L4-Application", "APPLICATION_PROFILE_TYPE_L4"},
-	{"applicationprofile", "System-SSL-Application", "APPLICATION_PROFILE_TYPE_SSL"},
-	{"networkprofile", "System-TCP-Proxy", ""},
-	{"networkprofile", "System-TCP-Fast-Path", ""},
-	{"networkprofile", "System-UDP-Fast-Path", ""},
-	{"healthmonitor", "System-TCP", "HEALTH_MONITOR_TCP"},
-	{"healthmonitor", "System-UDP", "HEALTH_MONITOR_UDP"},
-	{"healthmonitor", "System-HTTP", "HEALTH_MONITOR_HTTP"},
-	{"healthmonitor", "System-Ping", "HEALTH_MONITOR_PING"},
-	{"sslprofile", "System-Standard", ""},
-	{"sslkeyandcertificate", "System-Default-Cert", "SSL_CERTIFICATE_TYPE_VIRTUALSERVICE"},
-	{"analyticsprofile", "System-Analytics-Profile", ""},
-	{"applicationpersistenceprofile", "System-Persistence-Client-IP", "PERSISTENCE_TYPE_CLIENT_IP_ADDRESS"},
-}
 
 // load creates the admin tenant, the System-* profiles and the seed's
 // objects through the same save path as API calls, so seeded objects obey
@@ -167,7 +171,16 @@ func (s *Sim) load(seed *Seed) error {
 	st := s.store
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	st.loading = true
+	defer func() { st.loading = false }()
 	st.tenants[adminTenant] = map[string]*table{}
+	st.sysconf.LastModified = ptr(st.nextLastModified())
+	if seed != nil && seed.LicenseTier != "" {
+		if !contains(licenseTiers, seed.LicenseTier) {
+			return fmt.Errorf("avisim seed: license_tier %q is not one of %s", seed.LicenseTier, strings.Join(licenseTiers, ", "))
+		}
+		st.sysconf.DefaultLicenseTier = ptr(seed.LicenseTier)
+	}
 	mk := func(kind string, m any) (*object, error) {
 		o, aerr := st.save(adminTenant, kinds[kind], m, nil)
 		if aerr != nil {
@@ -179,16 +192,8 @@ func (s *Sim) load(seed *Seed) error {
 	if _, err := mk("tenant", &models.Tenant{Name: ptr(adminTenant), Local: ptr(true)}); err != nil {
 		return err
 	}
-	for _, p := range systemProfiles {
-		k := kinds[p.kind]
-		m := k.newModel()
-		k.setStr(m, k.fName, p.name)
-		if p.typ != "" {
-			if i := fieldIndex(k.typ, "type"); i >= 0 {
-				k.setStr(m, i, p.typ)
-			}
-		}
-		if _, err := mk(p.kind, m); err != nil {
+	for _, o := range systemObjects() {
+		if _, err := mk(o.kind, o.model); err != nil {
 			return err
 		}
 	}
@@ -208,7 +213,11 @@ func (s *Sim) load(seed *Seed) error {
 	}
 	clouds := map[string]*object{}
 	for _, c := range seed.Clouds {
-		o, err := mk("cloud", &models.Cloud{Name: ptr(c.Name), Vtype: ptr(c.Vtype)})
+		cm := &models.Cloud{Name: ptr(c.Name), Vtype: ptr(c.Vtype)}
+		if c.LicenseTier != "" {
+			cm.LicenseTier = ptr(c.LicenseTier)
+		}
+		o, err := mk("cloud", cm)
 		if err != nil {
 			return err
 		}
@@ -284,25 +293,37 @@ func (s *Sim) load(seed *Seed) error {
 		networks[n.Name] = o.uuid
 	}
 	for _, c := range seed.Clouds {
-		if len(c.IPAMNetworks) == 0 {
+		if len(c.IPAMNetworks) == 0 && len(c.DNSDomains) == 0 {
 			continue
 		}
-		prof := &models.IPAMDNSProviderProfile{Name: ptr(orDefault(c.IPAMProfile, c.Name+"-ipam")), Type: ptr("IPAMDNS_TYPE_INTERNAL"), InternalProfile: &models.IPAMDNSInternalProfile{}}
-		for _, n := range c.IPAMNetworks {
-			if networks[n] == "" {
-				return fmt.Errorf("avisim seed: cloud %s: unknown IPAM network %q", c.Name, n)
+		cm := *clouds[c.Name].model.(*models.Cloud)
+		if len(c.IPAMNetworks) > 0 {
+			prof := &models.IPAMDNSProviderProfile{Name: ptr(orDefault(c.IPAMProfile, c.Name+"-ipam")), Type: ptr("IPAMDNS_TYPE_INTERNAL"), InternalProfile: &models.IPAMDNSInternalProfile{}}
+			for _, n := range c.IPAMNetworks {
+				if networks[n] == "" {
+					return fmt.Errorf("avisim seed: cloud %s: unknown IPAM network %q", c.Name, n)
+				}
+				prof.InternalProfile.UsableNetworks = append(prof.InternalProfile.UsableNetworks, &models.IPAMUsableNetwork{NwRef: ptr("/api/network/" + networks[n])})
 			}
-			prof.InternalProfile.UsableNetworks = append(prof.InternalProfile.UsableNetworks, &models.IPAMUsableNetwork{NwRef: ptr("/api/network/" + networks[n])})
+			po, err := mk("ipamdnsproviderprofile", prof)
+			if err != nil {
+				return err
+			}
+			cm.IPAMProviderRef = ptr("/api/ipamdnsproviderprofile/" + po.uuid)
 		}
-		po, err := mk("ipamdnsproviderprofile", prof)
-		if err != nil {
-			return err
+		if len(c.DNSDomains) > 0 {
+			prof := &models.IPAMDNSProviderProfile{Name: ptr(c.Name + "-dns"), Type: ptr("IPAMDNS_TYPE_INTERNAL_DNS"), InternalProfile: &models.IPAMDNSInternalProfile{}}
+			for _, d := range c.DNSDomains {
+				prof.InternalProfile.DNSServiceDomain = append(prof.InternalProfile.DNSServiceDomain, &models.DNSServiceDomain{DomainName: ptr(d)})
+			}
+			po, err := mk("ipamdnsproviderprofile", prof)
+			if err != nil {
+				return err
+			}
+			cm.DNSProviderRef = ptr("/api/ipamdnsproviderprofile/" + po.uuid)
 		}
-		old := clouds[c.Name]
-		cm := *old.model.(*models.Cloud)
-		cm.IPAMProviderRef = ptr("/api/ipamdnsproviderprofile/" + po.uuid)
 		cm.LastModified = nil
-		o, aerr := st.save(adminTenant, kinds["cloud"], &cm, old)
+		o, aerr := st.save(adminTenant, kinds["cloud"], &cm, clouds[c.Name])
 		if aerr != nil {
 			return fmt.Errorf("avisim seed: cloud %s: %s", c.Name, aerr.msg)
 		}
@@ -318,6 +339,22 @@ func (s *Sim) load(seed *Seed) error {
 			seg.Labels = append(seg.Labels, &models.KeyValue{Key: ptr(l.Key), Value: ptr(l.Value)})
 		}
 		if _, err := mk("serviceenginegroup", seg); err != nil {
+			return err
+		}
+	}
+	// Custom objects skip the license checks like the system ones: an admin
+	// may have made them before the tier changed. Using them from a virtual
+	// service is still judged by the tier.
+	for i, o := range seed.Objects {
+		k := kinds[o.Type]
+		if k == nil {
+			return fmt.Errorf("avisim seed: objects[%d]: unknown type %q", i, o.Type)
+		}
+		m, aerr := decodeStrict(k, o.Body)
+		if aerr != nil {
+			return fmt.Errorf("avisim seed: objects[%d] (%s): %s", i, o.Type, aerr.msg)
+		}
+		if _, err := mk(o.Type, m); err != nil {
 			return err
 		}
 	}

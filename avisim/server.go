@@ -21,7 +21,8 @@ import (
 // Options configures a simulator.
 type Options struct {
 	// Seed is the initial inventory; nil starts with only the admin tenant
-	// and the System-* profiles.
+	// and the objects a fresh controller ships (System-* profiles, ...), on
+	// the ENTERPRISE tier.
 	Seed *Seed
 	// Username and Password are accepted by POST /login in addition to the
 	// seed's users. Both empty and no seed users means admin/admin.
@@ -54,6 +55,12 @@ type Sim struct {
 	mu   sync.Mutex
 	srv  *httptest.Server
 	host string
+
+	// clusterUUID identifies the controller cluster (GET /api/cluster);
+	// upSince is the leader's start time in /api/cluster/runtime, which AKO
+	// watches to notice a controller restart.
+	clusterUUID string
+	upSince     string
 }
 
 // New builds a simulator and loads opts.Seed.
@@ -77,6 +84,9 @@ func New(opts Options) (*Sim, error) {
 		store:    newStore(opts.Scheme + "://" + opts.Host),
 		sessions: newSessions(opts.SessionTimeout),
 		host:     opts.Host,
+
+		clusterUUID: newUUID("cluster"),
+		upSince:     time.Now().UTC().Format("2006-01-02 15:04:05"),
 	}
 	s.faults = newFaults(s.sessions)
 	s.counts.reset()
@@ -142,6 +152,11 @@ func (s *Sim) rebase(base string) {
 			return nil
 		})
 		o.kind.setStr(o.model, o.kind.fURL, base+"/api/"+o.kind.name+"/"+o.uuid)
+	}
+	for i, r := range st.sysconf.DNSVirtualserviceRefs {
+		if strings.HasPrefix(r, old+"/") {
+			st.sysconf.DNSVirtualserviceRefs[i] = base + strings.TrimPrefix(r, old)
+		}
 	}
 	st.base = base
 }
@@ -288,7 +303,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/api/cluster/status" || path == "/api/cluster/runtime":
 		writeValue(w, http.StatusOK, map[string]any{
 			"cluster_state": map[string]any{"state": "CLUSTER_UP_NO_HA", "progress": 100},
-			"node_states":   []any{map[string]any{"name": s.Host(), "role": "CLUSTER_LEADER", "state": "CLUSTER_ACTIVE"}},
+			"node_states":   []any{map[string]any{"name": s.Host(), "role": "CLUSTER_LEADER", "state": "CLUSTER_ACTIVE", "up_since": s.upSince}},
 		})
 	case strings.HasPrefix(path, "/api/"):
 		s.serveAPI(w, r, path)
@@ -375,8 +390,8 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 	rest := strings.Trim(strings.TrimPrefix(path, "/api/"), "/")
 	typ, uuid, _ := strings.Cut(rest, "/")
 	k := kinds[typ]
-	if k == nil || strings.Contains(uuid, "/") {
-		writeErr(w, errf(http.StatusNotFound, "Unsupported API path %s (avisim serves /api/<type>[/<uuid>] for %s)", path, strings.Join(KindNames(), ", ")))
+	if (k == nil && !specialTypes[typ]) || strings.Contains(uuid, "/") {
+		writeErr(w, errf(http.StatusNotFound, "Unsupported API path %s (avisim serves /api/<type>[/<uuid>] for %s, and /api/%s, /api/%s, /api/%s)", path, strings.Join(KindNames(), ", "), typeSystemConfiguration, typeCluster, typeDomainList))
 		return
 	}
 	s.counts.inc(r.Method, typ)
@@ -409,6 +424,8 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 
 	q := r.URL.Query()
 	switch {
+	case k == nil:
+		s.serveSpecial(w, r, tenant, typ, uuid, q)
 	case uuid == "" && r.Method == http.MethodGet:
 		s.list(w, r, tenant, k, q)
 	case uuid == "" && r.Method == http.MethodPost:
@@ -418,6 +435,10 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 	case uuid != "" && (r.Method == http.MethodPut || r.Method == http.MethodPatch):
 		s.update(w, r, tenant, k, uuid, q)
 	case uuid != "" && r.Method == http.MethodDelete:
+		if aerr := checkObjectParams(q); aerr != nil {
+			writeErr(w, aerr)
+			return
+		}
 		s.delete(w, tenant, k, uuid)
 	default:
 		writeErr(w, errf(http.StatusMethodNotAllowed, "Method %s not allowed on %s", r.Method, path))
@@ -436,13 +457,11 @@ func readBody(r *http.Request) ([]byte, *apiError) {
 }
 
 func renderOpts(q url.Values) (bool, []string) {
-	inc := q.Get("include_name")
-	includeName := inc != "" && inc != "false" && inc != "0"
 	var fields []string
 	if f := q.Get("fields"); f != "" {
 		fields = strings.Split(f, ",")
 	}
-	return includeName, fields
+	return includeName(q), fields
 }
 
 func (s *Sim) respondObject(w http.ResponseWriter, code int, o *object, q url.Values) {
@@ -459,9 +478,20 @@ func (s *Sim) respondObject(w http.ResponseWriter, code int, o *object, q url.Va
 }
 
 func (s *Sim) get(w http.ResponseWriter, tenant string, k *kind, uuid string, q url.Values) {
+	if aerr := checkObjectParams(q, "cloud_uuid"); aerr != nil {
+		writeErr(w, aerr)
+		return
+	}
 	st := s.store
 	st.mu.RLock()
 	o := st.byUUID(tenant, k, uuid)
+	if o != nil && q.Has("cloud_uuid") {
+		// AKO reads networks as /api/network/<uuid>?cloud_uuid=<cloud>:
+		// an object of another cloud is not found there.
+		if k.fCloudRef < 0 || uuidOfRef(k.getStr(o.model, k.fCloudRef)) != q.Get("cloud_uuid") {
+			o = nil
+		}
+	}
 	st.mu.RUnlock()
 	if o == nil {
 		writeErr(w, errf(http.StatusNotFound, "%s object with uuid %s not found", k.name, uuid))
@@ -471,6 +501,10 @@ func (s *Sim) get(w http.ResponseWriter, tenant string, k *kind, uuid string, q 
 }
 
 func (s *Sim) create(w http.ResponseWriter, r *http.Request, tenant string, k *kind, q url.Values) {
+	if aerr := checkObjectParams(q); aerr != nil {
+		writeErr(w, aerr)
+		return
+	}
 	body, aerr := readBody(r)
 	if aerr != nil {
 		writeErr(w, aerr)
@@ -493,6 +527,10 @@ func (s *Sim) create(w http.ResponseWriter, r *http.Request, tenant string, k *k
 }
 
 func (s *Sim) update(w http.ResponseWriter, r *http.Request, tenant string, k *kind, uuid string, q url.Values) {
+	if aerr := checkObjectParams(q); aerr != nil {
+		writeErr(w, aerr)
+		return
+	}
 	body, aerr := readBody(r)
 	if aerr != nil {
 		writeErr(w, aerr)
@@ -671,7 +709,7 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request, tenant string, k *kin
 			addTable(st.tenants[adminTenant][k.name])
 		}
 	}
-	filter, aerr := s.filters(filterTenant, q)
+	filter, aerr := s.filters(filterTenant, k, q)
 	if aerr != nil {
 		writeErr(w, aerr)
 		return
@@ -718,79 +756,6 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request, tenant string, k *kin
 	}
 	buf.WriteByte('}')
 	writeJSON(w, http.StatusOK, buf.Bytes())
-}
-
-// filters compiles the collection query into a predicate. Callers hold the
-// store's read lock.
-func (s *Sim) filters(tenant string, q url.Values) (func(*object) bool, *apiError) {
-	st := s.store
-	var preds []func(*object) bool
-	if v := q.Get("name.contains"); v != "" {
-		preds = append(preds, func(o *object) bool { return strings.Contains(o.name, v) })
-	}
-	if v := q.Get("name.icontains"); v != "" {
-		lv := strings.ToLower(v)
-		preds = append(preds, func(o *object) bool { return strings.Contains(strings.ToLower(o.name), lv) })
-	}
-	if v := q.Get("uuid"); v != "" {
-		set := map[string]bool{}
-		for _, u := range strings.Split(v, ",") {
-			set[u] = true
-		}
-		preds = append(preds, func(o *object) bool { return set[o.uuid] })
-	}
-	if v, ok := q["created_by"]; ok {
-		want := v[0]
-		preds = append(preds, func(o *object) bool { return o.kind.getStr(o.model, o.kind.fCreatedBy) == want })
-	}
-	cloudName := q.Get("cloud_ref.name")
-	if cloudName == "" {
-		cloudName = q.Get("cloud")
-	}
-	if cloudName != "" {
-		c := st.byName(tenant, kinds["cloud"], cloudName)
-		cu := ""
-		if c != nil {
-			cu = c.uuid
-		}
-		preds = append(preds, func(o *object) bool {
-			return cu != "" && uuidOfRef(o.kind.getStr(o.model, o.kind.fCloudRef)) == cu
-		})
-	}
-	if v := q.Get("cloud_ref.uuid"); v != "" {
-		preds = append(preds, func(o *object) bool {
-			return uuidOfRef(o.kind.getStr(o.model, o.kind.fCloudRef)) == v
-		})
-	}
-	if v := q.Get("refers_to"); v != "" {
-		target := v
-		if _, u, ok := strings.Cut(v, ":"); ok {
-			target = u
-		}
-		set := st.referrers[target]
-		preds = append(preds, func(o *object) bool { _, ok := set[o.uuid]; return ok })
-	}
-	if v := q.Get("referred_by"); v != "" {
-		src := v
-		if _, u, ok := strings.Cut(v, ":"); ok {
-			src = u
-		}
-		set := map[string]bool{}
-		if o := st.all[src]; o != nil {
-			for _, r := range o.refs {
-				set[r] = true
-			}
-		}
-		preds = append(preds, func(o *object) bool { return set[o.uuid] })
-	}
-	return func(o *object) bool {
-		for _, p := range preds {
-			if !p(o) {
-				return false
-			}
-		}
-		return true
-	}, nil
 }
 
 func (s *Sim) serveAdmin(w http.ResponseWriter, r *http.Request, path string) {

@@ -60,6 +60,15 @@ type store struct {
 	referrers map[string]map[string]struct{} // uuid -> uuids referring to it
 	used      map[string]map[uint32]string   // network uuid -> IPv4 -> vsvip uuid
 	lastMod   atomic.Int64
+
+	// sysconf is the singleton /api/systemconfiguration and sysconfRefs
+	// the uuids it refers to (its DNS virtual services).
+	sysconf     *models.SystemConfiguration
+	sysconfRefs []string
+	// loading is set while the seed is loaded: seeded objects skip the
+	// license checks (a fresh ESSENTIALS controller still ships
+	// System-TCP-Proxy).
+	loading bool
 }
 
 func newStore(base string) *store {
@@ -69,6 +78,10 @@ func newStore(base string) *store {
 		all:       map[string]*object{},
 		referrers: map[string]map[string]struct{}{},
 		used:      map[string]map[uint32]string{},
+		sysconf: &models.SystemConfiguration{
+			UUID:               ptr(sysconfUUID),
+			DefaultLicenseTier: ptr(tierEnterprise),
+		},
 	}
 }
 
@@ -280,6 +293,12 @@ func (s *store) save(tenant string, k *kind, m any, old *object) (*object, *apiE
 	if k.name == "tenant" && tenant != adminTenant {
 		return nil, errf(http.StatusForbidden, "Tenants can only be managed from the admin tenant")
 	}
+	if aerr := requiredFields(k, m); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := checkEnums(k.name, m); aerr != nil {
+		return nil, aerr
+	}
 	uuid := k.getStr(m, k.fUUID)
 	if old != nil {
 		if uuid != "" && uuid != old.uuid {
@@ -316,6 +335,22 @@ func (s *store) save(tenant string, k *kind, m any, old *object) (*object, *apiE
 	if aerr != nil {
 		return nil, aerr
 	}
+	switch o := m.(type) {
+	case *models.Cloud:
+		// New clouds take the system's default tier.
+		if str(o.LicenseTier) == "" {
+			o.LicenseTier = ptr(s.systemTier())
+		}
+	case *models.ServiceEngineGroup:
+		if str(o.LicenseTier) == "" {
+			o.LicenseTier = ptr(s.cloudTier(uuidOfRef(str(o.CloudRef))))
+		}
+	case *models.VirtualService:
+		refs = s.virtualServiceDefaults(tenant, o, s.tierOf(k, m), refs)
+	}
+	if aerr := s.checkLicense(k, m, name); aerr != nil {
+		return nil, aerr
+	}
 	if k.fTenantRef >= 0 && tenantObj != nil && uuidOfRef(k.getStr(m, k.fTenantRef)) != tenantObj.uuid {
 		return nil, errf(http.StatusBadRequest, "tenant_ref %s does not match the tenant of the request (%s)", k.getStr(m, k.fTenantRef), tenant)
 	}
@@ -333,11 +368,6 @@ func (s *store) save(tenant string, k *kind, m any, old *object) (*object, *apiE
 		}
 	}
 
-	if vs, ok := m.(*models.VirtualService); ok {
-		if aerr := checkSSLPorts(vs); aerr != nil {
-			return nil, aerr
-		}
-	}
 	obj := &object{kind: k, tenant: tenant, uuid: uuid, name: name, model: m, refs: refs}
 	if k.name == "vsvip" {
 		if aerr := s.allocate(tenant, obj, old); aerr != nil {
@@ -377,15 +407,30 @@ func (s *store) save(tenant string, k *kind, m any, old *object) (*object, *apiE
 	return obj, nil
 }
 
-func (s *store) link(o *object) {
-	for _, r := range o.refs {
+func (s *store) linkRefs(from string, refs []string) {
+	for _, r := range refs {
 		set := s.referrers[r]
 		if set == nil {
 			set = map[string]struct{}{}
 			s.referrers[r] = set
 		}
-		set[o.uuid] = struct{}{}
+		set[from] = struct{}{}
 	}
+}
+
+func (s *store) unlinkRefs(from string, refs []string) {
+	for _, r := range refs {
+		if set := s.referrers[r]; set != nil {
+			delete(set, from)
+			if len(set) == 0 {
+				delete(s.referrers, r)
+			}
+		}
+	}
+}
+
+func (s *store) link(o *object) {
+	s.linkRefs(o.uuid, o.refs)
 	for _, a := range o.ips {
 		nm := s.used[a.network]
 		if nm == nil {
@@ -397,14 +442,7 @@ func (s *store) link(o *object) {
 }
 
 func (s *store) unlink(o *object) {
-	for _, r := range o.refs {
-		if set := s.referrers[r]; set != nil {
-			delete(set, o.uuid)
-			if len(set) == 0 {
-				delete(s.referrers, r)
-			}
-		}
-	}
+	s.unlinkRefs(o.uuid, o.refs)
 	for _, a := range o.ips {
 		if nm := s.used[a.network]; nm != nil && nm[a.ip] == o.uuid {
 			delete(nm, a.ip)
@@ -419,6 +457,8 @@ func (s *store) remove(o *object) *apiError {
 		for u := range set {
 			if r := s.all[u]; r != nil && r.uuid != o.uuid {
 				names = append(names, fmt.Sprintf("'%s %s'", r.kind.display, r.name))
+			} else if u == sysconfUUID {
+				names = append(names, "'SystemConfiguration'")
 			}
 		}
 		if len(names) > 0 {
@@ -471,31 +511,14 @@ func (s *store) render(o *object, includeName bool, fields []string) ([]byte, er
 	if err := json.Unmarshal(b, &full); err != nil {
 		return nil, err
 	}
-	out := map[string]json.RawMessage{"uuid": full["uuid"], "url": full["url"]}
+	// Some fields (name, url, uuid) are always returned.
+	out := map[string]json.RawMessage{"uuid": full["uuid"], "url": full["url"], "name": full["name"]}
 	for _, f := range fields {
 		if v, ok := full[f]; ok {
 			out[f] = v
 		}
 	}
 	return json.Marshal(out)
-}
-
-// checkSSLPorts refuses, as the controller does, a virtual service with an
-// SSL-enabled port and no certificate to serve on it.
-func checkSSLPorts(vs *models.VirtualService) *apiError {
-	for _, svc := range vs.Services {
-		if svc != nil && svc.EnableSsl != nil && *svc.EnableSsl && len(vs.SslKeyAndCertificateRefs) == 0 {
-			return errf(http.StatusBadRequest, "Virtual Service %s has SSL-enabled port %d but no SSL key and certificate; add ssl_key_and_certificate_refs", str(vs.Name), deref32(svc.Port))
-		}
-	}
-	return nil
-}
-
-func deref32(p *uint32) uint32 {
-	if p == nil {
-		return 0
-	}
-	return *p
 }
 
 // writable returns the object a write (verb: "modified", "deleted") may

@@ -4,7 +4,8 @@
 //	avisim --seed demo --listen 127.0.0.1:8443
 //
 // It prints "avisim listening on https://ADDR" once it accepts connections
-// and stops cleanly on SIGINT/SIGTERM.
+// and stops cleanly on SIGINT/SIGTERM. --license-tier ESSENTIALS (or BASIC)
+// runs a controller whose license refuses what that edition refuses.
 package main
 
 import (
@@ -44,6 +45,7 @@ func run(args []string) error {
 	keyFile := fs.String("tls-key", "", "TLS key file")
 	user := fs.String("username", "admin", "login user name")
 	pass := fs.String("password", "admin", "login password")
+	tier := fs.String("license-tier", "", "systemconfiguration.default_license_tier, overriding the seed's (ENTERPRISE, ESSENTIALS, BASIC, ENTERPRISE_WITH_CLOUD_SERVICES, ...)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -53,6 +55,11 @@ func run(args []string) error {
 	seed, err := avisim.LoadSeed(*seedArg)
 	if err != nil {
 		return err
+	}
+	if *tier != "" {
+		// Clouds the seed creates take the tier too, as new clouds do on
+		// the controller.
+		seed.LicenseTier = *tier
 	}
 
 	var cert tls.Certificate
