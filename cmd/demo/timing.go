@@ -54,19 +54,24 @@ func (c *stepClock) end() {
 	s := &c.steps[len(c.steps)-1]
 	s.took = c.now().Sub(s.start)
 	c.open = false
-	fmt.Fprintf(c.out, "    %s step %d (%s)\n", mark(s.failed), len(c.steps), round(s.took))
+	// No step number: the walkthrough's headings carry their own ("3. An Ingress ...").
+	if s.failed {
+		fmt.Fprintf(c.out, "    ✗ %s, not as expected\n", round(s.took))
+	} else {
+		fmt.Fprintf(c.out, "    ✓ %s\n", round(s.took))
+	}
 }
 
 // summary closes the running step and prints every step's time and the total.
 func (c *stepClock) summary() {
 	c.end()
 	fmt.Fprintf(c.out, "\nStep times:\n")
-	for i, s := range c.steps {
+	for _, s := range c.steps {
 		title := []rune(s.title)
 		if len(title) > 72 {
 			title = append(title[:71], '…')
 		}
-		fmt.Fprintf(c.out, "  %s %2d %7s  %s\n", mark(s.failed), i+1, round(s.took), string(title))
+		fmt.Fprintf(c.out, "  %s %7s  %s\n", mark(s.failed), round(s.took), string(title))
 	}
 	fmt.Fprintf(c.out, "  total %s\n", round(c.now().Sub(c.began)))
 }

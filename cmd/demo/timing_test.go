@@ -25,14 +25,14 @@ func TestStepClock(t *testing.T) {
 	c.summary()
 	c.end() // already closed: prints nothing more
 
-	want := `    ✓ step 1 (3.4s)
-    ✗ step 2 (1.2s)
-    ✓ step 3 (2m5s)
+	want := `    ✓ 3.4s
+    ✗ 1.2s, not as expected
+    ✓ 2m5s
 
 Step times:
-  ✓  1    3.4s  Starting kube-apiserver and etcd (v1.37.1, built by the project)
-  ✗  2    1.2s  1. A Service asks for a loadBalancerIP outside every VIP network: refus…
-  ✓  3    2m5s  2. A good Service is admitted ...
+  ✓    3.4s  Starting kube-apiserver and etcd (v1.37.1, built by the project)
+  ✗    1.2s  1. A Service asks for a loadBalancerIP outside every VIP network: refus…
+  ✓    2m5s  2. A good Service is admitted ...
   total 2m9s
 `
 	if got := out.String(); got != want {
