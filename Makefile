@@ -1,17 +1,23 @@
 # vipgate — build, test, demo. Every tool is built from Go modules at a pinned
-# version and cached; nothing is downloaded from anywhere else.
+# version and cached; nothing is downloaded from anywhere else. Long builds show
+# progress (hack/progress.sh) and keep the Go toolchain's output in a log under
+# .cache/ (named on screen); a failure prints the log's last lines.
 SHELL := /usr/bin/env bash
 .SHELLFLAGS := -eu -o pipefail -c
 
 K8S_VERSION        ?= 1.37.1
-CONTROLLER_GEN     ?= go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
+TOOLS              := $(CURDIR)/.cache/tools
+CONTROLLER_GEN_PKG := sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
+CONTROLLER_GEN     ?= $(TOOLS)/controller-gen-v0.23.0/controller-gen
 ENVTEST_DIR        := $(CURDIR)/.cache/envtest/k8s-$(K8S_VERSION)
 GO_TEST_FLAGS      ?= -timeout 40m
 BIN                := $(CURDIR)/bin
+BUILD_LOG          := .cache/build.log
+PROGRESS           := hack/progress.sh --log $(BUILD_LOG)
 
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
 
-.PHONY: all build test envtest generate verify-generate lint demo demo-up bench clean help
+.PHONY: all build test envtest prereqs generate verify-generate lint demo demo-up bench clean help
 
 all: build
 
@@ -19,13 +25,19 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 build: ## build bin/vipgate and bin/avisim (static)
-	CGO_ENABLED=0 go build -trimpath -o $(BIN)/vipgate ./cmd/vipgate
-	CGO_ENABLED=0 go build -trimpath -o $(BIN)/avisim ./cmd/avisim
+	@CGO_ENABLED=0 $(PROGRESS) --label bin/vipgate -- go build -trimpath -o $(BIN)/vipgate ./cmd/vipgate
+	@CGO_ENABLED=0 $(PROGRESS) --label bin/avisim -- go build -trimpath -o $(BIN)/avisim ./cmd/avisim
+
+prereqs: ## check Go, tools and free disk before anything heavy (SKIP_PREREQS=1 skips)
+	@K8S_VERSION=$(K8S_VERSION) bash hack/prereqs.sh
 
 envtest: ## build kube-apiserver, etcd and kubectl from Go modules (cached) and print their folder
 	@K8S_VERSION=$(K8S_VERSION) ENVTEST_DIR=$(ENVTEST_DIR) bash hack/envtest/build.sh
 
-generate: ## regenerate deepcopy code, CRD YAML (controller-gen), the chart's CRDs and the kustomize base
+$(TOOLS)/controller-gen-v0.23.0/controller-gen:
+	@bash hack/install-tool.sh $(CONTROLLER_GEN_PKG) $@
+
+generate: $(TOOLS)/controller-gen-v0.23.0/controller-gen ## regenerate deepcopy code, CRD YAML (controller-gen), the chart's CRDs and the kustomize base
 	$(CONTROLLER_GEN) object paths=./crds/... crd:crdVersions=v1 output:crd:dir=./crds/yaml
 	$(MAKE) --no-print-directory -C manifests
 
@@ -40,9 +52,9 @@ verify-generate: ## fail when generated code, CRD YAML or rendered manifests are
 
 lint: ## gofmt check and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	go vet ./...
+	@PROGRESS_TAIL=200 $(PROGRESS) --label "go vet ./..." -- go vet ./...
 
-test: envtest verify-generate lint ## run every test on a real API server (builds envtest binaries on first run)
+test: prereqs envtest verify-generate lint ## run every test on a real API server (builds envtest binaries on first run)
 	go test $(GO_TEST_FLAGS) ./...
 
 BENCHMARKS ?= Admission ReconcileL4 L7Ingresses
@@ -55,11 +67,17 @@ bench: envtest ## run the benchmarks and print a table (results also in .cache/b
 	done
 	go test -run '^$$' -bench . -benchmem ./avisim/ ./rules/ | tee -a .cache/bench.txt
 
-demo: envtest build ## start API server + avisim + vipgate, walk through admission and VIP allocation, exit 0 on success
-	go run ./cmd/demo --bin $(BIN)
+demo: prereqs envtest build demo-bin ## start API server + avisim + vipgate, walk through admission and VIP allocation, exit 0 on success
+	$(BIN)/demo --bin $(BIN)
 
-demo-up: envtest build ## start the demo environment and keep it running until Ctrl-C
-	go run ./cmd/demo --bin $(BIN) --keep-running
+demo-up: prereqs envtest build demo-bin ## start the demo environment and keep it running until Ctrl-C
+	$(BIN)/demo --bin $(BIN) --keep-running
+
+# The demo is built like the rest (progress, output in the log) rather than
+# `go run`, whose first compile would print its downloads on screen.
+.PHONY: demo-bin
+demo-bin:
+	@$(PROGRESS) --label bin/demo -- go build -o $(BIN)/demo ./cmd/demo
 
 clean: ## remove build outputs (keeps the envtest cache)
 	rm -rf $(BIN)

@@ -4,6 +4,7 @@
 package metrics
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,10 +48,28 @@ var (
 		}
 		return time.Since(time.Unix(0, at)).Seconds()
 	})
+
+	vipNetworkFree = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "vipgate_vip_network_free_addresses",
+		Help: "Addresses of a VIP network's subnet, in its static VIP ranges, that no VsVip holds (from the last inventory).",
+	}, []string{"network", "subnet"})
+
+	vipNetworkAllocated = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "vipgate_vip_network_allocated_addresses",
+		Help: "Addresses of a VIP network's subnet, in its static VIP ranges, that a VsVip holds (any owner; from the last inventory).",
+	}, []string{"network", "subnet"})
+
+	// A vector without labels: no series until a certificate was read, so an
+	// alert on time left never sees a zero expiry.
+	webhookCertExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "vipgate_webhook_certificate_expiry_timestamp_seconds",
+		Help: "NotAfter of the webhook serving certificate this replica serves, as a Unix time.",
+	}, nil)
 )
 
 func init() {
-	crmetrics.Registry.MustRegister(admissionVerdicts, controllerCalls, inventoryRefreshFailures, inventoryAge)
+	crmetrics.Registry.MustRegister(admissionVerdicts, controllerCalls, inventoryRefreshFailures, inventoryAge,
+		vipNetworkFree, vipNetworkAllocated, webhookCertExpiry)
 }
 
 // Admission counts one admission decision.
@@ -64,3 +83,46 @@ func InventoryRefreshed(at time.Time) { inventoryFetchedAt.Store(at.UnixNano()) 
 
 // InventoryRefreshFailed counts a failed inventory load.
 func InventoryRefreshFailed() { inventoryRefreshFailures.Inc() }
+
+// VIPSubnet is the address usage of one subnet of a VIP network, counted in
+// its static VIP ranges (what the controller's IPAM allocates VIPs from).
+type VIPSubnet struct {
+	Network string
+	// Subnet is the prefix, e.g. 10.50.0.0/24.
+	Subnet    string
+	Free      int
+	Allocated int
+}
+
+// vipSeries remembers the label pairs last exported, so a network or subnet
+// that left the inventory stops being reported instead of showing its last value.
+var (
+	vipMu     sync.Mutex
+	vipSeries = map[[2]string]bool{}
+)
+
+// VIPNetworks replaces the per-subnet VIP address gauges with the usage of the
+// current inventory; series of subnets not in usage are deleted.
+func VIPNetworks(usage []VIPSubnet) {
+	vipMu.Lock()
+	defer vipMu.Unlock()
+	now := make(map[[2]string]bool, len(usage))
+	for _, u := range usage {
+		key := [2]string{u.Network, u.Subnet}
+		now[key] = true
+		vipNetworkFree.WithLabelValues(u.Network, u.Subnet).Set(float64(u.Free))
+		vipNetworkAllocated.WithLabelValues(u.Network, u.Subnet).Set(float64(u.Allocated))
+	}
+	for key := range vipSeries {
+		if !now[key] {
+			vipNetworkFree.DeleteLabelValues(key[0], key[1])
+			vipNetworkAllocated.DeleteLabelValues(key[0], key[1])
+		}
+	}
+	vipSeries = now
+}
+
+// WebhookCertificate records the expiry of the serving certificate in use.
+func WebhookCertificate(notAfter time.Time) {
+	webhookCertExpiry.WithLabelValues().Set(float64(notAfter.Unix()))
+}

@@ -138,7 +138,9 @@ func (d *demo) up(ctx context.Context) error {
 	return d.waitWebhooksActive(ctx)
 }
 
+// step prints a step's heading and starts timing it (closing the previous one).
 func step(format string, a ...any) {
+	clock.begin(fmt.Sprintf(format, a...))
 	fmt.Printf("\n==> "+format+"\n", a...)
 }
 

@@ -39,16 +39,21 @@ func main() {
 	d := &demo{bin: abs(*binDir), dir: abs(*workDir)}
 	defer d.cleanup()
 	if err := d.up(ctx); err != nil {
+		clock.fail()
+		clock.end()
 		d.cleanup()
 		fail(err)
 	}
 	if *keepRunning {
+		clock.summary()
 		fmt.Printf("\nvipgate demo environment is up.\n  export KUBECONFIG=%s\n  kubectl (same release as the API server): %s\n  avisim: https://%s (admin/admin; counters at /admin/counters, objects at /admin/objects?type=virtualservice)\n  logs: %s\nPress Ctrl-C to stop and clean up.\n",
 			d.kubeconfig, d.kubectlPath, d.aviAddr, d.dir)
 		<-ctx.Done()
 		return
 	}
-	if failed := d.walkthrough(ctx); failed > 0 {
+	failed := d.walkthrough(ctx)
+	clock.summary()
+	if failed > 0 {
 		d.cleanup()
 		fmt.Fprintf(os.Stderr, "\ndemo: %d step(s) did not behave as expected; logs are in %s\n", failed, d.dir)
 		os.Exit(1)

@@ -138,6 +138,7 @@ func (d *demo) walkthrough(ctx context.Context) int {
 	check := func(ok bool) {
 		if !ok {
 			failed++
+			clock.fail()
 		}
 	}
 	check(d.run(ctx, stepCheck{

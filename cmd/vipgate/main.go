@@ -112,6 +112,13 @@ func run() int {
 			return 1
 		}
 	}
+	if w, err := certExpiryWatcher(*certDir); err != nil {
+		// The webhook server fails on its own with this error; only the metric is lost here.
+		log.Error(err, "reading the webhook certificate for its expiry metric")
+	} else if err := op.Manager.Add(w); err != nil {
+		log.Error(err, "adding the webhook certificate expiry watcher")
+		return 1
+	}
 	log.Info("starting", "cluster", settings.AKOSettings.ClusterName, "controller", settings.ControllerSettings.ControllerHost, "namespace", *namespace)
 	if err := op.Manager.Start(ctx); err != nil {
 		log.Error(err, "manager stopped")

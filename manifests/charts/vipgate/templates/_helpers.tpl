@@ -175,3 +175,8 @@ annotations:
   cert-manager.io/inject-ca-from: {{ printf "%s/%s" .Release.Namespace (include "vipgate.servingCertName" .) }}
 {{- end -}}
 {{- end -}}
+
+{{/* PromQL label matchers selecting this release's vipgate series (alerts). */}}
+{{- define "vipgate.ruleSelector" -}}
+{{- default (printf "namespace=%q" .Release.Namespace) .Values.vipgate.prometheusRule.selector -}}
+{{- end -}}
