@@ -104,11 +104,12 @@ func LoadSeedFile(path string) (*Seed, error) {
 	return ParseSeed(data)
 }
 
-// EmbeddedSeed returns one of the seeds shipped with avisim ("demo", "aws").
+// EmbeddedSeed returns one of the seeds shipped with avisim ("demo", "aws",
+// "loopback").
 func EmbeddedSeed(name string) (*Seed, error) {
 	data, err := seedFS.ReadFile("seeds/" + name + ".yaml")
 	if err != nil {
-		return nil, fmt.Errorf("avisim: no embedded seed %q (have demo, aws)", name)
+		return nil, fmt.Errorf("avisim: no embedded seed %q (have demo, aws, loopback)", name)
 	}
 	return ParseSeed(data)
 }
@@ -135,6 +136,12 @@ func mustSeed(name string) *Seed {
 // edge-seg, tenant admin, user admin/admin.
 func DemoSeed() *Seed { return mustSeed("demo") }
 
+// LoopbackSeed is seeds/loopback.yaml: the demo seed with VIP networks in
+// 127.0.0.0/8 (vip-net-a 127.77.0.0/22, VIPs .0.10-.3.250; vip-net-b
+// 127.78.0.0/28, VIPs .2-.5), so the data plane serves VIPs at their own
+// addresses.
+func LoopbackSeed() *Seed { return mustSeed("loopback") }
+
 // AWSSeed is seeds/aws.yaml: an AWS cloud Default-Cloud with three VIP
 // networks in three availability zones, for multi-vip VsVips.
 func AWSSeed() *Seed { return mustSeed("aws") }
@@ -147,12 +154,15 @@ var systemProfiles = []struct{ kind, name, typ string }{
 	{"applicationprofile", "System-Secure-HTTP", "APPLICATION_PROFILE_TYPE_HTTP"},
 	{"applicationprofile", "System-L4-Application", "APPLICATION_PROFILE_TYPE_L4"},
 	{"applicationprofile", "System-SSL-Application", "APPLICATION_PROFILE_TYPE_SSL"},
-	{"networkprofile", "System-TCP-Proxy", ""},
-	{"networkprofile", "System-TCP-Fast-Path", ""},
-	{"networkprofile", "System-UDP-Fast-Path", ""},
+	{"networkprofile", "System-TCP-Proxy", "PROTOCOL_TYPE_TCP_PROXY"},
+	{"networkprofile", "System-TCP-Fast-Path", "PROTOCOL_TYPE_TCP_FAST_PATH"},
+	{"networkprofile", "System-UDP-Fast-Path", "PROTOCOL_TYPE_UDP_FAST_PATH"},
+	{"networkprofile", "System-SCTP-Proxy", "PROTOCOL_TYPE_SCTP_PROXY"},
 	{"healthmonitor", "System-TCP", "HEALTH_MONITOR_TCP"},
 	{"healthmonitor", "System-UDP", "HEALTH_MONITOR_UDP"},
+	{"healthmonitor", "System-SCTP", "HEALTH_MONITOR_SCTP"},
 	{"healthmonitor", "System-HTTP", "HEALTH_MONITOR_HTTP"},
+	{"healthmonitor", "System-HTTPS", "HEALTH_MONITOR_HTTPS"},
 	{"healthmonitor", "System-Ping", "HEALTH_MONITOR_PING"},
 	{"sslprofile", "System-Standard", ""},
 	{"sslkeyandcertificate", "System-Default-Cert", "SSL_CERTIFICATE_TYPE_VIRTUALSERVICE"},
@@ -186,6 +196,17 @@ func (s *Sim) load(seed *Seed) error {
 		if p.typ != "" {
 			if i := fieldIndex(k.typ, "type"); i >= 0 {
 				k.setStr(m, i, p.typ)
+			}
+		}
+		// What the data plane needs of these: the transport of a network
+		// profile, and a certificate to serve on SSL ports that name the
+		// default one.
+		if np, ok := m.(*models.NetworkProfile); ok {
+			np.Profile = &models.NetworkProfileUnion{Type: ptr(p.typ)}
+		}
+		if c, ok := m.(*models.SSLKeyAndCertificate); ok && p.name == "System-Default-Cert" {
+			if err := fillDefaultCert(c); err != nil {
+				return err
 			}
 		}
 		if _, err := mk(p.kind, m); err != nil {
