@@ -620,7 +620,7 @@ func newTransports() (plain, re *http.Transport) {
 // countReader counts bytes read as bytes in, or out when out is set.
 type countReader struct {
 	io.ReadCloser
-	c *counters
+	c   *counters
 	out bool
 }
 
