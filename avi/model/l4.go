@@ -28,6 +28,13 @@ const (
 	protocolTCPProxy  = "PROTOCOL_TYPE_TCP_PROXY"
 	protocolUDPFast   = "PROTOCOL_TYPE_UDP_FAST_PATH"
 	protocolSCTPProxy = "PROTOCOL_TYPE_SCTP_PROXY"
+
+	// The controller's health monitors AKO puts on pools by protocol
+	// (System-TCP on L7 pools too), so a server that stops answering is
+	// taken out of rotation.
+	HealthMonitorTCP  = "System-TCP"
+	HealthMonitorUDP  = "System-UDP"
+	HealthMonitorSCTP = "System-SCTP"
 )
 
 // Set is the desired controller state of one owner (a Service, a shared-VIP
@@ -159,11 +166,12 @@ func BuildL4(in L4Input) (*Set, error) {
 			seen[key] = m.Service.Name
 			name := PoolName(cluster, ns, m.Service.Name, proto, p.Port)
 			pool := &models.Pool{
-				Name:      ptr.To(name),
-				CloudRef:  ptr.To(cloudRef),
-				VrfRef:    ptr.To(vrfRef),
-				CreatedBy: ptr.To(createdBy),
-				Servers:   servers(in, m, p),
+				Name:              ptr.To(name),
+				CloudRef:          ptr.To(cloudRef),
+				VrfRef:            ptr.To(vrfRef),
+				CreatedBy:         ptr.To(createdBy),
+				Servers:           servers(in, m, p),
+				HealthMonitorRefs: []string{Ref("healthmonitor", healthMonitor(proto))},
 			}
 			set.Pools = append(set.Pools, pool)
 			ports = append(ports, svcPort{port: p.Port, proto: proto, pool: name})
@@ -225,6 +233,16 @@ func netProfile(proto string) string {
 		return NetProfileSCTP
 	}
 	return NetProfileTCP
+}
+
+func healthMonitor(proto string) string {
+	switch proto {
+	case "UDP":
+		return HealthMonitorUDP
+	case "SCTP":
+		return HealthMonitorSCTP
+	}
+	return HealthMonitorTCP
 }
 
 func serviceProtocol(proto string) string {

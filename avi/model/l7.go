@@ -447,7 +447,8 @@ func BuildL7(in L7Input) (*Set, error) {
 		}
 		set.Pools = append(set.Pools, &models.Pool{
 			Name: ptr.To(r.Pool), CloudRef: ptr.To(cloudRef), VrfRef: ptr.To(vrfRef), CreatedBy: ptr.To(createdBy),
-			Servers: routeServers(in, r),
+			Servers:           routeServers(in, r),
+			HealthMonitorRefs: []string{Ref("healthmonitor", HealthMonitorTCP)},
 		})
 		set.PoolGroups = append(set.PoolGroups, &models.PoolGroup{
 			Name: ptr.To(r.Pool), CloudRef: ptr.To(cloudRef), CreatedBy: ptr.To(createdBy),
