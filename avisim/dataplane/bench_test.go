@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/vmware/alb-sdk/go/models"
+
+	"github.com/vipgate/vipgate/avisim/dataplane/echo"
 )
 
 // BenchmarkDataplaneL4 measures HTTP requests per second through an L4
@@ -37,7 +39,7 @@ func BenchmarkDataplaneL7(tb *testing.B) {
 func benchRequests(b *testing.B, addr, host string) {
 	// Servers take a health check or two to come up.
 	waitFor(b, "a backend answers through "+addr, func() string {
-		if r := get(addr, host, "/"); r.answer.Backend == "" {
+		if r := echo.Get(addr, host, "/"); r.Answer.Backend == "" {
 			return r.String()
 		}
 		return ""

@@ -240,6 +240,8 @@ type build struct {
 	// health-monitored.
 	active   map[string]*poolConf
 	certSeen map[string]bool
+	// orphans are SNI children without a parent: down whatever their pools.
+	orphans map[string]bool
 }
 
 func (b *build) problem(format string, a ...any) {
@@ -282,7 +284,7 @@ func intOr[T ~int32 | ~uint32 | ~int64](p *T, d int) int {
 func (d *DataPlane) compile(v View) *build {
 	b := &build{d: d, v: v, pools: map[string]*poolConf{}, groups: map[string]*groupConf{}, monitors: map[string]*monitorConf{},
 		all: map[string]*vsConf{}, state: map[string]string{}, specs: map[lkey]*lspec{}, active: map[string]*poolConf{},
-		certSeen: map[string]bool{}}
+		certSeen: map[string]bool{}, orphans: map[string]bool{}}
 	type vsObj struct {
 		uuid string
 		m    *models.VirtualService
@@ -323,6 +325,7 @@ func (d *DataPlane) compile(v View) *build {
 			b.state[o.uuid] = "disabled"
 		case parent == nil || parent.typ != vsTypeParent:
 			b.state[o.uuid] = "down"
+			b.orphans[o.uuid] = true
 			b.problem("virtual service %s: vh_parent_vs_ref does not name an SNI parent", vs.name)
 		case b.state[parent.uuid] == "disabled":
 			b.state[o.uuid] = "disabled"

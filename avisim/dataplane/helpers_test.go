@@ -1,25 +1,16 @@
 package dataplane_test
 
 import (
-	"bufio"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"math/big"
-	"net"
-	"net/http"
 	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -186,111 +177,6 @@ func servers(bs ...*echo.Server) []*models.Server {
 		out = append(out, &models.Server{IP: &models.IPAddr{Addr: s(be.IP()), Type: s("V4")}, Port: i32(int32(be.Port()))})
 	}
 	return out
-}
-
-// reply is what a client got: an echo answer, or the failure.
-type reply struct {
-	code   int
-	answer echo.Answer
-	header http.Header
-	cert   *x509.Certificate
-	err    error
-}
-
-// get sends one HTTP request for http(s)://host/path to addr (a fresh
-// connection each time, as a new client would) and decodes the answer.
-// sni is the TLS server name; "" means plain HTTP.
-func get(addr, host, path string, tlsName ...string) reply {
-	scheme := "http"
-	tr := &http.Transport{DisableKeepAlives: true,
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "tcp", addr)
-		}}
-	if len(tlsName) > 0 {
-		scheme = "https"
-		tr.TLSClientConfig = &tls.Config{ServerName: tlsName[0], InsecureSkipVerify: true} //nolint:gosec // the test checks the certificate itself
-	}
-	c := &http.Client{Transport: tr, Timeout: 10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	req, err := http.NewRequest(http.MethodGet, scheme+"://"+host+path, nil)
-	if err != nil {
-		return reply{err: err}
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return reply{err: err}
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	r := reply{code: resp.StatusCode, header: resp.Header}
-	if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
-		r.cert = resp.TLS.PeerCertificates[0]
-	}
-	if resp.StatusCode == http.StatusOK && strings.Contains(resp.Header.Get("Content-Type"), "json") {
-		r.answer, r.err = echo.ParseAnswer(body)
-	}
-	return r
-}
-
-// String summarizes a reply for messages.
-func (r reply) String() string {
-	switch {
-	case r.err != nil:
-		return "error: " + r.err.Error()
-	case r.answer.Backend != "":
-		return fmt.Sprintf("%d from %s (host %s, path %s, sni %q)", r.code, r.answer.Backend, r.answer.Host, r.answer.Path, r.answer.SNI)
-	case r.header.Get("Location") != "":
-		return fmt.Sprintf("%d to %s", r.code, r.header.Get("Location"))
-	}
-	return strconv.Itoa(r.code)
-}
-
-// tcpLine sends one line over a raw TCP connection and reads the answer line.
-func tcpLine(addr, line string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, line+"\n"); err != nil {
-		return "", err
-	}
-	got, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSuffix(got, "\n"), nil
-}
-
-// udpSend sends one datagram to addr and returns the answer.
-func udpSend(addr, payload string) (string, error) {
-	c, err := net.Dial("udp", addr)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write([]byte(payload)); err != nil {
-		return "", err
-	}
-	buf := make([]byte, 2048)
-	n, err := c.Read(buf)
-	if err != nil {
-		return "", err
-	}
-	return string(buf[:n]), nil
-}
-
-// isReset reports whether err is a connection the server reset or closed
-// without an answer (what a client sees of the fail action "close").
-func isReset(err error) bool {
-	if err == nil {
-		return false
-	}
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "reset") ||
-		strings.Contains(err.Error(), "EOF") || strings.Contains(err.Error(), "broken pipe")
 }
 
 // selfSigned makes a certificate and key (PEM) for host.

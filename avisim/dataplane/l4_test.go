@@ -77,27 +77,15 @@ func answeredBy(want []string, send func() string) []string {
 	return out
 }
 
+// lineBackend is the backend that echoed a line sent to addr, or "".
 func lineBackend(addr string) string {
-	got, err := tcpLine(addr, "hello")
-	if err != nil {
-		return ""
-	}
-	n, rest, _ := strings.Cut(got, ": ")
-	if rest != "hello" {
-		return "bad answer " + got
-	}
+	n, _ := echo.Line(addr, "hello")
 	return n
 }
 
+// udpBackend is the backend that echoed a datagram sent to addr, or "".
 func udpBackend(addr string) string {
-	got, err := udpSend(addr, "ping")
-	if err != nil {
-		return ""
-	}
-	n, rest, _ := strings.Cut(got, ": ")
-	if rest != "ping" {
-		return "bad answer " + got
-	}
+	n, _ := echo.Datagram(addr, "ping")
 	return n
 }
 
@@ -122,10 +110,10 @@ func TestL4TCPAndUDP(t *testing.T) {
 		}
 		return ""
 	})
-	if got := answeredBy(want, func() string { return get(tcp, "web.example.com", "/x").answer.Backend }); !slices.Equal(got, want) {
+	if got := answeredBy(want, func() string { return echo.Get(tcp, "web.example.com", "/x").Answer.Backend }); !slices.Equal(got, want) {
 		t.Errorf("HTTP through the L4 VIP answered by %v, want %v", got, want)
 	}
-	if r := get(tcp, "web.example.com", "/x"); r.answer.Host != "web.example.com" || r.answer.Path != "/x" {
+	if r := echo.Get(tcp, "web.example.com", "/x"); r.Answer.Host != "web.example.com" || r.Answer.Path != "/x" {
 		t.Errorf("HTTP through the L4 VIP: %v, want the request passed on unchanged", r)
 	}
 	waitFor(t, "both backends answer on UDP", func() string {
@@ -215,10 +203,10 @@ func TestNoServerUp(t *testing.T) {
 	e := newEnv(t, nil)
 	svc := e.l4Service("empty", nil)
 	tcp, udp := e.addr(svc.ip, 80, "tcp"), e.addr(svc.ip, 53, "udp")
-	if got, err := tcpLine(tcp, "hello"); !isReset(err) {
+	if got, err := echo.Line(tcp, "hello"); !echo.IsReset(err) {
 		t.Errorf("TCP to an empty pool: %q, %v; want the connection reset", got, err)
 	}
-	if got, err := udpSend(udp, "ping"); err == nil {
+	if got, err := echo.Datagram(udp, "ping"); err == nil {
 		t.Errorf("UDP to an empty pool answered %q; want the datagram dropped", got)
 	}
 	st := e.dp.Status()
@@ -283,7 +271,7 @@ func TestEnabledFlags(t *testing.T) {
 		tc.off()
 		e.update("virtualservice", svc.vs, vsModel)
 		e.waitGone(svc.ip, 80, "tcp")
-		if got, err := tcpLine(svc.ip+":80", "hello"); err == nil {
+		if got, err := echo.Line(svc.ip+":80", "hello"); err == nil {
 			t.Errorf("%s: the VIP answered %q", tc.name, got)
 		}
 		tc.on()

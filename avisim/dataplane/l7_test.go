@@ -93,17 +93,17 @@ func TestHTTPRouting(t *testing.T) {
 		{"bar.example.com", "/gone", "", 404, ""},
 	}
 	for _, tc := range cases {
-		r := get(addr, tc.host, tc.path)
-		if r.err != nil || r.code != tc.code || r.answer.Backend != tc.backend || r.header.Get("Location") != tc.location {
+		r := echo.Get(addr, tc.host, tc.path)
+		if r.Err != nil || r.Code != tc.code || r.Answer.Backend != tc.backend || r.Header.Get("Location") != tc.location {
 			t.Errorf("GET http://%s%s: %v; want %d from %q location %q", tc.host, tc.path, r, tc.code, tc.backend, tc.location)
 		}
-		if tc.backend != "" && (r.answer.Host != tc.host || r.answer.XFF != "127.0.0.1") {
+		if tc.backend != "" && (r.Answer.Host != tc.host || r.Answer.XFF != "127.0.0.1") {
 			t.Errorf("GET http://%s%s reached the backend as host %q with X-Forwarded-For %q; want the Host header unchanged and the client's address",
-				tc.host, tc.path, r.answer.Host, r.answer.XFF)
+				tc.host, tc.path, r.Answer.Host, r.Answer.XFF)
 		}
 	}
 	for _, tc := range []struct{ host, path string }{{"bar.example.com", "/exact/more"}, {"nobody.example.com", "/"}} {
-		if r := get(addr, tc.host, tc.path); !isReset(r.err) {
+		if r := echo.Get(addr, tc.host, tc.path); !echo.IsReset(r.Err) {
 			t.Errorf("GET http://%s%s (no rule, no default pool): %v; want the connection closed without an answer", tc.host, tc.path, r)
 		}
 	}
@@ -142,32 +142,32 @@ func TestSNI(t *testing.T) {
 	http80, https443 := e.addr(ip, 80, "tcp"), e.addr(ip, 443, "tcp")
 
 	waitFor(t, "the child serves its host", func() string {
-		if r := get(https443, "secure.example.com", "/", "secure.example.com"); r.answer.Backend != "secure" {
+		if r := echo.GetTLS(https443, "secure.example.com", "/", "secure.example.com"); r.Answer.Backend != "secure" {
 			return r.String()
 		}
 		return ""
 	})
-	r := get(https443, "secure.example.com", "/app", "secure.example.com")
-	if r.answer.Backend != "secure" || r.cert == nil || fingerprint(r.cert) != fingerprintPEM(t, crt) {
-		t.Errorf("https://secure.example.com/app: %v with certificate %v; want the secure backend and the child's certificate", r, subject(r.cert))
+	r := echo.GetTLS(https443, "secure.example.com", "/app", "secure.example.com")
+	if r.Answer.Backend != "secure" || r.Cert == nil || fingerprint(r.Cert) != fingerprintPEM(t, crt) {
+		t.Errorf("https://secure.example.com/app: %v with certificate %v; want the secure backend and the child's certificate", r, subject(r.Cert))
 	}
-	if r.answer.TLS {
+	if r.Answer.TLS {
 		t.Errorf("the backend saw TLS; the virtual service terminates it and talks plain HTTP to the pool")
 	}
 	for _, name := range []string{"plain.example.com", ""} {
-		r := get(https443, "plain.example.com", "/", name)
-		if r.answer.Backend != "plain" || subject(r.cert) != "System Default Cert" {
-			t.Errorf("https://plain.example.com/ with SNI %q: %v certificate %q; want the parent's policies and System-Default-Cert", name, r, subject(r.cert))
+		r := echo.GetTLS(https443, "plain.example.com", "/", name)
+		if r.Answer.Backend != "plain" || subject(r.Cert) != "System Default Cert" {
+			t.Errorf("https://plain.example.com/ with SNI %q: %v certificate %q; want the parent's policies and System-Default-Cert", name, r, subject(r.Cert))
 		}
 	}
-	if r := get(http80, "secure.example.com", "/a?b=c"); r.code != http.StatusFound || r.header.Get("Location") != "https://secure.example.com/a?b=c" {
+	if r := echo.Get(http80, "secure.example.com", "/a?b=c"); r.Code != http.StatusFound || r.Header.Get("Location") != "https://secure.example.com/a?b=c" {
 		t.Errorf("http://secure.example.com/a?b=c: %v; want 302 to https://secure.example.com/a?b=c", r)
 	}
-	if r := get(http80, "plain.example.com", "/"); r.answer.Backend != "plain" {
+	if r := echo.Get(http80, "plain.example.com", "/"); r.Answer.Backend != "plain" {
 		t.Errorf("http://plain.example.com/: %v; want the plain backend", r)
 	}
 	// A name no child claims is the parent's: it routes only plain.example.com.
-	if r := get(https443, "secure.example.com", "/", "other.example.com"); !isReset(r.err) {
+	if r := echo.GetTLS(https443, "secure.example.com", "/", "other.example.com"); !echo.IsReset(r.Err) {
 		t.Errorf("https with SNI other.example.com and Host secure.example.com: %v; want no answer (the parent routes only plain.example.com)", r)
 	}
 
@@ -177,8 +177,8 @@ func TestSNI(t *testing.T) {
 	certModel.Key = s(string(key2))
 	e.update("sslkeyandcertificate", cert, certModel)
 	waitFor(t, "the rotated certificate is served", func() string {
-		r := get(https443, "secure.example.com", "/", "secure.example.com")
-		if r.cert == nil || fingerprint(r.cert) != fingerprintPEM(t, crt2) {
+		r := echo.GetTLS(https443, "secure.example.com", "/", "secure.example.com")
+		if r.Cert == nil || fingerprint(r.Cert) != fingerprintPEM(t, crt2) {
 			return fmt.Sprintf("%v", r)
 		}
 		return ""
@@ -203,14 +203,14 @@ func TestFailActions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := e.create("pool", &models.Pool{Name: s("p-" + tc.name), FailAction: tc.fail})
 			ip, _ := e.httpVS("vs-"+tc.name, func(vs *models.VirtualService) { vs.PoolRef = s("/api/pool/" + p) }, &models.Service{Port: u32(80)})
-			r := get(e.addr(ip, 80, "tcp"), "any.example.com", "/x")
+			r := echo.Get(e.addr(ip, 80, "tcp"), "any.example.com", "/x")
 			if tc.code == 0 {
-				if !isReset(r.err) {
+				if !echo.IsReset(r.Err) {
 					t.Errorf("%v; want the connection closed", r)
 				}
 				return
 			}
-			if r.err != nil || r.code != tc.code || r.header.Get("Location") != tc.location {
+			if r.Err != nil || r.Code != tc.code || r.Header.Get("Location") != tc.location {
 				t.Errorf("%v; want %d location %q", r, tc.code, tc.location)
 			}
 		})
@@ -229,14 +229,14 @@ func TestPoolGroupPriority(t *testing.T) {
 	ip, _ := e.httpVS("prio", func(vs *models.VirtualService) { vs.PoolGroupRef = s("/api/poolgroup/" + pg) }, &models.Service{Port: u32(80)})
 	addr := e.addr(ip, 80, "tcp")
 	waitFor(t, "the high-priority pool serves", func() string {
-		if got := answeredBy([]string{"a"}, func() string { return get(addr, "x", "/").answer.Backend }); !slices.Equal(got, []string{"a"}) {
+		if got := answeredBy([]string{"a"}, func() string { return echo.Get(addr, "x", "/").Answer.Backend }); !slices.Equal(got, []string{"a"}) {
 			return fmt.Sprintf("answered by %v", got)
 		}
 		return ""
 	})
 	a.Stop()
 	waitFor(t, "the low-priority pool serves once a is down", func() string {
-		if got := answeredBy([]string{"b"}, func() string { return get(addr, "x", "/").answer.Backend }); !slices.Equal(got, []string{"b"}) {
+		if got := answeredBy([]string{"b"}, func() string { return echo.Get(addr, "x", "/").Answer.Backend }); !slices.Equal(got, []string{"b"}) {
 			return fmt.Sprintf("answered by %v", got)
 		}
 		return ""
@@ -270,8 +270,8 @@ func TestHTTPMonitor(t *testing.T) {
 			}
 			return ""
 		})
-		r := get(addr, "x", "/")
-		if tc.up && r.answer.Backend != "a" || !tc.up && !isReset(r.err) {
+		r := echo.Get(addr, "x", "/")
+		if tc.up && r.Answer.Backend != "a" || !tc.up && !echo.IsReset(r.Err) {
 			t.Errorf("codes %v: %v", tc.codes, r)
 		}
 	}

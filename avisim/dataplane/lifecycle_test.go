@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/vmware/alb-sdk/go/models"
+
+	"github.com/vipgate/vipgate/avisim/dataplane/echo"
 )
 
 // TestHealthMonitorTakesServerOut: a backend that stops answering is marked
@@ -97,7 +99,7 @@ func TestListenersFollowObjects(t *testing.T) {
 	e.del("virtualservice", uuid)
 	e.waitGone(ip, 8080, "tcp")
 	e.waitGone(ip, 8081, "tcp")
-	if _, err := tcpLine(ip+":8080", "hello"); err == nil {
+	if _, err := echo.Line(ip+":8080", "hello"); err == nil {
 		t.Errorf("a deleted virtual service still answers")
 	}
 }

@@ -106,6 +106,10 @@ func (d *DataPlane) Status() Status {
 	}
 	for _, vs := range b.all {
 		vst := VSStatus{Name: vs.name, UUID: vs.uuid, Tenant: vs.tenant, Type: vs.typ, Parent: parents[vs], State: b.state[vs.uuid], Counters: vs.stats.snapshot()}
+		if vst.State != "disabled" && !b.orphans[vs.uuid] {
+			// Health changes after the last rebuild count at once.
+			vst.State = upDown(vs.up())
+		}
 		seen := map[string]bool{}
 		addPool := func(p *poolConf) {
 			if p == nil || seen[p.uuid] {
