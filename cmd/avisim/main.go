@@ -4,7 +4,9 @@
 //	avisim --seed demo --listen 127.0.0.1:8443
 //
 // It prints "avisim listening on https://ADDR" once it accepts connections
-// and stops cleanly on SIGINT/SIGTERM.
+// and stops cleanly on SIGINT/SIGTERM. Virtual services answer on their VIPs
+// (the data plane; --dataplane=false turns it off): VIPs in 127.0.0.0/8 at
+// their own address, others on loopback ports listed at /admin/dataplane.
 package main
 
 import (
@@ -22,6 +24,7 @@ import (
 	"time"
 
 	"github.com/vipgate/vipgate/avisim"
+	"github.com/vipgate/vipgate/avisim/dataplane"
 	"github.com/vipgate/vipgate/certs"
 )
 
@@ -44,6 +47,8 @@ func run(args []string) error {
 	keyFile := fs.String("tls-key", "", "TLS key file")
 	user := fs.String("username", "admin", "login user name")
 	pass := fs.String("password", "admin", "login password")
+	dp := fs.Bool("dataplane", true, "serve virtual services on their VIPs (listed at /admin/dataplane)")
+	timeScale := fs.Float64("monitor-time-scale", 1, "multiply health monitor intervals and timeouts by this factor (e.g. 0.1 for demos)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,11 +75,18 @@ func run(args []string) error {
 		return err
 	}
 	addr := ln.Addr().String()
-	sim, err := avisim.New(avisim.Options{Seed: seed, Username: *user, Password: *pass, Host: addr})
+	opts := avisim.Options{Seed: seed, Username: *user, Password: *pass, Host: addr}
+	if *dp {
+		opts.DataPlane = &dataplane.Options{MonitorTimeScale: *timeScale, Logf: func(format string, a ...any) {
+			fmt.Printf(format+"\n", a...)
+		}}
+	}
+	sim, err := avisim.New(opts)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	defer sim.Close()
 	srv := &http.Server{
 		Handler:           sim.Handler(),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
