@@ -192,7 +192,8 @@ func (p *poolConf) up() bool {
 
 type serverConf struct {
 	ip      string
-	port    int // 0: the virtual service port (use_service_port)
+	dialIP  string // where the server is reached (see Options.ServersOnLoopback)
+	port    int    // 0: the virtual service port (use_service_port)
 	enabled bool
 	ratio   int
 	key     string
@@ -207,7 +208,7 @@ func (s *serverConf) addr(vsPort int) string {
 	if p == 0 {
 		p = vsPort
 	}
-	return net.JoinHostPort(s.ip, strconv.Itoa(p))
+	return net.JoinHostPort(s.dialIP, strconv.Itoa(p))
 }
 
 type groupConf struct {
@@ -492,6 +493,10 @@ func (b *build) pool(uuid string) *poolConf {
 			port = 0
 		}
 		sc := &serverConf{ip: str(s.IP.Addr), port: port, enabled: boolOr(s.Enabled, true), ratio: max(intOr(s.Ratio, 1), 1)}
+		sc.dialIP = sc.ip
+		if b.d.opts.ServersOnLoopback {
+			sc.dialIP = onLoopback(sc.ip)
+		}
 		sc.key = net.JoinHostPort(sc.ip, strconv.Itoa(port))
 		sc.st = p.st.server(sc.key)
 		p.servers = append(p.servers, sc)
@@ -783,6 +788,18 @@ func (b *build) monitor(uuid string) *monitorConf {
 	}
 	b.monitors[uuid] = hm
 	return hm
+}
+
+// onLoopback is the loopback address standing in for an IPv4 server
+// address: 127 and the address's last three octets.
+func onLoopback(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Is4() || a.IsLoopback() {
+		return ip
+	}
+	b := a.As4()
+	b[0] = 127
+	return netip.AddrFrom4(b).String()
 }
 
 // scaled applies the time scale to a monitor duration in seconds, keeping

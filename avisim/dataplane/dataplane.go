@@ -51,6 +51,9 @@
 //     does not answer. With remove_listening_port_on_vs_down a virtual service
 //     whose pools are all down (and that has no redirect rule) stops listening.
 //
+// With Options.ServersOnLoopback, pool servers outside 127.0.0.0/8 are
+// reached at the loopback address with the same last three octets.
+//
 // VIPs inside 127.0.0.0/8 are bound directly (falling back to a mapped port
 // when the address cannot be bound, e.g. a privileged port without root);
 // every other VIP is served on a loopback port. /admin/dataplane (Status)
@@ -100,6 +103,13 @@ type Options struct {
 	// MapHost is the loopback address non-loopback VIPs are served on
 	// (default 127.0.0.1).
 	MapHost string
+	// ServersOnLoopback reaches a pool server with an IPv4 address outside
+	// 127.0.0.0/8 at the loopback address with the same last three octets
+	// (10.244.1.10 at 127.244.1.10), health monitors included. Kubernetes
+	// refuses loopback addresses in EndpointSlices, so tests and demos give
+	// pods addresses such as 10.244.1.10 and run their stand-ins at
+	// 127.244.1.10; a wrong address in a pool still reaches nothing.
+	ServersOnLoopback bool
 	// Logf receives listener and health events; nil discards them.
 	Logf func(format string, args ...any)
 }

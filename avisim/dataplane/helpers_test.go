@@ -56,11 +56,16 @@ type env struct {
 // newEnv starts a simulator with seed (avisim.LoopbackSeed when nil).
 func newEnv(t testing.TB, seed *avisim.Seed) *env {
 	t.Helper()
+	return newEnvWith(t, seed, dataplane.Options{MonitorTimeScale: timeScale})
+}
+
+// newEnvWith is newEnv with the data plane options given.
+func newEnvWith(t testing.TB, seed *avisim.Seed, opts dataplane.Options) *env {
+	t.Helper()
 	if seed == nil {
 		seed = avisim.LoopbackSeed()
 	}
-	sim, err := avisim.New(avisim.Options{Seed: seed, Username: "admin", Password: "admin",
-		DataPlane: &dataplane.Options{MonitorTimeScale: timeScale}})
+	sim, err := avisim.New(avisim.Options{Seed: seed, Username: "admin", Password: "admin", DataPlane: &opts})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -391,3 +391,35 @@ func adminGet(t testing.TB, sim *avisim.Sim, path string) string {
 	}
 	return string(body)
 }
+
+// TestServersOnLoopback: with ServersOnLoopback a pool server at
+// 10.0.10.1 is reached at 127.0.10.1 (pods whose addresses Kubernetes
+// refuses to be loopback); without it the same pool reaches nothing.
+func TestServersOnLoopback(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprint(on), func(t *testing.T) {
+			e := newEnvWith(t, nil, dataplane.Options{MonitorTimeScale: timeScale, ServersOnLoopback: on})
+			a := backend(t, "a", "127.0.10.1")
+			pool := e.create("pool", &models.Pool{Name: s("p"), Servers: []*models.Server{
+				{IP: &models.IPAddr{Addr: s("10.0.10.1"), Type: s("V4")}, Port: i32(int32(a.Port()))}}})
+			vsvip := e.create("vsvip", &models.VsVip{Name: s("v"), Vip: []*models.Vip{{VipID: s("1"), AutoAllocateIP: b(true)}}})
+			ip := e.vip(vsvip)
+			e.create("virtualservice", &models.VirtualService{Name: s("v"), VsvipRef: s("/api/vsvip/" + vsvip), PoolRef: s("/api/pool/" + pool),
+				ApplicationProfileRef: s("/api/applicationprofile/?name=System-L4-Application"), Services: []*models.Service{{Port: u32(80)}}})
+			addr := e.addr(ip, 80, "tcp")
+			got, err := echo.Line(addr, "hello")
+			if on && got != "a" || !on && err == nil {
+				t.Errorf("server 10.0.10.1: answered by %q (%v)", got, err)
+			}
+			if srv := findServer(e, "v", "p", fmt.Sprintf("10.0.10.1:%d", a.Port())); srv.State != "up" {
+				t.Errorf("server state %+v", srv)
+			}
+			if on {
+				st := findVS(e.dp.Status(), "v")
+				if st == nil || st.Pools[0].Servers[0].ReachedAt != a.Addr() {
+					t.Errorf("status %+v, want the server reached at %s", st, a.Addr())
+				}
+			}
+		})
+	}
+}

@@ -61,6 +61,9 @@ type PoolStatus struct {
 // ServerStatus is a pool server.
 type ServerStatus struct {
 	Address string `json:"address"`
+	// ReachedAt is where the server is reached when that is not Address
+	// (Options.ServersOnLoopback).
+	ReachedAt string `json:"reached_at,omitempty"`
 	// State is up, down or disabled; Reason says why a server is down.
 	State    string `json:"state"`
 	Reason   string `json:"reason,omitempty"`
@@ -119,6 +122,9 @@ func (d *DataPlane) Status() Status {
 			ps := PoolStatus{Name: p.name, UUID: p.uuid, Servers: []ServerStatus{}}
 			for _, s := range p.servers {
 				ss := ServerStatus{Address: s.key, Counters: s.st.counters.snapshot()}
+				if s.dialIP != s.ip {
+					ss.ReachedAt = s.addr(0)
+				}
 				switch {
 				case !s.enabled || !p.enabled:
 					ss.State = "disabled"

@@ -6,7 +6,9 @@
 // It prints "avisim listening on https://ADDR" once it accepts connections
 // and stops cleanly on SIGINT/SIGTERM. Virtual services answer on their VIPs
 // (the data plane; --dataplane=false turns it off): VIPs in 127.0.0.0/8 at
-// their own address, others on loopback ports listed at /admin/dataplane.
+// their own address, others on loopback ports listed at /admin/dataplane;
+// pool servers at 10.244.1.10 are reached at 127.244.1.10
+// (--servers-on-loopback), where the demo runs its stand-in pods.
 package main
 
 import (
@@ -48,6 +50,7 @@ func run(args []string) error {
 	user := fs.String("username", "admin", "login user name")
 	pass := fs.String("password", "admin", "login password")
 	dp := fs.Bool("dataplane", true, "serve virtual services on their VIPs (listed at /admin/dataplane)")
+	serversOnLoopback := fs.Bool("servers-on-loopback", true, "reach pool servers outside 127.0.0.0/8 at 127.x.y.z (same last three octets): pods and nodes of a demo run on loopback")
 	timeScale := fs.Float64("monitor-time-scale", 1, "multiply health monitor intervals and timeouts by this factor (e.g. 0.1 for demos)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -77,7 +80,7 @@ func run(args []string) error {
 	addr := ln.Addr().String()
 	opts := avisim.Options{Seed: seed, Username: *user, Password: *pass, Host: addr}
 	if *dp {
-		opts.DataPlane = &dataplane.Options{MonitorTimeScale: *timeScale, Logf: func(format string, a ...any) {
+		opts.DataPlane = &dataplane.Options{MonitorTimeScale: *timeScale, ServersOnLoopback: *serversOnLoopback, Logf: func(format string, a ...any) {
 			fmt.Printf(format+"\n", a...)
 		}}
 	}

@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -20,12 +21,13 @@ const MonitorTimeScale = 0.05
 
 // StartTrafficSim starts a simulated controller whose virtual services
 // answer on their VIPs (avisim's data plane), seeded with avisim.LoopbackSeed
-// so every VIP (vip-net-a 127.77.0.0/22) is served at its own address. It
-// closes at cleanup, releasing every listener.
+// so every VIP (vip-net-a 127.77.0.0/22) is served at its own address, and
+// pool servers reached on loopback (PodIP). It closes at cleanup, releasing
+// every listener.
 func StartTrafficSim(t testing.TB) *avisim.Sim {
 	t.Helper()
 	sim, err := avisim.New(avisim.Options{Seed: avisim.LoopbackSeed(), Username: SimCredentials.Username, Password: SimCredentials.Password,
-		DataPlane: &dataplane.Options{MonitorTimeScale: MonitorTimeScale, Logf: t.Logf}})
+		DataPlane: &dataplane.Options{MonitorTimeScale: MonitorTimeScale, ServersOnLoopback: true, Logf: t.Logf}})
 	if err != nil {
 		t.Fatalf("avisim: %v", err)
 	}
@@ -75,6 +77,20 @@ func StartEchos(t testing.TB, port int, names ...string) []*echo.Server {
 	}
 	t.Fatalf("no free port for %d echo backends", len(names))
 	return nil
+}
+
+// PodIP is the address a pod answering at backend's loopback address has
+// in Kubernetes objects (EndpointSlices refuse loopback addresses):
+// 127.a.b.c is 10.a.b.c, which StartTrafficSim's data plane reaches at
+// 127.a.b.c again.
+func PodIP(backend *echo.Server) string {
+	a, err := netip.ParseAddr(backend.IP())
+	if err != nil || !a.Is4() {
+		return backend.IP()
+	}
+	b := a.As4()
+	b[0] = 10
+	return netip.AddrFrom4(b).String()
 }
 
 // FreePort returns a TCP and UDP port free on every address given, in
