@@ -243,37 +243,67 @@ func TestPoolGroupPriority(t *testing.T) {
 	})
 }
 
-// TestHTTPMonitor: an HTTP monitor marks servers up only for the expected
-// response codes.
-func TestHTTPMonitor(t *testing.T) {
+// TestMonitorTypes: each monitor type marks a live echo backend up only
+// when its answer is what the monitor expects; a type avisim cannot run
+// leaves the server down.
+func TestMonitorTypes(t *testing.T) {
 	e := newEnv(t, nil)
 	a := backend(t, "a", "127.0.10.1")
-	for _, tc := range []struct {
-		codes []string
-		up    bool
-	}{{[]string{"HTTP_2XX"}, true}, {[]string{"HTTP_4XX"}, false}} {
-		name := fmt.Sprint(tc.codes)
-		hm := e.create("healthmonitor", &models.HealthMonitor{Name: s("hm" + name), Type: s("HEALTH_MONITOR_HTTP"), SendInterval: i32(1), ReceiveTimeout: i32(1),
-			SuccessfulChecks: i32(1), FailedChecks: i32(1),
-			HTTPMonitor: &models.HealthMonitorHTTP{HTTPRequest: s("GET /healthz HTTP/1.0"), HTTPResponseCode: tc.codes}})
-		p := e.create("pool", &models.Pool{Name: s("p" + name), Servers: servers(a), HealthMonitorRefs: []string{"/api/healthmonitor/" + hm}})
-		ip, _ := e.httpVS("vs"+name, func(vs *models.VirtualService) { vs.PoolRef = s("/api/pool/" + p) }, &models.Service{Port: u32(80)})
-		addr := e.addr(ip, 80, "tcp")
-		want := "up"
-		if !tc.up {
-			want = "down"
+	httpMon := func(typ string, codes ...string) *models.HealthMonitor {
+		m := &models.HealthMonitor{Type: s(typ)}
+		h := &models.HealthMonitorHTTP{HTTPRequest: s("GET /healthz HTTP/1.0"), HTTPResponseCode: codes}
+		if typ == "HEALTH_MONITOR_HTTPS" {
+			m.HTTPSMonitor = h
+		} else {
+			m.HTTPMonitor = h
 		}
-		waitFor(t, "server state "+want+" with codes "+name, func() string {
-			vs := findVS(e.dp.Status(), "vs"+name)
-			if vs == nil || len(vs.Pools) != 1 || vs.Pools[0].Servers[0].State != want {
-				return fmt.Sprintf("%+v", vs)
+		return m
+	}
+	cases := []struct {
+		name string
+		hm   *models.HealthMonitor
+		up   bool
+	}{
+		{"http-2xx", httpMon("HEALTH_MONITOR_HTTP", "HTTP_2XX"), true},
+		{"http-4xx", httpMon("HEALTH_MONITOR_HTTP", "HTTP_4XX"), false},
+		{"https-2xx", httpMon("HEALTH_MONITOR_HTTPS", "HTTP_2XX"), true},
+		{"http-body", func() *models.HealthMonitor {
+			m := httpMon("HEALTH_MONITOR_HTTP", "HTTP_2XX")
+			m.HTTPMonitor.HTTPResponse = s(`"path":"/healthz"`)
+			return m
+		}(), true},
+		{"tcp-request", &models.HealthMonitor{Type: s("HEALTH_MONITOR_TCP"), TCPMonitor: &models.HealthMonitorTCP{TCPRequest: s("hi\n"), TCPResponse: s("a: hi")}}, true},
+		{"tcp-wrong-answer", &models.HealthMonitor{Type: s("HEALTH_MONITOR_TCP"), TCPMonitor: &models.HealthMonitorTCP{TCPRequest: s("hi\n"), TCPResponse: s("b: hi")}}, false},
+		{"tcp-maintenance", &models.HealthMonitor{Type: s("HEALTH_MONITOR_TCP"), TCPMonitor: &models.HealthMonitorTCP{TCPRequest: s("hi\n"), MaintenanceResponse: s("a:")}}, false},
+		{"udp-answer", &models.HealthMonitor{Type: s("HEALTH_MONITOR_UDP"), UDPMonitor: &models.HealthMonitorUDP{UDPRequest: s("x"), UDPResponse: s("a: x")}}, true},
+		{"ping", &models.HealthMonitor{Type: s("HEALTH_MONITOR_PING")}, true},
+		{"dns-unsupported", &models.HealthMonitor{Type: s("HEALTH_MONITOR_DNS")}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.hm.Name = s("hm-" + tc.name)
+			tc.hm.SendInterval, tc.hm.ReceiveTimeout, tc.hm.SuccessfulChecks, tc.hm.FailedChecks = i32(1), i32(1), i32(1), i32(1)
+			hm := e.create("healthmonitor", tc.hm)
+			p := e.create("pool", &models.Pool{Name: s("p-" + tc.name), Servers: servers(a), HealthMonitorRefs: []string{"/api/healthmonitor/" + hm}})
+			ip, _ := e.httpVS("vs-"+tc.name, func(vs *models.VirtualService) { vs.PoolRef = s("/api/pool/" + p) }, &models.Service{Port: u32(80)})
+			addr := e.addr(ip, 80, "tcp")
+			want := "up"
+			if !tc.up {
+				want = "down"
 			}
-			return ""
+			// A server starts down: wait for a verdict (a reason, or up).
+			waitFor(t, "server "+want, func() string {
+				srv := findServer(e, "vs-"+tc.name, "p-"+tc.name, a.Addr())
+				if srv.State != want || !tc.up && (srv.Reason == "" || srv.Reason == "not checked yet") {
+					return fmt.Sprintf("%+v", srv)
+				}
+				return ""
+			})
+			r := echo.Get(addr, "x", "/")
+			if tc.up && r.Answer.Backend != "a" || !tc.up && !echo.IsReset(r.Err) {
+				t.Errorf("request with the server %s: %v", want, r)
+			}
 		})
-		r := echo.Get(addr, "x", "/")
-		if tc.up && r.Answer.Backend != "a" || !tc.up && !echo.IsReset(r.Err) {
-			t.Errorf("codes %v: %v", tc.codes, r)
-		}
 	}
 }
 

@@ -14,8 +14,9 @@ import (
 )
 
 // TestHealthMonitorTakesServerOut: a backend that stops answering is marked
-// down by the pool's System-TCP monitor and gets no more traffic while the
-// other keeps serving; when it answers again it is back in rotation.
+// down by the pools' System-TCP and System-UDP monitors and gets no more
+// traffic while the other keeps serving; when it answers again it is back in
+// rotation.
 func TestHealthMonitorTakesServerOut(t *testing.T) {
 	e := newEnv(t, nil)
 	a, bb := backend(t, "a", "127.0.10.1"), backend(t, "b", "127.0.10.2")
@@ -43,6 +44,14 @@ func TestHealthMonitorTakesServerOut(t *testing.T) {
 			t.Fatalf("connection %d after a went down answered by %q, want b", i, n)
 		}
 	}
+	// System-UDP sees a's closed port (port unreachable) too.
+	udp := e.addr(svc.ip, 53, "udp")
+	waitFor(t, "only b answers on UDP", func() string {
+		if got := answeredBy([]string{"b"}, func() string { return udpBackend(udp) }); !slices.Equal(got, []string{"b"}) {
+			return fmt.Sprintf("answered by %v; a: %+v", got, findServer(e, "web", "web-UDP-53", a.Addr()))
+		}
+		return ""
+	})
 
 	if err := a.Start(); err != nil {
 		t.Fatal(err)

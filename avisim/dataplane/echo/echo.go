@@ -244,8 +244,13 @@ func (s *Server) serve(c net.Conn) {
 		}
 		pc = &peeked{Conn: tc, r: bufio.NewReader(tc), sni: sni, tls: true}
 	}
+	// Classify by what the first read brought (clients send a request line
+	// in one write), never waiting for more: a raw stream may be shorter.
+	if _, err := pc.r.Peek(1); err != nil {
+		return
+	}
 	_ = c.SetReadDeadline(time.Time{})
-	head, _ := pc.r.Peek(4)
+	head, _ := pc.r.Peek(min(4, pc.r.Buffered()))
 	isHTTP := false
 	for _, m := range methods {
 		isHTTP = isHTTP || string(head) == m
