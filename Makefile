@@ -65,7 +65,7 @@ bench: envtest ## run the benchmarks and print a table (results also in .cache/b
 	@for b in $(BENCHMARKS); do \
 	  go test -timeout 60m -run '^$$' -bench "^Benchmark$$b$$" -benchmem -benchtime 1x ./tests/bench/ | tee -a .cache/bench.txt; \
 	done
-	go test -run '^$$' -bench . -benchmem ./avisim/ ./rules/ | tee -a .cache/bench.txt
+	go test -run '^$$' -bench . -benchmem ./avisim/ ./avisim/dataplane/ ./rules/ | tee -a .cache/bench.txt
 
 demo: prereqs envtest build demo-bin ## start API server + avisim + vipgate, walk through admission and VIP allocation, exit 0 on success
 	$(BIN)/demo --bin $(BIN)

@@ -40,6 +40,11 @@
 //   - /admin/faults (GET, POST a FaultRequest, DELETE), /admin/counters
 //     (GET, DELETE), /admin/objects?tenant=&type=: unauthenticated test
 //     controls, never subject to faults.
+//   - /admin/dataplane (?format=text): with Options.DataPlane set, virtual
+//     services answer on their VIPs (package avisim/dataplane, a simulated
+//     Service Engine); this lists where each VIP port is served
+//     ("vip:port/proto → 127.0.0.1:port") with counters per virtual service
+//     and pool server.
 //
 // CALLS.md lists every call AKO makes and what avisim answers, with the
 // test that covers it.

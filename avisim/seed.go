@@ -128,11 +128,12 @@ func LoadSeedFile(path string) (*Seed, error) {
 	return ParseSeed(data)
 }
 
-// EmbeddedSeed returns one of the seeds shipped with avisim ("demo", "aws").
+// EmbeddedSeed returns one of the seeds shipped with avisim ("demo", "aws",
+// "loopback").
 func EmbeddedSeed(name string) (*Seed, error) {
 	data, err := seedFS.ReadFile("seeds/" + name + ".yaml")
 	if err != nil {
-		return nil, fmt.Errorf("avisim: no embedded seed %q (have demo, aws)", name)
+		return nil, fmt.Errorf("avisim: no embedded seed %q (have demo, aws, loopback)", name)
 	}
 	return ParseSeed(data)
 }
@@ -159,6 +160,12 @@ func mustSeed(name string) *Seed {
 // Default-Group and edge-seg, tenant admin, user admin/admin, and an
 // admin's custom WAF policy demo-waf and HTTP application profile demo-http.
 func DemoSeed() *Seed { return mustSeed("demo") }
+
+// LoopbackSeed is seeds/loopback.yaml: the demo seed with VIP networks in
+// 127.0.0.0/8 (vip-net-a 127.77.0.0/22, VIPs .0.10-.3.250; vip-net-b
+// 127.78.0.0/28, VIPs .2-.5), so the data plane serves VIPs at their own
+// addresses.
+func LoopbackSeed() *Seed { return mustSeed("loopback") }
 
 // AWSSeed is seeds/aws.yaml: an AWS cloud Default-Cloud with three VIP
 // networks in three availability zones, for multi-vip VsVips.

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vipgate/vipgate/avisim/dataplane"
 )
 
 // Options configures a simulator.
@@ -38,6 +40,9 @@ type Options struct {
 	// Scheme of urls and references when served through Handler
 	// (default https).
 	Scheme string
+	// DataPlane, when set, makes virtual services answer on their VIPs
+	// (package avisim/dataplane); Close stops it.
+	DataPlane *dataplane.Options
 }
 
 // Sim is a simulated Avi Controller.
@@ -61,6 +66,7 @@ type Sim struct {
 	// watches to notice a controller restart.
 	clusterUUID string
 	upSince     string
+	dp          *dataplane.DataPlane
 }
 
 // New builds a simulator and loads opts.Seed.
@@ -101,6 +107,9 @@ func New(opts Options) (*Sim, error) {
 	}
 	if len(s.users) == 0 {
 		s.users["admin"] = "admin"
+	}
+	if opts.DataPlane != nil {
+		s.dp = dataplane.New(storeView{s.store}, *opts.DataPlane)
 	}
 	return s, nil
 }
@@ -161,7 +170,7 @@ func (s *Sim) rebase(base string) {
 	st.base = base
 }
 
-// Close stops the server started by Start/StartTLS.
+// Close stops the server started by Start/StartTLS and the data plane.
 func (s *Sim) Close() {
 	s.mu.Lock()
 	srv := s.srv
@@ -170,6 +179,9 @@ func (s *Sim) Close() {
 	if srv != nil {
 		srv.CloseClientConnections()
 		srv.Close()
+	}
+	if s.dp != nil {
+		s.dp.Close()
 	}
 }
 
@@ -789,10 +801,12 @@ func (s *Sim) serveAdmin(w http.ResponseWriter, r *http.Request, path string) {
 			return
 		}
 		writeValue(w, http.StatusOK, map[string]any{"counts": s.Counts(), "writes": s.Writes()})
+	case "/admin/dataplane":
+		s.serveDataPlane(w, r)
 	case "/admin/objects":
 		writeValue(w, http.StatusOK, s.Objects(orDefault(r.URL.Query().Get("tenant"), adminTenant), r.URL.Query().Get("type")))
 	default:
-		writeErr(w, errf(http.StatusNotFound, "Not found: %s (admin endpoints: /admin/faults, /admin/counters, /admin/objects)", path))
+		writeErr(w, errf(http.StatusNotFound, "Not found: %s (admin endpoints: /admin/faults, /admin/counters, /admin/objects, /admin/dataplane)", path))
 	}
 }
 

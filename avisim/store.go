@@ -69,6 +69,9 @@ type store struct {
 	// license checks (a fresh ESSENTIALS controller still ships
 	// System-TCP-Proxy).
 	loading bool
+	// watchers are signalled after every committed write (the data plane).
+	watchMu  sync.Mutex
+	watchers map[chan struct{}]struct{}
 }
 
 func newStore(base string) *store {
@@ -404,6 +407,7 @@ func (s *store) save(tenant string, k *kind, m any, old *object) (*object, *apiE
 	if k.name == "tenant" && s.tenants[name] == nil {
 		s.tenants[name] = map[string]*table{}
 	}
+	s.notify()
 	return obj, nil
 }
 
@@ -475,7 +479,36 @@ func (s *store) remove(o *object) *apiError {
 	if o.kind.name == "tenant" {
 		delete(s.tenants, o.name)
 	}
+	s.notify()
 	return nil
+}
+
+// watch returns a channel that receives (coalesced, never blocking the
+// writer) after every committed write, and a function to stop watching.
+func (s *store) watch() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	s.watchMu.Lock()
+	if s.watchers == nil {
+		s.watchers = map[chan struct{}]struct{}{}
+	}
+	s.watchers[ch] = struct{}{}
+	s.watchMu.Unlock()
+	return ch, func() {
+		s.watchMu.Lock()
+		delete(s.watchers, ch)
+		s.watchMu.Unlock()
+	}
+}
+
+func (s *store) notify() {
+	s.watchMu.Lock()
+	for ch := range s.watchers {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	s.watchMu.Unlock()
 }
 
 // render marshals o for a response. includeName appends "#name" to every

@@ -29,6 +29,13 @@ const (
 	protocolTCPProxy  = "PROTOCOL_TYPE_TCP_PROXY"
 	protocolUDPFast   = "PROTOCOL_TYPE_UDP_FAST_PATH"
 	protocolSCTPProxy = "PROTOCOL_TYPE_SCTP_PROXY"
+
+	// The controller's health monitors AKO puts on pools by protocol
+	// (System-TCP on L7 pools too), so a server that stops answering is
+	// taken out of rotation.
+	HealthMonitorTCP  = "System-TCP"
+	HealthMonitorUDP  = "System-UDP"
+	HealthMonitorSCTP = "System-SCTP"
 )
 
 // Set is the desired controller state of one owner (a Service, a shared-VIP
@@ -179,8 +186,9 @@ func l4Pools(in L4Input, members []Member, set *Set) ([]svcPort, error) {
 				Name:      ptr.To(name),
 				CloudRef:  ptr.To(Ref("cloud", s.ControllerSettings.CloudName)),
 				VrfRef:    ptr.To(Ref("vrfcontext", s.VRF())),
-				CreatedBy: ptr.To(s.CreatedBy()),
-				Servers:   servers(in, m, p),
+				CreatedBy:         ptr.To(s.CreatedBy()),
+				Servers:           servers(in, m, p),
+				HealthMonitorRefs: []string{Ref("healthmonitor", healthMonitor(proto))},
 			})
 			ports = append(ports, svcPort{port: p.Port, proto: proto, pool: name})
 		}
@@ -246,6 +254,16 @@ func netProfile(proto string) string {
 		return NetProfileSCTP
 	}
 	return NetProfileTCP
+}
+
+func healthMonitor(proto string) string {
+	switch proto {
+	case "UDP":
+		return HealthMonitorUDP
+	case "SCTP":
+		return HealthMonitorSCTP
+	}
+	return HealthMonitorTCP
 }
 
 func serviceProtocol(proto string) string {

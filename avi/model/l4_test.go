@@ -120,8 +120,8 @@ func TestBuildL4(t *testing.T) {
 		   "markers":[{"key":"created_by","values":["vipgate-c1"]}],
 		   "vip":[{"vip_id":"1","auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-a","subnet":{"ip_addr":{"addr":"10.50.0.0","type":"V4"},"mask":24}}}]}],
 		 "Pools":[{"name":"c1--ns-web-TCP-80","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_ref":"/api/vrfcontext/?name=global","created_by":"vipgate-c1",
-		   "servers":[{"ip":{"addr":"10.0.0.1","type":"V4"},"port":8080},{"ip":{"addr":"10.0.0.2","type":"V4"},"port":8080}]}],
-		 
+		   "servers":[{"ip":{"addr":"10.0.0.1","type":"V4"},"port":8080},{"ip":{"addr":"10.0.0.2","type":"V4"},"port":8080}],
+		   "health_monitor_refs":["/api/healthmonitor/?name=System-TCP"]}],
 		 "VirtualServices":[{"name":"c1--ns-web","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_context_ref":"/api/vrfcontext/?name=global",
 		   "created_by":"vipgate-c1","se_group_ref":"/api/serviceenginegroup/?name=Default-Group","vsvip_ref":"/api/vsvip/?name=c1--ns-web",
 		   "application_profile_ref":"/api/applicationprofile/?name=System-L4-Application","network_profile_ref":"/api/networkprofile/?name=System-TCP-Proxy",
@@ -141,9 +141,11 @@ func TestBuildL4(t *testing.T) {
 			corev1.ServicePort{Name: "a", Port: 9, Protocol: "UDP", TargetPort: intstr.FromInt32(9)})}}},
 		pick: func(s *Set) any {
 			return map[string]any{"pools": []string{*s.Pools[0].Name, *s.Pools[1].Name, *s.Pools[2].Name},
-				"net": s.VirtualServices[0].NetworkProfileRef, "services": s.VirtualServices[0].Services, "select": s.VirtualServices[0].ServicePoolSelect}
+				"monitors": [][]string{s.Pools[0].HealthMonitorRefs, s.Pools[1].HealthMonitorRefs, s.Pools[2].HealthMonitorRefs},
+				"net":      s.VirtualServices[0].NetworkProfileRef, "services": s.VirtualServices[0].Services, "select": s.VirtualServices[0].ServicePoolSelect}
 		},
 		want: `{"pools":["c1--ns-dns-TCP-53","c1--ns-dns-UDP-53","c1--ns-dns-UDP-9"],"net":"/api/networkprofile/?name=System-TCP-Proxy",
+		 "monitors":[["/api/healthmonitor/?name=System-TCP"],["/api/healthmonitor/?name=System-UDP"],["/api/healthmonitor/?name=System-UDP"]],
 		 "services":[{"port":9,"override_network_profile_ref":"/api/networkprofile/?name=System-UDP-Fast-Path"},{"port":53},{"port":53,"override_network_profile_ref":"/api/networkprofile/?name=System-UDP-Fast-Path"}],
 		 "select":[{"service_port":9,"service_protocol":"PROTOCOL_TYPE_UDP_FAST_PATH","service_pool_ref":"/api/pool/?name=c1--ns-dns-UDP-9"},
 		   {"service_port":53,"service_protocol":"PROTOCOL_TYPE_TCP_PROXY","service_pool_ref":"/api/pool/?name=c1--ns-dns-TCP-53"},

@@ -534,7 +534,8 @@ func (b *l7Builder) pools() {
 		}
 		b.set.Pools = append(b.set.Pools, &objects.Pool{
 			Name: ptr.To(r.Pool), CloudRef: ptr.To(cloudRef), VrfRef: ptr.To(vrfRef), CreatedBy: ptr.To(s.CreatedBy()),
-			Servers: routeServers(b.in, r),
+			Servers:           routeServers(b.in, r),
+			HealthMonitorRefs: []string{Ref("healthmonitor", HealthMonitorTCP)},
 		})
 		b.set.PoolGroups = append(b.set.PoolGroups, &objects.PoolGroup{
 			Name: ptr.To(r.Pool), CloudRef: ptr.To(cloudRef), CreatedBy: ptr.To(s.CreatedBy()),

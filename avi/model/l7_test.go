@@ -190,9 +190,9 @@ func TestBuildL7(t *testing.T) {
 		 "SSLKeyAndCertificates":[{"name":"c1--sec.com","type":"SSL_CERTIFICATE_TYPE_VIRTUALSERVICE","certificate":{"certificate":"CERT-PEM"},"key":"KEY-PEM","created_by":"vipgate-c1"}],
 		 "Pools":[
 		   {"name":"c1--foo.com_-ns1-a","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_ref":"/api/vrfcontext/?name=global","created_by":"vipgate-c1",
-		    "servers":[{"ip":{"addr":"10.0.0.1","type":"V4"},"port":8080}]},
+		    "servers":[{"ip":{"addr":"10.0.0.1","type":"V4"},"port":8080}],"health_monitor_refs":["/api/healthmonitor/?name=System-TCP"]},
 		   {"name":"c1--sec.com_app-ns1-s","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_ref":"/api/vrfcontext/?name=global","created_by":"vipgate-c1",
-		    "servers":[{"ip":{"addr":"10.0.0.1","type":"V4"},"port":8080}]}],
+		    "servers":[{"ip":{"addr":"10.0.0.1","type":"V4"},"port":8080}],"health_monitor_refs":["/api/healthmonitor/?name=System-TCP"]}],
 		 "PoolGroups":[
 		   {"name":"c1--foo.com_-ns1-a","cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","members":[{"pool_ref":"/api/pool/?name=c1--foo.com_-ns1-a"}]},
 		   {"name":"c1--sec.com_app-ns1-s","cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","members":[{"pool_ref":"/api/pool/?name=c1--sec.com_app-ns1-s"}]}],
@@ -250,7 +250,8 @@ func TestBuildL7(t *testing.T) {
 		   "vip":[{"vip_id":"1","auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-a","subnet":{"ip_addr":{"addr":"10.50.0.0","type":"V4"},"mask":24}}}]}],
 		 "SSLKeyAndCertificates":[{"name":"c1--sec.com","type":"SSL_CERTIFICATE_TYPE_VIRTUALSERVICE","certificate":{"certificate":"CERT-PEM"},"key":"KEY-PEM","created_by":"vipgate-c1"}],
 		 "Pools":[{"name":"c1--sec.com_app-ns1-s","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_ref":"/api/vrfcontext/?name=global","created_by":"vipgate-c1",
-		    "servers":[{"ip":{"addr":"192.168.0.1","type":"V4"},"port":30080},{"ip":{"addr":"192.168.0.2","type":"V4"},"port":30080}]}],
+		    "servers":[{"ip":{"addr":"192.168.0.1","type":"V4"},"port":30080},{"ip":{"addr":"192.168.0.2","type":"V4"},"port":30080}],
+		    "health_monitor_refs":["/api/healthmonitor/?name=System-TCP"]}],
 		 "PoolGroups":[{"name":"c1--sec.com_app-ns1-s","cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","members":[{"pool_ref":"/api/pool/?name=c1--sec.com_app-ns1-s"}]}],
 		 
 		 "HTTPPolicySets":[{"name":"c1--sec.com-L7-dedicated","created_by":"vipgate-c1","http_request_policy":{"rules":[

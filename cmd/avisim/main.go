@@ -5,7 +5,11 @@
 //
 // It prints "avisim listening on https://ADDR" once it accepts connections
 // and stops cleanly on SIGINT/SIGTERM. --license-tier ESSENTIALS (or BASIC)
-// runs a controller whose license refuses what that edition refuses.
+// runs a controller whose license refuses what that edition refuses. Virtual services answer on their VIPs
+// (the data plane; --dataplane=false turns it off): VIPs in 127.0.0.0/8 at
+// their own address, others on loopback ports listed at /admin/dataplane;
+// pool servers at 10.244.1.10 are reached at 127.244.1.10
+// (--servers-on-loopback), where the demo runs its stand-in pods.
 package main
 
 import (
@@ -23,6 +27,7 @@ import (
 	"time"
 
 	"github.com/vipgate/vipgate/avisim"
+	"github.com/vipgate/vipgate/avisim/dataplane"
 	"github.com/vipgate/vipgate/certs"
 )
 
@@ -46,6 +51,9 @@ func run(args []string) error {
 	user := fs.String("username", "admin", "login user name")
 	pass := fs.String("password", "admin", "login password")
 	tier := fs.String("license-tier", "", "systemconfiguration.default_license_tier, overriding the seed's (ENTERPRISE, ESSENTIALS, BASIC, ENTERPRISE_WITH_CLOUD_SERVICES, ...)")
+	dp := fs.Bool("dataplane", true, "serve virtual services on their VIPs (listed at /admin/dataplane)")
+	serversOnLoopback := fs.Bool("servers-on-loopback", true, "reach pool servers outside 127.0.0.0/8 at 127.x.y.z (same last three octets): pods and nodes of a demo run on loopback")
+	timeScale := fs.Float64("monitor-time-scale", 1, "multiply health monitor intervals and timeouts by this factor (e.g. 0.1 for demos)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -77,11 +85,18 @@ func run(args []string) error {
 		return err
 	}
 	addr := ln.Addr().String()
-	sim, err := avisim.New(avisim.Options{Seed: seed, Username: *user, Password: *pass, Host: addr})
+	opts := avisim.Options{Seed: seed, Username: *user, Password: *pass, Host: addr}
+	if *dp {
+		opts.DataPlane = &dataplane.Options{MonitorTimeScale: *timeScale, ServersOnLoopback: *serversOnLoopback, Logf: func(format string, a ...any) {
+			fmt.Printf(format+"\n", a...)
+		}}
+	}
+	sim, err := avisim.New(opts)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	defer sim.Close()
 	srv := &http.Server{
 		Handler:           sim.Handler(),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},

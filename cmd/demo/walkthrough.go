@@ -84,23 +84,6 @@ spec:
   ports: [{name: http, port: 80, targetPort: 8080}]
 `
 
-// webEndpoints stands in for the endpoint controller, which this local API
-// server does not run (there are no pods): two ready endpoints of Service web.
-const webEndpoints = `apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: web-demo
-  namespace: default
-  labels: {kubernetes.io/service-name: web}
-addressType: IPv4
-ports: [{name: http, port: 8080, protocol: TCP}]
-endpoints:
-- addresses: [10.244.1.10]
-  conditions: {ready: true}
-- addresses: [10.244.2.11]
-  conditions: {ready: true}
-`
-
 const ingressMissingSecret = `apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
@@ -141,6 +124,16 @@ func (d *demo) walkthrough(ctx context.Context) int {
 			clock.fail()
 		}
 	}
+	pods, err := startPods()
+	if err != nil {
+		fmt.Printf("  !! %v\n", err)
+		return 1
+	}
+	defer func() {
+		for _, p := range pods {
+			p.Close()
+		}
+	}()
 	check(d.run(ctx, stepCheck{
 		title:    "1. A Service asks for a loadBalancerIP outside every VIP network: refused at once",
 		args:     []string{"apply", "-f", "-"},
@@ -167,7 +160,7 @@ func (d *demo) walkthrough(ctx context.Context) int {
 	check(d.run(ctx, stepCheck{
 		title:    "   The Service's endpoints (no kubelet here, so the demo plays the endpoint controller)",
 		args:     []string{"apply", "-f", "-"},
-		manifest: webEndpoints,
+		manifest: webEndpoints(pods),
 		wantOut:  []string{"endpointslice.discovery.k8s.io/web-demo created"},
 	}))
 	check(d.run(ctx, stepCheck{
@@ -183,7 +176,9 @@ func (d *demo) walkthrough(ctx context.Context) int {
 		wantOut: []string{"CLOUD_VCENTER", "vip-net-b"},
 	}))
 	d.waitForPoolServers(ctx, "demo--default-web-TCP-80", 2)
-	check(d.showControllerObjects(ctx, ip))
+	check(d.showControllerObjects(ctx, ip, podServers(pods)))
+	check(d.showServiceTraffic(ctx, ip, pods))
+	check(d.showIngressTraffic(ctx, pods))
 	return failed
 }
 
@@ -201,7 +196,7 @@ func (d *demo) waitForVIP(ctx context.Context, name string) string {
 
 // showControllerObjects lists what vipgate created on the controller, read from
 // avisim's admin endpoint, and checks the VsVip holds the VIP the Service shows.
-func (d *demo) showControllerObjects(ctx context.Context, ip string) bool {
+func (d *demo) showControllerObjects(ctx context.Context, ip, wantServers string) bool {
 	step("5. The objects vipgate created on the controller (created_by vipgate-demo)")
 	ok := true
 	sawVIP := false
@@ -226,7 +221,7 @@ func (d *demo) showControllerObjects(ctx context.Context, ip string) bool {
 				detail = "vip " + ip
 			case "pool":
 				detail = "servers " + servers(o["servers"])
-				if detail != "servers [10.244.1.10:8080 10.244.2.11:8080]" {
+				if detail != "servers "+wantServers {
 					fmt.Printf("  !! pool %s should hold the two ready endpoints\n", name)
 					ok = false
 				}

@@ -38,6 +38,9 @@ var stepTitles = []string{
 	"3. An Ingress whose TLS Secret does not exist: refused",
 	"4. An AviInfraSetting with two VIP networks on a vCenter cloud (multi-VIP needs AWS): refused",
 	"5. The objects vipgate created on the controller (created_by vipgate-demo)",
+	"6. Traffic: a request to the Service's VIP reaches a pod",
+	"7. With its TLS Secret in place the Ingress of step 3 is admitted ...",
+	"   ... and answers https://shop.example.com/ on it with the Secret's certificate",
 }
 
 // The denials as kubectl prints them.
@@ -108,6 +111,13 @@ func TestDemo(t *testing.T) {
 		t.Errorf("no EXTERNAL-IP for service web in the transcript")
 	} else if !inRange(ip, "10.50.0.10", "10.50.0.200") {
 		t.Errorf("EXTERNAL-IP %s is outside the static range 10.50.0.10-10.50.0.200", ip)
+	}
+	// What users get: a pod's answer through the Service VIP, and over HTTPS
+	// through the Ingress VIP with the Secret's certificate.
+	for _, w := range []string{`"backend":"web-pod-`, "certificate subject: CN=shop.example.com", `"host":"shop.example.com"`} {
+		if !strings.Contains(transcript, w) {
+			t.Errorf("transcript lacks %q", w)
+		}
 	}
 	if !strings.Contains(transcript, "every step behaved as expected") {
 		t.Errorf("transcript lacks %q", "every step behaved as expected")
