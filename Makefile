@@ -17,7 +17,7 @@ PROGRESS           := hack/progress.sh --log $(BUILD_LOG)
 
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
 
-.PHONY: all build test envtest prereqs generate verify-generate lint demo demo-up bench clean help
+.PHONY: all build test unit envtest prereqs generate verify-generate lint demo demo-up bench clean help
 
 all: build
 
@@ -53,6 +53,12 @@ verify-generate: ## fail when generated code, CRD YAML or rendered manifests are
 lint: ## gofmt check and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@PROGRESS_TAIL=200 $(PROGRESS) --label "go vet ./..." -- go vet ./...
+
+# Packages that need no API server: everything outside tests/.
+UNIT_PKGS = $(shell go list ./... | grep -v /tests/)
+
+unit: ## the fast loop: every test that needs no API server or envtest binaries
+	go test -timeout 10m $(UNIT_PKGS)
 
 test: prereqs envtest verify-generate lint ## run every test on a real API server (builds envtest binaries on first run)
 	go test $(GO_TEST_FLAGS) ./...

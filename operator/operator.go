@@ -246,7 +246,11 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 		return nil, err
 	}
 	if op.Inventory != nil {
-		op.Inventory.OnRefresh = settingsChecker(mgr, o)
+		check := settingsChecker(mgr, o)
+		op.Inventory.OnRefresh = func(ctx context.Context, snap *inventory.Snapshot) {
+			check(ctx, snap)
+			exportVIPUsage(snap)
+		}
 		if err := mgr.Add(op.Inventory); err != nil {
 			return nil, err
 		}

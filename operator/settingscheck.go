@@ -11,6 +11,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/metrics"
 	"github.com/vipgate/vipgate/rules"
 )
 
@@ -60,3 +61,14 @@ func settingsChecker(mgr ctrl.Manager, o Options) func(context.Context, *invento
 type fixed struct{ s *inventory.Snapshot }
 
 func (f fixed) Snapshot() *inventory.Snapshot { return f.s }
+
+// exportVIPUsage publishes the free and allocated addresses of every VIP
+// subnet, for the dashboard and the exhaustion alert.
+func exportVIPUsage(snap *inventory.Snapshot) {
+	usage := snap.Usage()
+	out := make([]metrics.VIPSubnet, len(usage))
+	for i, u := range usage {
+		out[i] = metrics.VIPSubnet{Network: u.Network, Subnet: u.Subnet.String(), Free: u.Free, Allocated: u.Allocated}
+	}
+	metrics.VIPNetworks(out)
+}

@@ -5,6 +5,8 @@ package inventory
 
 import (
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -159,4 +161,37 @@ func (s *Snapshot) ComputeFree() {
 			sub.Free = total - used
 		}
 	}
+}
+
+// SubnetUsage is how much of one subnet's static VIP ranges is in use.
+type SubnetUsage struct {
+	Network   string
+	Subnet    netip.Prefix
+	Free      int
+	Allocated int
+}
+
+// Usage lists every subnet with static VIP ranges and its free and
+// allocated addresses (ComputeFree must have run), sorted by network and subnet.
+func (s *Snapshot) Usage() []SubnetUsage {
+	var out []SubnetUsage
+	for _, n := range s.Networks {
+		for _, sub := range n.Subnets {
+			if len(sub.VIPRanges) == 0 {
+				continue
+			}
+			total := 0
+			for _, r := range sub.VIPRanges {
+				total += r.Size()
+			}
+			out = append(out, SubnetUsage{Network: n.Name, Subnet: sub.Prefix, Free: sub.Free, Allocated: total - sub.Free})
+		}
+	}
+	slices.SortFunc(out, func(a, b SubnetUsage) int {
+		if c := strings.Compare(a.Network, b.Network); c != 0 {
+			return c
+		}
+		return a.Subnet.Addr().Compare(b.Subnet.Addr())
+	})
+	return out
 }
