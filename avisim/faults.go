@@ -4,6 +4,7 @@ import (
 	"math/rand"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,9 @@ type Faults struct {
 	conflicts   map[string]int // kind -> remaining 409 answers
 	downUntil   time.Time
 	sessions    *sessions
+	// named maps a name fragment to the status every call about an object
+	// whose name contains it is answered with (see FailNamed).
+	named map[string]int
 }
 
 func newFaults(ss *sessions) *Faults {
@@ -78,10 +82,50 @@ func (f *Faults) Down(d time.Duration) {
 	f.mu.Unlock()
 }
 
+// FailNamed makes every /api call about an object whose name contains
+// fragment fail with status (0 clears it): collection reads filtered by such
+// a name (name, name.contains), reads, writes and deletes of such an object,
+// and creates of one. It targets one owner (say one L7 shard) while the rest
+// of the controller works.
+func (f *Faults) FailNamed(fragment string, status int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.named == nil {
+		f.named = map[string]int{}
+	}
+	if status == 0 {
+		delete(f.named, fragment)
+		return
+	}
+	f.named[fragment] = status
+}
+
+// hasNamed reports whether FailNamed is in force (only then are names looked at).
+func (f *Faults) hasNamed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.named) > 0
+}
+
+// namedError returns the status for a call about names, or 0.
+func (f *Faults) namedError(names ...string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for frag, code := range f.named {
+		for _, n := range names {
+			if n != "" && strings.Contains(n, frag) {
+				return code
+			}
+		}
+	}
+	return 0
+}
+
 // Reset clears every fault.
 func (f *Faults) Reset() {
 	f.mu.Lock()
 	f.latency, f.errorRate, f.errorStatus = 0, 0, http.StatusServiceUnavailable
+	f.named = nil
 	f.conflicts = map[string]int{}
 	f.downUntil = time.Time{}
 	f.mu.Unlock()

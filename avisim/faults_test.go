@@ -215,3 +215,35 @@ func newClientScheme(t *testing.T, sim *Sim) *clients.AviClient {
 	t.Helper()
 	return newClient(t, sim, session.SetScheme("http"))
 }
+
+// FailNamed fails every call about one object (found by name filter, uuid
+// or create body) and nothing else.
+func TestFailNamed(t *testing.T) {
+	sim := startSim(t, DemoSeed())
+	c := newClient(t, sim)
+	victim, err := c.Pool.Create(&models.Pool{Name: s("shard-2-pool")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Pool.Create(&models.Pool{Name: s("shard-0-pool")}); err != nil {
+		t.Fatal(err)
+	}
+	sim.Faults().SetErrorStatus(http.StatusInternalServerError)
+	sim.Faults().FailNamed("shard-2", http.StatusInternalServerError)
+	if _, err := c.Pool.GetByName("shard-2-pool"); err == nil {
+		t.Error("read by name of the failing object succeeded")
+	}
+	if _, err := c.Pool.Get(*victim.UUID); err == nil {
+		t.Error("read by uuid of the failing object succeeded")
+	}
+	if _, err := c.Pool.Create(&models.Pool{Name: s("shard-2-other")}); err == nil {
+		t.Error("create of a failing name succeeded")
+	}
+	if _, err := c.Pool.GetByName("shard-0-pool"); err != nil {
+		t.Errorf("another object failed too: %v", err)
+	}
+	sim.Faults().FailNamed("shard-2", 0)
+	if _, err := c.Pool.Get(*victim.UUID); err != nil {
+		t.Errorf("cleared fault still fails: %v", err)
+	}
+}

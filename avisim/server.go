@@ -280,6 +280,34 @@ func writeErr(w http.ResponseWriter, e *apiError) {
 	writeJSON(w, e.code, b)
 }
 
+// namesOf returns the object names a call is about, for FailNamed: the
+// name filters of a collection read, the object of a uuid path, the name in
+// a create's body (the body is put back for the handler).
+func (s *Sim) namesOf(r *http.Request, k *kind, tenant, uuid string) []string {
+	q := r.URL.Query()
+	names := []string{q.Get("name"), q.Get("name.contains")}
+	if k != nil && uuid != "" {
+		s.store.mu.RLock()
+		if o := s.store.byUUID(tenant, k, uuid); o != nil {
+			names = append(names, o.name)
+		}
+		s.store.mu.RUnlock()
+	}
+	if r.Method == http.MethodPost && r.Body != nil {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+		if err == nil {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var m struct {
+				Name string `json:"name"`
+			}
+			if json.Unmarshal(body, &m) == nil {
+				names = append(names, m.Name)
+			}
+		}
+	}
+	return names
+}
+
 // ServeHTTP implements http.Handler.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
@@ -429,6 +457,12 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		writeErr(w, errf(code, "Service unavailable (avisim: injected error)"))
 		return
 	}
+	if s.faults.hasNamed() {
+		if code := s.faults.namedError(s.namesOf(r, k, tenant, uuid)...); code != 0 {
+			writeErr(w, errf(code, "Service unavailable (avisim: injected error for this object)"))
+			return
+		}
+	}
 	if write && s.faults.takeConflict(typ) {
 		writeErr(w, errf(http.StatusConflict, "Conflict: object is being modified by another request (avisim: injected conflict)"))
 		return
@@ -457,8 +491,11 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 	}
 }
 
+// maxBody bounds a request body.
+const maxBody = 16 << 20
+
 func readBody(r *http.Request) ([]byte, *apiError) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
 	if err != nil {
 		return nil, errf(http.StatusBadRequest, "reading body: %v", err)
 	}

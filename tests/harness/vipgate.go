@@ -15,6 +15,7 @@ import (
 	"os"
 
 	"github.com/go-logr/logr"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -70,6 +71,19 @@ func (e *Env) StartVipgate(t testing.TB, o operator.Options) *operator.Operator 
 // than once (and the cleanup after it) is harmless.
 func (e *Env) StartStoppableVipgate(t testing.TB, o operator.Options) (*operator.Operator, func()) {
 	t.Helper()
+	return e.startVipgate(t, e.Cfg, o)
+}
+
+// StartVipgateAs is StartVipgate with the identity (rest config) vipgate
+// uses towards the API server, e.g. a user with narrower RBAC.
+func (e *Env) StartVipgateAs(t testing.TB, cfg *rest.Config, o operator.Options) *operator.Operator {
+	t.Helper()
+	op, _ := e.startVipgate(t, cfg, o)
+	return op
+}
+
+func (e *Env) startVipgate(t testing.TB, cfg *rest.Config, o operator.Options) (*operator.Operator, func()) {
+	t.Helper()
 	if o.Settings == nil {
 		o.Settings = DemoSettings(t, "127.0.0.1:1")
 	}
@@ -92,7 +106,7 @@ func (e *Env) StartStoppableVipgate(t testing.TB, o operator.Options) (*operator
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ctx = ctrl.LoggerInto(ctx, Logger())
-	op, err := operator.New(ctx, e.Cfg, o)
+	op, err := operator.New(ctx, cfg, o)
 	if err != nil {
 		cancel()
 		t.Fatalf("building vipgate: %v", err)

@@ -3,10 +3,12 @@ package l7
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -352,4 +354,55 @@ func TestDeleteAndRestart(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// TestRestartNeverDropsAHost: Ingresses spread over several shards keep
+// every host in status across a vipgate restart, while the apply of one
+// shard keeps failing: each shard writes only the entries at its own VIP,
+// and a shard that cannot sync writes none, so no host is ever withdrawn
+// (external-dns would delete its record).
+func TestRestartNeverDropsAHost(t *testing.T) {
+	sim := startSim(t)
+	ensureClass(t, "avi-lb", true, "")
+	s := settingsFor(t, sim, func(s *config.Settings) { s.L7Settings.ShardVSSize = "MEDIUM" })
+	stop := start(t, sim, s, nil)
+	ns := newNamespace(t)
+	backend(t, ns, "web", "10.8.0.1")
+	// foo and shop land on shards 0 and 2 with MEDIUM (see TestShardSizes).
+	createObj(t, ingress(ns, "a", nil, []route{{"foo.example.com", "/", "web", false}, {"shop.example.com", "/", "web", false}}))
+	createObj(t, ingress(ns, "b", nil, []route{{"shop.example.com", "/b", "web", false}}))
+	want := map[string][]string{"a": {"foo.example.com", "shop.example.com"}, "b": {"shop.example.com"}}
+	for name, hosts := range want {
+		waitStatus(t, ns, name, hosts...)
+	}
+	stop()
+
+	// Shard 2 cannot be read or written any more, and an edit gives it work to do.
+	sim.Faults().FailNamed("demo--Shared-L7-2", http.StatusServiceUnavailable)
+	before := harness.Reconciles(t, "ingress")
+	start(t, sim, s, nil)
+	b := getIngress(t, ns, "b")
+	b.Spec.Rules[0].HTTP.Paths[0].Path = "/b2"
+	if err := env.Client.Update(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) || harness.Reconciles(t, "ingress")-before < 3 {
+		for name, hosts := range want {
+			got := getIngress(t, ns, name)
+			var have []string
+			for _, e := range got.Status.LoadBalancer.Ingress {
+				have = append(have, e.Hostname)
+			}
+			for _, h := range hosts {
+				if !slices.Contains(have, h) {
+					t.Fatalf("Ingress %s/%s lost host %s after the restart: status %v", ns, name, h, have)
+				}
+			}
+		}
+		if time.Now().After(deadline.Add(time.Minute)) {
+			t.Fatalf("the restarted vipgate did not reconcile the shards")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
