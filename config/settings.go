@@ -18,6 +18,12 @@ type Settings struct {
 	L4Settings         L4Settings         `json:"L4Settings"`
 	ControllerSettings ControllerSettings `json:"ControllerSettings"`
 	NodePortSelector   NodePortSelector   `json:"nodePortSelector"`
+
+	// ClusterID is the cluster's stable identity (the kube-system
+	// Namespace's UID), read at start-up, not from the settings file. It
+	// marks every controller object vipgate writes, so two clusters that
+	// share a clusterName never take each other's objects.
+	ClusterID string `json:"-"`
 }
 
 // AKOSettings is AKO's general section.
@@ -137,7 +143,6 @@ func Defaults() Settings {
 			LogLevel:          "WARN",
 			FullSyncFrequency: "1800",
 			APIServerPort:     8080,
-			ClusterName:       "my-cluster",
 		},
 		L7Settings: L7Settings{
 			DefaultIngController: true,

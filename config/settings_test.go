@@ -69,6 +69,12 @@ func TestParseErrors(t *testing.T) {
 			want: []string{"AKOSettings.clusterName: must match ^[a-zA-Z0-9-_]+$"},
 		},
 		{
+			// No default: two clusters that both kept one would meet on the controller.
+			name: "missing cluster name",
+			yaml: "ControllerSettings: {controllerHost: c}",
+			want: []string{"AKOSettings.clusterName: is required"},
+		},
+		{
 			name: "missing controller host",
 			yaml: "AKOSettings: {clusterName: a}",
 			want: []string{"ControllerSettings.controllerHost: is required"},

@@ -138,3 +138,33 @@ func ClassNames(classes []networkingv1.IngressClass) []string {
 	slices.Sort(out)
 	return out
 }
+
+// Owner identities, as vipgate writes them in the vipgate-owner marker of
+// every controller object: the one Kubernetes owner whose objects they are.
+// An object whose marker names another owner is never changed or deleted,
+// and a Kubernetes object whose Avi name another owner holds is refused.
+const (
+	// OwnerL7 owns every L7 shard object. L7 names embed the host (and the
+	// Ingress for pools), which the L7 plan gives to one Ingress at a time,
+	// so shards may hand objects to each other; the marker still tells them
+	// from any L4 object of the same name.
+	OwnerL7 = "L7"
+)
+
+// ServiceOwner is the owner identity of a Service's objects.
+func ServiceOwner(namespace, name string) string { return "Service/" + namespace + "/" + name }
+
+// SharedVIPOwner is the owner identity of a shared-VIP group's objects.
+func SharedVIPOwner(namespace, key string) string { return "SharedVIP/" + namespace + "/" + key }
+
+// OwnerOfService is the identity that owns svc's objects: its shared-VIP
+// group when it has the annotation, else the Service itself.
+func OwnerOfService(svc *corev1.Service) string {
+	if key := svc.Annotations[AnnSharedVIP]; key != "" {
+		return SharedVIPOwner(svc.Namespace, key)
+	}
+	return ServiceOwner(svc.Namespace, svc.Name)
+}
+
+// AnnSharedVIP groups Services of one namespace behind one virtual service (AKO's).
+const AnnSharedVIP = "ako.vmware.com/enable-shared-vip"

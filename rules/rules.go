@@ -38,7 +38,7 @@ const (
 	// AnnLoadBalancerIP requests a VIP, as an alternative to spec.loadBalancerIP.
 	AnnLoadBalancerIP = "ako.vmware.com/load-balancer-ip"
 	// AnnSharedVIP groups Services of one namespace behind one virtual service.
-	AnnSharedVIP = "ako.vmware.com/enable-shared-vip"
+	AnnSharedVIP = ownership.AnnSharedVIP
 	// AnnInfraSetting selects an AviInfraSetting, on a Service or its Namespace.
 	AnnInfraSetting = "aviinfrasetting.ako.vmware.com/name"
 	// AnnCertManagerIssuer and AnnCertManagerClusterIssuer on an Ingress tell

@@ -65,6 +65,42 @@ func VsVipName(cluster, namespace, name string) string {
 	return cluster + "--" + namespace + "-" + name
 }
 
+// PoolBaseName is the stem of a Service's port pools,
+// "<cluster>--<ns>-<svc>", or "<cluster>--<ns>-<svc>-<key>" for a member of
+// a shared-VIP group (AKO's naming); the pools append "-<PROTO>-<port>".
+func PoolBaseName(cluster, namespace, name, sharedKey string) string {
+	base := VsVipName(cluster, namespace, name)
+	if sharedKey != "" {
+		base += "-" + sharedKey
+	}
+	return base
+}
+
+// Claim is an Avi object name an object will hold, and the owner identity
+// (see ownership.ServiceOwner) that will hold it.
+type Claim struct {
+	Name, Owner string
+}
+
+// ServiceClaims lists the Avi names a Service vipgate owns will hold: its
+// virtual service and VsVip (its shared-VIP group's, for a member) and the
+// stem of its port pools. Plain concatenation can give two owners one name
+// ("team/a-web" and "team-a/web" are both "<c>--team-a-web"): such a
+// collision is refused, never resolved by overwriting.
+func ServiceClaims(cluster string, svc *corev1.Service) []Claim {
+	owner := ownership.OwnerOfService(svc)
+	key := svc.Annotations[AnnSharedVIP]
+	name := svc.Name
+	if key != "" {
+		name = key
+	}
+	claims := []Claim{{VsVipName(cluster, svc.Namespace, name), owner}}
+	if pools := PoolBaseName(cluster, svc.Namespace, svc.Name, key); pools != claims[0].Name {
+		claims = append(claims, Claim{pools, owner})
+	}
+	return claims
+}
+
 // ValidateService checks a Service vipgate owns (others pass untouched). old is
 // nil on create; the reconciler also passes nil to re-check everything.
 //

@@ -62,6 +62,11 @@ type Owner struct {
 	Name string
 	// CreatedBy is our marker ("vipgate-<cluster>").
 	CreatedBy string
+	// OwnedBy and ClusterID are the owner identity and cluster identity
+	// vipgate's markers carry on every object of the owner (model.Set's);
+	// objects whose markers name another are never changed or deleted.
+	// Empty means unknown (legacy sets): only created_by is checked.
+	OwnedBy, ClusterID string
 	// Tenant holds the objects; "" is the client's tenant.
 	Tenant string
 	// PoolBases are the Service base names whose port pools belong to the
@@ -75,8 +80,34 @@ type Owner struct {
 
 // OwnerOf returns the owner of a desired set.
 func OwnerOf(s *model.Set) Owner {
-	return Owner{Name: s.Owner, CreatedBy: s.CreatedBy, Tenant: s.Tenant, PoolBases: s.PoolBases, L7: s.L7}
+	return Owner{Name: s.Owner, CreatedBy: s.CreatedBy, OwnedBy: s.OwnedBy, ClusterID: s.ClusterID,
+		Tenant: s.Tenant, PoolBases: s.PoolBases, L7: s.L7}
 }
+
+// refuse says why owner must not change or delete c ("" when it may): it was
+// created by someone else, it belongs to another cluster identity (two
+// clusters with one clusterName), or another owner of this cluster holds
+// the name (names are concatenations, so "team/a-web" and "team-a/web"
+// meet). Objects without vipgate's identity markers (written before vipgate
+// had them) are judged by created_by alone.
+func (owner Owner) refuse(c *current) string {
+	switch {
+	case c.createdBy != owner.CreatedBy:
+		by := "no created_by"
+		if c.createdBy != "" {
+			by = fmt.Sprintf("created_by %q", c.createdBy)
+		}
+		return fmt.Sprintf("an object with this name exists with %s, not %q; vipgate leaves it alone", by, owner.CreatedBy)
+	case c.clusterID != "" && owner.ClusterID != "" && c.clusterID != owner.ClusterID:
+		return fmt.Sprintf("an object with this name belongs to another cluster (identity %s) that uses the same clusterName; vipgate leaves it alone: give each cluster its own AKOSettings.clusterName", c.clusterID)
+	case c.owner != "" && owner.OwnedBy != "" && c.owner != owner.OwnedBy:
+		return fmt.Sprintf("the name is already held by %s (Avi names join namespace and name with \"-\", so different objects can meet); vipgate leaves it alone: rename one of them", c.owner)
+	}
+	return ""
+}
+
+// mine reports whether owner may change or delete c.
+func (owner Owner) mine(c *current) bool { return owner.refuse(c) == "" }
 
 // Result says what Apply or Delete did.
 type Result struct {
@@ -93,6 +124,9 @@ type Result struct {
 // Object is one controller object found by ListOwned.
 type Object struct {
 	Type, Name, UUID, Tenant string
+	// ClusterID and OwnedBy are its vipgate identity markers ("" when absent:
+	// an object written before vipgate had them, never provably ours).
+	ClusterID, OwnedBy string
 	// Child is set on SNI child virtual services, which go before their parents on delete.
 	Child bool
 }
@@ -100,6 +134,8 @@ type Object struct {
 // current is one object read from the controller.
 type current struct {
 	typ, name, uuid, createdBy string
+	// clusterID and owner are vipgate's identity markers ("" when absent).
+	clusterID, owner string
 	child                      bool
 	raw                        map[string]any
 }
@@ -128,11 +164,10 @@ func (a *Applier) Apply(ctx context.Context, set *model.Set) (*Result, error) {
 			a.OnWrite()
 		}
 	}()
-	// Refuse to touch an object with our name that someone else created.
+	// Refuse to touch an object with our name that is not provably ours.
 	for _, d := range want {
-		if c := cur[d.typ+"/"+d.name]; c != nil && c.createdBy != owner.CreatedBy {
-			return res, &session.Error{Op: "apply " + d.typ, Object: d.name,
-				Message: fmt.Sprintf("an object with this name exists and was created by %q, not %q; vipgate leaves it alone", c.createdBy, owner.CreatedBy)}
+		if c := cur[d.typ+"/"+d.name]; c != nil && !owner.mine(c) {
+			return res, &session.Error{Op: "apply " + d.typ, Object: d.name, Message: owner.refuse(c)}
 		}
 	}
 	// Creates and updates in dependency order. Objects of one step (same type;
@@ -184,7 +219,7 @@ func (a *Applier) Apply(ctx context.Context, set *model.Set) (*Result, error) {
 	}
 	var stale []*current
 	for k, c := range cur {
-		if !wanted[k] && c.createdBy == owner.CreatedBy {
+		if !wanted[k] && owner.mine(c) {
 			stale = append(stale, c)
 		}
 	}
@@ -240,9 +275,8 @@ func (a *Applier) applyOne(ctx context.Context, owner Owner, d desiredObj, c *cu
 			o.err = session.WithObject(err, d.typ+"/"+d.name)
 			return o
 		}
-		if c.createdBy != owner.CreatedBy {
-			o.err = &session.Error{Op: "apply " + d.typ, Object: d.name,
-				Message: fmt.Sprintf("an object with this name exists and was created by %q, not %q; vipgate leaves it alone", c.createdBy, owner.CreatedBy)}
+		if !owner.mine(c) {
+			o.err = &session.Error{Op: "apply " + d.typ, Object: d.name, Message: owner.refuse(c)}
 			return o
 		}
 	}
@@ -250,17 +284,19 @@ func (a *Applier) applyOne(ctx context.Context, owner Owner, d desiredObj, c *cu
 		o.err = err
 		return o
 	}
-	if covers(comparable(d.typ, d.body), c.raw) && !removedManaged(d.typ, d.body, c.raw) {
+	body := d.body
+	if d.typ == model.TypeVsVip {
+		body = clone(d.body)
+		preserveVips(body, c.raw)
+	}
+	if covers(comparable(d.typ, body), c.raw) && !removedManaged(d.typ, body, c.raw) {
 		if d.typ == model.TypeVsVip {
 			o.vsvip, o.err = decode[objects.VsVip](c.raw)
 		}
 		return o
 	}
-	body := clone(d.body)
+	body = clone(body)
 	body["uuid"] = c.uuid
-	if d.typ == model.TypeVsVip {
-		keepAllocated(body, c.raw)
-	}
 	o.writes++
 	if err := a.c.Update(ctx, d.typ, c.uuid, body, owner.Tenant, &out); err != nil {
 		o.err = session.WithObject(err, d.typ+"/"+d.name)
@@ -283,11 +319,11 @@ func (a *Applier) Delete(ctx context.Context, owner Owner) (*Result, error) {
 	res := &Result{}
 	var mine []*current
 	for _, c := range cur {
-		if c.createdBy == owner.CreatedBy {
+		if owner.mine(c) {
 			mine = append(mine, c)
 		}
 	}
-	if v := cur[model.TypeVsVip+"/"+owner.Name]; v != nil && v.createdBy == owner.CreatedBy {
+	if v := cur[model.TypeVsVip+"/"+owner.Name]; v != nil && owner.mine(v) {
 		// The caller may need the addresses it held (status entries to clear).
 		if res.VsVip, err = decode[objects.VsVip](v.raw); err != nil {
 			return nil, err
@@ -343,7 +379,7 @@ func (a *Applier) ListOwned(ctx context.Context, createdBy, tenant string, types
 		types = model.CreateOrder
 	}
 	for _, typ := range types {
-		q := url.Values{"fields": {"name,uuid,created_by,markers,type"}}
+		q := url.Values{"fields": {"name,uuid,created_by,markers,type,tenant_ref"}, "include_name": {"true"}}
 		if typ != model.TypeVsVip {
 			q.Set("created_by", createdBy)
 		}
@@ -352,6 +388,7 @@ func (a *Applier) ListOwned(ctx context.Context, createdBy, tenant string, types
 				Name      string                          `json:"name"`
 				UUID      string                          `json:"uuid"`
 				CreatedBy string                          `json:"created_by"`
+				TenantRef string                          `json:"tenant_ref"`
 				Markers   []*objects.RoleFilterMatchLabel `json:"markers"`
 				Type      string                          `json:"type"`
 			}
@@ -362,10 +399,17 @@ func (a *Applier) ListOwned(ctx context.Context, createdBy, tenant string, types
 			if cb == "" {
 				cb = inventory.MarkerValue(o.Markers, model.MarkerCreatedBy)
 			}
-			if cb == createdBy {
-				out = append(out, Object{Type: typ, Name: o.Name, UUID: o.UUID, Tenant: tenant,
-					Child: typ == model.TypeVirtualService && o.Type == model.VSTypeVHChild})
+			if cb != createdBy {
+				return nil
 			}
+			// Read across tenants ("*"), each object names its own.
+			t := tenant
+			if n := inventory.RefName(o.TenantRef); n != "" && (t == "*" || t == "") {
+				t = n
+			}
+			out = append(out, Object{Type: typ, Name: o.Name, UUID: o.UUID, Tenant: t,
+				ClusterID: inventory.MarkerValue(o.Markers, model.MarkerClusterID), OwnedBy: inventory.MarkerValue(o.Markers, model.MarkerOwner),
+				Child: typ == model.TypeVirtualService && o.Type == model.VSTypeVHChild})
 			return nil
 		})
 		if err != nil {
@@ -473,8 +517,9 @@ func (a *Applier) decodeCurrent(typ string, raw json.RawMessage) (*current, erro
 	c.uuid, _ = m["uuid"].(string)
 	c.createdBy, _ = m["created_by"].(string)
 	if typ == model.TypeVsVip || c.createdBy == "" {
-		c.createdBy = markerOf(m)
+		c.createdBy = markerOf(m, model.MarkerCreatedBy)
 	}
+	c.clusterID, c.owner = markerOf(m, model.MarkerClusterID), markerOf(m, model.MarkerOwner)
 	if t, _ := m["type"].(string); typ == model.TypeVirtualService && t == model.VSTypeVHChild {
 		c.child = true
 	}
@@ -512,11 +557,12 @@ func referencedPools(vs map[string]any) []string {
 	return slices.Compact(out)
 }
 
-func markerOf(m map[string]any) string {
+// markerOf returns the first value of the marker key of a raw object, or "".
+func markerOf(m map[string]any, key string) string {
 	ms, _ := m["markers"].([]any)
 	for _, x := range ms {
 		mm, _ := x.(map[string]any)
-		if k, _ := mm["key"].(string); k == model.MarkerCreatedBy {
+		if k, _ := mm["key"].(string); k == key {
 			if vs, _ := mm["values"].([]any); len(vs) > 0 {
 				s, _ := vs[0].(string)
 				return s

@@ -377,7 +377,7 @@ func TestSharedVIP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(res.Deleted) != "[pool/c1--ns-b-TCP-443]" {
+	if fmt.Sprint(res.Deleted) != "[pool/c1--ns-b-k-TCP-443]" {
 		t.Fatalf("%+v", res)
 	}
 }

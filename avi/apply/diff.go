@@ -34,14 +34,22 @@ func parseRef(s string) (typ, uuid, name string, ok bool) {
 	return typ, uuid, name, true
 }
 
-// sameRef compares a desired reference with a current one by type and name.
+// sameRef compares a desired reference with a current one by type, then by
+// UUID when both carry one (a setting may name a network by UUID), else by
+// name.
 func sameRef(d, c string) (equal, isRef bool) {
-	dt, _, dn, ok1 := parseRef(d)
-	ct, _, cn, ok2 := parseRef(c)
+	dt, du, dn, ok1 := parseRef(d)
+	ct, cu, cn, ok2 := parseRef(c)
 	if !ok1 || !ok2 {
 		return false, false
 	}
-	return dt == ct && dn != "" && dn == cn, true
+	if dt != ct {
+		return false, true
+	}
+	if du != "" && cu != "" {
+		return du == cu, true
+	}
+	return dn != "" && dn == cn, true
 }
 
 // covers reports whether current holds every value desired sets. Fields the
@@ -168,31 +176,79 @@ func isEmpty(v any) bool {
 	return false
 }
 
-// keepAllocated copies the addresses the controller allocated into an
-// updated VsVip body, for vips that auto-allocate on the same network, so a
-// change elsewhere in the VsVip (say dns_info) does not move the VIP.
-func keepAllocated(body, cur map[string]any) {
+// preserveVips keeps a VsVip's addresses across an update. The controller
+// re-allocates a vip sent without its ip_address (and the desired body never
+// has one unless the user asked for an address), so each desired vip is
+// matched with a current one on the same network (by UUID or name), the
+// same subnet when the desired names one, and the same address when the
+// desired asks for one. When every desired vip has its match, the current
+// vips are sent back exactly as they are: nothing the user asked for
+// changed, so no VIP may move (say the inventory chose differently, or a
+// vip_id scheme changed). Otherwise the desired vips are sent, each matched
+// one carrying its current id, address and subnet, and only the unmatched
+// ones are allocated anew.
+func preserveVips(body, cur map[string]any) {
 	dv, _ := body["vip"].([]any)
 	cv, _ := cur["vip"].([]any)
-	for _, d := range dv {
+	used := make([]bool, len(cv))
+	match := make([]int, len(dv))
+	all := len(dv) == len(cv)
+	for i, d := range dv {
+		match[i] = -1
 		dm, _ := d.(map[string]any)
-		if dm == nil || dm["ip_address"] != nil || dm["ip6_address"] != nil {
-			continue
-		}
-		for _, c := range cv {
-			cm, _ := c.(map[string]any)
-			if cm == nil || cm["vip_id"] != dm["vip_id"] {
-				continue
-			}
-			if !covers(dm["ipam_network_subnet"], cm["ipam_network_subnet"]) {
+		for j, c := range cv {
+			if cm, _ := c.(map[string]any); !used[j] && cm != nil && dm != nil && sameVip(dm, cm) {
+				used[j], match[i] = true, j
 				break
 			}
-			for _, f := range []string{"ip_address", "ip6_address"} {
-				if cm[f] != nil {
-					dm[f] = cm[f]
-				}
-			}
-			break
+		}
+		if match[i] < 0 {
+			all = false
 		}
 	}
+	if all {
+		body["vip"] = clone(map[string]any{"v": cv})["v"]
+		return
+	}
+	for i, d := range dv {
+		dm, _ := d.(map[string]any)
+		if match[i] < 0 || dm == nil {
+			continue
+		}
+		cm := cv[match[i]].(map[string]any)
+		for _, f := range []string{"vip_id", "ip_address", "ip6_address", "availability_zone"} {
+			if cm[f] != nil {
+				dm[f] = cm[f]
+			}
+		}
+		dn, _ := dm["ipam_network_subnet"].(map[string]any)
+		cn, _ := cm["ipam_network_subnet"].(map[string]any)
+		if dn != nil && cn != nil && dn["subnet"] == nil && cn["subnet"] != nil {
+			dn["subnet"] = cn["subnet"]
+		}
+	}
+}
+
+// sameVip reports whether current vip c satisfies desired vip d: same
+// network, and the subnet and address d asks for, if any.
+func sameVip(d, c map[string]any) bool {
+	dn, _ := d["ipam_network_subnet"].(map[string]any)
+	cn, _ := c["ipam_network_subnet"].(map[string]any)
+	if dref, _ := dn["network_ref"].(string); dref != "" {
+		cref, _ := cn["network_ref"].(string)
+		if eq, _ := sameRef(dref, cref); !eq {
+			return false
+		}
+	}
+	for _, f := range []string{"subnet", "subnet6"} {
+		if dn[f] != nil && !covers(dn[f], cn[f]) {
+			return false
+		}
+	}
+	for _, f := range []string{"ip_address", "ip6_address"} {
+		if d[f] != nil && !covers(d[f], c[f]) {
+			return false
+		}
+	}
+	return true
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
+	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/rules"
 )
 
@@ -45,10 +46,15 @@ type Set struct {
 	Owner string
 	// CreatedBy is the marker on every object ("vipgate-<cluster>").
 	CreatedBy string
+	// OwnedBy is the owner identity in every object's vipgate-owner marker
+	// (ownership.ServiceOwner, SharedVIPOwner or OwnerL7).
+	OwnedBy string
+	// ClusterID is the cluster identity in every object's markers ("" when unknown).
+	ClusterID string
 	// Tenant the objects live in.
 	Tenant string
-	// PoolBases are the Service base names whose port pools this owner may
-	// hold (IsPoolOf); the applier uses them to find stale pools.
+	// PoolBases are the stems (rules.PoolBaseName) of the port pools this
+	// owner may hold (IsPoolOf); the applier uses them to find stale pools.
 	PoolBases []string
 
 	// L7 marks an L7 shard (BuildL7): the applier finds its objects through
@@ -105,7 +111,12 @@ func BuildL4(in L4Input) (*Set, error) {
 		ownerName = in.SharedKey
 	}
 	base := BaseName(s.AKOSettings.ClusterName, ns, ownerName)
-	set := &Set{Owner: base, CreatedBy: s.CreatedBy(), Tenant: s.ControllerSettings.TenantName}
+	owner := ownership.ServiceOwner(ns, ownerName)
+	if in.SharedKey != "" {
+		owner = ownership.SharedVIPOwner(ns, in.SharedKey)
+	}
+	set := &Set{Owner: base, CreatedBy: s.CreatedBy(), OwnedBy: owner, ClusterID: s.ClusterID,
+		Tenant: s.ControllerSettings.TenantName}
 	vsvip, err := l4VsVip(in, members, base)
 	if err != nil {
 		return nil, err
@@ -116,7 +127,30 @@ func BuildL4(in L4Input) (*Set, error) {
 		return nil, err
 	}
 	set.VirtualServices = []*objects.VirtualService{l4VirtualService(in, base, ports)}
+	set.stamp(Markers(s, set.OwnedBy))
 	return set, nil
+}
+
+// stamp puts the owner's markers on every object of the set.
+func (set *Set) stamp(m []*objects.RoleFilterMatchLabel) {
+	for _, o := range set.VsVips {
+		o.Markers = m
+	}
+	for _, o := range set.SSLKeyAndCertificates {
+		o.Markers = m
+	}
+	for _, o := range set.Pools {
+		o.Markers = m
+	}
+	for _, o := range set.PoolGroups {
+		o.Markers = m
+	}
+	for _, o := range set.HTTPPolicySets {
+		o.Markers = m
+	}
+	for _, o := range set.VirtualServices {
+		o.Markers = m
+	}
 }
 
 // l4VsVip builds the VsVip of an owner: its vips (with the requested IP, if
@@ -141,7 +175,6 @@ func l4VsVip(in L4Input, members []Member, base string) (*objects.VsVip, error) 
 		CloudRef:      ptr.To(Ref("cloud", s.ControllerSettings.CloudName)),
 		VrfContextRef: ptr.To(Ref("vrfcontext", s.VRF())),
 		Vip:           vips,
-		Markers:       []*objects.RoleFilterMatchLabel{{Key: ptr.To(MarkerCreatedBy), Values: []string{s.CreatedBy()}}},
 	}
 	for _, m := range members {
 		if fqdn := autoFQDN(s, m.Service); fqdn != "" {
@@ -170,7 +203,8 @@ func l4Pools(in L4Input, members []Member, set *Set) ([]svcPort, error) {
 	seen := map[string]string{}
 	for _, m := range members {
 		ns := m.Service.Namespace
-		set.PoolBases = append(set.PoolBases, BaseName(cluster, ns, m.Service.Name))
+		poolBase := rules.PoolBaseName(cluster, ns, m.Service.Name, in.SharedKey)
+		set.PoolBases = append(set.PoolBases, poolBase)
 		for _, p := range m.Service.Spec.Ports {
 			proto := string(p.Protocol)
 			if proto == "" {
@@ -181,11 +215,11 @@ func l4Pools(in L4Input, members []Member, set *Set) ([]svcPort, error) {
 				return nil, fmt.Errorf("port %s is used by both Service %s and %s", key, other, m.Service.Name)
 			}
 			seen[key] = m.Service.Name
-			name := PoolName(cluster, ns, m.Service.Name, proto, p.Port)
+			name := PoolName(poolBase, proto, p.Port)
 			set.Pools = append(set.Pools, &objects.Pool{
-				Name:      ptr.To(name),
-				CloudRef:  ptr.To(Ref("cloud", s.ControllerSettings.CloudName)),
-				VrfRef:    ptr.To(Ref("vrfcontext", s.VRF())),
+				Name:              ptr.To(name),
+				CloudRef:          ptr.To(Ref("cloud", s.ControllerSettings.CloudName)),
+				VrfRef:            ptr.To(Ref("vrfcontext", s.VRF())),
 				CreatedBy:         ptr.To(s.CreatedBy()),
 				Servers:           servers(in, m, p),
 				HealthMonitorRefs: []string{Ref("healthmonitor", healthMonitor(proto))},
@@ -336,6 +370,9 @@ type vipNetwork struct {
 	uuid   string
 	subnet netip.Prefix // invalid when the controller should choose
 	az     string
+	// known are the network's configured subnets (from the inventory):
+	// they place a requested address on its network's vip.
+	known []netip.Prefix
 }
 
 func (v vipNetwork) ref() string {
@@ -369,25 +406,20 @@ func vipNetworks(in L4Input) []vipNetwork {
 		} else if nw = in.Snapshot.NetworkByUUID(e.uuid); nw != nil {
 			vn.name = nw.Name
 		}
+		// Without a cidr the controller picks the subnet, as with AKO: a
+		// subnet an admin adds later never moves an existing VIP.
 		cidr := e.cidr
 		if v6 {
 			cidr = e.v6
 		}
 		if p, err := netip.ParsePrefix(cidr); err == nil {
 			vn.subnet = p.Masked()
-		} else if nw != nil {
-			// No cidr given: the first subnet of the right family with a VIP range.
-			subs := slices.Clone(nw.Subnets)
-			slices.SortFunc(subs, func(a, b inventory.Subnet) int { return a.Prefix.Addr().Compare(b.Prefix.Addr()) })
-			for _, sub := range subs {
-				if sub.Prefix.Addr().Is6() == v6 && len(sub.VIPRanges) > 0 {
-					vn.subnet = sub.Prefix
-					break
-				}
-			}
 		}
 		if nw != nil {
 			vn.az = nw.AvailabilityZone
+			for _, sub := range nw.Subnets {
+				vn.known = append(vn.known, sub.Prefix.Masked())
+			}
 		}
 		out = append(out, vn)
 	}
@@ -397,8 +429,9 @@ func vipNetworks(in L4Input) []vipNetwork {
 	return out
 }
 
-// buildVips returns VsVip.vip[]: one vip on single-VIP clouds, one per VIP
-// network on multi-VIP (AWS) clouds, vip_id "1".."N".
+// buildVips returns VsVip.vip[]: one vip (vip_id "0") on single-VIP clouds,
+// one per VIP network on multi-VIP (AWS) clouds (vip_id "1".."N"), as AKO
+// numbers them.
 func buildVips(in L4Input, reqIP string) ([]*objects.Vip, error) {
 	nets := vipNetworks(in)
 	multi := in.Snapshot != nil && in.Snapshot.Cloud.MultiVIP()
@@ -421,16 +454,27 @@ func buildVips(in L4Input, reqIP string) ([]*objects.Vip, error) {
 	reqAt := -1
 	if req.IsValid() {
 		reqAt = 0
+	search:
 		for i, n := range nets {
 			if n.subnet.IsValid() && n.subnet.Contains(req) {
 				reqAt = i
 				break
 			}
+			for _, k := range n.known {
+				if k.Contains(req) {
+					reqAt = i
+					break search
+				}
+			}
 		}
 	}
 	var out []*objects.Vip
 	for i, n := range nets {
-		vip := &objects.Vip{VipID: ptr.To(fmt.Sprint(i + 1)), AutoAllocateIP: ptr.To(true)}
+		id := "0"
+		if multi {
+			id = fmt.Sprint(i + 1)
+		}
+		vip := &objects.Vip{VipID: ptr.To(id), AutoAllocateIP: ptr.To(true)}
 		if v6 {
 			vip.AutoAllocateIPType = ptr.To("V6_ONLY")
 		}

@@ -115,14 +115,15 @@ func TestBuildL4(t *testing.T) {
 		name: "ClusterIP TCP with named targetPort: whole set",
 		in:   L4Input{Settings: settings(), Members: []Member{{Service: svc("web", webPort), Slices: webSlices}}},
 		pick: func(s *Set) any { return s },
-		want: `{"Owner":"c1--ns-web","CreatedBy":"vipgate-c1","Tenant":"admin","PoolBases":["c1--ns-web"],
+		want: `{"Owner":"c1--ns-web","CreatedBy":"vipgate-c1","OwnedBy":"Service/ns/web","ClusterID":"","Tenant":"admin","PoolBases":["c1--ns-web"],
 		 "VsVips":[{"name":"c1--ns-web","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_context_ref":"/api/vrfcontext/?name=global",
-		   "markers":[{"key":"created_by","values":["vipgate-c1"]}],
-		   "vip":[{"vip_id":"1","auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-a","subnet":{"ip_addr":{"addr":"10.50.0.0","type":"V4"},"mask":24}}}]}],
+		   "markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["Service/ns/web"]}],
+		   "vip":[{"vip_id":"0","auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-a","subnet":{"ip_addr":{"addr":"10.50.0.0","type":"V4"},"mask":24}}}]}],
 		 "Pools":[{"name":"c1--ns-web-TCP-80","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_ref":"/api/vrfcontext/?name=global","created_by":"vipgate-c1",
 		   "servers":[{"ip":{"addr":"10.0.0.1","type":"V4"},"port":8080},{"ip":{"addr":"10.0.0.2","type":"V4"},"port":8080}],
-		   "health_monitor_refs":["/api/healthmonitor/?name=System-TCP"]}],
+		   "health_monitor_refs":["/api/healthmonitor/?name=System-TCP"],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["Service/ns/web"]}]}],
 		 "VirtualServices":[{"name":"c1--ns-web","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_context_ref":"/api/vrfcontext/?name=global",
+		   "markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["Service/ns/web"]}],
 		   "created_by":"vipgate-c1","se_group_ref":"/api/serviceenginegroup/?name=Default-Group","vsvip_ref":"/api/vsvip/?name=c1--ns-web",
 		   "application_profile_ref":"/api/applicationprofile/?name=System-L4-Application","network_profile_ref":"/api/networkprofile/?name=System-TCP-Proxy",
 		   "services":[{"port":80}],
@@ -162,7 +163,7 @@ func TestBuildL4(t *testing.T) {
 		in: L4Input{Settings: settings(func(s *config.Settings) { s.NetworkSettings.DefaultDomain = "apps.example.com" }),
 			Members: []Member{{Service: func() *corev1.Service { x := svc("web", webPort); x.Spec.LoadBalancerIP = "10.50.0.42"; return x }()}}},
 		pick: func(s *Set) any { return []any{s.VsVips[0].Vip, s.VsVips[0].DNSInfo} },
-		want: `[[{"vip_id":"1","auto_allocate_ip":true,"ip_address":{"addr":"10.50.0.42","type":"V4"},
+		want: `[[{"vip_id":"0","auto_allocate_ip":true,"ip_address":{"addr":"10.50.0.42","type":"V4"},
 		   "ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-a","subnet":{"ip_addr":{"addr":"10.50.0.0","type":"V4"},"mask":24}}}],
 		  [{"fqdn":"web.ns.apps.example.com","type":"DNS_RECORD_A"}]]`,
 	}, {
@@ -187,15 +188,15 @@ func TestBuildL4(t *testing.T) {
 		in:   L4Input{Settings: settings(), Infra: infra, Snapshot: awsSnapshot(), Members: []Member{{Service: withIP}}},
 		pick: func(s *Set) any { return []any{s.VsVips[0].Vip, s.VirtualServices[0].SeGroupRef} },
 		want: `[[{"vip_id":"1","auto_allocate_ip":true,"availability_zone":"us-east-1a",
-		    "ipam_network_subnet":{"network_ref":"/api/network/?name=net-1a","subnet":{"ip_addr":{"addr":"10.1.0.0","type":"V4"},"mask":24}}},
+		    "ipam_network_subnet":{"network_ref":"/api/network/?name=net-1a"}},
 		   {"vip_id":"2","auto_allocate_ip":true,"availability_zone":"us-east-1b","ip_address":{"addr":"10.2.0.3","type":"V4"},
-		    "ipam_network_subnet":{"network_ref":"/api/network/?name=net-1b","subnet":{"ip_addr":{"addr":"10.2.0.0","type":"V4"},"mask":24}}}],
+		    "ipam_network_subnet":{"network_ref":"/api/network/?name=net-1b"}}],
 		  "/api/serviceenginegroup/?name=edge-seg"]`,
 	}, {
 		name: "several networks on a single-VIP cloud: only the first",
 		in:   L4Input{Settings: settings(), Infra: infra, Members: []Member{{Service: svc("web", webPort)}}},
 		pick: func(s *Set) any { return s.VsVips[0].Vip },
-		want: `[{"vip_id":"1","auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=net-1a"}}]`,
+		want: `[{"vip_id":"0","auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=net-1a"}}]`,
 	}, {
 		name: "shared VIP: one VsVip/VS named by key over all members' ports, a pool per member port",
 		in: L4Input{Settings: settings(), SharedKey: "shared1", Members: []Member{
@@ -205,9 +206,9 @@ func TestBuildL4(t *testing.T) {
 			return map[string]any{"owner": s.Owner, "bases": s.PoolBases, "vsvip": s.VsVips[0].Name, "pools": []string{*s.Pools[0].Name, *s.Pools[1].Name},
 				"select": s.VirtualServices[0].ServicePoolSelect, "vsvipref": s.VirtualServices[0].VsvipRef}
 		},
-		want: `{"owner":"c1--ns-shared1","bases":["c1--ns-a","c1--ns-b"],"vsvip":"c1--ns-shared1","pools":["c1--ns-a-TCP-80","c1--ns-b-TCP-443"],
-		 "select":[{"service_port":80,"service_protocol":"PROTOCOL_TYPE_TCP_PROXY","service_pool_ref":"/api/pool/?name=c1--ns-a-TCP-80"},
-		   {"service_port":443,"service_protocol":"PROTOCOL_TYPE_TCP_PROXY","service_pool_ref":"/api/pool/?name=c1--ns-b-TCP-443"}],
+		want: `{"owner":"c1--ns-shared1","bases":["c1--ns-a-shared1","c1--ns-b-shared1"],"vsvip":"c1--ns-shared1","pools":["c1--ns-a-shared1-TCP-80","c1--ns-b-shared1-TCP-443"],
+		 "select":[{"service_port":80,"service_protocol":"PROTOCOL_TYPE_TCP_PROXY","service_pool_ref":"/api/pool/?name=c1--ns-a-shared1-TCP-80"},
+		   {"service_port":443,"service_protocol":"PROTOCOL_TYPE_TCP_PROXY","service_pool_ref":"/api/pool/?name=c1--ns-b-shared1-TCP-443"}],
 		 "vsvipref":"/api/vsvip/?name=c1--ns-shared1"}`,
 	}, {
 		name: "RHI with peer labels from AviInfraSetting",
@@ -256,7 +257,10 @@ func TestBuildL4Errors(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	if got := PoolName("c1", "ns", "web", "tcp", 80); got != "c1--ns-web-TCP-80" {
+	if got := PoolName(rules.PoolBaseName("c1", "ns", "web", ""), "tcp", 80); got != "c1--ns-web-TCP-80" {
+		t.Error(got)
+	}
+	if got := PoolName(rules.PoolBaseName("c1", "ns", "web", "k"), "udp", 53); got != "c1--ns-web-k-UDP-53" {
 		t.Error(got)
 	}
 	for name, want := range map[string]bool{"c1--ns-web-TCP-80": true, "c1--ns-web-UDP-53": true, "c1--ns-web-api-TCP-80": false, "c1--ns-web": false, "c1--ns-web-TCP-80x": false} {

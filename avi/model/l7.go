@@ -18,6 +18,7 @@ import (
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
+	"github.com/vipgate/vipgate/ownership"
 )
 
 // L7 object types and the profiles AKO gives L7 virtual services.
@@ -465,14 +466,14 @@ func BuildL7(in L7Input) (*Set, error) {
 		return nil, fmt.Errorf("shard has no routes")
 	}
 	s := in.Settings
-	set := &Set{Owner: sp.Name, CreatedBy: s.CreatedBy(), Tenant: s.ControllerSettings.TenantName, L7: true}
+	set := &Set{Owner: sp.Name, CreatedBy: s.CreatedBy(), OwnedBy: ownership.OwnerL7, ClusterID: s.ClusterID,
+		Tenant: s.ControllerSettings.TenantName, L7: true}
 	vips, err := buildVips(L4Input{Settings: s, Infra: sp.Infra, Snapshot: in.Snapshot}, "")
 	if err != nil {
 		return nil, err
 	}
 	vsvip := &objects.VsVip{
 		Name: ptr.To(sp.Name), CloudRef: ptr.To(Ref("cloud", s.ControllerSettings.CloudName)), VrfContextRef: ptr.To(Ref("vrfcontext", s.VRF())), Vip: vips,
-		Markers: []*objects.RoleFilterMatchLabel{{Key: ptr.To(MarkerCreatedBy), Values: []string{s.CreatedBy()}}},
 	}
 	if rhi, peerLabels := rhiSettings(s, sp.Infra); rhi && len(peerLabels) > 0 {
 		vsvip.BgpPeerLabels = peerLabels
@@ -490,6 +491,7 @@ func BuildL7(in L7Input) (*Set, error) {
 	if !sp.Dedicated {
 		b.children(childRules)
 	}
+	set.stamp(Markers(s, set.OwnedBy))
 	return set, nil
 }
 

@@ -18,6 +18,10 @@ import (
 	"strconv"
 	"strings"
 
+	"k8s.io/utils/ptr"
+
+	"github.com/vipgate/vipgate/avi/objects"
+	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/rules"
 )
 
@@ -34,9 +38,27 @@ const (
 // their SNI children and deleted after them (the applier orders by VS type).
 var CreateOrder = []string{TypeVsVip, TypeSSLKeyAndCertificate, TypePool, TypePoolGroup, TypeL4PolicySet, TypeHTTPPolicySet, TypeVirtualService}
 
-// MarkerCreatedBy is the marker key carrying created_by on objects whose
-// model has no created_by field (VsVip).
-const MarkerCreatedBy = "created_by"
+// Marker keys on every object vipgate writes. created_by repeats the field
+// for types without it (VsVip); clustername is AKO's; the cluster identity
+// and the owner make ownership provable (see ownership.ServiceOwner).
+const (
+	MarkerCreatedBy   = "created_by"
+	MarkerClusterName = "clustername"
+	MarkerClusterID   = "vipgate-cluster-id"
+	MarkerOwner       = "vipgate-owner"
+)
+
+// Markers returns the markers of an object owned by owner.
+func Markers(s *config.Settings, owner string) []*objects.RoleFilterMatchLabel {
+	m := []*objects.RoleFilterMatchLabel{
+		{Key: ptr.To(MarkerCreatedBy), Values: []string{s.CreatedBy()}},
+		{Key: ptr.To(MarkerClusterName), Values: []string{s.AKOSettings.ClusterName}},
+	}
+	if s.ClusterID != "" {
+		m = append(m, &objects.RoleFilterMatchLabel{Key: ptr.To(MarkerClusterID), Values: []string{s.ClusterID}})
+	}
+	return append(m, &objects.RoleFilterMatchLabel{Key: ptr.To(MarkerOwner), Values: []string{owner}})
+}
 
 // BaseName is the VsVip / VirtualService name of a Service: "<cluster>--<ns>-<svc>".
 // For a shared VIP group pass the shared key as svc.
@@ -46,9 +68,11 @@ func BaseName(cluster, namespace, svc string) string {
 	return rules.VsVipName(cluster, namespace, svc)
 }
 
-// PoolName is the pool of one Service port: "<cluster>--<ns>-<svc>-<PROTO>-<port>".
-func PoolName(cluster, namespace, svc, protocol string, port int32) string {
-	return BaseName(cluster, namespace, svc) + "-" + strings.ToUpper(protocol) + "-" + strconv.Itoa(int(port))
+// PoolName is the pool of one Service port: "<base>-<PROTO>-<port>", where
+// base is rules.PoolBaseName ("<cluster>--<ns>-<svc>", with "-<key>" for a
+// shared-VIP member).
+func PoolName(base, protocol string, port int32) string {
+	return base + "-" + strings.ToUpper(protocol) + "-" + strconv.Itoa(int(port))
 }
 
 var poolSuffixRE = regexp.MustCompile(`^(TCP|UDP|SCTP)-[0-9]{1,5}$`)

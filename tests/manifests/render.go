@@ -25,6 +25,9 @@ import (
 // HelmModule is the pinned helm, built from its Go module.
 const HelmModule = "helm.sh/helm/v3/cmd/helm@v3.22.0"
 
+// TestClusterName is the cluster name RenderChart sets unless told otherwise.
+const TestClusterName = "chart-test"
+
 // Defaults used by RenderChart; the kustomize base uses the same.
 const (
 	ReleaseName      = "vipgate"
@@ -163,6 +166,13 @@ func RenderChartWith(t testing.TB, o RenderOptions) []byte {
 	for _, v := range o.APIVersions {
 		args = append(args, "--api-versions", v)
 	}
+	// The chart requires a cluster name: a first values file gives one, which
+	// later files and --set override.
+	base := filepath.Join(t.TempDir(), "cluster-name.yaml")
+	if err := os.WriteFile(base, []byte("AKOSettings:\n  clusterName: "+TestClusterName+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args = append(args, "-f", base)
 	for _, f := range o.ValuesFiles {
 		args = append(args, "-f", f)
 	}
