@@ -36,6 +36,9 @@ const (
 	IndexIngressBackend = "vipgate.ingress.backend"
 	// IndexIngressStatusIP: Ingresses by the addresses in status.loadBalancer.ingress.
 	IndexIngressStatusIP = "vipgate.ingress.statusip"
+	// IndexAviName: Services and Ingresses by the Avi names they will hold
+	// (rules.ClaimKey of rules.ServiceClaims and rules.IngressClaims).
+	IndexAviName = "vipgate.aviname"
 	// IndexCertSecretName: cert-manager Certificates by spec.secretName
 	// (registered lazily, when the CRD exists; see CacheLookups).
 	IndexCertSecretName = "vipgate.secretname"
@@ -64,6 +67,8 @@ func SetupIndexes(ctx context.Context, idx client.FieldIndexer) error {
 		{&networkingv1.Ingress{}, IndexIngressSecret, func(o client.Object) []string { return ingressSecrets(o.(*networkingv1.Ingress)) }},
 		{&networkingv1.Ingress{}, IndexIngressBackend, func(o client.Object) []string { return ingressBackends(o.(*networkingv1.Ingress)) }},
 		{&networkingv1.Ingress{}, IndexIngressStatusIP, func(o client.Object) []string { return ingressStatusIPs(o.(*networkingv1.Ingress)) }},
+		{&corev1.Service{}, IndexAviName, func(o client.Object) []string { return claimKeys(rules.ServiceClaims("", o.(*corev1.Service))) }},
+		{&networkingv1.Ingress{}, IndexAviName, func(o client.Object) []string { return claimKeys(rules.IngressClaims("", o.(*networkingv1.Ingress))) }},
 	} {
 		if err := idx.IndexField(ctx, ix.obj, ix.name, ix.extract); err != nil {
 			return fmt.Errorf("index %s on %T: %w", ix.name, ix.obj, err)
@@ -142,6 +147,16 @@ func ingressStatusIPs(ing *networkingv1.Ingress) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// claimKeys are the index values of claims computed with an empty cluster
+// name: what rules.ClaimKey gives for any cluster.
+func claimKeys(claims []rules.Claim) []string {
+	out := make([]string, 0, len(claims))
+	for _, c := range claims {
+		out = append(out, c.Name)
+	}
+	return out
 }
 
 func nonEmpty(s string) []string {

@@ -250,3 +250,27 @@ func (l *CacheLookups) ReferencesToInfraSetting(ctx context.Context, name string
 	}
 	return out, nil
 }
+
+// ServicesByAviName returns the Services claiming an Avi name (by rules.ClaimKey).
+func (l *CacheLookups) ServicesByAviName(ctx context.Context, key string) ([]*corev1.Service, error) {
+	return l.services(ctx, client.MatchingFields{IndexAviName: key})
+}
+
+// IngressesByAviName returns vipgate's Ingresses claiming an Avi name (by rules.ClaimKey).
+func (l *CacheLookups) IngressesByAviName(ctx context.Context, key string) ([]*networkingv1.Ingress, error) {
+	var list networkingv1.IngressList
+	if err := l.Cache.List(ctx, &list, client.MatchingFields{IndexAviName: key}); err != nil {
+		return nil, err
+	}
+	var out []*networkingv1.Ingress
+	for i := range list.Items {
+		c, err := OwnsIngress(ctx, l.Cache, &list.Items[i], l.Settings)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			out = append(out, &list.Items[i])
+		}
+	}
+	return out, nil
+}

@@ -160,6 +160,8 @@ type fakeLookups struct {
 	byVIP    map[string][]*corev1.Service
 	byShared map[string][]*corev1.Service
 	byHost   map[string][]*networkingv1.Ingress
+	byName   map[string][]*corev1.Service
+	ingName  map[string][]*networkingv1.Ingress
 }
 
 func newFake() *fakeLookups {
@@ -167,6 +169,7 @@ func newFake() *fakeLookups {
 		infra: map[string]*v1beta1.AviInfraSetting{}, namespaces: map[string]*corev1.Namespace{},
 		secrets: map[string]*corev1.Secret{}, certs: map[string]bool{}, refs: map[string][]string{},
 		byVIP: map[string][]*corev1.Service{}, byShared: map[string][]*corev1.Service{}, byHost: map[string][]*networkingv1.Ingress{},
+		byName: map[string][]*corev1.Service{}, ingName: map[string][]*networkingv1.Ingress{},
 	}
 }
 
@@ -187,6 +190,9 @@ func (f *fakeLookups) addService(svcs ...*corev1.Service) *fakeLookups {
 		if k := s.Annotations[AnnSharedVIP]; k != "" {
 			f.byShared[s.Namespace+"/"+k] = append(f.byShared[s.Namespace+"/"+k], s)
 		}
+		for _, c := range ServiceClaims("", s) {
+			f.byName[c.Name] = append(f.byName[c.Name], s)
+		}
 	}
 	return f
 }
@@ -198,6 +204,9 @@ func (f *fakeLookups) addIngress(ings ...*networkingv1.Ingress) *fakeLookups {
 			if r.Host != "" {
 				f.byHost[r.Host] = append(f.byHost[r.Host], ing)
 			}
+		}
+		for _, c := range IngressClaims("", ing) {
+			f.ingName[c.Name] = append(f.ingName[c.Name], ing)
 		}
 	}
 	return f
@@ -260,6 +269,12 @@ func (f *fakeLookups) IngressesByHost(_ context.Context, host string) ([]*networ
 }
 func (f *fakeLookups) ReferencesToInfraSetting(_ context.Context, name string) ([]string, error) {
 	return f.refs[name], f.err
+}
+func (f *fakeLookups) ServicesByAviName(_ context.Context, key string) ([]*corev1.Service, error) {
+	return f.byName[key], f.err
+}
+func (f *fakeLookups) IngressesByAviName(_ context.Context, key string) ([]*networkingv1.Ingress, error) {
+	return f.ingName[key], f.err
 }
 
 // svcOpt edits a test Service.

@@ -48,7 +48,31 @@ func ValidateIngress(ing, old *networkingv1.Ingress, env Env) Result {
 	if env.settings().L7Settings.FQDNReusePolicy == FQDNReuseStrict {
 		checkHostClaims(&res, ing, oldHosts, env)
 	}
+	checkIngressClaims(&res, ing, old, env)
 	return res
+}
+
+// checkIngressClaims refuses a secure host new to the Ingress whose SNI
+// virtual service name ("<cluster>--<host>") another owner holds: a host
+// without a dot meets an L4 Service's name (team-web and team/web).
+func checkIngressClaims(res *Result, ing, old *networkingv1.Ingress, env Env) {
+	s := env.settings()
+	had := map[string]bool{}
+	if old != nil {
+		for _, c := range IngressClaims(s.AKOSettings.ClusterName, old) {
+			had[c.Name] = true
+		}
+	}
+	for i, t := range ing.Spec.TLS {
+		for j, h := range t.Hosts {
+			claims := IngressClaims(s.AKOSettings.ClusterName, &networkingv1.Ingress{Spec: networkingv1.IngressSpec{TLS: []networkingv1.IngressTLS{{Hosts: []string{h}}}}})
+			if had[claims[0].Name] {
+				continue
+			}
+			checkClaims(res, field.NewPath("spec", "tls").Index(i).Child("hosts").Index(j), h, claims, s.ControllerSettings.TenantName,
+				"Ingress "+ing.Namespace+"/"+ing.Name, "SNI virtual service name", "use another host name (a host without a dot becomes a virtual service name)", env)
+		}
+	}
 }
 
 // ValidateIngressHosts checks the hosts of spec.rules and spec.tls: DNS

@@ -121,6 +121,10 @@ type Lookups interface {
 	// ReferencesToInfraSetting names the objects selecting the AviInfraSetting,
 	// e.g. "Service default/web", "Namespace team-a", "IngressClass avi-lb".
 	ReferencesToInfraSetting(ctx context.Context, name string) ([]string, error)
+	// ServicesByAviName and IngressesByAviName return the Services and
+	// Ingresses with a claim (ServiceClaims, IngressClaims) whose ClaimKey is key.
+	ServicesByAviName(ctx context.Context, key string) ([]*corev1.Service, error)
+	IngressesByAviName(ctx context.Context, key string) ([]*networkingv1.Ingress, error)
 }
 
 // Env is everything a rule needs besides the object itself. Build it with NewEnv.
@@ -219,6 +223,12 @@ func (noLookups) IngressesByHost(context.Context, string) ([]*networkingv1.Ingre
 	return nil, nil
 }
 func (noLookups) ReferencesToInfraSetting(context.Context, string) ([]string, error) { return nil, nil }
+func (noLookups) ServicesByAviName(context.Context, string) ([]*corev1.Service, error) {
+	return nil, nil
+}
+func (noLookups) IngressesByAviName(context.Context, string) ([]*networkingv1.Ingress, error) {
+	return nil, nil
+}
 
 // listNames joins up to MaxListed names and says how many more there are, so a
 // message naming referrers or candidates never floods the terminal.

@@ -144,9 +144,15 @@ func ValidateService(svc, old *corev1.Service, env Env) Result {
 	}
 
 	// Which AviInfraSetting applies, and does it exist and accept?
-	ais, aisKnown := infraSettingOf(&res, svc, old, oldOwned, env)
+	ns, nsKnown := namespaceOf(&res, svc, env)
+	ais, aisKnown := infraSettingOf(&res, svc, old, oldOwned, ns, nsKnown, env)
 
+	// The Avi names it will hold are free (on create, or when the group changes).
 	key := svc.Annotations[AnnSharedVIP]
+	if !oldOwned || old.Annotations[AnnSharedVIP] != key {
+		checkServiceClaims(&res, svc, ns, env)
+	}
+
 	if ip != "" && ipChanged {
 		if addr, msg := parseVIP(ip); msg != "" {
 			res.Errors = append(res.Errors, field.Invalid(ipPath, ip, msg))
@@ -174,25 +180,30 @@ func ValidateService(svc, old *corev1.Service, env Env) Result {
 	return res
 }
 
+// namespaceOf reads the Service's Namespace (AviInfraSetting and tenant
+// annotations); known is false when the read failed (a warning says so).
+func namespaceOf(res *Result, svc *corev1.Service, env Env) (ns *corev1.Namespace, known bool) {
+	ns, err := env.lookups().Namespace(env.ctx(), svc.Namespace)
+	if err != nil {
+		res.Warn(couldNotCheck(fmt.Sprintf("Namespace %s (its AviInfraSetting and tenant annotations)", svc.Namespace), err))
+		return nil, false
+	}
+	return ns, true
+}
+
 // infraSettingOf finds the AviInfraSetting that applies to svc and, on create
 // or when the selection changed, checks that it exists and accepts. known is
 // false when a lookup failed: placement checks then cannot tell which
 // networks apply and are skipped with the warning already added.
-func infraSettingOf(res *Result, svc, old *corev1.Service, oldOwned bool, env Env) (ais *v1beta1.AviInfraSetting, known bool) {
-	lk, ctx := env.lookups(), env.ctx()
-	var ns *corev1.Namespace
-	if svc.Annotations[AnnInfraSetting] == "" {
-		var err error
-		if ns, err = lk.Namespace(ctx, svc.Namespace); err != nil {
-			res.Warn(couldNotCheck(fmt.Sprintf("the AviInfraSetting Namespace %s selects", svc.Namespace), err))
-			return nil, false
-		}
+func infraSettingOf(res *Result, svc, old *corev1.Service, oldOwned bool, ns *corev1.Namespace, nsKnown bool, env Env) (ais *v1beta1.AviInfraSetting, known bool) {
+	if !nsKnown && svc.Annotations[AnnInfraSetting] == "" {
+		return nil, false
 	}
 	name := InfraSettingName(svc, ns)
 	if name == "" {
 		return nil, true
 	}
-	ais, err := lk.AviInfraSetting(ctx, name)
+	ais, err := env.lookups().AviInfraSetting(env.ctx(), name)
 	if err != nil {
 		res.Warn(couldNotCheck(fmt.Sprintf("AviInfraSetting %q", name), err))
 		return nil, false

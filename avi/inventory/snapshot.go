@@ -27,6 +27,9 @@ type Snapshot struct {
 	SEGroups map[string]SEGroup
 	// InUse maps every VIP address allocated on the controller to its holder.
 	InUse map[netip.Addr]Holder
+	// VsVips lists every VsVip by name, one entry per tenant holding one:
+	// names another owner holds are refused at admission.
+	VsVips map[string][]Holder
 }
 
 // Cloud is the Avi cloud vipgate places objects in.
@@ -100,6 +103,8 @@ type Holder struct {
 	// CreatedBy is the VsVip's created_by ("vipgate-<cluster>" when it is ours).
 	CreatedBy string
 	Tenant    string
+	// ClusterID and Owner are vipgate's identity markers ("" when absent).
+	ClusterID, Owner string
 }
 
 // Network returns the network with that name, or nil.

@@ -24,6 +24,13 @@ import (
 // azAttr is the network attribute carrying an AWS availability zone.
 const azAttr = "availability_zone"
 
+// vipgate's identity marker keys (avi/model's MarkerClusterID and
+// MarkerOwner; the loader does not import the model builder).
+const (
+	markerClusterID = "vipgate-cluster-id"
+	markerOwner     = "vipgate-owner"
+)
+
 // Load reads the controller's view vipgate's rules need: the cloud named by
 // ControllerSettings.cloudName (type, IPAM networks), the cloud's networks with
 // subnets and static VIP ranges, its SE groups with labels, and every VsVip's
@@ -34,6 +41,7 @@ func Load(ctx context.Context, c avi.Client, s *config.Settings) (*inventory.Sna
 		Networks: map[string]*inventory.Network{},
 		SEGroups: map[string]inventory.SEGroup{},
 		InUse:    map[netip.Addr]inventory.Holder{},
+		VsVips:   map[string][]inventory.Holder{},
 	}
 	azByNetUUID, err := loadCloud(ctx, c, s, snap)
 	if err != nil {
@@ -220,13 +228,15 @@ func loadVsVips(ctx context.Context, c avi.Client, snap *inventory.Snapshot) err
 			if err := json.Unmarshal(raw, &v); err != nil {
 				return fmt.Errorf("decoding vsvip: %w", err)
 			}
-			h := inventory.Holder{VsVip: v.Name, Tenant: inventory.RefName(v.TenantRef), CreatedBy: inventory.MarkerValue(v.Markers, "created_by")}
+			h := inventory.Holder{VsVip: v.Name, Tenant: inventory.RefName(v.TenantRef), CreatedBy: inventory.MarkerValue(v.Markers, "created_by"),
+				ClusterID: inventory.MarkerValue(v.Markers, markerClusterID), Owner: inventory.MarkerValue(v.Markers, markerOwner)}
 			if h.Tenant == "" {
 				h.Tenant = tenant
 				if tenant == "*" || tenant == "" {
 					h.Tenant = c.Tenant()
 				}
 			}
+			snap.VsVips[h.VsVip] = append(snap.VsVips[h.VsVip], h)
 			for _, vip := range v.Vip {
 				if vip == nil {
 					continue
@@ -252,6 +262,7 @@ func loadVsVips(ctx context.Context, c avi.Client, snap *inventory.Snapshot) err
 	}
 	// Not allowed to read every tenant: our own tenant is what we can see.
 	clear(snap.InUse)
+	clear(snap.VsVips)
 	if err := collect(""); err != nil {
 		return fmt.Errorf("reading VsVips: %w", err)
 	}

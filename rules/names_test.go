@@ -1,0 +1,78 @@
+package rules
+
+import (
+	"errors"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/config"
+)
+
+const meet = `(Avi names join namespace and name with "-", so different objects can meet)`
+
+// TestNameClaims: plain concatenation gives different owners one Avi name;
+// the second one is refused, naming the holder and the fix, whether it is a
+// Service of this cluster, an Ingress's secure host, or an object on the
+// controller that another owner, cluster or tool holds.
+func TestNameClaims(t *testing.T) {
+	held := func(name, createdBy, clusterID, owner string) func(*inventory.Snapshot) {
+		return func(s *inventory.Snapshot) {
+			s.VsVips = map[string][]inventory.Holder{name: {{VsVip: name, CreatedBy: createdBy, ClusterID: clusterID, Owner: owner, Tenant: "admin"}}}
+		}
+	}
+	identity := func(svcs ...*corev1.Service) *fakeLookups { return newFake().addService(svcs...) }
+	tests := []struct {
+		name     string
+		svc, old *corev1.Service
+		lk       *fakeLookups
+		inv      *inventory.Snapshot
+		wantErrs []string
+		wantWarn []string
+	}{
+		{"team/a-web after team-a/web", lbSvc("team", "a-web"), nil, identity(lbSvc("team-a", "web")), demoInventory(), []string{
+			`metadata.name: Invalid value: "a-web": its Avi name "demo--team-a-web" is already used by Service team-a/web ` + meet + `; rename this Service, or that one`}, nil},
+		{"a shared-VIP key equal to another Service's name", lbSvc("team", "api", shared("web")), nil, identity(lbSvc("team", "web")), demoInventory(), []string{
+			`metadata.annotations[ako.vmware.com/enable-shared-vip]: Invalid value: "web": its Avi name "demo--team-web" is already used by Service team/web ` + meet + `; pick another shared-VIP key (or rename the Service)`}, nil},
+		{"members of one group share their names", lbSvc("team", "b", shared("grp"), func(s *corev1.Service) { s.Spec.Ports[0].Port = 443 }), nil,
+			identity(lbSvc("team", "a", shared("grp"))), demoInventory(), nil, nil},
+		{"a Service whose name a secure Ingress host holds", lbSvc("team", "web"), nil,
+			newFake().addIngress(ingress("shop", "site", hosts("team-web"), tlsEntry("s", "team-web"))), demoInventory(), []string{
+				`metadata.name: Invalid value: "web": its Avi name "demo--team-web" is already used by Ingress shop/site ` + meet + `; rename this Service, or that one`}, nil},
+		{"held on the controller by another owner of this cluster", lbSvc("team", "a-web"), nil, newFake(),
+			demoInventory(held("demo--team-a-web", "vipgate-demo", "", "Service/team-a/web")), []string{
+				`metadata.name: Invalid value: "a-web": its Avi name "demo--team-a-web" is already used by VsVip "demo--team-a-web" of Service/team-a/web on the controller ` + meet + `; rename this Service, or that one`}, nil},
+		{"held on the controller by another cluster with the same name", lbSvc("team", "web"), nil, newFake(),
+			demoInventory(held("demo--team-web", "vipgate-demo", "uid-prod", "Service/team/web")), []string{
+				`metadata.name: Invalid value: "web": its Avi name "demo--team-web" is already used by VsVip "demo--team-web" of another cluster named "demo" on the controller (identity uid-prod); give each cluster its own AKOSettings.clusterName ` + meet + `; rename this Service, or that one`}, nil},
+		{"held on the controller by another tool", lbSvc("team", "web"), nil, newFake(),
+			demoInventory(held("demo--team-web", "terraform", "", "")), []string{
+				`metadata.name: Invalid value: "web": its Avi name "demo--team-web" is already used by VsVip "demo--team-web" on the controller (created_by "terraform"), which this cluster does not manage ` + meet + `; rename this Service, or that one`}, nil},
+		{"its own VsVip on the controller", lbSvc("team", "web"), nil, newFake(),
+			demoInventory(held("demo--team-web", "vipgate-demo", "uid-demo", "Service/team/web")), nil, nil},
+		{"an update keeping its names is not checked again", lbSvc("team", "a-web"), lbSvc("team", "a-web"), identity(lbSvc("team-a", "web")), demoInventory(), nil, nil},
+		{"a lookup that fails admits with a warning", lbSvc("team", "a-web"), nil, identity(lbSvc("team-a", "web")).failing(errors.New("cache not synced")), demoInventory(), nil, []string{
+			`could not check Namespace team (its AviInfraSetting and tenant annotations) (cache not synced); admitted, and checked again when it is reconciled`,
+			`could not check whether Avi name "demo--team-a-web" is free (cache not synced); admitted, and checked again when it is reconciled`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := demoSettings(func(s *config.Settings) { s.ClusterID = "uid-demo" })
+			env := Env{Settings: s, Inventory: tt.inv, Lookups: tt.lk, Now: now}
+			checkResult(t, ValidateService(tt.svc, tt.old, env), tt.wantErrs, tt.wantWarn)
+		})
+	}
+}
+
+// TestIngressHostClaims: a secure host without a dot is the name of an SNI
+// virtual service, which an L4 Service of the same joined name already holds.
+func TestIngressHostClaims(t *testing.T) {
+	lk := newFake().addService(lbSvc("team", "web"))
+	ing := ingress("shop", "site", hosts("team-web"), tlsEntry("", "team-web"))
+	env := Env{Settings: demoSettings(), Inventory: demoInventory(), Lookups: lk, Now: now}
+	checkResult(t, ValidateIngress(ing, nil, env), []string{
+		`spec.tls[0].hosts[0]: Invalid value: "team-web": its SNI virtual service name "demo--team-web" is already used by Service team/web ` + meet +
+			`; use another host name (a host without a dot becomes a virtual service name)`}, nil)
+	checkResult(t, ValidateIngress(ing, ing, env), nil, nil)
+}
