@@ -64,7 +64,9 @@ func unknownKeys(v any, t reflect.Type, path string) []string {
 		fields := map[string]reflect.Type{}
 		for i := 0; i < t.NumField(); i++ {
 			name := strings.Split(t.Field(i).Tag.Get("json"), ",")[0]
-			fields[name] = t.Field(i).Type
+			if name != "-" {
+				fields[name] = t.Field(i).Type
+			}
 		}
 		for k, sub := range m {
 			ft, ok := fields[k]

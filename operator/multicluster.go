@@ -3,12 +3,19 @@ package operator
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/avi/inventory/loader"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/reconcile"
@@ -25,8 +32,11 @@ import (
 func checkSEGroup(ctx context.Context, inv *loader.Cache, s *config.Settings) error {
 	log := logr.FromContextOrDiscard(ctx)
 	if err := inv.Refresh(ctx); err != nil {
-		log.Info("SE group ownership not checked at start-up: inventory not loaded", "error", err.Error())
+		log.Info("SE group and cluster identity not checked at start-up: inventory not loaded", "error", err.Error())
 		return nil
+	}
+	if err := checkIdentity(inv.Snapshot(), s); err != nil {
+		return err
 	}
 	name := s.ControllerSettings.ServiceEngineGroupName
 	snap := inv.Snapshot()
@@ -54,4 +64,39 @@ func (op *Operator) setupRoutes(mgr ctrl.Manager, o Options, applier reconcile.A
 		return fmt.Errorf("static route controller: %w", err)
 	}
 	return nil
+}
+
+// checkIdentity refuses to start when the controller holds objects with this
+// cluster's created_by (its clusterName) but another cluster's identity: two
+// clusters share the name, and neither may take or delete the other's
+// objects. The running one keeps going; this one says what to change.
+func checkIdentity(snap *inventory.Snapshot, s *config.Settings) error {
+	if s.ClusterID == "" {
+		return nil
+	}
+	others := map[string][]string{}
+	for name, hs := range snap.VsVips {
+		for _, h := range hs {
+			if h.CreatedBy == s.CreatedBy() && h.ClusterID != "" && h.ClusterID != s.ClusterID {
+				others[h.ClusterID] = append(others[h.ClusterID], h.Tenant+"/"+name)
+			}
+		}
+	}
+	for id, names := range others {
+		slices.Sort(names)
+		return fmt.Errorf("refusing to start: the controller holds objects of another cluster that also uses AKOSettings.clusterName %q (cluster identity %s, this cluster is %s; e.g. VsVip %s); give this cluster its own clusterName, or remove that cluster's objects first",
+			s.AKOSettings.ClusterName, id, s.ClusterID, strings.Join(names[:min(len(names), 3)], ", "))
+	}
+	return nil
+}
+
+// ClusterID reads the cluster's stable identity: the UID of the kube-system
+// Namespace, which lives as long as the cluster and differs between clusters
+// that share a clusterName.
+func ClusterID(ctx context.Context, c client.Reader) (string, error) {
+	var ns corev1.Namespace
+	if err := c.Get(ctx, types.NamespacedName{Name: metav1.NamespaceSystem}, &ns); err != nil {
+		return "", fmt.Errorf("reading the cluster identity (Namespace kube-system): %w", err)
+	}
+	return string(ns.UID), nil
 }

@@ -155,6 +155,15 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 		return nil, fmt.Errorf("operator: settings are required")
 	}
 	op := &Operator{}
+	if o.Settings.ClusterID == "" {
+		direct, err := client.New(cfg, client.Options{Scheme: Scheme()})
+		if err != nil {
+			return nil, err
+		}
+		if o.Settings.ClusterID, err = ClusterID(ctx, direct); err != nil {
+			return nil, err
+		}
+	}
 	if !o.AdmissionOnly {
 		op.Controller = o.Controller
 		if op.Controller == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -12,11 +11,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vipgate/vipgate/avi/apply"
-	"github.com/vipgate/vipgate/avi/model"
 	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/ownership"
-	"github.com/vipgate/vipgate/rules"
 )
 
 // OrphanCollector deletes, once at start-up (on the leader), the controller
@@ -54,7 +51,13 @@ func (g *OrphanCollector) Start(ctx context.Context) error {
 }
 
 // Collect lists our objects on the controller first and the Services second, so
-// an object created in between always belongs to a Service the second list sees.
+// an object created in between always belongs to a Service the second list
+// sees. Ownership is read from the objects' markers, never from names: an
+// object is collected only when its cluster identity is this cluster's and
+// the owner it names no longer accounts for it (gone, not vipgate's any
+// more, moved to another tenant, or left its shared-VIP group). Objects of
+// another cluster identity, and objects without identity markers (written
+// before vipgate had them), are never collected.
 func (g *OrphanCollector) Collect(ctx context.Context) ([]string, error) {
 	if !g.Cache.WaitForCacheSync(ctx) {
 		return nil, fmt.Errorf("caches did not sync")
@@ -63,49 +66,37 @@ func (g *OrphanCollector) Collect(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var svcs corev1.ServiceList
-	if err := g.Client.List(ctx, &svcs); err != nil {
+	owners, err := g.expectedOwners(ctx, nsByName)
+	if err != nil {
 		return nil, err
-	}
-	// owners and bases per tenant: a Service's objects are expected only in
-	// the tenant its namespace names now.
-	owners, bases := map[string]map[string]bool{}, map[string]map[string]bool{}
-	cluster := g.Settings.AKOSettings.ClusterName
-	for i := range svcs.Items {
-		s := &svcs.Items[i]
-		ns := nsByName[s.Namespace]
-		if !ownership.OwnsService(s, g.Settings) || s.DeletionTimestamp != nil || !ownership.NamespaceSelected(ns, g.Settings) {
-			continue
-		}
-		t := ownership.TenantFor(ns, g.Settings)
-		if owners[t] == nil {
-			owners[t], bases[t] = map[string]bool{}, map[string]bool{}
-		}
-		base := model.BaseName(cluster, s.Namespace, s.Name)
-		bases[t][base] = true
-		owners[t][base] = true
-		if key := s.Annotations[rules.AnnSharedVIP]; key != "" {
-			owners[t][model.BaseName(cluster, s.Namespace, key)] = true
-		}
 	}
 	var l7 map[string]bool
 	if g.L7Names != nil {
-		var err error
 		if l7, err = g.L7Names(ctx); err != nil {
 			return nil, err
 		}
 	}
 	var orphans []apply.Object
+	unmarked := 0
 	for _, o := range objs {
-		if expected(o, owners[o.Tenant], bases[o.Tenant]) {
-			continue
+		switch {
+		case o.ClusterID == "":
+			unmarked++
+		case o.ClusterID != g.Settings.ClusterID:
+			// Another cluster that shares the clusterName: never ours.
+		case o.OwnedBy == ownership.OwnerL7:
+			// L7 shards live in the configured tenant; without the plan
+			// (L7Names unset) nothing tells which are orphans.
+			if l7 != nil && !(o.Tenant == g.Settings.ControllerSettings.TenantName && l7[o.Type+"/"+o.Name]) {
+				orphans = append(orphans, o)
+			}
+		case !owners[o.Tenant][o.OwnedBy]:
+			orphans = append(orphans, o)
 		}
-		// L7 shards live in the configured tenant; an L7-looking object in
-		// another tenant is left alone rather than guessed at.
-		if (l7 == nil || o.Tenant != g.Settings.ControllerSettings.TenantName) && isL7(o) || l7[o.Type+"/"+o.Name] {
-			continue
-		}
-		orphans = append(orphans, o)
+	}
+	if unmarked > 0 {
+		logr.FromContextOrDiscard(ctx).Info("objects with this cluster's created_by but no cluster identity marker are left alone (written by an older vipgate, or by another cluster with the same clusterName); delete them by hand when they are orphans",
+			"count", unmarked)
 	}
 	if len(orphans) == 0 {
 		return nil, nil
@@ -117,33 +108,35 @@ func (g *OrphanCollector) Collect(ctx context.Context) ([]string, error) {
 	return res.Deleted, err
 }
 
-// isL7 reports whether o can only be an L7 shard's object: a type only L7
-// uses, or a pool named the L7 way (with '_').
-func isL7(o apply.Object) bool {
-	switch o.Type {
-	case model.TypePoolGroup, model.TypeHTTPPolicySet, model.TypeSSLKeyAndCertificate:
-		return true
-	case model.TypePool:
-		return strings.Contains(o.Name, "_")
+// expectedOwners returns, per tenant, the owner identities whose L4 objects
+// should exist: every Service vipgate owns (or its shared-VIP group) in the
+// tenant its namespace names now.
+func (g *OrphanCollector) expectedOwners(ctx context.Context, nsByName map[string]*corev1.Namespace) (map[string]map[string]bool, error) {
+	var svcs corev1.ServiceList
+	if err := g.Client.List(ctx, &svcs); err != nil {
+		return nil, err
 	}
-	return false
-}
-
-func expected(o apply.Object, owners, bases map[string]bool) bool {
-	if o.Type != model.TypePool {
-		return owners[o.Name]
-	}
-	for b := range bases {
-		if model.IsPoolOf(b, o.Name) {
-			return true
+	owners := map[string]map[string]bool{}
+	for i := range svcs.Items {
+		s := &svcs.Items[i]
+		ns := nsByName[s.Namespace]
+		if !ownership.OwnsService(s, g.Settings) || s.DeletionTimestamp != nil || !ownership.NamespaceSelected(ns, g.Settings) {
+			continue
 		}
+		t := ownership.TenantFor(ns, g.Settings)
+		if owners[t] == nil {
+			owners[t] = map[string]bool{}
+		}
+		owners[t][ownership.OwnerOfService(s)] = true
 	}
-	return false
+	return owners, nil
 }
 
-// listOwnedEverywhere lists this cluster's objects in every tenant it may have
-// written to: the configured one and those named by namespace annotations
-// (ako.vmware.com/tenant-name). It also returns the Namespaces by name.
+// listOwnedEverywhere lists this cluster's objects (by created_by) in every
+// tenant: with one read across tenants where the account may ("*"), else in
+// each tenant it may have written to (the configured one and those namespace
+// annotations name), so objects left in a tenant a namespace moved away from
+// are found after a restart too. It also returns the Namespaces by name.
 func listOwnedEverywhere(ctx context.Context, c client.Reader, a Applier, s *config.Settings) ([]apply.Object, map[string]*corev1.Namespace, error) {
 	var nss corev1.NamespaceList
 	if err := c.List(ctx, &nss); err != nil {
@@ -158,7 +151,15 @@ func listOwnedEverywhere(ctx context.Context, c client.Reader, a Applier, s *con
 			tenants = append(tenants, t)
 		}
 	}
-	var objs []apply.Object
+	objs, err := a.ListOwned(ctx, s.CreatedBy(), "*")
+	if err == nil {
+		return objs, nsByName, nil
+	}
+	if session.IsRetryable(err) {
+		return nil, nil, err
+	}
+	logr.FromContextOrDiscard(ctx).Info("cannot read across tenants; reading the tenants namespaces name", "error", session.Message(err))
+	objs = nil
 	for _, t := range tenants {
 		in, err := a.ListOwned(ctx, s.CreatedBy(), t)
 		if err != nil && t != s.ControllerSettings.TenantName && !session.IsRetryable(err) {

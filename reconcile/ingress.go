@@ -116,6 +116,10 @@ func (r *IngressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if sp == nil {
 		return r.removeShard(ctx, shard, w)
 	}
+	if r.Inventory != nil && r.Inventory.Snapshot() == nil {
+		// A VsVip is never built without the controller's view (see ServiceReconciler).
+		return ctrl.Result{RequeueAfter: inventoryWait}, nil
+	}
 	began := time.Now()
 	in, degraded, notes, err := r.modelInput(ctx, sp, w)
 	if err != nil {

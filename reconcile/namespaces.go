@@ -6,7 +6,6 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -76,8 +75,8 @@ func (r *ServiceReconciler) rememberTenantMove(key, tenant string) {
 // namespace named before its tenant annotation changed, once the objects
 // exist in the new tenant (or the Service was released). What a restart
 // forgets here, start-up orphan collection removes.
-func (r *ServiceReconciler) leaveOldTenants(ctx context.Context, svc *corev1.Service, owner apply.Owner) error {
-	key := types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}.String()
+func (r *ServiceReconciler) leaveOldTenants(ctx context.Context, req ctrl.Request, owner apply.Owner) error {
+	key := req.String()
 	v, ok := r.tenantMoves.LoadAndDelete(key)
 	if !ok {
 		return nil

@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -50,6 +49,9 @@ type ServiceReconciler struct {
 
 // Reconcile is idempotent: the same cluster and controller state produce no writes.
 func (r *ServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if key, ok := sharedVIPKey(req); ok {
+		return r.reconcileGroup(ctx, req.Namespace, key)
+	}
 	var svc corev1.Service
 	if err := r.Client.Get(ctx, req.NamespacedName, &svc); err != nil {
 		// A Service that is gone has had its objects removed: the finalizer is
@@ -64,6 +66,11 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, err
 	}
 	owned := ownership.OwnsService(&svc, r.Settings) && ownership.NamespaceSelected(ns, r.Settings)
+	if svc.Annotations[rules.AnnSharedVIP] != "" {
+		// Its shared-VIP group's key syncs and releases it; this key only
+		// comes up when it joins a group, and what it held alone goes.
+		return r.leaveStandalone(ctx, &svc, ns)
+	}
 	if svc.DeletionTimestamp != nil || !owned {
 		return r.release(ctx, &svc, ns)
 	}
@@ -89,7 +96,13 @@ func (r *ServiceReconciler) ensureFinalizer(ctx context.Context, svc *corev1.Ser
 func (r *ServiceReconciler) sync(ctx context.Context, svc *corev1.Service, ns *corev1.Namespace) (ctrl.Result, error) {
 	log := logr.FromContextOrDiscard(ctx)
 	env := r.env(ctx)
-	if res := rules.ValidateService(svc, nil, env); !res.Allowed() {
+	if r.Inventory != nil && env.Inventory == nil {
+		// A VsVip is never built without the controller's view: a model from
+		// nothing could rewrite a multi-vip VsVip as single-vip.
+		log.V(1).Info("waiting for the controller inventory")
+		return ctrl.Result{RequeueAfter: inventoryWait}, nil
+	}
+	if res := rules.ValidateService(svc, established(svc), env); !res.Allowed() {
 		return ctrl.Result{}, r.invalid(ctx, svc, res.Err().Error())
 	}
 	in, err := r.modelInput(ctx, svc, ns, env.Inventory)
@@ -103,7 +116,7 @@ func (r *ServiceReconciler) sync(ctx context.Context, svc *corev1.Service, ns *c
 	set.Tenant = ownership.TenantFor(ns, r.Settings)
 	res, err := r.Applier.Apply(ctx, set)
 	if err == nil {
-		err = r.leaveOldTenants(ctx, svc, apply.OwnerOf(set))
+		err = r.leaveOldTenants(ctx, serviceRequest(svc), apply.OwnerOf(set))
 	}
 	addrs := []string(nil)
 	if err == nil {
@@ -124,6 +137,21 @@ func (r *ServiceReconciler) sync(ctx context.Context, svc *corev1.Service, ns *c
 		log.Info("synced", "virtualservice", set.Owner, "vip", addrs, "created", res.Created, "updated", res.Updated, "deleted", res.Deleted)
 	}
 	return ctrl.Result{}, nil
+}
+
+// inventoryWait is how long a reconcile waits for the first inventory.
+const inventoryWait = 2 * time.Second
+
+// established returns svc as its own previous version when it already has
+// a VIP (status), so the rule book checks only what an update may change,
+// as admission does: a Service with traffic keeps getting endpoint and port
+// updates when its AviInfraSetting fills up, turns Rejected, or an admin
+// edits a range under its address. New Services get every check (nil).
+func established(svc *corev1.Service) *corev1.Service {
+	if len(svc.Status.LoadBalancer.Ingress) > 0 {
+		return svc
+	}
+	return nil
 }
 
 // addresses are the VIPs of an applied VsVip, as text.
@@ -161,7 +189,8 @@ func (r *ServiceReconciler) backoffFor() *Backoff {
 // owner names the controller objects of a Service that is not in a shared-VIP group.
 func (r *ServiceReconciler) owner(namespace, name, tenant string) apply.Owner {
 	base := model.BaseName(r.Settings.AKOSettings.ClusterName, namespace, name)
-	return apply.Owner{Name: base, CreatedBy: r.Settings.CreatedBy(), Tenant: tenant, PoolBases: []string{base}}
+	return apply.Owner{Name: base, CreatedBy: r.Settings.CreatedBy(), OwnedBy: ownership.ServiceOwner(namespace, name),
+		ClusterID: r.Settings.ClusterID, Tenant: tenant, PoolBases: []string{base}}
 }
 
 func (r *ServiceReconciler) env(ctx context.Context) rules.Env {
@@ -184,39 +213,50 @@ func (r *ServiceReconciler) release(ctx context.Context, svc *corev1.Service, ns
 	if err := r.clearStatus(ctx, svc); err != nil {
 		return ctrl.Result{}, err
 	}
-	if controllerutil.ContainsFinalizer(svc, ownership.CleanupFinalizer) {
-		patch := lockedPatch(svc)
-		controllerutil.RemoveFinalizer(svc, ownership.CleanupFinalizer)
-		if err := r.Client.Patch(ctx, svc, patch); err != nil && !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, err
-		}
+	if err := r.removeFinalizer(ctx, svc); err != nil {
+		return ctrl.Result{}, err
 	}
 	r.backoffFor().Reset(client.ObjectKeyFromObject(svc).String())
 	logr.FromContextOrDiscard(ctx).Info("released", "deleted", svc.DeletionTimestamp != nil)
 	return ctrl.Result{}, nil
 }
 
-// removeObjects deletes what the Service has on the controller: a deleted
-// shared-VIP member leaves its group (rebuilt from the others), anything
-// else takes its objects along.
-func (r *ServiceReconciler) removeObjects(ctx context.Context, svc *corev1.Service, tenant string) error {
-	key := svc.Annotations[rules.AnnSharedVIP]
-	if key != "" && svc.DeletionTimestamp != nil {
-		return r.resyncSharedGroup(ctx, svc, key, tenant)
+// removeFinalizer lets the Service go.
+func (r *ServiceReconciler) removeFinalizer(ctx context.Context, svc *corev1.Service) error {
+	if !controllerutil.ContainsFinalizer(svc, ownership.CleanupFinalizer) {
+		return nil
 	}
+	patch := lockedPatch(svc)
+	controllerutil.RemoveFinalizer(svc, ownership.CleanupFinalizer)
+	if err := r.Client.Patch(ctx, svc, patch); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// removeObjects deletes what the Service has on the controller.
+func (r *ServiceReconciler) removeObjects(ctx context.Context, svc *corev1.Service, tenant string) error {
 	if !controllerutil.ContainsFinalizer(svc, ownership.CleanupFinalizer) && len(svc.Status.LoadBalancer.Ingress) == 0 {
 		return nil
 	}
 	owner := r.owner(svc.Namespace, svc.Name, tenant)
-	if key != "" {
-		// A shared-VIP member whose namespace stopped being selected: the
-		// whole group goes, since every member shares the namespace.
-		owner.Name = model.BaseName(r.Settings.AKOSettings.ClusterName, svc.Namespace, key)
-	}
 	if _, err := r.Applier.Delete(ctx, owner); err != nil {
 		return err
 	}
-	return r.leaveOldTenants(ctx, svc, owner)
+	return r.leaveOldTenants(ctx, serviceRequest(svc), owner)
+}
+
+// leaveStandalone removes what a Service that joined a shared-VIP group held
+// on its own (virtual service, VsVip, pools); the group gets its own.
+func (r *ServiceReconciler) leaveStandalone(ctx context.Context, svc *corev1.Service, ns *corev1.Namespace) (ctrl.Result, error) {
+	res, err := r.Applier.Delete(ctx, r.owner(svc.Namespace, svc.Name, ownership.TenantFor(ns, r.Settings)))
+	if err != nil {
+		return r.failed(ctx, svc, err)
+	}
+	if res.Writes > 0 {
+		logr.FromContextOrDiscard(ctx).Info("joined a shared-VIP group: its own objects removed", "deleted", res.Deleted)
+	}
+	return ctrl.Result{}, nil
 }
 
 // clearStatus removes what vipgate wrote on a Service that is no longer its
@@ -231,47 +271,4 @@ func (r *ServiceReconciler) clearStatus(ctx context.Context, svc *corev1.Service
 	svc.Status.LoadBalancer.Ingress = nil
 	meta.RemoveStatusCondition(&svc.Status.Conditions, ConditionSynced)
 	return client.IgnoreNotFound(r.Client.Status().Patch(ctx, svc, patch))
-}
-
-// resyncSharedGroup rebuilds a shared-VIP group without a member that is
-// leaving, or deletes the group with its last member.
-func (r *ServiceReconciler) resyncSharedGroup(ctx context.Context, leaving *corev1.Service, key, tenant string) error {
-	clusterName := r.Settings.AKOSettings.ClusterName
-	bases := []string{model.BaseName(clusterName, leaving.Namespace, leaving.Name)}
-	group, err := r.Lookups.ServicesBySharedVIPKey(ctx, leaving.Namespace, key)
-	if err != nil {
-		return err
-	}
-	var rest []*corev1.Service
-	for _, m := range group {
-		if m.UID != leaving.UID && m.DeletionTimestamp == nil && ownership.OwnsService(m, r.Settings) {
-			rest = append(rest, m)
-		}
-	}
-	if len(rest) == 0 {
-		_, err := r.Applier.Delete(ctx, apply.Owner{
-			Name: model.BaseName(clusterName, leaving.Namespace, key), CreatedBy: r.Settings.CreatedBy(),
-			Tenant: tenant, PoolBases: bases,
-		})
-		return err
-	}
-	ns, err := cluster.Namespace(ctx, r.Client, leaving.Namespace)
-	if err != nil {
-		return err
-	}
-	in, err := r.modelInput(ctx, rest[0], ns, r.env(ctx).Inventory)
-	if err != nil {
-		return err
-	}
-	in.Members = slices.DeleteFunc(in.Members, func(m model.Member) bool { return m.Service.UID == leaving.UID })
-	set, err := model.BuildL4(in)
-	if err != nil {
-		return err
-	}
-	// The leaving member's pools are no longer in the set, so Apply deletes
-	// them; it only finds them if their base is listed.
-	set.PoolBases = append(set.PoolBases, bases...)
-	set.Tenant = tenant
-	_, err = r.Applier.Apply(ctx, set)
-	return err
 }

@@ -7,6 +7,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,11 +27,26 @@ import (
 // SetupWithManager watches Services, their EndpointSlices, AviInfraSettings
 // (Services using one are requeued when it changes), Namespaces (selection,
 // tenant and AviInfraSetting annotations) and, in NodePort mode, Nodes.
+//
+// A Service maps to the key that syncs it (serviceRequest): its shared-VIP
+// group's, or its own; an update maps both the old and the new key, so a
+// Service that joins, leaves or changes group is synced on both sides.
 func (r *ServiceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("service").
-		For(&corev1.Service{}, builder.WithPredicates(servicePredicate{s: r.Settings})).
-		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(sliceToService)).
+		Watches(&corev1.Service{}, handler.Funcs{
+			CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
+				q.Add(serviceRequest(e.Object.(*corev1.Service)))
+			},
+			UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
+				q.Add(serviceRequest(e.ObjectOld.(*corev1.Service)))
+				q.Add(serviceRequest(e.ObjectNew.(*corev1.Service)))
+			},
+			DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
+				q.Add(serviceRequest(e.Object.(*corev1.Service)))
+			},
+		}, builder.WithPredicates(servicePredicate{s: r.Settings})).
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.sliceToService)).
 		Watches(&v1beta1.AviInfraSetting{}, handler.EnqueueRequestsFromMapFunc(r.infraToServices)).
 		Watches(&corev1.Namespace{}, r.namespaceHandler()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 8})
@@ -40,12 +56,17 @@ func (r *ServiceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return b.Complete(r)
 }
 
-func sliceToService(_ context.Context, o client.Object) []ctrl.Request {
+// sliceToService maps an EndpointSlice to the key of its Service.
+func (r *ServiceReconciler) sliceToService(ctx context.Context, o client.Object) []ctrl.Request {
 	name := o.GetLabels()[discoveryv1.LabelServiceName]
 	if name == "" {
 		return nil
 	}
-	return []ctrl.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
+	var svc corev1.Service
+	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: o.GetNamespace(), Name: name}, &svc); err != nil {
+		return nil // not ours to sync, or gone: its delete event was mapped
+	}
+	return []ctrl.Request{serviceRequest(&svc)}
 }
 
 // infraToServices maps an AviInfraSetting to the Services selecting it, on
@@ -54,8 +75,8 @@ func (r *ServiceReconciler) infraToServices(ctx context.Context, o client.Object
 	var out []ctrl.Request
 	var svcs corev1.ServiceList
 	if err := r.Client.List(ctx, &svcs, client.MatchingFields{cluster.IndexInfraSetting: o.GetName()}); err == nil {
-		for _, s := range svcs.Items {
-			out = append(out, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&s)})
+		for i := range svcs.Items {
+			out = append(out, serviceRequest(&svcs.Items[i]))
 		}
 	}
 	var nss corev1.NamespaceList
@@ -73,9 +94,9 @@ func (r *ServiceReconciler) allOwned(ctx context.Context, _ client.Object) []ctr
 		return nil
 	}
 	var out []ctrl.Request
-	for _, s := range svcs.Items {
-		if ownership.OwnsService(&s, r.Settings) {
-			out = append(out, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&s)})
+	for i := range svcs.Items {
+		if ownership.OwnsService(&svcs.Items[i], r.Settings) {
+			out = append(out, serviceRequest(&svcs.Items[i]))
 		}
 	}
 	return out
@@ -91,7 +112,7 @@ func (r *ServiceReconciler) servicesIn(ctx context.Context, ns string) []ctrl.Re
 	for i := range svcs.Items {
 		s := &svcs.Items[i]
 		if ownership.OwnsService(s, r.Settings) || controllerutil.ContainsFinalizer(s, ownership.CleanupFinalizer) {
-			out = append(out, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(s)})
+			out = append(out, serviceRequest(s))
 		}
 	}
 	return out

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"github.com/vipgate/vipgate/avi/apply"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/ownership"
 )
@@ -66,10 +68,14 @@ func (t *Teardown) Run(ctx context.Context) ([]string, error) {
 	if !t.Cache.WaitForCacheSync(ctx) {
 		return nil, fmt.Errorf("caches did not sync")
 	}
-	objs, _, err := listOwnedEverywhere(ctx, t.Client, t.Applier, t.Settings)
+	all, _, err := listOwnedEverywhere(ctx, t.Client, t.Applier, t.Settings)
 	if err != nil {
 		return nil, err
 	}
+	// Another cluster with the same clusterName keeps its objects.
+	objs := slices.DeleteFunc(all, func(o apply.Object) bool {
+		return o.ClusterID != "" && t.Settings.ClusterID != "" && o.ClusterID != t.Settings.ClusterID
+	})
 	var deleted []string
 	if len(objs) > 0 {
 		res, err := t.Applier.DeleteObjects(ctx, objs)

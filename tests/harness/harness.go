@@ -197,3 +197,14 @@ func Main(m *testing.M, o Options, set func(*Env)) {
 	}
 	os.Exit(code)
 }
+
+// ClusterID is the identity vipgate derives for this control plane (the
+// kube-system Namespace's UID), the value of its cluster identity marker.
+func (e *Env) ClusterID(t testing.TB) string {
+	t.Helper()
+	id, err := operator.ClusterID(context.Background(), e.Client)
+	if err != nil {
+		t.Fatalf("cluster identity: %v", err)
+	}
+	return id
+}

@@ -96,8 +96,8 @@ func TestTenantAnnotation(t *testing.T) {
 	stop()
 	other := newNamespace(t, env, nil, map[string]string{ownership.AnnTenant: "team-a"})
 	goneBase := "demo--" + other + "-gone"
-	createPool(t, otherWriter(t, sim), "team-a", goneBase+"-TCP-80", "vipgate-demo")
-	createPool(t, otherWriter(t, sim), "team-a", "west--"+other+"-gone-TCP-80", "vipgate-west")
+	createPool(t, otherWriter(t, sim), "team-a", goneBase+"-TCP-80", "vipgate-demo", env.ClusterID(t), "Service/"+other+"/gone")
+	createPool(t, otherWriter(t, sim), "team-a", "west--"+other+"-gone-TCP-80", "vipgate-west", "uid-west", "Service/"+other+"/gone")
 	collected := make(chan []string, 1)
 	start(t, nil, s, func(o *operator.Options) {
 		o.OrphansCollected = func(deleted []string, err error) {
@@ -124,10 +124,16 @@ func TestTenantAnnotation(t *testing.T) {
 }
 
 // createPool creates a pool with created_by in tenant through c.
-func createPool(t *testing.T, c *session.Client, tenant, name, createdBy string) {
+// createPool creates a pool as vipgate writes one: created_by and, when
+// clusterID is set, the identity markers (cluster, owner).
+func createPool(t *testing.T, c *session.Client, tenant, name, createdBy, clusterID, owner string) {
 	t.Helper()
 	var out map[string]any
 	body := map[string]any{"name": name, "created_by": createdBy, "cloud_ref": "/api/cloud/?name=Default-Cloud"}
+	if clusterID != "" {
+		body["markers"] = []any{map[string]any{"key": "vipgate-cluster-id", "values": []string{clusterID}},
+			map[string]any{"key": "vipgate-owner", "values": []string{owner}}}
+	}
 	if err := c.Create(context.Background(), "pool", body, tenant, &out); err != nil {
 		t.Fatalf("creating pool %s in %s: %v", name, tenant, err)
 	}

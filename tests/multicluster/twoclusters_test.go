@@ -113,8 +113,8 @@ func TestTwoClusters(t *testing.T) {
 	// west's objects stay.
 	stopDemo()
 	writer := otherWriter(t, sim)
-	createPool(t, writer, "admin", "demo--shop-old-TCP-80", "vipgate-demo")
-	createPool(t, writer, "admin", "demo--shop-ghost-TCP-80", "vipgate-west")
+	createPool(t, writer, "admin", "demo--shop-old-TCP-80", "vipgate-demo", env.ClusterID(t), "Service/shop/old")
+	createPool(t, writer, "admin", "demo--shop-ghost-TCP-80", "vipgate-west", west.ClusterID(t), "Service/shop/ghost")
 	collected := make(chan []string, 1)
 	start(t, env, demoSettings, func(o *operator.Options) {
 		o.OrphansCollected = func(deleted []string, err error) {

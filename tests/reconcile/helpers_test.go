@@ -347,3 +347,12 @@ func waitInfraStatus(t testing.TB, name, want string) *v1beta1.AviInfraSetting {
 	})
 	return ais
 }
+
+// clusterID is this API server's cluster identity, as vipgate marks objects.
+func clusterID(t testing.TB) string { return env.ClusterID(t) }
+
+// sharedPoolName is the pool of a shared-VIP member's port: the key joins
+// the Service's name (AKO's naming).
+func sharedPoolName(ns, svc, key string, port int32) string {
+	return fmt.Sprintf("demo--%s-%s-%s-TCP-%d", ns, svc, key, port)
+}

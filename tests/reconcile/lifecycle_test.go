@@ -16,8 +16,9 @@ import (
 
 // orphanSet creates, directly on the controller, the VsVip, Pool and
 // VirtualService that vipgate would have made for Service ns/name, marked
-// createdBy (a marker on the VsVip, created_by on the others).
-func orphanSet(t testing.TB, c *session.Client, prefix, createdBy string) {
+// createdBy (a marker on the VsVip, created_by on the others) and, when
+// clusterID is set, with vipgate's identity markers (that cluster, owner).
+func orphanSet(t testing.TB, c *session.Client, prefix, createdBy, clusterID, owner string) {
 	t.Helper()
 	ctx := context.Background()
 	mk := func(typ string, body map[string]any) {
@@ -27,16 +28,21 @@ func orphanSet(t testing.TB, c *session.Client, prefix, createdBy string) {
 		}
 	}
 	cloud := "/api/cloud/?name=Default-Cloud"
+	markers := []any{map[string]any{"key": "created_by", "values": []string{createdBy}}}
+	if clusterID != "" {
+		markers = append(markers, map[string]any{"key": "vipgate-cluster-id", "values": []string{clusterID}},
+			map[string]any{"key": "vipgate-owner", "values": []string{owner}})
+	}
 	mk("vsvip", map[string]any{
 		"name": prefix, "cloud_ref": cloud,
 		"vip": []any{map[string]any{"vip_id": "1", "auto_allocate_ip": true,
 			"ipam_network_subnet": map[string]any{"network_ref": "/api/network/?name=vip-net-a"}}},
-		"markers": []any{map[string]any{"key": "created_by", "values": []string{createdBy}}},
+		"markers": markers,
 	})
-	mk("pool", map[string]any{"name": prefix + "-TCP-80", "cloud_ref": cloud, "created_by": createdBy,
+	mk("pool", map[string]any{"name": prefix + "-TCP-80", "cloud_ref": cloud, "created_by": createdBy, "markers": markers,
 		"servers": []any{map[string]any{"ip": map[string]any{"addr": "10.9.0.1", "type": "V4"}, "port": 8080}}})
 	mk("virtualservice", map[string]any{
-		"name": prefix, "cloud_ref": cloud, "created_by": createdBy,
+		"name": prefix, "cloud_ref": cloud, "created_by": createdBy, "markers": markers,
 		"vsvip_ref":    "/api/vsvip/?name=" + prefix,
 		"se_group_ref": "/api/serviceenginegroup/?name=Default-Group",
 		"services":     []any{map[string]any{"port": 80}},
@@ -46,7 +52,9 @@ func orphanSet(t testing.TB, c *session.Client, prefix, createdBy string) {
 
 // TestOrphansCollectedAtStart: objects this cluster created for a Service
 // that no longer exists are deleted when vipgate starts; objects of a live
-// Service, of another cluster and of a human stay.
+// Service, of another cluster, without an identity marker (an older
+// vipgate's), and of a human stay. (Objects of another cluster with the same
+// clusterName stop vipgate at start: see tests/multicluster.)
 func TestOrphansCollectedAtStart(t *testing.T) {
 	sim := harness.StartSim(t, nil)
 	s := settingsFor(t, sim, nil)
@@ -66,10 +74,13 @@ func TestOrphansCollectedAtStart(t *testing.T) {
 		t.Fatalf("connecting to avisim: %v", err)
 	}
 	defer c.Close()
+	id := clusterID(t)
 	ghost := baseName(ns, "ghost")
-	orphanSet(t, c, ghost, "vipgate-demo")
+	orphanSet(t, c, ghost, "vipgate-demo", id, "Service/"+ns+"/ghost")
 	other := "other--" + ns + "-svc"
-	orphanSet(t, c, other, "vipgate-other")
+	orphanSet(t, c, other, "vipgate-other", "uid-other", "Service/"+ns+"/svc")
+	unmarked := baseName(ns, "unmarked")
+	orphanSet(t, c, unmarked, "vipgate-demo", "", "")
 	if err := c.Create(context.Background(), "vsvip", map[string]any{
 		"name": "hand-made", "cloud_ref": "/api/cloud/?name=Default-Cloud",
 		"vip": []any{map[string]any{"vip_id": "1", "auto_allocate_ip": true,
@@ -108,8 +119,10 @@ func TestOrphansCollectedAtStart(t *testing.T) {
 		if n := simNames(sim, typ, ghost); len(n) != 0 {
 			t.Errorf("orphaned %s still on the controller: %v", typ, n)
 		}
-		if n := simNames(sim, typ, other); len(n) != 1 {
-			t.Errorf("another cluster's %s touched: %v", typ, n)
+		for _, kept := range []string{other, unmarked} {
+			if n := simNames(sim, typ, kept); len(n) != 1 {
+				t.Errorf("%s %s, not provably this cluster's, touched: %v", typ, kept, n)
+			}
 		}
 		if n := simNames(sim, typ, baseName(ns, "alive")); len(n) != 1 {
 			t.Errorf("the live Service's %s touched: %v", typ, n)

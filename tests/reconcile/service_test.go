@@ -288,10 +288,10 @@ func TestSharedVIP(t *testing.T) {
 	if got := vsvipAddress(simObject(sim, "vsvip", group)); got != ipA {
 		t.Errorf("shared VsVip holds %s, Services show %s", got, ipA)
 	}
-	if got := simNames(sim, "pool", prefix); !slices.Equal(got, []string{poolName(ns, "a", 80), poolName(ns, "b", 443)}) {
+	if got := simNames(sim, "pool", prefix); !slices.Equal(got, []string{sharedPoolName(ns, "a", "grp", 80), sharedPoolName(ns, "b", "grp", 443)}) {
 		t.Errorf("pools %v", got)
 	}
-	if got := poolServers(simObject(sim, "pool", poolName(ns, "b", 443))); !slices.Equal(got, []string{"10.3.0.2:8443"}) {
+	if got := poolServers(simObject(sim, "pool", sharedPoolName(ns, "b", "grp", 443))); !slices.Equal(got, []string{"10.3.0.2:8443"}) {
 		t.Errorf("b's pool servers %v", got)
 	}
 
@@ -302,7 +302,7 @@ func TestSharedVIP(t *testing.T) {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(b), &corev1.Service{}); err == nil {
 			return "b still exists"
 		}
-		if got := simNames(sim, "pool", prefix); !slices.Equal(got, []string{poolName(ns, "a", 80)}) {
+		if got := simNames(sim, "pool", prefix); !slices.Equal(got, []string{sharedPoolName(ns, "a", "grp", 80)}) {
 			return fmt.Sprintf("pools %v", got)
 		}
 		vs := simObject(sim, "virtualservice", group)

@@ -1,0 +1,206 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/vipgate/vipgate/avi/apply"
+	"github.com/vipgate/vipgate/avi/model"
+	"github.com/vipgate/vipgate/cluster"
+	"github.com/vipgate/vipgate/ownership"
+	"github.com/vipgate/vipgate/rules"
+)
+
+// groupPrefix marks the work-queue key of a shared-VIP group: the members of
+// one group share one virtual service, so one key (one writer) syncs them
+// all; a key per member would let two reconciles build the group from
+// different views and undo each other's pools. No Service name contains ':'.
+const groupPrefix = "sharedvip:"
+
+// groupRequest is the work-queue key of the shared-VIP group key in namespace.
+func groupRequest(namespace, key string) ctrl.Request {
+	return ctrl.Request{NamespacedName: types.NamespacedName{Namespace: namespace, Name: groupPrefix + key}}
+}
+
+// sharedVIPKey returns the group of a group key.
+func sharedVIPKey(req ctrl.Request) (string, bool) {
+	return strings.CutPrefix(req.Name, groupPrefix)
+}
+
+// serviceRequest is the work-queue key that syncs svc: its shared-VIP
+// group's, or its own.
+func serviceRequest(svc *corev1.Service) ctrl.Request {
+	if key := svc.Annotations[rules.AnnSharedVIP]; key != "" {
+		return groupRequest(svc.Namespace, key)
+	}
+	return ctrl.Request{NamespacedName: client.ObjectKeyFromObject(svc)}
+}
+
+// reconcileGroup syncs a shared-VIP group from its members as the cache has
+// them: the live members vipgate owns get finalizer, pools and status; the
+// members leaving (deleted, no longer vipgate's) are released once the
+// group no longer serves them; a group without live members is deleted.
+func (r *ServiceReconciler) reconcileGroup(ctx context.Context, namespace, key string) (ctrl.Result, error) {
+	log := logr.FromContextOrDiscard(ctx).WithValues("sharedVIP", key)
+	ctx = logr.NewContext(ctx, log)
+	group, err := r.Lookups.ServicesBySharedVIPKey(ctx, namespace, key)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	ns, err := cluster.Namespace(ctx, r.Client, namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	var live, leaving []*corev1.Service
+	for _, m := range group {
+		m = m.DeepCopy()
+		if m.DeletionTimestamp == nil && ownership.OwnsService(m, r.Settings) && ownership.NamespaceSelected(ns, r.Settings) {
+			live = append(live, m)
+		} else if controllerutil.ContainsFinalizer(m, ownership.CleanupFinalizer) || len(m.Status.LoadBalancer.Ingress) > 0 {
+			leaving = append(leaving, m)
+		}
+	}
+	slices.SortFunc(live, func(a, b *corev1.Service) int { return strings.Compare(a.Name, b.Name) })
+	tenant := ownership.TenantFor(ns, r.Settings)
+	if len(live) == 0 {
+		return r.deleteGroup(ctx, namespace, key, tenant, leaving)
+	}
+	for _, m := range live {
+		if err := r.ensureFinalizer(ctx, m); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	res, err := r.syncGroup(ctx, namespace, key, ns, live)
+	if err != nil || res.RequeueAfter > 0 {
+		return res, err
+	}
+	return res, r.releaseAll(ctx, leaving, ns)
+}
+
+// syncGroup checks every live member with the rule book, pushes the group's
+// model and writes the VIPs to each member's status. A member the rule book
+// refuses is left out (its condition says why); the others keep serving.
+func (r *ServiceReconciler) syncGroup(ctx context.Context, namespace, key string, ns *corev1.Namespace, live []*corev1.Service) (ctrl.Result, error) {
+	env := r.env(ctx)
+	if r.Inventory != nil && env.Inventory == nil {
+		return ctrl.Result{RequeueAfter: inventoryWait}, nil
+	}
+	var members []*corev1.Service
+	for _, m := range live {
+		if res := rules.ValidateService(m, established(m), env); !res.Allowed() {
+			if err := r.invalid(ctx, m, res.Err().Error()); err != nil {
+				return ctrl.Result{}, err
+			}
+			continue
+		}
+		members = append(members, m)
+	}
+	if len(members) == 0 {
+		return ctrl.Result{}, nil
+	}
+	in, err := r.modelInput(ctx, members[0], ns, env.Inventory)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	in.Members = slices.DeleteFunc(in.Members, func(m model.Member) bool {
+		return !slices.ContainsFunc(members, func(x *corev1.Service) bool { return x.UID == m.Service.UID })
+	})
+	set, err := model.BuildL4(in)
+	if err != nil {
+		for _, m := range members {
+			if ierr := r.invalid(ctx, m, err.Error()); ierr != nil {
+				return ctrl.Result{}, ierr
+			}
+		}
+		return ctrl.Result{}, nil
+	}
+	set.Tenant = ownership.TenantFor(ns, r.Settings)
+	res, err := r.Applier.Apply(ctx, set)
+	if err == nil {
+		err = r.leaveOldTenants(ctx, groupRequest(namespace, key), apply.OwnerOf(set))
+	}
+	var addrs []string
+	if err == nil {
+		if addrs = addresses(res); len(addrs) == 0 {
+			err = fmt.Errorf("the controller returned VsVip %s without an address", set.Owner)
+		}
+	}
+	if err != nil {
+		return r.groupFailed(ctx, namespace, key, members, err)
+	}
+	r.backoffFor().Reset(groupRequest(namespace, key).String())
+	for _, m := range members {
+		if err := r.writeStatus(ctx, m, addrs, model.FQDNs(r.Settings, m)); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if res.Writes > 0 {
+		logr.FromContextOrDiscard(ctx).Info("synced", "virtualservice", set.Owner, "members", len(members), "vip", addrs,
+			"created", res.Created, "updated", res.Updated, "deleted", res.Deleted)
+	}
+	return ctrl.Result{}, nil
+}
+
+// groupFailed reports a controller error on every member.
+func (r *ServiceReconciler) groupFailed(ctx context.Context, namespace, key string, members []*corev1.Service, err error) (ctrl.Result, error) {
+	objs := make([]runtime.Object, len(members))
+	for i, m := range members {
+		objs[i] = m
+	}
+	f := controllerFailed(ctx, r.Recorder, r.backoffFor(), groupRequest(namespace, key).String(), err, objs...)
+	for _, m := range members {
+		if cerr := r.setCondition(ctx, m, metav1.ConditionFalse, f.Reason, f.Message); cerr != nil && f.Err == nil {
+			return ctrl.Result{}, cerr
+		}
+	}
+	return f.Result, f.Err
+}
+
+// deleteGroup removes a group without live members, then releases the
+// members that left it.
+func (r *ServiceReconciler) deleteGroup(ctx context.Context, namespace, key, tenant string, leaving []*corev1.Service) (ctrl.Result, error) {
+	cl := r.Settings.AKOSettings.ClusterName
+	owner := apply.Owner{Name: model.BaseName(cl, namespace, key), CreatedBy: r.Settings.CreatedBy(),
+		OwnedBy: ownership.SharedVIPOwner(namespace, key), ClusterID: r.Settings.ClusterID, Tenant: tenant}
+	for _, m := range leaving {
+		owner.PoolBases = append(owner.PoolBases, rules.PoolBaseName(cl, namespace, m.Name, key))
+	}
+	if _, err := r.Applier.Delete(ctx, owner); err != nil {
+		if len(leaving) == 0 {
+			return ctrl.Result{}, err
+		}
+		return r.groupFailed(ctx, namespace, key, leaving, err)
+	}
+	r.backoffFor().Reset(groupRequest(namespace, key).String())
+	ns, err := cluster.Namespace(ctx, r.Client, namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, r.releaseAll(ctx, leaving, ns)
+}
+
+// releaseAll lets go of members no group serves any more: status cleared,
+// finalizer removed.
+func (r *ServiceReconciler) releaseAll(ctx context.Context, leaving []*corev1.Service, ns *corev1.Namespace) error {
+	for _, m := range leaving {
+		if err := r.clearStatus(ctx, m); err != nil {
+			return err
+		}
+		if err := r.removeFinalizer(ctx, m); err != nil {
+			return err
+		}
+		logr.FromContextOrDiscard(ctx).Info("released from its shared-VIP group", "service", m.Name, "deleted", m.DeletionTimestamp != nil)
+	}
+	return nil
+}
