@@ -36,7 +36,10 @@ import (
 //
 // It reads the configuration by name from the API server (the chart grants
 // get and patch on that one object, never list or watch), so a configuration
-// reset by an upgrade is seen at the next periodic pass rather than at once.
+// reset by an upgrade (helm upgrade and kubectl apply put the chart's
+// condition back) is seen at the next periodic pass rather than at once: one
+// GET every Resync is the price of not watching webhook configurations
+// cluster-wide. A rollout repairs it at once (the new leader's first pass).
 type ClassSync struct {
 	// Classes reads IngressClasses: the manager's cache.
 	Classes client.Reader
@@ -50,13 +53,17 @@ type ClassSync struct {
 	// ConfigName is the validating configuration; ValidatingConfigName when empty.
 	ConfigName string
 	// Resync is the time between passes without a class change (repairs a
-	// configuration an upgrade reset); one minute when zero.
+	// configuration an upgrade reset); DefaultClassResync when zero.
 	Resync time.Duration
 	// Log receives each change of the condition and failures.
 	Log logr.Logger
 	// Synced, when set, is told the outcome of each pass (tests).
 	Synced func(changed bool, err error)
 }
+
+// DefaultClassResync bounds how long a configuration reset by an upgrade
+// routes only the chart's class.
+const DefaultClassResync = 15 * time.Second
 
 // NeedLeaderElection is true: one writer of the cluster-wide configuration.
 func (s *ClassSync) NeedLeaderElection() bool { return true }
@@ -101,7 +108,7 @@ func (s *ClassSync) Start(ctx context.Context) error {
 	}
 	resync := s.Resync
 	if resync == 0 {
-		resync = time.Minute
+		resync = DefaultClassResync
 	}
 	retry := time.Second
 	for {

@@ -6,13 +6,16 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	admv1 "k8s.io/api/admissionregistration/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/cache/informertest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -279,5 +282,127 @@ func TestOwnsIngress(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// startSync runs s.Start until the test ends and returns the outcome of each pass.
+func startSync(t *testing.T, s *ClassSync) <-chan error {
+	t.Helper()
+	passes := make(chan error, 1000)
+	s.Synced = func(_ bool, err error) { passes <- err }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Start returned %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("Start did not return after its context ended")
+		}
+	})
+	return passes
+}
+
+// nextPass waits for one pass and returns its outcome.
+func nextPass(t *testing.T, passes <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-passes:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("no pass within 10s")
+		return nil
+	}
+}
+
+func ingressExpr(t *testing.T, c client.Reader) string {
+	t.Helper()
+	var v admv1.ValidatingWebhookConfiguration
+	if err := c.Get(context.Background(), types.NamespacedName{Name: ValidatingConfigName}, &v); err != nil {
+		t.Fatal(err)
+	}
+	return hook(t, &v, HookValidateIngress).MatchConditions[0].Expression
+}
+
+// A class event starts a pass at once, without waiting for the resync.
+func TestClassSyncFollowsClassEvents(t *testing.T) {
+	c := fake.NewClientBuilder().WithScheme(scheme(t)).WithObjects(installed(), ptr.To(class("avi-lb", LBClass, false))).Build()
+	infs := &informertest.FakeInformers{Scheme: scheme(t)}
+	passes := startSync(t, &ClassSync{Classes: c, Informers: infs, API: c, Writer: c, Settings: settings(true), Resync: time.Hour})
+	if err := nextPass(t, passes); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ingressExpr(t, c), `has(object.spec.ingressClassName) && object.spec.ingressClassName in ['avi-lb']`; got != want {
+		t.Errorf("after the first pass: %s, want %s", got, want)
+	}
+	edge := class("avi-edge", LBClass, true)
+	if err := c.Create(context.Background(), &edge); err != nil {
+		t.Fatal(err)
+	}
+	inf, err := infs.FakeInformerFor(context.Background(), &networkingv1.IngressClass{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inf.Add(&edge)
+	if err := nextPass(t, passes); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ingressExpr(t, c), `!has(object.spec.ingressClassName) || object.spec.ingressClassName in ['avi-edge', 'avi-lb']`; got != want {
+		t.Errorf("after the class event: %s, want %s", got, want)
+	}
+}
+
+// A condition an upgrade put back is repaired at the next resync, and a pass
+// that fails is retried.
+func TestClassSyncRepairsAndRetries(t *testing.T) {
+	ctx := context.Background()
+	failures := 2
+	c := fake.NewClientBuilder().WithScheme(scheme(t)).WithObjects(installed(), ptr.To(class("avi-lb", LBClass, true)), ptr.To(class("avi-edge", LBClass, false))).
+		WithInterceptorFuncs(interceptor.Funcs{Get: func(ctx context.Context, cl client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, ok := obj.(*admv1.ValidatingWebhookConfiguration); ok && failures > 0 {
+				failures--
+				return errors.New("connection refused")
+			}
+			return cl.Get(ctx, key, obj, opts...)
+		}}).Build()
+	passes := startSync(t, &ClassSync{Classes: c, Informers: &informertest.FakeInformers{Scheme: scheme(t)}, API: c, Writer: c, Settings: settings(true), Resync: 20 * time.Millisecond})
+	for i := range 2 {
+		if err := nextPass(t, passes); err == nil || err.Error() != "reading ValidatingWebhookConfiguration vipgate-validating: connection refused" {
+			t.Fatalf("pass %d: err = %v, want the read failure", i, err)
+		}
+	}
+	if err := nextPass(t, passes); err != nil {
+		t.Fatalf("pass after the failures: %v", err)
+	}
+	want := `!has(object.spec.ingressClassName) || object.spec.ingressClassName in ['avi-edge', 'avi-lb']`
+	if got := ingressExpr(t, c); got != want {
+		t.Fatalf("after retrying: %s, want %s", got, want)
+	}
+	// helm upgrade puts the chart's condition back.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var v admv1.ValidatingWebhookConfiguration
+		if err := c.Get(ctx, types.NamespacedName{Name: ValidatingConfigName}, &v); err != nil {
+			return err
+		}
+		for i := range v.Webhooks {
+			if v.Webhooks[i].Name == HookValidateIngress {
+				v.Webhooks[i].MatchConditions[0] = IngressCondition([]string{"avi-lb"}, true)
+			}
+		}
+		return c.Update(ctx, &v)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for ingressExpr(t, c) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("the reset condition was not repaired: %s", ingressExpr(t, c))
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
