@@ -3,6 +3,7 @@ package install
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vipgate/vipgate/certs"
 	"github.com/vipgate/vipgate/config"
@@ -128,4 +130,40 @@ func readSecretNamed(t *testing.T, service string) []byte {
 		t.Fatal(err)
 	}
 	return certs.CABundle(s.Data, time.Now())
+}
+
+// TestMatchConditionsAcceptedByTheAPIServer: every shape of condition vipgate
+// writes compiles as CEL on the real API server, including the constant false
+// of a cluster without any IngressClass of vipgate's and of layer7Only.
+func TestMatchConditionsAcceptedByTheAPIServer(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		o    webhooks.ConfigOptions
+	}{
+		{"nothing routed", webhooks.ConfigOptions{Layer7Only: true}},
+		{"class-less Ingresses only", webhooks.ConfigOptions{DefaultIngressClass: true}},
+		{"several classes and class-less", webhooks.ConfigOptions{DefaultLBController: true, IngressClasses: []string{"avi-lb", "avi-edge.example"}, DefaultIngressClass: true}},
+		{"classes only", webhooks.ConfigOptions{IngressClasses: []string{"avi-lb"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.o
+			o.BaseURL = "https://127.0.0.1:1"
+			m, v := webhooks.Configurations(o)
+			m.Name, v.Name = "cel-check", "cel-check" // dry run: stored under no name
+			if err := env.Client.Create(ctx, m, client.DryRunAll); err != nil {
+				t.Errorf("MutatingWebhookConfiguration: %v", err)
+			}
+			if err := env.Client.Create(ctx, v, client.DryRunAll); err != nil {
+				t.Errorf("ValidatingWebhookConfiguration: %v", err)
+			}
+		})
+	}
+	// The check is real: an expression that is not CEL is refused.
+	_, v := webhooks.Configurations(webhooks.ConfigOptions{BaseURL: "https://127.0.0.1:1"})
+	v.Name = "cel-check"
+	v.Webhooks[1].MatchConditions[0].Expression = "object.spec.ingressClassName in ['avi-lb'"
+	if err := env.Client.Create(ctx, v, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "compilation failed") {
+		t.Errorf("a malformed expression: want a CEL compilation error, got %v", err)
+	}
 }
