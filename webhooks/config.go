@@ -1,6 +1,7 @@
 // Package webhooks holds vipgate's admission handlers: thin adapters from an
-// AdmissionRequest to the rule book, plus Service defaulting, and the webhook
-// configurations that route only vipgate's objects to them.
+// AdmissionRequest to the rule book, plus Service defaulting, the webhook
+// configurations that route only vipgate's objects to them, and ClassSync,
+// which keeps the Ingress webhook's routing equal to vipgate's IngressClasses.
 package webhooks
 
 import (
