@@ -91,6 +91,11 @@ type Options struct {
 	// OrphansCollected, when set, is told what start-up orphan collection deleted (tests).
 	OrphansCollected func(deleted []string, err error)
 
+	// SyncIngressWebhook keeps the Ingress webhook's match condition equal to
+	// vipgate's IngressClasses (webhooks.ClassSync, leader only). The binary
+	// turns it on; tests that install a fixed configuration leave it off.
+	SyncIngressWebhook bool
+
 	// ExtraSetup runs after the webhooks are registered (reconcilers, inventory refresher).
 	ExtraSetup func(ctx context.Context, mgr ctrl.Manager) error
 }
@@ -229,8 +234,18 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 		Inventory:  o.Inventory,
 		StaleAfter: o.InventoryStaleAfter,
 		Lookups:    lookups,
+		Classes:    mgr.GetCache(),
+		ClassesAPI: mgr.GetAPIReader(),
 	}); err != nil {
 		return nil, fmt.Errorf("registering webhooks: %w", err)
+	}
+	if o.SyncIngressWebhook {
+		if err := mgr.Add(&webhooks.ClassSync{
+			Classes: mgr.GetCache(), Informers: mgr.GetCache(), API: mgr.GetAPIReader(), Writer: mgr.GetClient(),
+			Settings: o.Settings, Log: mgr.GetLogger().WithName("ingress-webhook-classes"),
+		}); err != nil {
+			return nil, err
+		}
 	}
 	if !o.AdmissionOnly {
 		if err := op.setupReconcilers(mgr, o, lookups); err != nil {

@@ -1,6 +1,7 @@
 // Package webhooks holds vipgate's admission handlers: thin adapters from an
-// AdmissionRequest to the rule book, plus Service defaulting, and the webhook
-// configurations that route only vipgate's objects to them.
+// AdmissionRequest to the rule book, plus Service defaulting, the webhook
+// configurations that route only vipgate's objects to them, and ClassSync,
+// which keeps the Ingress webhook's routing equal to vipgate's IngressClasses.
 package webhooks
 
 import (
@@ -8,9 +9,11 @@ import (
 	"strings"
 
 	admv1 "k8s.io/api/admissionregistration/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/ownership"
 )
 
@@ -50,8 +53,12 @@ type ConfigOptions struct {
 	CABundle []byte
 	// DefaultLBController: Services without a loadBalancerClass are vipgate's too.
 	DefaultLBController bool
+	// Layer7Only (AKOSettings.layer7Only): no Service is vipgate's, so none is routed.
+	Layer7Only bool
 	// IngressClasses routed to the Ingress webhook; Ingresses without a class are
-	// routed too when DefaultIngressClass is true.
+	// routed too when DefaultIngressClass is true. This is the starting point:
+	// ClassSync then keeps the condition equal to the cluster's classes of
+	// vipgate (IngressRouting).
 	IngressClasses      []string
 	DefaultIngressClass bool
 	// FailOpen sets failurePolicy Ignore for Services and Ingresses (AviInfraSetting always fails closed).
@@ -87,11 +94,17 @@ func (o ConfigOptions) namespaceSelector() *metav1.LabelSelector {
 }
 
 // ServiceMatchConditions select Services of type LoadBalancer that vipgate owns,
-// including an update that takes a Service away from type LoadBalancer.
+// including an update that takes a Service away from type LoadBalancer. They
+// mirror ownership.OwnsService: a Service without a class only when
+// DefaultLBController is true, none at all when Layer7Only is true, so a
+// vipgate that is down never stands in the way of another load balancer's Services.
 func (o ConfigOptions) ServiceMatchConditions() []admv1.MatchCondition {
 	owned := fmt.Sprintf("has(object.spec.loadBalancerClass) && object.spec.loadBalancerClass == '%s'", LBClass)
 	if o.DefaultLBController {
 		owned = fmt.Sprintf("!has(object.spec.loadBalancerClass) || object.spec.loadBalancerClass == '%s'", LBClass)
+	}
+	if o.Layer7Only {
+		owned = "false"
 	}
 	return []admv1.MatchCondition{
 		{Name: "is-load-balancer", Expression: "(has(object.spec.type) && object.spec.type == 'LoadBalancer') || (oldObject != null && has(oldObject.spec.type) && oldObject.spec.type == 'LoadBalancer')"},
@@ -99,17 +112,59 @@ func (o ConfigOptions) ServiceMatchConditions() []admv1.MatchCondition {
 	}
 }
 
-// IngressMatchConditions select Ingresses of vipgate's IngressClasses.
+// IngressConditionName names the Ingress webhook's match condition, the one
+// ClassSync keeps current.
+const IngressConditionName = "vipgate-ingress-class"
+
+// IngressMatchConditions select Ingresses of the IngressClasses in
+// IngressClasses and, when DefaultIngressClass is true, Ingresses without a class.
 func (o ConfigOptions) IngressMatchConditions() []admv1.MatchCondition {
-	quoted := make([]string, 0, len(o.IngressClasses))
-	for _, c := range o.IngressClasses {
+	return []admv1.MatchCondition{IngressCondition(o.IngressClasses, o.DefaultIngressClass)}
+}
+
+// IngressCondition is the Ingress webhook's match condition for the named
+// classes, and for Ingresses without a class when classless is true. With
+// neither it is the constant false: still valid CEL, routing nothing.
+// IngressClass names are DNS subdomains (the API server validates them), so
+// they need no escaping inside the quotes.
+func IngressCondition(classes []string, classless bool) admv1.MatchCondition {
+	quoted := make([]string, 0, len(classes))
+	for _, c := range classes {
 		quoted = append(quoted, "'"+c+"'")
 	}
-	expr := fmt.Sprintf("has(object.spec.ingressClassName) && object.spec.ingressClassName in [%s]", strings.Join(quoted, ", "))
-	if o.DefaultIngressClass {
+	named := fmt.Sprintf("has(object.spec.ingressClassName) && object.spec.ingressClassName in [%s]", strings.Join(quoted, ", "))
+	var expr string
+	switch {
+	case len(classes) == 0 && classless:
+		expr = "!has(object.spec.ingressClassName)"
+	case len(classes) == 0:
+		expr = "false"
+	case classless:
 		expr = fmt.Sprintf("!has(object.spec.ingressClassName) || object.spec.ingressClassName in [%s]", strings.Join(quoted, ", "))
+	default:
+		expr = named
 	}
-	return []admv1.MatchCondition{{Name: "vipgate-ingress-class", Expression: expr}}
+	return admv1.MatchCondition{Name: IngressConditionName, Expression: expr}
+}
+
+// IngressRouting says what the Ingress webhook must route to vipgate given
+// the cluster's IngressClasses: every class whose controller is vipgate's
+// (ownership.ClassNames), and Ingresses without a class when
+// L7Settings.defaultIngController is on and one of those classes is the
+// cluster's default (ownership.IngressClassFor's rule, so admission and the
+// reconciler agree on which Ingresses are vipgate's).
+func IngressRouting(classes []networkingv1.IngressClass, s *config.Settings) (names []string, classless bool) {
+	names = ownership.ClassNames(classes)
+	if s != nil && !bool(s.L7Settings.DefaultIngController) {
+		return names, false
+	}
+	for i := range classes {
+		c := &classes[i]
+		if c.Spec.Controller == LBClass && c.Annotations[networkingv1.AnnotationIsDefaultIngressClass] == "true" {
+			return names, true
+		}
+	}
+	return names, false
 }
 
 func (o ConfigOptions) timeout() *int32 {

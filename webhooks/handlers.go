@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -11,10 +12,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/cluster"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/metrics"
@@ -33,6 +36,13 @@ type Options struct {
 	DefaultClass string
 	// Lookups answer cache questions (cluster.CacheLookups over the manager's cache).
 	Lookups rules.Lookups
+	// Classes reads IngressClasses (the manager's cache) so the Ingress
+	// handler judges only Ingresses vipgate owns; nil judges every Ingress
+	// the configuration routes.
+	Classes client.Reader
+	// ClassesAPI confirms from the API server an Ingress the cache says is not
+	// vipgate's (a class just created, not cached yet); nil trusts the cache.
+	ClassesAPI client.Reader
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -178,6 +188,39 @@ func (v *serviceValidator) ValidateDelete(context.Context, *corev1.Service) (adm
 
 type ingressValidator struct{ o *Options }
 
+// ownsIngress tells whether ing is vipgate's by its class
+// (ownership.IngressClassFor, as the reconciler decides), so an Ingress of
+// another controller is admitted untouched even while the webhook
+// configuration still routes it (ClassSync has not caught up, or a class
+// changed hands). The cache is confirmed by the API server before letting an
+// Ingress go unchecked. When the classes cannot be read the Ingress is
+// admitted unchecked with a warning: never deny on an answer vipgate could
+// not get; the reconciler still reports what is wrong with it.
+func (o *Options) ownsIngress(ctx context.Context, ing *networkingv1.Ingress) (bool, string) {
+	if o.Classes == nil {
+		return true, ""
+	}
+	var failed error
+	for _, r := range []client.Reader{o.Classes, o.ClassesAPI} {
+		if r == nil {
+			continue
+		}
+		classes, err := cluster.IngressClasses(ctx, r)
+		if err != nil {
+			failed = err
+			continue
+		}
+		if ownership.IngressClassFor(ing, classes, o.Settings) != nil {
+			return true, ""
+		}
+		failed = nil
+	}
+	if failed != nil {
+		return false, fmt.Sprintf("vipgate could not tell whether this Ingress is its own (reading IngressClasses: %v); admitted without its checks: if it is vipgate's, problems are reported as Events on it", failed)
+	}
+	return false, ""
+}
+
 func (v *ingressValidator) ValidateCreate(ctx context.Context, ing *networkingv1.Ingress) (admission.Warnings, error) {
 	return v.validate(ctx, ing, nil)
 }
@@ -190,6 +233,15 @@ func (v *ingressValidator) ValidateUpdate(ctx context.Context, old, ing *network
 }
 
 func (v *ingressValidator) validate(ctx context.Context, ing, old *networkingv1.Ingress) (admission.Warnings, error) {
+	owned, warning := v.o.ownsIngress(ctx, ing)
+	if !owned {
+		if warning != "" {
+			metrics.Admission(ingressGK.Kind, metrics.VerdictWarned)
+			logr.FromContextOrDiscard(ctx).Info("admitted unchecked", "warning", warning)
+			return admission.Warnings{warning}, nil
+		}
+		return nil, nil
+	}
 	judge, warnings := v.o.scope(ctx, ing.Namespace)
 	if !judge {
 		return nil, nil

@@ -40,6 +40,7 @@ func run() int {
 		connectTimeout = flag.Duration("controller-connect-timeout", 2*time.Minute, "how long to retry the first login to the controller before exiting")
 		serviceName    = flag.String("webhook-service-name", "vipgate-webhook", "name of the webhook Service (for self-managed certificates)")
 		selfCerts      = flag.Bool("self-managed-certs", false, "keep a CA and serving certificate in a Secret and patch caBundle, for clusters without cert-manager")
+		syncIngress    = flag.Bool("sync-ingress-webhook", true, "keep the Ingress webhook's match condition equal to the IngressClasses of controller ako.vmware.com/avi-lb (leader only)")
 	)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -101,6 +102,7 @@ func run() int {
 		InventoryStaleAfter: *staleAfter,
 		InventoryInterval:   *invInterval,
 		ConnectTimeout:      *connectTimeout,
+		SyncIngressWebhook:  *syncIngress,
 	})
 	if err != nil {
 		log.Error(err, "setting up")

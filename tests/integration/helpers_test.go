@@ -38,7 +38,6 @@ import (
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/operator"
 	"github.com/vipgate/vipgate/tests/harness"
-	"github.com/vipgate/vipgate/webhooks"
 )
 
 // admin are avisim's credentials in every seed the tests use.
@@ -238,19 +237,14 @@ func createVsVip(t testing.TB, op *operator.Operator, name, network, ip, created
 }
 
 // ensureIngressClass creates the avi-lb IngressClass (controller
-// ako.vmware.com/avi-lb) once per package (it is cluster-wide and shared) and
-// waits until op's cache holds it: vipgate decides which Ingresses are its own
-// (for fqdnReusePolicy Strict) by their class.
+// ako.vmware.com/avi-lb, the cluster default) once per package (it is
+// cluster-wide and shared; see createIngressClass) and waits until op's cache
+// holds it: vipgate decides which Ingresses are its own by their class, in
+// admission as in the reconciler.
 func ensureIngressClass(t testing.TB, op *operator.Operator) {
 	t.Helper()
-	ic := &networkingv1.IngressClass{
-		ObjectMeta: metav1.ObjectMeta{Name: "avi-lb"},
-		Spec:       networkingv1.IngressClassSpec{Controller: webhooks.LBClass},
-	}
-	if err := env.Client.Create(context.Background(), ic); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatalf("creating IngressClass avi-lb: %v", err)
-	}
-	waitCached(t, op, ic, nil)
+	createIngressClass(t)
+	waitCached(t, op, &networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "avi-lb"}}, nil)
 }
 
 // ingress is an Ingress of class avi-lb routing host to backend web:80,

@@ -21,7 +21,9 @@ import (
 // a valid object passes the dry run (mutated by the webhook) without being stored.
 func TestKubectlApplyShowsDenials(t *testing.T) {
 	ctx := context.Background()
-	_, _ = startReal(t, avisim.DemoSeed(), nil)
+	_, op := startReal(t, avisim.DemoSeed(), nil)
+	// The class-less Ingress below is vipgate's through the default IngressClass.
+	ensureIngressClass(t, op)
 	ns := newNamespace(t, nil)
 
 	cases := []struct {

@@ -173,8 +173,9 @@ func TestRBACLeastPrivilege(t *testing.T) {
 		}
 		if selfManaged {
 			want["admissionregistration.k8s.io/mutatingwebhookconfigurations"] = []string{"get", "patch"}
-			want["admissionregistration.k8s.io/validatingwebhookconfigurations"] = []string{"get", "patch"}
 		}
+		// caBundle (self-managed) and the Ingress webhook's classes (followIngressClasses, on by default).
+		want["admissionregistration.k8s.io/validatingwebhookconfigurations"] = []string{"get", "patch"}
 		got := map[string][]string{}
 		for _, rule := range cr.Rules {
 			for _, g := range rule.APIGroups {
@@ -270,6 +271,7 @@ func TestDeployment(t *testing.T) {
 			"--leader-elect=true",
 			"--webhook-service-name=" + webhookSvc,
 			"--self-managed-certs=" + boolStr(!certManager),
+			"--sync-ingress-webhook=true",
 		}
 		if !slices.Equal(c.Args, wantArgs) {
 			t.Errorf("args:\n got %q\nwant %q", c.Args, wantArgs)
@@ -347,12 +349,13 @@ func TestWebhookConfigurationsMatchGo(t *testing.T) {
 		values map[string]string
 		opts   webhooks.ConfigOptions
 	}{
-		{"defaults", nil, webhooks.ConfigOptions{DefaultLBController: true, DefaultIngressClass: true}},
-		{"self-managed", map[string]string{"vipgate.certManager.enabled": "false"}, webhooks.ConfigOptions{DefaultLBController: true, DefaultIngressClass: true}},
-		{"explicit class only", map[string]string{"L4Settings.defaultLBController": "false", "L7Settings.defaultIngController": "false"}, webhooks.ConfigOptions{}},
-		{"AKO string booleans", map[string]string{"L4Settings.defaultLBController": "'false'"}, webhooks.ConfigOptions{DefaultIngressClass: true}},
-		{"isDefault overrides", map[string]string{"vipgate.ingressClass.isDefault": "false", "vipgate.ingressClass.name": "avi-edge"}, webhooks.ConfigOptions{DefaultLBController: true, IngressClasses: []string{"avi-edge"}}},
-		{"fail open", map[string]string{"vipgate.webhook.failurePolicy.services": "Ignore", "vipgate.webhook.failurePolicy.ingresses": "Ignore"}, webhooks.ConfigOptions{DefaultLBController: true, DefaultIngressClass: true, FailOpen: true}},
+		{"defaults", nil, webhooks.ConfigOptions{DefaultLBController: true, DefaultIngressClass: true, FailOpen: true}},
+		{"self-managed", map[string]string{"vipgate.certManager.enabled": "false"}, webhooks.ConfigOptions{DefaultLBController: true, DefaultIngressClass: true, FailOpen: true}},
+		{"explicit class only", map[string]string{"L4Settings.defaultLBController": "false", "L7Settings.defaultIngController": "false"}, webhooks.ConfigOptions{FailOpen: true}},
+		{"AKO string booleans", map[string]string{"L4Settings.defaultLBController": "'false'"}, webhooks.ConfigOptions{DefaultIngressClass: true, FailOpen: true}},
+		{"isDefault overrides", map[string]string{"vipgate.ingressClass.isDefault": "false", "vipgate.ingressClass.name": "avi-edge"}, webhooks.ConfigOptions{DefaultLBController: true, IngressClasses: []string{"avi-edge"}, FailOpen: true}},
+		{"layer7Only", map[string]string{"AKOSettings.layer7Only": "true"}, webhooks.ConfigOptions{DefaultLBController: true, Layer7Only: true, DefaultIngressClass: true, FailOpen: true}},
+		{"fail closed", map[string]string{"vipgate.webhook.failurePolicy.services": "Fail", "vipgate.webhook.failurePolicy.ingresses": "Fail"}, webhooks.ConfigOptions{DefaultLBController: true, DefaultIngressClass: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := render(t, tc.values)

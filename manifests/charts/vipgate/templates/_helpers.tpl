@@ -144,25 +144,37 @@ clientConfig:
     port: 443
 {{- end -}}
 
-{{/* Mirrors webhooks.ConfigOptions.ServiceMatchConditions. */}}
+{{/*
+Mirrors webhooks.ConfigOptions.ServiceMatchConditions: class-less Services only
+with L4Settings.defaultLBController, none with AKOSettings.layer7Only.
+*/}}
 {{- define "vipgate.serviceMatchConditions" -}}
 matchConditions:
 - name: is-load-balancer
   expression: "(has(object.spec.type) && object.spec.type == 'LoadBalancer') || (oldObject != null && has(oldObject.spec.type) && oldObject.spec.type == 'LoadBalancer')"
 - name: owned-by-vipgate
-  {{- if include "vipgate.true" .Values.L4Settings.defaultLBController }}
+  {{- if include "vipgate.true" .Values.AKOSettings.layer7Only }}
+  expression: "false"
+  {{- else if include "vipgate.true" .Values.L4Settings.defaultLBController }}
   expression: "!has(object.spec.loadBalancerClass) || object.spec.loadBalancerClass == 'ako.vmware.com/avi-lb'"
   {{- else }}
   expression: "has(object.spec.loadBalancerClass) && object.spec.loadBalancerClass == 'ako.vmware.com/avi-lb'"
   {{- end }}
 {{- end -}}
 
-{{/* Mirrors webhooks.ConfigOptions.IngressMatchConditions. */}}
+{{/*
+Mirrors webhooks.IngressCondition for the chart's IngressClass: what
+webhooks.ClassSync writes when that class is vipgate's only one: class-less
+Ingresses are vipgate's when the class is the cluster default
+(vipgate.ingressClassIsDefault) and L7Settings.defaultIngController is on. With
+vipgate.webhook.followIngressClasses, the leader then keeps the condition equal
+to every IngressClass of controller ako.vmware.com/avi-lb.
+*/}}
 {{- define "vipgate.ingressMatchConditions" -}}
 {{- $classes := printf "['%s']" .Values.vipgate.ingressClass.name -}}
 matchConditions:
 - name: vipgate-ingress-class
-  {{- if include "vipgate.ingressClassIsDefault" . }}
+  {{- if and (include "vipgate.ingressClassIsDefault" .) (include "vipgate.true" .Values.L7Settings.defaultIngController) }}
   expression: {{ printf "!has(object.spec.ingressClassName) || object.spec.ingressClassName in %s" $classes | quote }}
   {{- else }}
   expression: {{ printf "has(object.spec.ingressClassName) && object.spec.ingressClassName in %s" $classes | quote }}
