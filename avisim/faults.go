@@ -24,6 +24,8 @@ type Faults struct {
 	// named maps a name fragment to the status every call about an object
 	// whose name contains it is answered with (see FailNamed).
 	named map[string]int
+	// kinds maps an object type to the status every call on it gets (FailKind).
+	kinds map[string]int
 }
 
 func newFaults(ss *sessions) *Faults {
@@ -100,6 +102,29 @@ func (f *Faults) FailNamed(fragment string, status int) {
 	f.named[fragment] = status
 }
 
+// FailKind makes every /api call on objects of one type fail with status
+// (0 clears it), e.g. "network" so the inventory cannot load while virtual
+// services still can be written.
+func (f *Faults) FailKind(kind string, status int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.kinds == nil {
+		f.kinds = map[string]int{}
+	}
+	if status == 0 {
+		delete(f.kinds, kind)
+		return
+	}
+	f.kinds[kind] = status
+}
+
+// kindError returns the status for a call on kind, or 0.
+func (f *Faults) kindError(kind string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.kinds[kind]
+}
+
 // hasNamed reports whether FailNamed is in force (only then are names looked at).
 func (f *Faults) hasNamed() bool {
 	f.mu.Lock()
@@ -125,7 +150,7 @@ func (f *Faults) namedError(names ...string) int {
 func (f *Faults) Reset() {
 	f.mu.Lock()
 	f.latency, f.errorRate, f.errorStatus = 0, 0, http.StatusServiceUnavailable
-	f.named = nil
+	f.named, f.kinds = nil, nil
 	f.conflicts = map[string]int{}
 	f.downUntil = time.Time{}
 	f.mu.Unlock()

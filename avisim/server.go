@@ -457,6 +457,10 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		writeErr(w, errf(code, "Service unavailable (avisim: injected error)"))
 		return
 	}
+	if code := s.faults.kindError(typ); code != 0 {
+		writeErr(w, errf(code, "Service unavailable (avisim: injected error for %s)", typ))
+		return
+	}
 	if s.faults.hasNamed() {
 		if code := s.faults.namedError(s.namesOf(r, k, tenant, uuid)...); code != 0 {
 			writeErr(w, errf(code, "Service unavailable (avisim: injected error for this object)"))

@@ -81,3 +81,18 @@ func TestMissingCredentialsExitNonZero(t *testing.T) {
 		t.Fatalf("exit %d, output:\n%s", code, out)
 	}
 }
+
+// TestMissingClusterNameRefused: there is no default cluster name (two
+// clusters that both kept one would meet on the controller): a settings file
+// without one is refused at start-up, naming the key.
+func TestMissingClusterNameRefused(t *testing.T) {
+	dir := t.TempDir()
+	settings := filepath.Join(dir, "settings.yaml")
+	if err := os.WriteFile(settings, []byte("ControllerSettings: {controllerHost: 127.0.0.1}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runVipgate(t, "--settings="+settings, "--credentials-dir="+dir)
+	if code != 2 || !strings.Contains(out, "AKOSettings.clusterName: is required") {
+		t.Fatalf("exit %d, output:\n%s", code, out)
+	}
+}

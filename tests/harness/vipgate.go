@@ -71,18 +71,26 @@ func (e *Env) StartVipgate(t testing.TB, o operator.Options) *operator.Operator 
 // than once (and the cleanup after it) is harmless.
 func (e *Env) StartStoppableVipgate(t testing.TB, o operator.Options) (*operator.Operator, func()) {
 	t.Helper()
-	return e.startVipgate(t, e.Cfg, o)
+	return e.startVipgate(t, e.Cfg, o, true)
+}
+
+// StartVipgateNoInventory is StartVipgate for a controller whose inventory
+// cannot load yet: it does not wait for one.
+func (e *Env) StartVipgateNoInventory(t testing.TB, o operator.Options) *operator.Operator {
+	t.Helper()
+	op, _ := e.startVipgate(t, e.Cfg, o, false)
+	return op
 }
 
 // StartVipgateAs is StartVipgate with the identity (rest config) vipgate
 // uses towards the API server, e.g. a user with narrower RBAC.
 func (e *Env) StartVipgateAs(t testing.TB, cfg *rest.Config, o operator.Options) *operator.Operator {
 	t.Helper()
-	op, _ := e.startVipgate(t, cfg, o)
+	op, _ := e.startVipgate(t, cfg, o, true)
 	return op
 }
 
-func (e *Env) startVipgate(t testing.TB, cfg *rest.Config, o operator.Options) (*operator.Operator, func()) {
+func (e *Env) startVipgate(t testing.TB, cfg *rest.Config, o operator.Options, loadInventory bool) (*operator.Operator, func()) {
 	t.Helper()
 	if o.Settings == nil {
 		o.Settings = DemoSettings(t, "127.0.0.1:1")
@@ -135,7 +143,7 @@ func (e *Env) startVipgate(t testing.TB, cfg *rest.Config, o operator.Options) (
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		t.Fatalf("vipgate caches did not sync")
 	}
-	if op.Inventory != nil {
+	if op.Inventory != nil && loadInventory {
 		// Tests start from a loaded inventory so admission results do not depend on timing.
 		if err := op.Inventory.Refresh(ctx); err != nil {
 			t.Fatalf("loading the controller inventory: %v", err)

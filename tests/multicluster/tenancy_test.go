@@ -187,3 +187,35 @@ func TestNamespaceSelection(t *testing.T) {
 		t.Errorf("virtual services after relabelling %v, want %v", got, want)
 	}
 }
+
+// TestTenantMoveWhileDown: a namespace moves to another tenant while vipgate
+// is down. Nothing in memory remembers the old tenant: at start-up the
+// Service gets its objects in the new tenant and orphan collection, reading
+// every tenant and the objects' owner markers, empties the old one.
+func TestTenantMoveWhileDown(t *testing.T) {
+	seed, err := avisim.ParseSeed([]byte(tenantSeed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := harness.StartSim(t, seed)
+	s := settingsFor(t, sim, "demo", nil)
+	_, stop := start(t, nil, s, nil)
+	ns := newNamespace(t, env, nil, map[string]string{ownership.AnnTenant: "team-a"})
+	create(t, env, lbService(ns, "web"))
+	waitVIP(t, env, ns, "web")
+	stop()
+
+	patchNamespace(t, ns, `{"metadata":{"annotations":{"ako.vmware.com/tenant-name":null}}}`)
+	start(t, nil, s, nil)
+	harness.Eventually(t, "the objects live in admin only", func() string {
+		for _, typ := range []string{"vsvip", "pool", "virtualservice"} {
+			if got := names(sim, "team-a", typ); len(got) != 0 {
+				return fmt.Sprintf("team-a %s: %v", typ, got)
+			}
+			if got := names(sim, "admin", typ); len(got) != 1 {
+				return fmt.Sprintf("admin %s: %v", typ, got)
+			}
+		}
+		return ""
+	})
+}

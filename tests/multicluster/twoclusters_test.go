@@ -1,6 +1,7 @@
 package multicluster
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -158,4 +159,45 @@ func newNamespaceNamed(t *testing.T, e *harness.Env, name string) string {
 	t.Helper()
 	create(t, e, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
 	return name
+}
+
+// TestSameClusterNameRefused: a second cluster installed with the same
+// clusterName ("demo", say a staging cluster left at a copied value) on the
+// controller and tenant a first one uses refuses to start, with an error
+// that names the clash and the fix, and deletes nothing of the first.
+func TestSameClusterNameRefused(t *testing.T) {
+	sim := harness.StartSim(t, nil)
+	twin, err := harness.Start(harness.Options{})
+	if err != nil {
+		t.Fatalf("second control plane: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := twin.Stop(); err != nil {
+			t.Logf("stopping the second control plane: %v", err)
+		}
+	})
+	start(t, env, settingsFor(t, sim, "demo", nil), nil)
+	ns := newNamespaceNamed(t, env, "prod")
+	create(t, env, lbService(ns, "web"))
+	vip := waitVIP(t, env, ns, "web")
+	before := objectsOf(sim, "demo")
+
+	// The twin gets the same namespace and Service: same names on the controller.
+	newNamespaceNamed(t, twin, "prod")
+	o := operator.Options{Settings: settingsFor(t, sim, "demo", nil), Credentials: admin, MetricsAddr: "0", Namespace: "vipgate-system"}
+	_, err = operator.New(context.Background(), twin.Cfg, o)
+	if err == nil {
+		t.Fatal("a second cluster named demo started on the first one's controller")
+	}
+	for _, want := range []string{"refusing to start", `also uses AKOSettings.clusterName "demo"`, "give this cluster its own clusterName"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if got := objectsOf(sim, "demo"); !slices.Equal(got, before) {
+		t.Errorf("the first cluster's objects changed: %v, were %v", got, before)
+	}
+	if got := waitVIP(t, env, ns, "web"); got != vip {
+		t.Errorf("the first cluster's VIP moved: %s, was %s", got, vip)
+	}
 }

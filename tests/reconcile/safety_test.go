@@ -1,0 +1,245 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vipgate/vipgate/avisim"
+	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1beta1"
+	"github.com/vipgate/vipgate/operator"
+	"github.com/vipgate/vipgate/tests/harness"
+)
+
+// TestFullInfraSettingKeepsPoolsFresh: the Services of an AviInfraSetting
+// fill its VIP range (vip-net-b, four addresses), which turns it Rejected;
+// an endpoint change of one of them still reaches its pool (pools never
+// freeze on a rule meant for new allocations).
+func TestFullInfraSettingKeepsPoolsFresh(t *testing.T) {
+	sim := harness.StartSim(t, nil)
+	start(t, sim, nil, func(o *operator.Options) { o.InfraSettingRecheck = 200 * time.Millisecond })
+	ns := newNamespace(t)
+	createObj(t, infraSetting("full", "vip-net-b"))
+	waitInfraStatus(t, "full", v1beta1.StatusAccepted)
+	var svcs []*corev1.Service
+	for i := range 4 {
+		svc := lbService(ns, fmt.Sprintf("s%d", i), []int32{80}, annotate("aviinfrasetting.ako.vmware.com/name", "full"))
+		createObj(t, endpointSlice(svc, svc.Name+"-1", fmt.Sprintf("10.20.%d.1", i)))
+		createObj(t, svc)
+		svcs = append(svcs, svc)
+	}
+	for _, svc := range svcs {
+		waitVIP(t, ns, svc.Name)
+	}
+	waitInfraStatus(t, "full", v1beta1.StatusRejected)
+
+	createObj(t, endpointSlice(svcs[0], "s0-2", "10.20.0.2"))
+	harness.Eventually(t, "the new endpoint reaches the pool of a Service on the full AviInfraSetting", func() string {
+		got := poolServers(simObject(sim, "pool", poolName(ns, "s0", 80)))
+		if !slices.Equal(got, []string{"10.20.0.1:8080", "10.20.0.2:8080"}) {
+			return fmt.Sprintf("servers %v", got)
+		}
+		return ""
+	})
+	if c := syncedCondition(getService(t, ns, "s0")); c == nil || c.Status != "True" {
+		t.Errorf("AviSynced %+v", c)
+	}
+}
+
+// TestMultiVipSurvivesReconcileBeforeInventory: on an AWS cloud a Service's
+// VsVip holds one vip per zone. vipgate restarts while the inventory cannot
+// load (the network collection fails); Service changes in that window never
+// rewrite the VsVip (no model without the controller's view), and once the
+// inventory loads the three addresses are still there.
+func TestMultiVipSurvivesReconcileBeforeInventory(t *testing.T) {
+	sim := harness.StartSim(t, avisim.AWSSeed())
+	s := settingsFor(t, sim, func(s *config.Settings) {
+		s.NetworkSettings.VIPNetworkList = []config.VIPNetwork{{NetworkName: "vip-az-a"}, {NetworkName: "vip-az-b"}, {NetworkName: "vip-az-c"}}
+	})
+	_, stop := startStoppable(t, sim, s, nil)
+	ns := newNamespace(t)
+	svc := lbService(ns, "web", []int32{80})
+	createObj(t, endpointSlice(svc, "web-1", "10.30.0.1"))
+	createObj(t, svc)
+	waitVIP(t, ns, "web")
+	before := vsvipAddresses(simObject(sim, "vsvip", baseName(ns, "web")))
+	if len(before) != 3 {
+		t.Fatalf("VsVip addresses %v, want three (one per zone)", before)
+	}
+	stop()
+
+	sim.Faults().FailKind("network", http.StatusServiceUnavailable)
+	sim.ResetCounts()
+	o := operator.Options{Settings: s, Credentials: admin, InventoryStaleAfter: time.Hour}
+	env.StartVipgateNoInventory(t, o)
+	t.Cleanup(func() { removeAll(t) })
+	reconciled := harness.Reconciles(t, "service")
+	createObj(t, endpointSlice(svc, "web-2", "10.30.0.2"))
+	harness.Eventually(t, "vipgate looks at the Service", func() string {
+		if harness.Reconciles(t, "service") <= reconciled {
+			return "not yet"
+		}
+		return ""
+	})
+	time.Sleep(time.Second) // a few waits for the inventory
+	if n := sim.Counts()["PUT vsvip"]; n != 0 {
+		t.Fatalf("the VsVip was rewritten %d times before the inventory loaded", n)
+	}
+	sim.Faults().FailKind("network", 0)
+	harness.Eventually(t, "the new endpoint reaches the pool once the inventory loads", func() string {
+		got := poolServers(simObject(sim, "pool", poolName(ns, "web", 80)))
+		if !slices.Equal(got, []string{"10.30.0.1:8080", "10.30.0.2:8080"}) {
+			return fmt.Sprintf("servers %v", got)
+		}
+		return ""
+	})
+	if after := vsvipAddresses(simObject(sim, "vsvip", baseName(ns, "web"))); !slices.Equal(after, before) {
+		t.Errorf("VsVip addresses %v after the restart, were %v", after, before)
+	}
+}
+
+// TestNetworkUUIDSettingsNoRewrite: VIP networks named by UUID compare equal
+// with what the controller returns (by UUID): a restart in sync writes
+// nothing, and no VsVip is ever sent without its address.
+func TestNetworkUUIDSettingsNoRewrite(t *testing.T) {
+	sim := harness.StartSim(t, nil)
+	uuid := harness.Str(simObject(sim, "network", "vip-net-a"), "uuid")
+	if uuid == "" {
+		t.Fatal("vip-net-a has no uuid")
+	}
+	s := settingsFor(t, sim, func(s *config.Settings) {
+		s.NetworkSettings.VIPNetworkList = []config.VIPNetwork{{NetworkUUID: uuid}}
+	})
+	_, stop := startStoppable(t, sim, s, nil)
+	ns := newNamespace(t)
+	createObj(t, lbService(ns, "web", []int32{80}))
+	vip := waitVIP(t, ns, "web")
+	harness.Eventually(t, "no write in flight", quiet(sim))
+	stop()
+	sim.ResetCounts()
+	before := harness.Reconciles(t, "service")
+	start(t, sim, s, nil)
+	harness.Eventually(t, "the restarted vipgate reconciles the Service", func() string {
+		if harness.Reconciles(t, "service") <= before {
+			return "not yet"
+		}
+		return ""
+	})
+	harness.Eventually(t, "no write in flight", quiet(sim))
+	if w := writesOf(sim.Counts()); len(w) != 0 {
+		t.Errorf("a restart in sync wrote %v", w)
+	}
+	if got := waitVIP(t, ns, "web"); got != vip {
+		t.Errorf("VIP %s after the restart, was %s", got, vip)
+	}
+}
+
+// TestSharedGroupOneWriter: members of one shared-VIP group edited at the
+// same time (endpoints of each) all end up served with their own endpoints:
+// one key syncs the group, so no reconcile builds it from a stale view and
+// removes another member's pool or servers.
+func TestSharedGroupOneWriter(t *testing.T) {
+	sim := harness.StartSim(t, nil)
+	start(t, sim, nil, nil)
+	ns := newNamespace(t)
+	const n = 4
+	var members []*corev1.Service
+	for i := range n {
+		svc := lbService(ns, fmt.Sprintf("m%d", i), []int32{int32(8000 + i)}, annotate("ako.vmware.com/enable-shared-vip", "grp"))
+		members = append(members, svc)
+	}
+	var wg sync.WaitGroup
+	for round := range 3 {
+		for i, svc := range members {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if round == 0 {
+					createObj(t, svc)
+				}
+				createObj(t, endpointSlice(svc, fmt.Sprintf("%s-%d", svc.Name, round), fmt.Sprintf("10.40.%d.%d", i, round+1)))
+			}()
+		}
+		wg.Wait()
+	}
+	harness.Eventually(t, "every member served with all its endpoints", func() string {
+		for i, svc := range members {
+			port := int32(8000 + i)
+			got := poolServers(simObject(sim, "pool", fmt.Sprintf("demo--%s-%s-grp-TCP-%d", ns, svc.Name, port)))
+			want := []string{fmt.Sprintf("10.40.%d.1:%d", i, port+8000), fmt.Sprintf("10.40.%d.2:%d", i, port+8000), fmt.Sprintf("10.40.%d.3:%d", i, port+8000)}
+			if !slices.Equal(got, want) {
+				return fmt.Sprintf("%s servers %v, want %v", svc.Name, got, want)
+			}
+		}
+		if got := vsPorts(simObject(sim, "virtualservice", baseName(ns, "grp"))); len(got) != n {
+			return fmt.Sprintf("group VS ports %v", got)
+		}
+		return ""
+	})
+}
+
+// TestSharedKeyChange: a Service that moves to another shared-VIP key leaves
+// its old group, which keeps serving the other member without the departed
+// port, and the old group's VIP goes with its last member.
+func TestSharedKeyChange(t *testing.T) {
+	sim := harness.StartSim(t, nil)
+	start(t, sim, nil, nil)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	a := lbService(ns, "a", []int32{80}, annotate("ako.vmware.com/enable-shared-vip", "one"))
+	b := lbService(ns, "b", []int32{443}, annotate("ako.vmware.com/enable-shared-vip", "one"))
+	createObj(t, a)
+	createObj(t, b)
+	waitVIP(t, ns, "a")
+	waitVIP(t, ns, "b")
+
+	moved := getService(t, ns, "b")
+	moved.Annotations["ako.vmware.com/enable-shared-vip"] = "two"
+	if err := env.Client.Update(ctx, moved); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, "group one serves only a; group two serves b", func() string {
+		if got := vsPorts(simObject(sim, "virtualservice", baseName(ns, "one"))); !slices.Equal(got, []string{"80"}) {
+			return fmt.Sprintf("group one ports %v", got)
+		}
+		if got := vsPorts(simObject(sim, "virtualservice", baseName(ns, "two"))); !slices.Equal(got, []string{"443"}) {
+			return fmt.Sprintf("group two ports %v", got)
+		}
+		return ""
+	})
+	moved = getService(t, ns, "a")
+	moved.Annotations["ako.vmware.com/enable-shared-vip"] = "two"
+	if err := env.Client.Update(ctx, moved); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, "group one is gone with its last member", func() string {
+		for _, typ := range []string{"virtualservice", "vsvip"} {
+			if o := simObject(sim, typ, baseName(ns, "one")); o != nil {
+				return typ + " of group one still there"
+			}
+		}
+		if got := vsPorts(simObject(sim, "virtualservice", baseName(ns, "two"))); !slices.Equal(got, []string{"80", "443"}) {
+			return fmt.Sprintf("group two ports %v", got)
+		}
+		return ""
+	})
+}
+
+// vsvipAddresses are every address a VsVip holds, in vip order.
+func vsvipAddresses(vsvip map[string]any) []string {
+	var out []string
+	vips, _ := vsvip["vip"].([]any)
+	for i := range vips {
+		if a := harness.Str(vsvip, "vip", i, "ip_address", "addr"); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
