@@ -293,8 +293,12 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 
 // setupReconcilers registers the leader-only controllers and start-up orphan collection.
 func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *cluster.CacheLookups) error {
-	applier := apply.New(op.Controller)
+	applier := apply.New(op.Controller, o.Settings.CreatedBy(), o.Settings.AKOSettings.ClusterName+"--")
+	applier.Resync = fullSync(o.Settings)
 	// Admission sees our own writes (new VIPs in use) at the next refresh.
+	// The writes keep admission's inventory current (VIPs in use) without a
+	// reload; an SE group label edit asks for one.
+	applier.OnVsVip = op.Inventory.Observe
 	applier.OnWrite = op.Inventory.Invalidate
 	// record.EventRecorder writes core/v1 Events, which kubectl describe shows;
 	// AKO's enableEvents: false turns them off.

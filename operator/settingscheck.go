@@ -2,6 +2,7 @@ package operator
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/metrics"
 	"github.com/vipgate/vipgate/rules"
 )
@@ -71,4 +73,13 @@ func exportVIPUsage(snap *inventory.Snapshot) {
 		out[i] = metrics.VIPSubnet{Network: u.Network, Subnet: u.Subnet.String(), Free: u.Free, Allocated: u.Allocated}
 	}
 	metrics.VIPNetworks(out)
+}
+
+// fullSync is AKOSettings.fullSyncFrequency as a duration (AKO's full sync:
+// the applier reads the controller's objects again this often), 0 when unset.
+func fullSync(s *config.Settings) time.Duration {
+	if n, err := strconv.Atoi(s.AKOSettings.FullSyncFrequency); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	return 0
 }

@@ -21,6 +21,7 @@
 package apply
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 
@@ -43,17 +45,35 @@ import (
 // reconciler does, per key).
 type Applier struct {
 	c avi.Client
-	// OnWrite is called after every Apply or Delete that wrote something,
-	// e.g. inventory.Cache.Invalidate.
+	// CreatedBy and NamePrefix ("<cluster>--") select this cluster's objects
+	// for the mirror (see mirror.go).
+	CreatedBy, NamePrefix string
+	// Resync is how old the mirror may get before it is read again (0: never).
+	Resync time.Duration
+	// OnVsVip is told every VsVip write (the controller's answer, or the
+	// deletion), e.g. inventory.Cache.Observe: the writes keep the inventory
+	// current. OnWrite is called after an Edit of a shared object (an SE
+	// group's labels), e.g. inventory.Cache.Invalidate.
+	OnVsVip func(inventory.VsVipChange)
 	OnWrite func()
 
+	m     mirror
 	mu    sync.Mutex
 	names map[string]string // "type/uuid" → name, for references without #name
 }
 
-// New returns an applier using c.
-func New(c avi.Client) *Applier {
-	return &Applier{c: c, names: map[string]string{}}
+// New returns an applier using c for the objects of createdBy, whose names
+// start with namePrefix.
+func New(c avi.Client, createdBy, namePrefix string) *Applier {
+	return &Applier{c: c, CreatedBy: createdBy, NamePrefix: namePrefix, names: map[string]string{}}
+}
+
+// tenant is the tenant an owner's objects live in ("" is the client's).
+func (a *Applier) tenant(t string) string {
+	if t == "" {
+		return a.c.Tenant()
+	}
+	return t
 }
 
 // Owner identifies the objects of one Service or shared-VIP group.
@@ -159,11 +179,6 @@ func (a *Applier) Apply(ctx context.Context, set *model.Set) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{}
-	defer func() {
-		if res.Writes > 0 && a.OnWrite != nil {
-			a.OnWrite()
-		}
-	}()
 	// Refuse to touch an object with our name that is not provably ours.
 	for _, d := range want {
 		if c := cur[d.typ+"/"+d.name]; c != nil && !owner.mine(c) {
@@ -252,35 +267,13 @@ type outcome struct {
 // applyOne makes one object match d: nothing when the current one covers it,
 // an update, or a create (falling back to an update when the name exists).
 func (a *Applier) applyOne(ctx context.Context, owner Owner, d desiredObj, c *current) (o outcome) {
-	var out map[string]any
+	tenant := a.tenant(owner.Tenant)
 	if c == nil {
-		o.writes++
-		err := a.c.Create(ctx, d.typ, d.body, owner.Tenant, &out)
-		if err == nil {
-			o.created = true
-			if d.typ == model.TypeVsVip {
-				o.vsvip, o.err = decode[objects.VsVip](out)
-			}
-			return o
-		}
-		if !session.IsConflict(err) {
-			o.err = session.WithObject(err, d.typ+"/"+d.name)
-			return o
-		}
-		// The name exists already: an L7 object another shard held (its host
-		// moved), or one left by an interrupted apply. Read it and update it
-		// if it is ours.
-		var rerr error
-		if c, rerr = a.readByName(ctx, d.typ, d.name, owner.Tenant); rerr != nil || c == nil {
-			o.err = session.WithObject(err, d.typ+"/"+d.name)
-			return o
-		}
-		if !owner.mine(c) {
-			o.err = &session.Error{Op: "apply " + d.typ, Object: d.name, Message: owner.refuse(c)}
+		if c, o = a.create(ctx, owner, d); c == nil || o.err != nil {
 			return o
 		}
 	}
-	if err := a.normalizeRefs(ctx, c.raw, owner.Tenant); err != nil {
+	if err := a.normalizeRefs(ctx, c.raw, tenant); err != nil {
 		o.err = err
 		return o
 	}
@@ -298,15 +291,80 @@ func (a *Applier) applyOne(ctx context.Context, owner Owner, d desiredObj, c *cu
 	body = clone(body)
 	body["uuid"] = c.uuid
 	o.writes++
-	if err := a.c.Update(ctx, d.typ, c.uuid, body, owner.Tenant, &out); err != nil {
+	var out map[string]any
+	if err := a.c.Update(ctx, d.typ, c.uuid, body, tenant, &out); err != nil {
+		if session.IsNotFound(err) {
+			// The mirror was behind: someone deleted it. Create it again.
+			a.m.remove(tenant, d.typ, d.name)
+			_, created := a.create(ctx, owner, d)
+			created.writes += o.writes
+			return created
+		}
 		o.err = session.WithObject(err, d.typ+"/"+d.name)
 		return o
 	}
 	o.updated = true
-	if d.typ == model.TypeVsVip {
+	o.err = a.record(ctx, tenant, d.typ, out)
+	if o.err == nil && d.typ == model.TypeVsVip {
 		o.vsvip, o.err = decode[objects.VsVip](out)
 	}
 	return o
+}
+
+// create POSTs d. When the name exists already (an L7 object another shard
+// held, one left by an interrupted apply, one the mirror has not seen) it
+// reads that object and returns it, for an update if it is the owner's.
+func (a *Applier) create(ctx context.Context, owner Owner, d desiredObj) (*current, outcome) {
+	tenant := a.tenant(owner.Tenant)
+	o := outcome{writes: 1}
+	var out map[string]any
+	err := a.c.Create(ctx, d.typ, d.body, tenant, &out)
+	if err == nil {
+		o.created = true
+		if o.err = a.record(ctx, tenant, d.typ, out); o.err == nil && d.typ == model.TypeVsVip {
+			o.vsvip, o.err = decode[objects.VsVip](out)
+		}
+		return nil, o
+	}
+	if !session.IsConflict(err) {
+		o.err = session.WithObject(err, d.typ+"/"+d.name)
+		return nil, o
+	}
+	c, rerr := a.readByName(ctx, d.typ, d.name, tenant)
+	if rerr != nil || c == nil {
+		o.err = session.WithObject(err, d.typ+"/"+d.name)
+		return nil, o
+	}
+	if !owner.mine(c) {
+		o.err = &session.Error{Op: "apply " + d.typ, Object: d.name, Message: owner.refuse(c)}
+		return nil, o
+	}
+	if o.err = a.record(ctx, tenant, d.typ, c.raw); o.err != nil {
+		return nil, o
+	}
+	return c, o
+}
+
+// record puts an object the controller returned into the mirror, with its
+// references named (the mirror's diffs compare references by name).
+func (a *Applier) record(ctx context.Context, tenant, typ string, obj map[string]any) error {
+	if obj == nil {
+		return nil
+	}
+	c := currentOf(typ, obj)
+	a.remember(typ, c.uuid, c.name) // its own url names it
+	if err := a.normalizeRefs(ctx, obj, tenant); err != nil {
+		return err
+	}
+	if typ == model.TypeVsVip && a.OnVsVip != nil {
+		v, err := decode[objects.VsVip](obj)
+		if err != nil {
+			return err
+		}
+		a.OnVsVip(inventory.VsVipChange{Addrs: model.AllocatedAddresses(v),
+			Holder: inventory.Holder{VsVip: c.name, Tenant: tenant, CreatedBy: c.createdBy, ClusterID: c.clusterID, Owner: c.owner}})
+	}
+	return a.m.put(tenant, typ, obj)
 }
 
 // Delete removes every object of owner, VirtualService first and VsVip last.
@@ -330,9 +388,6 @@ func (a *Applier) Delete(ctx context.Context, owner Owner) (*Result, error) {
 		}
 	}
 	err = a.deleteAll(ctx, mine, owner.Tenant, res, owner.L7)
-	if res.Writes > 0 && a.OnWrite != nil {
-		a.OnWrite()
-	}
 	return res, err
 }
 
@@ -363,6 +418,10 @@ func (a *Applier) deleteAll(ctx context.Context, objs []*current, tenant string,
 			}
 			return session.WithObject(err, c.typ+"/"+c.name)
 		}
+		a.m.remove(a.tenant(tenant), c.typ, c.name)
+		if c.typ == model.TypeVsVip && a.OnVsVip != nil {
+			a.OnVsVip(inventory.VsVipChange{Holder: inventory.Holder{VsVip: c.name, Tenant: a.tenant(tenant)}, Deleted: true})
+		}
 		res.Deleted = append(res.Deleted, c.typ+"/"+c.name)
 		logr.FromContextOrDiscard(ctx).V(1).Info("deleted", "type", c.typ, "name", c.name)
 	}
@@ -374,48 +433,28 @@ func (a *Applier) deleteAll(ctx context.Context, objs []*current, tenant string,
 // none), for start-up orphan collection: compare with the owners that should
 // exist and pass the rest to DeleteObjects.
 func (a *Applier) ListOwned(ctx context.Context, createdBy, tenant string, types ...string) ([]Object, error) {
-	var out []Object
+	if createdBy != a.CreatedBy {
+		return nil, fmt.Errorf("the applier mirrors %s's objects, not %s's", a.CreatedBy, createdBy)
+	}
+	if tenant != "*" {
+		tenant = a.tenant(tenant)
+	}
+	if err := a.ensure(ctx, tenant); err != nil {
+		return nil, err
+	}
 	if len(types) == 0 {
 		types = model.CreateOrder
 	}
+	var out []Object
 	for _, typ := range types {
-		q := url.Values{"fields": {"name,uuid,created_by,markers,type,tenant_ref"}, "include_name": {"true"}}
-		if typ != model.TypeVsVip {
-			q.Set("created_by", createdBy)
-		}
-		err := a.c.List(ctx, typ, q, tenant, avi.PageSize, func(raw json.RawMessage) error {
-			var o struct {
-				Name      string                          `json:"name"`
-				UUID      string                          `json:"uuid"`
-				CreatedBy string                          `json:"created_by"`
-				TenantRef string                          `json:"tenant_ref"`
-				Markers   []*objects.RoleFilterMatchLabel `json:"markers"`
-				Type      string                          `json:"type"`
-			}
-			if err := json.Unmarshal(raw, &o); err != nil {
-				return err
-			}
-			cb := o.CreatedBy
-			if cb == "" {
-				cb = inventory.MarkerValue(o.Markers, model.MarkerCreatedBy)
-			}
-			if cb != createdBy {
-				return nil
-			}
-			// Read across tenants ("*"), each object names its own.
-			t := tenant
-			if n := inventory.RefName(o.TenantRef); n != "" && (t == "*" || t == "") {
-				t = n
-			}
-			out = append(out, Object{Type: typ, Name: o.Name, UUID: o.UUID, Tenant: t,
-				ClusterID: inventory.MarkerValue(o.Markers, model.MarkerClusterID), OwnedBy: inventory.MarkerValue(o.Markers, model.MarkerOwner),
-				Child: typ == model.TypeVirtualService && o.Type == model.VSTypeVHChild})
-			return nil
+		a.m.scan(tenant, typ, func(k mkey, e *entry) {
+			out = append(out, Object{Type: typ, Name: k.name, UUID: e.uuid, Tenant: k.tenant,
+				ClusterID: e.clusterID, OwnedBy: e.owner, Child: e.child})
 		})
-		if err != nil {
-			return nil, err
-		}
 	}
+	slices.SortFunc(out, func(x, y Object) int {
+		return cmp.Or(strings.Compare(x.Tenant, y.Tenant), strings.Compare(x.Type, y.Type), strings.Compare(x.Name, y.Name))
+	})
 	return out, nil
 }
 
@@ -432,33 +471,31 @@ func (a *Applier) DeleteObjects(ctx context.Context, objs []Object) (*Result, er
 			break
 		}
 	}
-	if res.Writes > 0 && a.OnWrite != nil {
-		a.OnWrite()
-	}
 	return res, err
 }
 
-// readOwner reads the owner's current objects, keyed "type/name": the VsVip
-// and VirtualService by name, pools by name pattern and by reference from the
-// VirtualService, plus any desired object of another type by name.
+// readOwner returns the owner's current objects from the mirror, keyed
+// "type/name": the VsVip and VirtualService by name, pools by name pattern
+// and by reference from the VirtualService, plus any desired object of
+// another type by name. It sends nothing to the controller.
 func (a *Applier) readOwner(ctx context.Context, owner Owner, want []desiredObj) (map[string]*current, error) {
+	tenant := a.tenant(owner.Tenant)
+	if err := a.ensure(ctx, tenant); err != nil {
+		return nil, err
+	}
 	if owner.L7 {
-		return a.readL7(ctx, owner, want)
+		return a.readL7(owner, tenant, want)
 	}
 	out := map[string]*current{}
-	add := func(typ string) func(json.RawMessage) error {
-		return func(raw json.RawMessage) error {
-			c, err := a.decodeCurrent(typ, raw)
-			if err != nil {
-				return err
-			}
-			out[typ+"/"+c.name] = c
-			return nil
+	add := func(typ, name string) error {
+		c, err := a.m.get(tenant, typ, name)
+		if c != nil {
+			out[typ+"/"+name] = c
 		}
+		return err
 	}
-	inc := func(q url.Values) url.Values { q.Set("include_name", "true"); return q }
 	for _, typ := range []string{model.TypeVsVip, model.TypeVirtualService} {
-		if err := a.c.List(ctx, typ, inc(url.Values{"name": {owner.Name}}), owner.Tenant, 0, add(typ)); err != nil {
+		if err := add(typ, owner.Name); err != nil {
 			return nil, err
 		}
 	}
@@ -466,52 +503,37 @@ func (a *Applier) readOwner(ctx context.Context, owner Owner, want []desiredObj)
 	if len(bases) == 0 {
 		bases = []string{owner.Name}
 	}
-	for _, b := range bases {
-		q := inc(url.Values{"name.contains": {b + "-"}, "created_by": {owner.CreatedBy}})
-		addPool := add(model.TypePool)
-		err := a.c.List(ctx, model.TypePool, q, owner.Tenant, avi.PageSize, func(raw json.RawMessage) error {
-			var n struct {
-				Name string `json:"name"`
+	var pools []string
+	a.m.scan(tenant, model.TypePool, func(k mkey, _ *entry) {
+		for _, b := range bases {
+			if model.IsPoolOf(b, k.name) {
+				pools = append(pools, k.name)
 			}
-			if json.Unmarshal(raw, &n) == nil && !model.IsPoolOf(b, n.Name) {
-				return nil
-			}
-			return addPool(raw)
-		})
-		if err != nil {
-			return nil, err
 		}
-	}
+	})
 	// Pools the VirtualService references but that are named for another
 	// owner's pattern (e.g. a Service that left a shared-VIP group).
 	if vs := out[model.TypeVirtualService+"/"+owner.Name]; vs != nil {
-		for _, name := range referencedPools(vs.raw) {
-			if out[model.TypePool+"/"+name] != nil {
-				continue
-			}
-			if err := a.c.List(ctx, model.TypePool, inc(url.Values{"name": {name}}), owner.Tenant, 0, add(model.TypePool)); err != nil {
-				return nil, err
-			}
+		pools = append(pools, referencedPools(vs.raw)...)
+	}
+	for _, name := range pools {
+		if err := add(model.TypePool, name); err != nil {
+			return nil, err
 		}
 	}
 	// Desired objects of types not covered above.
 	for _, d := range want {
-		if d.typ == model.TypeVsVip || d.typ == model.TypeVirtualService || d.typ == model.TypePool {
-			continue
-		}
-		if err := a.c.List(ctx, d.typ, inc(url.Values{"name": {d.name}}), owner.Tenant, 0, add(d.typ)); err != nil {
-			return nil, err
+		if d.typ != model.TypeVsVip && d.typ != model.TypeVirtualService && d.typ != model.TypePool {
+			if err := add(d.typ, d.name); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil
 }
 
-// decodeCurrent decodes one object read from the controller.
-func (a *Applier) decodeCurrent(typ string, raw json.RawMessage) (*current, error) {
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", typ, err)
-	}
+// currentOf describes a controller object for the ownership checks.
+func currentOf(typ string, m map[string]any) *current {
 	c := &current{typ: typ, raw: m}
 	c.name, _ = m["name"].(string)
 	c.uuid, _ = m["uuid"].(string)
@@ -523,6 +545,16 @@ func (a *Applier) decodeCurrent(typ string, raw json.RawMessage) (*current, erro
 	if t, _ := m["type"].(string); typ == model.TypeVirtualService && t == model.VSTypeVHChild {
 		c.child = true
 	}
+	return c
+}
+
+// decodeCurrent decodes one object read from the controller.
+func (a *Applier) decodeCurrent(typ string, raw json.RawMessage) (*current, error) {
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", typ, err)
+	}
+	c := currentOf(typ, m)
 	a.remember(typ, c.uuid, c.name)
 	return c, nil
 }

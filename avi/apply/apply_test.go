@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	stdslices "slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -47,7 +49,7 @@ func newEnv(t testing.TB, seed *avisim.Seed, vipNet string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	return &env{sim: sim, c: c, s: &s, a: apply.New(c)}
+	return &env{sim: sim, c: c, s: &s, a: apply.New(c, s.CreatedBy(), "c1--")}
 }
 
 func service(name string, ports ...int32) *corev1.Service {
@@ -410,4 +412,102 @@ func TestAWSMultiVIP(t *testing.T) {
 	if res, err := e.a.Apply(ctx, set); err != nil || res.Writes != 0 {
 		t.Fatalf("re-apply: %+v %v", res, err)
 	}
+}
+
+// TestNoReadsPerObject: creating and updating owners sends their writes
+// and no GET of them (the mirror, kept by the writes, is what is diffed); a
+// new applier over the same controller (a restart) reads collection pages
+// only, one per type, and a re-apply in sync then writes nothing and reads
+// nothing more.
+func TestNoReadsPerObject(t *testing.T) {
+	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
+	ctx := context.Background()
+	if _, err := e.a.ListOwned(ctx, e.s.CreatedBy(), ""); err != nil { // load the (empty) mirror
+		t.Fatal(err)
+	}
+	var sets []*model.Set
+	for i := range 20 {
+		sets = append(sets, e.build(t, service(fmt.Sprintf("web%d", i), 80), "10.0.0.1"))
+	}
+	e.sim.ResetCounts()
+	for _, set := range sets {
+		if _, err := e.a.Apply(ctx, set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gets := func() map[string]int {
+		out := map[string]int{}
+		for k, n := range e.sim.Counts() {
+			// Reads of the objects vipgate writes; a reference to a System-*
+			// object (cloud, profile, tenant) is named with one GET per process.
+			if typ, ok := strings.CutPrefix(k, "GET "); ok && stdslices.Contains(model.CreateOrder, typ) {
+				out[typ] = n
+			}
+		}
+		return out
+	}
+	if got := gets(); len(got) != 0 {
+		t.Errorf("creating 20 Services read %v (want no read of any object vipgate writes)", got)
+	}
+	if w := e.sim.Writes(); w != 60 {
+		t.Errorf("creating 20 Services took %d writes, want 60", w)
+	}
+
+	restarted := apply.New(e.c, e.s.CreatedBy(), "c1--")
+	e.sim.ResetCounts()
+	for _, set := range sets {
+		if res, err := restarted.Apply(ctx, set); err != nil || res.Writes != 0 {
+			t.Fatalf("re-apply after a restart: %+v %v", res, err)
+		}
+	}
+	if e.sim.Writes() != 0 {
+		t.Errorf("a restart in sync wrote %d times", e.sim.Writes())
+	}
+	for typ, n := range gets() {
+		if n > 1 {
+			t.Errorf("a restart in sync read %s %d times, want one collection page", typ, n)
+		}
+	}
+}
+
+// TestMirrorBehindIsSettledByTheController: the mirror can be behind the
+// controller (another writer deleted the owner's objects). An update of an
+// object that is gone creates it again (404); what did not change is
+// restored at the next full read of the controller (Resync).
+func TestMirrorBehindIsSettledByTheController(t *testing.T) {
+	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
+	ctx := context.Background()
+	set := e.build(t, service("web", 80), "10.0.0.1")
+	if _, err := e.a.Apply(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	other := apply.New(e.c, e.s.CreatedBy(), "c1--")
+	if _, err := other.Delete(ctx, apply.OwnerOf(set)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.a.Apply(ctx, e.build(t, service("web", 80), "10.0.0.2")); err != nil {
+		t.Fatalf("apply over a stale mirror: %v", err)
+	}
+	if got := e.objects("pool"); fmt.Sprint(got) != "[c1--ns-web-TCP-80]" {
+		t.Fatalf("the changed pool was not created again: %v", got)
+	}
+	if got := poolServers(e.sim.Objects("admin", "pool")[0]); got != "10.0.0.2:8080" {
+		t.Errorf("pool servers %s", got)
+	}
+	e.a.Resync = time.Nanosecond
+	if _, err := e.a.Apply(ctx, e.build(t, service("web", 80), "10.0.0.2")); err != nil {
+		t.Fatalf("apply after a full read: %v", err)
+	}
+	if got := fmt.Sprint(e.objects("vsvip"), e.objects("pool"), e.objects("virtualservice")); got != "[c1--ns-web] [c1--ns-web-TCP-80] [c1--ns-web]" {
+		t.Errorf("objects after a full read: %s", got)
+	}
+}
+
+func poolServers(pool map[string]any) string {
+	var out []string
+	for _, s := range pool["servers"].([]any) {
+		m := s.(map[string]any)
+		out = append(out, fmt.Sprintf("%s:%v", m["ip"].(map[string]any)["addr"], m["port"]))
+	}
+	return strings.Join(out, ",")
 }

@@ -200,3 +200,54 @@ func (s *Snapshot) Usage() []SubnetUsage {
 	})
 	return out
 }
+
+// VsVipChange is a VsVip write vipgate made: what the controller answered
+// (its addresses and holder), or its deletion.
+type VsVipChange struct {
+	Holder  Holder
+	Addrs   []netip.Addr
+	Deleted bool
+}
+
+// With returns a copy of s with changes applied: the VIPs each VsVip holds
+// now, and free addresses counted again. It lets the writes themselves keep
+// the inventory current between collection reads.
+func (s *Snapshot) With(changes []VsVipChange) *Snapshot {
+	out := *s
+	out.InUse = make(map[netip.Addr]Holder, len(s.InUse)+len(changes))
+	for a, h := range s.InUse {
+		out.InUse[a] = h
+	}
+	out.VsVips = make(map[string][]Holder, len(s.VsVips)+len(changes))
+	for n, hs := range s.VsVips {
+		out.VsVips[n] = hs
+	}
+	for _, c := range changes {
+		name, tenant := c.Holder.VsVip, c.Holder.Tenant
+		for a, h := range out.InUse {
+			if h.VsVip == name && h.Tenant == tenant {
+				delete(out.InUse, a)
+			}
+		}
+		hs := slices.DeleteFunc(slices.Clone(out.VsVips[name]), func(h Holder) bool { return h.Tenant == tenant })
+		if !c.Deleted {
+			hs = append(hs, c.Holder)
+			for _, a := range c.Addrs {
+				out.InUse[a] = c.Holder
+			}
+		}
+		if len(hs) == 0 {
+			delete(out.VsVips, name)
+		} else {
+			out.VsVips[name] = hs
+		}
+	}
+	out.Networks = make(map[string]*Network, len(s.Networks))
+	for k, n := range s.Networks {
+		cp := *n
+		cp.Subnets = slices.Clone(n.Subnets)
+		out.Networks[k] = &cp
+	}
+	out.ComputeFree()
+	return &out
+}

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,14 @@ type Cache struct {
 	soon  chan struct{}
 	mu    sync.Mutex // serialises refreshes
 
+	// VsVip writes vipgate made, folded into the snapshot by the runner
+	// (pending), and kept (recent) until a load that started after them has
+	// landed, since a load that started before a write does not show it.
+	obsMu   sync.Mutex
+	pending []observed
+	recent  []observed
+	fold    chan struct{}
+
 	// OnRefresh, when set before Start, is called with every new snapshot
 	// (settings checks and gauges that follow the controller).
 	OnRefresh func(ctx context.Context, s *inventory.Snapshot)
@@ -42,7 +51,52 @@ func NewCache(load LoadFunc, interval time.Duration) *Cache {
 	if interval <= 0 {
 		interval = 60 * time.Second
 	}
-	return &Cache{load: load, Interval: interval, MinGap: time.Second, soon: make(chan struct{}, 1)}
+	return &Cache{load: load, Interval: interval, MinGap: time.Second, soon: make(chan struct{}, 1), fold: make(chan struct{}, 1)}
+}
+
+// foldDelay batches observed writes before they are folded in.
+const foldDelay = 50 * time.Millisecond
+
+// observed is one VsVip write and when it was seen.
+type observed struct {
+	at time.Time
+	ch inventory.VsVipChange
+}
+
+// Observe records a VsVip write vipgate made (the addresses the controller
+// answered with, or a deletion): the writes themselves keep the inventory
+// current, so a burst of creates costs no reload. The running cache folds
+// them in within a moment; until then Dirty reports them.
+func (c *Cache) Observe(ch inventory.VsVipChange) {
+	c.obsMu.Lock()
+	c.pending = append(c.pending, observed{time.Now(), ch})
+	c.obsMu.Unlock()
+	select {
+	case c.fold <- struct{}{}:
+	default:
+	}
+}
+
+// foldPending applies the writes observed so far to the current snapshot.
+func (c *Cache) foldPending() {
+	c.mu.Lock() // not while a refresh swaps the snapshot
+	defer c.mu.Unlock()
+	c.obsMu.Lock()
+	batch := c.pending
+	c.pending = nil
+	c.recent = append(c.recent, batch...)
+	c.obsMu.Unlock()
+	if cur := c.cur.Load(); cur != nil && len(batch) > 0 {
+		c.cur.Store(cur.With(changesOf(batch)))
+	}
+}
+
+func changesOf(obs []observed) []inventory.VsVipChange {
+	out := make([]inventory.VsVipChange, len(obs))
+	for i, o := range obs {
+		out[i] = o.ch
+	}
+	return out
 }
 
 // Snapshot returns the current snapshot, or nil before the first successful load.
@@ -55,8 +109,13 @@ func (c *Cache) Stale(now time.Time, bound time.Duration) bool {
 	return s == nil || s.Age(now) > bound
 }
 
-// Dirty reports that a write happened since the current snapshot was taken.
-func (c *Cache) Dirty() bool { return c.dirty.Load() }
+// Dirty reports that a write happened that the current snapshot may not show.
+func (c *Cache) Dirty() bool {
+	c.obsMu.Lock()
+	pending := len(c.pending) > 0
+	c.obsMu.Unlock()
+	return pending || c.dirty.Load()
+}
 
 // Refresh loads a new snapshot now and swaps it in. On failure the previous
 // snapshot stays (it ages towards Stale).
@@ -64,6 +123,7 @@ func (c *Cache) Refresh(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	wasDirty := c.dirty.Swap(false)
+	started := time.Now()
 	s, err := c.load(ctx)
 	if err != nil {
 		if wasDirty {
@@ -71,6 +131,16 @@ func (c *Cache) Refresh(ctx context.Context) error {
 		}
 		metrics.InventoryRefreshFailed()
 		return err
+	}
+	// Writes seen since this load started may be missing from it.
+	c.obsMu.Lock()
+	c.recent = append(c.recent, c.pending...)
+	c.pending = nil
+	c.recent = slices.DeleteFunc(c.recent, func(o observed) bool { return o.at.Before(started) })
+	replay := changesOf(c.recent)
+	c.obsMu.Unlock()
+	if len(replay) > 0 {
+		s = s.With(replay)
 	}
 	c.cur.Store(s)
 	metrics.InventoryRefreshed(s.FetchedAt)
@@ -121,6 +191,15 @@ func (c *Cache) Start(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-c.fold:
+			// Batch the writes of a burst: one copy of the snapshot per pause.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(foldDelay):
+			}
+			c.foldPending()
+			continue
 		case <-t.C:
 		case <-c.soon:
 			if gap := c.MinGap - time.Since(last); gap > 0 {

@@ -1,0 +1,268 @@
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/vipgate/vipgate/avi"
+	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/avi/model"
+	"github.com/vipgate/vipgate/avi/objects"
+	"github.com/vipgate/vipgate/avi/session"
+)
+
+// The mirror holds the objects this cluster wrote (its created_by), as the
+// controller last returned them: read in collection pages when the applier
+// first needs a tenant, then kept current by the applier's own writes (the
+// controller answers every POST and PUT with the object). Applies diff
+// against it, so creating or updating an owner sends its writes without a
+// GET first, and a restart in sync costs the collection pages and nothing
+// per object. It is a cache, not truth: it is read again every Resync, and
+// when it is wrong the controller's answer settles it (a create of a name
+// that exists is a 409, which reads that object; an update of one that is
+// gone is a 404, which creates it).
+//
+// Objects are kept as compact JSON of the top-level fields vipgate's own
+// types (avi/objects) know, which is every field a diff looks at, so 10,000
+// Services cost tens of megabytes, not hundreds.
+type mirror struct {
+	mu   sync.RWMutex
+	objs map[mkey]*entry
+	// loaded lists the tenants read; "*" when read across every tenant.
+	loaded   map[string]bool
+	loadedAt time.Time
+	// During a reload, writes go to dirty too and win over what the reload read.
+	reloading bool
+	dirty     map[mkey]*entry // nil entry: deleted
+
+	loadMu sync.Mutex
+}
+
+// mkey is an object's place: tenant, type and name.
+type mkey struct{ tenant, typ, name string }
+
+// entry is one mirrored object.
+type entry struct {
+	uuid, createdBy, clusterID, owner string
+	child                             bool
+	body                              []byte
+}
+
+// fieldsOf lists, per type, the top-level JSON names vipgate's types know.
+var fieldsOf = func() map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for typ, v := range map[string]any{
+		model.TypeVsVip: objects.VsVip{}, model.TypeSSLKeyAndCertificate: objects.SSLKeyAndCertificate{},
+		model.TypePool: objects.Pool{}, model.TypePoolGroup: objects.PoolGroup{}, model.TypeL4PolicySet: struct{}{},
+		model.TypeHTTPPolicySet: objects.HTTPPolicySet{}, model.TypeVirtualService: objects.VirtualService{},
+	} {
+		fs := map[string]bool{"type": true, "tenant_ref": true}
+		t := reflect.TypeOf(v)
+		for i := range t.NumField() {
+			fs[strings.Split(t.Field(i).Tag.Get("json"), ",")[0]] = true
+		}
+		out[typ] = fs
+	}
+	return out
+}()
+
+// newEntry projects a controller object onto what the mirror keeps.
+func newEntry(typ string, m map[string]any) (*entry, error) {
+	keep := map[string]any{}
+	for k, v := range m {
+		if fieldsOf[typ][k] {
+			keep[k] = v
+		}
+	}
+	body, err := json.Marshal(keep)
+	if err != nil {
+		return nil, err
+	}
+	c := currentOf(typ, m)
+	return &entry{uuid: c.uuid, createdBy: c.createdBy, clusterID: c.clusterID, owner: c.owner, child: c.child, body: body}, nil
+}
+
+// current decodes a mirrored object for diffing.
+func (e *entry) current(k mkey) (*current, error) {
+	var m map[string]any
+	if err := json.Unmarshal(e.body, &m); err != nil {
+		return nil, fmt.Errorf("decoding mirrored %s %s: %w", k.typ, k.name, err)
+	}
+	return &current{typ: k.typ, name: k.name, uuid: e.uuid, createdBy: e.createdBy, clusterID: e.clusterID,
+		owner: e.owner, child: e.child, raw: m}, nil
+}
+
+// put records what the controller holds now for tenant.
+func (m *mirror) put(tenant, typ string, obj map[string]any) error {
+	e, err := newEntry(typ, obj)
+	if err != nil {
+		return err
+	}
+	name, _ := obj["name"].(string)
+	k := mkey{tenant, typ, name}
+	m.mu.Lock()
+	m.objs[k] = e
+	if m.reloading {
+		m.dirty[k] = e
+	}
+	m.mu.Unlock()
+	return nil
+}
+
+// remove records that an object is gone.
+func (m *mirror) remove(tenant, typ, name string) {
+	k := mkey{tenant, typ, name}
+	m.mu.Lock()
+	delete(m.objs, k)
+	if m.reloading {
+		m.dirty[k] = nil
+	}
+	m.mu.Unlock()
+}
+
+// get returns the mirrored object, nil when there is none.
+func (m *mirror) get(tenant, typ, name string) (*current, error) {
+	k := mkey{tenant, typ, name}
+	m.mu.RLock()
+	e := m.objs[k]
+	m.mu.RUnlock()
+	if e == nil {
+		return nil, nil
+	}
+	return e.current(k)
+}
+
+// scan calls fn for every mirrored object of typ in tenant ("*": every tenant).
+func (m *mirror) scan(tenant, typ string, fn func(k mkey, e *entry)) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for k, e := range m.objs {
+		if k.typ == typ && (tenant == "*" || k.tenant == tenant) {
+			fn(k, e)
+		}
+	}
+}
+
+// ensure reads tenant into the mirror unless it is there and younger than
+// the applier's Resync: across every tenant at once where the account may
+// ("*"), else the one tenant.
+func (a *Applier) ensure(ctx context.Context, tenant string) error {
+	m := &a.m
+	m.mu.RLock()
+	fresh := a.Resync <= 0 || time.Since(m.loadedAt) < a.Resync
+	done := (m.loaded["*"] || m.loaded[tenant]) && fresh
+	m.mu.RUnlock()
+	if done {
+		return nil
+	}
+	m.loadMu.Lock()
+	defer m.loadMu.Unlock()
+	m.mu.RLock()
+	fresh = a.Resync <= 0 || time.Since(m.loadedAt) < a.Resync
+	done = (m.loaded["*"] || m.loaded[tenant]) && fresh
+	m.mu.RUnlock()
+	if done {
+		return nil
+	}
+	scope := "*"
+	objs, err := a.readAll(ctx, scope)
+	if err != nil && !session.IsRetryable(err) && tenant != "*" {
+		logr.FromContextOrDiscard(ctx).V(1).Info("cannot read across tenants; reading one", "tenant", tenant, "error", session.Message(err))
+		scope = tenant
+		objs, err = a.readAll(ctx, scope)
+	}
+	if err != nil {
+		return err
+	}
+	m.install(scope, objs, !fresh)
+	return nil
+}
+
+// install swaps in what a read found for scope; writes made while it read win.
+func (m *mirror) install(scope string, objs map[mkey]*entry, reload bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if reload || m.objs == nil {
+		keep := m.objs
+		m.objs = objs
+		for k, e := range keep {
+			if scope != "*" && k.tenant != scope {
+				m.objs[k] = e // another tenant, not read now
+			}
+		}
+		m.loaded = map[string]bool{}
+	} else {
+		for k, e := range objs {
+			m.objs[k] = e
+		}
+	}
+	for k, e := range m.dirty {
+		if e == nil {
+			delete(m.objs, k)
+		} else {
+			m.objs[k] = e
+		}
+	}
+	m.dirty, m.reloading = nil, false
+	m.loaded[scope] = true
+	m.loadedAt = time.Now()
+}
+
+// readAll reads every object this cluster created in scope ("*" or one
+// tenant), in pages, one collection per type. VsVips have no created_by
+// field: they are read by this cluster's name prefix and kept by marker.
+func (a *Applier) readAll(ctx context.Context, scope string) (map[mkey]*entry, error) {
+	a.m.mu.Lock()
+	a.m.reloading, a.m.dirty = true, map[mkey]*entry{}
+	a.m.mu.Unlock()
+	out := map[mkey]*entry{}
+	for _, typ := range model.CreateOrder {
+		q := url.Values{"include_name": {"true"}}
+		if typ == model.TypeVsVip {
+			q.Set("name.contains", a.NamePrefix)
+		} else {
+			q.Set("created_by", a.CreatedBy)
+		}
+		err := a.c.List(ctx, typ, q, scope, avi.PageSize, func(raw json.RawMessage) error {
+			var obj map[string]any
+			if err := json.Unmarshal(raw, &obj); err != nil {
+				return fmt.Errorf("decoding %s: %w", typ, err)
+			}
+			c := currentOf(typ, obj)
+			if c.createdBy != a.CreatedBy {
+				return nil
+			}
+			a.remember(typ, c.uuid, c.name)
+			e, err := newEntry(typ, obj)
+			if err != nil {
+				return err
+			}
+			tenant := scope
+			if n := inventory.RefName(stringOf(obj, "tenant_ref")); n != "" {
+				tenant = n
+			}
+			out[mkey{tenant, typ, c.name}] = e
+			return nil
+		})
+		if err != nil {
+			a.m.mu.Lock()
+			a.m.reloading, a.m.dirty = false, nil
+			a.m.mu.Unlock()
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func stringOf(m map[string]any, k string) string {
+	s, _ := m[k].(string)
+	return s
+}
