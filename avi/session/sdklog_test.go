@@ -109,7 +109,7 @@ func TestStderrFilterNeverBlocksWriters(t *testing.T) {
 	go func() { f.run(r); close(ran) }()
 
 	const writers, lines = 8, 2000
-	line := "I1201 10:00:00.000001       1 worker.go:1] " + strings.Repeat("y", 100) + "\n"
+	line := "E1201 10:00:00.000001       1 worker.go:1] " + strings.Repeat("y", 100) + "\n"
 	var wg sync.WaitGroup
 	for i := 0; i < writers; i++ {
 		wg.Add(1)
