@@ -72,10 +72,11 @@ type Client struct {
 
 	// mu guards the credentials last seen and the HTTP client built for
 	// their certificateAuthorityData.
-	mu    sync.Mutex
-	creds config.Credentials
-	hc    *http.Client
-	hcErr error
+	mu     sync.Mutex
+	creds  config.Credentials
+	hc     *http.Client
+	hcErr  error
+	srcErr string // the credential source's last reported problem
 }
 
 // slot is one alb-sdk session with its recording HTTP client. A slot is used
@@ -191,6 +192,18 @@ func (c *Client) current() (config.Credentials, *http.Client, error) {
 	cur := c.src.Current()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if e, ok := c.src.(interface{ Err() error }); ok {
+		// A Secret edited into something unusable: say so once, and keep
+		// logging in with the last good credentials.
+		msg := ""
+		if err := e.Err(); err != nil {
+			msg = err.Error()
+		}
+		if msg != c.srcErr && msg != "" {
+			c.log.Info("controller credentials unusable; keeping the last good ones", "error", msg)
+		}
+		c.srcErr = msg
+	}
 	first := c.hc == nil && c.hcErr == nil
 	if !first && cur == c.creds {
 		return c.creds, c.hc, c.hcErr

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
 	albsession "github.com/vmware/alb-sdk/go/session"
 
 	"github.com/vipgate/vipgate/avi/session"
@@ -304,5 +306,49 @@ func TestConcurrentReloginsAfterRefusal(t *testing.T) {
 	}
 	if got := sim.LoginFailures(); got != 1 {
 		t.Fatalf("%d refused logins reached the controller, want 1", got)
+	}
+}
+
+// What happens to the mounted credentials is logged once per change, without
+// secrets; an unusable Secret keeps the last good credentials in use.
+func TestCredentialChangesAreLogged(t *testing.T) {
+	sim, cs := start(t)
+	dir, src := mountedCredentials(t, admin(sim))
+	var mu sync.Mutex
+	var lines []string
+	log := funcr.New(func(_, args string) { mu.Lock(); lines = append(lines, args); mu.Unlock() }, funcr.Options{})
+	c, err := session.New(logr.NewContext(context.Background(), log), cs, src, session.Options{PoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	broken := admin(sim)
+	broken.Password = ""
+	if err := config.WriteCredentialsDir(dir, broken); err != nil {
+		t.Fatal(err)
+	}
+	sim.Faults().ExpireSessions()
+	for i := 0; i < 2; i++ {
+		if err := getCloud(c); err != nil {
+			t.Fatalf("with an unusable Secret, the last good credentials: %v", err)
+		}
+	}
+	rotate(t, sim, dir, "rotated-secret-1")
+	for i := 0; i < 2; i++ {
+		if err := getCloud(c); err != nil {
+			t.Fatalf("after rotation: %v", err)
+		}
+	}
+	prefix := `"level"=0 "msg"=`
+	ctl := ` "controller"="` + sim.Host() + `" "tenant"="admin"`
+	want := []string{
+		prefix + `"controller credentials unusable; keeping the last good ones"` + ctl +
+			` "error"="credentials in ` + dir + `: one of the keys password or authtoken is required"`,
+		prefix + `"controller credentials changed; new logins use them"` + ctl + ` "username"="admin"`,
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("log\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
