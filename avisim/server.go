@@ -3,6 +3,7 @@ package avisim
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +50,9 @@ type Options struct {
 type Sim struct {
 	opts    Options
 	version string
+	// users maps user names to passwords; usersMu guards it once serving,
+	// since SetPassword changes it under running logins.
+	usersMu sync.RWMutex
 	users   map[string]string
 
 	store    *store
@@ -56,6 +60,8 @@ type Sim struct {
 	faults   *Faults
 	counts   counters
 	logins   atomic.Int64
+	// loginFailures counts refused logins (wrong user or password).
+	loginFailures atomic.Int64
 
 	mu   sync.Mutex
 	srv  *httptest.Server
@@ -119,7 +125,7 @@ func New(opts Options) (*Sim, error) {
 func (s *Sim) Start() *httptest.Server { return s.start(false) }
 
 // StartTLS serves the simulator over HTTPS with a self-signed certificate
-// on a loopback port, as alb-sdk expects by default (with SetInsecure).
+// on a loopback port; clients trust it through CACertPEM.
 func (s *Sim) StartTLS() *httptest.Server { return s.start(true) }
 
 func (s *Sim) start(tls bool) *httptest.Server {
@@ -255,6 +261,34 @@ func (s *Sim) Objects(tenant, typ string) []map[string]any {
 // clients had to re-authenticate.
 func (s *Sim) Logins() int { return int(s.logins.Load()) }
 
+// LoginFailures returns the number of refused logins (unknown user or wrong
+// password), which shows how hard a client with stale credentials pushes
+// against the controller's account lockout.
+func (s *Sim) LoginFailures() int { return int(s.loginFailures.Load()) }
+
+// SetPassword sets user's password, adding the user if it is new, as an
+// administrator rotating a password on the controller does. Sessions already
+// logged in stay valid (ExpireSessions ends them); new logins need the new
+// password.
+func (s *Sim) SetPassword(user, password string) {
+	s.usersMu.Lock()
+	s.users[user] = password
+	s.usersMu.Unlock()
+}
+
+// CACertPEM returns, PEM-encoded, the certificate a client must trust to
+// verify the server StartTLS started (its self-signed certificate, which is
+// its own CA): what goes into certificateAuthorityData of vipgate's
+// credentials. It is nil before StartTLS and for a plain-HTTP server.
+func (s *Sim) CACertPEM() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv == nil || s.srv.TLS == nil || s.srv.Certificate() == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
+}
+
 // Sessions returns the number of live sessions (for tests of re-login).
 func (s *Sim) Sessions() int { return s.sessions.count() }
 
@@ -373,7 +407,11 @@ func (s *Sim) login(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, errf(http.StatusBadRequest, "Invalid login body"))
 		return
 	}
-	if pw, ok := s.users[cred.Username]; !ok || cred.Username == "" || pw != cred.Password {
+	s.usersMu.RLock()
+	pw, ok := s.users[cred.Username]
+	s.usersMu.RUnlock()
+	if !ok || cred.Username == "" || pw != cred.Password {
+		s.loginFailures.Add(1)
 		writeErr(w, errf(http.StatusUnauthorized, "Invalid credentials"))
 		return
 	}

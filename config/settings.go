@@ -104,6 +104,11 @@ type ControllerSettings struct {
 	ControllerHost         string `json:"controllerHost" validate:"required,hostport"`
 	TenantName             string `json:"tenantName" validate:"required"`
 	VRFName                string `json:"vrfName"`
+	// InsecureSkipVerify turns off the verification of the controller's TLS
+	// certificate. It is vipgate's own key: AKO skips verification whenever
+	// the credentials carry no certificateAuthorityData, which sends the
+	// password to whoever answers; vipgate verifies unless told not to here.
+	InsecureSkipVerify Bool `json:"insecureSkipVerify"`
 }
 
 // NodePortSelector picks the nodes used as pool servers in NodePort mode.

@@ -41,8 +41,11 @@ import (
 
 // Options configure one vipgate process.
 type Options struct {
-	Settings    *config.Settings
-	Credentials config.Credentials
+	Settings *config.Settings
+	// Credentials log in to the controller: a config.Credentials value, or a
+	// config.CredentialsDir following the mounted Secret, so that a rotated
+	// password is used by the next login without a restart.
+	Credentials config.CredentialSource
 	// Namespace vipgate runs in (leader lease, default TLS secret, never intercepted).
 	Namespace string
 
@@ -126,7 +129,8 @@ type Operator struct {
 }
 
 // connect logs in to the controller, retrying until ConnectTimeout: a controller
-// that is briefly unreachable at start-up should not crash-loop the pod.
+// that is briefly unreachable at start-up should not crash-loop the pod. What
+// retrying cannot fix (refused credentials, an untrusted certificate) fails at once.
 func connect(ctx context.Context, o Options) (*session.Client, error) {
 	limit := o.ConnectTimeout
 	if limit == 0 {
@@ -134,13 +138,21 @@ func connect(ctx context.Context, o Options) (*session.Client, error) {
 	}
 	deadline := time.Now().Add(limit)
 	log := logr.FromContextOrDiscard(ctx)
+	if o.Settings.ControllerSettings.InsecureSkipVerify {
+		log.Info("WARNING: the controller's TLS certificate is not verified (ControllerSettings.insecureSkipVerify is true): "+
+			"anyone on the path can read the controller credentials; put the controller's CA in certificateAuthorityData instead",
+			"controller", o.Settings.ControllerSettings.ControllerHost)
+	}
+	if o.Credentials == nil {
+		return nil, fmt.Errorf("operator: controller credentials are required")
+	}
 	wait := 500 * time.Millisecond
 	for {
 		c, err := session.New(ctx, o.Settings.ControllerSettings, o.Credentials, session.Options{})
 		if err == nil {
 			return c, nil
 		}
-		if session.IsUnauthorized(err) || time.Now().Add(wait).After(deadline) {
+		if !session.IsRetryable(err) || time.Now().Add(wait).After(deadline) {
 			return nil, fmt.Errorf("connecting to the controller at %s: %w", o.Settings.ControllerSettings.ControllerHost, err)
 		}
 		log.Info("controller not reachable yet; retrying", "error", session.Message(err), "in", wait)

@@ -44,7 +44,7 @@ func newEnv(t testing.TB, seed *avisim.Seed, vipNet string) *env {
 	if vipNet != "" {
 		s.NetworkSettings.VIPNetworkList = []config.VIPNetwork{{NetworkName: vipNet}}
 	}
-	c, err := session.New(context.Background(), s.ControllerSettings, config.Credentials{Username: "admin", Password: "admin"}, session.Options{PoolSize: 4})
+	c, err := session.New(context.Background(), s.ControllerSettings, config.Credentials{Username: "admin", Password: "admin", CertificateAuthorityData: string(sim.CACertPEM())}, session.Options{PoolSize: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

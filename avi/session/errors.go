@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -93,9 +95,7 @@ func classify(op string, err error, rc *recordingClient) error {
 	if out.Status == 0 {
 		// Transport failure: no response. Describe it without the URL's
 		// query or any header.
-		te := transportError(err, rc)
-		out.Message = te
-		out.Retryable = true
+		out.Message, out.Retryable = transportError(err, rc)
 		if errors.Is(err, context.Canceled) || (rc != nil && errors.Is(rc.lastErr, context.Canceled)) {
 			out.Message = "canceled"
 		}
@@ -108,31 +108,61 @@ func classify(op string, err error, rc *recordingClient) error {
 	return out
 }
 
-func transportError(err error, rc *recordingClient) string {
+// transportError describes a failure without a response, without the URL's
+// query or any header, and says whether it may pass by itself.
+func transportError(err error, rc *recordingClient) (string, bool) {
 	src := err
 	if rc != nil && rc.lastErr != nil {
 		src = rc.lastErr
 	}
+	if why := untrusted(src); why != "" {
+		// A configuration problem: trying again cannot help.
+		return "the controller's TLS certificate is not trusted (" + why + "): put the certificate of the CA that signed it " +
+			"in certificateAuthorityData of the controller credentials Secret, or set ControllerSettings.insecureSkipVerify " +
+			"to true to skip verification", false
+	}
 	switch {
 	case errors.Is(src, context.DeadlineExceeded) || errors.Is(src, os.ErrDeadlineExceeded):
-		return "timed out"
+		return "timed out", true
 	case errors.Is(src, syscall.ECONNREFUSED):
-		return "connection refused"
+		return "connection refused", true
 	case errors.Is(src, syscall.ECONNRESET):
-		return "connection reset"
+		return "connection reset", true
 	}
 	var ne net.Error
 	if errors.As(src, &ne) && ne.Timeout() {
-		return "timed out"
+		return "timed out", true
 	}
 	var oe *net.OpError
 	if errors.As(src, &oe) {
-		return oe.Op + ": " + oe.Err.Error()
+		return oe.Op + ": " + oe.Err.Error(), true
 	}
 	if errors.Is(err, errOpaque) || err.Error() == errOpaque.Error() {
-		return "request failed"
+		return "request failed", true
 	}
-	return err.Error()
+	return err.Error(), true
+}
+
+// untrusted explains a failed verification of the controller's certificate,
+// or returns "" when err is something else.
+func untrusted(err error) string {
+	var (
+		cve *tls.CertificateVerificationError
+		uae x509.UnknownAuthorityError
+		he  x509.HostnameError
+		cie x509.CertificateInvalidError
+	)
+	switch {
+	case errors.As(err, &he):
+		return he.Error()
+	case errors.As(err, &uae):
+		return uae.Error()
+	case errors.As(err, &cie):
+		return cie.Error()
+	case errors.As(err, &cve):
+		return cve.Err.Error()
+	}
+	return ""
 }
 
 func retryableStatus(code int) bool {

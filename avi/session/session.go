@@ -45,32 +45,61 @@ type Options struct {
 	// PoolSize is the number of concurrent sessions (default 8). Each is its
 	// own login on the controller.
 	PoolSize int
-	// Transport overrides the HTTP transport (tests). Its TLS settings are used as given.
+	// Transport overrides the HTTP transport (tests). Its TLS settings are used
+	// as given: certificateAuthorityData and insecureSkipVerify do not apply.
 	Transport http.RoundTripper
+
+	// now and jitter drive the login backoff (tests make them deterministic).
+	now    func() time.Time
+	jitter func() float64
 }
 
 // Client is a pool of alb-sdk sessions to one controller and tenant.
 // It is safe for concurrent use, and implements avi.Client.
 type Client struct {
-	host    string
-	tenant  string
-	version string
-	newSess func(rc *recordingClient) (*albsession.AviSession, error)
-	pool    chan *slot
-	closeMu sync.Mutex
+	host     string
+	tenant   string
+	version  string
+	insecure bool
+	timeout  time.Duration
+	poolSize int
+	fixedRT  http.RoundTripper
+	src      config.CredentialSource
+	gate     *loginGate
+	log      logr.Logger
+	pool     chan *slot
+	closeMu  sync.Mutex
+
+	// mu guards the credentials last seen and the HTTP client built for
+	// their certificateAuthorityData.
+	mu     sync.Mutex
+	creds  config.Credentials
+	hc     *http.Client
+	hcErr  error
+	srcErr string // the credential source's last reported problem
 }
 
 // slot is one alb-sdk session with its recording HTTP client. A slot is used
 // by one goroutine at a time, which is what makes the recorder's fields safe.
 type slot struct {
-	rc   *recordingClient
-	sess *albsession.AviSession // nil until first use
+	rc    *recordingClient
+	sess  *albsession.AviSession // nil until first use
+	creds config.Credentials     // what sess logs in with
 }
 
-// New connects to the controller named by cs with creds. It logs in once
-// (so wrong credentials or an unreachable controller fail here, with a
-// classified error) and resolves the API version when none is configured.
-func New(ctx context.Context, cs config.ControllerSettings, creds config.Credentials, opts Options) (*Client, error) {
+// New connects to the controller named by cs with the credentials src gives
+// (a config.Credentials value, or a config.CredentialsDir that follows a
+// mounted Secret: every login uses what src says at that moment). It logs in
+// once (so wrong credentials, an untrusted certificate or an unreachable
+// controller fail here, with a classified error) and resolves the API version
+// when none is configured.
+//
+// The controller's certificate is verified against the system roots plus the
+// credentials' certificateAuthorityData, unless cs.InsecureSkipVerify.
+// Refused logins (401/403) pause further logins of this client, 1s doubling
+// up to a minute with jitter, so that stale credentials do not trip the
+// controller's account lockout; a success or changed credentials end the pause.
+func New(ctx context.Context, cs config.ControllerSettings, src config.CredentialSource, opts Options) (*Client, error) {
 	log := logr.FromContextOrDiscard(ctx).WithValues("controller", cs.ControllerHost, "tenant", cs.TenantName)
 	quietGlog()
 	if opts.Timeout <= 0 {
@@ -79,62 +108,28 @@ func New(ctx context.Context, cs config.ControllerSettings, creds config.Credent
 	if opts.PoolSize <= 0 {
 		opts.PoolSize = 8
 	}
+	if src == nil {
+		return nil, &Error{Op: "login", Message: "no controller credentials"}
+	}
+	creds := src.Current()
 	if creds.Username == "" || (creds.Password == "" && creds.AuthToken == "") {
 		return nil, &Error{Op: "login", Status: 0, Message: "credentials need a username and a password or authtoken"}
 	}
-	rt := opts.Transport
-	if rt == nil {
-		tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
-		if creds.CertificateAuthorityData != "" {
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM([]byte(creds.CertificateAuthorityData)) {
-				return nil, &Error{Op: "login", Message: "certificateAuthorityData holds no PEM certificate"}
-			}
-			tlsCfg.RootCAs = pool
-		} else {
-			// AKO's behaviour: without CA data the controller's certificate is not verified.
-			tlsCfg.InsecureSkipVerify = true
-			log.Info("controller certificate is not verified: no certificateAuthorityData in the credentials")
-		}
-		rt = &http.Transport{
-			TLSClientConfig:     tlsCfg,
-			Proxy:               http.ProxyFromEnvironment,
-			MaxIdleConnsPerHost: opts.PoolSize * 2,
-			IdleConnTimeout:     90 * time.Second,
-			TLSHandshakeTimeout: opts.Timeout,
-		}
+	c := &Client{
+		host: cs.ControllerHost, tenant: cs.TenantName, version: cs.ControllerVersion,
+		insecure: bool(cs.InsecureSkipVerify), timeout: opts.Timeout, poolSize: opts.PoolSize,
+		fixedRT: opts.Transport, src: src, log: log,
+		gate: newLoginGate(opts.now, opts.jitter),
 	}
-	hc := &http.Client{Transport: rt, Timeout: opts.Timeout}
-	c := &Client{host: cs.ControllerHost, tenant: cs.TenantName, version: cs.ControllerVersion}
 	if c.tenant == "" {
 		c.tenant = "admin"
 	}
-	c.newSess = func(rc *recordingClient) (*albsession.AviSession, error) {
-		o := []func(*albsession.AviSession) error{
-			albsession.SetTenant(c.tenant),
-			albsession.SetClient(rc),
-			albsession.SetTimeout(opts.Timeout),
-			// No retry loops inside alb-sdk: on 5xx / 401 it returns to us,
-			// and we re-login once ourselves (see do).
-			albsession.DisableControllerStatusCheckOnFailure(true),
-			albsession.SetMaxApiRetries(1),
-			albsession.SetApiRetryInterval(1),
-		}
-		if v := c.version; v != "" {
-			o = append(o, albsession.SetVersion(v))
-		} else {
-			o = append(o, albsession.SetVersion(DefaultVersion))
-		}
-		if creds.AuthToken != "" {
-			o = append(o, albsession.SetAuthToken(creds.AuthToken))
-		} else {
-			o = append(o, albsession.SetPassword(creds.Password))
-		}
-		return albsession.NewAviSession(c.host, creds.Username, o...)
+	if _, _, err := c.current(); err != nil {
+		return nil, err
 	}
 	c.pool = make(chan *slot, opts.PoolSize)
 	for i := 0; i < opts.PoolSize; i++ {
-		c.pool <- &slot{rc: &recordingClient{hc: hc}}
+		c.pool <- &slot{rc: &recordingClient{gate: c.gate}}
 	}
 	// Log in eagerly once so that configuration problems surface at start-up.
 	if c.version == "" {
@@ -162,6 +157,99 @@ func New(ctx context.Context, cs config.ControllerSettings, creds config.Credent
 		return nil, err
 	}
 	return c, nil
+}
+
+// newSession logs in a new alb-sdk session with creds over rc.
+func (c *Client) newSession(rc *recordingClient, creds config.Credentials) (*albsession.AviSession, error) {
+	o := []func(*albsession.AviSession) error{
+		albsession.SetTenant(c.tenant),
+		albsession.SetClient(rc),
+		albsession.SetTimeout(c.timeout),
+		// No retry loops inside alb-sdk: on 5xx / 401 it returns to us,
+		// and we re-login once ourselves (see Do).
+		albsession.DisableControllerStatusCheckOnFailure(true),
+		albsession.SetMaxApiRetries(1),
+		albsession.SetApiRetryInterval(1),
+	}
+	if v := c.version; v != "" {
+		o = append(o, albsession.SetVersion(v))
+	} else {
+		o = append(o, albsession.SetVersion(DefaultVersion))
+	}
+	if creds.AuthToken != "" {
+		o = append(o, albsession.SetAuthToken(creds.AuthToken))
+	} else {
+		o = append(o, albsession.SetPassword(creds.Password))
+	}
+	return albsession.NewAviSession(c.host, creds.Username, o...)
+}
+
+// current returns the credentials to log in with now and the HTTP client
+// that trusts their certificateAuthorityData, rebuilding it when that
+// changed. New credentials end a login pause: the pause protects the
+// account from the same wrong password, not from a corrected one.
+func (c *Client) current() (config.Credentials, *http.Client, error) {
+	cur := c.src.Current()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.src.(interface{ Err() error }); ok {
+		// A Secret edited into something unusable: say so once, and keep
+		// logging in with the last good credentials.
+		msg := ""
+		if err := e.Err(); err != nil {
+			msg = err.Error()
+		}
+		if msg != c.srcErr && msg != "" {
+			c.log.Info("controller credentials unusable; keeping the last good ones", "error", msg)
+		}
+		c.srcErr = msg
+	}
+	first := c.hc == nil && c.hcErr == nil
+	if !first && cur == c.creds {
+		return c.creds, c.hc, c.hcErr
+	}
+	if !first {
+		c.log.Info("controller credentials changed; new logins use them", "username", cur.Username)
+		c.gate.reset()
+	}
+	if first || cur.CertificateAuthorityData != c.creds.CertificateAuthorityData {
+		hc, err := c.newHTTPClient(cur.CertificateAuthorityData)
+		if c.hc != nil {
+			c.hc.CloseIdleConnections()
+		}
+		c.hc, c.hcErr = hc, err
+	}
+	c.creds = cur
+	return c.creds, c.hc, c.hcErr
+}
+
+// newHTTPClient builds the HTTP client for one certificateAuthorityData.
+func (c *Client) newHTTPClient(caPEM string) (*http.Client, error) {
+	if c.fixedRT != nil {
+		return &http.Client{Transport: c.fixedRT, Timeout: c.timeout}, nil
+	}
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	switch {
+	case c.insecure:
+		tlsCfg.InsecureSkipVerify = true //nolint:gosec // asked for by ControllerSettings.insecureSkipVerify, logged at start-up
+	case caPEM != "":
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM([]byte(caPEM)) {
+			return nil, &Error{Op: "login", Message: "certificateAuthorityData in the controller credentials holds no PEM certificate"}
+		}
+		tlsCfg.RootCAs = pool
+	}
+	rt := &http.Transport{
+		TLSClientConfig:     tlsCfg,
+		Proxy:               http.ProxyFromEnvironment,
+		MaxIdleConnsPerHost: c.poolSize * 2,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: c.timeout,
+	}
+	return &http.Client{Transport: rt, Timeout: c.timeout}, nil
 }
 
 // initialDataVersion reads the controller's version from /api/initial-data
@@ -224,27 +312,50 @@ func (c *Client) Do(ctx context.Context, op string, fn func(s *albsession.AviSes
 		return &Error{Op: op, Message: "waiting for a controller session: " + ctx.Err().Error(), Retryable: true, Err: ctx.Err()}
 	}
 	defer func() { sl.rc.ctx = nil; c.pool <- sl }()
-	sl.rc.ctx = ctx
+	creds, hc, err := c.current()
+	if err != nil {
+		return err
+	}
+	sl.rc.ctx, sl.rc.hc = ctx, hc
+	if sl.sess != nil && sl.creds != creds {
+		if sl.creds.Username != creds.Username {
+			// alb-sdk cannot change a session's user: start over.
+			sl.sess = nil
+		} else {
+			// The session stays logged in; alb-sdk's next login (after the
+			// controller expires it) uses the new secret.
+			_ = albsession.SetAuthToken(creds.AuthToken)(sl.sess)
+			_ = albsession.SetPassword(creds.Password)(sl.sess)
+			sl.creds = creds
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		sl.rc.reset()
 		var err error
 		if sl.sess == nil {
-			sl.sess, err = c.newSess(sl.rc)
+			sl.sess, err = c.newSession(sl.rc, creds)
 			if err != nil {
 				sl.sess = nil
 				return classify("login", err, sl.rc)
 			}
+			sl.creds = creds
 			sl.rc.reset()
 		}
 		err = fn(sl.sess)
 		if err == nil {
 			return nil
 		}
-		if attempt == 0 && sl.rc.sawStatus(http.StatusUnauthorized) && sl.rc.lastStatus != http.StatusUnauthorized && ctx.Err() == nil {
+		if sl.rc.loginFailed() {
+			// The controller expired the session and logging in again
+			// failed: say so, and start the next use from a fresh session.
+			sl.sess = nil
+			return classify("login", err, sl.rc)
+		}
+		if attempt == 0 && sl.rc.sawStatus(http.StatusUnauthorized) && sl.rc.loginOK() && ctx.Err() == nil {
 			// Session expired: alb-sdk logged in again but does not repeat the
 			// request when its status check is disabled. A 401 means the
 			// request was not processed, so repeating it is safe.
-			logr.FromContextOrDiscard(ctx).V(1).Info("controller session expired; logged in again", "op", op)
+			c.log.V(1).Info("controller session expired; logged in again", "op", op)
 			continue
 		}
 		if attempt == 0 && sl.rc.sawStatus(419) && ctx.Err() == nil {
@@ -253,30 +364,31 @@ func (c *Client) Do(ctx context.Context, op string, fn func(s *albsession.AviSes
 			sl.sess = nil
 			continue
 		}
-		if sl.rc.sawStatus(http.StatusUnauthorized) && sl.rc.lastStatus == http.StatusUnauthorized {
-			// Re-login failed: drop the session so the next use starts clean.
-			sl.sess = nil
-		}
 		return classify(op, err, sl.rc)
 	}
 }
 
 // recordingClient is the http client handed to alb-sdk. It binds requests to
 // the caller's context, remembers the status and body of error responses
-// (alb-sdk drops them for 5xx when its retries are off) and strips cookies and
+// (alb-sdk drops them for 5xx when its retries are off), strips cookies and
 // CSRF headers from failed requests, because alb-sdk dumps failed requests to
-// its log.
+// its log, and passes every login through the client's login gate, including
+// the ones alb-sdk makes by itself when a session expired.
 type recordingClient struct {
 	hc         *http.Client
+	gate       *loginGate
 	ctx        context.Context
 	lastStatus int
 	statuses   []int
 	lastBody   []byte
 	lastErr    error
+	// login is the outcome of the last login of this round: 0 none,
+	// -1 no answer (transport error or paused), else the HTTP status.
+	login int
 }
 
 func (r *recordingClient) reset() {
-	r.lastStatus, r.statuses, r.lastBody, r.lastErr = 0, r.statuses[:0], nil, nil
+	r.lastStatus, r.statuses, r.lastBody, r.lastErr, r.login = 0, r.statuses[:0], nil, nil, 0
 }
 
 func (r *recordingClient) sawStatus(code int) bool {
@@ -288,14 +400,34 @@ func (r *recordingClient) sawStatus(code int) bool {
 	return false
 }
 
+func (r *recordingClient) loginOK() bool     { return r.login >= 200 && r.login < 300 }
+func (r *recordingClient) loginFailed() bool { return r.login != 0 && !r.loginOK() }
+
+// isLogin tells alb-sdk's login request (POST <prefix>login) from API calls.
+func isLogin(req *http.Request) bool {
+	return req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/login")
+}
+
 // Do implements alb-sdk's HttpClient.
 func (r *recordingClient) Do(req *http.Request) (*http.Response, error) {
-	out := req
-	if r.ctx != nil {
-		out = req.WithContext(r.ctx)
+	ctx := r.ctx
+	if ctx == nil {
+		ctx = context.Background()
 	}
-	resp, err := r.hc.Do(out)
+	login := isLogin(req)
+	if login {
+		r.login = -1
+		if err := r.gate.enter(ctx); err != nil {
+			r.lastErr, r.lastStatus = err, 0
+			scrub(req)
+			return nil, err
+		}
+	}
+	resp, err := r.hc.Do(req.WithContext(ctx))
 	if err != nil {
+		if login {
+			r.gate.done(0, "")
+		}
 		r.lastErr = err
 		r.lastStatus = 0
 		scrub(req)
@@ -309,6 +441,10 @@ func (r *recordingClient) Do(req *http.Request) (*http.Response, error) {
 		resp.Body.Close()
 		r.lastBody = b
 		resp.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	if login {
+		r.login = resp.StatusCode
+		r.gate.done(resp.StatusCode, controllerMessage(r.lastBody))
 	}
 	return resp, nil
 }

@@ -29,9 +29,14 @@ func start(t *testing.T) (*avisim.Sim, config.ControllerSettings) {
 	return sim, cs
 }
 
+// admin are the simulator's credentials, with its certificate to trust.
+func admin(sim *avisim.Sim) config.Credentials {
+	return config.Credentials{Username: "admin", Password: "admin", CertificateAuthorityData: string(sim.CACertPEM())}
+}
+
 func TestConnectAndVersion(t *testing.T) {
-	_, cs := start(t)
-	c, err := session.New(context.Background(), cs, config.Credentials{Username: "admin", Password: "admin"}, session.Options{})
+	sim, cs := start(t)
+	c, err := session.New(context.Background(), cs, admin(sim), session.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,9 +52,11 @@ func TestConnectAndVersion(t *testing.T) {
 }
 
 func TestWrongPasswordIsNotLeaked(t *testing.T) {
-	_, cs := start(t)
+	sim, cs := start(t)
 	const secret = "s3cr3t-Pa55"
-	_, err := session.New(context.Background(), cs, config.Credentials{Username: "admin", Password: secret}, session.Options{})
+	creds := admin(sim)
+	creds.Password = secret
+	_, err := session.New(context.Background(), cs, creds, session.Options{})
 	if err == nil {
 		t.Fatal("want login error")
 	}
@@ -79,7 +86,7 @@ func TestConnectionRefusedIsRetryable(t *testing.T) {
 
 func TestControllerDownIsRetryable(t *testing.T) {
 	sim, cs := start(t)
-	c, err := session.New(context.Background(), cs, config.Credentials{Username: "admin", Password: "admin"}, session.Options{PoolSize: 1})
+	c, err := session.New(context.Background(), cs, admin(sim), session.Options{PoolSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,8 +109,8 @@ func TestControllerDownIsRetryable(t *testing.T) {
 }
 
 func TestCanceledContext(t *testing.T) {
-	_, cs := start(t)
-	c, err := session.New(context.Background(), cs, config.Credentials{Username: "admin", Password: "admin"}, session.Options{PoolSize: 1})
+	sim, cs := start(t)
+	c, err := session.New(context.Background(), cs, admin(sim), session.Options{PoolSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@
 //	avisim --seed demo --listen 127.0.0.1:8443
 //
 // It prints "avisim listening on https://ADDR" once it accepts connections
+// (after writing --ca-file, the CA clients verify it with),
 // and stops cleanly on SIGINT/SIGTERM. --license-tier ESSENTIALS (or BASIC)
 // runs a controller whose license refuses what that edition refuses. Virtual services answer on their VIPs
 // (the data plane; --dataplane=false turns it off): VIPs in 127.0.0.0/8 at
@@ -48,6 +49,7 @@ func run(args []string) error {
 	listen := fs.String("listen", "127.0.0.1:8443", "address to serve on")
 	certFile := fs.String("tls-cert", "", "TLS certificate file (default: a self-signed certificate)")
 	keyFile := fs.String("tls-key", "", "TLS key file")
+	caFile := fs.String("ca-file", "", "write the CA certificate of the self-signed serving certificate to this file (PEM), for clients that verify it, e.g. vipgate's certificateAuthorityData")
 	user := fs.String("username", "admin", "login user name")
 	pass := fs.String("password", "admin", "login password")
 	tier := fs.String("license-tier", "", "systemconfiguration.default_license_tier, overriding the seed's (ENTERPRISE, ESSENTIALS, BASIC, ENTERPRISE_WITH_CLOUD_SERVICES, ...)")
@@ -60,6 +62,9 @@ func run(args []string) error {
 	if (*certFile == "") != (*keyFile == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
+	if *caFile != "" && *certFile != "" {
+		return errors.New("--ca-file writes the CA of the self-signed certificate; with --tls-cert the CA is yours already")
+	}
 	seed, err := avisim.LoadSeed(*seedArg)
 	if err != nil {
 		return err
@@ -71,13 +76,19 @@ func run(args []string) error {
 	}
 
 	var cert tls.Certificate
+	var caPEM []byte
 	if *certFile != "" {
 		cert, err = tls.LoadX509KeyPair(*certFile, *keyFile)
 	} else {
-		cert, err = selfSigned()
+		cert, caPEM, err = selfSigned()
 	}
 	if err != nil {
 		return err
+	}
+	if *caFile != "" {
+		if err := os.WriteFile(*caFile, caPEM, 0o644); err != nil {
+			return err
+		}
 	}
 
 	ln, err := net.Listen("tcp", *listen)
@@ -122,19 +133,20 @@ func run(args []string) error {
 	return nil
 }
 
-// selfSigned makes a throwaway certificate for localhost; clients use
-// alb-sdk's SetInsecure with it.
-// selfSigned issues a CA and a serving certificate for the local addresses
-// avisim listens on, with the same helpers vipgate uses for its webhook.
-func selfSigned() (tls.Certificate, error) {
+// selfSigned issues a throwaway CA and a serving certificate for the local
+// addresses avisim listens on, with the same helpers vipgate uses for its
+// webhook, and returns the serving pair and the CA certificate (PEM) that
+// clients must trust (--ca-file).
+func selfSigned() (tls.Certificate, []byte, error) {
 	now := time.Now()
 	ca, err := certs.NewCA("avisim-ca", now, 365*24*time.Hour)
 	if err != nil {
-		return tls.Certificate{}, err
+		return tls.Certificate{}, nil, err
 	}
 	serving, err := certs.NewServing(ca, []string{"localhost", "avisim", "127.0.0.1", "::1"}, now, 365*24*time.Hour)
 	if err != nil {
-		return tls.Certificate{}, err
+		return tls.Certificate{}, nil, err
 	}
-	return tls.X509KeyPair(serving.CertPEM, serving.KeyPEM)
+	pair, err := tls.X509KeyPair(serving.CertPEM, serving.KeyPEM)
+	return pair, ca.CertPEM, err
 }

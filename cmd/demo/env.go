@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/vipgate/vipgate/certs"
+	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/operator"
 	"github.com/vipgate/vipgate/tests/harness"
 	"github.com/vipgate/vipgate/webhooks"
@@ -172,7 +173,9 @@ func (d *demo) start(ctx context.Context, name string, env []string, args ...str
 }
 
 func (d *demo) startAvisim(ctx context.Context) (string, error) {
-	_, logf, err := d.start(ctx, "avisim", nil, "--seed", "demo", "--listen", "127.0.0.1:0")
+	// vipgate verifies the controller's certificate: avisim writes the CA of
+	// its self-signed one, which goes into the credentials.
+	_, logf, err := d.start(ctx, "avisim", nil, "--seed", "demo", "--listen", "127.0.0.1:0", "--ca-file", filepath.Join(d.dir, "avisim-ca.crt"))
 	if err != nil {
 		return "", err
 	}
@@ -234,16 +237,16 @@ func (d *demo) startVipgate(ctx context.Context, port, healthPort int, certDir s
 	if err := os.WriteFile(settings, fmt.Appendf(nil, harness.DemoSettingsYAML, d.aviAddr), 0o600); err != nil {
 		return err
 	}
+	ca, err := os.ReadFile(filepath.Join(d.dir, "avisim-ca.crt"))
+	if err != nil {
+		return fmt.Errorf("avisim's CA certificate: %w", err)
+	}
+	// Laid out as kubelet mounts the credentials Secret.
 	creds := filepath.Join(d.dir, "credentials")
-	if err := os.MkdirAll(creds, 0o700); err != nil {
+	if err := config.WriteCredentialsDir(creds, config.Credentials{Username: "admin", Password: "admin", CertificateAuthorityData: string(ca)}); err != nil {
 		return err
 	}
-	for k, v := range map[string]string{"username": "admin", "password": "admin"} {
-		if err := os.WriteFile(filepath.Join(creds, k), []byte(v), 0o600); err != nil {
-			return err
-		}
-	}
-	_, _, err := d.start(ctx, "vipgate", []string{"KUBECONFIG=" + d.kubeconfig},
+	_, _, err = d.start(ctx, "vipgate", []string{"KUBECONFIG=" + d.kubeconfig},
 		"--settings", settings, "--credentials-dir", creds, "--namespace", vipgateNamespace,
 		"--webhook-host", "127.0.0.1", "--webhook-port", strconv.Itoa(port), "--webhook-cert-dir", certDir,
 		"--metrics-bind-address", "0", "--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", healthPort),

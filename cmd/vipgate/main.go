@@ -27,7 +27,7 @@ func main() {
 func run() int {
 	var (
 		settingsPath   = flag.String("settings", "/etc/vipgate/settings/settings.yaml", "settings file with AKO's Helm sections (AKOSettings, NetworkSettings, ...)")
-		credentialsDir = flag.String("credentials-dir", "/etc/vipgate/credentials", "folder of the mounted controller credentials Secret (username, password or authtoken)")
+		credentialsDir = flag.String("credentials-dir", "/etc/vipgate/credentials", "folder of the mounted controller credentials Secret (username, password or authtoken, certificateAuthorityData); followed while running")
 		namespace      = flag.String("namespace", os.Getenv("POD_NAMESPACE"), "namespace vipgate runs in")
 		webhookHost    = flag.String("webhook-host", "", "address the webhook server binds to")
 		webhookPort    = flag.Int("webhook-port", 9443, "webhook server port")
@@ -53,7 +53,9 @@ func run() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	creds, err := config.LoadCredentials(*credentialsDir)
+	// The folder is re-read while vipgate runs: a rotated password or token
+	// (kubelet updates the mounted Secret in place) is used by the next login.
+	creds, err := config.NewCredentialsDir(*credentialsDir, 0)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2

@@ -260,7 +260,7 @@ func BenchmarkAdmission(b *testing.B) {
 	b.Cleanup(sim.Close)
 	settings := harness.DemoSettings(b, sim.Host())
 	settings.NetworkSettings.VIPNetworkList = []config.VIPNetwork{{NetworkName: "vip-net-big"}}
-	cc, err := session.New(ctx, settings.ControllerSettings, config.Credentials{Username: "admin", Password: "admin"}, session.Options{})
+	cc, err := session.New(ctx, settings.ControllerSettings, harness.SimCredentials(sim), session.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -26,7 +26,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vipgate/vipgate/avisim"
-	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/operator"
 	"github.com/vipgate/vipgate/tests/harness"
 )
@@ -61,7 +60,7 @@ func l7bOnce(b *testing.B) {
 		b.Fatal(err)
 	}
 	_, stop := env.StartStoppableVipgate(b, operator.Options{Settings: harness.DemoSettings(b, sim.Host()),
-		Credentials: config.Credentials{Username: "admin", Password: "admin"}, InventoryStaleAfter: time.Hour})
+		Credentials: harness.SimCredentials(sim), InventoryStaleAfter: time.Hour})
 	defer stop()
 
 	ns := fmt.Sprintf("l7bench-%d", l7bRun.Add(1))

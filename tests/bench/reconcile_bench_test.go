@@ -251,7 +251,7 @@ func BenchmarkReconcileL4(b *testing.B) {
 		sim.StartTLS()
 		b.Cleanup(sim.Close)
 		settings := rlSettings(b, sim.Host())
-		opts := operator.Options{Settings: settings, Credentials: config.Credentials{Username: "admin", Password: "admin"}, InventoryStaleAfter: time.Hour}
+		opts := operator.Options{Settings: settings, Credentials: harness.SimCredentials(sim), InventoryStaleAfter: time.Hour}
 		_, stop := env.StartStoppableVipgate(b, opts)
 		rlSettle(b, sim)
 

@@ -25,7 +25,7 @@ func startVipgate(t *testing.T) *operator.Operator {
 	sim := harness.StartSim(t, nil)
 	return env.StartVipgate(t, operator.Options{
 		Settings:            harness.DemoSettings(t, sim.Host()),
-		Credentials:         harness.SimCredentials,
+		Credentials:         harness.SimCredentials(sim),
 		InventoryStaleAfter: time.Hour,
 	})
 }

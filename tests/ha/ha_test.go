@@ -25,7 +25,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vipgate/vipgate/avisim"
-	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/operator"
 	"github.com/vipgate/vipgate/tests/harness"
 	"github.com/vipgate/vipgate/webhooks"
@@ -100,7 +99,7 @@ func TestOneLeaderReconcilesEveryReplicaAdmits(t *testing.T) {
 	}
 	opts := func(port int) operator.Options {
 		return operator.Options{
-			Settings: harness.DemoSettings(t, sim.Host()), Credentials: config.Credentials{Username: "admin", Password: "admin"},
+			Settings: harness.DemoSettings(t, sim.Host()), Credentials: harness.SimCredentials(sim),
 			InventoryStaleAfter: time.Hour, LeaderElect: true, LeaderElectionID: "vipgate-ha", Namespace: "vipgate-system",
 			WebhookPort: port,
 		}

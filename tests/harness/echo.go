@@ -26,13 +26,14 @@ const MonitorTimeScale = 0.05
 // every listener.
 func StartTrafficSim(t testing.TB) *avisim.Sim {
 	t.Helper()
-	sim, err := avisim.New(avisim.Options{Seed: avisim.LoopbackSeed(), Username: SimCredentials.Username, Password: SimCredentials.Password,
+	sim, err := avisim.New(avisim.Options{Seed: avisim.LoopbackSeed(), Username: SimUser, Password: SimPassword,
 		DataPlane: &dataplane.Options{MonitorTimeScale: MonitorTimeScale, ServersOnLoopback: true, Logf: t.Logf}})
 	if err != nil {
 		t.Fatalf("avisim: %v", err)
 	}
 	sim.StartTLS()
 	t.Cleanup(sim.Close)
+	register(t, sim)
 	return sim
 }
 

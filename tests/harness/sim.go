@@ -3,6 +3,7 @@ package harness
 import (
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/vipgate/vipgate/avisim"
@@ -65,9 +66,51 @@ func Str(v any, keys ...any) string {
 	return s
 }
 
-// SimCredentials are the user every avisim seed the tests use defines; the
-// demo settings' controller credentials.
-var SimCredentials = config.Credentials{Username: "admin", Password: "admin"}
+// SimUser and SimPassword are the user every avisim seed the tests use
+// defines; the demo settings' controller login.
+const (
+	SimUser     = "admin"
+	SimPassword = "admin"
+)
+
+// SimCredentials are the controller credentials for sim: its user, and its
+// serving certificate as certificateAuthorityData, since vipgate verifies the
+// controller's certificate (sim must have been started with StartTLS).
+func SimCredentials(sim *avisim.Sim) config.Credentials {
+	return config.Credentials{Username: SimUser, Password: SimPassword, CertificateAuthorityData: string(sim.CACertPEM())}
+}
+
+// started are the simulators StartSim and StartTrafficSim run, by host.
+var started = struct {
+	sync.Mutex
+	byHost map[string]*avisim.Sim
+}{byHost: map[string]*avisim.Sim{}}
+
+// register makes sim known to SimCredentialsAt until the test ends.
+func register(t testing.TB, sim *avisim.Sim) {
+	host := sim.Host()
+	started.Lock()
+	started.byHost[host] = sim
+	started.Unlock()
+	t.Cleanup(func() {
+		started.Lock()
+		delete(started.byHost, host)
+		started.Unlock()
+	})
+}
+
+// SimCredentialsAt is SimCredentials for the simulator StartSim or
+// StartTrafficSim started at host, for helpers that only get the settings.
+func SimCredentialsAt(t testing.TB, host string) config.Credentials {
+	t.Helper()
+	started.Lock()
+	sim := started.byHost[host]
+	started.Unlock()
+	if sim == nil {
+		t.Fatalf("no simulator started by the harness at %s: pass harness.SimCredentials(sim)", host)
+	}
+	return SimCredentials(sim)
+}
 
 // StartSim starts a fresh simulated controller with seed (avisim.DemoSeed
 // when nil) for one test and closes it at cleanup, so VIPs, objects and call
@@ -77,11 +120,12 @@ func StartSim(t testing.TB, seed *avisim.Seed) *avisim.Sim {
 	if seed == nil {
 		seed = avisim.DemoSeed()
 	}
-	sim, err := avisim.New(avisim.Options{Seed: seed, Username: SimCredentials.Username, Password: SimCredentials.Password})
+	sim, err := avisim.New(avisim.Options{Seed: seed, Username: SimUser, Password: SimPassword})
 	if err != nil {
 		t.Fatalf("avisim: %v", err)
 	}
 	sim.StartTLS()
 	t.Cleanup(sim.Close)
+	register(t, sim)
 	return sim
 }

@@ -47,7 +47,7 @@ func startVipgateWithCerts(t *testing.T, certDir string, caPEM []byte) {
 	e.CertDir, e.CAData = certDir, caPEM
 	e.StartVipgate(t, operator.Options{
 		Settings:            harness.DemoSettings(t, sim.Host()),
-		Credentials:         harness.SimCredentials,
+		Credentials:         harness.SimCredentials(sim),
 		InventoryStaleAfter: time.Hour,
 	})
 }

@@ -40,7 +40,7 @@ func TestIngressWebhookFollowsIngressClasses(t *testing.T) {
 	restoreIngressRouting(t)
 	sim := startSim(t, avisim.DemoSeed())
 	settings := harness.DemoSettings(t, sim.Host())
-	_, stop := env.StartStoppableVipgate(t, operator.Options{Settings: settings, Credentials: admin, InventoryStaleAfter: time.Hour, SyncIngressWebhook: true})
+	_, stop := env.StartStoppableVipgate(t, operator.Options{Settings: settings, Credentials: harness.SimCredentials(sim), InventoryStaleAfter: time.Hour, SyncIngressWebhook: true})
 	ns := newNamespace(t, nil)
 
 	seq := nsSeq.Add(1)

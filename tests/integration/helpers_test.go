@@ -40,9 +40,6 @@ import (
 	"github.com/vipgate/vipgate/tests/harness"
 )
 
-// admin are avisim's credentials in every seed the tests use.
-var admin = config.Credentials{Username: "admin", Password: "admin"}
-
 // startSim starts a fresh simulated controller for one test, so VIPs a
 // reconciler allocates in one test never leak into another's inventory.
 func startSim(t testing.TB, seed *avisim.Seed) *avisim.Sim {
@@ -66,7 +63,7 @@ func startReal(t testing.TB, seed *avisim.Seed, tweak func(*config.Settings)) (*
 	if tweak != nil {
 		tweak(s)
 	}
-	op := env.StartVipgate(t, operator.Options{Settings: s, Credentials: admin, InventoryStaleAfter: time.Hour})
+	op := env.StartVipgate(t, operator.Options{Settings: s, Credentials: harness.SimCredentials(sim), InventoryStaleAfter: time.Hour})
 	if op.Inventory == nil || op.Inventory.Snapshot() == nil {
 		t.Fatalf("vipgate started without a loaded inventory")
 	}

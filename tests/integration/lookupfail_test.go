@@ -26,7 +26,7 @@ func TestSecretLookupFailureAdmitsWithWarning(t *testing.T) {
 	user := limitedUser(t, "vipgate-no-secret-get")
 	sim := startSim(t, avisim.DemoSeed())
 	s := harness.DemoSettings(t, sim.Host())
-	op := env.StartVipgateAs(t, user, operator.Options{Settings: s, Credentials: admin, InventoryStaleAfter: time.Hour})
+	op := env.StartVipgateAs(t, user, operator.Options{Settings: s, Credentials: harness.SimCredentials(sim), InventoryStaleAfter: time.Hour})
 	ensureIngressClass(t, op)
 	ns := newNamespace(t, nil)
 

@@ -24,8 +24,6 @@ import (
 	"github.com/vipgate/vipgate/tests/harness"
 )
 
-var admin = harness.SimCredentials
-
 // startSim starts a fresh demo-seeded simulated controller for one test.
 func startSim(t testing.TB) *avisim.Sim {
 	t.Helper()
@@ -43,7 +41,7 @@ func settingsFor(t testing.TB, sim *avisim.Sim, tweak func(*config.Settings)) *c
 // start runs vipgate against sim and returns a stop function.
 func start(t testing.TB, sim *avisim.Sim, s *config.Settings, tweak func(*operator.Options)) func() {
 	t.Helper()
-	o := operator.Options{Settings: s, Credentials: admin, InventoryStaleAfter: time.Hour}
+	o := operator.Options{Settings: s, Credentials: harness.SimCredentials(sim), InventoryStaleAfter: time.Hour}
 	if tweak != nil {
 		tweak(&o)
 	}

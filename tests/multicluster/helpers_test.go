@@ -25,8 +25,6 @@ import (
 	"github.com/vipgate/vipgate/tests/harness"
 )
 
-var admin = harness.SimCredentials
-
 // settingsFor parses the demo settings for cluster at sim; tweak may be nil.
 func settingsFor(t testing.TB, sim *avisim.Sim, cluster string, tweak func(*config.Settings)) *config.Settings {
 	t.Helper()
@@ -49,7 +47,7 @@ func start(t testing.TB, e *harness.Env, s *config.Settings, tweak func(*operato
 	if e == nil {
 		e = env
 	}
-	o := operator.Options{Settings: s, Credentials: admin, InventoryStaleAfter: time.Hour}
+	o := operator.Options{Settings: s, Credentials: harness.SimCredentialsAt(t, s.ControllerSettings.ControllerHost), InventoryStaleAfter: time.Hour}
 	if tweak != nil {
 		tweak(&o)
 	}
@@ -218,7 +216,7 @@ func staticRoute(id, addr string, mask int, hop, cluster string) map[string]any 
 // otherWriter is a separate controller client: the other cluster, or a human.
 func otherWriter(t testing.TB, sim *avisim.Sim) *session.Client {
 	t.Helper()
-	c, err := session.New(context.Background(), config.ControllerSettings{ControllerHost: sim.Host(), TenantName: "admin", ControllerVersion: "22.1.3"}, admin, session.Options{PoolSize: 1})
+	c, err := session.New(context.Background(), config.ControllerSettings{ControllerHost: sim.Host(), TenantName: "admin", ControllerVersion: "22.1.3"}, harness.SimCredentials(sim), session.Options{PoolSize: 1})
 	if err != nil {
 		t.Fatalf("second controller client: %v", err)
 	}

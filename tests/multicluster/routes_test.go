@@ -154,7 +154,7 @@ func TestRoutesConflict(t *testing.T) {
 		},
 	}
 	s := settingsFor(t, sim, "demo", nil)
-	ctrlClient, err := session.New(context.Background(), s.ControllerSettings, admin, session.Options{Transport: hook})
+	ctrlClient, err := session.New(context.Background(), s.ControllerSettings, harness.SimCredentials(sim), session.Options{Transport: hook})
 	if err != nil {
 		t.Fatalf("controller client: %v", err)
 	}
@@ -234,7 +234,7 @@ func TestSEGroupOfAnotherCluster(t *testing.T) {
 	}
 	sim := harness.StartSim(t, seed)
 	_, err := operator.New(context.Background(), env.Cfg, operator.Options{
-		Settings: settingsFor(t, sim, "demo", nil), Credentials: admin, MetricsAddr: "0",
+		Settings: settingsFor(t, sim, "demo", nil), Credentials: harness.SimCredentials(sim), MetricsAddr: "0",
 	})
 	if err == nil {
 		t.Fatalf("vipgate started on an SE group labelled clustername=west")
@@ -251,7 +251,7 @@ func TestSEGroupOfAnotherCluster(t *testing.T) {
 	seed.SEGroups[0].Labels = []avisim.SeedLabel{{Key: "clustername", Value: "demo"}}
 	sim2 := harness.StartSim(t, seed)
 	op, err := operator.New(context.Background(), env.Cfg, operator.Options{
-		Settings: settingsFor(t, sim2, "demo", nil), Credentials: admin, MetricsAddr: "0",
+		Settings: settingsFor(t, sim2, "demo", nil), Credentials: harness.SimCredentials(sim2), MetricsAddr: "0",
 	})
 	if err != nil {
 		t.Fatalf("refused an SE group labelled for this cluster: %v", err)

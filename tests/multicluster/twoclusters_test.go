@@ -184,7 +184,7 @@ func TestSameClusterNameRefused(t *testing.T) {
 
 	// The twin gets the same namespace and Service: same names on the controller.
 	newNamespaceNamed(t, twin, "prod")
-	o := operator.Options{Settings: settingsFor(t, sim, "demo", nil), Credentials: admin, MetricsAddr: "0", Namespace: "vipgate-system"}
+	o := operator.Options{Settings: settingsFor(t, sim, "demo", nil), Credentials: harness.SimCredentials(sim), MetricsAddr: "0", Namespace: "vipgate-system"}
 	_, err = operator.New(context.Background(), twin.Cfg, o)
 	if err == nil {
 		t.Fatal("a second cluster named demo started on the first one's controller")

@@ -27,10 +27,7 @@ import (
 	"github.com/vipgate/vipgate/tests/harness"
 )
 
-// admin are avisim's credentials in every seed the tests use; objects live in
-// the admin tenant (the demo settings' tenantName).
-var admin = harness.SimCredentials
-
+// Objects live in the admin tenant (the demo settings' tenantName).
 const tenant = harness.DemoTenant
 
 // settingsFor returns the demo settings (cluster "demo", vip-net-a,
@@ -64,7 +61,7 @@ func startStoppable(t testing.TB, sim *avisim.Sim, s *config.Settings, tweak fun
 	if s == nil {
 		s = settingsFor(t, sim, nil)
 	}
-	o := operator.Options{Settings: s, Credentials: admin, InventoryStaleAfter: time.Hour}
+	o := operator.Options{Settings: s, Credentials: harness.SimCredentials(sim), InventoryStaleAfter: time.Hour}
 	if tweak != nil {
 		tweak(&o)
 	}

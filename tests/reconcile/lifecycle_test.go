@@ -69,7 +69,7 @@ func TestOrphansCollectedAtStart(t *testing.T) {
 
 	// While vipgate is down: leftovers of a deleted Service, another cluster's
 	// objects and a hand-made VsVip.
-	c, err := session.New(context.Background(), s.ControllerSettings, admin, session.Options{})
+	c, err := session.New(context.Background(), s.ControllerSettings, harness.SimCredentials(sim), session.Options{})
 	if err != nil {
 		t.Fatalf("connecting to avisim: %v", err)
 	}

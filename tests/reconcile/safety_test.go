@@ -77,7 +77,7 @@ func TestMultiVipSurvivesReconcileBeforeInventory(t *testing.T) {
 
 	sim.Faults().FailKind("network", http.StatusServiceUnavailable)
 	sim.ResetCounts()
-	o := operator.Options{Settings: s, Credentials: admin, InventoryStaleAfter: time.Hour}
+	o := operator.Options{Settings: s, Credentials: harness.SimCredentials(sim), InventoryStaleAfter: time.Hour}
 	env.StartVipgateNoInventory(t, o)
 	t.Cleanup(func() { removeAll(t) })
 	reconciled := harness.Reconciles(t, "service")

@@ -18,7 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vipgate/vipgate/avisim"
-	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/operator"
 	"github.com/vipgate/vipgate/tests/harness"
 	"github.com/vipgate/vipgate/webhooks"
@@ -80,7 +79,7 @@ func TestDeleteConfigRemovesEverythingAndReleases(t *testing.T) {
 	}
 	sim.StartTLS()
 	defer sim.Close()
-	creds := config.Credentials{Username: "admin", Password: "admin"}
+	creds := harness.SimCredentials(sim)
 
 	// A working cluster: an L4 Service with its VIP, an Ingress on the shared L7 shard.
 	class := &networkingv1.IngressClass{

@@ -36,7 +36,7 @@ func start(t testing.TB, sim *avisim.Sim, tweak func(*config.Settings)) {
 	if tweak != nil {
 		tweak(s)
 	}
-	env.StartVipgate(t, operator.Options{Settings: s, Credentials: harness.SimCredentials, InventoryStaleAfter: time.Hour})
+	env.StartVipgate(t, operator.Options{Settings: s, Credentials: harness.SimCredentials(sim), InventoryStaleAfter: time.Hour})
 	t.Cleanup(func() {
 		env.ReleaseServices(t)
 		env.DeleteNodes()

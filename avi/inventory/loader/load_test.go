@@ -25,7 +25,7 @@ func connect(t *testing.T, seed *avisim.Seed) (*avisim.Sim, *session.Client, *co
 	t.Cleanup(sim.Close)
 	s := config.Defaults()
 	s.ControllerSettings.ControllerHost = sim.Host()
-	c, err := session.New(context.Background(), s.ControllerSettings, config.Credentials{Username: "admin", Password: "admin"}, session.Options{PoolSize: 2})
+	c, err := session.New(context.Background(), s.ControllerSettings, config.Credentials{Username: "admin", Password: "admin", CertificateAuthorityData: string(sim.CACertPEM())}, session.Options{PoolSize: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

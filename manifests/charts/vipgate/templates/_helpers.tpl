@@ -81,7 +81,7 @@ AKOSettings: [primaryInstance, enableEvents, logLevel, fullSyncFrequency, apiSer
 NetworkSettings: [nodeNetworkList, vipNetworkList, enableRHI, nsxtT1LR, bgpPeerLabels, defaultDomain]
 L7Settings: [defaultIngController, noPGForSNI, serviceType, shardVSSize, passthroughShardSize, fqdnReusePolicy]
 L4Settings: [defaultDomain, autoFQDN, defaultLBController]
-ControllerSettings: [serviceEngineGroupName, controllerVersion, cloudName, controllerHost, tenantName, vrfName]
+ControllerSettings: [serviceEngineGroupName, controllerVersion, cloudName, controllerHost, tenantName, vrfName, insecureSkipVerify]
 nodePortSelector: [key, value]
 {{- end -}}
 
