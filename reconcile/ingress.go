@@ -25,10 +25,11 @@ import (
 
 // Names vipgate shares with AKO for Ingresses, and the reasons of its Ingress Events.
 const (
-	// DefaultSecretName is the TLS Secret in vipgate's namespace that serves
-	// tls[] entries without a secretName, when annotated AnnEnableTLS: "true".
-	DefaultSecretName = "router-certs-default"
-	AnnEnableTLS      = "ako.vmware.com/enable-tls"
+	// DefaultSecretName is the TLS Secret in vipgate's namespace that
+	// secures the hosts of an Ingress annotated AnnEnableTLS: "true", and
+	// tls[] entries without a secretName.
+	DefaultSecretName = model.DefaultSecretName
+	AnnEnableTLS      = model.AnnEnableTLS
 
 	ReasonHostConflict   = "HostConflict"
 	ReasonTLSUnavailable = "TLSSecretUnavailable"

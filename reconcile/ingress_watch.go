@@ -106,7 +106,7 @@ func (r *IngressReconciler) shardsOfIngress(ctx context.Context, o client.Object
 	if c := ownership.IngressClassFor(ing, classes, r.Settings); c != nil {
 		infra, err := r.infraOfClass(ctx, c)
 		if err == nil {
-			return model.ShardsOf(r.Settings, model.L7Ingress{Ingress: ing, Infra: infra})
+			return model.ShardsOf(r.Settings, model.L7Ingress{Ingress: ing, Infra: infra, Subdomain: r.hostlessSubdomain()})
 		}
 	}
 	var hosts []string
@@ -115,9 +115,9 @@ func (r *IngressReconciler) shardsOfIngress(ctx context.Context, o client.Object
 			hosts = append(hosts, rule.Host)
 		}
 	}
-	out := model.ShardsOf(r.Settings, model.L7Ingress{Ingress: ing})
+	out := model.ShardsOf(r.Settings, model.L7Ingress{Ingress: ing, Subdomain: r.hostlessSubdomain()})
 	for _, infra := range r.infraSettings(ctx) {
-		out = append(out, model.ShardsOf(r.Settings, model.L7Ingress{Ingress: ing, Infra: infra})...)
+		out = append(out, model.ShardsOf(r.Settings, model.L7Ingress{Ingress: ing, Infra: infra, Subdomain: r.hostlessSubdomain()})...)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

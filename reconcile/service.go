@@ -129,7 +129,7 @@ func (r *ServiceReconciler) sync(ctx context.Context, svc *corev1.Service, ns *c
 	}
 	r.backoffFor().Reset(client.ObjectKeyFromObject(svc).String())
 	for _, m := range in.Members {
-		if err := r.writeStatus(ctx, m.Service, addrs, model.FQDNs(r.Settings, m.Service)); err != nil {
+		if err := r.writeStatus(ctx, m.Service, addrs, model.FQDNs(r.Settings, in.Snapshot, m.Service)); err != nil {
 			return ctrl.Result{}, err
 		}
 	}

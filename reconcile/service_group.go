@@ -141,7 +141,7 @@ func (r *ServiceReconciler) syncGroup(ctx context.Context, namespace, key string
 	}
 	r.backoffFor().Reset(groupRequest(namespace, key).String())
 	for _, m := range members {
-		if err := r.writeStatus(ctx, m, addrs, model.FQDNs(r.Settings, m)); err != nil {
+		if err := r.writeStatus(ctx, m, addrs, model.FQDNs(r.Settings, in.Snapshot, m)); err != nil {
 			return ctrl.Result{}, err
 		}
 	}

@@ -30,6 +30,31 @@ type Snapshot struct {
 	// VsVips lists every VsVip by name, one entry per tenant holding one:
 	// names another owner holds are refused at admission.
 	VsVips map[string][]Holder
+	// LicenseTier is systemconfiguration.default_license_tier ("" when it
+	// could not be read): AKO picks the TCP network profile by it.
+	LicenseTier string
+}
+
+// License tiers under which AKO gives TCP virtual services the TCP proxy
+// profile; other tiers get the fast path.
+const (
+	LicenseEnterprise              = "ENTERPRISE"
+	LicenseEnterpriseCloudServices = "ENTERPRISE_WITH_CLOUD_SERVICES"
+)
+
+// FullProxyLicense reports whether the license tier offers the TCP proxy
+// profile to Kubernetes virtual services (AKO's rule).
+func (s *Snapshot) FullProxyLicense() bool {
+	return s != nil && (s.LicenseTier == LicenseEnterprise || s.LicenseTier == LicenseEnterpriseCloudServices)
+}
+
+// DNSSubdomains returns the service domains of the cloud's DNS profile,
+// sorted, without a leading dot; nil without a snapshot or a DNS profile.
+func (s *Snapshot) DNSSubdomains() []string {
+	if s == nil {
+		return nil
+	}
+	return s.Cloud.DNSDomains
 }
 
 // Cloud is the Avi cloud vipgate places objects in.
@@ -40,6 +65,11 @@ type Cloud struct {
 	Type string
 	// IPAMNetworks are the names of the networks the cloud's IPAM profile can allocate from.
 	IPAMNetworks []string
+	// DNSProfileRef is the cloud's dns_provider_ref ("" when none).
+	DNSProfileRef string
+	// DNSDomains are the service domains of the cloud's DNS profile, sorted
+	// and without a leading dot (AKO's subdomains for FQDNs).
+	DNSDomains []string
 }
 
 // MultiVIP reports whether the cloud can place one VIP per subnet (multi-AZ).
@@ -105,6 +135,15 @@ type Holder struct {
 	Tenant    string
 	// ClusterID and Owner are vipgate's identity markers ("" when absent).
 	ClusterID, Owner string
+	// ClusterName is the clustername marker AKO and vipgate put on objects.
+	ClusterName string
+}
+
+// FromAKO reports whether the VsVip was written by AKO for cluster: AKO
+// marks VsVips with clustername only (a VsVip has no created_by field, and
+// vipgate's carry a created_by marker).
+func (h Holder) FromAKO(cluster string) bool {
+	return h.CreatedBy == "" && h.ClusterName != "" && h.ClusterName == cluster
 }
 
 // Network returns the network with that name, or nil.

@@ -29,6 +29,8 @@ const azAttr = "availability_zone"
 const (
 	markerClusterID = "vipgate-cluster-id"
 	markerOwner     = "vipgate-owner"
+	// markerClusterName is AKO's (and vipgate's) clustername marker.
+	markerClusterName = "clustername"
 )
 
 // Load reads the controller's view vipgate's rules need: the cloud named by
@@ -51,6 +53,9 @@ func Load(ctx context.Context, c avi.Client, s *config.Settings) (*inventory.Sna
 		return nil, err
 	}
 	if err := loadSEGroups(ctx, c, snap); err != nil {
+		return nil, err
+	}
+	if err := loadDNSAndLicense(ctx, c, snap); err != nil {
 		return nil, err
 	}
 	// VIPs in use: all tenants when the user may see them, else our tenant.
@@ -77,6 +82,7 @@ func loadCloud(ctx context.Context, c avi.Client, s *config.Settings, snap *inve
 	}
 	cl := clouds[0]
 	snap.Cloud = inventory.Cloud{Name: deref(cl.Name), UUID: deref(cl.UUID), Type: deref(cl.Vtype)}
+	snap.Cloud.DNSProfileRef = deref(cl.DNSProviderRef)
 	azByNetUUID := map[string]string{}
 	ref := deref(cl.IPAMProviderRef)
 	if ref == "" {
@@ -229,7 +235,8 @@ func loadVsVips(ctx context.Context, c avi.Client, snap *inventory.Snapshot) err
 				return fmt.Errorf("decoding vsvip: %w", err)
 			}
 			h := inventory.Holder{VsVip: v.Name, Tenant: inventory.RefName(v.TenantRef), CreatedBy: inventory.MarkerValue(v.Markers, "created_by"),
-				ClusterID: inventory.MarkerValue(v.Markers, markerClusterID), Owner: inventory.MarkerValue(v.Markers, markerOwner)}
+				ClusterID: inventory.MarkerValue(v.Markers, markerClusterID), Owner: inventory.MarkerValue(v.Markers, markerOwner),
+				ClusterName: inventory.MarkerValue(v.Markers, markerClusterName)}
 			if h.Tenant == "" {
 				h.Tenant = tenant
 				if tenant == "*" || tenant == "" {

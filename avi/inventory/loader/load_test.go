@@ -181,3 +181,29 @@ func TestLoad10kVsVipsPaged(t *testing.T) {
 		t.Fatalf("%d GETs for %d VsVips: not paged", got, n)
 	}
 }
+
+func TestLoadDNSDomainsAndLicense(t *testing.T) {
+	seed := avisim.DemoSeed()
+	seed.Clouds[0].DNSDomains = []string{"zeta.example.com", ".apps.example.com"}
+	seed.LicenseTier = "BASIC"
+	_, c, s := connect(t, seed)
+	snap, err := loader.Load(context.Background(), c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(snap.DNSSubdomains()); got != "[apps.example.com zeta.example.com]" {
+		t.Errorf("DNS subdomains %s, want [apps.example.com zeta.example.com] (sorted, no leading dot)", got)
+	}
+	if snap.LicenseTier != "BASIC" || snap.FullProxyLicense() {
+		t.Errorf("license tier %q full proxy %v, want BASIC false", snap.LicenseTier, snap.FullProxyLicense())
+	}
+
+	_, c, s = connect(t, avisim.DemoSeed())
+	snap, err = loader.Load(context.Background(), c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.DNSSubdomains() != nil || !snap.FullProxyLicense() {
+		t.Errorf("demo seed: DNS subdomains %v full proxy %v, want none and true (ENTERPRISE)", snap.DNSSubdomains(), snap.FullProxyLicense())
+	}
+}
