@@ -25,8 +25,8 @@ import (
 
 // Annotations and profiles vipgate shares with AKO.
 const (
-	AppProfileL4      = "System-L4-Application"
-	NetProfileTCP     = "System-TCP-Proxy"
+	AppProfileL4  = "System-L4-Application"
+	NetProfileTCP = "System-TCP-Proxy"
 	// NetProfileTCPFast is AKO's TCP profile below the ENTERPRISE tiers.
 	NetProfileTCPFast = "System-TCP-Fast-Path"
 	NetProfileUDP     = "System-UDP-Fast-Path"
