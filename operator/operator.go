@@ -312,6 +312,12 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 	// reload; an SE group label edit asks for one.
 	applier.OnVsVip = op.Inventory.Observe
 	applier.OnWrite = op.Inventory.Invalidate
+	// Switching from AKO: its objects of this clusterName are taken over in
+	// place, but never while AKO itself still runs.
+	applier.AdoptFrom, applier.Cluster = o.Settings.AdoptFromAKO(), o.Settings.AKOSettings.ClusterName
+	if applier.AdoptFrom != "" {
+		applier.AKOGate = (&cluster.AKODetector{Reader: mgr.GetAPIReader(), Namespace: o.Settings.AKOSettings.AKONamespace}).Check
+	}
 	// record.EventRecorder writes core/v1 Events, which kubectl describe shows;
 	// AKO's enableEvents: false turns them off.
 	var recorder record.EventRecorder = mgr.GetEventRecorderFor("vipgate") //nolint:staticcheck
@@ -375,7 +381,7 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 	}
 	return mgr.Add(&reconcile.OrphanCollector{
 		Client: mgr.GetClient(), Cache: mgr.GetCache(), Applier: applier, Settings: o.Settings, Done: o.OrphansCollected,
-		L7Names: ing.ExpectedNames,
+		L7Names: ing.ExpectedNames, AKOGate: applier.AKOGate,
 	})
 }
 

@@ -32,7 +32,11 @@ type IngressFinalizerReconciler struct {
 	Inventory inventory.Source
 }
 
-// Reconcile adds or releases the finalizer of one Ingress.
+// AKOIngressFinalizer is the finalizer AKO puts on the Ingresses it serves.
+const AKOIngressFinalizer = "ingress.ako.vmware.com/finalizer"
+
+// Reconcile adds or releases the finalizer of one Ingress, and removes AKO's
+// when AKO's objects are adopted (AKOSettings.adoptAKOObjects).
 func (r *IngressFinalizerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var ing networkingv1.Ingress
 	if err := r.Client.Get(ctx, req.NamespacedName, &ing); err != nil {
@@ -43,13 +47,30 @@ func (r *IngressFinalizerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		return ctrl.Result{}, err
 	}
 	has := controllerutil.ContainsFinalizer(&ing, ownership.CleanupFinalizer)
+	// AKO's finalizer goes when vipgate takes the Ingress over: no AKO is
+	// left to remove it, and deleting the Ingress would hang on it forever.
+	dropAKO := class != nil && bool(r.Settings.AKOSettings.AdoptAKOObjects) && controllerutil.ContainsFinalizer(&ing, AKOIngressFinalizer)
 	if class != nil && ing.DeletionTimestamp == nil {
-		if has || bool(r.Settings.AKOSettings.DeleteConfig) {
+		add := !has && !bool(r.Settings.AKOSettings.DeleteConfig)
+		if !add && !dropAKO {
 			return ctrl.Result{}, nil
 		}
 		patch := lockedPatch(&ing)
-		controllerutil.AddFinalizer(&ing, ownership.CleanupFinalizer)
+		if add {
+			controllerutil.AddFinalizer(&ing, ownership.CleanupFinalizer)
+		}
+		if dropAKO {
+			controllerutil.RemoveFinalizer(&ing, AKOIngressFinalizer)
+			logr.FromContextOrDiscard(ctx).Info("removed AKO's finalizer", "finalizer", AKOIngressFinalizer)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, &ing, patch))
+	}
+	if dropAKO {
+		patch := lockedPatch(&ing)
+		controllerutil.RemoveFinalizer(&ing, AKOIngressFinalizer)
+		if err := r.Client.Patch(ctx, &ing, patch); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
 	}
 	if !has {
 		return ctrl.Result{}, nil

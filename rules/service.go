@@ -388,7 +388,7 @@ func checkHeldOnController(p *field.Path, ip string, addr netip.Addr, svc *corev
 	}
 	ours := s.CreatedBy()
 	cluster := s.AKOSettings.ClusterName
-	if h.CreatedBy == ours {
+	if h.CreatedBy == ours || adoptedFromAKO(h, s) {
 		if h.VsVip == VsVipName(cluster, svc.Namespace, svc.Name) || (key != "" && h.VsVip == VsVipName(cluster, svc.Namespace, key)) {
 			return nil
 		}
@@ -397,11 +397,14 @@ func checkHeldOnController(p *field.Path, ip string, addr netip.Addr, svc *corev
 		}
 		return field.Invalid(p, ip, fmt.Sprintf("is already allocated on the controller to VsVip %q of this cluster; pick another address, or wait until that VsVip is deleted", h.VsVip))
 	}
-	by := "no created_by"
-	if h.CreatedBy != "" {
-		by = fmt.Sprintf("created_by %q", h.CreatedBy)
+	by := "no created_by), which this cluster does not manage"
+	switch {
+	case h.FromAKO(cluster):
+		by = akoNotAdopted + ")"
+	case h.CreatedBy != "":
+		by = fmt.Sprintf("created_by %q), which this cluster does not manage", h.CreatedBy)
 	}
-	return field.Invalid(p, ip, fmt.Sprintf("is already allocated on the controller to VsVip %q (%s), which this cluster does not manage; pick another address, or leave it unset to get one allocated", h.VsVip, by))
+	return field.Invalid(p, ip, fmt.Sprintf("is already allocated on the controller to VsVip %q (%s; pick another address, or leave it unset to get one allocated", h.VsVip, by))
 }
 
 // checkInfraSettingRef requires the selected AviInfraSetting to exist and not

@@ -58,6 +58,9 @@ type Set struct {
 	ClusterID string
 	// Tenant the objects live in.
 	Tenant string
+	// Namespace of an L4 owner's Services ("" for an L7 shard): an AKO
+	// object of the owner's name is adopted only when its Namespace marker agrees.
+	Namespace string `json:",omitempty"`
 	// PoolBases are the stems (rules.PoolBaseName) of the port pools this
 	// owner may hold (IsPoolOf); the applier uses them to find stale pools.
 	PoolBases []string
@@ -121,7 +124,7 @@ func BuildL4(in L4Input) (*Set, error) {
 		owner = ownership.SharedVIPOwner(ns, in.SharedKey)
 	}
 	set := &Set{Owner: base, CreatedBy: s.CreatedBy(), OwnedBy: owner, ClusterID: s.ClusterID,
-		Tenant: s.ControllerSettings.TenantName}
+		Tenant: s.ControllerSettings.TenantName, Namespace: ns}
 	vsvip, err := l4VsVip(in, members, base)
 	if err != nil {
 		return nil, err

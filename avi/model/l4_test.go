@@ -121,7 +121,7 @@ func TestBuildL4(t *testing.T) {
 		name: "ClusterIP TCP with named targetPort: whole set",
 		in:   L4Input{Settings: settings(), Snapshot: ent, Members: []Member{{Service: svc("web", webPort), Slices: webSlices}}},
 		pick: func(s *Set) any { return s },
-		want: `{"Owner":"c1--ns-web","CreatedBy":"vipgate-c1","OwnedBy":"Service/ns/web","ClusterID":"","Tenant":"admin","PoolBases":["c1--ns-web"],
+		want: `{"Owner":"c1--ns-web","CreatedBy":"vipgate-c1","OwnedBy":"Service/ns/web","ClusterID":"","Tenant":"admin","Namespace":"ns","PoolBases":["c1--ns-web"],
 		 "VsVips":[{"name":"c1--ns-web","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_context_ref":"/api/vrfcontext/?name=global",
 		   "markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["Service/ns/web"]}],
 		   "vip":[{"vip_id":"0","auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-a","subnet":{"ip_addr":{"addr":"10.50.0.0","type":"V4"},"mask":24}}}]}],

@@ -31,13 +31,16 @@ const (
 	TypeVsVip          = "vsvip"
 	TypePool           = "pool"
 	TypeL4PolicySet    = "l4policyset"
+	// TypeVSDataScriptSet is not built by vipgate; AKO's shared L7 parents
+	// carry one, which adoption removes.
+	TypeVSDataScriptSet = "vsdatascriptset"
 	TypeVirtualService = "virtualservice"
 )
 
 // CreateOrder lists the types a Set holds in the order they must be created;
 // deletes go in reverse. Within virtualservice, parents are created before
 // their SNI children and deleted after them (the applier orders by VS type).
-var CreateOrder = []string{TypeVsVip, TypeSSLKeyAndCertificate, TypePool, TypePoolGroup, TypeL4PolicySet, TypeHTTPPolicySet, TypeVirtualService}
+var CreateOrder = []string{TypeVsVip, TypeSSLKeyAndCertificate, TypePool, TypePoolGroup, TypeVSDataScriptSet, TypeL4PolicySet, TypeHTTPPolicySet, TypeVirtualService}
 
 // Marker keys on every object vipgate writes. created_by repeats the field
 // for types without it (VsVip); clustername is AKO's; the cluster identity
