@@ -170,7 +170,7 @@ type current struct {
 	// clusterName is the clustername marker (AKO's VsVips carry only it).
 	clusterID, owner, clusterName string
 	child                         bool
-	raw              map[string]any
+	raw                           map[string]any
 }
 
 // desiredObj is one object of the desired set in wire form.

@@ -73,7 +73,7 @@ var fieldsOf = func() map[string]map[string]bool {
 		model.TypeVsVip: objects.VsVip{}, model.TypeSSLKeyAndCertificate: objects.SSLKeyAndCertificate{},
 		model.TypePool: objects.Pool{}, model.TypePoolGroup: objects.PoolGroup{}, model.TypeL4PolicySet: struct{}{},
 		model.TypeVSDataScriptSet: dataScriptRefs{},
-		model.TypeHTTPPolicySet: objects.HTTPPolicySet{}, model.TypeVirtualService: objects.VirtualService{},
+		model.TypeHTTPPolicySet:   objects.HTTPPolicySet{}, model.TypeVirtualService: objects.VirtualService{},
 	} {
 		fs := map[string]bool{"type": true, "tenant_ref": true}
 		// References vipgate never writes but an adopted AKO virtual

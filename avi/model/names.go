@@ -28,13 +28,13 @@ import (
 
 // Avi object types as they appear in API paths, in creation (dependency) order.
 const (
-	TypeVsVip          = "vsvip"
-	TypePool           = "pool"
-	TypeL4PolicySet    = "l4policyset"
+	TypeVsVip       = "vsvip"
+	TypePool        = "pool"
+	TypeL4PolicySet = "l4policyset"
 	// TypeVSDataScriptSet is not built by vipgate; AKO's shared L7 parents
 	// carry one, which adoption removes.
 	TypeVSDataScriptSet = "vsdatascriptset"
-	TypeVirtualService = "virtualservice"
+	TypeVirtualService  = "virtualservice"
 )
 
 // CreateOrder lists the types a Set holds in the order they must be created;
