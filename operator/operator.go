@@ -375,7 +375,7 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 	if err := ing.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("ingress controller: %w", err)
 	}
-	fin := &reconcile.IngressFinalizerReconciler{Client: mgr.GetClient(), Settings: o.Settings, Inventory: op.Inventory}
+	fin := &reconcile.IngressFinalizerReconciler{Client: mgr.GetClient(), Settings: o.Settings, Inventory: op.Inventory, AKOGate: applier.AKOGate}
 	if err := fin.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("ingress finalizer controller: %w", err)
 	}

@@ -30,6 +30,9 @@ type IngressFinalizerReconciler struct {
 	Client    client.Client
 	Settings  *config.Settings
 	Inventory inventory.Source
+	// AKOGate, when set, holds the removal of AKO's finalizer while AKO
+	// still runs (it would put it back).
+	AKOGate func(context.Context) error
 }
 
 // AKOIngressFinalizer is the finalizer AKO puts on the Ingresses it serves.
@@ -50,10 +53,17 @@ func (r *IngressFinalizerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	// AKO's finalizer goes when vipgate takes the Ingress over: no AKO is
 	// left to remove it, and deleting the Ingress would hang on it forever.
 	dropAKO := class != nil && bool(r.Settings.AKOSettings.AdoptAKOObjects) && controllerutil.ContainsFinalizer(&ing, AKOIngressFinalizer)
+	var retry ctrl.Result
+	if dropAKO && r.AKOGate != nil {
+		if err := r.AKOGate(ctx); err != nil {
+			logr.FromContextOrDiscard(ctx).Info("keeping AKO's finalizer for now", "reason", err.Error())
+			dropAKO, retry = false, ctrl.Result{RequeueAfter: 30 * time.Second}
+		}
+	}
 	if class != nil && ing.DeletionTimestamp == nil {
 		add := !has && !bool(r.Settings.AKOSettings.DeleteConfig)
 		if !add && !dropAKO {
-			return ctrl.Result{}, nil
+			return retry, nil
 		}
 		patch := lockedPatch(&ing)
 		if add {
@@ -63,7 +73,7 @@ func (r *IngressFinalizerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 			controllerutil.RemoveFinalizer(&ing, AKOIngressFinalizer)
 			logr.FromContextOrDiscard(ctx).Info("removed AKO's finalizer", "finalizer", AKOIngressFinalizer)
 		}
-		return ctrl.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, &ing, patch))
+		return retry, client.IgnoreNotFound(r.Client.Patch(ctx, &ing, patch))
 	}
 	if dropAKO {
 		patch := lockedPatch(&ing)

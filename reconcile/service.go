@@ -190,7 +190,7 @@ func (r *ServiceReconciler) backoffFor() *Backoff {
 func (r *ServiceReconciler) owner(namespace, name, tenant string) apply.Owner {
 	base := model.BaseName(r.Settings.AKOSettings.ClusterName, namespace, name)
 	return apply.Owner{Name: base, CreatedBy: r.Settings.CreatedBy(), OwnedBy: ownership.ServiceOwner(namespace, name),
-		ClusterID: r.Settings.ClusterID, Tenant: tenant, PoolBases: []string{base}}
+		ClusterID: r.Settings.ClusterID, Tenant: tenant, Namespace: namespace, PoolBases: []string{base}}
 }
 
 func (r *ServiceReconciler) env(ctx context.Context) rules.Env {

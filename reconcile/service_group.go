@@ -172,7 +172,7 @@ func (r *ServiceReconciler) groupFailed(ctx context.Context, namespace, key stri
 func (r *ServiceReconciler) deleteGroup(ctx context.Context, namespace, key, tenant string, leaving []*corev1.Service) (ctrl.Result, error) {
 	cl := r.Settings.AKOSettings.ClusterName
 	owner := apply.Owner{Name: model.BaseName(cl, namespace, key), CreatedBy: r.Settings.CreatedBy(),
-		OwnedBy: ownership.SharedVIPOwner(namespace, key), ClusterID: r.Settings.ClusterID, Tenant: tenant}
+		OwnedBy: ownership.SharedVIPOwner(namespace, key), ClusterID: r.Settings.ClusterID, Tenant: tenant, Namespace: namespace}
 	for _, m := range leaving {
 		owner.PoolBases = append(owner.PoolBases, rules.PoolBaseName(cl, namespace, m.Name, key))
 	}
