@@ -155,8 +155,10 @@ func TestServiceAddresses(t *testing.T) {
 			"2 objects checked, 2 refused, 0 warnings, 0 skipped",
 		},
 	}, {
-		name:      "settings that do not match the controller are a warning, as the operator logs them",
-		settings:  func(s *config.Settings) { s.NetworkSettings.VIPNetworkList = []config.VIPNetwork{{NetworkName: "nope"}} },
+		name: "settings that do not match the controller are a warning, as the operator logs them",
+		settings: func(s *config.Settings) {
+			s.NetworkSettings.VIPNetworkList = []config.VIPNetwork{{NetworkName: "nope"}}
+		},
 		manifests: svcYAML("default", "web", ""),
 		want: []string{
 			`Warning: the settings do not match the controller: NetworkSettings.vipNetworkList[0].networkName: Invalid value: "nope": no network with this name in cloud "Default-Cloud"; known VIP networks: vip-net-6, vip-net-a, vip-net-b`,

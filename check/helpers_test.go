@@ -101,7 +101,9 @@ data:
 
 // tlsSecretStringDataYAML is the same Secret written with stringData.
 func tlsSecretStringDataYAML(ns, name string, crt, key []byte) string {
-	indent := func(b []byte) string { return "    " + strings.ReplaceAll(strings.TrimSpace(string(b)), "\n", "\n    ") }
+	indent := func(b []byte) string {
+		return "    " + strings.ReplaceAll(strings.TrimSpace(string(b)), "\n", "\n    ")
+	}
 	return fmt.Sprintf(`apiVersion: v1
 kind: Secret
 metadata: {name: %s, namespace: %s}
