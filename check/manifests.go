@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
 	"github.com/vipgate/vipgate/crds/v1beta1"
@@ -313,17 +314,24 @@ func decodeJSON(src string, j []byte, namespace string) ([]Object, error) {
 				SecretName string `json:"secretName"`
 			} `json:"spec"`
 		}
-		if err := json.Unmarshal(j, &c); err != nil {
-			return nil, inputErr("%s: %s: %v", src, tm.Kind, err)
+		if err := kjson.UnmarshalCaseSensitivePreserveInts(j, &c); err != nil {
+			return nil, inputErr("%s: %s %q: %v", src, tm.Kind, nameOf(j), err)
 		}
 		o.Obj, m = &Certificate{SecretName: c.Spec.SecretName}, &c.Metadata
 	}
 	if kind != KindCertificate {
-		// Strict, as kubectl's default field validation is on the API server:
-		// a misspelt field (loadBalancerIp) would otherwise pass unseen.
-		dec := json.NewDecoder(bytes.NewReader(j))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(o.Obj); err != nil {
+		// Strict and case-sensitive, as the API server decodes under
+		// kubectl's default field validation: a misspelt field
+		// (loadBalancerIp) would otherwise pass unseen, or be read anyway.
+		strict, err := kjson.UnmarshalStrict(j, o.Obj)
+		if err == nil && len(strict) > 0 {
+			msgs := make([]string, len(strict))
+			for i, e := range strict {
+				msgs[i] = e.Error()
+			}
+			err = errors.New(strings.Join(msgs, "; "))
+		}
+		if err != nil {
 			return nil, inputErr("%s: %s %q: %v", src, tm.Kind, nameOf(j), err)
 		}
 	}
