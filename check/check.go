@@ -87,8 +87,9 @@ type Report struct {
 	Warnings []string
 	// Verdicts of the Services, Ingresses and AviInfraSettings, in input order.
 	Verdicts []Verdict
-	// Context counts the other objects read (Namespaces, Secrets, ...) or ignored.
-	Context int
+	// Ignored are the objects of kinds check does not read (Deployments,
+	// or an Ingress of an API version the cluster does not serve).
+	Ignored []Object
 }
 
 // Checked, Refused and Skipped count verdicts; WarningCount counts every
@@ -198,7 +199,9 @@ func Run(ctx context.Context, objs []Object, o Options) *Report {
 			res = infra[obj.Name]
 			v.Err = invalid(AviInfraSettingGK, obj.Name, res)
 		default:
-			rep.Context++
+			if obj.Obj == nil {
+				rep.Ignored = append(rep.Ignored, obj)
+			}
 			continue
 		}
 		// The run's own warning is printed once, not once per object.
@@ -279,11 +282,16 @@ func (f fixed) Snapshot() *inventory.Snapshot { return f.s }
 // "Warning: <text>" for each warning and the exact apierrors text for each
 // refusal, each line after the object's "path:line: ". The run's warnings
 // come first and a summary line last. verbose also lists the objects
-// admitted and skipped, with the reason.
+// admitted, skipped (with the reason) and ignored.
 func (r *Report) Write(w io.Writer, verbose bool) error {
 	ew := &errWriter{w: w}
 	for _, msg := range r.Warnings {
 		ew.printf("Warning: %s\n", msg)
+	}
+	if verbose {
+		for _, o := range r.Ignored {
+			ew.printf("%s: %s %s ignored: not a kind vipgate judges or reads\n", o.Source, o.APIVersion, o.Ref())
+		}
 	}
 	for _, v := range r.Verdicts {
 		src := v.Object.Source

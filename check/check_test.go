@@ -120,6 +120,14 @@ func TestServiceAddresses(t *testing.T) {
 			"2 objects checked, 1 refused, 0 warnings, 0 skipped",
 		},
 	}, {
+		name:      "with --cluster-id, this cluster's name on another cluster's VsVip is refused",
+		settings:  func(s *config.Settings) { s.ClusterID = "uid-2" },
+		manifests: svcYAML("default", "web", "10.50.0.10"),
+		want: []string{
+			`set.yaml:1: Service "web" is invalid: metadata.name: Invalid value: "web": its Avi name "demo--default-web" is already used by VsVip "demo--default-web" of another cluster named "demo" on the controller (identity uid-1); give each cluster its own AKOSettings.clusterName (Avi names join namespace and name with "-", so different objects can meet); rename this Service, or that one`,
+			"1 objects checked, 1 refused, 0 warnings, 0 skipped",
+		},
+	}, {
 		name: "two Services of the set asking for one address are both refused",
 		manifests: svcYAML("shop", "web", "10.50.0.20") + "---\n" +
 			svcYAML("shop", "api", "", ako("load-balancer-ip")+"=10.50.0.20"),
@@ -392,6 +400,7 @@ func TestOwnershipAndSkips(t *testing.T) {
 			"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {}\n---\n" +
 			svcYAML("default", "far", "10.10.0.5"),
 		want: []string{
+			"set.yaml:34: apps/v1 Deployment web ignored: not a kind vipgate judges or reads",
 			"set.yaml:1: Service default/internal skipped: type ClusterIP, not LoadBalancer",
 			"set.yaml:6: Service default/metallb skipped: loadBalancerClass metallb.io/metallb is another load balancer's",
 			"set.yaml:17: Ingress default/nginx skipped: IngressClass nginx is not vipgate's (not of controller ako.vmware.com/avi-lb in the set, nor named by --ingress-class)",

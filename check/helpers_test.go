@@ -53,7 +53,7 @@ func demoSettings(mods ...func(*config.Settings)) *config.Settings {
 }
 
 // demoInventory reads testdata/inventory.json.
-func demoInventory(t *testing.T) *inventory.Snapshot {
+func demoInventory(t testing.TB) *inventory.Snapshot {
 	t.Helper()
 	f, err := os.Open("testdata/inventory.json")
 	if err != nil {
@@ -68,7 +68,7 @@ func demoInventory(t *testing.T) *inventory.Snapshot {
 }
 
 // certPair is a self-signed certificate for host valid from notBefore to notAfter, and its key.
-func certPair(t *testing.T, host string, notBefore, notAfter time.Time) (crt, key []byte) {
+func certPair(t testing.TB, host string, notBefore, notAfter time.Time) (crt, key []byte) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

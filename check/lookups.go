@@ -31,6 +31,14 @@ type Set struct {
 	infra      map[string]*v1beta1.AviInfraSetting
 	secrets    map[string]ownership.TLSSecretSummary // by "ns/name"
 	certs      map[string]bool                       // Certificates' "ns/secretName"
+
+	// The cache's field indexes (cluster.SetupIndexes), so a set of
+	// thousands of objects is checked in linear time.
+	svcByVIP     map[string][]*corev1.Service
+	svcByKey     map[string][]*corev1.Service // "ns/shared-VIP key"
+	svcByAviName map[string][]*corev1.Service
+	ingByHost    map[string][]*networkingv1.Ingress
+	ingByAviName map[string][]*networkingv1.Ingress
 }
 
 var _ rules.Lookups = (*Set)(nil)
@@ -84,7 +92,53 @@ func NewSet(objs []Object, extraClasses []networkingv1.IngressClass, s *config.S
 	for _, svc := range services {
 		set.services = append(set.services, asCreated(svc, s, set))
 	}
+	set.index()
 	return set
+}
+
+// index fills the field indexes with the values cluster.SetupIndexes
+// extracts: requested and held addresses, shared-VIP keys, Avi names
+// (claims with an empty cluster name, that is rules.ClaimKey) and hosts.
+func (s *Set) index() {
+	s.svcByVIP = map[string][]*corev1.Service{}
+	s.svcByKey = map[string][]*corev1.Service{}
+	s.svcByAviName = map[string][]*corev1.Service{}
+	s.ingByHost = map[string][]*networkingv1.Ingress{}
+	s.ingByAviName = map[string][]*networkingv1.Ingress{}
+	for _, svc := range s.services {
+		for _, ip := range cluster.ServiceVIPs(svc) {
+			s.svcByVIP[ip] = append(s.svcByVIP[ip], svc)
+		}
+		if key := svc.Annotations[rules.AnnSharedVIP]; key != "" {
+			s.svcByKey[svc.Namespace+"/"+key] = append(s.svcByKey[svc.Namespace+"/"+key], svc)
+		}
+		for _, name := range claimNames(rules.ServiceClaims("", svc)) {
+			s.svcByAviName[name] = append(s.svcByAviName[name], svc)
+		}
+	}
+	for _, ing := range s.ingresses {
+		var hosts []string
+		for _, r := range ing.Spec.Rules {
+			if r.Host != "" && !slices.Contains(hosts, r.Host) {
+				hosts = append(hosts, r.Host)
+				s.ingByHost[r.Host] = append(s.ingByHost[r.Host], ing)
+			}
+		}
+		for _, name := range claimNames(rules.IngressClaims("", ing)) {
+			s.ingByAviName[name] = append(s.ingByAviName[name], ing)
+		}
+	}
+}
+
+// claimNames are the distinct names of claims.
+func claimNames(claims []rules.Claim) []string {
+	var out []string
+	for _, c := range claims {
+		if !slices.Contains(out, c.Name) {
+			out = append(out, c.Name)
+		}
+	}
+	return out
 }
 
 // asCreated is the Service as the cache would hold it after create: status
@@ -157,24 +211,12 @@ func (s *Set) setInfraStatus(name string, st v1beta1.AviInfraSettingStatus) {
 
 // ServicesByVIP implements rules.Lookups (index cluster.IndexServiceVIP).
 func (s *Set) ServicesByVIP(_ context.Context, ip string) ([]*corev1.Service, error) {
-	var out []*corev1.Service
-	for _, svc := range s.services {
-		if slices.Contains(cluster.ServiceVIPs(svc), ip) {
-			out = append(out, svc)
-		}
-	}
-	return out, nil
+	return s.svcByVIP[ip], nil
 }
 
-// ServicesBySharedVIPKey implements rules.Lookups.
+// ServicesBySharedVIPKey implements rules.Lookups (index cluster.IndexServiceSharedKey).
 func (s *Set) ServicesBySharedVIPKey(_ context.Context, namespace, key string) ([]*corev1.Service, error) {
-	var out []*corev1.Service
-	for _, svc := range s.services {
-		if svc.Namespace == namespace && key != "" && svc.Annotations[rules.AnnSharedVIP] == key {
-			out = append(out, svc)
-		}
-	}
-	return out, nil
+	return s.svcByKey[namespace+"/"+key], nil
 }
 
 // AviInfraSetting implements rules.Lookups.
@@ -198,18 +240,21 @@ func (s *Set) CertManagerCertificateForSecret(_ context.Context, namespace, secr
 	return s.certs[namespace+"/"+secretName], nil
 }
 
-// IngressesByHost implements rules.Lookups: vipgate's Ingresses routing host.
+// IngressesByHost implements rules.Lookups: vipgate's Ingresses routing host
+// (index cluster.IndexIngressHost, filtered as cluster.OwnsIngress does).
 func (s *Set) IngressesByHost(_ context.Context, host string) ([]*networkingv1.Ingress, error) {
+	return s.owned(s.ingByHost[host]), nil
+}
+
+// owned keeps vipgate's Ingresses.
+func (s *Set) owned(ings []*networkingv1.Ingress) []*networkingv1.Ingress {
 	var out []*networkingv1.Ingress
-	for _, ing := range s.ingresses {
-		if !s.ownsIngress(ing) {
-			continue
-		}
-		if slices.ContainsFunc(ing.Spec.Rules, func(r networkingv1.IngressRule) bool { return r.Host != "" && r.Host == host }) {
+	for _, ing := range ings {
+		if s.ownsIngress(ing) {
 			out = append(out, ing)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // ReferencesToInfraSetting implements rules.Lookups.
@@ -237,26 +282,11 @@ func (s *Set) ReferencesToInfraSetting(_ context.Context, name string) ([]string
 // ServicesByAviName implements rules.Lookups (index cluster.IndexAviName:
 // claims computed with an empty cluster name, which is rules.ClaimKey).
 func (s *Set) ServicesByAviName(_ context.Context, key string) ([]*corev1.Service, error) {
-	var out []*corev1.Service
-	for _, svc := range s.services {
-		if hasClaim(rules.ServiceClaims("", svc), key) {
-			out = append(out, svc)
-		}
-	}
-	return out, nil
+	return s.svcByAviName[key], nil
 }
 
-// IngressesByAviName implements rules.Lookups.
+// IngressesByAviName implements rules.Lookups (index cluster.IndexAviName,
+// filtered as cluster.OwnsIngress does).
 func (s *Set) IngressesByAviName(_ context.Context, key string) ([]*networkingv1.Ingress, error) {
-	var out []*networkingv1.Ingress
-	for _, ing := range s.ingresses {
-		if s.ownsIngress(ing) && hasClaim(rules.IngressClaims("", ing), key) {
-			out = append(out, ing)
-		}
-	}
-	return out, nil
-}
-
-func hasClaim(claims []rules.Claim, key string) bool {
-	return slices.ContainsFunc(claims, func(c rules.Claim) bool { return c.Name == key })
+	return s.owned(s.ingByAviName[key]), nil
 }
