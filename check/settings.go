@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/vipgate/vipgate/config"
@@ -217,4 +218,32 @@ func truthy(v any, def bool) bool {
 		return x == "true"
 	}
 	return false
+}
+
+// IngressClasses are the IngressClasses of vipgate's assumed to exist in the
+// cluster besides those of a manifest set: the ones named (named is true
+// when the user named any, even none), else the chart's class of a Helm
+// values file, else the chart's default, avi-lb. A named first class, or
+// avi-lb, is the default class when L7Settings.defaultIngController is true,
+// as the chart makes its class by default.
+func (sf *SettingsFile) IngressClasses(names []string, named bool) []networkingv1.IngressClass {
+	def := ""
+	switch {
+	case !named && sf.HelmValues:
+		names = nil
+		if c := sf.IngressClass; c != nil {
+			names = []string{c.Name}
+			if c.IsDefault {
+				def = c.Name
+			}
+		}
+	case !named:
+		names = []string{"avi-lb"}
+		fallthrough
+	default:
+		if len(names) > 0 && bool(sf.Settings.L7Settings.DefaultIngController) {
+			def = names[0]
+		}
+	}
+	return VipgateClasses(names, def)
 }

@@ -150,3 +150,41 @@ func TestHelmValuesStillValidated(t *testing.T) {
 		t.Errorf("invalid value in Helm values: %v", err)
 	}
 }
+
+func TestIngressClassesAssumed(t *testing.T) {
+	settingsFile := &SettingsFile{Settings: demoSettings()}
+	noDefaultIng := &SettingsFile{Settings: demoSettings(func(s *config.Settings) { s.L7Settings.DefaultIngController = false })}
+	helm := &SettingsFile{Settings: demoSettings(), HelmValues: true, IngressClass: &ChartIngressClass{Name: "team", IsDefault: false}}
+	helmNoClass := &SettingsFile{Settings: demoSettings(), HelmValues: true}
+	for _, tc := range []struct {
+		name  string
+		sf    *SettingsFile
+		names []string
+		named bool
+		want  []string // "name" or "name (default)"
+	}{
+		{"a settings file: the chart's avi-lb, the default class", settingsFile, nil, false, []string{"avi-lb (default)"}},
+		{"defaultIngController off: not the default class", noDefaultIng, nil, false, []string{"avi-lb"}},
+		{"Helm values: the chart's class as the chart decides it", helm, nil, false, []string{"team"}},
+		{"Helm values without a class", helmNoClass, nil, false, nil},
+		{"named classes win; the first is the default", helm, []string{"a", "b"}, true, []string{"a (default)", "b"}},
+		{"named none", settingsFile, nil, true, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, c := range tc.sf.IngressClasses(tc.names, tc.named) {
+				if c.Spec.Controller != "ako.vmware.com/avi-lb" {
+					t.Errorf("class %s of controller %s", c.Name, c.Spec.Controller)
+				}
+				s := c.Name
+				if c.Annotations["ingressclass.kubernetes.io/is-default-class"] == "true" {
+					s += " (default)"
+				}
+				got = append(got, s)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -125,7 +125,6 @@ func checkCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		fs.PrintDefaults()
 	}
 	var files, classes listFlag
-	classes.values = []string{"avi-lb"}
 	var (
 		settingsPath  = fs.String("settings", "", "vipgate settings file or Helm values file (required)")
 		inventoryPath = fs.String("inventory", "", "inventory file written by vipgate inventory export; without it, only checks that need no controller run")
@@ -136,7 +135,7 @@ func checkCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	)
 	fs.Var(&files, "f", "manifest file, folder (recursive: *.yaml, *.yml, *.json) or - for stdin; repeatable, comma-separated")
 	fs.Var(&files, "filename", "same as -f")
-	fs.Var(&classes, "ingress-class", "IngressClasses of vipgate's that exist in the cluster besides those of the set; repeatable, comma-separated; the first is the default class when L7Settings.defaultIngController is true (default: the chart's class, avi-lb)")
+	fs.Var(&classes, "ingress-class", "IngressClasses of vipgate's that exist in the cluster besides those of the set; repeatable, comma-separated, empty for none; the first is the default class when L7Settings.defaultIngController is true (default: the chart's class of a Helm values file, else avi-lb)")
 	fs.StringVar(namespace, "n", "default", "same as --namespace")
 	fs.BoolVar(verbose, "v", false, "same as --verbose")
 	if err := fs.Parse(args); err != nil {
@@ -168,21 +167,7 @@ func checkCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "settings: read %s as Helm values; ignored keys: %s\n", *settingsPath, strings.Join(sf.Ignored, ", "))
 	}
 
-	// The IngressClasses of vipgate's that exist besides the set's.
-	names, def := classes.values, ""
-	if !classes.set && sf.HelmValues {
-		names = nil
-		if c := sf.IngressClass; c != nil {
-			names = []string{c.Name}
-			if c.IsDefault {
-				def = c.Name
-			}
-		}
-	} else if len(names) > 0 && bool(settings.L7Settings.DefaultIngController) {
-		def = names[0]
-	}
-
-	opts := check.Options{Settings: settings, IngressClasses: check.VipgateClasses(names, def)}
+	opts := check.Options{Settings: settings, IngressClasses: sf.IngressClasses(classes.values, classes.set)}
 	if *inventoryPath != "" {
 		f, err := os.Open(*inventoryPath)
 		if err != nil {
