@@ -178,6 +178,9 @@ func TestCheckAgainstAvisim(t *testing.T) {
 	if want := `inventory of cloud "Default-Cloud": 2 networks, 2 SE groups, 1 VIPs in use, 1 VsVips`; !strings.Contains(stderr, want) {
 		t.Errorf("export's stderr lacks %q:\n%s", want, stderr)
 	}
+	if strings.Contains(stderr, "not verified") {
+		t.Errorf("the controller's certificate was verified with certificateAuthorityData:\n%s", stderr)
+	}
 	for _, secret := range []string{e2ePassword, "BEGIN CERTIFICATE"} {
 		if strings.Contains(inv, secret) || strings.Contains(stderr, secret) {
 			t.Errorf("the export shows credentials (%q)", secret)
@@ -288,7 +291,8 @@ func TestExportUnreachableController(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "creds", "username"), "u")
 	writeFile(t, filepath.Join(dir, "creds", "password"), e2ePassword)
 	out, stderr, code := runCommand(t, "", "inventory", "export", "--settings="+values, "--credentials-dir="+filepath.Join(dir, "creds"), "--timeout=20s")
-	if code != 1 || out != "" || !strings.Contains(stderr, "vipgate inventory export: reading the controller at 127.0.0.1:1:") || strings.Contains(stderr, e2ePassword) {
+	if code != 1 || out != "" || !strings.Contains(stderr, "vipgate inventory export: reading the controller at 127.0.0.1:1:") || strings.Contains(stderr, e2ePassword) ||
+		!strings.Contains(stderr, "no certificateAuthorityData in "+filepath.Join(dir, "creds")+": the controller's certificate is not verified") {
 		t.Errorf("exit %d, stdout %q, stderr:\n%s", code, out, stderr)
 	}
 }

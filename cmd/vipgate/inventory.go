@@ -29,7 +29,8 @@ check does (ControllerSettings.controllerHost is required here).
 password or authtoken, and certificateAuthorityData (without it the
 controller's certificate is not verified, as with AKO).
 
-Exit status: 0 written, 1 the controller could not be read, 2 usage error.
+Exit status: 0 written, 1 the controller could not be read (or the file not
+written), 2 usage error.
 
 Flags:
 `
@@ -84,6 +85,9 @@ func inventoryCommand(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usage("%v", err)
 	}
+	if creds.CertificateAuthorityData == "" {
+		fmt.Fprintf(stderr, "vipgate inventory export: no certificateAuthorityData in %s: the controller's certificate is not verified\n", *credentialsDir)
+	}
 	// alb-sdk logs a line per request on stderr; stderr (the writer given)
 	// keeps this command's own messages.
 	session.SilenceSDKInfoLogs()
@@ -103,8 +107,8 @@ func inventoryCommand(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	if err := check.WriteInventory(stdout, snap, c.Host(), c.Tenant()); err != nil {
-		fmt.Fprintf(stderr, "vipgate inventory export: %v\n", err)
-		return exitUsage
+		fmt.Fprintf(stderr, "vipgate inventory export: writing the inventory: %v\n", err)
+		return exitRefused
 	}
 	fmt.Fprintf(stderr, "inventory of cloud %q: %d networks, %d SE groups, %d VIPs in use, %d VsVips\n",
 		snap.Cloud.Name, len(snap.Networks), len(snap.SEGroups), len(snap.InUse), len(snap.VsVips))
