@@ -92,8 +92,7 @@ type Report struct {
 	Ignored []Object
 }
 
-// Checked, Refused and Skipped count verdicts; WarningCount counts every
-// warning line, the run's and the objects'.
+// Checked counts the objects judged (refused or admitted).
 func (r *Report) Checked() int {
 	n := 0
 	for _, v := range r.Verdicts {
@@ -118,7 +117,7 @@ func (r *Report) Refused() int {
 // Skipped counts objects vipgate would not judge.
 func (r *Report) Skipped() int { return len(r.Verdicts) - r.Checked() }
 
-// WarningCount counts warning lines.
+// WarningCount counts warning lines, the run's and the objects'.
 func (r *Report) WarningCount() int {
 	n := len(r.Warnings)
 	for _, v := range r.Verdicts {

@@ -173,7 +173,7 @@ func (l certManagerLookups) CertManagerCertificateForSecret(_ context.Context, n
 // (apierrors.NewInvalid). It is independent of Set.
 func webhookSays(t *testing.T, objs []Object, target Object, classes []networkingv1.IngressClass, s *config.Settings, inv *inventory.Snapshot) (warnings []string, err error) {
 	t.Helper()
-	ctx := ctrl.LoggerInto(context.Background(), ctrl.Log)
+	ctx := context.Background()
 	b := fake.NewClientBuilder().WithScheme(scheme()).WithStatusSubresource(&v1beta1.AviInfraSetting{})
 	if err := cluster.SetupIndexes(ctx, indexRecorder{b}); err != nil {
 		t.Fatal(err)
