@@ -3,12 +3,14 @@ package avisim
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fuzzTypes are the /api/<type> paths FuzzAPI picks from by index: every
@@ -42,6 +44,7 @@ const (
 // as alb-sdk expects, and every other body is JSON.
 func FuzzAPI(f *testing.F) {
 	f.Fuzz(func(t *testing.T, typeIdx, op uint8, body, body2 []byte, query string) {
+		defer fuzzWatchdog(fmt.Sprintf("type %d, op %d, body %q, body2 %q, query %q", typeIdx, op, body, body2, query))()
 		sim, err := New(Options{Seed: fuzzSeed()})
 		if err != nil {
 			t.Fatal(err)
@@ -156,4 +159,16 @@ func (c *fuzzClient) do(method, path, rawQuery string, body []byte) *httptest.Re
 		c.t.Fatalf("%s: %d with Content-Type %q", what, rec.Code, rec.Header().Get("Content-Type"))
 	}
 	return rec
+}
+
+// fuzzHangAfter bounds one fuzz input. Go's fuzzing engine has no per-input
+// timeout: a hang would only show as executions stopping. Past the bound
+// the process panics, and the engine records the input as a crasher.
+const fuzzHangAfter = time.Minute
+
+// fuzzWatchdog arms the hang bound for one input; call the result when done.
+func fuzzWatchdog(input string) (stop func() bool) {
+	return time.AfterFunc(fuzzHangAfter, func() {
+		panic(fmt.Sprintf("fuzz input still running after %v, a hang: %s", fuzzHangAfter, input))
+	}).Stop
 }

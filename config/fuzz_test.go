@@ -2,9 +2,11 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -28,6 +30,7 @@ func FuzzParse(f *testing.F) {
 		return strings.HasSuffix(msg, ": unknown key")
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		defer fuzzWatchdog(fmt.Sprintf("%q", data))()
 		s, err := Parse(data)
 		s2, err2 := Parse(data)
 		if !reflect.DeepEqual(s, s2) || (err == nil) != (err2 == nil) || (err != nil && err.Error() != err2.Error()) {
@@ -94,4 +97,16 @@ ControllerSettings: {controllerHost: 10.0.0.1}
 	if !reflect.DeepEqual(err, want) {
 		t.Fatalf("Parse error:\n%v\nwant:\n%v", err, want)
 	}
+}
+
+// fuzzHangAfter bounds one fuzz input. Go's fuzzing engine has no per-input
+// timeout: a hang would only show as executions stopping. Past the bound
+// the process panics, and the engine records the input as a crasher.
+const fuzzHangAfter = time.Minute
+
+// fuzzWatchdog arms the hang bound for one input; call the result when done.
+func fuzzWatchdog(input string) (stop func() bool) {
+	return time.AfterFunc(fuzzHangAfter, func() {
+		panic(fmt.Sprintf("fuzz input still running after %v, a hang: %s", fuzzHangAfter, input))
+	}).Stop
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -23,6 +24,7 @@ import (
 // other way round.
 func FuzzCanonicalIP(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
+		defer fuzzWatchdog(fmt.Sprintf("%q", s))()
 		c, ok := CanonicalIP(s)
 		if c2, ok2 := CanonicalIP(s); c2 != c || ok2 != ok {
 			t.Fatalf("CanonicalIP(%q) not deterministic: %q,%v then %q,%v", s, c, ok, c2, ok2)
@@ -81,6 +83,7 @@ const (
 // range that the controller has not given to someone else.
 func FuzzValidateService(f *testing.F) {
 	f.Fuzz(func(t *testing.T, specIP, annValue, key, infraName, oldIP string, flags uint8) {
+		defer fuzzWatchdog(fmt.Sprintf("%q %q %q %q %q %d", specIP, annValue, key, infraName, oldIP, flags))()
 		s := demoSettings()
 		var invMods []func(*inventory.Snapshot)
 		if flags&fsIPv6 != 0 {
@@ -205,6 +208,7 @@ const (
 // several only on a multi-VIP cloud).
 func FuzzValidateVIPNetworks(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name0, uuid0, cidr0, v6cidr0, name1, uuid1, cidr1, v6cidr1, seg string, flags uint8) {
+		defer fuzzWatchdog(fmt.Sprintf("%q %q %q %q %q %q %q %q %q %d", name0, uuid0, cidr0, v6cidr0, name1, uuid1, cidr1, v6cidr1, seg, flags))()
 		s := demoSettings()
 		inv := demoInventory()
 		if flags&fnIPv6 != 0 {
@@ -290,4 +294,16 @@ func checkFieldError(t *testing.T, e *field.Error, pathOK func(string) bool) {
 	if !strings.HasPrefix(e.Error(), e.Field+": ") {
 		t.Fatalf("error %q does not start with its field path %q", e.Error(), e.Field)
 	}
+}
+
+// fuzzHangAfter bounds one fuzz input. Go's fuzzing engine has no per-input
+// timeout: a hang would only show as executions stopping. Past the bound
+// the process panics, and the engine records the input as a crasher.
+const fuzzHangAfter = time.Minute
+
+// fuzzWatchdog arms the hang bound for one input; call the result when done.
+func fuzzWatchdog(input string) (stop func() bool) {
+	return time.AfterFunc(fuzzHangAfter, func() {
+		panic(fmt.Sprintf("fuzz input still running after %v, a hang: %s", fuzzHangAfter, input))
+	}).Stop
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -56,6 +57,7 @@ func FuzzAdmission(f *testing.F) {
 	logf.SetLogger(logr.Discard())
 	mux := fuzzWebhookMux(f)
 	f.Fuzz(func(t *testing.T, hook uint8, body []byte) {
+		defer fuzzWatchdog(fmt.Sprintf("hook %d, body %q", hook, body))()
 		path := fuzzPaths[int(hook)%len(fuzzPaths)]
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path+"?timeout=5s", bytes.NewReader(body)))
@@ -270,4 +272,16 @@ func fuzzCertPair(tb testing.TB, host string, now time.Time) (crt, key []byte) {
 		tb.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
+}
+
+// fuzzHangAfter bounds one fuzz input. Go's fuzzing engine has no per-input
+// timeout: a hang would only show as executions stopping. Past the bound
+// the process panics, and the engine records the input as a crasher.
+const fuzzHangAfter = time.Minute
+
+// fuzzWatchdog arms the hang bound for one input; call the result when done.
+func fuzzWatchdog(input string) (stop func() bool) {
+	return time.AfterFunc(fuzzHangAfter, func() {
+		panic(fmt.Sprintf("fuzz input still running after %v, a hang: %s", fuzzHangAfter, input))
+	}).Stop
 }
