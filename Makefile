@@ -17,7 +17,7 @@ PROGRESS           := hack/progress.sh --log $(BUILD_LOG)
 
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
 
-.PHONY: all build test unit envtest prereqs generate verify-generate lint demo demo-up bench clean help
+.PHONY: all build test unit envtest prereqs generate verify-generate lint demo demo-up bench fuzz clean help
 
 all: build
 
@@ -60,8 +60,22 @@ UNIT_PKGS = $(shell go list ./... | grep -v /tests/)
 unit: ## the fast loop: every test that needs no API server or envtest binaries
 	go test -timeout 10m $(UNIT_PKGS)
 
-test: prereqs envtest verify-generate lint ## run every test on a real API server (builds envtest binaries on first run)
+test: prereqs envtest verify-generate lint ## run every test on a real API server (builds envtest binaries on first run), then each fuzz target briefly
 	go test $(GO_TEST_FLAGS) ./...
+	@bash hack/fuzz.sh $(FUZZTIME_SHORT) $(FUZZ_WORKERS) $(FUZZ_TARGETS)
+
+# Native Go fuzz targets, as <package>:<target>. Plain `go test` replays their
+# corpora (testdata/fuzz/<target>/) as regression tests; `make test` fuzzes each
+# for FUZZTIME_SHORT, `make fuzz` for FUZZTIME. One worker each by default, to
+# leave the machine to others; raise FUZZ_WORKERS on an idle one.
+FUZZ_TARGETS   ?= ./webhooks:FuzzAdmission ./rules:FuzzCanonicalIP ./rules:FuzzValidateService \
+                  ./rules:FuzzValidateVIPNetworks ./config:FuzzParse ./avisim:FuzzAPI
+FUZZTIME       ?= 10m
+FUZZTIME_SHORT ?= 5s
+FUZZ_WORKERS   ?= 1
+
+fuzz: ## run each fuzz target for FUZZTIME (10m); a failing input lands in <package>/testdata/fuzz/<target>/
+	@bash hack/fuzz.sh $(FUZZTIME) $(FUZZ_WORKERS) $(FUZZ_TARGETS)
 
 BENCHMARKS ?= Admission ReconcileL4 L7Ingresses
 
