@@ -28,6 +28,8 @@ type readRecord struct {
 	// Names are the objects the answer held (one for a GET by UUID, the
 	// results of a list).
 	Names []string
+	// Single is a read of one object: by UUID, or a list filtered by name.
+	Single bool
 }
 
 // recSim is avisim with a recorder of reads in front of it.
@@ -96,14 +98,15 @@ func (r *recSim) calls() int {
 }
 
 func (r *recSim) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	typ, _, _ := strings.Cut(strings.Trim(strings.TrimPrefix(req.URL.Path, "/api/"), "/"), "/")
+	typ, uuid, _ := strings.Cut(strings.Trim(strings.TrimPrefix(req.URL.Path, "/api/"), "/"), "/")
 	if !r.recording.Load() || req.Method != http.MethodGet || !strings.HasPrefix(req.URL.Path, "/api/") {
 		r.Sim.ServeHTTP(w, req)
 		return
 	}
 	cw := &captureWriter{ResponseWriter: w}
 	r.Sim.ServeHTTP(cw, req)
-	rec := readRecord{Type: typ, Query: req.URL.Query(), Names: answerNames(cw.body.Bytes())}
+	q := req.URL.Query()
+	rec := readRecord{Type: typ, Query: q, Names: answerNames(cw.body.Bytes()), Single: uuid != "" || q.Get("name") != ""}
 	r.mu.Lock()
 	r.reads = append(r.reads, rec)
 	r.mu.Unlock()
