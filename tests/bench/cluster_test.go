@@ -339,4 +339,4 @@ func (w *statusWatch) times(prefix string) map[string]time.Time {
 
 // waitLimit bounds a wait for n objects: generous (a broken run ends, a
 // slow one on a loaded machine does not), never an assertion on speed.
-func waitLimit(n int) time.Duration { return 5*time.Minute + time.Duration(n)*100*time.Millisecond }
+func waitLimit(n int) time.Duration { return 10*time.Minute + time.Duration(n)*150*time.Millisecond }
