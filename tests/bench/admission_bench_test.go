@@ -411,7 +411,7 @@ func BenchmarkAdmission(b *testing.B) {
 			allowed bool
 		}{
 			{lbService(ns, fmt.Sprintf("dry-free-%d", i), freeIP(i)), true},
-			{lbService(ns, fmt.Sprintf("dry-taken-%d", i), lbIP(i)), false},
+			{lbService(ns, fmt.Sprintf("dry-taken-%d", i), lbIP(i%numLBServices)), false},
 			{ingress(ns, fmt.Sprintf("dry-ing-%d", i), fmt.Sprintf("dry-%d.example.com", i), fmt.Sprintf("ing-%d-tls", i%numIngresses)), true},
 		}
 		for _, o := range objs {
