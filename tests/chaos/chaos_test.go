@@ -1,0 +1,48 @@
+package chaos
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/vipgate/vipgate/avi/session"
+	"github.com/vipgate/vipgate/tests/harness"
+)
+
+// ciSeeds are the fixed seeds of the bounded run in make test: one per
+// cloud flavour (see flavourOf), both carrying every scenario.
+var ciSeeds = []uint64{1, 4}
+
+// TestChaosCI is the bounded chaos run of make test: the fixed seeds plus
+// one random seed (printed), CHAOS_STEPS steps each (200 by default) on
+// CHAOS_CLUSTERS clusters (2 by default). CHAOS_SEED=<n> runs that seed
+// only, CHAOS_SEED=random one random seed; make chaos runs it longer.
+func TestChaosCI(t *testing.T) {
+	ctrl.SetLogger(harness.Logger())
+	session.SilenceSDKInfoLogs()
+	p := envParams(t)
+	var seeds []uint64
+	switch v := os.Getenv("CHAOS_SEED"); v {
+	case "":
+		seeds = append(slices.Clone(ciSeeds), rand.Uint64()%1_000_000)
+	case "random":
+		seeds = []uint64{rand.Uint64() % 1_000_000}
+	default:
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("CHAOS_SEED=%q: want a number or random", v)
+		}
+		seeds = []uint64{n}
+	}
+	fmt.Printf("chaos: seeds %v\n", seeds)
+	for _, s := range seeds {
+		p := p
+		p.Seed = s
+		t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) { runChaos(t, p) })
+	}
+}
