@@ -208,7 +208,6 @@ func (r *run) watch(ctx context.Context) {
 	}
 }
 
-
 // sample takes one sample of every cluster's statuses and the controller's
 // VsVips and checks (1) and (2) on it.
 func (r *run) sample(ctx context.Context, w *watcher) {
