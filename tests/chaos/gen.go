@@ -15,11 +15,13 @@ import (
 // position the seed chooses: two Services whose AKO names collide, a full
 // AviInfraSetting followed by endpoint changes, a restart while the controller
 // fails the inventory load, a second cluster with the same name, and a
-// shared-VIP group edited concurrently. A quiescent point comes every 25 to
-// 45 steps and at the end.
-func Generate(seed uint64, steps, clusters int) []Op {
+// shared-VIP group edited concurrently (scenarios false leaves them out). A
+// quiescent point comes every 35 to 60 steps and at the end.
+func Generate(seed uint64, steps, clusters int, scenarios bool) []Op {
 	g := newGen(seed, clusters)
-	g.scheduleScenarios(steps)
+	if scenarios {
+		g.scheduleScenarios(steps)
+	}
 	nextQuiesce := quiesceGap(g)
 	for len(g.out) < steps-1 {
 		if len(g.out) >= nextQuiesce {

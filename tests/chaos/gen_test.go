@@ -11,13 +11,13 @@ import (
 // TestGenerateIsAFunctionOfTheSeed: the same seed gives the same sequence,
 // another seed another one, and the step file round-trips.
 func TestGenerateIsAFunctionOfTheSeed(t *testing.T) {
-	a, b := Generate(42, 300, 2), Generate(42, 300, 2)
+	a, b := Generate(42, 300, 2, true), Generate(42, 300, 2, true)
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	if string(ja) != string(jb) {
 		t.Fatal("seed 42 gave two different sequences")
 	}
-	if jc, _ := json.Marshal(Generate(43, 300, 2)); string(jc) == string(ja) {
+	if jc, _ := json.Marshal(Generate(43, 300, 2, true)); string(jc) == string(ja) {
 		t.Fatal("seeds 42 and 43 gave the same sequence")
 	}
 	path := filepath.Join(t.TempDir(), "steps.jsonl")
@@ -38,7 +38,7 @@ func TestGenerateIsAFunctionOfTheSeed(t *testing.T) {
 func TestGenerateCarriesEveryScenario(t *testing.T) {
 	for _, seed := range append(slices.Clone(ciSeeds), 7, 99, 12345) {
 		for _, clusters := range []int{1, 2} {
-			ops := Generate(seed, minScenarioSteps, clusters)
+			ops := Generate(seed, minScenarioSteps, clusters, true)
 			seen := map[string]bool{}
 			for i, o := range ops {
 				if o.Step != i+1 {

@@ -103,18 +103,6 @@ func (s *stats) totals() (passed, failed int64) {
 	return passed, failed
 }
 
-// failedSince reports whether a failure was recorded at or after step.
-func (s *stats) failedSince(step int) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, f := range s.failures {
-		if f.Step >= step {
-			return true
-		}
-	}
-	return false
-}
-
 func (s *stats) failureCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
