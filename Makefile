@@ -17,7 +17,7 @@ PROGRESS           := hack/progress.sh --log $(BUILD_LOG)
 
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
 
-.PHONY: all build test envtest prereqs generate verify-generate lint demo demo-up bench clean help
+.PHONY: all build test unit integration chaos chaos-ci envtest prereqs generate verify-generate lint demo demo-up bench clean help
 
 all: build
 
@@ -54,8 +54,30 @@ lint: ## gofmt check and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@PROGRESS_TAIL=200 $(PROGRESS) --label "go vet ./..." -- go vet ./...
 
-test: prereqs envtest verify-generate lint ## run every test on a real API server (builds envtest binaries on first run)
-	go test $(GO_TEST_FLAGS) ./...
+test: prereqs envtest verify-generate lint unit integration chaos-ci ## run every test: unit (-race), integration on a real API server, the bounded chaos run (-race)
+
+# Packages outside tests/ need no API server; tests/ start one per package.
+UNIT_PKGS        = $$(go list ./... | grep -v '/tests/')
+INTEGRATION_PKGS = $$(go list ./tests/... | grep -v '/tests/chaos$$')
+
+unit: ## unit tests (every package outside tests/) with the race detector; no envtest binaries needed
+	go test -race $(GO_TEST_FLAGS) $(UNIT_PKGS)
+
+integration: envtest ## integration and end-to-end tests on a real API server (tests/, the chaos run aside)
+	go test $(GO_TEST_FLAGS) $(INTEGRATION_PKGS)
+
+# The chaos run starts vipgate as processes: the test builds them (with -race
+# when the test runs with it) into .cache/chaos/bin; runs leave their logs,
+# step files and reports in .cache/chaos/run-<seed>-<time>/.
+CHAOS_TIMEOUT ?= 30m
+
+chaos-ci: envtest ## the bounded chaos run of make test: two fixed seeds and one random seed, CHAOS_STEPS (200) steps each, with -race
+	go test -race -count=1 -v -timeout $(CHAOS_TIMEOUT) ./tests/chaos/ 2>&1 | grep -v '^=== \(RUN\|PAUSE\|CONT\)'
+
+CHAOS_STEPS ?= 1000
+
+chaos: prereqs envtest ## a long chaos run: CHAOS_SEED (random unless set), CHAOS_STEPS (1000), CHAOS_CLUSTERS (2); prints the seed, per-invariant counts and "N passed, M failed"
+	CHAOS_SEED=$${CHAOS_SEED:-random} CHAOS_STEPS=$(CHAOS_STEPS) go test -race -count=1 -v -timeout 240m -run '^TestChaosCI$$' ./tests/chaos/ 2>&1 | grep -v '^=== \(RUN\|PAUSE\|CONT\)'
 
 BENCHMARKS ?= Admission ReconcileL4 L7Ingresses
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -136,7 +137,7 @@ func (r *run) processConfig(name, settingsYAML string, env *harness.Env) ([]stri
 func createBase(ctx context.Context, c client.Client, full bool) error {
 	objs := []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: vipgateNamespace}}}
 	if full {
-		for _, ns := range namespaces {
+		for _, ns := range append(slices.Clone(namespaces), scenarioNamespaces...) {
 			objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{selectorKey: selectorValue}}})
 		}
 		objs = append(objs,

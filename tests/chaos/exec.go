@@ -119,6 +119,8 @@ func (r *run) exec(op Op) string {
 	case OpSleep:
 		time.Sleep(time.Duration(op.Secs) * time.Second)
 		return "slept"
+	case OpSettle:
+		return r.settle(time.Duration(op.Secs) * time.Second)
 	case OpQuiesce:
 		return r.quiesce(op)
 	}
@@ -126,7 +128,7 @@ func (r *run) exec(op Op) string {
 }
 
 func needsCluster(kind string) bool {
-	return !strings.HasPrefix(kind, "fault.") && kind != OpImpostor && kind != OpSleep && kind != OpQuiesce
+	return !strings.HasPrefix(kind, "fault.") && kind != OpImpostor && kind != OpSleep && kind != OpSettle && kind != OpQuiesce
 }
 
 // ---- Services ----
@@ -363,7 +365,33 @@ func (r *run) svcDelete(op Op) string {
 		return "error: " + short(err)
 	}
 	_ = cl.c.Delete(ctx, &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: op.NS, Name: sliceName(op.Name)}})
+	if op.Wait {
+		start := time.Now()
+		for time.Since(start) < r.p.Bound {
+			if apierrors.IsNotFound(cl.c.Get(ctx, client.ObjectKeyFromObject(&cur), &corev1.Service{})) {
+				return fmt.Sprintf("deleted (gone after %s)", time.Since(start).Round(100*time.Millisecond))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return "deleted; still there after " + r.p.Bound.String()
+	}
 	return "deleted"
+}
+
+// settle waits until the controller has had no write for two seconds, at
+// most limit.
+func (r *run) settle(limit time.Duration) string {
+	start := time.Now()
+	last, quiet := r.sim.Writes(), time.Now()
+	for time.Since(start) < limit {
+		time.Sleep(200 * time.Millisecond)
+		if w := r.sim.Writes(); w != last {
+			last, quiet = w, time.Now()
+		} else if time.Since(quiet) >= 2*time.Second {
+			return fmt.Sprintf("settled after %s", time.Since(start).Round(100*time.Millisecond))
+		}
+	}
+	return "still writing after " + limit.String()
 }
 
 func (r *run) epsScale(op Op) string {
@@ -933,6 +961,12 @@ func (r *run) replicaOp(op Op) string {
 				pick = i
 			}
 		}
+	}
+	if op.Kind == OpReplicaStop && op.Target == "all" {
+		for _, i := range running {
+			cl.replicas[i].stop()
+		}
+		return fmt.Sprintf("stopped replicas %v (leader was %d)", running, leader)
 	}
 	if op.Kind == OpReplicaStop {
 		cl.replicas[pick].stop()

@@ -121,13 +121,16 @@ func (g *gen) apply(o Op) {
 		}
 		return
 	}
-	if o.Kind == OpImpostor || o.Kind == OpQuiesce || o.Kind == OpSleep || strings.HasPrefix(o.Kind, "fault.") {
+	if o.Kind == OpImpostor || o.Kind == OpQuiesce || o.Kind == OpSleep || o.Kind == OpSettle || strings.HasPrefix(o.Kind, "fault.") {
 		if o.Kind == OpQuiesce {
 			for _, w := range g.world {
 				w.down = 0
 			}
 		}
 		return
+	}
+	if slices.Contains(scenarioNamespaces, o.NS) {
+		return // random operations leave the scenarios' namespaces alone
 	}
 	w := g.world[o.C]
 	key := o.NS + "/" + o.Name
@@ -667,74 +670,61 @@ func (g *gen) replicaStop(c int) (Op, bool) {
 }
 
 // scheduleScenarios places each scenario at a seeded position in the first
-// 80% of the run (so a quiescent point follows it).
+// 80% of the run (so a quiescent point follows it), once per 300 steps.
 func (g *gen) scheduleScenarios(steps int) {
 	if steps < minScenarioSteps {
 		return
 	}
-	for _, s := range []func(*gen) []Op{scenarioCollision, scenarioFullInfra, scenarioPreInventory, scenarioImpostor, scenarioSharedRace} {
-		g.scheduled = append(g.scheduled, scheduled{at: steps/10 + g.r.IntN(steps*7/10), fn: s})
+	rounds := max(1, steps/300)
+	span := steps / rounds
+	for round := range rounds {
+		for _, s := range []func(*gen) []Op{scenarioCollision, scenarioFullInfra, scenarioPreInventory, scenarioImpostor, scenarioSharedRace} {
+			g.scheduled = append(g.scheduled, scheduled{at: round*span + span/10 + g.r.IntN(span*7/10), fn: s})
+		}
 	}
 	slices.SortStableFunc(g.scheduled, func(a, b scheduled) int { return a.at - b.at })
 }
 
-// ensureSelected returns a label operation when the generator believes ns is
-// not selected in cluster c.
-func (g *gen) ensureSelected(c int, ns, note string) []Op {
-	if g.world[c].selected[ns] {
-		return nil
-	}
-	return []Op{{Kind: OpNsLabel, C: c, NS: ns, On: true, Note: note}}
-}
+// Scenarios run in namespaces of their own, which random operations never
+// touch, so what they set up is there when they need it.
+var scenarioNamespaces = []string{"coll", "coll-a", "full", "race"}
 
-// scenarioCollision creates team/a-web and team-a/web in the first cluster:
-// AKO's names for both are <cluster>--team-a-web.
+// scenarioCollision creates coll/a-web and coll-a/web in the first cluster:
+// AKO's names for both are <cluster>--coll-a-web.
 func scenarioCollision(g *gen) []Op {
 	const note = "scenario: name collision"
-	var out []Op
-	out = append(out, g.ensureSelected(0, "team", note)...)
-	out = append(out, g.ensureSelected(0, "team-a", note)...)
-	for _, k := range []string{"team/a-web", "team-a/web"} {
-		if g.world[0].svcs[k] != nil {
-			ns, name := split(k)
-			out = append(out, Op{Kind: OpSvcDelete, C: 0, NS: ns, Name: name, Note: note})
-			g.apply(out[len(out)-1])
-		}
+	return []Op{
+		{Kind: OpSvcDelete, C: 0, NS: "coll", Name: "a-web", Wait: true, Note: note},
+		{Kind: OpSvcDelete, C: 0, NS: "coll-a", Name: "web", Wait: true, Note: note},
+		{Kind: OpSvcCreate, C: 0, NS: "coll", Name: "a-web", Ports: []svcPort{{80, "TCP"}}, Eps: []int{0, 1}, Note: note},
+		{Kind: OpSettle, Secs: 10, Note: note},
+		{Kind: OpSvcCreate, C: 0, NS: "coll-a", Name: "web", Ports: []svcPort{{80, "TCP"}, {8080, "TCP"}}, Eps: []int{3}, Note: note},
+		{Kind: OpEpsScale, C: 0, NS: "coll", Name: "a-web", Eps: []int{0, 1, 2}, Note: note},
 	}
-	out = append(out,
-		Op{Kind: OpSvcCreate, C: 0, NS: "team", Name: "a-web", Ports: []svcPort{{80, "TCP"}}, Eps: []int{0, 1}, Note: note},
-		Op{Kind: OpEpsScale, C: 0, NS: "team", Name: "a-web", Eps: []int{0, 1, 2}, Note: note},
-		Op{Kind: OpSvcCreate, C: 0, NS: "team-a", Name: "web", Ports: []svcPort{{80, "TCP"}, {8080, "TCP"}}, Eps: []int{3}, Note: note})
-	return out
 }
 
+// fullServices are the Services of the full-AviInfraSetting scenario: one
+// more than the small network has addresses.
+var fullServices = []string{"s1", "s2", "s3", "s4", "s5"}
+
 // scenarioFullInfra fills AviInfraSetting "small" (four addresses) with five
-// Services, fails the leader over (the new one evaluates the setting against
-// a full network), then changes the endpoints of two of them.
+// Services, restarts the replicas (each loads a fresh inventory, in which
+// the network is full, and the new leader evaluates the setting against
+// it), then changes the endpoints of every one of them.
 func scenarioFullInfra(g *gen) []Op {
 	const note = "scenario: full AviInfraSetting"
-	var out []Op
-	if !g.world[0].ais[aisSmall] {
-		out = append(out, Op{Kind: OpAISCreate, C: 0, Name: aisSmall, Variant: "default", Note: note})
+	out := []Op{{Kind: OpAISCreate, C: 0, Name: aisSmall, Variant: "default", Note: note}}
+	for _, name := range fullServices {
+		out = append(out, Op{Kind: OpSvcCreate, C: 0, NS: "full", Name: name, Ports: []svcPort{{80, "TCP"}}, Eps: []int{1}, Infra: aisSmall, Note: note})
 	}
-	targets := []string{"shop/web", "shop/api", "shop/db", "dev/web", "dev/api"}
-	for _, ns := range []string{"shop", "dev"} {
-		out = append(out, g.ensureSelected(0, ns, note)...)
-	}
-	for _, k := range targets {
-		ns, name := split(k)
-		if g.world[0].svcs[k] != nil {
-			out = append(out, Op{Kind: OpSvcInfra, C: 0, NS: ns, Name: name, Infra: aisSmall, Note: note})
-		} else {
-			out = append(out, Op{Kind: OpSvcCreate, C: 0, NS: ns, Name: name, Ports: []svcPort{{80, "TCP"}}, Eps: []int{1}, Infra: aisSmall, Note: note})
-		}
-	}
-	out = append(out, Op{Kind: OpSleep, Secs: 3, Note: note},
-		Op{Kind: OpReplicaStop, C: 0, Target: "leader", Note: note},
+	out = append(out, Op{Kind: OpSettle, Secs: 15, Note: note},
+		Op{Kind: OpReplicaStop, C: 0, Target: "all", Note: note},
 		Op{Kind: OpReplicaStart, C: 0, Note: note},
 		Op{Kind: OpAwaitLeader, C: 0, Note: note},
-		Op{Kind: OpEpsScale, C: 0, NS: "shop", Name: "web", Eps: []int{2, 3}, Note: note},
-		Op{Kind: OpEpsScale, C: 0, NS: "dev", Name: "web", Eps: []int{0, 4}, Note: note})
+		Op{Kind: OpSettle, Secs: 10, Note: note})
+	for i, name := range fullServices {
+		out = append(out, Op{Kind: OpEpsScale, C: 0, NS: "full", Name: name, Eps: []int{2 + i%3}, Note: note})
+	}
 	return out
 }
 
@@ -765,36 +755,33 @@ func scenarioImpostor(*gen) []Op {
 }
 
 // scenarioSharedRace creates two members of one shared-VIP group at the same
-// moment, then edits both at once, then deletes one while the other changes.
+// moment, then edits both at once (three rounds, on a slow controller, which
+// widens every reconcile's window), then deletes one while the other changes.
 func scenarioSharedRace(g *gen) []Op {
 	const note = "scenario: shared-VIP group race"
 	c := g.cluster()
-	ns := "dev"
-	var out []Op
-	out = append(out, g.ensureSelected(c, ns, note)...)
-	for _, name := range []string{"web", "db"} {
-		if g.world[c].svcs[ns+"/"+name] != nil {
-			out = append(out, Op{Kind: OpSvcDelete, C: c, NS: ns, Name: name, Note: note})
-			g.apply(out[len(out)-1])
-		}
+	ns := "race"
+	out := []Op{
+		{Kind: OpSvcDelete, C: c, NS: ns, Name: "web", Wait: true, Note: note},
+		{Kind: OpSvcDelete, C: c, NS: ns, Name: "db", Wait: true, Note: note},
+		{Kind: OpFaultLatency, Ms: 300, Secs: 15, Note: note},
+		{Kind: OpConcurrent, Note: note, Sub: []Op{
+			{Kind: OpSvcCreate, C: c, NS: ns, Name: "web", Ports: []svcPort{{80, "TCP"}}, Key: sharedKey, Eps: []int{0, 1}},
+			{Kind: OpSvcCreate, C: c, NS: ns, Name: "db", Ports: []svcPort{{53, "UDP"}, {9000, "TCP"}}, Key: sharedKey, Eps: []int{2}},
+		}},
 	}
-	// Ports no other group member in the namespace uses.
-	p1 := g.freePorts(c, ns, []svcPort{{80, "TCP"}})
-	p2 := g.freePorts(c, ns, []svcPort{{53, "UDP"}, {9000, "TCP"}})
-	out = append(out,
-		Op{Kind: OpConcurrent, Note: note, Sub: []Op{
-			{Kind: OpSvcCreate, C: c, NS: ns, Name: "web", Ports: p1, Key: sharedKey, Eps: []int{0, 1}},
-			{Kind: OpSvcCreate, C: c, NS: ns, Name: "db", Ports: p2, Key: sharedKey, Eps: []int{2}},
-		}},
-		Op{Kind: OpConcurrent, Note: note, Sub: []Op{
-			{Kind: OpSvcPorts, C: c, NS: ns, Name: "web", Ports: append(slices.Clone(p1), svcPort{8081, "TCP"})},
-			{Kind: OpSvcPorts, C: c, NS: ns, Name: "db", Ports: append(slices.Clone(p2), svcPort{8082, "TCP"})},
-			{Kind: OpEpsScale, C: c, NS: ns, Name: "web", Eps: []int{1, 3}},
-		}},
-		Op{Kind: OpConcurrent, Note: note, Sub: []Op{
-			{Kind: OpSvcDelete, C: c, NS: ns, Name: "web"},
-			{Kind: OpSvcPorts, C: c, NS: ns, Name: "db", Ports: append(slices.Clone(p2), svcPort{8083, "TCP"})},
-		}},
-	)
-	return out
+	for round := range 3 {
+		p := int32(8081 + 2*round)
+		out = append(out, Op{Kind: OpConcurrent, Note: note, Sub: []Op{
+			{Kind: OpSvcPorts, C: c, NS: ns, Name: "web", Ports: []svcPort{{80, "TCP"}, {p, "TCP"}}},
+			{Kind: OpSvcPorts, C: c, NS: ns, Name: "db", Ports: []svcPort{{53, "UDP"}, {9000, "TCP"}, {p + 1, "TCP"}}},
+			{Kind: OpEpsScale, C: c, NS: ns, Name: "web", Eps: g.eps()},
+			{Kind: OpEpsScale, C: c, NS: ns, Name: "db", Eps: g.eps()},
+		}})
+	}
+	return append(out, Op{Kind: OpConcurrent, Note: note, Sub: []Op{
+		{Kind: OpSvcDelete, C: c, NS: ns, Name: "web"},
+		{Kind: OpSvcPorts, C: c, NS: ns, Name: "db", Ports: []svcPort{{53, "UDP"}, {9000, "TCP"}, {8090, "TCP"}}},
+		{Kind: OpEpsScale, C: c, NS: ns, Name: "db", Eps: g.eps()},
+	}})
 }

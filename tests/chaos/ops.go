@@ -57,6 +57,7 @@ const (
 
 	OpImpostor   = "impostor"   // a vipgate with this cluster's name on another API server
 	OpSleep      = "sleep"      // let Secs pass (faults and vipgate keep going)
+	OpSettle     = "settle"     // wait until the controller has had no write for 2 s (at most Secs)
 	OpConcurrent = "concurrent" // Sub operations sent at the same moment
 	OpQuiesce    = "quiesce"    // stop faults, converge, check (3) (4) (7)
 )
@@ -86,6 +87,8 @@ type Op struct {
 	Infra string `json:"infra,omitempty"`
 	// Eps are the echo backends (indexes) that are the Service's ready endpoints.
 	Eps []int `json:"eps,omitempty"`
+	// Wait makes a delete wait (bounded) until the object is gone.
+	Wait bool `json:"wait,omitempty"`
 
 	// Ingresses.
 	Ing *IngSpec `json:"ing,omitempty"`
@@ -238,6 +241,9 @@ func (o Op) String() string {
 	}
 	if o.Target != "" {
 		add("target=%s", o.Target)
+	}
+	if o.Wait {
+		add("wait")
 	}
 	if len(attrs) > 0 {
 		b.WriteString(" " + strings.Join(attrs, " "))

@@ -335,7 +335,7 @@ func first(s []string) string {
 
 // envParams reads the run parameters from the environment with CI defaults.
 func envParams(t *testing.T) params {
-	p := params{Steps: 200, Clusters: 2, Pace: 60 * time.Millisecond, Bound: 90 * time.Second}
+	p := params{Steps: 200, Clusters: 2, Pace: 25 * time.Millisecond, Bound: 90 * time.Second}
 	if v := os.Getenv("CHAOS_STEPS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
