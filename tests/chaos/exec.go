@@ -106,6 +106,9 @@ func (r *run) exec(op Op) string {
 		return r.aisOp(op)
 	case OpNodeCreate, OpNodeDelete:
 		return r.nodeOp(op)
+	case OpFaultClear:
+		r.endFaults()
+		return "cleared"
 	case OpFaultErrors, OpFaultLatency, OpFaultExpire, OpFaultConflict, OpFaultDown, OpFaultBlackhole:
 		return r.faultOp(op)
 	case OpReplicaKill, OpReplicaStop, OpReplicaStart, OpReplicaRestart, OpAwaitLeader:

@@ -39,6 +39,12 @@ func Generate(seed uint64, steps, clusters int, scenarios bool) []Op {
 		}
 		g.emit(g.random())
 	}
+	// Scenarios the steps ran out before (they are longer than their slot).
+	for _, s := range g.scheduled {
+		for _, o := range s.fn(g) {
+			g.emit(o)
+		}
+	}
 	g.emit(Op{Kind: OpQuiesce})
 	for i := range g.out {
 		g.out[i].Step = i + 1
@@ -47,7 +53,7 @@ func Generate(seed uint64, steps, clusters int, scenarios bool) []Op {
 }
 
 // minScenarioSteps is the shortest run that carries every scenario.
-const minScenarioSteps = 60
+const minScenarioSteps = 100
 
 // quiesceGap is the number of steps to the next quiescent point.
 func quiesceGap(g *gen) int { return 35 + g.r.IntN(26) }
@@ -754,22 +760,28 @@ func scenarioImpostor(*gen) []Op {
 	return []Op{{Kind: OpImpostor, Secs: 5, Note: "scenario: second cluster with the same name"}}
 }
 
-// scenarioSharedRace creates two members of one shared-VIP group at the same
-// moment, then edits both at once (three rounds, on a slow controller, which
-// widens every reconcile's window), then deletes one while the other changes.
+// scenarioSharedRace edits one shared-VIP group with concurrent member
+// changes on a slow controller (which widens every reconcile's window; other
+// faults are cleared first): two members created at once, then ports and
+// endpoints of both changed at once, round after round, then members leaving
+// while others join, and at last two members created at once into the empty
+// group, one of them requesting the group's VIP. Whatever order the
+// reconciles finish in, the group must end up with exactly its members'
+// ports, pools and one VIP, the requested one.
+// raceKeys are the shared-VIP keys of the race scenario's last step.
+var raceKeys = []string{"g1", "g2", "g3"}
+
 func scenarioSharedRace(g *gen) []Op {
 	const note = "scenario: shared-VIP group race"
 	c := g.cluster()
 	ns := "race"
-	out := []Op{
-		{Kind: OpSvcDelete, C: c, NS: ns, Name: "web", Wait: true, Note: note},
-		{Kind: OpSvcDelete, C: c, NS: ns, Name: "db", Wait: true, Note: note},
-		{Kind: OpFaultLatency, Ms: 300, Secs: 15, Note: note},
-		{Kind: OpConcurrent, Note: note, Sub: []Op{
-			{Kind: OpSvcCreate, C: c, NS: ns, Name: "web", Ports: []svcPort{{80, "TCP"}}, Key: sharedKey, Eps: []int{0, 1}},
-			{Kind: OpSvcCreate, C: c, NS: ns, Name: "db", Ports: []svcPort{{53, "UDP"}, {9000, "TCP"}}, Key: sharedKey, Eps: []int{2}},
-		}},
+	svc := func(name string, eps []int, ports ...svcPort) Op {
+		return Op{Kind: OpSvcCreate, C: c, NS: ns, Name: name, Ports: ports, Key: sharedKey, Eps: eps}
 	}
+	del := func(name string) Op { return Op{Kind: OpSvcDelete, C: c, NS: ns, Name: name, Wait: true, Note: note} }
+	out := []Op{{Kind: OpFaultClear, Note: note}, del("web"), del("db"), del("api"), del("cache"),
+		{Kind: OpFaultLatency, Ms: 250, Secs: 40, Note: note},
+		{Kind: OpConcurrent, Note: note, Sub: []Op{svc("web", []int{0, 1}, svcPort{80, "TCP"}), svc("db", []int{2}, svcPort{53, "UDP"}, svcPort{9000, "TCP"})}}}
 	for round := range 3 {
 		p := int32(8081 + 2*round)
 		out = append(out, Op{Kind: OpConcurrent, Note: note, Sub: []Op{
@@ -779,9 +791,28 @@ func scenarioSharedRace(g *gen) []Op {
 			{Kind: OpEpsScale, C: c, NS: ns, Name: "db", Eps: g.eps()},
 		}})
 	}
-	return append(out, Op{Kind: OpConcurrent, Note: note, Sub: []Op{
-		{Kind: OpSvcDelete, C: c, NS: ns, Name: "web"},
-		{Kind: OpSvcPorts, C: c, NS: ns, Name: "db", Ports: []svcPort{{53, "UDP"}, {9000, "TCP"}, {8090, "TCP"}}},
-		{Kind: OpEpsScale, C: c, NS: ns, Name: "db", Eps: g.eps()},
-	}})
+	// Members leave as others join: a leaver's reconcile rebuilds the group
+	// from the members it knows of.
+	out = append(out,
+		Op{Kind: OpConcurrent, Note: note, Sub: []Op{{Kind: OpSvcDelete, C: c, NS: ns, Name: "web"}, svc("api", []int{3}, svcPort{8443, "TCP"})}},
+		Op{Kind: OpSettle, Secs: 15, Note: note},
+		Op{Kind: OpConcurrent, Note: note, Sub: []Op{{Kind: OpSvcDelete, C: c, NS: ns, Name: "db"}, {Kind: OpSvcDelete, C: c, NS: ns, Name: "api"},
+			svc("cache", []int{1, 4}, svcPort{6379, "TCP"})}},
+		Op{Kind: OpSettle, Secs: 15, Note: note},
+		del("cache"), del("db"), del("api"))
+	// Two members into an empty group at once, one requesting its VIP; in
+	// three groups, so a run sees more than one order.
+	var last []Op
+	for _, key := range raceKeys {
+		for _, name := range []string{key + "-a", key + "-r"} {
+			out = append(out, del(name))
+		}
+		auto := svc(key+"-a", []int{0, 1}, svcPort{80, "TCP"})
+		req := svc(key+"-r", []int{2}, svcPort{53, "UDP"}, svcPort{9000, "TCP"})
+		auto.Key, req.Key = key, key
+		req.IP, req.IPIndex = "fresh", g.world[c].ipNext
+		g.world[c].ipNext++
+		last = append(last, auto, req)
+	}
+	return append(out, Op{Kind: OpConcurrent, Note: note, Sub: last})
 }

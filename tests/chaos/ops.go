@@ -47,6 +47,7 @@ const (
 	OpFaultConflict  = "fault.conflict"
 	OpFaultDown      = "fault.down"
 	OpFaultBlackhole = "fault.blackhole"
+	OpFaultClear     = "fault.clear" // end every fault now
 
 	OpReplicaKill    = "replica.kill"    // kill -9 (Target leader, follower or any)
 	OpReplicaStop    = "replica.stop"    // SIGTERM the leader: it releases the lease

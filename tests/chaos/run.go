@@ -291,9 +291,21 @@ func (r *run) report(t *testing.T, stepsFile string, took time.Duration) {
 		if r.lastGood >= 0 {
 			since = fmt.Sprintf("step %d, the last quiescent point that passed", r.ops[r.lastGood].Step)
 		}
-		fmt.Fprintf(&b, "\nsteps since %s, through the segment of the first failure (step %d):\n", since, first)
+		// The shortened list: steps that name an object a failure of the
+		// segment names, and every step without an object (faults,
+		// restarts, the impostor, quiescent points).
+		var msgs []string
+		for _, f := range r.st.failures {
+			if f.Step >= first {
+				msgs = append(msgs, f.Msg)
+			}
+		}
+		all := strings.Join(msgs, "\n")
+		fmt.Fprintf(&b, "\nsteps since %s, through the segment of the first failure (step %d), that touch a failing object or are no object's (all of them in run.log):\n", since, first)
 		for i := from; i < len(r.executed); i++ {
-			b.WriteString("  " + r.executed[i] + "\n")
+			if relevant(r.ops[i], all) {
+				b.WriteString("  " + r.executed[i] + "\n")
+			}
 			if r.ops[i].Kind == OpQuiesce && r.ops[i].Step >= first {
 				break
 			}
@@ -374,4 +386,30 @@ func envParams(t *testing.T) params {
 	p.FailFast = os.Getenv("CHAOS_FAILFAST") == "1"
 	p.NoScenarios = os.Getenv("CHAOS_SCENARIOS") == "0"
 	return p
+}
+
+// relevant reports whether op belongs in a failure's shortened step list:
+// it names no object (a fault, a restart, a quiescent point, the impostor),
+// or one of its objects appears in the failure messages, as "ns/name" or as
+// part of a controller object's name ("-ns-name").
+func relevant(op Op, msgs string) bool {
+	if op.Kind == OpConcurrent {
+		for _, s := range op.Sub {
+			if relevant(s, msgs) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case op.NS != "" && op.Name != "":
+		return strings.Contains(msgs, op.NS+"/"+op.Name) || strings.Contains(msgs, "-"+op.NS+"-"+op.Name)
+	case op.NS != "":
+		return strings.Contains(msgs, op.NS+"/") || strings.Contains(msgs, "-"+op.NS+"-")
+	case strings.HasPrefix(op.Kind, "ais."):
+		return strings.Contains(msgs, op.Name)
+	case strings.HasPrefix(op.Kind, "node."):
+		return strings.Contains(msgs, "static routes")
+	}
+	return true
 }

@@ -98,17 +98,16 @@ func layouts(flavour string) []layout {
 		} else {
 			l.SEGroup, l.EdgeSEGroup = "west-seg", "west-edge"
 		}
-		base := 200 + 25*i
 		if flavour == FlavourAWS {
 			l.MainNets = []string{"vip-az-a", "vip-az-b", "vip-az-c"}
-			for k := range 25 {
-				l.Reserved = append(l.Reserved, netip.MustParseAddr(fmt.Sprintf("10.70.1.%d", base+k)))
+			for k := range 50 {
+				l.Reserved = append(l.Reserved, netip.MustParseAddr(fmt.Sprintf("10.70.1.%d", 150+50*i+k)))
 			}
 			l.Outside, l.Broadcast = "10.70.1.5", "10.70.1.255"
 		} else {
 			l.MainNets = []string{"vip-net-a"}
-			for k := range 25 {
-				l.Reserved = append(l.Reserved, netip.MustParseAddr(fmt.Sprintf("10.77.3.%d", base+k)))
+			for k := range 200 {
+				l.Reserved = append(l.Reserved, netip.MustParseAddr(fmt.Sprintf("10.77.%d.%d", 2+i, k)))
 			}
 			l.Outside, l.Broadcast = "10.77.0.5", "10.77.3.255"
 		}

@@ -238,7 +238,14 @@ func (r *run) sample(ctx context.Context, w *watcher) {
 			slices.Sort(addrs)
 			key := kSvc(cl.idx, s.Namespace, s.Name)
 			owned := ownership.OwnsService(&s, cl.s) && ownership.NamespaceSelected(byNs[s.Namespace], cl.s) && s.DeletionTimestamp == nil
-			r.checkStable(w, step, key+"|"+string(s.UID), key, "Service "+cl.lay.Name+":"+s.Namespace+"/"+s.Name, addrs, !owned)
+			// A member of a shared-VIP group takes the group's VIP: what
+			// changes the group (a member joining with a requested VIP)
+			// changes it.
+			markKeys := []string{key}
+			if k := s.Annotations[rules.AnnSharedVIP]; k != "" {
+				markKeys = append(markKeys, kOwn(model.BaseName(cl.lay.Name, s.Namespace, k)))
+			}
+			r.checkStable(w, step, key+"|"+string(s.UID), markKeys, "Service "+cl.lay.Name+":"+s.Namespace+"/"+s.Name, addrs, !owned)
 			if owned {
 				owner := "Service " + cl.lay.Name + ":" + s.Namespace + "/" + s.Name
 				if k := s.Annotations[rules.AnnSharedVIP]; k != "" {
@@ -257,7 +264,7 @@ func (r *run) sample(ctx context.Context, w *watcher) {
 			key := kIng(cl.idx, ing.Namespace, ing.Name)
 			for h, addrs := range hosts {
 				slices.Sort(addrs)
-				r.checkStable(w, step, key+"|"+string(ing.UID)+"|"+h, key, "Ingress "+cl.lay.Name+":"+ing.Namespace+"/"+ing.Name+" host "+h, addrs, ing.DeletionTimestamp != nil)
+				r.checkStable(w, step, key+"|"+string(ing.UID)+"|"+h, []string{key}, "Ingress "+cl.lay.Name+":"+ing.Namespace+"/"+ing.Name+" host "+h, addrs, ing.DeletionTimestamp != nil)
 				if ing.DeletionTimestamp == nil {
 					for _, a := range addrs {
 						addOwner(a, "L7 shard "+cl.lay.Name+":"+shardOf(cl, h))
@@ -283,13 +290,13 @@ func (r *run) sample(ctx context.Context, w *watcher) {
 			}
 			id := "vsvip|" + tenant + "|" + name
 			seen[id] = true
-			r.checkStable(w, step, id, kOwn(name), "VsVip "+tenant+"/"+name, addrs, false)
+			r.checkStable(w, step, id, []string{kOwn(name)}, "VsVip "+tenant+"/"+name, addrs, false)
 		}
 	}
 	for id, rec := range w.recs {
 		if strings.HasPrefix(id, "vsvip|") && !seen[id] && len(rec.addrs) > 0 {
 			parts := strings.SplitN(id, "|", 3)
-			r.checkStable(w, step, id, kOwn(parts[2]), "VsVip "+parts[1]+"/"+parts[2], nil, false)
+			r.checkStable(w, step, id, []string{kOwn(parts[2])}, "VsVip "+parts[1]+"/"+parts[2], nil, false)
 		}
 	}
 	// (2): a VIP with two owners must be gone within two seconds (a
@@ -334,8 +341,11 @@ func (r *run) sample(ctx context.Context, w *watcher) {
 // it (one change per such operation); released is true when it is no
 // longer vipgate's (its status is being cleared). Getting addresses is not
 // a change.
-func (r *run) checkStable(w *watcher, step int, id, markKey, what string, addrs []string, released bool) {
-	mark := r.marks.legitMark(markKey)
+func (r *run) checkStable(w *watcher, step int, id string, markKeys []string, what string, addrs []string, released bool) {
+	var mark int64
+	for _, k := range markKeys {
+		mark = max(mark, r.marks.legitMark(k))
+	}
 	rec := w.recs[id]
 	if rec == nil {
 		if len(addrs) > 0 {
