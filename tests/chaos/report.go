@@ -40,7 +40,6 @@ const (
 	winStaleInUse  = "controller inventory behind (VIPs in use)"
 	winCacheLag    = "cache lag (vipgate's informers behind the API server; the same request answered as the rule book a moment later)"
 	winUnavailable = "webhook unreachable (every replica down; failurePolicy Fail)"
-	winConcurrent  = "concurrent requests (rule book order-dependent)"
 )
 
 // failure is one failed check, kept for the report.
@@ -109,8 +108,8 @@ func (s *stats) failureCount() int {
 	return len(s.failures)
 }
 
-// print writes the per-invariant table, the windows, the failures and the
-// closing line "N passed, M failed".
+// print writes the per-invariant table, the windows and the failures (the
+// run's report ends with the closing line "N passed, M failed").
 func (s *stats) print(w io.Writer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -146,7 +145,7 @@ func (s *stats) print(w io.Writer) {
 			fmt.Fprintf(w, "  step %d  %s%s\n      %s\n", f.Step, strings.SplitN(invNames[f.Inv], " ", 2)[0], n, indent(f.Msg, "      "))
 		}
 	}
-	fmt.Fprintf(w, "\n%d passed, %d failed\n", passed, failed)
+	fmt.Fprintf(w, "%-72s %9d %7d\n", "total", passed, failed)
 }
 
 func indent(s, prefix string) string {

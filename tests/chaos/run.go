@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,6 +84,10 @@ type run struct {
 	lastGood int
 	executed []string
 
+	// timeBy is the time spent per operation kind (the report prints it).
+	timeBy   map[string]time.Duration
+	setupFor time.Duration
+
 	faultMu  sync.Mutex
 	faultGen map[string]int
 
@@ -124,7 +129,7 @@ func (r *run) logf(format string, a ...any) {
 
 // runChaos runs one seeded run and fails t when an invariant was violated.
 func runChaos(t *testing.T, p params) {
-	r := &run{t: t, p: p, marks: newMarks(), st: newStats(), faultGen: map[string]int{}, full: map[string]bool{}}
+	r := &run{t: t, p: p, marks: newMarks(), st: newStats(), faultGen: map[string]int{}, full: map[string]bool{}, timeBy: map[string]time.Duration{}}
 	r.flavour = p.Flavour
 	if r.flavour == "" {
 		r.flavour = flavourOf(p.Seed)
@@ -165,7 +170,8 @@ func runChaos(t *testing.T, p params) {
 	if err := r.setup(t); err != nil {
 		t.Fatalf("setting up the run: %v", err)
 	}
-	r.logf("set up in %s", time.Since(start).Round(time.Millisecond))
+	r.setupFor = time.Since(start)
+	r.logf("set up in %s", r.setupFor.Round(time.Millisecond))
 	r.lastGood = -1
 	var failedBefore int64
 	ctx, cancel := context.WithCancel(context.Background())
@@ -176,7 +182,9 @@ func runChaos(t *testing.T, p params) {
 		r.step.Store(int64(op.Step))
 		began := time.Now()
 		res := r.exec(op)
-		line := fmt.Sprintf("%s\n      -> %s (%s)", op, res, time.Since(began).Round(time.Millisecond))
+		took := time.Since(began)
+		r.timeBy[op.Kind] += took
+		line := fmt.Sprintf("%s\n      -> %s (%s)", op, res, took.Round(time.Millisecond))
 		r.executed = append(r.executed, line)
 		r.logf("%s", line)
 		if op.Kind == OpQuiesce {
@@ -276,6 +284,19 @@ func (r *run) loadInventory() error {
 func (r *run) report(t *testing.T, stepsFile string, took time.Duration) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "chaos run: seed %d, cloud %s, %d clusters, %d steps in %s", r.p.Seed, r.flavour, r.p.Clusters, len(r.executed), took.Round(time.Second))
+	var kinds []string
+	for k := range r.timeBy {
+		kinds = append(kinds, k)
+	}
+	slices.SortFunc(kinds, func(a, b string) int { return int(r.timeBy[b] - r.timeBy[a]) })
+	fmt.Fprintf(&b, "time: set-up %s", r.setupFor.Round(time.Second))
+	for i, k := range kinds {
+		if i == 6 {
+			break
+		}
+		fmt.Fprintf(&b, ", %s %s", k, r.timeBy[k].Round(time.Second))
+	}
+	b.WriteString("\n")
 	r.st.print(&b)
 	passed, failed := r.st.totals()
 	if failed > 0 {
@@ -312,6 +333,7 @@ func (r *run) report(t *testing.T, stepsFile string, took time.Duration) {
 		}
 		fmt.Fprintf(&b, "full run log: %s\n", filepath.Join(r.dir, "run.log"))
 	}
+	fmt.Fprintf(&b, "\n%d passed, %d failed\n", passed, failed)
 	out := b.String()
 	fmt.Print(out)
 	r.logf("%s", out)
