@@ -20,7 +20,8 @@ var ciSeeds = []uint64{1, 4}
 
 // TestChaosCI is the bounded chaos run of make test: the fixed seeds plus
 // one random seed (printed), CHAOS_STEPS steps each (200 by default) on
-// CHAOS_CLUSTERS clusters (2 by default). CHAOS_SEED=<n> runs that seed
+// CHAOS_CLUSTERS clusters (2 by default), the seeds side by side
+// (CHAOS_PARALLEL=0: one after another). CHAOS_SEED=<n> runs that seed
 // only, CHAOS_SEED=random one random seed; make chaos runs it longer.
 func TestChaosCI(t *testing.T) {
 	ctrl.SetLogger(harness.Logger())
@@ -39,10 +40,18 @@ func TestChaosCI(t *testing.T) {
 		}
 		seeds = []uint64{n}
 	}
-	fmt.Printf("chaos: seeds %v\n", seeds)
+	parallel := len(seeds) > 1 && os.Getenv("CHAOS_PARALLEL") != "0"
+	fmt.Printf("chaos: seeds %v (in parallel: %v)\n", seeds, parallel)
 	for _, s := range seeds {
 		p := p
 		p.Seed = s
-		t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) { runChaos(t, p) })
+		t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) {
+			if parallel {
+				// Runs share nothing but the machine: most of a run is
+				// waiting (leases, convergence), so they overlap well.
+				t.Parallel()
+			}
+			runChaos(t, p)
+		})
 	}
 }

@@ -213,18 +213,31 @@ type impostor struct {
 	rep *replica
 }
 
+// startImpostorEnv starts the impostor's bare API server (set-up does it
+// alongside the clusters' when the run has an impostor step).
+func (r *run) startImpostorEnv() error {
+	env, err := harness.Start(harness.Options{})
+	if err != nil {
+		return fmt.Errorf("impostor API server: %w", err)
+	}
+	r.cleanup(func() { _ = env.Stop() })
+	if err := createBase(context.Background(), env.Client, false); err != nil {
+		return err
+	}
+	r.imp = &impostor{env: env}
+	return nil
+}
+
 // runImpostor starts (the first time) the impostor's API server, then its
 // vipgate process with cluster 0's settings, lets it lead for d and kills it.
 func (r *run) runImpostor(d time.Duration) (string, error) {
 	if r.imp == nil {
-		env, err := harness.Start(harness.Options{})
-		if err != nil {
-			return "", fmt.Errorf("impostor API server: %w", err)
-		}
-		r.cleanup(func() { _ = env.Stop() })
-		if err := createBase(context.Background(), env.Client, false); err != nil {
+		if err := r.startImpostorEnv(); err != nil {
 			return "", err
 		}
+	}
+	if r.imp.rep == nil {
+		env := r.imp.env
 		lay := r.layouts[0]
 		args, envv, err := r.processConfig("impostor", lay.settingsYAML(r.ctl.addr()), env)
 		if err != nil {
@@ -235,7 +248,7 @@ func (r *run) runImpostor(d time.Duration) (string, error) {
 			return "", err
 		}
 		r.cleanup(rep.kill)
-		r.imp = &impostor{env: env, rep: rep}
+		r.imp.rep = rep
 	}
 	rep := r.imp.rep
 	if err := rep.start(r.bin); err != nil {

@@ -734,15 +734,18 @@ func scenarioFullInfra(g *gen) []Op {
 	return out
 }
 
-// scenarioPreInventory restarts a cluster's replicas (kill -9) while most
-// controller reads fail with 500, so they start before their first
-// inventory load; then endpoints change so their Services are reconciled.
+// scenarioPreInventory restarts every replica of a cluster (stopped
+// gracefully, so the new ones lead at once; kill -9 is the random
+// operations' business) while most controller reads fail with 500, so they
+// start before their first inventory load; then endpoints change so their
+// Services are reconciled.
 func scenarioPreInventory(g *gen) []Op {
 	const note = "scenario: restart before the inventory loads"
 	c := g.cluster()
 	out := []Op{
 		{Kind: OpFaultErrors, Rate: 0.6, Status: 500, Secs: 40, Note: note},
-		{Kind: OpReplicaRestart, C: c, Note: note},
+		{Kind: OpReplicaStop, C: c, Target: "all", Note: note},
+		{Kind: OpReplicaStart, C: c, Note: note},
 		{Kind: OpAwaitLeader, C: c, Note: note},
 	}
 	for range 3 {

@@ -96,12 +96,19 @@ type run struct {
 	fullMu sync.Mutex
 	full   map[string]bool
 
-	logMu    sync.Mutex
-	log      *os.File
-	cleanups []func()
+	logMu     sync.Mutex
+	log       *os.File
+	cleanupMu sync.Mutex
+	cleanups  []func()
 }
 
-func (r *run) cleanup(f func()) { r.cleanups = append(r.cleanups, f) }
+// cleanup registers f to run (in reverse order) when the run ends; set-up
+// registers from several goroutines.
+func (r *run) cleanup(f func()) {
+	r.cleanupMu.Lock()
+	r.cleanups = append(r.cleanups, f)
+	r.cleanupMu.Unlock()
+}
 
 // markFull records that a VIP network was seen without a free address.
 func (r *run) markFull(network string) {
@@ -241,7 +248,14 @@ func (r *run) setup(t *testing.T) error {
 			out[i] = res{cl, err}
 		})
 	}
+	var impErr error
+	if slices.ContainsFunc(r.ops, func(o Op) bool { return o.Kind == OpImpostor }) {
+		wg.Go(func() { impErr = r.startImpostorEnv() })
+	}
 	wg.Wait()
+	if impErr != nil {
+		return impErr
+	}
 	for _, o := range out {
 		if o.err != nil {
 			return o.err
@@ -253,9 +267,11 @@ func (r *run) setup(t *testing.T) error {
 }
 
 // monitorTimeScale speeds up the controller's health monitors (System-TCP
-// checks every 2.5 s instead of 10) without making them so tight that a
-// loaded machine fails checks of healthy backends.
-const monitorTimeScale = 0.25
+// checks every 5 s instead of 10, a 2 s answer timeout) without making them
+// so tight that a loaded machine fails checks of healthy backends: no
+// backend of the suite ever goes down, so a server marked down is a lost
+// answer, not news.
+const monitorTimeScale = 0.5
 
 // loadInventory loads the oracle's inventory (the static parts: cloud,
 // networks, SE groups) through vipgate's own loader, as cluster 0 sees it.
@@ -283,7 +299,7 @@ func (r *run) loadInventory() error {
 // the steps that reproduce it.
 func (r *run) report(t *testing.T, stepsFile string, took time.Duration) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "chaos run: seed %d, cloud %s, %d clusters, %d steps in %s", r.p.Seed, r.flavour, r.p.Clusters, len(r.executed), took.Round(time.Second))
+	fmt.Fprintf(&b, "chaos run: seed %d, cloud %s, %d clusters, %d steps in %s\n", r.p.Seed, r.flavour, r.p.Clusters, len(r.executed), took.Round(time.Second))
 	var kinds []string
 	for k := range r.timeBy {
 		kinds = append(kinds, k)
