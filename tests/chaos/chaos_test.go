@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -42,16 +43,20 @@ func TestChaosCI(t *testing.T) {
 	}
 	parallel := len(seeds) > 1 && os.Getenv("CHAOS_PARALLEL") != "0"
 	fmt.Printf("chaos: seeds %v (in parallel: %v)\n", seeds, parallel)
+	// Runs share nothing but the machine, and most of a run is waiting
+	// (leases, convergence), so they overlap well. Subtests run from
+	// goroutines rather than with t.Parallel, which -parallel (GOMAXPROCS
+	// by default) would cap.
+	var wg sync.WaitGroup
 	for _, s := range seeds {
 		p := p
 		p.Seed = s
-		t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) {
-			if parallel {
-				// Runs share nothing but the machine: most of a run is
-				// waiting (leases, convergence), so they overlap well.
-				t.Parallel()
-			}
-			runChaos(t, p)
-		})
+		run := func() { t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) { runChaos(t, p) }) }
+		if parallel {
+			wg.Go(run)
+		} else {
+			run()
+		}
 	}
+	wg.Wait()
 }

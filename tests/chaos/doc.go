@@ -34,8 +34,9 @@
 // Invariants, each check counted as passed or failed:
 //
 //	(1) a live Service's or Ingress host's VIP (status and VsVip) changes
-//	    only after an operation that may change it (its spec, namespace or
-//	    AviInfraSetting);
+//	    only in a segment (the steps between two quiescent points) in which
+//	    an operation that may change it was issued (on it, its shared-VIP
+//	    group, namespace or AviInfraSetting);
 //	(2) no VIP has two owners, in status or on the controller (a shared-VIP
 //	    group is one owner), for more than two seconds;
 //	(3) at a quiescent point the controller holds, per cluster, exactly the
@@ -58,8 +59,9 @@
 // does) are counted too.
 //
 // Environment: CHAOS_SEED (a number or "random"; unset: the fixed CI seeds
-// and one random one), CHAOS_STEPS (200), CHAOS_CLUSTERS (2), CHAOS_CLOUD
-// (vcenter or aws), CHAOS_BOUND, CHAOS_PACE (pause between steps, 25ms),
+// and one random one, side by side unless CHAOS_PARALLEL=0), CHAOS_STEPS
+// (200), CHAOS_CLUSTERS (2), CHAOS_CLOUD (vcenter or aws), CHAOS_BOUND,
+// CHAOS_PACE (pause between steps, 25ms),
 // CHAOS_SCENARIOS=0 (random operations only), CHAOS_FAILFAST=1,
 // CHAOS_REPLAY=<steps.jsonl> (run a step file, possibly shortened by hand),
 // CHAOS_VIPGATE_BIN (a prebuilt vipgate). Every run prints its seed first

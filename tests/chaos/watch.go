@@ -173,11 +173,9 @@ func (r *run) touchInfra(cl *cluster, name string) {
 
 // ---- (1) and (2), checked continuously ----
 
-// vipRecord is the last addresses seen for an object, and the legit mark
-// it had then: a later change is legit only after a newer mark.
+// vipRecord is the last addresses seen for an object.
 type vipRecord struct {
 	addrs []string
-	epoch int64
 }
 
 // ownerClaim is a VIP seen with more than one owner, awaiting confirmation.
@@ -336,20 +334,20 @@ func (r *run) sample(ctx context.Context, w *watcher) {
 	}
 }
 
-// checkStable checks (1) for one object: once it has addresses, they may
-// change only after an operation that may legitimately change them touched
-// it (one change per such operation); released is true when it is no
-// longer vipgate's (its status is being cleared). Getting addresses is not
-// a change.
+// checkStable checks (1) for one object. Once it has addresses they may
+// change only in a segment (the steps since the last quiescent point) in
+// which an operation that may change them was issued: on the object, its
+// shared-VIP group, namespace or AviInfraSetting. One operation may cause
+// several changes (a create overtaken by a delete, a move between tenants),
+// and its effects may come late under faults, so the whole segment is the
+// transition; at the quiescent point vipgate has converged and the
+// transition ends. released is true when the object is no longer vipgate's
+// (its status is being cleared). Getting addresses is not a change.
 func (r *run) checkStable(w *watcher, step int, id string, markKeys []string, what string, addrs []string, released bool) {
-	var mark int64
-	for _, k := range markKeys {
-		mark = max(mark, r.marks.legitMark(k))
-	}
 	rec := w.recs[id]
 	if rec == nil {
 		if len(addrs) > 0 {
-			w.recs[id] = &vipRecord{addrs: addrs, epoch: mark}
+			w.recs[id] = &vipRecord{addrs: addrs}
 		}
 		return
 	}
@@ -357,15 +355,17 @@ func (r *run) checkStable(w *watcher, step int, id string, markKeys []string, wh
 		r.st.check(invVIPStable, true, step, "", "")
 		return
 	}
-	if len(rec.addrs) == 0 || (len(addrs) == 0 && released) || mark > rec.epoch {
-		rec.addrs, rec.epoch = addrs, mark
+	segment := r.lastQuiesce.Load()
+	var mark int64
+	for _, k := range markKeys {
+		mark = max(mark, r.marks.legitMark(k))
+	}
+	if len(rec.addrs) == 0 || (len(addrs) == 0 && released) || mark > segment {
+		rec.addrs = addrs
 		return
 	}
-	last := "no operation touched it"
-	if rec.epoch > 0 {
-		last = fmt.Sprintf("the last operation that could change it was step %d, and its change was already seen", rec.epoch)
-	}
-	r.st.check(invVIPStable, false, step, id, fmt.Sprintf("%s changed from %v to %v at step %d; %s", what, rec.addrs, orNone(addrs), step, last))
+	r.st.check(invVIPStable, false, step, id, fmt.Sprintf("%s changed from %v to %v at step %d; no operation that may change it since the quiescent point at step %d",
+		what, rec.addrs, orNone(addrs), step, segment))
 	rec.addrs = addrs
 }
 
