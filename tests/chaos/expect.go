@@ -901,8 +901,14 @@ func (r *run) quiesce(op Op) string {
 	}
 	served, notServed := r.verifyTraffic(ts, int64(step))
 	r.lastQuiesce.Store(int64(step))
-	out := fmt.Sprintf("%s; converged in %s: %d checks, %d failed; traffic verified on %d targets, %d not served",
-		strings.Join(notes, "; "), took.Round(100*time.Millisecond), len(ev.results), len(failed), served, notServed)
+	l7 := 0
+	for _, t := range ts {
+		if t.proto == "http" || t.proto == "https" {
+			l7++
+		}
+	}
+	out := fmt.Sprintf("%s; converged in %s: %d checks, %d failed; traffic verified on %d targets (%d Ingress host paths), %d not served",
+		strings.Join(notes, "; "), took.Round(100*time.Millisecond), len(ev.results), len(failed), served, l7, notServed)
 	for i, f := range failed {
 		if i == 10 {
 			out += fmt.Sprintf("\n        ... and %d more", len(failed)-10)
