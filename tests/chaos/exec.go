@@ -124,6 +124,8 @@ func (r *run) exec(op Op) string {
 		return "slept"
 	case OpSettle:
 		return r.settle(time.Duration(op.Secs) * time.Second)
+	case OpAwaitFull:
+		return r.awaitFull(r.layouts[0].SmallNet, time.Duration(op.Secs)*time.Second)
 	case OpQuiesce:
 		return r.quiesce(op)
 	}
@@ -131,7 +133,7 @@ func (r *run) exec(op Op) string {
 }
 
 func needsCluster(kind string) bool {
-	return !strings.HasPrefix(kind, "fault.") && kind != OpImpostor && kind != OpSleep && kind != OpSettle && kind != OpQuiesce
+	return !strings.HasPrefix(kind, "fault.") && kind != OpImpostor && kind != OpSleep && kind != OpSettle && kind != OpAwaitFull && kind != OpQuiesce
 }
 
 // ---- Services ----
@@ -379,6 +381,24 @@ func (r *run) svcDelete(op Op) string {
 		return "deleted; still there after " + r.p.Bound.String()
 	}
 	return "deleted"
+}
+
+// awaitFull waits until network has no free VIP address, at most limit.
+func (r *run) awaitFull(network string, limit time.Duration) string {
+	start := time.Now()
+	for {
+		nr := r.ranges(r.readSim())[network]
+		if nr == nil {
+			return "no network " + network
+		}
+		if nr.used >= nr.size {
+			return fmt.Sprintf("%s full after %s", network, time.Since(start).Round(100*time.Millisecond))
+		}
+		if time.Since(start) > limit {
+			return fmt.Sprintf("%s still has %d of %d addresses free after %s", network, nr.size-nr.used, nr.size, limit)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // settle waits until the controller has had no write for two seconds, at

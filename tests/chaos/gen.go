@@ -127,7 +127,7 @@ func (g *gen) apply(o Op) {
 		}
 		return
 	}
-	if o.Kind == OpImpostor || o.Kind == OpQuiesce || o.Kind == OpSleep || o.Kind == OpSettle || strings.HasPrefix(o.Kind, "fault.") {
+	if o.Kind == OpImpostor || o.Kind == OpQuiesce || o.Kind == OpSleep || o.Kind == OpSettle || o.Kind == OpAwaitFull || strings.HasPrefix(o.Kind, "fault.") {
 		if o.Kind == OpQuiesce {
 			for _, w := range g.world {
 				w.down = 0
@@ -723,7 +723,8 @@ func scenarioFullInfra(g *gen) []Op {
 	for _, name := range fullServices {
 		out = append(out, Op{Kind: OpSvcCreate, C: 0, NS: "full", Name: name, Ports: []svcPort{{80, "TCP"}}, Eps: []int{1}, Infra: aisSmall, Note: note})
 	}
-	out = append(out, Op{Kind: OpSettle, Secs: 15, Note: note},
+	out = append(out, Op{Kind: OpAwaitFull, Secs: 30, Note: note},
+		Op{Kind: OpSettle, Secs: 10, Note: note},
 		Op{Kind: OpReplicaStop, C: 0, Target: "all", Note: note},
 		Op{Kind: OpReplicaStart, C: 0, Note: note},
 		Op{Kind: OpAwaitLeader, C: 0, Note: note},

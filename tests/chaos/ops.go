@@ -59,6 +59,7 @@ const (
 	OpImpostor   = "impostor"   // a vipgate with this cluster's name on another API server
 	OpSleep      = "sleep"      // let Secs pass (faults and vipgate keep going)
 	OpSettle     = "settle"     // wait until the controller has had no write for 2 s (at most Secs)
+	OpAwaitFull  = "await.full" // wait (at most Secs) until the small VIP network has no free address
 	OpConcurrent = "concurrent" // Sub operations sent at the same moment
 	OpQuiesce    = "quiesce"    // stop faults, converge, check (3) (4) (7)
 )
