@@ -19,7 +19,6 @@ import (
 	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/avisim/dataplane"
-	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/tests/harness"
 )
 
@@ -282,7 +281,7 @@ func (r *run) loadInventory() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := session.New(ctx, s.ControllerSettings, config.Credentials{Username: "admin", Password: "admin"}, session.Options{PoolSize: 2})
+	c, err := session.New(ctx, s.ControllerSettings, harness.SimCredentials(r.sim), session.Options{PoolSize: 2})
 	if err != nil {
 		return fmt.Errorf("oracle's controller session: %w", err)
 	}
