@@ -17,7 +17,7 @@ PROGRESS           := hack/progress.sh --log $(BUILD_LOG)
 
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
 
-.PHONY: all build test unit envtest prereqs generate verify-generate lint demo demo-up bench clean help
+.PHONY: all build test unit unit-race integration chaos chaos-ci envtest prereqs generate verify-generate lint demo demo-up bench fuzz clean help
 
 all: build
 
@@ -54,24 +54,70 @@ lint: ## gofmt check and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@PROGRESS_TAIL=200 $(PROGRESS) --label "go vet ./..." -- go vet ./...
 
-# Packages that need no API server: everything outside tests/.
-UNIT_PKGS = $(shell go list ./... | grep -v /tests/)
+test: prereqs envtest verify-generate lint unit-race integration chaos-ci ## run every test: unit (-race), integration on a real API server, the bounded chaos run (-race), then each fuzz target briefly
+	@bash hack/fuzz.sh $(FUZZTIME_SHORT) $(FUZZ_WORKERS) $(FUZZ_TARGETS)
+
+# Packages outside tests/ need no API server; tests/ start one per package.
+UNIT_PKGS        = $$(go list ./... | grep -v '/tests/')
+INTEGRATION_PKGS = $$(go list ./tests/... | grep -v '/tests/chaos$$')
 
 unit: ## the fast loop: every test that needs no API server or envtest binaries
 	go test -timeout 10m $(UNIT_PKGS)
 
-test: prereqs envtest verify-generate lint ## run every test on a real API server (builds envtest binaries on first run)
-	go test $(GO_TEST_FLAGS) ./...
+unit-race: ## unit tests (every package outside tests/) with the race detector, as make test runs them
+	go test -race $(GO_TEST_FLAGS) $(UNIT_PKGS)
 
-BENCHMARKS ?= Admission ReconcileL4 L7Ingresses
+integration: envtest ## integration and end-to-end tests on a real API server (tests/, the chaos run aside)
+	go test $(GO_TEST_FLAGS) $(INTEGRATION_PKGS)
 
-bench: envtest ## run the benchmarks and print a table (results also in .cache/bench.txt)
-	@mkdir -p .cache; : > .cache/bench.txt
-	@# One process (so one fresh API server) per benchmark: they must not see each other's objects.
-	@for b in $(BENCHMARKS); do \
-	  go test -timeout 60m -run '^$$' -bench "^Benchmark$$b$$" -benchmem -benchtime 1x ./tests/bench/ | tee -a .cache/bench.txt; \
-	done
-	go test -run '^$$' -bench . -benchmem ./avisim/ ./avisim/dataplane/ ./rules/ | tee -a .cache/bench.txt
+# The chaos run starts vipgate as processes: the test builds them (with -race
+# when the test runs with it) into .cache/chaos/bin; runs leave their logs,
+# step files and reports in .cache/chaos/run-<seed>-<time>/.
+CHAOS_TIMEOUT ?= 30m
+
+chaos-ci: envtest ## the bounded chaos run of make test: two fixed seeds and one random seed, CHAOS_STEPS (200) steps each, with -race
+	go test -race -count=1 -v -timeout $(CHAOS_TIMEOUT) ./tests/chaos/ 2>&1 | grep -v '^=== \(RUN\|PAUSE\|CONT\)'
+
+CHAOS_STEPS ?= 1000
+
+chaos: prereqs envtest ## a long chaos run: CHAOS_SEED (random unless set), CHAOS_STEPS (1000), CHAOS_CLUSTERS (2); prints the seed, per-invariant counts and "N passed, M failed"
+	CHAOS_SEED=$${CHAOS_SEED:-random} CHAOS_STEPS=$(CHAOS_STEPS) go test -race -count=1 -v -timeout 240m -run '^TestChaosCI$$' ./tests/chaos/ 2>&1 | grep -v '^=== \(RUN\|PAUSE\|CONT\)'
+
+# Native Go fuzz targets, as <package>:<target>. Plain `go test` replays their
+# corpora (testdata/fuzz/<target>/) as regression tests; `make test` fuzzes each
+# for FUZZTIME_SHORT, `make fuzz` for FUZZTIME. One worker each by default, to
+# leave the machine to others; raise FUZZ_WORKERS on an idle one.
+FUZZ_TARGETS   ?= ./webhooks:FuzzAdmission ./rules:FuzzCanonicalIP ./rules:FuzzValidateService \
+                  ./rules:FuzzValidateVIPNetworks ./config:FuzzParse ./avisim:FuzzAPI
+FUZZTIME       ?= 10m
+FUZZTIME_SHORT ?= 5s
+FUZZ_WORKERS   ?= 1
+
+fuzz: ## run each fuzz target for FUZZTIME (10m); a failing input lands in <package>/testdata/fuzz/<target>/
+	@bash hack/fuzz.sh $(FUZZTIME) $(FUZZ_WORKERS) $(FUZZ_TARGETS)
+
+# Each benchmark of tests/bench runs in its own go test process (one fresh API
+# server each: they must not see each other's objects). BenchmarkReconcileL4
+# (in-process: time from create to VIP) is not in the default list; add it with
+# BENCHMARKS=... Sizes: BENCH_BURSTS (1000,10000), BENCH_SERVICES (10000),
+# BENCH_INGRESSES (5000), BENCH_SECRETS (20000), BENCH_CLIENTS (50);
+# BENCHMARKS_ONLY=1 skips the micro-benchmarks of avisim and rules.
+BENCHMARKS ?= Admission Burst L7Ingresses Restart
+BENCH_OUT  := .cache/bench.txt
+
+bench: envtest build ## run the benchmarks and print a table of measures, goals and whether they were met (also in .cache/bench.txt)
+	@mkdir -p .cache; echo "# loadavg start: $$(cat /proc/loadavg)" > $(BENCH_OUT)
+	@# Compiled once, so every benchmark runs the same code.
+	@go test -c -o .cache/bench.test ./tests/bench/
+	@failed=""; for b in $(BENCHMARKS); do \
+	  (cd tests/bench && VIPGATE_BIN=$(BIN)/vipgate ../../.cache/bench.test -test.timeout 120m -test.run '^$$' -test.bench "^Benchmark$$b$$" -test.benchmem -test.benchtime 1x) 2>&1 | tee -a $(BENCH_OUT) || failed="$$failed $$b"; \
+	done; \
+	if [ -z "$(BENCHMARKS_ONLY)" ]; then \
+	  go test -run '^$$' -bench . -benchmem ./avisim/ ./avisim/dataplane/ ./rules/ 2>&1 | tee -a $(BENCH_OUT) || failed="$$failed avisim/rules"; \
+	fi; \
+	echo "# loadavg end: $$(cat /proc/loadavg)" >> $(BENCH_OUT); \
+	echo; go run ./tests/bench/benchtable < $(BENCH_OUT) | tee -a $(BENCH_OUT); \
+	if [ -n "$$failed" ]; then echo "benchmarks that failed:$$failed (output in $(BENCH_OUT))"; exit 1; fi
 
 demo: prereqs envtest build demo-bin ## start API server + avisim + vipgate, walk through admission and VIP allocation, exit 0 on success
 	$(BIN)/demo --bin $(BIN)

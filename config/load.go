@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -34,9 +35,9 @@ func Parse(data []byte) (*Settings, error) {
 	if err := yaml.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("settings: %w", err)
 	}
-	if unknown := unknownKeys(raw, reflect.TypeOf(Settings{}), ""); len(unknown) > 0 {
-		sort.Strings(unknown)
-		return nil, ValidationErrors(unknown)
+	if problems := keyProblems(raw, reflect.TypeOf(Settings{}), ""); len(problems) > 0 {
+		sort.Strings(problems)
+		return nil, ValidationErrors(problems)
 	}
 	s := Defaults()
 	if err := yaml.Unmarshal(data, &s); err != nil {
@@ -48,14 +49,26 @@ func Parse(data []byte) (*Settings, error) {
 	return &s, nil
 }
 
-// unknownKeys names every key that is not a settings key, with its path, so a
-// misspelt AKO key is reported instead of silently ignored.
-func unknownKeys(v any, t reflect.Type, path string) []string {
+// keyProblems names every key that is not a settings key, with its path, so a
+// misspelt AKO key is reported instead of silently ignored, and every
+// boolean that is not one: decoding would report it without its key.
+func keyProblems(v any, t reflect.Type, path string) []string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	var out []string
 	switch t.Kind() {
+	case reflect.Bool:
+		if t == reflect.TypeOf(Bool(false)) && v != nil {
+			raw, err := json.Marshal(v)
+			var b Bool
+			if err == nil {
+				err = b.UnmarshalJSON(raw)
+			}
+			if err != nil {
+				out = append(out, path+": "+err.Error())
+			}
+		}
 	case reflect.Struct:
 		m, ok := v.(map[string]any)
 		if !ok {
@@ -78,7 +91,7 @@ func unknownKeys(v any, t reflect.Type, path string) []string {
 				out = append(out, key+": unknown key")
 				continue
 			}
-			out = append(out, unknownKeys(sub, ft, key)...)
+			out = append(out, keyProblems(sub, ft, key)...)
 		}
 	case reflect.Slice:
 		items, ok := v.([]any)
@@ -86,7 +99,7 @@ func unknownKeys(v any, t reflect.Type, path string) []string {
 			return nil
 		}
 		for i, item := range items {
-			out = append(out, unknownKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
+			out = append(out, keyProblems(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
 		}
 	}
 	return out

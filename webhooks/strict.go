@@ -10,6 +10,11 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	admissionv1beta1 "k8s.io/api/admission/v1beta1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 )
 
 // defaultBudget bounds a review when the API server sends no timeout: a
@@ -61,16 +66,44 @@ func Strict(next http.Handler) http.Handler {
 	})
 }
 
+// reviewDecoder decodes a review exactly as controller-runtime's admission
+// handler does (its own scheme and codec factory, v1beta1 coerced into v1).
+// That decoder differs from encoding/json: field names are case-sensitive,
+// so a request whose "UID" encoding/json reads as the uid has none there,
+// and the handler would answer 200 with an empty uid, which the API server
+// cannot match to its request.
+var reviewDecoder = func() runtime.Decoder {
+	s := runtime.NewScheme()
+	utilruntime.Must(admissionv1.AddToScheme(s))
+	utilruntime.Must(admissionv1beta1.AddToScheme(s))
+	return serializer.NewCodecFactory(s).UniversalDeserializer()
+}()
+
+// anyVersionReview is not registered in reviewDecoder's scheme, so the
+// decoder fills it from either version instead of refusing v1beta1.
+type anyVersionReview struct{ admissionv1.AdmissionReview }
+
 func checkReview(body []byte) string {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return "empty body"
 	}
-	var review admissionv1.AdmissionReview
-	if err := json.Unmarshal(body, &review); err != nil {
+	// apiVersion and kind are read as the API machinery reads them (encoding/json).
+	var tm metav1.TypeMeta
+	if err := json.Unmarshal(body, &tm); err != nil {
 		return fmt.Sprintf("not JSON of an AdmissionReview (%v)", err)
 	}
-	if review.Kind != "AdmissionReview" {
-		return fmt.Sprintf("kind is %q, want AdmissionReview", review.Kind)
+	if tm.Kind != "AdmissionReview" {
+		return fmt.Sprintf("kind is %q, want AdmissionReview", tm.Kind)
+	}
+	// controller-runtime decodes any group/version and answers in it; the
+	// API server would refuse that answer.
+	if tm.APIVersion != admissionv1.SchemeGroupVersion.String() && tm.APIVersion != admissionv1beta1.SchemeGroupVersion.String() {
+		return fmt.Sprintf("apiVersion is %q, want %s or %s", tm.APIVersion, admissionv1.SchemeGroupVersion, admissionv1beta1.SchemeGroupVersion)
+	}
+	review := anyVersionReview{}
+	review.SetGroupVersionKind(admissionv1.SchemeGroupVersion.WithKind("AdmissionReview"))
+	if _, _, err := reviewDecoder.Decode(body, nil, &review); err != nil {
+		return fmt.Sprintf("not JSON of an AdmissionReview (%v)", err)
 	}
 	if review.Request == nil {
 		return "request is missing"

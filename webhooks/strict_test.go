@@ -29,10 +29,16 @@ func TestStrictRejectsMalformedReviews(t *testing.T) {
 		{"empty body", http.MethodPost, "", http.StatusBadRequest, "malformed AdmissionReview: empty body"},
 		{"not JSON", http.MethodPost, "<xml/>", http.StatusBadRequest, "malformed AdmissionReview: not JSON of an AdmissionReview"},
 		{"wrong kind", http.MethodPost, `{"kind":"Pod"}`, http.StatusBadRequest, `malformed AdmissionReview: kind is "Pod", want AdmissionReview`},
-		{"no request", http.MethodPost, `{"kind":"AdmissionReview"}`, http.StatusBadRequest, "malformed AdmissionReview: request is missing"},
-		{"no uid", http.MethodPost, `{"kind":"AdmissionReview","request":{"operation":"CREATE","object":{}}}`, http.StatusBadRequest, "malformed AdmissionReview: request.uid is missing"},
-		{"no object on create", http.MethodPost, `{"kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE"}}`, http.StatusBadRequest, "malformed AdmissionReview: request.object is missing"},
-		{"delete needs no object", http.MethodPost, `{"kind":"AdmissionReview","request":{"uid":"1","operation":"DELETE","oldObject":{}}}`, http.StatusOK, ""},
+		{"no apiVersion", http.MethodPost, `{"kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE","object":{}}}`, http.StatusBadRequest, `malformed AdmissionReview: apiVersion is "", want admission.k8s.io/v1 or admission.k8s.io/v1beta1`},
+		{"foreign apiVersion", http.MethodPost, `{"apiVersion":"example.com/v1","kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE","object":{}}}`, http.StatusBadRequest, `malformed AdmissionReview: apiVersion is "example.com/v1", want admission.k8s.io/v1 or admission.k8s.io/v1beta1`},
+		{"v1beta1 reaches the handler", http.MethodPost, `{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE","object":{}}}`, http.StatusOK, ""},
+		// The handler's decoder matches field names case-sensitively: "UID" is no uid there.
+		{"uid spelt UID", http.MethodPost, `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"UID":"1","operation":"CREATE","object":{}}}`, http.StatusBadRequest, "malformed AdmissionReview: request.uid is missing"},
+		{"object spelt Object", http.MethodPost, `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE","Object":{}}}`, http.StatusBadRequest, "malformed AdmissionReview: request.object is missing"},
+		{"no request", http.MethodPost, `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`, http.StatusBadRequest, "malformed AdmissionReview: request is missing"},
+		{"no uid", http.MethodPost, `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"operation":"CREATE","object":{}}}`, http.StatusBadRequest, "malformed AdmissionReview: request.uid is missing"},
+		{"no object on create", http.MethodPost, `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE"}}`, http.StatusBadRequest, "malformed AdmissionReview: request.object is missing"},
+		{"delete needs no object", http.MethodPost, `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","operation":"DELETE","oldObject":{}}}`, http.StatusOK, ""},
 		{"too large", http.MethodPost, strings.Repeat(" ", maxReviewBytes+1), http.StatusRequestEntityTooLarge, "request body too large"},
 	}
 	for _, tt := range tests {

@@ -33,6 +33,8 @@ import (
 const (
 	vipgateNamespace = "vipgate-system"
 	webhookService   = "vipgate-webhook"
+	// demoServiceRange is the API server's Service ClusterIP range.
+	demoServiceRange = "10.96.0.0/16"
 )
 
 // demo holds the running pieces so they can be stopped in reverse order.
@@ -76,6 +78,9 @@ func (d *demo) up(ctx context.Context) error {
 		ErrorIfCRDPathMissing:    true,
 		ControlPlaneStartTimeout: 2 * time.Minute,
 	}
+	// envtest's default Service range is a /24, which refuses creates after
+	// about 250 Services; a /16 holds 65,000, so a burst of 10,000 can be tried here.
+	d.te.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", demoServiceRange)
 	cfg, err := d.te.Start()
 	if err != nil {
 		return fmt.Errorf("starting the API server: %w", err)

@@ -1,5 +1,8 @@
 // Command vipgate runs the operator: admission webhooks for Services, Ingresses
 // and AviInfraSettings, and the reconcilers that program the Avi Controller.
+// Its subcommands check manifests offline with the same rules (vipgate
+// check) and export the controller inventory that check reads (vipgate
+// inventory export).
 package main
 
 import (
@@ -25,6 +28,9 @@ func main() {
 }
 
 func run() int {
+	if code, ok := subcommand(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); ok {
+		return code
+	}
 	var (
 		settingsPath   = flag.String("settings", "/etc/vipgate/settings/settings.yaml", "settings file with AKO's Helm sections (AKOSettings, NetworkSettings, ...)")
 		credentialsDir = flag.String("credentials-dir", "/etc/vipgate/credentials", "folder of the mounted controller credentials Secret (username, password or authtoken, certificateAuthorityData); followed while running")

@@ -50,14 +50,26 @@ import (
 	"github.com/vipgate/vipgate/webhooks"
 )
 
-// Cluster size (DESIGN.md, "Targets").
+// Cluster size (DESIGN.md, "Targets"); BENCH_SERVICES, BENCH_INGRESSES and
+// BENCH_SECRETS override the counts (admissionSizes).
+var (
+	numServices   = 10000
+	numLBServices = 2000 // of numServices; the rest are ClusterIP
+	numIngresses  = 5000
+	numSecrets    = 20000 // numIngresses of them TLS Secrets the Ingresses use
+)
+
+// admissionSizes reads the cluster size from the environment.
+func admissionSizes(b *testing.B) {
+	numServices = envInt(b, "BENCH_SERVICES", 10000)
+	numLBServices = numServices / 5
+	numIngresses = envInt(b, "BENCH_INGRESSES", 5000)
+	numSecrets = max(envInt(b, "BENCH_SECRETS", 20000), numIngresses)
+}
+
 const (
 	numNamespaces   = 50
-	numServices     = 10000
-	numLBServices   = 2000 // of numServices; the rest are ClusterIP
-	numIngresses    = 5000
-	numSecrets      = 20000 // numIngresses of them TLS Secrets the Ingresses use
-	numForeignVsVip = 1000  // VsVips of another cluster on the controller
+	numForeignVsVip = 1000 // VsVips of another cluster on the controller
 	workers         = 32
 
 	// Requests measured per scenario, independent of b.N: one pass is enough
@@ -246,6 +258,7 @@ func review(uid string, gvk metav1.GroupVersionKind, gvr metav1.GroupVersionReso
 // the process also holds avisim and the test client).
 func BenchmarkAdmission(b *testing.B) {
 	ctx := context.Background()
+	admissionSizes(b)
 	e := env
 
 	seed, err := avisim.ParseSeed([]byte(bigSeed))
@@ -398,7 +411,7 @@ func BenchmarkAdmission(b *testing.B) {
 			allowed bool
 		}{
 			{lbService(ns, fmt.Sprintf("dry-free-%d", i), freeIP(i)), true},
-			{lbService(ns, fmt.Sprintf("dry-taken-%d", i), lbIP(i)), false},
+			{lbService(ns, fmt.Sprintf("dry-taken-%d", i), lbIP(i%numLBServices)), false},
 			{ingress(ns, fmt.Sprintf("dry-ing-%d", i), fmt.Sprintf("dry-%d.example.com", i), fmt.Sprintf("ing-%d-tls", i%numIngresses)), true},
 		}
 		for _, o := range objs {
@@ -413,6 +426,9 @@ func BenchmarkAdmission(b *testing.B) {
 	slices.Sort(api)
 	b.ReportMetric(percentile(api, 0.50), "api-p50-ms")
 	b.ReportMetric(percentile(api, 0.99), "api-p99-ms")
+	b.ReportMetric(float64(numServices), "services")
+	b.ReportMetric(float64(numIngresses), "ingresses")
+	b.ReportMetric(float64(numSecrets), "secrets")
 }
 
 // rssMiB is the process's resident set size, from /proc/self/status.

@@ -1,167 +1,265 @@
 package bench
 
-// This file: BenchmarkL7Ingresses, the Ingress reconciler on a real
-// kube-apiserver with the simulated controller: 500 Ingresses of 3 paths each
-// created at once on the SMALL shard; time until every one has its VIP in
-// status, and controller writes per Ingress. Run it with:
+// This file: BenchmarkL7Ingresses, Ingresses created at once against vipgate
+// running as its own process on LARGE shards (8 shared virtual services):
+// time until every Ingress has status, controller writes per Ingress next to
+// the objects that changed, and what one later shard sync reads. Run it
+// alone (one per process):
 //
-//	go test -run '^$' -bench L7Ingresses -benchtime 1x ./tests/bench/
+//	BENCH_INGRESSES=5000 go test -run '^$' -bench '^BenchmarkL7Ingresses$' -benchtime 1x ./tests/bench/
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"slices"
-	"sync"
+	"regexp"
+	"sort"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vipgate/vipgate/avi/model"
 	"github.com/vipgate/vipgate/avisim"
-	"github.com/vipgate/vipgate/operator"
-	"github.com/vipgate/vipgate/tests/harness"
+	"github.com/vipgate/vipgate/config"
 )
 
-const (
-	l7bIngresses = 500
-	l7bPaths     = 3
-	l7bServices  = 10
-	l7bWorkers   = 16
-)
+// ownedTypes are the controller object types vipgate writes.
+var ownedTypes = []string{"vsvip", "sslkeyandcertificate", "pool", "poolgroup", "l4policyset", "httppolicyset", "virtualservice"}
 
-var l7bRun atomic.Int64
-
-func BenchmarkL7Ingresses(b *testing.B) {
-	for range b.N {
-		l7bOnce(b)
-	}
-}
-
-func l7bOnce(b *testing.B) {
-	ctx := context.Background()
-	sim, err := avisim.New(avisim.Options{Seed: avisim.DemoSeed(), Username: "admin", Password: "admin"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	sim.StartTLS()
-	defer sim.Close()
-	class := &networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "avi-lb",
-		Annotations: map[string]string{networkingv1.AnnotationIsDefaultIngressClass: "true"}},
-		Spec: networkingv1.IngressClassSpec{Controller: "ako.vmware.com/avi-lb"}}
-	if err := env.Client.Create(ctx, class); err != nil && !apierrors.IsAlreadyExists(err) {
-		b.Fatal(err)
-	}
-	_, stop := env.StartStoppableVipgate(b, operator.Options{Settings: harness.DemoSettings(b, sim.Host()),
-		Credentials: harness.SimCredentials(sim), InventoryStaleAfter: time.Hour})
-	defer stop()
-
-	ns := fmt.Sprintf("l7bench-%d", l7bRun.Add(1))
-	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		b.Fatal(err)
-	}
-	for i := range l7bServices {
-		name := fmt.Sprintf("svc%d", i)
-		if err := env.Client.Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}}}); err != nil {
-			b.Fatal(err)
-		}
-		sl := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: name}},
-			AddressType: discoveryv1.AddressTypeIPv4,
-			Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(int32(8080))}},
-			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{fmt.Sprintf("10.9.%d.1", i)}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}},
-				{Addresses: []string{fmt.Sprintf("10.9.%d.2", i)}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}}}
-		if err := env.Client.Create(ctx, sl); err != nil {
-			b.Fatal(err)
-		}
-	}
-	sim.ResetCounts()
-
-	created := make([]time.Time, l7bIngresses)
-	b.ResetTimer()
-	begin := time.Now()
-	var wg sync.WaitGroup
-	next := atomic.Int64{}
-	for range l7bWorkers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= l7bIngresses {
-					return
-				}
-				ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("ing%d", i)}}
-				rule := networkingv1.IngressRule{Host: fmt.Sprintf("app%d.bench.example.com", i),
-					IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{}}}
-				for p := range l7bPaths {
-					rule.HTTP.Paths = append(rule.HTTP.Paths, networkingv1.HTTPIngressPath{Path: fmt.Sprintf("/p%d", p), PathType: ptr.To(networkingv1.PathTypePrefix),
-						Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: fmt.Sprintf("svc%d", (i+p)%l7bServices),
-							Port: networkingv1.ServiceBackendPort{Number: 80}}}})
-				}
-				ing.Spec.Rules = []networkingv1.IngressRule{rule}
-				created[i] = time.Now()
-				if err := env.Client.Create(ctx, ing); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	// Poll for status (a safety limit, not an assertion on speed).
-	seen := make([]time.Duration, l7bIngresses)
-	done := 0
-	deadline := time.Now().Add(10 * time.Minute)
-	for done < l7bIngresses {
-		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d Ingresses have status after 10 minutes", done, l7bIngresses)
-		}
-		var list networkingv1.IngressList
-		if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
-			b.Fatal(err)
-		}
-		now := time.Now()
-		for _, ing := range list.Items {
-			var i int
-			if _, err := fmt.Sscanf(ing.Name, "ing%d", &i); err != nil || seen[i] != 0 || len(ing.Status.LoadBalancer.Ingress) == 0 {
-				continue
-			}
-			seen[i] = now.Sub(created[i])
-			done++
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	all := time.Since(begin)
-	b.StopTimer()
-	writes := sim.Writes()
-	slices.Sort(seen)
-	b.ReportMetric(all.Seconds(), "s-all-status")
-	b.ReportMetric(float64(seen[len(seen)/2].Milliseconds()), "ms-p50-status")
-	b.ReportMetric(float64(seen[len(seen)*99/100].Milliseconds()), "ms-p99-status")
-	b.ReportMetric(float64(writes)/l7bIngresses, "writes/ingress")
-	var calls int
-	for _, n := range sim.Counts() {
-		calls += n
-	}
-	b.ReportMetric(float64(calls)/l7bIngresses, "calls/ingress")
-	b.Logf("%d Ingresses × %d paths: all with status in %s; %d controller writes (%v)", l7bIngresses, l7bPaths, all.Round(time.Millisecond), writes, writesByType(sim.Counts()))
-
-	// The namespace is unique per run and left in place: deleting 500
-	// Ingresses while the manager stops would only add noise to the log.
-}
-
-func writesByType(c map[string]int) map[string]int {
-	out := map[string]int{}
-	for k, v := range c {
-		if len(k) > 4 && (k[:4] == "POST" || k[:3] == "PUT" || k[:6] == "DELETE") {
-			out[k] = v
+// objectVersions maps "type/uuid" to _last_modified for every object of
+// ownedTypes in the admin tenant.
+func objectVersions(sim *recSim) map[string]string {
+	out := map[string]string{}
+	for _, typ := range ownedTypes {
+		for _, o := range sim.Objects("admin", typ) {
+			uuid, _ := o["uuid"].(string)
+			out[typ+"/"+uuid] = fmt.Sprint(o["_last_modified"])
 		}
 	}
 	return out
+}
+
+// changedObjects counts objects created, modified or deleted between two
+// objectVersions: the least number of writes that could have made the change.
+func changedObjects(before, after map[string]string) int {
+	n := 0
+	for k, v := range after {
+		if old, ok := before[k]; !ok || old != v {
+			n++
+		}
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			n++
+		}
+	}
+	return n
+}
+
+var (
+	shardNameRE = regexp.MustCompile(`^bench--Shared-L7-(\d+)$`)
+	hostNameRE  = regexp.MustCompile(`^bench--(ing-\d+\.bench\.example\.com)`)
+)
+
+// shardOf is the LARGE shard an object of the benchmark belongs to, from its
+// name: the shard's own virtual service and VsVip, or an object named after
+// a host (pools, pool groups, SNI children, certificates, policy sets);
+// -1 for anything else (the controller's System-* objects, L4 objects).
+func shardOf(name string) int {
+	if m := shardNameRE.FindStringSubmatch(name); m != nil {
+		var n int
+		fmt.Sscan(m[1], &n)
+		return n
+	}
+	if m := hostNameRE.FindStringSubmatch(name); m != nil {
+		return int(model.ShardIndex(m[1], config.ShardCount("LARGE")))
+	}
+	return -1
+}
+
+// shardReads sums what the reads of one shard sync returned: objects of the
+// synced shard, objects of other shards, and the rest. The inventory's VIP
+// listing (VsVips read with fields=, every VsVip on the controller by
+// design) is left out of the other-shard count and reported apart.
+type shardReads struct {
+	gets, own, foreign, inventory, rest int
+	byType                              map[string][2]int // type → GETs, objects returned
+}
+
+func readsOfShard(reads []readRecord, shard int) shardReads {
+	s := shardReads{gets: len(reads), byType: map[string][2]int{}}
+	for _, r := range reads {
+		t := s.byType[r.Type]
+		t[0]++
+		t[1] += len(r.Names)
+		s.byType[r.Type] = t
+		inventory := r.Type == "vsvip" && r.Query.Get("fields") != ""
+		for _, n := range r.Names {
+			switch sh := shardOf(n); {
+			case inventory:
+				s.inventory++
+			case sh == shard:
+				s.own++
+			case sh >= 0:
+				s.foreign++
+			default:
+				s.rest++
+			}
+		}
+	}
+	return s
+}
+
+func (s shardReads) String() string {
+	keys := make([]string, 0, len(s.byType))
+	for k := range s.byType {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%d GETs returning %d objects of the shard, %d of other shards, %d in the inventory's VsVip listing, %d others; by type:", s.gets, s.own, s.foreign, s.inventory, s.rest)
+	for _, k := range keys {
+		fmt.Fprintf(&sb, " %s %d GETs/%d objects;", k, s.byType[k][0], s.byType[k][1])
+	}
+	return sb.String()
+}
+
+// shardObjects counts the objects on the controller that belong to shard.
+func shardObjects(sim *recSim, shard int) int {
+	n := 0
+	for _, typ := range ownedTypes {
+		for _, o := range sim.Objects("admin", typ) {
+			if name, _ := o["name"].(string); shardOf(name) == shard {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// BenchmarkL7Ingresses measures BENCH_INGRESSES (default 5000) Ingresses of
+// pbPaths paths each (every other one with TLS), created at once by
+// BENCH_CLIENTS clients (default 50) on LARGE shards:
+//
+//   - l7-status-s: from the first create until every Ingress has status
+//     (goal < 30 s); l7-create-s the creates alone; l7-p50-ms, l7-p99-ms
+//     each Ingress's create → status;
+//   - l7-writes-per-ingress: controller writes until vipgate is idle, per
+//     Ingress, next to l7-changed-per-ingress, the objects created, changed
+//     or deleted per Ingress (goal: writes ≤ changed);
+//   - l7-sync-*: one shard sync after one Ingress changed (a path
+//     renamed): GETs, objects of that shard and of other shards its reads
+//     returned (goal: none of other shards), and l7-shard-objects, what the
+//     shard holds.
+func BenchmarkL7Ingresses(b *testing.B) {
+	claimCluster(b)
+	ctx := context.Background()
+	n := envInt(b, "BENCH_INGRESSES", 5000)
+	clients := envInt(b, "BENCH_CLIENTS", 50)
+	seed, err := avisim.ParseSeed([]byte(bigSeed))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sim := startRecSim(b, seed)
+	pbBase(b)
+	// The TLS Secrets exist before vipgate starts, so its cache has them
+	// when the Ingresses that name them are admitted.
+	pbSecrets(b, 0, n, clients)
+	dir := procDir(b, sim)
+	p := startVipgateProc(b, dir, sim.Host(), 1)
+	p.waitIdle(b, sim.calls, 0, 2*time.Minute)
+	watch := watchStatus(b, &networkingv1.Ingress{}, "ing-")
+
+	before := objectVersions(sim)
+	sim.ResetCounts()
+	var retries atomic.Int64
+	created := make([]time.Time, n)
+	b.ResetTimer()
+	t0 := time.Now()
+	err = parallel(clients, n, func(i int) error {
+		created[i] = time.Now()
+		return pbCreate(ctx, pbIngress(i), &retries)
+	})
+	if err != nil {
+		b.Fatalf("creating Ingresses: %v", err)
+	}
+	createdIn := time.Since(t0)
+	all := watch.waitN(b, "ing-", n, waitLimit(n)).Sub(t0)
+	b.StopTimer()
+	p.waitIdle(b, sim.calls, 0, waitLimit(n))
+	counts, writes := sim.Counts(), sim.Writes()
+	changed := changedObjects(before, objectVersions(sim))
+	var lat []time.Duration
+	for key, at := range watch.times("ing-") {
+		var i int
+		if _, err := fmt.Sscanf(key[strings.Index(key, "/")+1:], "ing-%d", &i); err == nil && i < n {
+			lat = append(lat, at.Sub(created[i]))
+		}
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+
+	// One shard sync: Ingress 1's last path renamed. Recorded until vipgate
+	// is idle and the controller has the new pool.
+	const probe = 1
+	shard := int(model.ShardIndex(pbHost(probe), config.ShardCount("LARGE")))
+	newPool := model.L7PoolName("bench", nil, pbHost(probe), fmt.Sprintf("/p%d-renamed", pbPaths-1), pbNS(probe), fmt.Sprintf("ing-%d", probe), pbSecure(probe), false)
+	patch, _ := json.Marshal([]map[string]any{{"op": "replace", "path": fmt.Sprintf("/spec/rules/0/http/paths/%d/path", pbPaths-1), "value": fmt.Sprintf("/p%d-renamed", pbPaths-1)}})
+	sim.ResetCounts()
+	sim.record(true)
+	ing := pbIngress(probe)
+	if err := env.Client.Patch(ctx, ing, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+		b.Fatalf("changing Ingress %s: %v", ing.Name, err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for simObject(sim, "pool", newPool) == nil {
+		if time.Now().After(deadline) {
+			b.Fatalf("pool %s not on the controller 2 minutes after the Ingress changed", newPool)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	p.waitIdle(b, sim.calls, 0, 2*time.Minute)
+	sim.record(false)
+	sync := readsOfShard(sim.recorded(), shard)
+	syncCounts := sim.Counts()
+
+	rss, hwm := p.memMiB(b)
+	b.ReportMetric(float64(n), "l7-ingresses")
+	b.ReportMetric(all.Seconds(), "l7-status-s")
+	b.ReportMetric(createdIn.Seconds(), "l7-create-s")
+	b.ReportMetric(millis(lat, 0.50), "l7-p50-ms")
+	b.ReportMetric(millis(lat, 0.99), "l7-p99-ms")
+	b.ReportMetric(float64(writes)/float64(n), "l7-writes-per-ingress")
+	b.ReportMetric(float64(changed)/float64(n), "l7-changed-per-ingress")
+	b.ReportMetric(float64(sync.gets), "l7-sync-gets")
+	b.ReportMetric(float64(sync.own), "l7-sync-own-objects")
+	b.ReportMetric(float64(sync.foreign), "l7-sync-foreign-objects")
+	b.ReportMetric(float64(shardObjects(sim, shard)), "l7-shard-objects")
+	b.ReportMetric(rss, "rss-MiB")
+	b.ReportMetric(hwm, "hwm-MiB")
+	b.Logf("%d Ingresses × %d paths (half with TLS) by %d clients on LARGE shards: created in %s, all with status after %s; %d controller writes for %d changed objects; %d create retries; calls %s",
+		n, pbPaths, clients, createdIn.Round(time.Millisecond), all.Round(time.Millisecond), writes, changed, retries.Load(), fmtCounts(counts))
+	b.Logf("shard sync of bench--Shared-L7-%d (%d objects) after one Ingress changed: %s; calls %s", shard, shardObjects(sim, shard), sync, fmtCounts(syncCounts))
+}
+
+// millis is the p-quantile of sorted durations in milliseconds (0 if none).
+func millis(sorted []time.Duration, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return rlMillis(sorted, p)
+}
+
+// simObject is the object of type typ named name in the admin tenant, or nil.
+func simObject(sim *recSim, typ, name string) map[string]any {
+	for _, o := range sim.Objects("admin", typ) {
+		if o["name"] == name {
+			return o
+		}
+	}
+	return nil
 }

@@ -134,7 +134,8 @@ func TestOrphansCollectedAtStart(t *testing.T) {
 }
 
 // TestRestartWritesNothing: a vipgate restarted over five synced Services
-// reconciles each of them and sends no write to the controller; the VIPs stay.
+// reconciles each of them against what the controller holds and sends no
+// write to it; the VIPs stay.
 func TestRestartWritesNothing(t *testing.T) {
 	sim := harness.StartSim(t, nil)
 	s := settingsFor(t, sim, nil)
@@ -186,8 +187,10 @@ func TestRestartWritesNothing(t *testing.T) {
 	if w := sim.Writes(); w != 0 {
 		t.Errorf("restart sent %d writes: %v", w, writesOf(sim.Counts()))
 	}
-	if n := sim.Counts()["GET virtualservice"]; n < 5 {
-		t.Errorf("the restarted vipgate read %d virtual services; it did not compare every Service", n)
+	// The applier compares against a mirror read in collection pages (see
+	// TestNoReadsPerObject), so one read of the collection is the comparison.
+	if n := sim.Counts()["GET virtualservice"]; n < 1 {
+		t.Errorf("the restarted vipgate never read the virtual services; it compared nothing with the controller")
 	}
 	for name, ip := range ips {
 		if got := getService(t, ns, name).Status.LoadBalancer.Ingress; len(got) != 1 || got[0].IP != ip {

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+const sample = `# loadavg start: 1.00 2.00 3.00 1/200 99
+goos: linux
+BenchmarkBurst-2   	       1	36368933333 ns/op	 10.64 burst100-vipgate-s	 3.240 burst100-ref-s	 3.450 burst100-gets-per-svc
+--- BENCH: BenchmarkBurst-2
+    burst_bench_test.go:102: 100 Services ...
+BenchmarkRestart-2 	       1	11457695210 ns/op	 150.0 ingresses	 300.0 services	 600.0 secrets	 81.81 mem-rss-MiB	 84.60 mem-hwm-MiB	 94.66 restart-rss-MiB	 95.34 restart-hwm-MiB	 10.31 restart-idle-s	 0.5353 restart-ready-s	 1011 restart-calls	 1006 restart-owned-gets	 616.0 restart-object-reads	 13.00 restart-pages	 0 restart-writes
+BenchmarkL7Ingresses-2 	 1	11835854172 ns/op	 200.0 l7-ingresses	 11.84 l7-status-s	 2.569 l7-create-s	 7.700 l7-writes-per-ingress	 7.620 l7-changed-per-ingress	 16.00 l7-sync-gets	 1225 l7-sync-foreign-objects	 198.0 l7-sync-own-objects	 198.0 l7-shard-objects
+# loadavg end: 4.00 5.00 6.00 2/210 100
+`
+
+func TestParse(t *testing.T) {
+	r, err := parse(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		bench, unit string
+		want        float64
+	}{
+		{"BenchmarkBurst", "burst100-vipgate-s", 10.64},
+		{"BenchmarkBurst", "burst100-ref-s", 3.24},
+		{"BenchmarkRestart", "restart-ready-s", 0.5353},
+		{"BenchmarkL7Ingresses", "l7-sync-foreign-objects", 1225},
+	}
+	for _, tt := range tests {
+		if got := r.metrics[tt.bench][tt.unit]; got != tt.want {
+			t.Errorf("%s %s = %v, want %v", tt.bench, tt.unit, got, tt.want)
+		}
+	}
+	if r.loadStart != "1.00 2.00 3.00 1/200 99" || r.loadEnd != "4.00 5.00 6.00 2/210 100" {
+		t.Errorf("load averages %q, %q", r.loadStart, r.loadEnd)
+	}
+}
+
+func TestParseRejectsNonNumbers(t *testing.T) {
+	_, err := parse(strings.NewReader("BenchmarkBurst-2 1 5 ns/op x burst1-ref-s\n"))
+	if err == nil || err.Error() != `BenchmarkBurst: value "x" of "burst1-ref-s" is not a number` {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRows(t *testing.T) {
+	r, err := parse(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []row{
+		{"100 Services created at once: all VIPs in status", "10.6 s (other class: 3.2 s created; ratio 3.28)", "≤ 1.3 × 3.2 s + 1 s = 5.2 s", "NO"},
+		{"controller reads while creating 100", "345 (3.45 per Service)", "—", "—"},
+		{"restart with 300 Services and 150 Ingresses in sync: time to idle", "10.3 s (ready after 0.5 s)", "< 30 s", "yes"},
+		{"restart: controller calls", "1,011 (owned types: 1,006 GETs, 616 of one object; collection pages: 13)", "collection pages only: no single-object read, GETs of owned types ≤ 3 × pages", "NO"},
+		{"restart: controller writes", "0", "0", "yes"},
+		{"200 Ingresses × 3 paths on LARGE shards: all with status", "11.8 s (creates 2.6 s)", "< 30 s", "yes"},
+		{"Ingresses: controller writes per Ingress", "7.70", "≤ objects changed per Ingress (7.62)", "NO"},
+		{"one shard sync: objects its reads return", "1,225 of other shards, 198 of its own (it holds 198; 16 GETs)", "only its own objects (0 of other shards)", "NO"},
+		{"memory: vipgate process RSS, idle after creating 300 Services, 150 Ingresses, 600 Secrets", "82 MiB (peak 85 MiB)", "< 150 MiB", "yes"},
+		{"memory: vipgate process RSS, idle after a restart", "95 MiB (peak 95 MiB)", "< 150 MiB", "yes"},
+		{"admission p99 at the webhook and through the API server", "not run (BenchmarkAdmission)", "< 1 ms, < 10 ms", "—"},
+	}
+	got := rows(r)
+	if len(got) != len(want) {
+		t.Fatalf("%d rows, want %d:\n%v", len(got), len(want), got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("row %d:\n got %q\nwant %q", i, got[i], want[i])
+		}
+	}
+}
+
+func TestCount(t *testing.T) {
+	for in, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 10000: "10,000", 1234567: "1,234,567"} {
+		if got := count(in); got != want {
+			t.Errorf("count(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRenderNothingRun(t *testing.T) {
+	out := render(results{metrics: map[string]map[string]float64{}})
+	for _, s := range []string{"| measure ", "not run (BenchmarkBurst)", "not run (BenchmarkRestart)", "not run (BenchmarkL7Ingresses)", "at start: not recorded; at end: not recorded"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("output lacks %q:\n%s", s, out)
+		}
+	}
+}

@@ -1,0 +1,143 @@
+package bench
+
+// This file: BenchmarkBurst, LoadBalancer Services created at once against
+// vipgate running as its own process (bin/vipgate, webhooks over TLS):
+// time until every VIP is in status, next to the same burst of another
+// loadBalancerClass (neither admitted nor reconciled by vipgate: the API
+// server's own time). Run it alone (one per process):
+//
+//	BENCH_BURSTS=1000,10000 go test -run '^$' -bench '^BenchmarkBurst$' -benchtime 1x ./tests/bench/
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vipgate/vipgate/avisim"
+)
+
+// BenchmarkBurst measures, for each size n in BENCH_BURSTS (default 1000 and
+// 10000), with BENCH_CLIENTS parallel clients (default 50):
+//
+//   - burst<n>-ref-s: n Services of another class until all are created;
+//   - burst<n>-vipgate-s: n vipgate Services until all have status.loadBalancer;
+//   - burst<n>-create-s: how long the vipgate creates alone took;
+//   - burst<n>-ratio: vipgate / reference (goal: vipgate ≤ 1.3 × reference + 1 s);
+//   - burst<n>-gets-per-svc, burst<n>-writes-per-svc: controller calls
+//     (avisim's counters) from the first create until vipgate is idle.
+//
+// The reference goes first at each size, so vipgate meets the larger etcd.
+func BenchmarkBurst(b *testing.B) {
+	claimCluster(b)
+	ctx := context.Background()
+	sizes := envInts(b, "BENCH_BURSTS", []int{1000, 10000})
+	clients := envInt(b, "BENCH_CLIENTS", 50)
+	seed, err := avisim.ParseSeed([]byte(bigSeed))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sim := startRecSim(b, seed)
+	dir := procDir(b, sim)
+	p := startVipgateProc(b, dir, sim.Host(), 1)
+	p.waitIdle(b, sim.calls, 0, 2*time.Minute)
+
+	var prefixes []string
+	for _, n := range sizes {
+		prefixes = append(prefixes, fmt.Sprintf("ref%d-", n), fmt.Sprintf("vip%d-", n))
+	}
+	for i := range pbNamespaces {
+		if err := createOK(ctx, env.Client, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: pbNS(i)}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	watch := watchStatus(b, &corev1.Service{}, prefixes...)
+	b.ResetTimer()
+	for _, n := range sizes {
+		var retries atomic.Int64
+		t0 := time.Now()
+		err := parallel(clients, n, func(i int) error {
+			return pbCreate(ctx, pbService(pbNS(i), fmt.Sprintf("ref%d-%d", n, i), true), &retries)
+		})
+		if err != nil {
+			b.Fatalf("reference burst: %v", err)
+		}
+		ref := time.Since(t0)
+		p.waitIdle(b, sim.calls, 0, time.Minute)
+
+		sim.ResetCounts()
+		prefix := fmt.Sprintf("vip%d-", n)
+		t0 = time.Now()
+		err = parallel(clients, n, func(i int) error {
+			return pbCreate(ctx, pbService(pbNS(i), fmt.Sprintf("%s%d", prefix, i), false), &retries)
+		})
+		if err != nil {
+			b.Fatalf("vipgate burst: %v", err)
+		}
+		created := time.Since(t0)
+		vip := watch.waitN(b, prefix, n, waitLimit(n)).Sub(t0)
+		p.waitIdle(b, sim.calls, 0, waitLimit(n))
+		counts := sim.Counts()
+		gets, writes := 0, 0
+		for k, c := range counts {
+			if strings.HasPrefix(k, "GET ") {
+				gets += c
+			} else {
+				writes += c
+			}
+		}
+		lat := sortedLatencies(watch.times(prefix), t0)
+		b.ReportMetric(ref.Seconds(), fmt.Sprintf("burst%d-ref-s", n))
+		b.ReportMetric(vip.Seconds(), fmt.Sprintf("burst%d-vipgate-s", n))
+		b.ReportMetric(created.Seconds(), fmt.Sprintf("burst%d-create-s", n))
+		b.ReportMetric(vip.Seconds()/ref.Seconds(), fmt.Sprintf("burst%d-ratio", n))
+		b.ReportMetric(float64(gets)/float64(n), fmt.Sprintf("burst%d-gets-per-svc", n))
+		b.ReportMetric(float64(writes)/float64(n), fmt.Sprintf("burst%d-writes-per-svc", n))
+		b.Logf("%d Services by %d clients: reference (class %s) created in %s; vipgate's created in %s, all VIPs after %s (ratio %.2f, goal ≤ 1.3 × ref + 1 s = %.1f s); VIP after create (from the burst's start) p50 %s p99 %s; %d create retries; controller calls %s",
+			n, clients, otherLBClass, ref.Round(time.Millisecond), created.Round(time.Millisecond), vip.Round(time.Millisecond),
+			vip.Seconds()/ref.Seconds(), 1.3*ref.Seconds()+1, lat(0.5), lat(0.99), retries.Load(), fmtCounts(counts))
+	}
+	b.StopTimer()
+	rss, hwm := p.memMiB(b)
+	b.ReportMetric(rss, "rss-MiB")
+	b.ReportMetric(hwm, "hwm-MiB")
+}
+
+// sortedLatencies returns the p-quantile of (time - t0) over times.
+func sortedLatencies(times map[string]time.Time, t0 time.Time) func(p float64) time.Duration {
+	var d []time.Duration
+	for _, t := range times {
+		d = append(d, t.Sub(t0))
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return func(p float64) time.Duration {
+		if len(d) == 0 {
+			return 0
+		}
+		i := min(len(d)-1, max(0, int(float64(len(d))*p+0.999999)-1))
+		return d[i].Round(time.Millisecond)
+	}
+}
+
+// fmtCounts prints controller call counts sorted by key, with the total.
+func fmtCounts(c map[string]int) string {
+	keys := make([]string, 0, len(c))
+	total := 0
+	for k, n := range c {
+		keys = append(keys, k)
+		total += n
+	}
+	sort.Strings(keys)
+	var sb strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&sb, "%s=%d ", k, c[k])
+	}
+	fmt.Fprintf(&sb, "(total %d)", total)
+	return sb.String()
+}

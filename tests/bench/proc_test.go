@@ -1,0 +1,369 @@
+package bench
+
+// This file: vipgate as a separate process (bin/vipgate), for the benchmarks
+// whose subject is the process itself: its memory (VmRSS, VmHWM from
+// /proc/<pid>/status), its restart, and its webhook served over TLS to the
+// API server as in a cluster. The test binary holds the API server's clients
+// and avisim, so none of their memory or CPU is counted as vipgate's.
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// benchSettingsYAML are the settings of the vipgate process: the demo's,
+// on bigSeed's /16 VIP network, LARGE L7 shards (8 shared virtual services);
+// %s is the controller host.
+const benchSettingsYAML = `
+AKOSettings:
+  clusterName: bench
+NetworkSettings:
+  vipNetworkList:
+  - networkName: vip-net-big
+L7Settings:
+  defaultIngController: true
+  serviceType: ClusterIP
+  shardVSSize: LARGE
+L4Settings:
+  defaultLBController: true
+ControllerSettings:
+  controllerHost: "%s"
+  cloudName: Default-Cloud
+  serviceEngineGroupName: Default-Group
+  tenantName: admin
+`
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// vipgateBinary is the binary under test: $VIPGATE_BIN (make bench passes
+// bin/vipgate from make build), else ./cmd/vipgate built once per run into
+// .cache/bench-bin, so a benchmark run alone measures the working tree.
+func vipgateBinary(b *testing.B) string {
+	b.Helper()
+	if p := os.Getenv("VIPGATE_BIN"); p != "" {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			b.Fatalf("VIPGATE_BIN: %v", err)
+		}
+		return abs
+	}
+	buildOnce.Do(func() {
+		dir := filepath.Join(env.Root, ".cache", "bench-bin")
+		builtBin = filepath.Join(dir, "vipgate")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", builtBin, "./cmd/vipgate")
+		cmd.Dir = env.Root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/vipgate: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		b.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+// vipgateProc is one running vipgate process.
+type vipgateProc struct {
+	cmd         *exec.Cmd
+	started     time.Time
+	metricsAddr string
+	healthAddr  string
+	log         string
+	done        chan struct{}
+	waitErr     error
+}
+
+// procDir is the folder for one benchmark's settings, credentials (with the
+// simulator's CA, which the process verifies) and logs.
+func procDir(b *testing.B, sim interface{ CACertPEM() []byte }) string {
+	b.Helper()
+	dir := filepath.Join(env.Root, ".cache", "bench-run", strings.ReplaceAll(b.Name(), "/", "_"))
+	if err := os.RemoveAll(dir); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "credentials"), 0o700); err != nil {
+		b.Fatal(err)
+	}
+	for k, v := range map[string]string{"username": "admin", "password": "admin", "certificateAuthorityData": string(sim.CACertPEM())} {
+		if err := os.WriteFile(filepath.Join(dir, "credentials", k), []byte(v), 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func freeAddr(b *testing.B) string {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startVipgateProc starts bin/vipgate against the shared API server and the
+// controller at simHost, serving the webhooks the harness registered (its
+// address, its certificate files), with leader election off, and waits until
+// /readyz answers and the webhook server completes a TLS handshake. n tells
+// runs apart in the log file's name. The process is killed at cleanup.
+func startVipgateProc(b *testing.B, dir, simHost string, n int) *vipgateProc {
+	b.Helper()
+	ctx := context.Background()
+	if err := createOK(ctx, env.Client, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vipgate-system"}}); err != nil {
+		b.Fatal(err)
+	}
+	settings := filepath.Join(dir, "settings.yaml")
+	if err := os.WriteFile(settings, fmt.Appendf(nil, benchSettingsYAML, simHost), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	p := &vipgateProc{metricsAddr: freeAddr(b), healthAddr: freeAddr(b), log: filepath.Join(dir, fmt.Sprintf("vipgate-%d.log", n)), done: make(chan struct{})}
+	logf, err := os.Create(p.log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.cmd = exec.Command(vipgateBinary(b),
+		"--settings", settings, "--credentials-dir", filepath.Join(dir, "credentials"), "--namespace", "vipgate-system",
+		"--webhook-host", env.WebhookHost, "--webhook-port", strconv.Itoa(env.WebhookPort), "--webhook-cert-dir", env.CertDir,
+		"--metrics-bind-address", p.metricsAddr, "--health-probe-bind-address", p.healthAddr,
+		"--leader-elect=false",
+		// The harness installs fixed webhook configurations, as the other benchmarks see them.
+		"--sync-ingress-webhook=false",
+		"--zap-log-level=info")
+	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+env.KubeconfigPath)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p.started = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		logf.Close()
+		b.Fatal(err)
+	}
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+	b.Cleanup(p.stop)
+	if err := p.waitReady(2 * time.Minute); err != nil {
+		b.Fatalf("vipgate process: %v; log %s:\n%s", err, p.log, tail(p.log, 30))
+	}
+	return p
+}
+
+// waitReady waits for /readyz and a TLS handshake on the webhook port.
+func (p *vipgateProc) waitReady(limit time.Duration) error {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(env.CAData)
+	addr := net.JoinHostPort(env.WebhookHost, strconv.Itoa(env.WebhookPort))
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			return fmt.Errorf("exited: %v", p.waitErr)
+		default:
+		}
+		resp, err := http.Get("http://" + p.healthAddr + "/readyz")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: env.WebhookHost, MinVersion: tls.VersionTLS12})
+				if err == nil {
+					return conn.Close()
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("not ready after %s", limit)
+}
+
+// stop ends the process as a pod is ended (SIGTERM, SIGKILL after 30 s) and
+// waits for it; calling it again is harmless.
+func (p *vipgateProc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+// memMiB reads VmRSS (resident now) and VmHWM (peak resident) of the process.
+func (p *vipgateProc) memMiB(b *testing.B) (rss, hwm float64) {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		b.Fatalf("reading the vipgate process's status: %v", err)
+	}
+	return statusKB(data, "VmRSS") / 1024, statusKB(data, "VmHWM") / 1024
+}
+
+// statusKB is field (in kB) of a /proc/<pid>/status text, -1 when absent.
+func statusKB(data []byte, field string) float64 {
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			if err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
+// procMetrics is what the benchmarks read from the process's /metrics.
+type procMetrics struct {
+	// reconciles per controller, all results.
+	reconciles map[string]float64
+	// depth is the sum of every work queue's depth.
+	depth float64
+}
+
+func (m procMetrics) total() float64 {
+	t := 0.0
+	for _, v := range m.reconciles {
+		t += v
+	}
+	return t
+}
+
+// metrics scrapes the process's /metrics (Prometheus text format).
+func (p *vipgateProc) metrics() (procMetrics, error) {
+	resp, err := http.Get("http://" + p.metricsAddr + "/metrics")
+	if err != nil {
+		return procMetrics{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return procMetrics{}, fmt.Errorf("/metrics: %s", resp.Status)
+	}
+	return parseMetrics(resp.Body)
+}
+
+// parseMetrics reads controller_runtime_reconcile_total by controller and the
+// sum of workqueue_depth from Prometheus text.
+func parseMetrics(r io.Reader) (procMetrics, error) {
+	m := procMetrics{reconciles: map[string]float64{}}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		name, rest, ok := strings.Cut(line, "{")
+		if !ok || (name != "controller_runtime_reconcile_total" && name != "workqueue_depth") {
+			continue
+		}
+		labels, val, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil {
+			return m, fmt.Errorf("metrics line %q: %v", line, err)
+		}
+		if name == "workqueue_depth" {
+			m.depth += v
+			continue
+		}
+		ctrl := ""
+		for _, l := range strings.Split(labels, ",") {
+			if k, v, ok := strings.Cut(l, "="); ok && k == "controller" {
+				ctrl = strings.Trim(v, `"`)
+			}
+		}
+		m.reconciles[ctrl] += v
+	}
+	return m, sc.Err()
+}
+
+// idleResult is what waitIdle saw.
+type idleResult struct {
+	// at is when the last activity (a reconcile, a controller call, queued
+	// work) was seen: the process was idle from then on.
+	at time.Time
+	// reconciles is every controller's reconcile count at that point.
+	reconciles map[string]float64
+}
+
+// waitIdle waits until the process is idle: its work queues empty and
+// neither its reconcile counters nor the controller's call counter moved for
+// a second, and the Service controller has reconciled at least minService
+// objects (so a quiet moment before the caches have synced does not count)
+// or nothing has moved for five seconds. It fails after limit.
+func (p *vipgateProc) waitIdle(b *testing.B, calls func() int, minService int, limit time.Duration) idleResult {
+	b.Helper()
+	deadline := time.Now().Add(limit)
+	var lastTotal float64 = -1
+	lastCalls := -1
+	last := time.Now()
+	var res idleResult
+	for {
+		if time.Now().After(deadline) {
+			b.Fatalf("vipgate not idle after %s (reconciles %v); log %s:\n%s", limit, res.reconciles, p.log, tail(p.log, 20))
+		}
+		select {
+		case <-p.done:
+			b.Fatalf("vipgate exited: %v; log %s:\n%s", p.waitErr, p.log, tail(p.log, 30))
+		default:
+		}
+		m, err := p.metrics()
+		now := time.Now()
+		if err != nil {
+			last = now
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		c := calls()
+		if t := m.total(); t != lastTotal || c != lastCalls || m.depth > 0 {
+			lastTotal, lastCalls, last = t, c, now
+			res = idleResult{at: now, reconciles: m.reconciles}
+		}
+		quiet := now.Sub(last)
+		if quiet >= time.Second && (m.reconciles["service"] >= float64(minService) || quiet >= 5*time.Second) {
+			return res
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// tail is the last n lines of a file, for failure messages.
+func tail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}

@@ -1,0 +1,159 @@
+package bench
+
+// This file: BenchmarkRestart, vipgate as its own process over a cluster at
+// the design's size (10,000 LoadBalancer Services, 5,000 Ingresses, 20,000
+// Secrets) in sync with the controller: its memory when idle, then a restart
+// (the process ended and started again): time until idle, controller calls
+// and writes. Run it alone (one per process):
+//
+//	BENCH_SERVICES=10000 BENCH_INGRESSES=5000 BENCH_SECRETS=20000 \
+//	  go test -run '^$' -bench '^BenchmarkRestart$' -benchtime 1x -timeout 90m ./tests/bench/
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/vipgate/vipgate/avisim"
+)
+
+// pageSize is the controller's largest collection page (page_size ≤ 200).
+const pageSize = 200
+
+// collectionPages is ceil(n / pageSize) for each owned type on the
+// controller, and their sum: the reads a client needs to list everything
+// it owns once.
+func collectionPages(sim *recSim) (map[string]int, int) {
+	pages, total := map[string]int{}, 0
+	for _, typ := range ownedTypes {
+		n := len(sim.Objects("admin", typ))
+		p := (n + pageSize - 1) / pageSize
+		pages[typ] = p
+		total += p
+	}
+	return pages, total
+}
+
+// BenchmarkRestart populates the cluster through a first vipgate process
+// (BENCH_SECRETS Secrets, BENCH_SERVICES vipgate LoadBalancer Services and
+// BENCH_INGRESSES Ingresses of pbPaths paths on LARGE shards, created by
+// BENCH_CLIENTS clients), waits until it is idle and reports:
+//
+//   - mem-rss-MiB, mem-hwm-MiB: that process's VmRSS when idle and its
+//     peak (VmHWM) (goal: RSS < 150 MiB);
+//
+// then ends it, zeroes avisim's counters, starts a second process and
+// reports, until that one is idle (work queues empty, no reconcile and no
+// controller call for a second):
+//
+//   - restart-idle-s: from starting the process (goal < 30 s), and
+//     restart-ready-s until /readyz answered;
+//   - restart-calls, restart-gets, restart-writes (goal 0): avisim's
+//     counters; restart-owned-gets the reads of the object types vipgate
+//     writes, next to restart-pages, the collection pages those types fill
+//     (goal: collection pages only), and restart-object-reads, those
+//     reads that asked for one object (by UUID or name);
+//   - restart-rss-MiB, restart-hwm-MiB: the second process's memory.
+func BenchmarkRestart(b *testing.B) {
+	claimCluster(b)
+	ctx := context.Background()
+	nSvc := envInt(b, "BENCH_SERVICES", 10000)
+	nIng := envInt(b, "BENCH_INGRESSES", 5000)
+	nSec := envInt(b, "BENCH_SECRETS", 20000)
+	clients := envInt(b, "BENCH_CLIENTS", 50)
+	seed, err := avisim.ParseSeed([]byte(bigSeed))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sim := startRecSim(b, seed)
+	pbBase(b)
+	pbSecrets(b, nSec, nIng, clients)
+	dir := procDir(b, sim)
+	p1 := startVipgateProc(b, dir, sim.Host(), 1)
+	p1.waitIdle(b, sim.calls, 0, 5*time.Minute)
+	svcs := watchStatus(b, &corev1.Service{}, "lb-")
+	ings := watchStatus(b, &networkingv1.Ingress{}, "ing-")
+
+	var retries atomic.Int64
+	t0 := time.Now()
+	err = parallel(clients, nSvc, func(i int) error {
+		return pbCreate(ctx, pbService(pbNS(i), fmt.Sprintf("lb-%d", i), false), &retries)
+	})
+	if err != nil {
+		b.Fatalf("creating Services: %v", err)
+	}
+	svcsAt := svcs.waitN(b, "lb-", nSvc, waitLimit(nSvc)).Sub(t0)
+	t1 := time.Now()
+	err = parallel(clients, nIng, func(i int) error { return pbCreate(ctx, pbIngress(i), &retries) })
+	if err != nil {
+		b.Fatalf("creating Ingresses: %v", err)
+	}
+	ingsAt := ings.waitN(b, "ing-", nIng, waitLimit(nIng)).Sub(t1)
+	p1.waitIdle(b, sim.calls, 0, waitLimit(nSvc+nIng))
+	rss1, hwm1 := p1.memMiB(b)
+	b.Logf("populated: %d Secrets; %d Services all with VIPs after %s; %d Ingresses all with status after %s; %d create retries; vipgate idle at RSS %.1f MiB (peak %.1f MiB)",
+		nSec, nSvc, svcsAt.Round(time.Millisecond), nIng, ingsAt.Round(time.Millisecond), retries.Load(), rss1, hwm1)
+
+	// Restart.
+	p1.stop()
+	pages, totalPages := collectionPages(sim)
+	sim.ResetCounts()
+	sim.record(true)
+	b.ResetTimer()
+	p2 := startVipgateProc(b, dir, sim.Host(), 2)
+	ready := time.Since(p2.started)
+	idle := p2.waitIdle(b, sim.calls, nSvc, waitLimit(nSvc+nIng))
+	b.StopTimer()
+	sim.record(false)
+	idleAfter := idle.at.Sub(p2.started)
+	counts := sim.Counts()
+	calls, gets, ownedGets := 0, 0, 0
+	owned := map[string]bool{}
+	for _, t := range ownedTypes {
+		owned[t] = true
+	}
+	for k, c := range counts {
+		calls += c
+		if m, typ, _ := strings.Cut(k, " "); m == "GET" {
+			gets += c
+			if owned[typ] {
+				ownedGets += c
+			}
+		}
+	}
+	single := 0
+	for _, r := range sim.recorded() {
+		if r.Single && owned[r.Type] {
+			single++
+		}
+	}
+	rss2, hwm2 := p2.memMiB(b)
+	var pagesText strings.Builder
+	for _, t := range ownedTypes {
+		fmt.Fprintf(&pagesText, "%s %d (GETs %d); ", t, pages[t], counts["GET "+t])
+	}
+
+	b.ReportMetric(float64(nSvc), "services")
+	b.ReportMetric(float64(nIng), "ingresses")
+	b.ReportMetric(float64(nSec), "secrets")
+	b.ReportMetric(rss1, "mem-rss-MiB")
+	b.ReportMetric(hwm1, "mem-hwm-MiB")
+	b.ReportMetric(ready.Seconds(), "restart-ready-s")
+	b.ReportMetric(idleAfter.Seconds(), "restart-idle-s")
+	b.ReportMetric(float64(calls), "restart-calls")
+	b.ReportMetric(float64(gets), "restart-gets")
+	b.ReportMetric(float64(ownedGets), "restart-owned-gets")
+	b.ReportMetric(float64(single), "restart-object-reads")
+	b.ReportMetric(float64(totalPages), "restart-pages")
+	b.ReportMetric(float64(sim.Writes()), "restart-writes")
+	b.ReportMetric(rss2, "restart-rss-MiB")
+	b.ReportMetric(hwm2, "restart-hwm-MiB")
+	b.Logf("restart: ready after %s, idle after %s (reconciles %v); controller calls %s; %d of the reads of owned types were of one object; %d writes; collection pages of owned types: %stotal %d; RSS %.1f MiB (peak %.1f MiB)",
+		ready.Round(time.Millisecond), idleAfter.Round(time.Millisecond), idle.reconciles, fmtCounts(counts), single, sim.Writes(), pagesText.String(), totalPages, rss2, hwm2)
+}
