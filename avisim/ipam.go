@@ -297,9 +297,13 @@ func (s *store) allocate(tenant string, obj, old *object) *apiError {
 			vip.IPAMNetworkSubnet = &models.IPNetworkSubnet{}
 		}
 		vip.IPAMNetworkSubnet.NetworkRef = ptr(s.ref("network", got.net.uuid))
-		vip.IPAMNetworkSubnet.Subnet = &models.IPAddrPrefix{
-			IPAddr: &models.IPAddr{Addr: ptr(got.prefix.Addr().String()), Type: ptr("V4")},
-			Mask:   ptr(int32(got.prefix.Bits())),
+		if sid, _ := vipSubnetUUID(id, vip); sid == "" {
+			// A vip placed by subnet_uuid keeps that: a subnet here too
+			// would be "only one of subnet or subnet_uuid" on its next PUT.
+			vip.IPAMNetworkSubnet.Subnet = &models.IPAddrPrefix{
+				IPAddr: &models.IPAddr{Addr: ptr(got.prefix.Addr().String()), Type: ptr("V4")},
+				Mask:   ptr(int32(got.prefix.Bits())),
+			}
 		}
 		if vtype == cloudAWS {
 			if az := networkAZ(got.net); az != "" {

@@ -306,3 +306,27 @@ func TestProviderSubnetExhaustion(t *testing.T) {
 		{name: "exhausted", vips: []*models.Vip{v("1", "tiny", "", "", "")}, msg: "No available free IPs in tiny 10.83.0.0/29"},
 	})
 }
+
+// A client may PUT back what it read (the controller filled in the
+// network); a vip left without its address is allocated again in the same
+// subnet, and one that keeps it keeps it.
+func TestProviderVsVipPutBack(t *testing.T) {
+	sim := startSim(t, AzureSeed())
+	c := newClient(t, sim)
+	got, err := c.VsVip.Create(&models.VsVip{Name: s("v"), Vip: []*models.Vip{providerVip("1", "vip-subnet-b", "", "", "")}})
+	must(t, err)
+	if vipAddr(got, 0) != "10.80.1.4" || got.Vip[0].IPAMNetworkSubnet.Subnet != nil {
+		t.Fatalf("created %s with subnet %v", vipAddr(got, 0), got.Vip[0].IPAMNetworkSubnet.Subnet)
+	}
+	kept, err := c.VsVip.Update(got)
+	must(t, err)
+	if vipAddr(kept, 0) != "10.80.1.4" {
+		t.Fatalf("PUT back moved the VIP to %s", vipAddr(kept, 0))
+	}
+	kept.Vip[0].IPAddress = nil
+	moved, err := c.VsVip.Update(kept)
+	must(t, err)
+	if vipAddr(moved, 0) != "10.80.1.5" {
+		t.Fatalf("PUT without the address: %s, want the next free address of vip-subnet-b", vipAddr(moved, 0))
+	}
+}

@@ -478,7 +478,12 @@ func buildVips(in L4Input, reqIP string) ([]*objects.Vip, error) {
 		if v6 {
 			vip.AutoAllocateIPType = ptr.To("V6_ONLY")
 		}
-		if n.name != "" || n.uuid != "" {
+		switch {
+		case (n.name != "" || n.uuid != "") && in.Snapshot != nil && in.Snapshot.Cloud.SubnetByName():
+			// AWS's and Azure's IPAM take the subnet by name (AKO's
+			// form; the cidr picks nothing more there).
+			vip.SubnetUUID = ptr.To(cmp.Or(n.name, n.uuid))
+		case n.name != "" || n.uuid != "":
 			ns := &objects.IPNetworkSubnet{NetworkRef: ptr.To(n.ref())}
 			if n.subnet.IsValid() {
 				pfx := &objects.IPAddrPrefix{
