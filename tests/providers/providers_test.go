@@ -37,7 +37,7 @@ type providerCase struct {
 	// reserved is an address the provider keeps, and the refusal it gets.
 	reserved, reservedMsg string
 	// vipPlacement is how the VsVip names the subnet, as AKO does there.
-	vipPlacement func(sim *avisim.Sim, vip map[string]any) string
+	vipPlacement  func(sim *avisim.Sim, vip map[string]any) string
 	wantPlacement string
 }
 
