@@ -29,7 +29,7 @@ func TestPodCIDRsByCNIPlugin(t *testing.T) {
 		plugin string
 		// setup creates the CNI's view of node n1 (whose spec.podCIDRs is
 		// 10.244.1.0/24); change edits it (or adds a node).
-		setup, change func(t *testing.T)
+		setup, change   func(t *testing.T)
 		want, wantAfter []string
 	}{
 		{plugin: "calico",
