@@ -25,3 +25,26 @@ func TestCNIPluginCompat(t *testing.T) {
 		}
 	}
 }
+
+// TestNodePortLocalNeedsAntrea: NodePortLocal mode refuses to start unless
+// the CNI is Antrea, which maps pod ports to node ports (as AKO does).
+func TestNodePortLocalNeedsAntrea(t *testing.T) {
+	for _, tt := range []struct{ plugin, want string }{
+		{"antrea", ""},
+		{"", "invalid settings (1 problems):\n  " + `L7Settings.serviceType: NodePortLocal needs AKOSettings.cniPlugin antrea (it is ""): Antrea maps pod ports to node ports; set cniPlugin: antrea, or use ClusterIP or NodePort`},
+		{"calico", "invalid settings (1 problems):\n  " + `L7Settings.serviceType: NodePortLocal needs AKOSettings.cniPlugin antrea (it is "calico"): Antrea maps pod ports to node ports; set cniPlugin: antrea, or use ClusterIP or NodePort`},
+	} {
+		s, err := Parse([]byte(validYAML))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.L7Settings.ServiceType, s.AKOSettings.CNIPlugin = "NodePortLocal", tt.plugin
+		got := ""
+		if err := Validate(s); err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("cniPlugin %q: %q, want %q", tt.plugin, got, tt.want)
+		}
+	}
+}

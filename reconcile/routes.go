@@ -46,6 +46,8 @@ func RoutesEnabled(s *config.Settings) (bool, string) {
 		return false, "AKOSettings.disableStaticRouteSync is true"
 	case model.NodePortMode(s):
 		return false, "L7Settings.serviceType is NodePort: pools use node addresses"
+	case model.NodePortLocalMode(s):
+		return false, "L7Settings.serviceType is NodePortLocal: pools use the node ports Antrea maps to pods"
 	}
 	return true, ""
 }

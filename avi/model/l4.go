@@ -76,6 +76,9 @@ type Member struct {
 	// Slices are the Service's EndpointSlices (ClusterIP mode). Only ready
 	// endpoints become servers; named targetPorts resolve through the slices' ports.
 	Slices []discoveryv1.EndpointSlice
+	// NPL maps the name of each pod behind the slices to its NodePortLocal
+	// port mappings (NodePortLocal mode only; see nplServers).
+	NPL map[string][]NPLMapping
 }
 
 // L4Input is everything BuildL4 reads.
@@ -523,12 +526,14 @@ func ipAddr(a netip.Addr) *objects.IPAddr {
 
 // servers returns a pool's servers for one Service port, sorted by address then port.
 func servers(in L4Input, m Member, p corev1.ServicePort) []*objects.Server {
-	type hp struct {
-		addr netip.Addr
-		port int32
-	}
+	type hp = hostPort
 	set := map[hp]bool{}
-	if NodePortMode(in.Settings) {
+	switch {
+	case NodePortLocalMode(in.Settings):
+		for _, k := range nplServers(m, p) {
+			set[k] = true
+		}
+	case NodePortMode(in.Settings):
 		if p.NodePort == 0 {
 			return nil
 		}
@@ -537,7 +542,7 @@ func servers(in L4Input, m Member, p corev1.ServicePort) []*objects.Server {
 				set[hp{ip, p.NodePort}] = true
 			}
 		}
-	} else {
+	default:
 		proto := p.Protocol
 		if proto == "" {
 			proto = corev1.ProtocolTCP
@@ -572,6 +577,12 @@ func servers(in L4Input, m Member, p corev1.ServicePort) []*objects.Server {
 		return nil
 	}
 	return out
+}
+
+// hostPort is one pool server: an address and a port.
+type hostPort struct {
+	addr netip.Addr
+	port int32
 }
 
 // slicePort resolves the target port of service port p in one EndpointSlice.

@@ -45,3 +45,23 @@ func TestRBACForCNIObjects(t *testing.T) {
 		})
 	}
 }
+
+// TestRBACForNodePortLocal: pods are read (get, list, watch: their
+// nodeportlocal.antrea.io annotation) only in NodePortLocal mode.
+func TestRBACForNodePortLocal(t *testing.T) {
+	for _, tt := range []struct {
+		serviceType string
+		want        []string
+	}{{"ClusterIP", nil}, {"NodePort", nil}, {"NodePortLocal", []string{"[get list watch]"}}} {
+		cr := get[rbacv1.ClusterRole](t, render(t, map[string]string{"L7Settings.serviceType": tt.serviceType, "AKOSettings.cniPlugin": "antrea"}), "ClusterRole", "vipgate")
+		var got []string
+		for _, rule := range cr.Rules {
+			if slices.Contains(rule.APIGroups, "") && slices.Contains(rule.Resources, "pods") {
+				got = append(got, "["+strings.Join(rule.Verbs, " ")+"]")
+			}
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("serviceType %s: pods %v, want %v", tt.serviceType, got, tt.want)
+		}
+	}
+}
