@@ -13,6 +13,7 @@ import (
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -42,6 +43,10 @@ const (
 	// IndexCertSecretName: cert-manager Certificates by spec.secretName
 	// (registered lazily, when the CRD exists; see CacheLookups).
 	IndexCertSecretName = "vipgate.secretname"
+	// IndexSlicePod: EndpointSlices by the names of the pods their
+	// endpoints point at (NodePortLocal: a pod's port mappings change its
+	// Service's pools).
+	IndexSlicePod = "vipgate.slice.pod"
 )
 
 // CertificateGVK is cert-manager's Certificate; its CRDs may or may not be installed.
@@ -69,6 +74,7 @@ func SetupIndexes(ctx context.Context, idx client.FieldIndexer) error {
 		{&networkingv1.Ingress{}, IndexIngressStatusIP, func(o client.Object) []string { return ingressStatusIPs(o.(*networkingv1.Ingress)) }},
 		{&corev1.Service{}, IndexAviName, func(o client.Object) []string { return claimKeys(rules.ServiceClaims("", o.(*corev1.Service))) }},
 		{&networkingv1.Ingress{}, IndexAviName, func(o client.Object) []string { return claimKeys(rules.IngressClaims("", o.(*networkingv1.Ingress))) }},
+		{&discoveryv1.EndpointSlice{}, IndexSlicePod, func(o client.Object) []string { return slicePods(o.(*discoveryv1.EndpointSlice)) }},
 	} {
 		if err := idx.IndexField(ctx, ix.obj, ix.name, ix.extract); err != nil {
 			return fmt.Errorf("index %s on %T: %w", ix.name, ix.obj, err)
@@ -157,6 +163,18 @@ func claimKeys(claims []rules.Claim) []string {
 		out = append(out, c.Name)
 	}
 	return out
+}
+
+// slicePods are the pods an EndpointSlice's endpoints point at.
+func slicePods(sl *discoveryv1.EndpointSlice) []string {
+	var out []string
+	for _, ep := range sl.Endpoints {
+		if r := ep.TargetRef; r != nil && r.Kind == "Pod" && r.Name != "" {
+			out = append(out, r.Name)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func nonEmpty(s string) []string {

@@ -348,6 +348,10 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 	if err := svc.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("service controller: %w", err)
 	}
+	npl := &reconcile.NPLServiceAnnotator{Client: mgr.GetClient(), Settings: o.Settings}
+	if err := npl.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("NodePortLocal annotator: %w", err)
+	}
 	ais := &reconcile.InfraSettingReconciler{
 		Client: mgr.GetClient(), Settings: o.Settings, Inventory: op.Inventory, Lookups: lookups,
 		Recheck: o.InfraSettingRecheck,

@@ -76,7 +76,11 @@ func (r *IngressReconciler) backend(ctx context.Context, ns, name string) (model
 		return model.Member{}, err
 	}
 	sl, err := endpointSlices(ctx, r.Client, r.Settings, ns, name)
-	return model.Member{Service: &svc, Slices: sl}, err
+	m := model.Member{Service: &svc, Slices: sl}
+	if err == nil {
+		err = withNPL(ctx, r.Client, r.Settings, &m)
+	}
+	return m, err
 }
 
 // loadCert returns the PEM certificate and key for a secure host, or why it

@@ -28,8 +28,8 @@ import (
 // their hosts map to, before and after a change), IngressClasses,
 // AviInfraSettings, Namespaces (selection) and the default certificate
 // (every shard), Secrets (the shards of the Ingresses naming them), Services
-// and EndpointSlices (the shards routing to them), and Nodes in NodePort
-// mode. At start it also syncs every shard the controller holds for this
+// and EndpointSlices (the shards routing to them), Nodes in NodePort mode,
+// and pods' port mappings in NodePortLocal mode. At start it also syncs every shard the controller holds for this
 // cluster, so shards emptied while vipgate was down are removed.
 func (r *IngressReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.setup()
@@ -76,6 +76,9 @@ func (r *IngressReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if model.NodePortMode(r.Settings) {
 		b = b.Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.everything))
 	}
+	b = watchNPLPods(b, r.Settings, r.Client, func(ctx context.Context, ns, svc string) []ctrl.Request {
+		return r.byIndex(ctx, cluster.IndexIngressBackend, ns+"/"+svc)
+	})
 	return b.Complete(r)
 }
 

@@ -26,7 +26,8 @@ import (
 
 // SetupWithManager watches Services, their EndpointSlices, AviInfraSettings
 // (Services using one are requeued when it changes), Namespaces (selection,
-// tenant and AviInfraSetting annotations) and, in NodePort mode, Nodes.
+// tenant and AviInfraSetting annotations), in NodePort mode Nodes, and in
+// NodePortLocal mode pods' port mappings (metadata only).
 //
 // A Service maps to the key that syncs it (serviceRequest): its shared-VIP
 // group's, or its own; an update maps both the old and the new key, so a
@@ -53,6 +54,13 @@ func (r *ServiceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if model.NodePortMode(r.Settings) {
 		b = b.Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.allOwned))
 	}
+	b = watchNPLPods(b, r.Settings, r.Client, func(ctx context.Context, ns, name string) []ctrl.Request {
+		var svc corev1.Service
+		if err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &svc); err != nil {
+			return nil
+		}
+		return []ctrl.Request{serviceRequest(&svc)}
+	})
 	return b.Complete(r)
 }
 

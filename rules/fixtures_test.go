@@ -129,7 +129,7 @@ func awsInventory() *inventory.Snapshot {
 	}
 	s := &inventory.Snapshot{
 		FetchedAt: now,
-		Cloud:     inventory.Cloud{Name: "aws-cloud", UUID: "cloud-aws", Type: inventory.CloudAWS},
+		Cloud:     inventory.Cloud{Name: "aws-cloud", UUID: "cloud-aws", Type: inventory.CloudAWS, IPAMType: inventory.IPAMInternal},
 		Networks: map[string]*inventory.Network{
 			"subnet-1a":   net("subnet-1a", "us-west-2a", "10.1.0.0/24", "10.1.0.10", "10.1.0.100"),
 			"subnet-1b":   net("subnet-1b", "us-west-2b", "10.2.0.0/24", "10.2.0.10", "10.2.0.100"),

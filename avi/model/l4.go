@@ -84,6 +84,9 @@ type Member struct {
 	// Slices are the Service's EndpointSlices (ClusterIP mode). Only ready
 	// endpoints become servers; named targetPorts resolve through the slices' ports.
 	Slices []discoveryv1.EndpointSlice
+	// NPL maps the name of each pod behind the slices to its NodePortLocal
+	// port mappings (NodePortLocal mode only; see nplServers).
+	NPL map[string][]NPLMapping
 }
 
 // L4Input is everything BuildL4 reads.
@@ -562,7 +565,12 @@ func buildVips(in L4Input, reqIP string) ([]*objects.Vip, error) {
 		if v6 {
 			vip.AutoAllocateIPType = ptr.To("V6_ONLY")
 		}
-		if n.name != "" || n.uuid != "" {
+		switch {
+		case (n.name != "" || n.uuid != "") && in.Snapshot != nil && in.Snapshot.Cloud.SubnetByName():
+			// AWS's and Azure's IPAM take the subnet by name (AKO's
+			// form; the cidr picks nothing more there).
+			vip.SubnetUUID = ptr.To(cmp.Or(n.name, n.uuid))
+		case n.name != "" || n.uuid != "":
 			ns := &objects.IPNetworkSubnet{NetworkRef: ptr.To(n.ref())}
 			if n.subnet.IsValid() {
 				pfx := &objects.IPAddrPrefix{
@@ -602,12 +610,14 @@ func ipAddr(a netip.Addr) *objects.IPAddr {
 
 // servers returns a pool's servers for one Service port, sorted by address then port.
 func servers(in L4Input, m Member, p corev1.ServicePort) []*objects.Server {
-	type hp struct {
-		addr netip.Addr
-		port int32
-	}
+	type hp = hostPort
 	set := map[hp]bool{}
-	if NodePortMode(in.Settings) {
+	switch {
+	case NodePortLocalMode(in.Settings):
+		for _, k := range nplServers(m, p) {
+			set[k] = true
+		}
+	case NodePortMode(in.Settings):
 		if p.NodePort == 0 {
 			return nil
 		}
@@ -616,7 +626,7 @@ func servers(in L4Input, m Member, p corev1.ServicePort) []*objects.Server {
 				set[hp{ip, p.NodePort}] = true
 			}
 		}
-	} else {
+	default:
 		proto := p.Protocol
 		if proto == "" {
 			proto = corev1.ProtocolTCP
@@ -651,6 +661,12 @@ func servers(in L4Input, m Member, p corev1.ServicePort) []*objects.Server {
 		return nil
 	}
 	return out
+}
+
+// hostPort is one pool server: an address and a port.
+type hostPort struct {
+	addr netip.Addr
+	port int32
 }
 
 // slicePort resolves the target port of service port p in one EndpointSlice.

@@ -66,7 +66,7 @@ func awsSnapshot() *inventory.Snapshot {
 		return &inventory.Network{Name: name, UUID: "network-" + name, AvailabilityZone: az, Subnets: []inventory.Subnet{{Prefix: p,
 			VIPRanges: []inventory.Range{{Begin: p.Addr().Next().Next(), End: p.Addr().Next().Next().Next()}}}}}
 	}
-	return &inventory.Snapshot{Cloud: inventory.Cloud{Name: "aws", Type: inventory.CloudAWS}, Networks: map[string]*inventory.Network{
+	return &inventory.Snapshot{Cloud: inventory.Cloud{Name: "aws", Type: inventory.CloudAWS, IPAMType: inventory.IPAMInternal}, Networks: map[string]*inventory.Network{
 		"net-1a": mk("net-1a", "us-east-1a", "10.1.0.0/24"),
 		"net-1b": mk("net-1b", "us-east-1b", "10.2.0.0/24"),
 	}}

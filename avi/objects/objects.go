@@ -63,6 +63,9 @@ type Vip struct {
 	IPAddress          *IPAddr          `json:"ip_address,omitempty"`
 	Ip6Address         *IPAddr          `json:"ip6_address,omitempty"`
 	IPAMNetworkSubnet  *IPNetworkSubnet `json:"ipam_network_subnet,omitempty"`
+	// SubnetUUID names the subnet (UUID, name or prefix) on clouds whose
+	// provider allocates by subnet (AWS, Azure).
+	SubnetUUID *string `json:"subnet_uuid,omitempty"`
 }
 
 // VsVip holds the addresses virtual services listen on.

@@ -23,7 +23,7 @@ import (
 func loadDNSAndLicense(ctx context.Context, c avi.Client, snap *inventory.Snapshot) error {
 	if ref := snap.Cloud.DNSProfileRef; ref != "" {
 		var prof models.IPAMDNSProviderProfile
-		if err := c.Get(ctx, "ipamdnsproviderprofile", inventory.RefUUID(ref), url.Values{"include_name": {"true"}}, "", &prof); err != nil {
+		if err := c.Get(ctx, "ipamdnsproviderprofile", inventory.RefUUID(ref), url.Values{"include_name": {"true"}, "fields": {dnsFields}}, "", &prof); err != nil {
 			return fmt.Errorf("reading DNS profile of cloud %q: %w", snap.Cloud.Name, err)
 		}
 		snap.Cloud.DNSDomains = dnsDomains(&prof)

@@ -2,8 +2,10 @@ package loader_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"testing"
 	"time"
 
@@ -205,5 +207,76 @@ func TestLoadDNSDomainsAndLicense(t *testing.T) {
 	}
 	if snap.DNSSubdomains() != nil || !snap.FullProxyLicense() {
 		t.Errorf("demo seed: DNS subdomains %v full proxy %v, want none and true (ENTERPRISE)", snap.DNSSubdomains(), snap.FullProxyLicense())
+	}
+}
+
+// recording is an avi.Client that notes the fields= of every read by type.
+type recording struct {
+	avi.Client
+	fields map[string]string
+}
+
+func (r *recording) List(ctx context.Context, objType string, q url.Values, tenant string, pageSize int, fn func(json.RawMessage) error) error {
+	r.fields[objType] = q.Get("fields")
+	return r.Client.List(ctx, objType, q, tenant, pageSize, fn)
+}
+
+func (r *recording) Get(ctx context.Context, objType, uuid string, q url.Values, tenant string, out any) error {
+	r.fields[objType] = q.Get("fields")
+	return r.Client.Get(ctx, objType, uuid, q, tenant, out)
+}
+
+// TestLoadIPAMType records the IPAM profile's type and usable networks of
+// each seed's cloud, and whether the provider (not static ranges) hands out
+// the addresses; the cloud and the profile are read with fields= that leave
+// out provider credentials.
+func TestLoadIPAMType(t *testing.T) {
+	tests := []struct {
+		seed         string
+		ipamType     string
+		provider     bool
+		byName       bool
+		ipamNetworks []string
+		zones        map[string]string
+	}{
+		{"demo", inventory.IPAMInternal, false, false, []string{"vip-net-a", "vip-net-b"}, nil},
+		{"aws", inventory.IPAMInternal, false, false, []string{"vip-az-a", "vip-az-b", "vip-az-c"},
+			map[string]string{"vip-az-a": "us-west-2a", "vip-az-b": "us-west-2b", "vip-az-c": "us-west-2c"}},
+		{"aws-provider", inventory.IPAMAWS, true, true, []string{"vip-az-a", "vip-az-b", "vip-az-c"},
+			map[string]string{"vip-az-a": "us-west-2a", "vip-az-b": "us-west-2b", "vip-az-c": "us-west-2c"}},
+		{"azure", inventory.IPAMAzure, true, true, []string{"vip-subnet-a", "vip-subnet-b"}, nil},
+		{"gcp", inventory.IPAMGCP, true, false, []string{"frontend-a", "frontend-b"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.seed, func(t *testing.T) {
+			seed, err := avisim.EmbeddedSeed(tt.seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, c, s := connect(t, seed)
+			rec := &recording{Client: c, fields: map[string]string{}}
+			snap, err := loader.Load(context.Background(), rec, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cl := snap.Cloud
+			if cl.IPAMType != tt.ipamType || cl.ProviderIPAM() != tt.provider || cl.SubnetByName() != tt.byName {
+				t.Fatalf("cloud %+v: IPAM type %q provider %v by name %v, want %q %v %v", cl, cl.IPAMType, cl.ProviderIPAM(), cl.SubnetByName(), tt.ipamType, tt.provider, tt.byName)
+			}
+			if fmt.Sprint(cl.IPAMNetworks) != fmt.Sprint(tt.ipamNetworks) {
+				t.Fatalf("IPAM networks %v, want %v", cl.IPAMNetworks, tt.ipamNetworks)
+			}
+			for name, az := range tt.zones {
+				if n := snap.Network(name); n == nil || n.AvailabilityZone != az {
+					t.Fatalf("network %s: %+v, want zone %s", name, n, az)
+				}
+			}
+			if got := rec.fields["cloud"]; got != "name,uuid,vtype,ipam_provider_ref,dns_provider_ref" {
+				t.Fatalf("cloud read with fields=%q", got)
+			}
+			if got := rec.fields["ipamdnsproviderprofile"]; got != "name,uuid,type,internal_profile,aws_profile,azure_profile,gcp_profile" {
+				t.Fatalf("IPAM profile read with fields=%q", got)
+			}
+		})
 	}
 }
