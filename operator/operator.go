@@ -33,6 +33,8 @@ import (
 	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/cluster"
 	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1alpha1"
+	"github.com/vipgate/vipgate/crds/v1alpha2"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/reconcile"
@@ -105,6 +107,8 @@ func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(v1beta1.AddToScheme(s))
+	utilruntime.Must(v1alpha1.AddToScheme(s))
+	utilruntime.Must(v1alpha2.AddToScheme(s))
 	return s
 }
 
