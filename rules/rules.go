@@ -29,6 +29,7 @@ import (
 
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1alpha2"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/ownership"
 )
@@ -125,6 +126,16 @@ type Lookups interface {
 	// Ingresses with a claim (ServiceClaims, IngressClaims) whose ClaimKey is key.
 	ServicesByAviName(ctx context.Context, key string) ([]*corev1.Service, error)
 	IngressesByAviName(ctx context.Context, key string) ([]*networkingv1.Ingress, error)
+	// HostRulesByHost returns the HostRules whose spec.virtualhost.fqdn or
+	// one of whose aliases is host (as written, whatever the fqdnType).
+	HostRulesByHost(ctx context.Context, host string) ([]*v1beta1.HostRule, error)
+	// HTTPRulesByHost returns the HTTPRules whose spec.fqdn is host.
+	HTTPRulesByHost(ctx context.Context, host string) ([]*v1beta1.HTTPRule, error)
+	// L4Rule returns the named L4Rule, (nil, nil) when there is none.
+	L4Rule(ctx context.Context, namespace, name string) (*v1alpha2.L4Rule, error)
+	// ServicesByL4Rule returns the Services whose ako.vmware.com/l4rule
+	// annotation names key ("<ns>/<name>", see L4RuleKey).
+	ServicesByL4Rule(ctx context.Context, key string) ([]*corev1.Service, error)
 }
 
 // Env is everything a rule needs besides the object itself. Build it with NewEnv.
@@ -227,6 +238,17 @@ func (noLookups) ServicesByAviName(context.Context, string) ([]*corev1.Service, 
 	return nil, nil
 }
 func (noLookups) IngressesByAviName(context.Context, string) ([]*networkingv1.Ingress, error) {
+	return nil, nil
+}
+
+func (noLookups) HostRulesByHost(context.Context, string) ([]*v1beta1.HostRule, error) {
+	return nil, nil
+}
+func (noLookups) HTTPRulesByHost(context.Context, string) ([]*v1beta1.HTTPRule, error) {
+	return nil, nil
+}
+func (noLookups) L4Rule(context.Context, string, string) (*v1alpha2.L4Rule, error) { return nil, nil }
+func (noLookups) ServicesByL4Rule(context.Context, string) ([]*corev1.Service, error) {
 	return nil, nil
 }
 
