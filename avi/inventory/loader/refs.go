@@ -26,6 +26,14 @@ var refKindField = map[string]string{
 	inventory.TypeNetworkProfile:       "profile",
 }
 
+// refKindDefault is the controller's value of the deciding field when an
+// object leaves it out (the swagger's defaults): what the controller acts on.
+var refKindDefault = map[string]string{
+	inventory.TypeSSLProfile:           "SSL_PROFILE_TYPE_APPLICATION",
+	inventory.TypeSSLKeyAndCertificate: inventory.CertTypeVirtualService,
+	inventory.TypePersistenceProfile:   "PERSISTENCE_TYPE_CLIENT_IP_ADDRESS",
+}
+
 // refLite is one listed object; Profile carries a network profile's type.
 type refLite struct {
 	Name            string `json:"name"`
@@ -89,7 +97,11 @@ func loadRefType(ctx context.Context, c avi.Client, typ string) (inventory.RefTa
 			if tn == "" {
 				tn = c.Tenant()
 			}
-			t.Add(tn, o.Name, inventory.RefObject{Kind: o.kind(), CreatedBy: o.CreatedBy})
+			k := o.kind()
+			if k == "" {
+				k = refKindDefault[typ]
+			}
+			t.Add(tn, o.Name, inventory.RefObject{Kind: k, CreatedBy: o.CreatedBy})
 			return nil
 		})
 	}
