@@ -105,11 +105,19 @@ func ServiceVIPs(svc *corev1.Service) []string {
 	return out
 }
 
+// RulePatternKey indexes the HostRules whose FQDN is a pattern (fqdnType
+// Wildcard or Contains), which the L7 reconciler matches against every
+// host; no host name contains '~'.
+const RulePatternKey = "~pattern"
+
 // HostRuleHosts are the hosts a HostRule holds: its FQDN (as written,
-// whatever its fqdnType) and its aliases.
+// whatever its fqdnType) and its aliases, plus RulePatternKey for a pattern.
 func HostRuleHosts(hr *v1beta1.HostRule) []string {
 	vh := hr.Spec.VirtualHost
 	out := nonEmpty(vh.Fqdn)
+	if vh.FqdnType == v1beta1.FqdnTypeWildcard || vh.FqdnType == v1beta1.FqdnTypeContains {
+		out = append(out, RulePatternKey)
+	}
 	for _, a := range vh.Aliases {
 		if a != "" && !slices.Contains(out, a) {
 			out = append(out, a)

@@ -84,6 +84,9 @@ type Options struct {
 	// InfraSettingRecheck is how often an AviInfraSetting is re-evaluated
 	// against the controller; default five minutes (tests shorten it).
 	InfraSettingRecheck time.Duration
+	// RuleRecheck is how often a HostRule, HTTPRule or L4Rule is judged
+	// again against the controller; default five minutes (tests shorten it).
+	RuleRecheck time.Duration
 
 	// PodName names vipgate's own Pod, where settings problems found against
 	// the controller are reported as Events (POD_NAME from the downward API).
@@ -260,7 +263,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 	// first request must not start (and wait for) one, and the Secret one
 	// (transformed) is the largest.
 	for _, obj := range []client.Object{&corev1.Secret{}, &corev1.Service{}, &corev1.Namespace{}, &networkingv1.Ingress{},
-		&networkingv1.IngressClass{}, &v1beta1.AviInfraSetting{}} {
+		&networkingv1.IngressClass{}, &v1beta1.AviInfraSetting{}, &v1beta1.HostRule{}, &v1beta1.HTTPRule{}, &v1alpha2.L4Rule{}} {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false)); err != nil {
 			return nil, fmt.Errorf("starting informer for %T: %w", obj, err)
 		}
@@ -336,6 +339,13 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 	}
 	if err := ais.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("aviinfrasetting controller: %w", err)
+	}
+	for _, kind := range []string{reconcile.KindHostRule, reconcile.KindHTTPRule, reconcile.KindL4Rule} {
+		rs := &reconcile.RuleStatusReconciler{Client: mgr.GetClient(), Recorder: recorder, Settings: o.Settings,
+			Inventory: op.Inventory, Lookups: lookups, Kind: kind, Recheck: o.RuleRecheck}
+		if err := rs.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("%s status controller: %w", kind, err)
+		}
 	}
 	if err := op.setupRoutes(mgr, o, applier); err != nil {
 		return err

@@ -20,12 +20,14 @@ import (
 	"github.com/vipgate/vipgate/avi/model"
 	"github.com/vipgate/vipgate/cluster"
 	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1alpha2"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/ownership"
 )
 
 // SetupWithManager watches Services, their EndpointSlices, AviInfraSettings
-// (Services using one are requeued when it changes), Namespaces (selection,
+// (Services using one are requeued when it changes), L4Rules (the Services
+// naming one, status changes included), Namespaces (selection,
 // tenant and AviInfraSetting annotations) and, in NodePort mode, Nodes.
 //
 // A Service maps to the key that syncs it (serviceRequest): its shared-VIP
@@ -48,6 +50,7 @@ func (r *ServiceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}, builder.WithPredicates(servicePredicate{s: r.Settings})).
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.sliceToService)).
 		Watches(&v1beta1.AviInfraSetting{}, handler.EnqueueRequestsFromMapFunc(r.infraToServices)).
+		Watches(&v1alpha2.L4Rule{}, handler.EnqueueRequestsFromMapFunc(r.l4RuleToServices)).
 		Watches(&corev1.Namespace{}, r.namespaceHandler()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 8})
 	if model.NodePortMode(r.Settings) {

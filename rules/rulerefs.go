@@ -160,10 +160,11 @@ func ratchet(res *Result, old Result) {
 	res.Errors = kept
 }
 
-// olderRule reports whether a was created before b: the first of two rules
+// OlderRule reports whether a was created before b: the first of two rules
 // claiming the same host or path holds it, as with AKO. b not created yet
-// (admission of a create) is newer than everything.
-func olderRule(a, b metav1.Object) bool {
+// (admission of a create) is newer than everything. The model builder
+// picks rules in the same order.
+func OlderRule(a, b metav1.Object) bool {
 	at, bt := a.GetCreationTimestamp(), b.GetCreationTimestamp()
 	switch {
 	case bt.IsZero() && !at.IsZero():
@@ -175,6 +176,8 @@ func olderRule(a, b metav1.Object) bool {
 	}
 	return a.GetNamespace()+"/"+a.GetName() < b.GetNamespace()+"/"+b.GetName()
 }
+
+func olderRule(a, b metav1.Object) bool { return OlderRule(a, b) }
 
 // sameObject reports whether a and b are the same object (namespace and name).
 func sameObject(a, b metav1.Object) bool {
