@@ -290,7 +290,6 @@ func getHostRule(t testing.TB, ns, name string) *v1beta1.HostRule {
 	return hr
 }
 
-
 // statusOf returns the rule status of a HostRule, HTTPRule or L4Rule.
 func statusOf(o client.Object) v1beta1.RuleStatus {
 	switch x := o.(type) {
@@ -304,4 +303,22 @@ func statusOf(o client.Object) v1beta1.RuleStatus {
 	return v1beta1.RuleStatus{}
 }
 
-func clientKey(ns, name string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: name} }
+func clientKey(ns, name string) types.NamespacedName {
+	return types.NamespacedName{Namespace: ns, Name: name}
+}
+
+// backendUpdate replaces the endpoints of a backend Service made by backend.
+func backendUpdate(t testing.TB, ns, name string, addrs ...string) {
+	t.Helper()
+	var sl discoveryv1.EndpointSlice
+	if err := env.Client.Get(context.Background(), clientKey(ns, name+"-1"), &sl); err != nil {
+		t.Fatal(err)
+	}
+	sl.Endpoints = nil
+	for _, a := range addrs {
+		sl.Endpoints = append(sl.Endpoints, discoveryv1.Endpoint{Addresses: []string{a}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}})
+	}
+	if err := env.Client.Update(context.Background(), &sl); err != nil {
+		t.Fatal(err)
+	}
+}
