@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/vipgate/vipgate/avi/inventory"
@@ -35,7 +36,9 @@ func validateHostRule(hr *v1beta1.HostRule, env Env) Result {
 	checkAliases(&res, p, vh)
 	checkHostRuleHolders(&res, p, hr, env)
 	if vh.FqdnType == "" || vh.FqdnType == v1beta1.FqdnTypeExact {
-		checkHostServed(&res, p.Child("fqdn"), vh.Fqdn, "", env)
+		if ings := checkHostServed(&res, p.Child("fqdn"), vh.Fqdn, "", env); len(ings) > 0 && !servedOverTLS(ings, vh.Fqdn) {
+			insecureHostWarning(&res, p, vh, env)
+		}
 	}
 	if vh.TCPSettings != nil {
 		checkTCPSettings(&res, p.Child("tcpSettings"), vh.TCPSettings, env)
@@ -145,26 +148,59 @@ func checkHostRuleHolders(res *Result, p *field.Path, hr *v1beta1.HostRule, env 
 
 // checkHostServed warns when no Ingress of vipgate (in namespace, when not
 // "") routes host yet: the rule is kept and applies once one does, which
-// is how rules and Ingresses applied together arrive.
-func checkHostServed(res *Result, p *field.Path, host, namespace string, env Env) {
+// is how rules and Ingresses applied together arrive. It returns the
+// Ingresses that serve it (nil when the lookup failed).
+func checkHostServed(res *Result, p *field.Path, host, namespace string, env Env) []*networkingv1.Ingress {
 	if host == "" {
-		return
+		return nil
 	}
 	ings, err := env.lookups().IngressesByHost(env.ctx(), host)
 	if err != nil {
 		res.Warn(fmt.Sprintf("%s: %s", p, couldNotCheck("which Ingresses serve "+host, err)))
-		return
+		return nil
 	}
+	var out []*networkingv1.Ingress
 	for _, i := range ings {
 		if namespace == "" || i.Namespace == namespace {
-			return
+			out = append(out, i)
 		}
 	}
-	where := ""
-	if namespace != "" {
-		where = " in namespace " + namespace
+	if len(out) == 0 {
+		where := ""
+		if namespace != "" {
+			where = " in namespace " + namespace
+		}
+		res.Warn(fmt.Sprintf("%s: no Ingress of vipgate%s serves host %s yet; the rule applies once one does", p, where, host))
 	}
-	res.Warn(fmt.Sprintf("%s: no Ingress of vipgate%s serves host %s yet; the rule applies once one does", p, where, host))
+	return out
+}
+
+// servedOverTLS reports whether one of ings lists host under tls.
+func servedOverTLS(ings []*networkingv1.Ingress, host string) bool {
+	for _, i := range ings {
+		for _, t := range i.Spec.TLS {
+			if slices.Contains(t.Hosts, host) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// insecureHostWarning says what a HostRule does for a host its Ingresses
+// serve without TLS: on a shared virtual service nothing (as with AKO, a
+// HostRule applies to a secure host's SNI virtual service, a dedicated
+// virtual service, or a shard it names), and vipgate does not turn a host
+// secure from a HostRule's tls.
+func insecureHostWarning(res *Result, p *field.Path, vh v1beta1.HostRuleVirtualHost, env Env) {
+	if env.settings().L7Settings.ShardVSSize != "DEDICATED" {
+		res.Warn(fmt.Sprintf("%s: host %s is served without TLS on a shared virtual service, where a HostRule has no effect; list it under the Ingress's tls (its SNI virtual service takes the rule), or name the shard (fqdnType: Contains) to change the shared virtual service",
+			p.Child("fqdn"), vh.Fqdn))
+		return
+	}
+	if vh.TLS != nil {
+		res.Warn(fmt.Sprintf("%s: host %s is served without TLS; vipgate applies a HostRule's certificate to hosts an Ingress lists under tls, so list it there", p.Child("tls"), vh.Fqdn))
+	}
 }
 
 // checkTCPSettings checks the parent virtual service's listeners (one with

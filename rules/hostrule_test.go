@@ -51,7 +51,8 @@ func TestValidateHostRule(t *testing.T) {
 	expired := newCert(t, "shop.example.com", now.Add(-90*24*time.Hour), now.Add(-24*time.Hour))
 	lookups := func() *fakeLookups {
 		f := newFake()
-		f.addIngress(ingress("team-a", "shop", hosts("shop.example.com")))
+		f.addIngress(ingress("team-a", "shop", hosts("shop.example.com"), tlsEntry("shop-tls", "shop.example.com")))
+		f.addIngress(ingress("team-a", "plain", hosts("plain.example.com")))
 		f.addSecret(tlsSecret("team-a", "shop-tls", valid.certPEM, valid.keyPEM))
 		f.addSecret(tlsSecret("team-a", "old-tls", expired.certPEM, expired.keyPEM))
 		f.certs["team-a/issued"] = true
@@ -129,18 +130,25 @@ func TestValidateHostRule(t *testing.T) {
 			wantWarns: []string{WarnRefsNotLoaded}},
 		{name: "a second HostRule for an FQDN names the holder",
 			hr:       hostRule("team-a", "dup", "held.example.com"),
-			lookups:  lookups().addIngress(ingress("team-b", "held", hosts("held.example.com"))),
+			lookups:  lookups().addIngress(ingress("team-b", "held", hosts("held.example.com"), tlsEntry("t", "held.example.com"))),
 			wantErrs: []string{`spec.virtualhost.fqdn: Invalid value: "held.example.com": HostRule team-b/held already holds this host (as its fqdn); a host takes one HostRule, so edit that one, or delete it first`}},
 		{name: "an FQDN that is another rule's alias",
 			hr:       hostRule("team-a", "dup", "alias.example.com"),
-			lookups:  lookups().addIngress(ingress("team-b", "held", hosts("alias.example.com"))),
+			lookups:  lookups().addIngress(ingress("team-b", "held", hosts("alias.example.com"), tlsEntry("t", "alias.example.com"))),
 			wantErrs: []string{`spec.virtualhost.fqdn: Invalid value: "alias.example.com": HostRule team-b/held already holds this host (as an alias); a host takes one HostRule, so edit that one, or delete it first`}},
 		{name: "the older of two rules for an FQDN keeps it",
 			hr:      hostRule("team-a", "older", "shop2.example.com", created(-5)),
-			lookups: lookups().addIngress(ingress("team-a", "shop2", hosts("shop2.example.com")))},
+			lookups: lookups().addIngress(ingress("team-a", "shop2", hosts("shop2.example.com"), tlsEntry("t", "shop2.example.com")))},
 		{name: "an FQDN no Ingress serves yet is admitted with a warning",
 			hr:        hostRule("team-a", "early", "new.example.com", waf("demo-waf")),
 			wantWarns: []string{"spec.virtualhost.fqdn: no Ingress of vipgate serves host new.example.com yet; the rule applies once one does"}},
+		{name: "a host served without TLS on a shared virtual service",
+			hr: hostRule("team-a", "plain", "plain.example.com", waf("demo-waf")),
+			wantWarns: []string{"spec.virtualhost.fqdn: host plain.example.com is served without TLS on a shared virtual service, where a HostRule has no effect; list it under the Ingress's tls (its SNI virtual service takes the rule), or name the shard (fqdnType: Contains) to change the shared virtual service"}},
+		{name: "a certificate for a host served without TLS on a dedicated virtual service",
+			hr:       hostRule("team-a", "plain", "plain.example.com", cert("ref", "System-Default-Cert")),
+			settings: demoSettings(func(s *config.Settings) { s.L7Settings.ShardVSSize = "DEDICATED" }),
+			wantWarns: []string{"spec.virtualhost.tls: host plain.example.com is served without TLS; vipgate applies a HostRule's certificate to hosts an Ingress lists under tls, so list it there"}},
 		{name: "fqdn types",
 			hr:       hostRule("team-a", "w", "example.com", vh(func(v *v1beta1.HostRuleVirtualHost) { v.FqdnType = v1beta1.FqdnTypeWildcard })),
 			wantErrs: []string{`spec.virtualhost.fqdn: Invalid value: "example.com": a Wildcard fqdn starts with "*." (e.g. *.example.com) and matches the hosts ending with the rest; use fqdnType Exact for one host`}},

@@ -57,12 +57,18 @@ func validateHTTPRule(hr *v1beta1.HTTPRule, env Env) Result {
 			refs = append(refs, objRef{path: tp.Child("sslProfile"), typ: inventory.TypeSSLProfile, name: t.SSLProfile,
 				kinds: []string{sslProfileApplication}, use: "TLS to the pool's servers"},
 				objRef{path: tp.Child("pkiProfile"), typ: inventory.TypePKIProfile, name: t.PKIProfile})
-			if t.PKIProfile != "" && t.DestinationCA != "" {
+			switch {
+			case t.PKIProfile != "" && t.DestinationCA != "":
 				res.Errors = append(res.Errors, field.Invalid(tp.Child("destinationCA"), "<PEM>",
 					"set either pkiProfile or destinationCA, not both: each says which CA the pool's server certificates must chain to"))
-			} else if t.DestinationCA != "" && !pemCertificates(t.DestinationCA) {
+			case t.DestinationCA != "" && !pemCertificates(t.DestinationCA):
 				res.Errors = append(res.Errors, field.Invalid(tp.Child("destinationCA"), "<PEM>",
 					"is not a PEM certificate; paste the CA certificate (-----BEGIN CERTIFICATE----- ...) that signs the pool's server certificates"))
+			case t.DestinationCA != "":
+				// Re-encrypting without checking the servers' certificates
+				// would look like what was asked and not be it.
+				res.Errors = append(res.Errors, field.Invalid(tp.Child("destinationCA"), "<PEM>",
+					"vipgate does not create PKI profiles from a CA in the rule; create a PKI profile with this CA on the controller and name it in pkiProfile"))
 			}
 		}
 	}

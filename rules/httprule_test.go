@@ -72,7 +72,7 @@ func TestValidateHTTPRule(t *testing.T) {
 				`spec.paths[3].loadBalancerPolicy.hash: applies only with algorithm LB_ALGORITHM_CONSISTENT_HASH; "LB_ALGORITHM_CONSISTENT_HASH_URI" is ignored`,
 				`spec.paths[3].loadBalancerPolicy.hostHeader: applies only with hash LB_ALGORITHM_CONSISTENT_HASH_CUSTOM_HEADER; "X-A" is ignored`,
 			}},
-		{name: "re-encryption: a PKI profile or a CA, not both; the CA must be PEM",
+		{name: "re-encryption: a PKI profile, not a CA in the rule",
 			hr: httpRule("team-a", "r", "shop.example.com", 0,
 				v1beta1.HTTPRulePath{Target: "/a", TLS: &v1beta1.HTTPRuleTLS{Type: "reencrypt", PKIProfile: "admin-pki", DestinationCA: string(ca.certPEM)}},
 				v1beta1.HTTPRulePath{Target: "/b", TLS: &v1beta1.HTTPRuleTLS{Type: "reencrypt", DestinationCA: "not PEM"}},
@@ -81,6 +81,7 @@ func TestValidateHTTPRule(t *testing.T) {
 			wantErrs: []string{
 				`spec.paths[0].tls.destinationCA: Invalid value: "<PEM>": set either pkiProfile or destinationCA, not both: each says which CA the pool's server certificates must chain to`,
 				`spec.paths[1].tls.destinationCA: Invalid value: "<PEM>": is not a PEM certificate; paste the CA certificate (-----BEGIN CERTIFICATE----- ...) that signs the pool's server certificates`,
+				`spec.paths[2].tls.destinationCA: Invalid value: "<PEM>": vipgate does not create PKI profiles from a CA in the rule; create a PKI profile with this CA on the controller and name it in pkiProfile`,
 			}},
 		{name: "a path another HTTPRule sets is refused, naming it",
 			hr: httpRule("team-a", "r", "shop.example.com", 0, v1beta1.HTTPRulePath{Target: "/api"}, v1beta1.HTTPRulePath{Target: "/web"}, v1beta1.HTTPRulePath{Target: "/web"}),
