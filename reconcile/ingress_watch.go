@@ -213,5 +213,9 @@ func (r *IngressReconciler) ExpectedNames(ctx context.Context) (map[string]bool,
 	if err != nil {
 		return nil, err
 	}
-	return model.L7Names(r.Settings, w.plan), nil
+	names := model.L7Names(r.Settings, w.plan)
+	for k := range model.HostRuleCertNames(r.Settings, w.plan) {
+		names[k] = true
+	}
+	return names, nil
 }

@@ -713,3 +713,26 @@ func applyBackend(p *objects.Pool, b v1alpha2.BackendProperties) {
 
 // olderRule is the rule book's order: the first created holds a host or path.
 func olderRule(a, b metav1.Object) bool { return rules.OlderRule(a, b) }
+
+// HostRuleCertNames lists "type/name" of the certificates HostRules may have
+// vipgate build from Secrets on the plan's virtual services (see
+// applyHostRuleTLS), for start-up orphan collection next to L7Names.
+func HostRuleCertNames(s *config.Settings, p *L7Plan) map[string]bool {
+	out := map[string]bool{}
+	cluster := s.AKOSettings.ClusterName
+	add := func(vs string) {
+		for _, suffix := range []string{"-hostrule", "-hostrule-alt"} {
+			out[TypeSSLKeyAndCertificate+"/"+limitName(cluster, vs+suffix)] = true
+		}
+	}
+	for name, sp := range p.Shards {
+		add(name)
+		if sp.Dedicated {
+			continue
+		}
+		for _, t := range sp.TLS {
+			add(SNIChildName(cluster, t.Host))
+		}
+	}
+	return out
+}
