@@ -67,7 +67,7 @@ func (r *IngressReconciler) l7Rules(ctx context.Context, sp *model.ShardPlan) (m
 		for i := range hrs.Items {
 			hr := &hrs.Items[i]
 			key := hr.Namespace + "/" + hr.Name
-			if seen["h"+key] {
+			if seen["h"+key] || hr.DeletionTimestamp != nil {
 				continue
 			}
 			seen["h"+key] = true
@@ -94,6 +94,9 @@ func (r *IngressReconciler) l7Rules(ctx context.Context, sp *model.ShardPlan) (m
 		}
 		for i := range https.Items {
 			hr := &https.Items[i]
+			if hr.DeletionTimestamp != nil {
+				continue
+			}
 			if ok, err := inScope(hr.Namespace); err != nil || !ok {
 				if err != nil {
 					return out, false, err
@@ -163,6 +166,9 @@ func (r *ServiceReconciler) applyL4Rule(ctx context.Context, set *model.Set, mem
 			if err != nil {
 				return false, err
 			}
+			continue
+		}
+		if lr.DeletionTimestamp != nil {
 			continue
 		}
 		rule = &lr

@@ -109,6 +109,7 @@ func checkAliases(res *Result, p *field.Path, vh v1beta1.HostRuleVirtualHost) {
 
 // checkHostRuleHolders refuses an FQDN or alias that an older HostRule
 // already holds, as its FQDN or one of its aliases: a host gets one HostRule.
+// A rule being deleted holds nothing (the reconciler no longer applies it).
 func checkHostRuleHolders(res *Result, p *field.Path, hr *v1beta1.HostRule, env Env) {
 	vh := hr.Spec.VirtualHost
 	check := func(fp *field.Path, host string) {
@@ -127,7 +128,7 @@ func checkHostRuleHolders(res *Result, p *field.Path, hr *v1beta1.HostRule, env 
 			return 1
 		})
 		for _, o := range others {
-			if sameObject(o, hr) || !olderRule(o, hr) {
+			if sameObject(o, hr) || !olderRule(o, hr) || o.DeletionTimestamp != nil {
 				continue
 			}
 			as := "its fqdn"

@@ -139,6 +139,10 @@ func TestValidateHostRule(t *testing.T) {
 		{name: "the older of two rules for an FQDN keeps it",
 			hr:      hostRule("team-a", "older", "shop2.example.com", created(-5)),
 			lookups: lookups().addIngress(ingress("team-a", "shop2", hosts("shop2.example.com"), tlsEntry("t", "shop2.example.com")))},
+		{name: "a holder being deleted holds nothing",
+			hr: hostRule("team-a", "next", "gone.example.com"),
+			lookups: lookups().addIngress(ingress("team-a", "gone", hosts("gone.example.com"), tlsEntry("t", "gone.example.com"))).
+				addHostRule(hostRule("team-b", "going", "gone.example.com", created(-60), func(hr *v1beta1.HostRule) { hr.DeletionTimestamp = &metav1.Time{Time: now} }))},
 		{name: "an FQDN no Ingress serves yet is admitted with a warning",
 			hr:        hostRule("team-a", "early", "new.example.com", waf("demo-waf")),
 			wantWarns: []string{"spec.virtualhost.fqdn: no Ingress of vipgate serves host new.example.com yet; the rule applies once one does"}},

@@ -102,7 +102,7 @@ func checkHTTPRuleLB(res *Result, p *field.Path, lb *v1beta1.HTTPRuleLBPolicy) {
 }
 
 // checkHTTPRuleHolders refuses a path of the FQDN that an older HTTPRule
-// already sets: one rule decides each pool.
+// already sets: one rule decides each pool. A rule being deleted sets none.
 func checkHTTPRuleHolders(res *Result, pp *field.Path, hr *v1beta1.HTTPRule, env Env) {
 	if hr.Spec.Fqdn == "" || len(hr.Spec.Paths) == 0 {
 		return
@@ -120,7 +120,7 @@ func checkHTTPRuleHolders(res *Result, pp *field.Path, hr *v1beta1.HTTPRule, env
 	})
 	for i, path := range hr.Spec.Paths {
 		for _, o := range others {
-			if sameObject(o, hr) || !olderRule(o, hr) || o.Spec.Fqdn != hr.Spec.Fqdn {
+			if sameObject(o, hr) || !olderRule(o, hr) || o.Spec.Fqdn != hr.Spec.Fqdn || o.DeletionTimestamp != nil {
 				continue
 			}
 			if slices.ContainsFunc(o.Spec.Paths, func(x v1beta1.HTTPRulePath) bool { return x.Target == path.Target }) {

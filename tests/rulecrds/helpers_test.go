@@ -322,3 +322,13 @@ func backendUpdate(t testing.TB, ns, name string, addrs ...string) {
 		t.Fatal(err)
 	}
 }
+
+// childWAF checks that the SNI child of host has the WAF policy want.
+func childWAF(sim *avisim.Sim, host, want string) func() string {
+	return func() string {
+		if got := refName(sim, "wafpolicy", simObject(sim, "virtualservice", "demo--"+host)["waf_policy_ref"]); got != want {
+			return "child WAF policy " + got
+		}
+		return ""
+	}
+}

@@ -89,18 +89,10 @@ func TestDuplicatesStoredWhileDown(t *testing.T) {
 	if want := `spec.virtualhost.fqdn: Invalid value: "` + host + `": HostRule ` + ns + `/first already holds this host (as its fqdn)`; !strings.Contains(msg, want) {
 		t.Errorf("status error %q, want %q", msg, want)
 	}
-	waf := func(want string) func() string {
-		return func() string {
-			if got := refName(sim, "wafpolicy", simObject(sim, "virtualservice", "demo--"+host)["waf_policy_ref"]); got != want {
-				return "child WAF policy " + got
-			}
-			return ""
-		}
-	}
-	harness.Eventually(t, "the older rule applied", waf("demo-waf"))
+	harness.Eventually(t, "the older rule applied", childWAF(sim, host, "demo-waf"))
 	kubectlDelete(t, ns, "hostrule", "first")
 	ruleStatus(t, getHostRule(t, ns, "second"), v1beta1.StatusAccepted)
-	harness.Eventually(t, "the newer rule applied", waf("waf-2"))
+	harness.Eventually(t, "the newer rule applied", childWAF(sim, host, "waf-2"))
 	if evs := events(t, ns, "HostRule", "second"); !slices.ContainsFunc(evs, func(e string) bool { return strings.HasPrefix(e, "Valid: accepted") }) {
 		t.Errorf("no Event when the rule was accepted: %v", evs)
 	}
