@@ -138,8 +138,8 @@ type current struct {
 	typ, name, uuid, createdBy string
 	// clusterID and owner are vipgate's identity markers ("" when absent).
 	clusterID, owner string
-	child                      bool
-	raw                        map[string]any
+	child            bool
+	raw              map[string]any
 }
 
 // desiredObj is one object of the desired set in wire form.
