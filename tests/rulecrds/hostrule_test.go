@@ -236,12 +236,7 @@ func TestHostRuleRejectedAfterControllerChange(t *testing.T) {
 	secureIngress(t, ns, "shop", host)
 	mustApply(t, hostRuleYAML("v1beta1", ns, "shop", host, "wafPolicy: demo-waf"))
 	ruleStatus(t, getHostRule(t, ns, "shop"), v1beta1.StatusAccepted)
-	harness.Eventually(t, "WAF policy on the child", func() string {
-		if got := refName(sim, "wafpolicy", simObject(sim, "virtualservice", child)["waf_policy_ref"]); got != "demo-waf" {
-			return got
-		}
-		return ""
-	})
+	harness.Eventually(t, "WAF policy on the child", childWAF(sim, host, "demo-waf"))
 	wafUUID := uuidOf(t, sim, "wafpolicy", "demo-waf")
 	if err := c.Delete(ctx, "wafpolicy", wafUUID, "admin"); err == nil || !strings.Contains(err.Error(), "referred") {
 		t.Fatalf("deleting a WAF policy a virtual service uses: %v, want the controller's refusal", err)
