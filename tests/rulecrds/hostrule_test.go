@@ -8,8 +8,10 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vipgate/vipgate/crds/v1alpha1"
+	"github.com/vipgate/vipgate/crds/v1alpha2"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/operator"
 	"github.com/vipgate/vipgate/rules"
@@ -92,20 +94,36 @@ func TestHostRuleAdmission(t *testing.T) {
 	ruleStatus(t, getHostRule(t, ns, "early"), v1beta1.StatusAccepted)
 }
 
-// TestHostRuleStaleInventory: with an inventory older than its bound,
-// controller references are not checked at admission: the HostRule is
+// TestRulesStaleInventory: with an inventory older than its bound,
+// controller references are not checked at admission: each kind of rule is
 // admitted with a warning, and the status reconciler, which judges with the
 // inventory it has, rejects it.
-func TestHostRuleStaleInventory(t *testing.T) {
+func TestRulesStaleInventory(t *testing.T) {
 	start(t, func(o *operator.Options) { o.InventoryStaleAfter = time.Nanosecond })
 	ns := newNamespace(t)
-	out := mustApply(t, hostRuleYAML("v1beta1", ns, "stale", "stale.rules.example.com", "wafPolicy: nope"))
-	if !strings.Contains(out, "Warning: "+rules.WarnRefsStale) {
-		t.Errorf("no stale-inventory warning:\n%s", out)
-	}
-	msg := ruleStatus(t, getHostRule(t, ns, "stale"), v1beta1.StatusRejected)
-	if !strings.Contains(msg, `spec.virtualhost.wafPolicy: Invalid value: "nope": no WAF policy named "nope"`) {
-		t.Errorf("status error %q", msg)
+	for _, tc := range []struct {
+		manifest string
+		rule     client.Object
+		want     string
+	}{
+		{hostRuleYAML("v1beta1", ns, "stale", "stale.rules.example.com", "wafPolicy: nope"), &v1beta1.HostRule{},
+			`spec.virtualhost.wafPolicy: Invalid value: "nope": no WAF policy named "nope"`},
+		{httpRuleYAML(ns, "stale", "stale.rules.example.com", "- target: /\n  healthMonitors: [nope]"), &v1beta1.HTTPRule{},
+			`spec.paths[0].healthMonitors[0]: Invalid value: "nope": no health monitor named "nope"`},
+		{l4RuleYAML(ns, "stale", "networkProfileRef: nope"), &v1alpha2.L4Rule{},
+			`spec.networkProfileRef: Invalid value: "nope": no network profile named "nope"`},
+	} {
+		t.Run(fmt.Sprintf("%T", tc.rule), func(t *testing.T) {
+			out := mustApply(t, tc.manifest)
+			if !strings.Contains(out, "Warning: "+rules.WarnRefsStale) {
+				t.Errorf("no stale-inventory warning:\n%s", out)
+			}
+			tc.rule.SetNamespace(ns)
+			tc.rule.SetName("stale")
+			if msg := ruleStatus(t, tc.rule, v1beta1.StatusRejected); !strings.Contains(msg, tc.want) {
+				t.Errorf("status error %q, want %q", msg, tc.want)
+			}
+		})
 	}
 }
 
