@@ -63,7 +63,7 @@ unit: ## the fast loop: every test that needs no API server or envtest binaries
 test: prereqs envtest verify-generate lint ## run every test on a real API server (builds envtest binaries on first run)
 	go test $(GO_TEST_FLAGS) ./...
 
-BENCHMARKS ?= Admission ReconcileL4 L7Ingresses
+BENCHMARKS ?= Admission HostRuleAdmission ReconcileL4 L7Ingresses
 
 bench: envtest ## run the benchmarks and print a table (results also in .cache/bench.txt)
 	@mkdir -p .cache; : > .cache/bench.txt
