@@ -90,8 +90,8 @@ func checkRef(res *Result, inv *inventory.Snapshot, tenant, ours string, r objRe
 		return nil
 	case !found:
 		msg := fmt.Sprintf("no %s named %q exists on the controller in tenant %s; create it there first", noun, r.name, tenantPhrase(tenant))
-		if names := inv.RefNames(r.typ, tenant, ours, r.kinds...); len(names) > 0 {
-			msg += ", or name an existing one (" + listNames(names) + ")"
+		if names, n := inv.FirstRefNames(r.typ, tenant, ours, MaxListed, r.kinds...); n > 0 {
+			msg += ", or name an existing one (" + listFirst(names, n) + ")"
 		}
 		return field.Invalid(r.path, r.name, msg)
 	case o.CreatedBy != "" && o.CreatedBy == ours:
@@ -102,8 +102,8 @@ func checkRef(res *Result, inv *inventory.Snapshot, tenant, ours string, r objRe
 			is = fmt.Sprintf("is %s of type %s", article(noun), o.Kind)
 		}
 		msg := fmt.Sprintf("%s; %s needs %s", is, r.use, oneOf(r.kinds))
-		if names := inv.RefNames(r.typ, tenant, ours, r.kinds...); len(names) > 0 {
-			msg += ", such as " + listNames(names)
+		if names, n := inv.FirstRefNames(r.typ, tenant, ours, MaxListed, r.kinds...); n > 0 {
+			msg += ", such as " + listFirst(names, n)
 		}
 		return field.Invalid(r.path, r.name, msg)
 	}

@@ -261,6 +261,14 @@ func listNames(names []string) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:MaxListed], ", "), len(names)-MaxListed)
 }
 
+// listFirst is listNames for the first names of total.
+func listFirst(first []string, total int) string {
+	if total <= len(first) {
+		return strings.Join(first, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(first, ", "), total-len(first))
+}
+
 // annotationPath is the field path of an annotation, as kubectl users see it:
 // metadata.annotations[ako.vmware.com/load-balancer-ip].
 func annotationPath(key string) *field.Path {

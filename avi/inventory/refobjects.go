@@ -114,3 +114,39 @@ func (s *Snapshot) RefNames(objType, tenant, skipCreatedBy string, kinds ...stri
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// FirstRefNames is RefNames cut to its first limit names, with how many
+// there are in all: a message lists a few, and admission must stay fast
+// when a tenant has thousands (no full sort).
+func (s *Snapshot) FirstRefNames(objType, tenant, skipCreatedBy string, limit int, kinds ...string) (first []string, total int) {
+	if s == nil || limit <= 0 {
+		return nil, 0
+	}
+	t := s.Refs[objType]
+	usable := func(o RefObject) bool {
+		return (skipCreatedBy == "" || o.CreatedBy != skipCreatedBy) && (len(kinds) == 0 || slices.Contains(kinds, o.Kind))
+	}
+	for _, tn := range []string{tenant, AdminTenant} {
+		for name, o := range t[tn] {
+			if !usable(o) {
+				continue
+			}
+			if own, ok := t[tenant][name]; tn != tenant && ok && usable(own) {
+				continue // counted with the tenant's
+			}
+			total++
+			if len(first) == limit && name >= first[limit-1] {
+				continue
+			}
+			i, _ := slices.BinarySearch(first, name)
+			first = slices.Insert(first, i, name)
+			if len(first) > limit {
+				first = first[:limit]
+			}
+		}
+		if tenant == AdminTenant {
+			break
+		}
+	}
+	return first, total
+}
