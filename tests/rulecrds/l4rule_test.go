@@ -72,6 +72,12 @@ func TestL4Rule(t *testing.T) {
 		{"a UDP monitor on a TCP pool, a cookie persistence", "backendProperties:\n- {port: 80, protocol: TCP, healthMonitorRefs: [System-UDP], applicationPersistenceProfileRef: System-Persistence-Http-Cookie}",
 			[]string{`spec.backendProperties[0].healthMonitorRefs[0]: Invalid value: "System-UDP": is a health monitor of type HEALTH_MONITOR_UDP; a TCP pool needs type`,
 				`spec.backendProperties[0].applicationPersistenceProfileRef: Invalid value: "System-Persistence-Http-Cookie": is a persistence profile of type PERSISTENCE_TYPE_HTTP_COOKIE; an L4 pool needs type`}},
+		{"an SSL listener with a CA certificate and a fast-path network profile, a missing DataScript",
+			"applicationProfileRef: System-SSL-Application\nnetworkProfileRef: System-TCP-Fast-Path\nlistenerProperties:\n- {port: 80, protocol: TCP, enableSsl: true}\n" +
+				"sslProfileRef: System-Standard\nsslKeyAndCertificateRefs: [admin-ca]\nvsDatascriptRefs: [nope]",
+			[]string{`spec.sslKeyAndCertificateRefs[0]: Invalid value: "admin-ca": is an SSL key and certificate of type SSL_CERTIFICATE_TYPE_CA; a certificate presented to clients needs type SSL_CERTIFICATE_TYPE_VIRTUALSERVICE`,
+				`spec.networkProfileRef: Invalid value: "System-TCP-Fast-Path": is a network profile of type PROTOCOL_TYPE_TCP_FAST_PATH; an SSL listener needs type PROTOCOL_TYPE_TCP_PROXY`,
+				`spec.vsDatascriptRefs[0]: Invalid value: "nope": no DataScript set named "nope"`}},
 		{"consistent hash without a key", "backendProperties:\n- {port: 80, protocol: TCP, lbAlgorithm: LB_ALGORITHM_CONSISTENT_HASH}",
 			[]string{`spec.backendProperties[0].lbAlgorithmHash: Required value: must be specified when lbAlgorithm is "LB_ALGORITHM_CONSISTENT_HASH"`}},
 		{"an SSL profile without SSL", "sslProfileRef: System-Standard",
