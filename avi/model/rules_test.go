@@ -289,3 +289,35 @@ func sortedCopy(s []string) []string {
 	slices.Sort(c)
 	return c
 }
+
+// TestHostRuleCertNames: every certificate HostRules make vipgate build from
+// Secrets, on an SNI child or a shared parent, alternate included, is among
+// the names start-up orphan collection keeps.
+func TestHostRuleCertNames(t *testing.T) {
+	set, sp := l7Shard(t)
+	secret := func(v *v1beta1.HostRuleVirtualHost) {
+		v.TLS = &v1beta1.HostRuleTLS{SSLKeyCertificate: v1beta1.HostRuleSSLKeyCertificate{Type: "secret", Name: "rule-tls",
+			AlternateCertificate: &v1beta1.HostRuleAlternateCertificate{Type: "secret", Name: "rule-ec"}}}
+	}
+	rs := L7Rules{
+		HostRules: []HostRuleInput{{Rule: newHostRule("secure", "secure.example.com", "Exact", 1, secret)}, {Rule: newHostRule("shard", "Shared-L7-0", "Contains", 2, secret)}},
+		Certs:     map[string]*Cert{"team-a/rule-tls": {Certificate: []byte("C"), Key: []byte("K")}, "team-a/rule-ec": {Certificate: []byte("E"), Key: []byte("K")}},
+	}
+	ApplyL7Rules(set, sp, l7settings("SMALL"), rs)
+	var built []string
+	for _, c := range set.SSLKeyAndCertificates {
+		if strings.HasSuffix(*c.Name, "-hostrule") || strings.HasSuffix(*c.Name, "-hostrule-alt") {
+			built = append(built, *c.Name)
+		}
+	}
+	slices.Sort(built)
+	if want := []string{"c1--Shared-L7-0-hostrule", "c1--Shared-L7-0-hostrule-alt", "c1--secure.example.com-hostrule", "c1--secure.example.com-hostrule-alt"}; !slices.Equal(built, want) {
+		t.Fatalf("built %v, want %v", built, want)
+	}
+	names := HostRuleCertNames(l7settings("SMALL"), &L7Plan{Shards: map[string]*ShardPlan{sp.Name: sp}})
+	for _, n := range built {
+		if !names[TypeSSLKeyAndCertificate+"/"+n] {
+			t.Errorf("HostRuleCertNames lacks %s: %v", n, names)
+		}
+	}
+}
