@@ -29,6 +29,9 @@ func TestValidateHTTPRule(t *testing.T) {
 		f := newFake()
 		f.addIngress(ingress("team-a", "shop", hosts("shop.example.com")))
 		f.addHTTPRule(httpRule("team-b", "api", "shop.example.com", -60, v1beta1.HTTPRulePath{Target: "/api"}))
+		going := httpRule("team-b", "going", "shop.example.com", -90, v1beta1.HTTPRulePath{Target: "/old"})
+		going.DeletionTimestamp = &metav1.Time{Time: now}
+		f.addHTTPRule(going)
 		return f
 	}
 	tests := []struct {
@@ -89,6 +92,8 @@ func TestValidateHTTPRule(t *testing.T) {
 				`spec.paths[2].target: Duplicate value: "/web"`,
 				`spec.paths[0].target: Invalid value: "/api": HTTPRule team-b/api already sets path /api of host shop.example.com; a path takes one HTTPRule, so edit that one, or remove the path there first`,
 			}},
+		{name: "a path of a rule being deleted is free",
+			hr: httpRule("team-a", "r", "shop.example.com", 0, v1beta1.HTTPRulePath{Target: "/old"})},
 		{name: "the older rule keeps its path on update",
 			hr:        httpRule("team-b", "api", "shop.example.com", -60, v1beta1.HTTPRulePath{Target: "/api", HealthMonitors: []string{"System-TCP"}}),
 			old:       httpRule("team-b", "api", "shop.example.com", -60, v1beta1.HTTPRulePath{Target: "/api"}),
