@@ -17,6 +17,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/rules"
 )
@@ -40,6 +41,10 @@ const (
 	// IndexAviName: Services and Ingresses by the Avi names they will hold
 	// (rules.ClaimKey of rules.ServiceClaims and rules.IngressClaims).
 	IndexAviName = "vipgate.aviname"
+	// IndexRuleHost: HostRules by spec.virtualhost.fqdn and aliases, HTTPRules by spec.fqdn.
+	IndexRuleHost = "vipgate.rule.host"
+	// IndexServiceL4Rule: Services by "<ns>/<name>" of the L4Rule they name (rules.L4RuleKey).
+	IndexServiceL4Rule = "vipgate.l4rule"
 	// IndexCertSecretName: cert-manager Certificates by spec.secretName
 	// (registered lazily, when the CRD exists; see CacheLookups).
 	IndexCertSecretName = "vipgate.secretname"
@@ -75,6 +80,9 @@ func SetupIndexes(ctx context.Context, idx client.FieldIndexer) error {
 		{&corev1.Service{}, IndexAviName, func(o client.Object) []string { return claimKeys(rules.ServiceClaims("", o.(*corev1.Service))) }},
 		{&networkingv1.Ingress{}, IndexAviName, func(o client.Object) []string { return claimKeys(rules.IngressClaims("", o.(*networkingv1.Ingress))) }},
 		{&discoveryv1.EndpointSlice{}, IndexSlicePod, func(o client.Object) []string { return slicePods(o.(*discoveryv1.EndpointSlice)) }},
+		{&v1beta1.HostRule{}, IndexRuleHost, func(o client.Object) []string { return HostRuleHosts(o.(*v1beta1.HostRule)) }},
+		{&v1beta1.HTTPRule{}, IndexRuleHost, func(o client.Object) []string { return nonEmpty(o.(*v1beta1.HTTPRule).Spec.Fqdn) }},
+		{&corev1.Service{}, IndexServiceL4Rule, func(o client.Object) []string { return nonEmpty(rules.L4RuleKey(o.(*corev1.Service))) }},
 	} {
 		if err := idx.IndexField(ctx, ix.obj, ix.name, ix.extract); err != nil {
 			return fmt.Errorf("index %s on %T: %w", ix.name, ix.obj, err)
@@ -98,6 +106,27 @@ func ServiceVIPs(svc *corev1.Service) []string {
 	for _, in := range svc.Status.LoadBalancer.Ingress {
 		if c, ok := rules.CanonicalIP(in.IP); ok && in.IP != "" && !slices.Contains(out, c) {
 			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// RulePatternKey indexes the HostRules whose FQDN is a pattern (fqdnType
+// Wildcard or Contains), which the L7 reconciler matches against every
+// host; no host name contains '~'.
+const RulePatternKey = "~pattern"
+
+// HostRuleHosts are the hosts a HostRule holds: its FQDN (as written,
+// whatever its fqdnType) and its aliases, plus RulePatternKey for a pattern.
+func HostRuleHosts(hr *v1beta1.HostRule) []string {
+	vh := hr.Spec.VirtualHost
+	out := nonEmpty(vh.Fqdn)
+	if vh.FqdnType == v1beta1.FqdnTypeWildcard || vh.FqdnType == v1beta1.FqdnTypeContains {
+		out = append(out, RulePatternKey)
+	}
+	for _, a := range vh.Aliases {
+		if a != "" && !slices.Contains(out, a) {
+			out = append(out, a)
 		}
 	}
 	return out

@@ -33,6 +33,8 @@ import (
 	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/cluster"
 	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1alpha1"
+	"github.com/vipgate/vipgate/crds/v1alpha2"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/reconcile"
@@ -85,6 +87,9 @@ type Options struct {
 	// InfraSettingRecheck is how often an AviInfraSetting is re-evaluated
 	// against the controller; default five minutes (tests shorten it).
 	InfraSettingRecheck time.Duration
+	// RuleRecheck is how often a HostRule, HTTPRule or L4Rule is judged
+	// again against the controller; default five minutes (tests shorten it).
+	RuleRecheck time.Duration
 
 	// PodName names vipgate's own Pod, where settings problems found against
 	// the controller are reported as Events (POD_NAME from the downward API).
@@ -108,6 +113,8 @@ func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(v1beta1.AddToScheme(s))
+	utilruntime.Must(v1alpha1.AddToScheme(s))
+	utilruntime.Must(v1alpha2.AddToScheme(s))
 	return s
 }
 
@@ -268,7 +275,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 	// first request must not start (and wait for) one, and the Secret one
 	// (transformed) is the largest.
 	for _, obj := range []client.Object{&corev1.Secret{}, &corev1.Service{}, &corev1.Namespace{}, &networkingv1.Ingress{},
-		&networkingv1.IngressClass{}, &v1beta1.AviInfraSetting{}} {
+		&networkingv1.IngressClass{}, &v1beta1.AviInfraSetting{}, &v1beta1.HostRule{}, &v1beta1.HTTPRule{}, &v1alpha2.L4Rule{}} {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false)); err != nil {
 			return nil, fmt.Errorf("starting informer for %T: %w", obj, err)
 		}
@@ -358,6 +365,13 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 	}
 	if err := ais.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("aviinfrasetting controller: %w", err)
+	}
+	for _, kind := range []string{reconcile.KindHostRule, reconcile.KindHTTPRule, reconcile.KindL4Rule} {
+		rs := &reconcile.RuleStatusReconciler{Client: mgr.GetClient(), Recorder: recorder, Settings: o.Settings,
+			Inventory: op.Inventory, Lookups: lookups, Kind: kind, Recheck: o.RuleRecheck}
+		if err := rs.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("%s status controller: %w", kind, err)
+		}
 	}
 	if err := op.setupRoutes(mgr, o, applier); err != nil {
 		return err

@@ -131,6 +131,9 @@ func (r *IngressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if pending, err := r.applyL7Rules(ctx, set, sp); err != nil || pending {
+		return ruleGate(pending, err)
+	}
 	res, err := r.Applier.Apply(ctx, set)
 	if err != nil {
 		r.notes.report(ctx, shard, notes, r.emit)

@@ -27,9 +27,11 @@ import (
 // SetupWithManager watches what shards are made of: Ingresses (the shards
 // their hosts map to, before and after a change), IngressClasses,
 // AviInfraSettings, Namespaces (selection) and the default certificate
-// (every shard), Secrets (the shards of the Ingresses naming them), Services
-// and EndpointSlices (the shards routing to them), Nodes in NodePort mode,
-// and pods' port mappings in NodePortLocal mode. At start it also syncs every shard the controller holds for this
+// (every shard), HostRules and HTTPRules (the shards of their hosts, status
+// changes included: a verdict decides what is applied), Secrets (the shards
+// of the Ingresses naming them), Services and EndpointSlices (the shards
+// routing to them), Nodes in NodePort mode, and pods' port mappings in
+// NodePortLocal mode. At start it also syncs every shard the controller holds for this
 // cluster, so shards emptied while vipgate was down are removed.
 func (r *IngressReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.setup()
@@ -57,6 +59,8 @@ func (r *IngressReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}).
 		Watches(&networkingv1.IngressClass{}, handler.EnqueueRequestsFromMapFunc(r.everything)).
 		Watches(&v1beta1.AviInfraSetting{}, handler.EnqueueRequestsFromMapFunc(r.everything)).
+		Watches(&v1beta1.HostRule{}, handler.EnqueueRequestsFromMapFunc(r.hostRuleToShards)).
+		Watches(&v1beta1.HTTPRule{}, handler.EnqueueRequestsFromMapFunc(r.httpRuleToShards)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.everything), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		// The typed Secret informer admission reads too (one watch on Secrets);
 		// its objects carry no data, and the mapping needs only namespace/name.
@@ -213,5 +217,9 @@ func (r *IngressReconciler) ExpectedNames(ctx context.Context) (map[string]bool,
 	if err != nil {
 		return nil, err
 	}
-	return model.L7Names(r.Settings, w.plan), nil
+	names := model.L7Names(r.Settings, w.plan)
+	for k := range model.HostRuleCertNames(r.Settings, w.plan) {
+		names[k] = true
+	}
+	return names, nil
 }

@@ -114,6 +114,9 @@ func (r *ServiceReconciler) sync(ctx context.Context, svc *corev1.Service, ns *c
 		return ctrl.Result{}, r.invalid(ctx, svc, err.Error())
 	}
 	set.Tenant = ownership.TenantFor(ns, r.Settings)
+	if pending, err := r.applyL4Rule(ctx, set, in.Members); err != nil || pending {
+		return ruleGate(pending, err)
+	}
 	res, err := r.Applier.Apply(ctx, set)
 	if err == nil {
 		err = r.leaveOldTenants(ctx, serviceRequest(svc), apply.OwnerOf(set))

@@ -126,6 +126,9 @@ func (r *ServiceReconciler) syncGroup(ctx context.Context, namespace, key string
 		return ctrl.Result{}, nil
 	}
 	set.Tenant = ownership.TenantFor(ns, r.Settings)
+	if pending, err := r.applyL4Rule(ctx, set, in.Members); err != nil || pending {
+		return ruleGate(pending, err)
+	}
 	res, err := r.Applier.Apply(ctx, set)
 	if err == nil {
 		err = r.leaveOldTenants(ctx, groupRequest(namespace, key), apply.OwnerOf(set))

@@ -179,6 +179,9 @@ func ValidateService(svc, old *corev1.Service, env Env) Result {
 	if key != "" {
 		checkSharedVIP(&res, svc, key, ip, ipPath, env)
 	}
+	if !oldOwned || L4RuleKey(old) != L4RuleKey(svc) {
+		res.Merge(ValidateServiceL4Rule(svc, env))
+	}
 	return res
 }
 

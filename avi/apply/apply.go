@@ -105,12 +105,14 @@ type Owner struct {
 	// objects are what the parent and its SNI children reference (policy
 	// sets, pool groups, pools, certificates), found by walking references.
 	L7 bool
+	// Held are the fields, by "type/name", kept as the controller has them (model.Set.Held).
+	Held map[string][]string
 }
 
 // OwnerOf returns the owner of a desired set.
 func OwnerOf(s *model.Set) Owner {
 	return Owner{Name: s.Owner, CreatedBy: s.CreatedBy, OwnedBy: s.OwnedBy, ClusterID: s.ClusterID,
-		Tenant: s.Tenant, Namespace: s.Namespace, PoolBases: s.PoolBases, L7: s.L7}
+		Tenant: s.Tenant, Namespace: s.Namespace, PoolBases: s.PoolBases, L7: s.L7, Held: s.Held}
 }
 
 // refuse says why owner must not change or delete c ("" when it may): it was
@@ -300,7 +302,7 @@ func (a *Applier) applyOne(ctx context.Context, owner Owner, d desiredObj, c *cu
 		o.err = err
 		return o
 	}
-	body := d.body
+	body := holdFields(d.body, c.raw, owner.Held[d.typ+"/"+d.name])
 	if d.typ == model.TypeVsVip {
 		body = clone(d.body)
 		preserveVips(body, c.raw)

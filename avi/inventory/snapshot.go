@@ -43,6 +43,9 @@ type Snapshot struct {
 	// VsVips lists every VsVip by name, one entry per tenant holding one:
 	// names another owner holds are refused at admission.
 	VsVips map[string][]Holder
+	// Refs holds, per type of RefTypes, the objects rule CRDs may name. A
+	// type missing from the map could not be listed (its checks fail open).
+	Refs map[string]RefTable
 	// LicenseTier is systemconfiguration.default_license_tier ("" when it
 	// could not be read): AKO picks the TCP network profile by it.
 	LicenseTier string

@@ -76,6 +76,11 @@ type Set struct {
 	HTTPPolicySets        []*objects.HTTPPolicySet `json:",omitempty"`
 	// VirtualServices: parents first, then SNI children.
 	VirtualServices []*objects.VirtualService
+
+	// Held lists, by "type/name", the fields the applier keeps as the
+	// controller has them: those of a rule CRD that is not (or no longer)
+	// accepted (see rules.go).
+	Held map[string][]string `json:",omitempty"`
 }
 
 // Member is one Service of an owner with the inputs its pools need.

@@ -1,8 +1,10 @@
 // Package v1alpha1 holds the Go types of AKO's ako.vmware.com/v1alpha1
-// custom resources vipgate serves, so manifests written for older AKO
-// releases apply unchanged. AviInfraSetting here has exactly the schema of
-// v1beta1 (the stored version): the API server converts between them by
-// changing apiVersion alone, and vipgate reads v1beta1.
+// custom resources vipgate serves (AviInfraSetting, HostRule, HTTPRule), so
+// manifests written for older AKO releases apply unchanged. Their schemas
+// are v1beta1's (the stored version): AKO documents no schema change between
+// the two, and one schema means an object written at one version reads back
+// whole at the other, with no conversion webhook. vipgate reads and judges
+// v1beta1 only.
 // +kubebuilder:object:generate=true
 // +groupName=ako.vmware.com
 package v1alpha1

@@ -168,6 +168,12 @@ func TestRBACLeastPrivilege(t *testing.T) {
 			"networking.k8s.io/ingressclasses":       {"get", "list", "watch"},
 			"ako.vmware.com/aviinfrasettings":        {"get", "list", "watch"},
 			"ako.vmware.com/aviinfrasettings/status": {"patch"},
+			"ako.vmware.com/hostrules":               {"get", "list", "watch"},
+			"ako.vmware.com/httprules":               {"get", "list", "watch"},
+			"ako.vmware.com/l4rules":                 {"get", "list", "watch"},
+			"ako.vmware.com/hostrules/status":        {"patch"},
+			"ako.vmware.com/httprules/status":        {"patch"},
+			"ako.vmware.com/l4rules/status":          {"patch"},
 			"cert-manager.io/certificates":           {"get", "list", "watch"},
 			"events.k8s.io/events":                   {"create", "patch"},
 		}

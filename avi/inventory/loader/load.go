@@ -36,7 +36,8 @@ const (
 // Load reads the controller's view vipgate's rules need: the cloud named by
 // ControllerSettings.cloudName (type, IPAM type and networks), the cloud's networks with
 // subnets and static VIP ranges, its SE groups with labels, and every VsVip's
-// addresses. Collections are read in pages, so 10k VsVips are ~50 requests.
+// addresses, and the objects rule CRDs may name (loadRefs). Collections are
+// read in pages, so 10k VsVips are ~50 requests.
 func Load(ctx context.Context, c avi.Client, s *config.Settings) (*inventory.Snapshot, error) {
 	start := time.Now()
 	snap := &inventory.Snapshot{
@@ -60,6 +61,9 @@ func Load(ctx context.Context, c avi.Client, s *config.Settings) (*inventory.Sna
 	}
 	// VIPs in use: all tenants when the user may see them, else our tenant.
 	if err := loadVsVips(ctx, c, snap); err != nil {
+		return nil, err
+	}
+	if err := loadRefs(ctx, c, snap); err != nil {
 		return nil, err
 	}
 	snap.FetchedAt = time.Now()

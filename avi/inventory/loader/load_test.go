@@ -280,3 +280,47 @@ func TestLoadIPAMType(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadRefs reads the objects rule CRDs may name, with the field that
+// decides their use, in the admin tenant and in another tenant.
+func TestLoadRefs(t *testing.T) {
+	seed := avisim.DemoSeed()
+	seed.Tenants = append(seed.Tenants, "team-a")
+	_, c, s := connect(t, seed)
+	waf := map[string]any{"name": "team-waf", "waf_profile_ref": "/api/wafprofile/?name=System-WAF-Profile"}
+	if err := c.Create(context.Background(), "wafpolicy", waf, "team-a", nil); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := loader.Load(context.Background(), c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		typ, tenant, name, kind string
+		found                   bool
+	}{
+		{"wafpolicy", "admin", "demo-waf", "", true},
+		{"wafpolicy", "team-a", "demo-waf", "", true}, // admin's are shared
+		{"wafpolicy", "team-a", "team-waf", "", true},
+		{"wafpolicy", "admin", "team-waf", "", false}, // a tenant's are not
+		{"applicationprofile", "admin", "demo-http", inventory.AppProfileTypeHTTP, true},
+		{"applicationprofile", "admin", "System-L4-Application", inventory.AppProfileTypeL4, true},
+		{"applicationprofile", "admin", "System-SSL-Application", inventory.AppProfileTypeSSL, true},
+		{"networkprofile", "admin", "System-UDP-Fast-Path", inventory.NetProfileTypeUDPFastPath, true},
+		{"healthmonitor", "admin", "System-HTTP", "HEALTH_MONITOR_HTTP", true},
+		{"applicationpersistenceprofile", "admin", "System-Persistence-Client-IP", "PERSISTENCE_TYPE_CLIENT_IP_ADDRESS", true},
+		{"sslkeyandcertificate", "admin", "System-Default-Cert", inventory.CertTypeVirtualService, true},
+		{"pkiprofile", "admin", "none", "", false},
+	} {
+		o, found, known := snap.Ref(tc.typ, tc.tenant, tc.name)
+		if !known || found != tc.found || o.Kind != tc.kind {
+			t.Errorf("Ref(%s, %s, %s) = %+v found %v known %v, want kind %q found %v", tc.typ, tc.tenant, tc.name, o, found, known, tc.kind, tc.found)
+		}
+	}
+	if got := snap.RefNames("applicationprofile", "team-a", "", inventory.AppProfileTypeHTTP); fmt.Sprint(got) != "[System-HTTP System-Secure-HTTP demo-http]" {
+		t.Errorf("HTTP application profiles = %v", got)
+	}
+	if len(snap.Refs) != len(inventory.RefTypes) {
+		t.Errorf("loaded %d types, want %d", len(snap.Refs), len(inventory.RefTypes))
+	}
+}
