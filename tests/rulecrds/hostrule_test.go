@@ -278,7 +278,7 @@ func TestHostRuleRejectedAfterControllerChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	harness.Eventually(t, "the new path's pool, with the held WAF policy kept", func() string {
-		if simObject(sim, "pool", "demo--"+host+"_v2-"+ns+"-shop") == nil {
+		if simObject(sim, "pool", "demo--"+ns+"-"+host+"_v2-shop") == nil {
 			return "no pool for /v2"
 		}
 		vs := simObject(sim, "virtualservice", child)
