@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 
+	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/rules"
 )
@@ -17,6 +19,8 @@ type checkCase struct {
 	name        string
 	settings    func(*config.Settings)
 	noInventory bool
+	// inventory edits the test inventory (a copy) before the run.
+	inventory func(*inventory.Snapshot)
 	// classes are the IngressClasses besides the set's; nil: the chart's avi-lb, default.
 	classes   []networkingv1.IngressClass
 	manifests string
@@ -57,6 +61,9 @@ func runCase(t *testing.T, tc checkCase) {
 	var inv = demoInventory(t)
 	if tc.noInventory {
 		inv = nil
+	}
+	if tc.inventory != nil {
+		tc.inventory(inv)
 	}
 	classes := tc.classes
 	if classes == nil {
@@ -497,5 +504,62 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		if strings.Contains(out.String(), leak) {
 			t.Errorf("output quotes the Secret's data (%q):\n%s", leak, out.String())
 		}
+	}
+}
+
+// withWAF gives the inventory the WAF policies of the admin tenant (and
+// nothing else of the types rule CRDs name, so those checks fail open).
+func withWAF(names ...string) func(*inventory.Snapshot) {
+	return func(s *inventory.Snapshot) {
+		t := inventory.RefTable{}
+		for _, n := range names {
+			t.Add(inventory.AdminTenant, n, inventory.RefObject{})
+		}
+		s.Refs = map[string]inventory.RefTable{inventory.TypeWAFPolicy: t}
+	}
+}
+
+const hostRuleYAML = `apiVersion: ako.vmware.com/v1beta1
+kind: HostRule
+metadata:
+  name: %s
+  namespace: shop
+spec:
+  virtualhost:
+    fqdn: %s
+    wafPolicy: %s
+`
+
+func TestRuleCRDs(t *testing.T) {
+	for _, tc := range []checkCase{{
+		name:      "a HostRule naming a WAF policy the controller lacks is refused; an existing one passes",
+		inventory: withWAF("demo-waf"),
+		manifests: fmt.Sprintf(hostRuleYAML, "bad", "a.example.com", "nope") + "---\n" + fmt.Sprintf(hostRuleYAML, "good", "b.example.com", "demo-waf"),
+		want: []string{
+			`set.yaml:1: Warning: spec.virtualhost.fqdn: no Ingress of vipgate serves host a.example.com yet; the rule applies once one does`,
+			`set.yaml:1: HostRule.ako.vmware.com "bad" is invalid: spec.virtualhost.wafPolicy: Invalid value: "nope": no WAF policy named "nope" exists on the controller in tenant "admin"; create it there first, or name an existing one (demo-waf)`,
+			`set.yaml:11: Warning: spec.virtualhost.fqdn: no Ingress of vipgate serves host b.example.com yet; the rule applies once one does`,
+			"2 objects checked, 1 refused, 2 warnings, 0 skipped",
+		},
+	}, {
+		name:      "two HostRules for one FQDN: the second is refused (v1alpha1 read as v1beta1)",
+		inventory: withWAF("demo-waf"),
+		manifests: fmt.Sprintf(hostRuleYAML, "one", "a.example.com", "demo-waf") + "---\n" +
+			strings.Replace(fmt.Sprintf(hostRuleYAML, "two", "a.example.com", "demo-waf"), "v1beta1", "v1alpha1", 1),
+		want: []string{
+			`set.yaml:1: Warning: spec.virtualhost.fqdn: no Ingress of vipgate serves host a.example.com yet; the rule applies once one does`,
+			`set.yaml:11: Warning: spec.virtualhost.fqdn: no Ingress of vipgate serves host a.example.com yet; the rule applies once one does`,
+			`set.yaml:11: HostRule.ako.vmware.com "two" is invalid: spec.virtualhost.fqdn: Invalid value: "a.example.com": HostRule shop/one already holds this host (as its fqdn); a host takes one HostRule, so edit that one, or delete it first`,
+			"2 objects checked, 1 refused, 2 warnings, 0 skipped",
+		},
+	}, {
+		name:      "a Service naming an L4Rule the set lacks",
+		manifests: svcYAML("shop", "web", "", ako("l4rule")+"=missing"),
+		want: []string{
+			`set.yaml:1: Warning: metadata.annotations[ako.vmware.com/l4rule]: L4Rule shop/missing does not exist; the Service gets vipgate's defaults until it does`,
+			"1 objects checked, 0 refused, 1 warnings, 0 skipped",
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) { runCase(t, tc) })
 	}
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/cluster"
 	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1alpha2"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/reconcile"
@@ -139,6 +140,7 @@ func scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(v1beta1.AddToScheme(s))
+	utilruntime.Must(v1alpha2.AddToScheme(s))
 	return s
 }
 
@@ -225,6 +227,8 @@ func webhookSays(t *testing.T, objs []Object, target Object, classes []networkin
 		case *Certificate:
 			certs = append(certs, v)
 			continue
+		case *v1beta1.HostRule, *v1beta1.HTTPRule, *v1alpha2.L4Rule:
+			obj = v.(client.Object).DeepCopyObject().(client.Object)
 		default:
 			continue
 		}
@@ -268,6 +272,21 @@ func webhookSays(t *testing.T, objs []Object, target Object, classes []networkin
 		res = rules.ValidateAviInfraSetting(v, env)
 		if !res.Allowed() {
 			err = apierrors.NewInvalid(AviInfraSettingGK, v.Name, res.Errors)
+		}
+	case *v1beta1.HostRule:
+		res = rules.ValidateHostRule(v, nil, env)
+		if !res.Allowed() {
+			err = apierrors.NewInvalid(HostRuleGK, v.Name, res.Errors)
+		}
+	case *v1beta1.HTTPRule:
+		res = rules.ValidateHTTPRule(v, nil, env)
+		if !res.Allowed() {
+			err = apierrors.NewInvalid(HTTPRuleGK, v.Name, res.Errors)
+		}
+	case *v1alpha2.L4Rule:
+		res = rules.ValidateL4Rule(v, nil, env)
+		if !res.Allowed() {
+			err = apierrors.NewInvalid(L4RuleGK, v.Name, res.Errors)
 		}
 	default:
 		t.Fatalf("webhookSays: %s is not judged by a webhook", target.Ref())

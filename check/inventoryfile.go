@@ -42,6 +42,25 @@ type InventoryFile struct {
 	VIPsInUse []InventoryVIP `json:"vipsInUse"`
 	// VsVips lists every VsVip by name and tenant (Avi names held).
 	VsVips []InventoryVsVip `json:"vsVips"`
+	// LicenseTier is the controller's default license tier.
+	LicenseTier string `json:"licenseTier,omitempty"`
+	// References are the objects HostRules, HTTPRules and L4Rules may name,
+	// per type; a type not listed could not be read (its checks warn).
+	References []InventoryRefType `json:"references,omitempty"`
+}
+
+// InventoryRefType is one type of Snapshot.Refs.
+type InventoryRefType struct {
+	Type    string         `json:"type"`
+	Objects []InventoryRef `json:"objects"`
+}
+
+// InventoryRef is one object of a RefTable.
+type InventoryRef struct {
+	Tenant    string `json:"tenant"`
+	Name      string `json:"name"`
+	Kind      string `json:"kind,omitempty"`
+	CreatedBy string `json:"createdBy,omitempty"`
 }
 
 // InventoryCloud is inventory.Cloud.
@@ -50,6 +69,11 @@ type InventoryCloud struct {
 	UUID         string   `json:"uuid,omitempty"`
 	Type         string   `json:"type"`
 	IPAMNetworks []string `json:"ipamNetworks,omitempty"`
+	// IPAMType decides whether admission checks static ranges (the
+	// controller's IPAM) or only subnets (a provider's).
+	IPAMType       string   `json:"ipamType,omitempty"`
+	GCPNetworkVIPs bool     `json:"gcpNetworkVIPs,omitempty"`
+	DNSDomains     []string `json:"dnsDomains,omitempty"`
 }
 
 // InventoryNetwork is inventory.Network.
@@ -102,8 +126,10 @@ func EncodeInventory(s *inventory.Snapshot, controller, tenant string) *Inventor
 	f := &InventoryFile{
 		Kind: InventoryKind, Version: InventoryVersion,
 		FetchedAt: s.FetchedAt.UTC(), Controller: controller, Tenant: tenant,
-		Cloud:    InventoryCloud{Name: s.Cloud.Name, UUID: s.Cloud.UUID, Type: s.Cloud.Type, IPAMNetworks: slices.Clone(s.Cloud.IPAMNetworks)},
+		Cloud: InventoryCloud{Name: s.Cloud.Name, UUID: s.Cloud.UUID, Type: s.Cloud.Type, IPAMNetworks: slices.Clone(s.Cloud.IPAMNetworks),
+			IPAMType: s.Cloud.IPAMType, GCPNetworkVIPs: s.Cloud.GCPNetworkVIPs, DNSDomains: slices.Clone(s.Cloud.DNSDomains)},
 		Networks: []InventoryNetwork{}, SEGroups: []InventorySEGroup{}, VIPsInUse: []InventoryVIP{}, VsVips: []InventoryVsVip{},
+		LicenseTier: s.LicenseTier, References: encodeRefs(s.Refs),
 	}
 	for _, n := range s.Networks {
 		out := InventoryNetwork{Name: n.Name, UUID: n.UUID, AvailabilityZone: n.AvailabilityZone}
@@ -139,6 +165,28 @@ func EncodeInventory(s *inventory.Snapshot, controller, tenant string) *Inventor
 		return strings.Compare(a.Tenant, b.Tenant)
 	})
 	return f
+}
+
+// encodeRefs lists the reference tables sorted by type, tenant and name.
+func encodeRefs(refs map[string]inventory.RefTable) []InventoryRefType {
+	var out []InventoryRefType
+	for typ, table := range refs {
+		t := InventoryRefType{Type: typ, Objects: []InventoryRef{}}
+		for tenant, objs := range table {
+			for name, o := range objs {
+				t.Objects = append(t.Objects, InventoryRef{Tenant: tenant, Name: name, Kind: o.Kind, CreatedBy: o.CreatedBy})
+			}
+		}
+		slices.SortFunc(t.Objects, func(a, b InventoryRef) int {
+			if c := strings.Compare(a.Tenant, b.Tenant); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Name, b.Name)
+		})
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b InventoryRefType) int { return strings.Compare(a.Type, b.Type) })
+	return out
 }
 
 func holder(h inventory.Holder) InventoryHolder {
@@ -190,11 +238,13 @@ func ReadInventory(r io.Reader) (*inventory.Snapshot, *InventoryFile, error) {
 func (f *InventoryFile) Snapshot() (*inventory.Snapshot, error) {
 	s := &inventory.Snapshot{
 		FetchedAt: f.FetchedAt,
-		Cloud:     inventory.Cloud{Name: f.Cloud.Name, UUID: f.Cloud.UUID, Type: f.Cloud.Type, IPAMNetworks: slices.Clone(f.Cloud.IPAMNetworks)},
-		Networks:  map[string]*inventory.Network{},
-		SEGroups:  map[string]inventory.SEGroup{},
-		InUse:     map[netip.Addr]inventory.Holder{},
-		VsVips:    map[string][]inventory.Holder{},
+		Cloud: inventory.Cloud{Name: f.Cloud.Name, UUID: f.Cloud.UUID, Type: f.Cloud.Type, IPAMNetworks: slices.Clone(f.Cloud.IPAMNetworks),
+			IPAMType: f.Cloud.IPAMType, GCPNetworkVIPs: f.Cloud.GCPNetworkVIPs, DNSDomains: slices.Clone(f.Cloud.DNSDomains)},
+		LicenseTier: f.LicenseTier,
+		Networks:    map[string]*inventory.Network{},
+		SEGroups:    map[string]inventory.SEGroup{},
+		InUse:       map[netip.Addr]inventory.Holder{},
+		VsVips:      map[string][]inventory.Holder{},
 	}
 	for i, n := range f.Networks {
 		if n.Name == "" {
@@ -239,6 +289,22 @@ func (f *InventoryFile) Snapshot() (*inventory.Snapshot, error) {
 			return nil, fmt.Errorf("vsVips[%d]: name is missing", i)
 		}
 		s.VsVips[v.Name] = append(s.VsVips[v.Name], inventory.Holder{VsVip: v.Name, CreatedBy: v.CreatedBy, Tenant: v.Tenant, ClusterID: v.ClusterID, Owner: v.Owner})
+	}
+	for i, t := range f.References {
+		if t.Type == "" {
+			return nil, fmt.Errorf("references[%d]: type is missing", i)
+		}
+		if s.Refs == nil {
+			s.Refs = map[string]inventory.RefTable{}
+		}
+		table := inventory.RefTable{}
+		for j, o := range t.Objects {
+			if o.Name == "" || o.Tenant == "" {
+				return nil, fmt.Errorf("references[%d].objects[%d]: tenant and name are required", i, j)
+			}
+			table.Add(o.Tenant, o.Name, inventory.RefObject{Kind: o.Kind, CreatedBy: o.CreatedBy})
+		}
+		s.Refs[t.Type] = table
 	}
 	s.ComputeFree()
 	return s, nil

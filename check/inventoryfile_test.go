@@ -18,7 +18,15 @@ import (
 func TestInventoryRoundTrip(t *testing.T) {
 	snap := &inventory.Snapshot{
 		FetchedAt: time.Date(2026, 3, 1, 11, 0, 0, 0, time.FixedZone("CET", 3600)),
-		Cloud:     inventory.Cloud{Name: "Default-Cloud", UUID: "cloud-1", Type: inventory.CloudAWS, IPAMNetworks: []string{"a", "b"}},
+		Cloud: inventory.Cloud{Name: "Default-Cloud", UUID: "cloud-1", Type: inventory.CloudAWS, IPAMNetworks: []string{"a", "b"},
+			IPAMType: inventory.IPAMAWS, DNSDomains: []string{"apps.example.com"}},
+		LicenseTier: "ENTERPRISE",
+		// A type listed with no objects is known to be empty; one not listed is unknown.
+		Refs: map[string]inventory.RefTable{
+			inventory.TypeWAFPolicy:          {"admin": {"waf-a": {}}, "t1": {"waf-t": {CreatedBy: "admin-tool"}}},
+			inventory.TypeApplicationProfile: {"admin": {"System-HTTP": {Kind: inventory.AppProfileTypeHTTP}}},
+			inventory.TypeICAPProfile:        {},
+		},
 		Networks: map[string]*inventory.Network{
 			"b": {Name: "b", UUID: "network-b", AvailabilityZone: "us-east-1b", Subnets: []inventory.Subnet{
 				{Prefix: netip.MustParsePrefix("10.2.0.0/24"), VIPRanges: []inventory.Range{{Begin: netip.MustParseAddr("10.2.0.10"), End: netip.MustParseAddr("10.2.0.12")}}},
