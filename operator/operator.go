@@ -55,6 +55,10 @@ type Options struct {
 
 	MetricsAddr string
 	HealthAddr  string
+	// PprofAddr serves net/http/pprof (heap and CPU profiles) when not
+	// empty; off by default, since profiles show internals to whoever can
+	// reach the port.
+	PprofAddr string
 
 	LeaderElect      bool
 	LeaderElectionID string
@@ -208,6 +212,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 		Scheme:                  Scheme(),
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:  o.HealthAddr,
+		PprofBindAddress:        o.PprofAddr,
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        o.LeaderElectionID,
 		LeaderElectionNamespace: o.Namespace,

@@ -40,6 +40,7 @@ func run() int {
 		certDir        = flag.String("webhook-cert-dir", "/etc/vipgate/webhook-certs", "folder with tls.crt and tls.key; reloaded when they change")
 		metricsAddr    = flag.String("metrics-bind-address", ":8080", "metrics address; 0 disables")
 		healthAddr     = flag.String("health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+		pprofAddr      = flag.String("pprof-bind-address", "", "address of net/http/pprof (/debug/pprof/heap, /debug/pprof/profile); empty disables")
 		leaderElect    = flag.Bool("leader-elect", true, "elect one replica to reconcile; every replica serves webhooks")
 		staleAfter     = flag.Duration("inventory-stale-after", 3*time.Minute, "age past which controller-dependent admission checks fail open with a warning")
 		invInterval    = flag.Duration("inventory-interval", time.Minute, "periodic refresh of the controller inventory (it is also refreshed after each write)")
@@ -106,6 +107,7 @@ func run() int {
 		WebhookCertDir:      *certDir,
 		MetricsAddr:         *metricsAddr,
 		HealthAddr:          *healthAddr,
+		PprofAddr:           *pprofAddr,
 		LeaderElect:         *leaderElect,
 		InventoryStaleAfter: *staleAfter,
 		InventoryInterval:   *invInterval,

@@ -58,9 +58,11 @@ func BenchmarkBurst(b *testing.B) {
 		}
 	}
 	watch := watchStatus(b, &corev1.Service{}, prefixes...)
+	meter := newCPUMeter(b, p)
 	b.ResetTimer()
 	for _, n := range sizes {
 		var retries atomic.Int64
+		cpu0 := meter.sample()
 		t0 := time.Now()
 		err := parallel(clients, n, func(i int) error {
 			return pbCreate(ctx, pbService(pbNS(i), fmt.Sprintf("ref%d-%d", n, i), true), &retries)
@@ -69,10 +71,13 @@ func BenchmarkBurst(b *testing.B) {
 			b.Fatalf("reference burst: %v", err)
 		}
 		ref := time.Since(t0)
+		refCPU, refByProc := meter.since(cpu0)
 		p.waitIdle(b, sim.calls, 0, time.Minute)
 
 		sim.ResetCounts()
 		prefix := fmt.Sprintf("vip%d-", n)
+		cpu := p.profile(b, fmt.Sprintf("cpu-burst%d", n), "cpu")
+		cpu0 = meter.sample()
 		t0 = time.Now()
 		err = parallel(clients, n, func(i int) error {
 			return pbCreate(ctx, pbService(pbNS(i), fmt.Sprintf("%s%d", prefix, i), false), &retries)
@@ -83,6 +88,8 @@ func BenchmarkBurst(b *testing.B) {
 		created := time.Since(t0)
 		vip := watch.waitN(b, prefix, n, waitLimit(n)).Sub(t0)
 		p.waitIdle(b, sim.calls, 0, waitLimit(n))
+		vipCPU, vipByProc := meter.since(cpu0)
+		cpu()
 		counts := sim.Counts()
 		gets, writes := 0, 0
 		for k, c := range counts {
@@ -99,9 +106,18 @@ func BenchmarkBurst(b *testing.B) {
 		b.ReportMetric(vip.Seconds()/ref.Seconds(), fmt.Sprintf("burst%d-ratio", n))
 		b.ReportMetric(float64(gets)/float64(n), fmt.Sprintf("burst%d-gets-per-svc", n))
 		b.ReportMetric(float64(writes)/float64(n), fmt.Sprintf("burst%d-writes-per-svc", n))
+		for _, proc := range []string{"apiserver", "vipgate"} {
+			if v, ok := vipByProc[proc]; ok {
+				b.ReportMetric(1000*v/float64(n), fmt.Sprintf("burst%d-%s-cpu-ms-per-svc", n, proc))
+			}
+			if v, ok := refByProc[proc]; ok {
+				b.ReportMetric(1000*v/float64(n), fmt.Sprintf("burst%d-ref-%s-cpu-ms-per-svc", n, proc))
+			}
+		}
 		b.Logf("%d Services by %d clients: reference (class %s) created in %s; vipgate's created in %s, all VIPs after %s (ratio %.2f, goal ≤ 1.3 × ref + 1 s = %.1f s); VIP after create (from the burst's start) p50 %s p99 %s; %d create retries; controller calls %s",
 			n, clients, otherLBClass, ref.Round(time.Millisecond), created.Round(time.Millisecond), vip.Round(time.Millisecond),
 			vip.Seconds()/ref.Seconds(), 1.3*ref.Seconds()+1, lat(0.5), lat(0.99), retries.Load(), fmtCounts(counts))
+		b.Logf("%d Services: CPU used by the reference burst (until created): %s; by vipgate's (until idle): %s", n, refCPU, vipCPU)
 	}
 	b.StopTimer()
 	rss, hwm := p.memMiB(b)
