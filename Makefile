@@ -17,7 +17,7 @@ PROGRESS           := hack/progress.sh --log $(BUILD_LOG)
 
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
 
-.PHONY: all build test unit envtest prereqs generate verify-generate lint demo demo-up bench fuzz clean help
+.PHONY: all build test unit unit-race integration chaos chaos-ci envtest prereqs generate verify-generate lint demo demo-up bench fuzz clean help
 
 all: build
 
@@ -54,15 +54,34 @@ lint: ## gofmt check and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@PROGRESS_TAIL=200 $(PROGRESS) --label "go vet ./..." -- go vet ./...
 
-# Packages that need no API server: everything outside tests/.
-UNIT_PKGS = $(shell go list ./... | grep -v /tests/)
+test: prereqs envtest verify-generate lint unit-race integration chaos-ci ## run every test: unit (-race), integration on a real API server, the bounded chaos run (-race), then each fuzz target briefly
+	@bash hack/fuzz.sh $(FUZZTIME_SHORT) $(FUZZ_WORKERS) $(FUZZ_TARGETS)
+
+# Packages outside tests/ need no API server; tests/ start one per package.
+UNIT_PKGS        = $$(go list ./... | grep -v '/tests/')
+INTEGRATION_PKGS = $$(go list ./tests/... | grep -v '/tests/chaos$$')
 
 unit: ## the fast loop: every test that needs no API server or envtest binaries
 	go test -timeout 10m $(UNIT_PKGS)
 
-test: prereqs envtest verify-generate lint ## run every test on a real API server (builds envtest binaries on first run), then each fuzz target briefly
-	go test $(GO_TEST_FLAGS) ./...
-	@bash hack/fuzz.sh $(FUZZTIME_SHORT) $(FUZZ_WORKERS) $(FUZZ_TARGETS)
+unit-race: ## unit tests (every package outside tests/) with the race detector, as make test runs them
+	go test -race $(GO_TEST_FLAGS) $(UNIT_PKGS)
+
+integration: envtest ## integration and end-to-end tests on a real API server (tests/, the chaos run aside)
+	go test $(GO_TEST_FLAGS) $(INTEGRATION_PKGS)
+
+# The chaos run starts vipgate as processes: the test builds them (with -race
+# when the test runs with it) into .cache/chaos/bin; runs leave their logs,
+# step files and reports in .cache/chaos/run-<seed>-<time>/.
+CHAOS_TIMEOUT ?= 30m
+
+chaos-ci: envtest ## the bounded chaos run of make test: two fixed seeds and one random seed, CHAOS_STEPS (200) steps each, with -race
+	go test -race -count=1 -v -timeout $(CHAOS_TIMEOUT) ./tests/chaos/ 2>&1 | grep -v '^=== \(RUN\|PAUSE\|CONT\)'
+
+CHAOS_STEPS ?= 1000
+
+chaos: prereqs envtest ## a long chaos run: CHAOS_SEED (random unless set), CHAOS_STEPS (1000), CHAOS_CLUSTERS (2); prints the seed, per-invariant counts and "N passed, M failed"
+	CHAOS_SEED=$${CHAOS_SEED:-random} CHAOS_STEPS=$(CHAOS_STEPS) go test -race -count=1 -v -timeout 240m -run '^TestChaosCI$$' ./tests/chaos/ 2>&1 | grep -v '^=== \(RUN\|PAUSE\|CONT\)'
 
 # Native Go fuzz targets, as <package>:<target>. Plain `go test` replays their
 # corpora (testdata/fuzz/<target>/) as regression tests; `make test` fuzzes each
