@@ -227,9 +227,14 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 		// The Secret informer keeps no key material: its transform replaces each
 		// Secret's data by a TLS summary (annotation on the cached copy only,
 		// never written back) that admission judges without an API call.
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Transform: ownership.TransformSecret},
-		}},
+		// Every other cached object loses managedFields and the last-applied
+		// annotation (ownership.TransformCached), which nothing reads.
+		Cache: cache.Options{
+			DefaultTransform: ownership.TransformCached,
+			ByObject: map[client.Object]cache.ByObject{
+				&corev1.Secret{}: {Transform: ownership.TransformSecret},
+			},
+		},
 		// Controller names are fixed and unique within one manager; tests run
 		// several managers in one process, which name validation forbids.
 		Controller: crconfig.Controller{SkipNameValidation: ptr.To(true)},
