@@ -213,28 +213,43 @@ type VsVipChange struct {
 // now, and free addresses counted again. It lets the writes themselves keep
 // the inventory current between collection reads.
 func (s *Snapshot) With(changes []VsVipChange) *Snapshot {
+	// One pass over the addresses in use, not one per change: the writes of
+	// a burst are folded in every few milliseconds while thousands of VIPs
+	// are held. The changes still apply in order (a later change of the same
+	// VsVip replaces what an earlier one added), as if each were applied alone.
+	type key struct{ name, tenant string }
+	changed := make(map[key]bool, len(changes))
+	for _, c := range changes {
+		changed[key{c.Holder.VsVip, c.Holder.Tenant}] = true
+	}
 	out := *s
 	out.InUse = make(map[netip.Addr]Holder, len(s.InUse)+len(changes))
 	for a, h := range s.InUse {
-		out.InUse[a] = h
+		if !changed[key{h.VsVip, h.Tenant}] {
+			out.InUse[a] = h
+		}
 	}
 	out.VsVips = make(map[string][]Holder, len(s.VsVips)+len(changes))
 	for n, hs := range s.VsVips {
 		out.VsVips[n] = hs
 	}
+	added := make(map[key][]netip.Addr, len(changes))
 	for _, c := range changes {
 		name, tenant := c.Holder.VsVip, c.Holder.Tenant
-		for a, h := range out.InUse {
-			if h.VsVip == name && h.Tenant == tenant {
+		k := key{name, tenant}
+		for _, a := range added[k] {
+			if h, ok := out.InUse[a]; ok && h.VsVip == name && h.Tenant == tenant {
 				delete(out.InUse, a)
 			}
 		}
+		added[k] = nil
 		hs := slices.DeleteFunc(slices.Clone(out.VsVips[name]), func(h Holder) bool { return h.Tenant == tenant })
 		if !c.Deleted {
 			hs = append(hs, c.Holder)
 			for _, a := range c.Addrs {
 				out.InUse[a] = c.Holder
 			}
+			added[k] = c.Addrs
 		}
 		if len(hs) == 0 {
 			delete(out.VsVips, name)
