@@ -4,6 +4,8 @@
 package inventory
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strings"
@@ -77,12 +79,36 @@ func (r Range) Contains(a netip.Addr) bool {
 // String renders the range as begin-end, as users see it in messages.
 func (r Range) String() string { return r.Begin.String() + "-" + r.End.String() }
 
-// Size is the number of addresses in the range (capped for huge IPv6 ranges).
+// sizeCap caps Size for huge IPv6 ranges.
+const sizeCap = 1 << 20
+
+// Size is the number of addresses in the range (capped for huge IPv6
+// ranges). It is arithmetic, not a walk: free addresses are counted again
+// each time vipgate's writes are folded into the inventory.
 func (r Range) Size() int {
+	if !r.Begin.IsValid() || !r.End.IsValid() || r.Begin.Is4() != r.End.Is4() {
+		return r.walk()
+	}
+	if r.End.Less(r.Begin) {
+		return 0
+	}
+	b, e := r.Begin.As16(), r.End.As16()
+	bhi, blo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	ehi, elo := binary.BigEndian.Uint64(e[:8]), binary.BigEndian.Uint64(e[8:])
+	lo, borrow := bits.Sub64(elo, blo, 0)
+	if hi, _ := bits.Sub64(ehi, bhi, borrow); hi != 0 || lo >= sizeCap-1 {
+		return sizeCap
+	}
+	return int(lo) + 1
+}
+
+// walk counts the range address by address (what Size did before it was
+// arithmetic; kept for ranges whose ends are not of one family).
+func (r Range) walk() int {
 	n := 0
 	for a := r.Begin; a.IsValid() && a.Compare(r.End) <= 0; a = a.Next() {
 		n++
-		if n >= 1<<20 {
+		if n >= sizeCap {
 			break
 		}
 	}

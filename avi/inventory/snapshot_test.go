@@ -91,3 +91,35 @@ func TestWithMatchesOneByOne(t *testing.T) {
 		}
 	}
 }
+
+// TestRangeSize: the arithmetic size equals the address-by-address count,
+// up to the cap.
+func TestRangeSize(t *testing.T) {
+	a := netip.MustParseAddr
+	tests := []struct {
+		name string
+		r    Range
+		want int
+	}{
+		{"one address", Range{a("10.0.0.1"), a("10.0.0.1")}, 1},
+		{"bench network", Range{a("10.80.0.10"), a("10.80.255.200")}, 65471},
+		{"across octets", Range{a("10.0.0.250"), a("10.0.1.5")}, 12},
+		{"reversed", Range{a("10.0.0.5"), a("10.0.0.1")}, 0},
+		{"top of IPv4", Range{a("255.255.255.250"), a("255.255.255.255")}, 6},
+		{"IPv6", Range{a("fd00::1"), a("fd00::ff")}, 255},
+		{"IPv6 across the low 64 bits", Range{a("fd00::ffff:ffff:ffff:fffe"), a("fd00:0:0:1::1")}, 4},
+		{"huge IPv6 capped", Range{a("fd00::"), a("fd00::ffff:ffff")}, sizeCap},
+		{"mixed families walk", Range{a("255.255.255.254"), a("::1")}, 2},
+		{"invalid begin", Range{netip.Addr{}, a("10.0.0.1")}, 0},
+	}
+	for _, tt := range tests {
+		if got := tt.r.Size(); got != tt.want {
+			t.Errorf("%s: %v.Size() = %d, want %d", tt.name, tt.r, got, tt.want)
+		}
+		if tt.r.Begin.Is4() == tt.r.End.Is4() {
+			if walked := tt.r.walk(); walked != tt.want {
+				t.Errorf("%s: walk = %d, want %d (the table is wrong)", tt.name, walked, tt.want)
+			}
+		}
+	}
+}
