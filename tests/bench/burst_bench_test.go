@@ -77,6 +77,7 @@ func BenchmarkBurst(b *testing.B) {
 		sim.ResetCounts()
 		prefix := fmt.Sprintf("vip%d-", n)
 		cpu := p.profile(b, fmt.Sprintf("cpu-burst%d", n), "cpu")
+		apiCPU := apiserverProfile(b, dir, fmt.Sprintf("cpu-apiserver-burst%d", n))
 		cpu0 = meter.sample()
 		t0 = time.Now()
 		err = parallel(clients, n, func(i int) error {
@@ -90,6 +91,7 @@ func BenchmarkBurst(b *testing.B) {
 		p.waitIdle(b, sim.calls, 0, waitLimit(n))
 		vipCPU, vipByProc := meter.since(cpu0)
 		cpu()
+		apiCPU()
 		counts := sim.Counts()
 		gets, writes := 0, 0
 		for k, c := range counts {

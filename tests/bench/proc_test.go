@@ -27,6 +27,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 )
 
 // benchSettingsYAML are the settings of the vipgate process: the demo's,
@@ -423,6 +424,56 @@ func (p *vipgateProc) profile(b *testing.B, name, kind string) (wait func()) {
 	return func() { <-done }
 }
 
+// apiserverProfile saves a CPU profile of the API server (its own
+// /debug/pprof, on by default) into dir as <name>.pprof when BENCH_PPROF is
+// set, for BENCH_PPROF_CPU seconds from now, in the background: the
+// returned func waits for it. A failed profile is logged, never fatal.
+func apiserverProfile(b *testing.B, dir, name string) (wait func()) {
+	b.Helper()
+	if os.Getenv("BENCH_PPROF") == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		hc, err := rest.HTTPClientFor(env.Cfg)
+		if err != nil {
+			b.Logf("profile %s: %v", name, err)
+			return
+		}
+		resp, err := hc.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(env.Cfg.Host, "/"), envInt(b, "BENCH_PPROF_CPU", 30)))
+		if err != nil {
+			b.Logf("profile %s: %v", name, err)
+			return
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("%s: %.200s", resp.Status, data)
+		}
+		path := filepath.Join(dir, name+".pprof")
+		if err == nil {
+			err = os.WriteFile(path, data, 0o600)
+		}
+		if err != nil {
+			b.Logf("profile %s: %v", name, err)
+			return
+		}
+		b.Logf("profile %s: %s", name, path)
+	}()
+	return func() { <-done }
+}
+
+// settledMiB is the process's RSS after it has stayed idle for d more: the
+// runtime returns the memory a burst of work left free in the background,
+// over tens of seconds, so RSS right at idle still holds some of it.
+func (p *vipgateProc) settledMiB(b *testing.B, d time.Duration) float64 {
+	b.Helper()
+	time.Sleep(d)
+	rss, _ := p.memMiB(b)
+	return rss
+}
+
 // memDetail says where the process's memory is, from its runtime gauges:
 // live heap and what the runtime holds besides (for the log next to RSS).
 func (p *vipgateProc) memDetail() string {
@@ -431,7 +482,13 @@ func (p *vipgateProc) memDetail() string {
 		return "runtime gauges: " + err.Error()
 	}
 	mib := func(k string) float64 { return m.runtime[k] / (1 << 20) }
-	return fmt.Sprintf("heap in use %.1f MiB (next GC at %.1f MiB), heap idle %.1f MiB of which released %.1f MiB, stacks %.1f MiB, from the OS %.1f MiB, %.0f goroutines",
+	// RSS is anonymous memory (the heap, stacks) plus the binary's pages
+	// that are resident (file-backed, shared, dropped under pressure).
+	var anon, file float64
+	if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)); err == nil {
+		anon, file = statusKB(data, "RssAnon")/1024, statusKB(data, "RssFile")/1024
+	}
+	return fmt.Sprintf("RSS anonymous %.1f MiB, file-backed %.1f MiB; ", anon, file) + fmt.Sprintf("heap in use %.1f MiB (next GC at %.1f MiB), heap idle %.1f MiB of which released %.1f MiB, stacks %.1f MiB, from the OS %.1f MiB, %.0f goroutines",
 		mib("go_memstats_heap_inuse_bytes"), mib("go_memstats_next_gc_bytes"), mib("go_memstats_heap_idle_bytes"), mib("go_memstats_heap_released_bytes"),
 		mib("go_memstats_stack_inuse_bytes"), mib("go_memstats_sys_bytes"), m.runtime["go_goroutines"])
 }

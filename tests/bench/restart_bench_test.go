@@ -98,8 +98,11 @@ func BenchmarkRestart(b *testing.B) {
 	ingsAt := ings.waitN(b, "ing-", nIng, waitLimit(nIng)).Sub(t1)
 	p1.waitIdle(b, sim.calls, 0, waitLimit(nSvc+nIng))
 	rss1, hwm1 := p1.memMiB(b)
-	cpu()
+	settle := time.Duration(envInt(b, "BENCH_SETTLE_S", 30)) * time.Second
 	b.Logf("populated, idle: %s", p1.memDetail())
+	rss1s := p1.settledMiB(b, settle)
+	cpu()
+	b.Logf("populated, %s after idle: %s", settle, p1.memDetail())
 	p1.profile(b, "heap-populated", "heap")
 	b.Logf("populated: %d Secrets; %d Services all with VIPs after %s; %d Ingresses all with status after %s; %d create retries; vipgate idle at RSS %.1f MiB (peak %.1f MiB)",
 		nSec, nSvc, svcsAt.Round(time.Millisecond), nIng, ingsAt.Round(time.Millisecond), retries.Load(), rss1, hwm1)
@@ -145,6 +148,8 @@ func BenchmarkRestart(b *testing.B) {
 	}
 	rss2, hwm2 := p2.memMiB(b)
 	b.Logf("restarted, idle: %s", p2.memDetail())
+	rss2s := p2.settledMiB(b, settle)
+	b.Logf("restarted, %s after idle: %s", settle, p2.memDetail())
 	p2.profile(b, "heap-restarted", "heap")
 	var pagesText strings.Builder
 	for _, t := range ownedTypes {
@@ -156,6 +161,7 @@ func BenchmarkRestart(b *testing.B) {
 	b.ReportMetric(float64(nSec), "secrets")
 	b.ReportMetric(rss1, "mem-rss-MiB")
 	b.ReportMetric(hwm1, "mem-hwm-MiB")
+	b.ReportMetric(rss1s, "mem-settled-rss-MiB")
 	b.ReportMetric(ready.Seconds(), "restart-ready-s")
 	b.ReportMetric(idleAfter.Seconds(), "restart-idle-s")
 	b.ReportMetric(float64(calls), "restart-calls")
@@ -166,6 +172,7 @@ func BenchmarkRestart(b *testing.B) {
 	b.ReportMetric(float64(sim.Writes()), "restart-writes")
 	b.ReportMetric(rss2, "restart-rss-MiB")
 	b.ReportMetric(hwm2, "restart-hwm-MiB")
+	b.ReportMetric(rss2s, "restart-settled-rss-MiB")
 	b.Logf("restart: CPU used until idle (vipgate from its start, the others from its readiness): %s", used)
 	b.Logf("restart: ready after %s, idle after %s (reconciles %v); controller calls %s; %d of the reads of owned types were of one object; %d writes; collection pages of owned types: %stotal %d; RSS %.1f MiB (peak %.1f MiB)",
 		ready.Round(time.Millisecond), idleAfter.Round(time.Millisecond), idle.reconciles, fmtCounts(counts), single, sim.Writes(), pagesText.String(), totalPages, rss2, hwm2)
