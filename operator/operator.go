@@ -283,6 +283,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 			return nil, fmt.Errorf("starting informer for %T: %w", obj, err)
 		}
 	}
+	if err := mgr.Add(&memTrimmer{Log: mgr.GetLogger().WithName("memory")}); err != nil {
+		return nil, err
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err
 	}
