@@ -10,7 +10,8 @@ import (
 )
 
 // memTrimmer returns to the operating system the memory a burst of work
-// left behind, once the process has gone quiet. vipgate's work comes in
+// left behind, once the process has gone quiet (one collection and release,
+// debug.FreeOSMemory, at most once per MinGap). vipgate's work comes in
 // bursts (start-up, a full resync, thousands of objects created at once)
 // that decode far more than it keeps; afterwards it allocates so little that
 // the next collection can be minutes away (the runtime forces one every two
@@ -35,26 +36,32 @@ type memTrimmer struct {
 type heapSample struct {
 	// allocated is the bytes allocated since the process started.
 	allocated uint64
-	// live is the heap the last collection found reachable.
+	// live is the heap the last collection found reachable (for the log).
 	live uint64
 	// held is the heap's objects (live or garbage) and its free memory not
 	// yet returned to the operating system.
 	held uint64
 }
 
-// minExcess is the least memory held beyond the live heap worth a trim.
-const minExcess = 32 << 20
+// The thresholds of worthTrimming.
+const (
+	// minBurst is the least allocated since the last trim worth one: less
+	// leaves little garbage behind.
+	minBurst = 64 << 20
+	// maxQuiet is the most allocated in one interval of a quiet process.
+	maxQuiet = 16 << 20
+)
 
-// worthTrimming says whether, between two samples one interval apart, the
-// process was quiet (it allocated less than an eighth of what a trim would
-// return, so the memory would not be taken back at once) and holds at
-// least minExcess beyond its live heap.
-func worthTrimming(prev, cur heapSample) bool {
-	if cur.held <= cur.live {
-		return false
-	}
-	excess := cur.held - cur.live
-	return excess >= minExcess && cur.allocated-prev.allocated < excess/8
+// worthTrimming says whether a trim is due: since the last one (or the
+// start, when allocatedAtTrim is 0) the process allocated at least minBurst,
+// and in the last interval (prev to cur) it was quiet, allocating less than
+// maxQuiet and less than an eighth of the burst. The live heap of the last
+// collection is no guide: that collection often ran in the middle of the
+// burst, when much more was reachable than after it.
+func worthTrimming(prev, cur heapSample, allocatedAtTrim uint64) bool {
+	burst := cur.allocated - allocatedAtTrim
+	recent := cur.allocated - prev.allocated
+	return burst >= minBurst && recent < maxQuiet && recent < burst/8
 }
 
 var heapMetrics = []string{
@@ -97,19 +104,20 @@ func (m *memTrimmer) Start(ctx context.Context) error {
 	defer tick.Stop()
 	prev := m.read()
 	var last time.Time
+	var atTrim uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case now := <-tick.C:
 			cur := m.read()
-			if now.Sub(last) >= m.MinGap && worthTrimming(prev, cur) {
+			if now.Sub(last) >= m.MinGap && worthTrimming(prev, cur, atTrim) {
 				m.trim()
 				last = now
 				after := m.read()
 				m.Log.V(1).Info("returned memory to the operating system after a burst of work",
-					"heldMiB", cur.held>>20, "liveMiB", cur.live>>20, "heldAfterMiB", after.held>>20)
-				cur = after
+					"allocatedMiB", (cur.allocated-atTrim)>>20, "heldMiB", cur.held>>20, "heldAfterMiB", after.held>>20, "liveMiB", after.live>>20)
+				cur, atTrim = after, after.allocated
 			}
 			prev = cur
 		}

@@ -16,17 +16,19 @@ func TestWorthTrimming(t *testing.T) {
 	tests := []struct {
 		name      string
 		prev, cur heapSample
+		atTrim    uint64
 		want      bool
 	}{
-		{"quiet, 100 MiB held beyond 50 MiB live", heapSample{allocated: 1000 * mib}, heapSample{allocated: 1002 * mib, live: 50 * mib, held: 150 * mib}, true},
-		{"busy: allocated more than an eighth of the excess", heapSample{allocated: 1000 * mib}, heapSample{allocated: 1013 * mib, live: 50 * mib, held: 150 * mib}, false},
-		{"just under an eighth", heapSample{allocated: 1000 * mib}, heapSample{allocated: 1000*mib + 100*mib/8 - 1, live: 50 * mib, held: 150 * mib}, true},
-		{"too little to return", heapSample{allocated: 1000 * mib}, heapSample{allocated: 1000 * mib, live: 50 * mib, held: 50*mib + minExcess - 1}, false},
-		{"exactly the minimum", heapSample{allocated: 1000 * mib}, heapSample{allocated: 1000 * mib, live: 50 * mib, held: 50*mib + minExcess}, true},
-		{"live above held (a collection in progress)", heapSample{}, heapSample{live: 80 * mib, held: 60 * mib}, false},
+		{"quiet after 1,000 MiB since start", heapSample{allocated: 1000 * mib}, heapSample{allocated: 1002 * mib}, 0, true},
+		{"quiet after 100 MiB since the last trim", heapSample{allocated: 1000 * mib}, heapSample{allocated: 1001 * mib}, 901 * mib, true},
+		{"too little since the last trim", heapSample{allocated: 1000 * mib}, heapSample{allocated: 1000 * mib}, 1000*mib - minBurst + 1, false},
+		{"exactly the least burst", heapSample{allocated: 1000 * mib}, heapSample{allocated: 1000 * mib}, 1000*mib - minBurst, true},
+		{"busy: maxQuiet in the interval", heapSample{allocated: 1000 * mib}, heapSample{allocated: 1000*mib + maxQuiet}, 0, false},
+		{"just under maxQuiet", heapSample{allocated: 1000 * mib}, heapSample{allocated: 1000*mib + maxQuiet - 1}, 0, true},
+		{"busy relative to the burst: an eighth of it in the interval", heapSample{allocated: 1000 * mib}, heapSample{allocated: 1010 * mib}, 930 * mib, false},
 	}
 	for _, tt := range tests {
-		if got := worthTrimming(tt.prev, tt.cur); got != tt.want {
+		if got := worthTrimming(tt.prev, tt.cur, tt.atTrim); got != tt.want {
 			t.Errorf("%s: worthTrimming = %v, want %v", tt.name, got, tt.want)
 		}
 	}
@@ -35,14 +37,14 @@ func TestWorthTrimming(t *testing.T) {
 // TestMemTrimmer: a quiet process holding garbage is trimmed; a busy one is
 // not; nor is a quiet one again within MinGap of its last trim.
 func TestMemTrimmer(t *testing.T) {
-	quiet := heapSample{allocated: 0, live: 50 * mib, held: 150 * mib}
 	samples := []heapSample{
-		{allocated: 0, live: 50 * mib, held: 60 * mib}, // at start
-		quiet, // tick 1: quiet, 100 MiB held beyond live: trim
-		{allocated: 0, live: 50 * mib, held: 50 * mib},          // read after the trim
-		{allocated: 200 * mib, live: 50 * mib, held: 150 * mib}, // tick 2: busy
-		{allocated: 200 * mib, live: 50 * mib, held: 150 * mib}, // tick 3: quiet again: trim unless within MinGap
-		{allocated: 200 * mib, live: 50 * mib, held: 50 * mib},  // read after a trim
+		{allocated: 500 * mib}, // at start
+		{allocated: 501 * mib}, // tick 1: quiet after 501 MiB: trim
+		{allocated: 501 * mib}, // read after the trim
+		{allocated: 700 * mib}, // tick 2: busy
+		{allocated: 701 * mib}, // tick 3: quiet after 200 MiB: trim unless within MinGap
+		{allocated: 701 * mib}, // read after a trim
+		{allocated: 702 * mib}, // tick 4: quiet, but 1 MiB since the last trim (or 201 without one: within MinGap)
 	}
 	for _, tt := range []struct {
 		gap   time.Duration
