@@ -102,7 +102,7 @@ fuzz: ## run each fuzz target for FUZZTIME (10m); a failing input lands in <pack
 # BENCHMARKS=... Sizes: BENCH_BURSTS (1000,10000), BENCH_SERVICES (10000),
 # BENCH_INGRESSES (5000), BENCH_SECRETS (20000), BENCH_CLIENTS (50);
 # BENCHMARKS_ONLY=1 skips the micro-benchmarks of avisim and rules.
-BENCHMARKS ?= Admission Burst L7Ingresses Restart
+BENCHMARKS ?= Admission HostRuleAdmission Burst L7Ingresses Restart
 BENCH_OUT  := .cache/bench.txt
 
 bench: envtest build ## run the benchmarks and print a table of measures, goals and whether they were met (also in .cache/bench.txt)

@@ -4,7 +4,10 @@
 // github.com/vmware/alb-sdk) uses: session login with CSRF cookies, tenants,
 // CRUD and collection queries on the object types vipgate reads or writes,
 // reference resolution and referential integrity, and IPAM from the static
-// VIP ranges of networks. It exists so that the operator, its tests and its
+// VIP ranges of networks, or, on AWS, Azure and Google Cloud clouds whose
+// IPAM profile is the provider's, from any address of the network's subnet
+// the provider does not reserve (subnet_uuid names it on AWS and Azure, as
+// AKO sends it). It exists so that the operator, its tests and its
 // benchmarks can run against something that fails the way the real
 // controller fails (strict decoding, 400/409 messages, 401 re-login, 5xx
 // retries) without an Avi licence.

@@ -260,6 +260,29 @@ type counters struct {
 	mu     sync.RWMutex
 	counts map[string]*atomic.Int64
 	writes atomic.Int64
+	// objects counts writes (PUT, PATCH, DELETE) by "type/uuid".
+	objMu   sync.Mutex
+	objects map[string]int
+}
+
+// incObject counts one write to an existing object.
+func (c *counters) incObject(kind, uuid string) {
+	c.objMu.Lock()
+	if c.objects == nil {
+		c.objects = map[string]int{}
+	}
+	c.objects[kind+"/"+uuid]++
+	c.objMu.Unlock()
+}
+
+func (c *counters) objectWrites() map[string]int {
+	c.objMu.Lock()
+	defer c.objMu.Unlock()
+	out := make(map[string]int, len(c.objects))
+	for k, v := range c.objects {
+		out[k] = v
+	}
+	return out
 }
 
 func (c *counters) inc(method, kind string) {
@@ -298,6 +321,9 @@ func (c *counters) reset() {
 	c.counts = map[string]*atomic.Int64{}
 	c.writes.Store(0)
 	c.mu.Unlock()
+	c.objMu.Lock()
+	c.objects = nil
+	c.objMu.Unlock()
 }
 
 func sortedKeys(m map[string]int) []string {

@@ -124,30 +124,6 @@ func networkAZ(n *object) string {
 	return ""
 }
 
-// cloudIPAMNetworks returns the usable networks of the cloud's IPAM profile.
-func (s *store) cloudIPAMNetworks(cloud *object) []*object {
-	c := cloud.model.(*models.Cloud)
-	if c.IPAMProviderRef == nil {
-		return nil
-	}
-	p := s.all[uuidOfRef(*c.IPAMProviderRef)]
-	if p == nil {
-		return nil
-	}
-	prof := p.model.(*models.IPAMDNSProviderProfile)
-	var out []*object
-	if prof.InternalProfile != nil {
-		for _, un := range prof.InternalProfile.UsableNetworks {
-			if un != nil && un.NwRef != nil {
-				if n := s.all[uuidOfRef(*un.NwRef)]; n != nil {
-					out = append(out, n)
-				}
-			}
-		}
-	}
-	return out
-}
-
 // allocate assigns addresses to the vips of the VsVip in obj (replacing
 // old when updating). It works on a scratch set so that a failure on any
 // vip leaves nothing allocated; the caller commits obj.ips via link.
@@ -168,6 +144,7 @@ func (s *store) allocate(tenant string, obj, old *object) *apiError {
 		return errf(http.StatusBadRequest, "VsVip %s has %d vips; more than one vip is only supported on CLOUD_AWS clouds (cloud %s is %s)", obj.name, len(vs.Vip), cloud.name, vtype)
 	}
 
+	ipam := s.ipamOf(cloud)
 	prev := map[string]allocation{}
 	if old != nil {
 		for _, a := range old.ips {
@@ -251,41 +228,12 @@ func (s *store) allocate(tenant string, obj, old *object) *apiError {
 			}
 		}
 
-		// Candidate subnets: the one named in ipam_network_subnet, or
-		// every subnet of the cloud's IPAM networks.
-		var cands []subnetInfo
-		if ns := vip.IPAMNetworkSubnet; ns != nil && ns.NetworkRef != nil {
-			n := s.all[uuidOfRef(*ns.NetworkRef)]
-			if n == nil || n.kind.name != "network" {
-				return errf(http.StatusBadRequest, "vip_id %s: ipam_network_subnet.network_ref does not name a network", id)
-			}
-			if nc := str(n.model.(*models.Network).CloudRef); nc != "" && uuidOfRef(nc) != cloud.uuid {
-				return errf(http.StatusBadRequest, "vip_id %s: network %s does not belong to cloud %s", id, n.name, cloud.name)
-			}
-			all := subnets(n)
-			if ns.Subnet != nil {
-				pf, ok := prefixOf(ns.Subnet)
-				if !ok {
-					return errf(http.StatusBadRequest, "vip_id %s: invalid ipam_network_subnet.subnet", id)
-				}
-				for _, sn := range all {
-					if sn.prefix == pf.Masked() {
-						cands = append(cands, sn)
-					}
-				}
-				if len(cands) == 0 {
-					return errf(http.StatusBadRequest, "vip_id %s: subnet %s is not configured on network %s (configured: %s)", id, pf, n.name, describe(all))
-				}
-			} else {
-				cands = all
-			}
-		} else {
-			for _, n := range s.cloudIPAMNetworks(cloud) {
-				cands = append(cands, subnets(n)...)
-			}
-			if len(cands) == 0 {
-				return errf(http.StatusBadRequest, "vip_id %s: cloud %s has no IPAM networks; set ipam_network_subnet.network_ref", id, cloud.name)
-			}
+		cands, aerr := s.candidates(cloud, ipam, id, vip)
+		if aerr != nil {
+			return aerr
+		}
+		if ipam.provider {
+			cands = ipam.hostSpans(cands)
 		}
 
 		var got *subnetInfo
@@ -306,6 +254,14 @@ func (s *store) allocate(tenant string, obj, old *object) *apiError {
 					}
 				}
 			}
+			if got == nil && ipam.provider {
+				for _, c := range cands {
+					if c.prefix.Contains(a) {
+						return errf(http.StatusBadRequest, "IP %s is reserved by %s in subnet %s of %s", want, ipam.providerName(), c.prefix, c.net.name)
+					}
+				}
+				return errf(http.StatusBadRequest, "IP %s is not in a subnet of %s", want, describeSubnets(cands))
+			}
 			if got == nil {
 				return errf(http.StatusBadRequest, "IP %s is not in a static VIP range of %s", want, describe(cands))
 			}
@@ -314,6 +270,9 @@ func (s *store) allocate(tenant string, obj, old *object) *apiError {
 			}
 		case vip.AutoAllocateIP != nil && *vip.AutoAllocateIP:
 			got, ip = pickFree(cands, isFree, moved)
+			if got == nil && ipam.provider {
+				return errf(http.StatusBadRequest, "No available free IPs in %s", describeSubnets(cands))
+			}
 			if got == nil {
 				return errf(http.StatusBadRequest, "No available free IPs in %s", describe(cands))
 			}
@@ -338,12 +297,18 @@ func (s *store) allocate(tenant string, obj, old *object) *apiError {
 			vip.IPAMNetworkSubnet = &models.IPNetworkSubnet{}
 		}
 		vip.IPAMNetworkSubnet.NetworkRef = ptr(s.ref("network", got.net.uuid))
-		vip.IPAMNetworkSubnet.Subnet = &models.IPAddrPrefix{
-			IPAddr: &models.IPAddr{Addr: ptr(got.prefix.Addr().String()), Type: ptr("V4")},
-			Mask:   ptr(int32(got.prefix.Bits())),
+		if sid, _ := vipSubnetUUID(id, vip); sid == "" {
+			// A vip placed by subnet_uuid keeps that: a subnet here too
+			// would be "only one of subnet or subnet_uuid" on its next PUT.
+			vip.IPAMNetworkSubnet.Subnet = &models.IPAddrPrefix{
+				IPAddr: &models.IPAddr{Addr: ptr(got.prefix.Addr().String()), Type: ptr("V4")},
+				Mask:   ptr(int32(got.prefix.Bits())),
+			}
 		}
 		if vtype == cloudAWS {
 			if az := networkAZ(got.net); az != "" {
+				vip.AvailabilityZone = ptr(az)
+			} else if az := ipam.zones[got.net.uuid]; az != "" {
 				vip.AvailabilityZone = ptr(az)
 			}
 		}
@@ -426,4 +391,87 @@ func subnetKey(s *store, a allocation) string {
 		}
 	}
 	return a.network
+}
+
+// candidates returns the subnets a vip may be allocated from: the subnet
+// named in subnet_uuid (AWS and Azure clouds), the network (and subnet) in
+// ipam_network_subnet, or every subnet of the cloud's usable IPAM networks.
+func (s *store) candidates(cloud *object, ipam cloudIPAM, id string, vip *models.Vip) ([]subnetInfo, *apiError) {
+	vtype := str(cloud.model.(*models.Cloud).Vtype)
+	subnetUUID, aerr := vipSubnetUUID(id, vip)
+	if aerr != nil {
+		return nil, aerr
+	}
+	ns := vip.IPAMNetworkSubnet
+	if subnetUUID != "" {
+		if !subnetUUIDCloud(vtype) {
+			return nil, errf(http.StatusBadRequest, "vip_id %s: subnet_uuid names the subnet on AWS and Azure clouds; cloud %s is %s: set ipam_network_subnet.network_ref", id, cloud.name, vtype)
+		}
+		if ns != nil && ns.Subnet != nil {
+			return nil, errf(http.StatusBadRequest, "vip_id %s: Only one of subnet or subnet_uuid configuration is allowed", id)
+		}
+		cands := s.subnetByUUID(cloud, subnetUUID)
+		if len(cands) == 0 {
+			return nil, errf(http.StatusBadRequest, "vip_id %s: subnet_uuid %s is not a subnet of cloud %s", id, subnetUUID, cloud.name)
+		}
+		if ns != nil && ns.NetworkRef != nil && uuidOfRef(*ns.NetworkRef) != cands[0].net.uuid {
+			return nil, errf(http.StatusBadRequest, "vip_id %s: ipam_network_subnet.network_ref is not the network of subnet_uuid %s", id, subnetUUID)
+		}
+		return cands, nil
+	}
+	if ns != nil && ns.NetworkRef != nil {
+		// The controller documents network_ref for its own (Vantage)
+		// IPAM and subnet_uuid as mandatory on AWS; AKO names Azure
+		// subnets the same way. Refusing network_ref there is the
+		// pessimistic reading.
+		if ipam.provider && subnetUUIDCloud(vtype) {
+			return nil, errf(http.StatusBadRequest, "vip_id %s: cloud %s allocates VIPs through %s (%s), which takes the subnet from subnet_uuid; ipam_network_subnet.network_ref is for Avi's own IPAM", id, cloud.name, ipam.providerName(), orDefault(ipam.typ, vtype))
+		}
+		n := s.all[uuidOfRef(*ns.NetworkRef)]
+		if n == nil || n.kind.name != "network" {
+			return nil, errf(http.StatusBadRequest, "vip_id %s: ipam_network_subnet.network_ref does not name a network", id)
+		}
+		if nc := str(n.model.(*models.Network).CloudRef); nc != "" && uuidOfRef(nc) != cloud.uuid {
+			return nil, errf(http.StatusBadRequest, "vip_id %s: network %s does not belong to cloud %s", id, n.name, cloud.name)
+		}
+		all := subnets(n)
+		if ns.Subnet == nil {
+			return all, nil
+		}
+		pf, ok := prefixOf(ns.Subnet)
+		if !ok {
+			return nil, errf(http.StatusBadRequest, "vip_id %s: invalid ipam_network_subnet.subnet", id)
+		}
+		var cands []subnetInfo
+		for _, sn := range all {
+			if sn.prefix == pf.Masked() {
+				cands = append(cands, sn)
+			}
+		}
+		if len(cands) == 0 {
+			return nil, errf(http.StatusBadRequest, "vip_id %s: subnet %s is not configured on network %s (configured: %s)", id, pf, n.name, describe(all))
+		}
+		return cands, nil
+	}
+	if ipam.provider && vtype == cloudAWS {
+		return nil, errf(http.StatusBadRequest, "vip_id %s: subnet_uuid is mandatory on cloud %s (%s) when auto_allocate_ip is set", id, cloud.name, vtype)
+	}
+	var cands []subnetInfo
+	for _, n := range ipam.usable {
+		cands = append(cands, subnets(n)...)
+	}
+	if len(cands) == 0 {
+		return nil, errf(http.StatusBadRequest, "vip_id %s: cloud %s has no IPAM networks; set ipam_network_subnet.network_ref", id, cloud.name)
+	}
+	return cands, nil
+}
+
+// describeSubnets lists subnets by network, for provider-allocated clouds
+// where ranges mean nothing to the user.
+func describeSubnets(sns []subnetInfo) string {
+	parts := make([]string, 0, len(sns))
+	for _, sn := range sns {
+		parts = append(parts, sn.net.name+" "+sn.prefix.String())
+	}
+	return strings.Join(parts, "; ")
 }

@@ -50,9 +50,16 @@ type SeedUser struct {
 	Password string `json:"password"`
 }
 
-// SeedCloud is a cloud. IPAMNetworks names the networks of an internal
-// IPAM profile ("<cloud>-ipam" unless IPAMProfile is set) that the cloud
-// references; VsVips without ipam_network_subnet allocate from them.
+// SeedCloud is a cloud. IPAMNetworks names the usable networks of an IPAM
+// profile ("<cloud>-ipam" unless IPAMProfile is set) that the cloud
+// references; VsVips that name no network allocate from them.
+//
+// IPAMType is the profile's type: IPAMDNS_TYPE_INTERNAL (the default: Avi
+// hands out addresses from the networks' static ranges), or a provider's,
+// IPAMDNS_TYPE_AWS, IPAMDNS_TYPE_AZURE or IPAMDNS_TYPE_GCP (with
+// use_gcp_network), where the provider hands out any free address of the
+// network's subnets and static ranges play no part. On AWS, the networks'
+// availability zones become the profile's zones.
 //
 // DNSDomains, when set, become the service domains of an internal DNS
 // profile ("<cloud>-dns") the cloud references as its dns_provider_ref.
@@ -62,6 +69,7 @@ type SeedCloud struct {
 	Vtype        string   `json:"vtype"`
 	IPAMNetworks []string `json:"ipam_networks,omitempty"`
 	IPAMProfile  string   `json:"ipam_profile,omitempty"`
+	IPAMType     string   `json:"ipam_type,omitempty"`
 	DNSDomains   []string `json:"dns_domains,omitempty"`
 	LicenseTier  string   `json:"license_tier,omitempty"`
 }
@@ -72,11 +80,18 @@ type SeedVRF struct {
 	Cloud string `json:"cloud"`
 }
 
-// SeedSEGroup is a service engine group with optional labels.
+// SeedSEGroup is a service engine group with optional labels. The cloud
+// overrides of two-arm mode name, per SE group, where its SEs attach:
+// AzureDataSubnet (data_network_id, a seeded network) on Azure, and the
+// backend VPC and subnet of gcp_config on GCP, so each cluster's SEs sit in
+// that cluster's network.
 type SeedSEGroup struct {
-	Name   string      `json:"name"`
-	Cloud  string      `json:"cloud"`
-	Labels []SeedLabel `json:"labels,omitempty"`
+	Name             string      `json:"name"`
+	Cloud            string      `json:"cloud"`
+	Labels           []SeedLabel `json:"labels,omitempty"`
+	AzureDataSubnet  string      `json:"azure_data_subnet,omitempty"`
+	GCPBackendVPC    string      `json:"gcp_backend_vpc,omitempty"`
+	GCPBackendSubnet string      `json:"gcp_backend_subnet,omitempty"`
 }
 
 // SeedLabel is a key/value label.
@@ -128,12 +143,14 @@ func LoadSeedFile(path string) (*Seed, error) {
 	return ParseSeed(data)
 }
 
-// EmbeddedSeed returns one of the seeds shipped with avisim ("demo", "aws",
-// "loopback").
+// EmbeddedSeeds names the seeds shipped with avisim.
+var EmbeddedSeeds = []string{"demo", "loopback", "aws", "aws-provider", "azure", "gcp"}
+
+// EmbeddedSeed returns one of the seeds shipped with avisim (EmbeddedSeeds).
 func EmbeddedSeed(name string) (*Seed, error) {
 	data, err := seedFS.ReadFile("seeds/" + name + ".yaml")
 	if err != nil {
-		return nil, fmt.Errorf("avisim: no embedded seed %q (have demo, aws, loopback)", name)
+		return nil, fmt.Errorf("avisim: no embedded seed %q (have %s)", name, strings.Join(EmbeddedSeeds, ", "))
 	}
 	return ParseSeed(data)
 }
@@ -170,6 +187,23 @@ func LoopbackSeed() *Seed { return mustSeed("loopback") }
 // AWSSeed is seeds/aws.yaml: an AWS cloud Default-Cloud with three VIP
 // networks in three availability zones, for multi-vip VsVips.
 func AWSSeed() *Seed { return mustSeed("aws") }
+
+// AWSProviderSeed is seeds/aws-provider.yaml: an AWS cloud with AWS's IPAM
+// (no static ranges) and three VIP subnets in three availability zones,
+// vip-az-a 10.75.1.0/24, vip-az-b 10.75.2.0/24, vip-az-c 10.75.3.0/24.
+func AWSProviderSeed() *Seed { return mustSeed("aws-provider") }
+
+// AzureSeed is seeds/azure.yaml: an Azure cloud with Azure's IPAM (no
+// static ranges), VIP subnets vip-subnet-a 10.80.0.0/24 and vip-subnet-b
+// 10.80.1.0/24, and one SE group per cluster (demo-seg, prod-seg) in
+// two-arm mode.
+func AzureSeed() *Seed { return mustSeed("azure") }
+
+// GCPSeed is seeds/gcp.yaml: a Google Cloud cloud with Google's IPAM (no
+// static ranges), frontend VIP subnets frontend-a 10.90.0.0/24 and
+// frontend-b 10.90.1.0/24, and one SE group per cluster (demo-seg,
+// prod-seg) with its backend VPC in two-arm mode.
+func GCPSeed() *Seed { return mustSeed("gcp") }
 
 // load creates the admin tenant, the System-* profiles and the seed's
 // objects through the same save path as API calls, so seeded objects obey
@@ -264,7 +298,9 @@ func (s *Sim) load(seed *Seed) error {
 			}
 			nw.VrfContextRef = ptr("/api/vrfcontext/" + vrfs[n.VRF])
 		}
-		if n.AvailabilityZone != "" {
+		// AWS's IPAM knows the zones (its profile's zones); the internal
+		// one learns them from the network attribute.
+		if n.AvailabilityZone != "" && ipamTypeOf(seed, n.Cloud) != ipamAWS {
 			nw.Attrs = []*models.KeyValue{{Key: ptr(azAttr), Value: ptr(n.AvailabilityZone)}}
 		}
 		for _, sn := range n.Subnets {
@@ -305,12 +341,9 @@ func (s *Sim) load(seed *Seed) error {
 		}
 		cm := *clouds[c.Name].model.(*models.Cloud)
 		if len(c.IPAMNetworks) > 0 {
-			prof := &models.IPAMDNSProviderProfile{Name: ptr(orDefault(c.IPAMProfile, c.Name+"-ipam")), Type: ptr("IPAMDNS_TYPE_INTERNAL"), InternalProfile: &models.IPAMDNSInternalProfile{}}
-			for _, n := range c.IPAMNetworks {
-				if networks[n] == "" {
-					return fmt.Errorf("avisim seed: cloud %s: unknown IPAM network %q", c.Name, n)
-				}
-				prof.InternalProfile.UsableNetworks = append(prof.InternalProfile.UsableNetworks, &models.IPAMUsableNetwork{NwRef: ptr("/api/network/" + networks[n])})
+			prof, err := seedIPAMProfile(seed, c, networks)
+			if err != nil {
+				return err
 			}
 			po, err := mk("ipamdnsproviderprofile", prof)
 			if err != nil {
@@ -342,6 +375,15 @@ func (s *Sim) load(seed *Seed) error {
 			return err
 		}
 		seg := &models.ServiceEngineGroup{Name: ptr(g.Name), CloudRef: cr}
+		if g.AzureDataSubnet != "" {
+			if networks[g.AzureDataSubnet] == "" {
+				return fmt.Errorf("avisim seed: SE group %s: unknown azure_data_subnet %q", g.Name, g.AzureDataSubnet)
+			}
+			seg.DataNetworkID = ptr(g.AzureDataSubnet)
+		}
+		if g.GCPBackendVPC != "" || g.GCPBackendSubnet != "" {
+			seg.GcpConfig = &models.GCPSeGroupConfig{BackendDataVpcNetworkName: ptr(g.GCPBackendVPC), BackendDataVpcSubnetName: ptr(g.GCPBackendSubnet)}
+		}
 		for _, l := range g.Labels {
 			seg.Labels = append(seg.Labels, &models.KeyValue{Key: ptr(l.Key), Value: ptr(l.Value)})
 		}
@@ -366,4 +408,71 @@ func (s *Sim) load(seed *Seed) error {
 		}
 	}
 	return nil
+}
+
+// ipamTypeOf is the IPAM type the seed gives the named cloud ("" is the
+// default cloud), IPAMDNS_TYPE_INTERNAL unless it says otherwise.
+func ipamTypeOf(seed *Seed, cloud string) string {
+	if cloud == "" {
+		cloud = defaultCloud
+	}
+	for _, c := range seed.Clouds {
+		if c.Name == cloud {
+			return orDefault(c.IPAMType, ipamInternal)
+		}
+	}
+	return ipamInternal
+}
+
+// seedIPAMProfile builds a cloud's IPAM profile of its seed type with its
+// usable networks (networks maps seeded names to UUIDs).
+func seedIPAMProfile(seed *Seed, c SeedCloud, networks map[string]string) (*models.IPAMDNSProviderProfile, error) {
+	typ := orDefault(c.IPAMType, ipamInternal)
+	prof := &models.IPAMDNSProviderProfile{Name: ptr(orDefault(c.IPAMProfile, c.Name+"-ipam")), Type: ptr(typ)}
+	var uuids []string
+	for _, n := range c.IPAMNetworks {
+		if networks[n] == "" {
+			return nil, fmt.Errorf("avisim seed: cloud %s: unknown IPAM network %q", c.Name, n)
+		}
+		uuids = append(uuids, networks[n])
+	}
+	switch typ {
+	case ipamInternal:
+		prof.InternalProfile = &models.IPAMDNSInternalProfile{}
+		for _, u := range uuids {
+			prof.InternalProfile.UsableNetworks = append(prof.InternalProfile.UsableNetworks, &models.IPAMUsableNetwork{NwRef: ptr("/api/network/" + u)})
+		}
+	case ipamAWS:
+		prof.AwsProfile = &models.IPAMDNSAwsProfile{VpcID: ptr("vpc-avisim"), Region: ptr("us-west-2")}
+		zones := map[string]*models.AwsZoneNetwork{}
+		for i, n := range c.IPAMNetworks {
+			az := ""
+			for _, sn := range seed.Networks {
+				if sn.Name == n {
+					az = sn.AvailabilityZone
+				}
+			}
+			if az == "" {
+				prof.AwsProfile.UsableNetworkUuids = append(prof.AwsProfile.UsableNetworkUuids, uuids[i])
+				continue
+			}
+			z := zones[az]
+			if z == nil {
+				z = &models.AwsZoneNetwork{AvailabilityZone: ptr(az)}
+				zones[az] = z
+				prof.AwsProfile.Zones = append(prof.AwsProfile.Zones, z)
+			}
+			z.UsableNetworkUuids = append(z.UsableNetworkUuids, uuids[i])
+		}
+	case ipamAzure:
+		prof.AzureProfile = &models.IPAMDNSAzureProfile{UsableNetworkUuids: uuids, VirtualNetworkIds: []string{"avisim-vnet"}}
+	case ipamGCP:
+		prof.GcpProfile = &models.IPAMDNSGCPProfile{UseGcpNetwork: ptr(true), VpcNetworkName: ptr("frontend-vpc")}
+		for _, u := range uuids {
+			prof.GcpProfile.UsableNetworkRefs = append(prof.GcpProfile.UsableNetworkRefs, "/api/network/"+u)
+		}
+	default:
+		return nil, fmt.Errorf("avisim seed: cloud %s: ipam_type %q is not one of %s, %s, %s, %s", c.Name, typ, ipamInternal, ipamAWS, ipamAzure, ipamGCP)
+	}
+	return prof, nil
 }

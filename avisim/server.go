@@ -221,6 +221,10 @@ func (s *Sim) Counts() map[string]int { return s.counts.snapshot() }
 // Writes returns the number of POST/PUT/PATCH/DELETE calls on /api objects.
 func (s *Sim) Writes() int { return int(s.counts.writes.Load()) }
 
+// ObjectWrites counts the writes (PUT, PATCH, DELETE) to each existing
+// object since the last ResetCounts, by "type/uuid".
+func (s *Sim) ObjectWrites() map[string]int { return s.counts.objectWrites() }
+
 // ResetCounts zeroes the call counters.
 func (s *Sim) ResetCounts() { s.counts.reset() }
 
@@ -473,6 +477,9 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		return
 	}
 	s.counts.inc(r.Method, typ)
+	if uuid != "" && r.Method != http.MethodGet {
+		s.counts.incObject(typ, uuid)
+	}
 
 	st := s.store
 	st.mu.RLock()

@@ -198,10 +198,13 @@ func Run(ctx context.Context, objs []Object, o Options) *Report {
 			res = infra[obj.Name]
 			v.Err = invalid(AviInfraSettingGK, obj.Name, res)
 		default:
-			if obj.Obj == nil {
-				rep.Ignored = append(rep.Ignored, obj)
+			var ok bool
+			if res, v.Err, ok = judgeRule(obj, set, env); !ok {
+				if obj.Obj == nil {
+					rep.Ignored = append(rep.Ignored, obj)
+				}
+				continue
 			}
-			continue
 		}
 		// The run's own warning is printed once, not once per object.
 		v.Warnings = slices.DeleteFunc(slices.Clone(res.Warnings), func(w string) bool {

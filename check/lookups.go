@@ -39,6 +39,9 @@ type Set struct {
 	svcByAviName map[string][]*corev1.Service
 	ingByHost    map[string][]*networkingv1.Ingress
 	ingByAviName map[string][]*networkingv1.Ingress
+
+	// HostRules, HTTPRules and L4Rules, with their indexes.
+	ruleSet
 }
 
 var _ rules.Lookups = (*Set)(nil)
@@ -81,6 +84,8 @@ func NewSet(objs []Object, extraClasses []networkingv1.IngressClass, s *config.S
 			if v.SecretName != "" {
 				set.certs[v.Namespace+"/"+v.SecretName] = true
 			}
+		default:
+			set.addRule(o.Obj)
 		}
 	}
 	for _, c := range extraClasses {
@@ -105,6 +110,7 @@ func (s *Set) index() {
 	s.svcByAviName = map[string][]*corev1.Service{}
 	s.ingByHost = map[string][]*networkingv1.Ingress{}
 	s.ingByAviName = map[string][]*networkingv1.Ingress{}
+	s.indexRules(s.services)
 	for _, svc := range s.services {
 		for _, ip := range cluster.ServiceVIPs(svc) {
 			s.svcByVIP[ip] = append(s.svcByVIP[ip], svc)

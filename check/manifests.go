@@ -19,6 +19,8 @@ import (
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
+	"github.com/vipgate/vipgate/crds/v1alpha1"
+	"github.com/vipgate/vipgate/crds/v1alpha2"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 )
 
@@ -31,6 +33,9 @@ const (
 	KindSecret          = "Secret"
 	KindAviInfraSetting = "AviInfraSetting"
 	KindCertificate     = "Certificate"
+	KindHostRule        = "HostRule"
+	KindHTTPRule        = "HTTPRule"
+	KindL4Rule          = "L4Rule"
 )
 
 // certManagerV1 is cert-manager's API version; check reads only a
@@ -46,6 +51,12 @@ var kinds = map[string]string{
 	networkingv1.SchemeGroupVersion.String() + " IngressClass": KindIngressClass,
 	v1beta1.GroupVersion.String() + " " + KindAviInfraSetting:  KindAviInfraSetting,
 	certManagerV1 + " " + KindCertificate:                      KindCertificate,
+	// v1alpha1 rules have v1beta1's schema (crds/v1alpha1): read as v1beta1.
+	v1beta1.GroupVersion.String() + " " + KindHostRule:  KindHostRule,
+	v1alpha1.GroupVersion.String() + " " + KindHostRule: KindHostRule,
+	v1beta1.GroupVersion.String() + " " + KindHTTPRule:  KindHTTPRule,
+	v1alpha1.GroupVersion.String() + " " + KindHTTPRule: KindHTTPRule,
+	v1alpha2.GroupVersion.String() + " " + KindL4Rule:   KindL4Rule,
 }
 
 // clusterScoped kinds carry no namespace.
@@ -306,6 +317,15 @@ func decodeJSON(src string, j []byte, namespace string) ([]Object, error) {
 		o.Obj, m = v, &v.ObjectMeta
 	case KindAviInfraSetting:
 		v := &v1beta1.AviInfraSetting{}
+		o.Obj, m = v, &v.ObjectMeta
+	case KindHostRule:
+		v := &v1beta1.HostRule{}
+		o.Obj, m = v, &v.ObjectMeta
+	case KindHTTPRule:
+		v := &v1beta1.HTTPRule{}
+		o.Obj, m = v, &v.ObjectMeta
+	case KindL4Rule:
+		v := &v1alpha2.L4Rule{}
 		o.Obj, m = v, &v.ObjectMeta
 	case KindCertificate:
 		var c struct {

@@ -13,9 +13,11 @@ import (
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/rules"
 )
@@ -39,9 +41,17 @@ const (
 	// IndexAviName: Services and Ingresses by the Avi names they will hold
 	// (rules.ClaimKey of rules.ServiceClaims and rules.IngressClaims).
 	IndexAviName = "vipgate.aviname"
+	// IndexRuleHost: HostRules by spec.virtualhost.fqdn and aliases, HTTPRules by spec.fqdn.
+	IndexRuleHost = "vipgate.rule.host"
+	// IndexServiceL4Rule: Services by "<ns>/<name>" of the L4Rule they name (rules.L4RuleKey).
+	IndexServiceL4Rule = "vipgate.l4rule"
 	// IndexCertSecretName: cert-manager Certificates by spec.secretName
 	// (registered lazily, when the CRD exists; see CacheLookups).
 	IndexCertSecretName = "vipgate.secretname"
+	// IndexSlicePod: EndpointSlices by the names of the pods their
+	// endpoints point at (NodePortLocal: a pod's port mappings change its
+	// Service's pools).
+	IndexSlicePod = "vipgate.slice.pod"
 )
 
 // CertificateGVK is cert-manager's Certificate; its CRDs may or may not be installed.
@@ -69,6 +79,10 @@ func SetupIndexes(ctx context.Context, idx client.FieldIndexer) error {
 		{&networkingv1.Ingress{}, IndexIngressStatusIP, func(o client.Object) []string { return ingressStatusIPs(o.(*networkingv1.Ingress)) }},
 		{&corev1.Service{}, IndexAviName, func(o client.Object) []string { return claimKeys(rules.ServiceClaims("", o.(*corev1.Service))) }},
 		{&networkingv1.Ingress{}, IndexAviName, func(o client.Object) []string { return claimKeys(rules.IngressClaims("", o.(*networkingv1.Ingress))) }},
+		{&discoveryv1.EndpointSlice{}, IndexSlicePod, func(o client.Object) []string { return slicePods(o.(*discoveryv1.EndpointSlice)) }},
+		{&v1beta1.HostRule{}, IndexRuleHost, func(o client.Object) []string { return HostRuleHosts(o.(*v1beta1.HostRule)) }},
+		{&v1beta1.HTTPRule{}, IndexRuleHost, func(o client.Object) []string { return nonEmpty(o.(*v1beta1.HTTPRule).Spec.Fqdn) }},
+		{&corev1.Service{}, IndexServiceL4Rule, func(o client.Object) []string { return nonEmpty(rules.L4RuleKey(o.(*corev1.Service))) }},
 	} {
 		if err := idx.IndexField(ctx, ix.obj, ix.name, ix.extract); err != nil {
 			return fmt.Errorf("index %s on %T: %w", ix.name, ix.obj, err)
@@ -92,6 +106,27 @@ func ServiceVIPs(svc *corev1.Service) []string {
 	for _, in := range svc.Status.LoadBalancer.Ingress {
 		if c, ok := rules.CanonicalIP(in.IP); ok && in.IP != "" && !slices.Contains(out, c) {
 			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// RulePatternKey indexes the HostRules whose FQDN is a pattern (fqdnType
+// Wildcard or Contains), which the L7 reconciler matches against every
+// host; no host name contains '~'.
+const RulePatternKey = "~pattern"
+
+// HostRuleHosts are the hosts a HostRule holds: its FQDN (as written,
+// whatever its fqdnType) and its aliases, plus RulePatternKey for a pattern.
+func HostRuleHosts(hr *v1beta1.HostRule) []string {
+	vh := hr.Spec.VirtualHost
+	out := nonEmpty(vh.Fqdn)
+	if vh.FqdnType == v1beta1.FqdnTypeWildcard || vh.FqdnType == v1beta1.FqdnTypeContains {
+		out = append(out, RulePatternKey)
+	}
+	for _, a := range vh.Aliases {
+		if a != "" && !slices.Contains(out, a) {
+			out = append(out, a)
 		}
 	}
 	return out
@@ -157,6 +192,18 @@ func claimKeys(claims []rules.Claim) []string {
 		out = append(out, c.Name)
 	}
 	return out
+}
+
+// slicePods are the pods an EndpointSlice's endpoints point at.
+func slicePods(sl *discoveryv1.EndpointSlice) []string {
+	var out []string
+	for _, ep := range sl.Endpoints {
+		if r := ep.TargetRef; r != nil && r.Kind == "Pod" && r.Name != "" {
+			out = append(out, r.Name)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func nonEmpty(s string) []string {

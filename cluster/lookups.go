@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1alpha2"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/rules"
@@ -273,4 +274,44 @@ func (l *CacheLookups) IngressesByAviName(ctx context.Context, key string) ([]*n
 		}
 	}
 	return out, nil
+}
+
+// HostRulesByHost returns the HostRules whose fqdn or an alias is host.
+func (l *CacheLookups) HostRulesByHost(ctx context.Context, host string) ([]*v1beta1.HostRule, error) {
+	var list v1beta1.HostRuleList
+	if err := l.Cache.List(ctx, &list, client.MatchingFields{IndexRuleHost: host}); err != nil {
+		return nil, err
+	}
+	out := make([]*v1beta1.HostRule, len(list.Items))
+	for i := range list.Items {
+		out[i] = &list.Items[i]
+	}
+	return out, nil
+}
+
+// HTTPRulesByHost returns the HTTPRules of host.
+func (l *CacheLookups) HTTPRulesByHost(ctx context.Context, host string) ([]*v1beta1.HTTPRule, error) {
+	var list v1beta1.HTTPRuleList
+	if err := l.Cache.List(ctx, &list, client.MatchingFields{IndexRuleHost: host}); err != nil {
+		return nil, err
+	}
+	out := make([]*v1beta1.HTTPRule, len(list.Items))
+	for i := range list.Items {
+		out[i] = &list.Items[i]
+	}
+	return out, nil
+}
+
+// L4Rule returns the named L4Rule from the cache, nil when there is none.
+func (l *CacheLookups) L4Rule(ctx context.Context, namespace, name string) (*v1alpha2.L4Rule, error) {
+	var r v1alpha2.L4Rule
+	if err := l.Cache.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &r); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	return &r, nil
+}
+
+// ServicesByL4Rule returns the Services naming the L4Rule key ("<ns>/<name>").
+func (l *CacheLookups) ServicesByL4Rule(ctx context.Context, key string) ([]*corev1.Service, error) {
+	return l.services(ctx, client.MatchingFields{IndexServiceL4Rule: key})
 }

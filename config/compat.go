@@ -14,7 +14,15 @@ var unsupported = []struct {
 }{
 	{"AKOSettings.logLevel", func(s *Settings) any { return s.AKOSettings.LogLevel }, "use the --zap-log-level flag"},
 	{"AKOSettings.primaryInstance", func(s *Settings) any { return s.AKOSettings.PrimaryInstance }, "leader election picks the replica that writes"},
-	{"AKOSettings.cniPlugin", func(s *Settings) any { return s.AKOSettings.CNIPlugin }, "pod CIDRs come from Node spec.podCIDRs or the ako.vmware.com/pod-cidrs annotation"},
+	// calico, cilium and ovn-kubernetes choose where pod CIDRs are read
+	// (reconcile/routes_cni.go); canal, flannel and antrea use spec.podCIDRs,
+	// which is what vipgate reads without a plugin. Only these two differ.
+	{"AKOSettings.cniPlugin", func(s *Settings) any {
+		if p := s.AKOSettings.CNIPlugin; p == "openshift" || p == "ncp" {
+			return p
+		}
+		return ""
+	}, "pod CIDRs come from Node spec.podCIDRs or the ako.vmware.com/pod-cidrs annotation (OpenShift SDN HostSubnets and NCP are not read)"},
 	{"AKOSettings.enableEVH", func(s *Settings) any { return s.AKOSettings.EnableEVH }, "SNI children are used"},
 	{"AKOSettings.servicesAPI", func(s *Settings) any { return s.AKOSettings.ServicesAPI }, ""},
 	{"AKOSettings.vipPerNamespace", func(s *Settings) any { return s.AKOSettings.VIPPerNamespace }, ""},

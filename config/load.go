@@ -173,6 +173,11 @@ func Validate(s *Settings) error {
 func crossChecks(s *Settings) []string {
 	var out []string
 	seen := map[string]bool{}
+	// Antrea is what maps pod ports to node ports (AKO refuses the same).
+	if s.L7Settings.ServiceType == "NodePortLocal" && s.AKOSettings.CNIPlugin != "antrea" {
+		out = append(out, fmt.Sprintf("L7Settings.serviceType: NodePortLocal needs AKOSettings.cniPlugin antrea (it is %q): Antrea maps pod ports to node ports; set cniPlugin: antrea, or use ClusterIP or NodePort",
+			s.AKOSettings.CNIPlugin))
+	}
 	for i, n := range s.NetworkSettings.VIPNetworkList {
 		key := n.NetworkName + "/" + n.NetworkUUID
 		if seen[key] {

@@ -46,6 +46,15 @@ type AKOSettings struct {
 	BlockedNamespaceList   []string          `json:"blockedNamespaceList" validate:"dive,dns1123label"`
 	IPFamily               string            `json:"ipFamily" validate:"omitempty,oneof=V4 V6"`
 	UseDefaultSecretsOnly  Bool              `json:"useDefaultSecretsOnly"`
+	// AdoptAKOObjects is vipgate's own key: the controller objects AKO
+	// created under this clusterName for Kubernetes objects vipgate now
+	// owns are taken over in place (VIPs kept), and AKO's Ingress finalizer
+	// is removed. false leaves AKO's objects alone, and refuses the names
+	// and addresses they hold.
+	AdoptAKOObjects Bool `json:"adoptAKOObjects"`
+	// AKONamespace is vipgate's own key: where AKO runs (its StatefulSet
+	// "ako" and its Lease "ako-lease-lock"); nothing is adopted while it runs.
+	AKONamespace string `json:"akoNamespace" validate:"omitempty,dns1123label"`
 }
 
 // NamespaceSelector limits vipgate to namespaces carrying one label.
@@ -148,6 +157,8 @@ func Defaults() Settings {
 			LogLevel:          "WARN",
 			FullSyncFrequency: "1800",
 			APIServerPort:     8080,
+			AdoptAKOObjects:   true,
+			AKONamespace:      "avi-system",
 		},
 		L7Settings: L7Settings{
 			DefaultIngController: true,
@@ -166,6 +177,17 @@ func Defaults() Settings {
 			TenantName:             "admin",
 		},
 	}
+}
+
+// AKOCreatedBy is the created_by AKO writes for this clusterName.
+func (s *Settings) AKOCreatedBy() string { return "ako-" + s.AKOSettings.ClusterName }
+
+// AdoptFromAKO returns AKOCreatedBy when AKO's objects are to be adopted, else "".
+func (s *Settings) AdoptFromAKO() string {
+	if !s.AKOSettings.AdoptAKOObjects {
+		return ""
+	}
+	return s.AKOCreatedBy()
 }
 
 // VRF returns the VRF context to use: the configured one, else "global".

@@ -33,6 +33,8 @@ import (
 	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/cluster"
 	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1alpha1"
+	"github.com/vipgate/vipgate/crds/v1alpha2"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/reconcile"
@@ -89,6 +91,9 @@ type Options struct {
 	// InfraSettingRecheck is how often an AviInfraSetting is re-evaluated
 	// against the controller; default five minutes (tests shorten it).
 	InfraSettingRecheck time.Duration
+	// RuleRecheck is how often a HostRule, HTTPRule or L4Rule is judged
+	// again against the controller; default five minutes (tests shorten it).
+	RuleRecheck time.Duration
 
 	// PodName names vipgate's own Pod, where settings problems found against
 	// the controller are reported as Events (POD_NAME from the downward API).
@@ -112,6 +117,8 @@ func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(v1beta1.AddToScheme(s))
+	utilruntime.Must(v1alpha1.AddToScheme(s))
+	utilruntime.Must(v1alpha2.AddToScheme(s))
 	return s
 }
 
@@ -278,7 +285,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 	// first request must not start (and wait for) one, and the Secret one
 	// (transformed) is the largest.
 	for _, obj := range []client.Object{&corev1.Secret{}, &corev1.Service{}, &corev1.Namespace{}, &networkingv1.Ingress{},
-		&networkingv1.IngressClass{}, &v1beta1.AviInfraSetting{}} {
+		&networkingv1.IngressClass{}, &v1beta1.AviInfraSetting{}, &v1beta1.HostRule{}, &v1beta1.HTTPRule{}, &v1alpha2.L4Rule{}} {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false)); err != nil {
 			return nil, fmt.Errorf("starting informer for %T: %w", obj, err)
 		}
@@ -325,6 +332,12 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 	// reload; an SE group label edit asks for one.
 	applier.OnVsVip = op.Inventory.Observe
 	applier.OnWrite = op.Inventory.Invalidate
+	// Switching from AKO: its objects of this clusterName are taken over in
+	// place, but never while AKO itself still runs.
+	applier.AdoptFrom, applier.Cluster = o.Settings.AdoptFromAKO(), o.Settings.AKOSettings.ClusterName
+	if applier.AdoptFrom != "" {
+		applier.AKOGate = (&cluster.AKODetector{Reader: mgr.GetAPIReader(), Namespace: o.Settings.AKOSettings.AKONamespace}).Check
+	}
 	// record.EventRecorder writes core/v1 Events, which kubectl describe shows;
 	// AKO's enableEvents: false turns them off.
 	var recorder record.EventRecorder = mgr.GetEventRecorderFor("vipgate") //nolint:staticcheck
@@ -355,12 +368,23 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 	if err := svc.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("service controller: %w", err)
 	}
+	npl := &reconcile.NPLServiceAnnotator{Client: mgr.GetClient(), Settings: o.Settings}
+	if err := npl.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("NodePortLocal annotator: %w", err)
+	}
 	ais := &reconcile.InfraSettingReconciler{
 		Client: mgr.GetClient(), Settings: o.Settings, Inventory: op.Inventory, Lookups: lookups,
 		Recheck: o.InfraSettingRecheck,
 	}
 	if err := ais.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("aviinfrasetting controller: %w", err)
+	}
+	for _, kind := range []string{reconcile.KindHostRule, reconcile.KindHTTPRule, reconcile.KindL4Rule} {
+		rs := &reconcile.RuleStatusReconciler{Client: mgr.GetClient(), Recorder: recorder, Settings: o.Settings,
+			Inventory: op.Inventory, Lookups: lookups, Kind: kind, Recheck: o.RuleRecheck}
+		if err := rs.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("%s status controller: %w", kind, err)
+		}
 	}
 	if err := op.setupRoutes(mgr, o, applier); err != nil {
 		return err
@@ -382,13 +406,13 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 	if err := ing.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("ingress controller: %w", err)
 	}
-	fin := &reconcile.IngressFinalizerReconciler{Client: mgr.GetClient(), Settings: o.Settings, Inventory: op.Inventory}
+	fin := &reconcile.IngressFinalizerReconciler{Client: mgr.GetClient(), Settings: o.Settings, Inventory: op.Inventory, AKOGate: applier.AKOGate}
 	if err := fin.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("ingress finalizer controller: %w", err)
 	}
 	return mgr.Add(&reconcile.OrphanCollector{
 		Client: mgr.GetClient(), Cache: mgr.GetCache(), Applier: applier, Settings: o.Settings, Done: o.OrphansCollected,
-		L7Names: ing.ExpectedNames,
+		L7Names: ing.ExpectedNames, AKOGate: applier.AKOGate,
 	})
 }
 

@@ -11,6 +11,7 @@ package ownership
 
 import (
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -156,6 +157,17 @@ func ServiceOwner(namespace, name string) string { return "Service/" + namespace
 
 // SharedVIPOwner is the owner identity of a shared-VIP group's objects.
 func SharedVIPOwner(namespace, key string) string { return "SharedVIP/" + namespace + "/" + key }
+
+// SplitOwner splits a Service or shared-VIP owner identity into its kind
+// ("Service" or "SharedVIP"), namespace and name; ok is false for OwnerL7
+// and anything else.
+func SplitOwner(id string) (kind, namespace, name string, ok bool) {
+	parts := strings.SplitN(id, "/", 3)
+	if len(parts) != 3 || (parts[0] != "Service" && parts[0] != "SharedVIP") {
+		return "", "", "", false
+	}
+	return parts[0], parts[1], parts[2], true
+}
 
 // OwnerOfService is the identity that owns svc's objects: its shared-VIP
 // group when it has the annotation, else the Service itself.

@@ -28,6 +28,9 @@ type OrphanCollector struct {
 	// Ingresses account for (IngressReconciler.ExpectedNames); without it every
 	// L7 object of ours is kept, since nothing could tell which are orphans.
 	L7Names func(ctx context.Context) (map[string]bool, error)
+	// AKOGate, when set, is asked before AKO's orphaned objects are deleted
+	// (they are kept while AKO itself runs).
+	AKOGate func(context.Context) error
 	// Done, when set, receives the result once (tests).
 	Done func(deleted []string, err error)
 }
@@ -57,7 +60,9 @@ func (g *OrphanCollector) Start(ctx context.Context) error {
 // the owner it names no longer accounts for it (gone, not vipgate's any
 // more, moved to another tenant, or left its shared-VIP group). Objects of
 // another cluster identity, and objects without identity markers (written
-// before vipgate had them), are never collected.
+// before vipgate had them), are never collected. AKO's objects of this
+// cluster, when adopted, are collected once the owner AKO's markers name is
+// gone (see akoOrphans).
 func (g *OrphanCollector) Collect(ctx context.Context) ([]string, error) {
 	if !g.Cache.WaitForCacheSync(ctx) {
 		return nil, fmt.Errorf("caches did not sync")
@@ -76,10 +81,15 @@ func (g *OrphanCollector) Collect(ctx context.Context) ([]string, error) {
 			return nil, err
 		}
 	}
-	var orphans []apply.Object
+	orphans, err := g.akoOrphans(ctx, objs, owners)
+	if err != nil {
+		return nil, err
+	}
 	unmarked := 0
 	for _, o := range objs {
 		switch {
+		case o.AKO:
+			// AKO's objects: akoOrphans decided.
 		case o.ClusterID == "":
 			unmarked++
 		case o.ClusterID != g.Settings.ClusterID:

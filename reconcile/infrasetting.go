@@ -23,6 +23,16 @@ import (
 // ConditionAccepted is the standard condition mirroring AKO's status.status.
 const ConditionAccepted = "Accepted"
 
+// ConditionSupported says whether vipgate acts on every field the setting
+// sets: False with reason ReasonFieldsIgnored names the AKO fields it
+// accepted but ignores (rules.IgnoredInfraSettingFields). It never makes
+// the setting Rejected.
+const (
+	ConditionSupported       = "Supported"
+	ReasonFieldsIgnored      = "FieldsIgnored"
+	ReasonAllFieldsSupported = "AllFieldsSupported"
+)
+
 // InfraSettingReconciler writes AviInfraSetting status (Accepted/Rejected with
 // the rule book's reason). Services using a setting are requeued by the Service
 // controller's watch when it changes.
@@ -64,6 +74,7 @@ func (r *InfraSettingReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "Invalid", msg
 	}
 	meta.SetStatusCondition(&ais.Status.Conditions, cond)
+	meta.SetStatusCondition(&ais.Status.Conditions, supportedCondition(&ais))
 	ais.Status.ObservedGeneration = ais.Generation
 	if equality.Semantic.DeepEqual(before.Status, ais.Status) {
 		return ctrl.Result{RequeueAfter: recheck}, nil
@@ -80,4 +91,14 @@ func (r *InfraSettingReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).Named("aviinfrasetting").
 		For(&v1beta1.AviInfraSetting{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Complete(r)
+}
+
+// supportedCondition reports the fields of the setting vipgate ignores.
+func supportedCondition(ais *v1beta1.AviInfraSetting) metav1.Condition {
+	c := metav1.Condition{Type: ConditionSupported, ObservedGeneration: ais.Generation,
+		Status: metav1.ConditionTrue, Reason: ReasonAllFieldsSupported, Message: "vipgate acts on every field set"}
+	if ignored := rules.IgnoredInfraSettingFields(ais); len(ignored) > 0 {
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, ReasonFieldsIgnored, rules.IgnoredFieldsMessage(ignored)
+	}
+	return c
 }

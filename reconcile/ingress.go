@@ -25,10 +25,11 @@ import (
 
 // Names vipgate shares with AKO for Ingresses, and the reasons of its Ingress Events.
 const (
-	// DefaultSecretName is the TLS Secret in vipgate's namespace that serves
-	// tls[] entries without a secretName, when annotated AnnEnableTLS: "true".
-	DefaultSecretName = "router-certs-default"
-	AnnEnableTLS      = "ako.vmware.com/enable-tls"
+	// DefaultSecretName is the TLS Secret in vipgate's namespace that
+	// secures the hosts of an Ingress annotated AnnEnableTLS: "true", and
+	// tls[] entries without a secretName.
+	DefaultSecretName = model.DefaultSecretName
+	AnnEnableTLS      = model.AnnEnableTLS
 
 	ReasonHostConflict   = "HostConflict"
 	ReasonTLSUnavailable = "TLSSecretUnavailable"
@@ -129,6 +130,9 @@ func (r *IngressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	set, err := model.BuildL7(in)
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if pending, err := r.applyL7Rules(ctx, set, sp); err != nil || pending {
+		return ruleGate(pending, err)
 	}
 	res, err := r.Applier.Apply(ctx, set)
 	if err != nil {

@@ -30,9 +30,16 @@ type IngressFinalizerReconciler struct {
 	Client    client.Client
 	Settings  *config.Settings
 	Inventory inventory.Source
+	// AKOGate, when set, holds the removal of AKO's finalizer while AKO
+	// still runs (it would put it back).
+	AKOGate func(context.Context) error
 }
 
-// Reconcile adds or releases the finalizer of one Ingress.
+// AKOIngressFinalizer is the finalizer AKO puts on the Ingresses it serves.
+const AKOIngressFinalizer = "ingress.ako.vmware.com/finalizer"
+
+// Reconcile adds or releases the finalizer of one Ingress, and removes AKO's
+// when AKO's objects are adopted (AKOSettings.adoptAKOObjects).
 func (r *IngressFinalizerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var ing networkingv1.Ingress
 	if err := r.Client.Get(ctx, req.NamespacedName, &ing); err != nil {
@@ -43,13 +50,37 @@ func (r *IngressFinalizerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		return ctrl.Result{}, err
 	}
 	has := controllerutil.ContainsFinalizer(&ing, ownership.CleanupFinalizer)
+	// AKO's finalizer goes when vipgate takes the Ingress over: no AKO is
+	// left to remove it, and deleting the Ingress would hang on it forever.
+	dropAKO := class != nil && bool(r.Settings.AKOSettings.AdoptAKOObjects) && controllerutil.ContainsFinalizer(&ing, AKOIngressFinalizer)
+	var retry ctrl.Result
+	if dropAKO && r.AKOGate != nil {
+		if err := r.AKOGate(ctx); err != nil {
+			logr.FromContextOrDiscard(ctx).Info("keeping AKO's finalizer for now", "reason", err.Error())
+			dropAKO, retry = false, ctrl.Result{RequeueAfter: 30 * time.Second}
+		}
+	}
 	if class != nil && ing.DeletionTimestamp == nil {
-		if has || bool(r.Settings.AKOSettings.DeleteConfig) {
-			return ctrl.Result{}, nil
+		add := !has && !bool(r.Settings.AKOSettings.DeleteConfig)
+		if !add && !dropAKO {
+			return retry, nil
 		}
 		patch := lockedPatch(&ing)
-		controllerutil.AddFinalizer(&ing, ownership.CleanupFinalizer)
-		return ctrl.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, &ing, patch))
+		if add {
+			controllerutil.AddFinalizer(&ing, ownership.CleanupFinalizer)
+		}
+		if dropAKO {
+			controllerutil.RemoveFinalizer(&ing, AKOIngressFinalizer)
+			logr.FromContextOrDiscard(ctx).Info("removed AKO's finalizer", "finalizer", AKOIngressFinalizer)
+		}
+		return retry, client.IgnoreNotFound(r.Client.Patch(ctx, &ing, patch))
+	}
+	if dropAKO {
+		patch := lockedPatch(&ing)
+		controllerutil.RemoveFinalizer(&ing, AKOIngressFinalizer)
+		if err := r.Client.Patch(ctx, &ing, patch); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
 	}
 	if !has {
 		return ctrl.Result{}, nil

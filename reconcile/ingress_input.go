@@ -76,7 +76,11 @@ func (r *IngressReconciler) backend(ctx context.Context, ns, name string) (model
 		return model.Member{}, err
 	}
 	sl, err := endpointSlices(ctx, r.Client, r.Settings, ns, name)
-	return model.Member{Service: &svc, Slices: sl}, err
+	m := model.Member{Service: &svc, Slices: sl}
+	if err == nil {
+		err = withNPL(ctx, r.Client, r.Settings, &m)
+	}
+	return m, err
 }
 
 // loadCert returns the PEM certificate and key for a secure host, or why it
@@ -86,18 +90,14 @@ func (r *IngressReconciler) loadCert(ctx context.Context, t model.TLSHost) (c *m
 	ns, name := t.Namespace, t.SecretName
 	if name == "" {
 		ns, name = r.Namespace, DefaultSecretName
-		sec, err := r.secrets.get(ctx, r.secretCache(), r.APIReader, ns, name)
-		if err != nil {
-			return nil, "", err
-		}
-		if sec == nil || sec.annotations[AnnEnableTLS] != "true" {
-			return nil, fmt.Sprintf("host %s is listed in tls[] without a secretName and there is no default certificate (Secret %s/%s annotated %s: \"true\"); HTTPS is not served for it",
-				t.Host, r.Namespace, DefaultSecretName, AnnEnableTLS), nil
-		}
 	}
 	sec, err := r.secrets.get(ctx, r.secretCache(), r.APIReader, ns, name)
 	if err != nil {
 		return nil, "", err
+	}
+	if sec == nil && t.SecretName == "" {
+		return nil, fmt.Sprintf("host %s uses the default certificate (%s on Ingress %s, or a tls[] entry without a secretName) and Secret %s/%s does not exist; HTTPS is not served for it until it is created",
+			t.Host, AnnEnableTLS, t.Ingress, r.Namespace, DefaultSecretName), nil
 	}
 	if sec == nil {
 		return nil, fmt.Sprintf("Secret %s/%s of host %s does not exist; HTTPS is not served for the host until it is created", ns, name, t.Host), nil

@@ -71,7 +71,7 @@ func (r *IngressReconciler) loadWorld(ctx context.Context) (*world, error) {
 			w.invalid[key] = errs.ToAggregate().Error()
 			continue
 		}
-		l7 = append(l7, model.L7Ingress{Ingress: ing, Infra: infra})
+		l7 = append(l7, model.L7Ingress{Ingress: ing, Infra: infra, Subdomain: r.hostlessSubdomain()})
 	}
 	w.plan = model.PlanL7(r.Settings, l7)
 	return w, nil
@@ -105,7 +105,7 @@ func (r *IngressReconciler) planNotes(w *world, shard string) []note {
 		if ing == nil {
 			return false
 		}
-		shards := model.ShardsOf(r.Settings, model.L7Ingress{Ingress: ing, Infra: w.infras[key]})
+		shards := model.ShardsOf(r.Settings, model.L7Ingress{Ingress: ing, Infra: w.infras[key], Subdomain: r.hostlessSubdomain()})
 		return len(shards) > 0 && shards[0] == shard
 	}
 	for key, why := range w.invalid {
@@ -145,4 +145,13 @@ func membersOf(w *world, shard string) map[string][]string {
 		slices.Sort(out[key])
 	}
 	return out
+}
+
+// hostlessSubdomain is what Ingress rules without a host are served under
+// (model.HostlessSubdomain of the current inventory; "" before it loads).
+func (r *IngressReconciler) hostlessSubdomain() string {
+	if r.Inventory == nil {
+		return ""
+	}
+	return model.HostlessSubdomain(r.Inventory.Snapshot())
 }

@@ -27,9 +27,11 @@ import (
 // SetupWithManager watches what shards are made of: Ingresses (the shards
 // their hosts map to, before and after a change), IngressClasses,
 // AviInfraSettings, Namespaces (selection) and the default certificate
-// (every shard), Secrets (the shards of the Ingresses naming them), Services
-// and EndpointSlices (the shards routing to them), and Nodes in NodePort
-// mode. At start it also syncs every shard the controller holds for this
+// (every shard), HostRules and HTTPRules (the shards of their hosts, status
+// changes included: a verdict decides what is applied), Secrets (the shards
+// of the Ingresses naming them), Services and EndpointSlices (the shards
+// routing to them), Nodes in NodePort mode, and pods' port mappings in
+// NodePortLocal mode. At start it also syncs every shard the controller holds for this
 // cluster, so shards emptied while vipgate was down are removed.
 func (r *IngressReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.setup()
@@ -57,6 +59,8 @@ func (r *IngressReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}).
 		Watches(&networkingv1.IngressClass{}, handler.EnqueueRequestsFromMapFunc(r.everything)).
 		Watches(&v1beta1.AviInfraSetting{}, handler.EnqueueRequestsFromMapFunc(r.everything)).
+		Watches(&v1beta1.HostRule{}, handler.EnqueueRequestsFromMapFunc(r.hostRuleToShards)).
+		Watches(&v1beta1.HTTPRule{}, handler.EnqueueRequestsFromMapFunc(r.httpRuleToShards)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.everything), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		// The typed Secret informer admission reads too (one watch on Secrets);
 		// its objects carry no data, and the mapping needs only namespace/name.
@@ -76,6 +80,9 @@ func (r *IngressReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if model.NodePortMode(r.Settings) {
 		b = b.Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.everything))
 	}
+	b = watchNPLPods(b, r.Settings, r.Client, func(ctx context.Context, ns, svc string) []ctrl.Request {
+		return r.byIndex(ctx, cluster.IndexIngressBackend, ns+"/"+svc)
+	})
 	return b.Complete(r)
 }
 
@@ -106,7 +113,7 @@ func (r *IngressReconciler) shardsOfIngress(ctx context.Context, o client.Object
 	if c := ownership.IngressClassFor(ing, classes, r.Settings); c != nil {
 		infra, err := r.infraOfClass(ctx, c)
 		if err == nil {
-			return model.ShardsOf(r.Settings, model.L7Ingress{Ingress: ing, Infra: infra})
+			return model.ShardsOf(r.Settings, model.L7Ingress{Ingress: ing, Infra: infra, Subdomain: r.hostlessSubdomain()})
 		}
 	}
 	var hosts []string
@@ -115,9 +122,9 @@ func (r *IngressReconciler) shardsOfIngress(ctx context.Context, o client.Object
 			hosts = append(hosts, rule.Host)
 		}
 	}
-	out := model.ShardsOf(r.Settings, model.L7Ingress{Ingress: ing})
+	out := model.ShardsOf(r.Settings, model.L7Ingress{Ingress: ing, Subdomain: r.hostlessSubdomain()})
 	for _, infra := range r.infraSettings(ctx) {
-		out = append(out, model.ShardsOf(r.Settings, model.L7Ingress{Ingress: ing, Infra: infra})...)
+		out = append(out, model.ShardsOf(r.Settings, model.L7Ingress{Ingress: ing, Infra: infra, Subdomain: r.hostlessSubdomain()})...)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
@@ -210,5 +217,9 @@ func (r *IngressReconciler) ExpectedNames(ctx context.Context) (map[string]bool,
 	if err != nil {
 		return nil, err
 	}
-	return model.L7Names(r.Settings, w.plan), nil
+	names := model.L7Names(r.Settings, w.plan)
+	for k := range model.HostRuleCertNames(r.Settings, w.plan) {
+		names[k] = true
+	}
+	return names, nil
 }

@@ -46,6 +46,8 @@ func RoutesEnabled(s *config.Settings) (bool, string) {
 		return false, "AKOSettings.disableStaticRouteSync is true"
 	case model.NodePortMode(s):
 		return false, "L7Settings.serviceType is NodePort: pools use node addresses"
+	case model.NodePortLocalMode(s):
+		return false, "L7Settings.serviceType is NodePortLocal: pools use the node ports Antrea maps to pods"
 	}
 	return true, ""
 }
@@ -65,6 +67,9 @@ type RoutesReconciler struct {
 	// routes removed on the controller by hand come back; default
 	// AKOSettings.fullSyncFrequency, 0 there means never.
 	Resync time.Duration
+
+	// cniCache reads the CNI's objects (watchCNI sets it to the manager's cache).
+	cniCache client.Reader
 }
 
 // Reconcile computes the cluster's routes from every Node, merges them into
@@ -76,10 +81,14 @@ func (r *RoutesReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.
 	if err := r.Client.List(ctx, &nodes); err != nil {
 		return ctrl.Result{}, err
 	}
+	cni, err := r.readCNI(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	var routes []model.NodeRoute
 	for i := range nodes.Items {
 		n := &nodes.Items[i]
-		rs, skipped := model.NodeRoutes(n)
+		rs, skipped := model.NodeRoutesCNI(r.Settings.AKOSettings.CNIPlugin, n, cni)
 		if len(skipped) > 0 {
 			log.Info("node routes skipped", "node", n.Name, "why", skipped)
 		}
@@ -228,7 +237,8 @@ func (r *RoutesReconciler) editSEGroup(ctx context.Context, done string, edit fu
 // SetupWithManager registers the controller (leader only, like every
 // controller) when static routes are enabled. It reconciles once at start,
 // so routes of nodes deleted while vipgate was down go too, then on Node
-// changes that move routes.
+// changes that move routes, and on changes of the CNI objects pod CIDRs come
+// from (AKOSettings.cniPlugin: Calico's BlockAffinities, CiliumNodes).
 func (r *RoutesReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if ok, why := RoutesEnabled(r.Settings); !ok {
 		mgr.GetLogger().Info("static route sync off", "why", why)
@@ -240,15 +250,19 @@ func (r *RoutesReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		q.Add(key)
 		return nil
 	})
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("routes").
 		Watches(&corev1.Node{}, toKey, builder.WithPredicates(nodeRoutePredicate{})).
-		WatchesRawSource(initial).
-		Complete(r)
+		WatchesRawSource(initial)
+	if err := r.watchCNI(mgr, b, toKey); err != nil {
+		return err
+	}
+	return b.Complete(r)
 }
 
 // nodeRoutePredicate passes Node events that can change routes: add, delete,
-// and updates of pod CIDRs (spec or annotation) or InternalIPs. Status
+// and updates of pod CIDRs (spec, AKO's or OVN-Kubernetes' annotation) or
+// InternalIPs. Status
 // heartbeats, which are most Node updates, do not.
 type nodeRoutePredicate struct{ predicate.Funcs }
 
@@ -263,6 +277,7 @@ func (nodeRoutePredicate) Update(e event.UpdateEvent) bool {
 	}
 	return o.Spec.PodCIDR != n.Spec.PodCIDR || !slices.Equal(o.Spec.PodCIDRs, n.Spec.PodCIDRs) ||
 		o.Annotations[model.AnnotationPodCIDRs] != n.Annotations[model.AnnotationPodCIDRs] ||
+		o.Annotations[model.AnnotationOVNNodeSubnets] != n.Annotations[model.AnnotationOVNNodeSubnets] ||
 		!slices.Equal(internalIPs(o), internalIPs(n))
 }
 

@@ -114,6 +114,9 @@ func (r *ServiceReconciler) sync(ctx context.Context, svc *corev1.Service, ns *c
 		return ctrl.Result{}, r.invalid(ctx, svc, err.Error())
 	}
 	set.Tenant = ownership.TenantFor(ns, r.Settings)
+	if pending, err := r.applyL4Rule(ctx, set, in.Members); err != nil || pending {
+		return ruleGate(pending, err)
+	}
 	res, err := r.Applier.Apply(ctx, set)
 	if err == nil {
 		err = r.leaveOldTenants(ctx, serviceRequest(svc), apply.OwnerOf(set))
@@ -129,7 +132,7 @@ func (r *ServiceReconciler) sync(ctx context.Context, svc *corev1.Service, ns *c
 	}
 	r.backoffFor().Reset(client.ObjectKeyFromObject(svc).String())
 	for _, m := range in.Members {
-		if err := r.writeStatus(ctx, m.Service, addrs, model.FQDNs(r.Settings, m.Service)); err != nil {
+		if err := r.writeStatus(ctx, m.Service, addrs, model.FQDNs(r.Settings, in.Snapshot, m.Service)); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -190,7 +193,7 @@ func (r *ServiceReconciler) backoffFor() *Backoff {
 func (r *ServiceReconciler) owner(namespace, name, tenant string) apply.Owner {
 	base := model.BaseName(r.Settings.AKOSettings.ClusterName, namespace, name)
 	return apply.Owner{Name: base, CreatedBy: r.Settings.CreatedBy(), OwnedBy: ownership.ServiceOwner(namespace, name),
-		ClusterID: r.Settings.ClusterID, Tenant: tenant, PoolBases: []string{base}}
+		ClusterID: r.Settings.ClusterID, Tenant: tenant, Namespace: namespace, PoolBases: []string{base}}
 }
 
 func (r *ServiceReconciler) env(ctx context.Context) rules.Env {

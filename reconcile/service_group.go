@@ -126,6 +126,9 @@ func (r *ServiceReconciler) syncGroup(ctx context.Context, namespace, key string
 		return ctrl.Result{}, nil
 	}
 	set.Tenant = ownership.TenantFor(ns, r.Settings)
+	if pending, err := r.applyL4Rule(ctx, set, in.Members); err != nil || pending {
+		return ruleGate(pending, err)
+	}
 	res, err := r.Applier.Apply(ctx, set)
 	if err == nil {
 		err = r.leaveOldTenants(ctx, groupRequest(namespace, key), apply.OwnerOf(set))
@@ -141,7 +144,7 @@ func (r *ServiceReconciler) syncGroup(ctx context.Context, namespace, key string
 	}
 	r.backoffFor().Reset(groupRequest(namespace, key).String())
 	for _, m := range members {
-		if err := r.writeStatus(ctx, m, addrs, model.FQDNs(r.Settings, m)); err != nil {
+		if err := r.writeStatus(ctx, m, addrs, model.FQDNs(r.Settings, in.Snapshot, m)); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -172,7 +175,7 @@ func (r *ServiceReconciler) groupFailed(ctx context.Context, namespace, key stri
 func (r *ServiceReconciler) deleteGroup(ctx context.Context, namespace, key, tenant string, leaving []*corev1.Service) (ctrl.Result, error) {
 	cl := r.Settings.AKOSettings.ClusterName
 	owner := apply.Owner{Name: model.BaseName(cl, namespace, key), CreatedBy: r.Settings.CreatedBy(),
-		OwnedBy: ownership.SharedVIPOwner(namespace, key), ClusterID: r.Settings.ClusterID, Tenant: tenant}
+		OwnedBy: ownership.SharedVIPOwner(namespace, key), ClusterID: r.Settings.ClusterID, Tenant: tenant, Namespace: namespace}
 	for _, m := range leaving {
 		owner.PoolBases = append(owner.PoolBases, rules.PoolBaseName(cl, namespace, m.Name, key))
 	}

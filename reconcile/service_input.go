@@ -48,7 +48,11 @@ func (r *ServiceReconciler) modelInput(ctx context.Context, svc *corev1.Service,
 		if err != nil {
 			return in, err
 		}
-		in.Members = append(in.Members, model.Member{Service: m, Slices: sl})
+		mem := model.Member{Service: m, Slices: sl}
+		if err := withNPL(ctx, r.Client, r.Settings, &mem); err != nil {
+			return in, err
+		}
+		in.Members = append(in.Members, mem)
 	}
 	if model.NodePortMode(r.Settings) {
 		addrs, err := nodeAddresses(ctx, r.Client, r.Settings)

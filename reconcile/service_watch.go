@@ -20,13 +20,16 @@ import (
 	"github.com/vipgate/vipgate/avi/model"
 	"github.com/vipgate/vipgate/cluster"
 	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1alpha2"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/ownership"
 )
 
 // SetupWithManager watches Services, their EndpointSlices, AviInfraSettings
-// (Services using one are requeued when it changes), Namespaces (selection,
-// tenant and AviInfraSetting annotations) and, in NodePort mode, Nodes.
+// (Services using one are requeued when it changes), L4Rules (the Services
+// naming one, status changes included), Namespaces (selection, tenant and
+// AviInfraSetting annotations), in NodePort mode Nodes, and in NodePortLocal
+// mode pods' port mappings (metadata only).
 //
 // A Service maps to the key that syncs it (serviceRequest): its shared-VIP
 // group's, or its own; an update maps both the old and the new key, so a
@@ -48,11 +51,19 @@ func (r *ServiceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}, builder.WithPredicates(servicePredicate{s: r.Settings})).
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.sliceToService)).
 		Watches(&v1beta1.AviInfraSetting{}, handler.EnqueueRequestsFromMapFunc(r.infraToServices)).
+		Watches(&v1alpha2.L4Rule{}, handler.EnqueueRequestsFromMapFunc(r.l4RuleToServices)).
 		Watches(&corev1.Namespace{}, r.namespaceHandler()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 8})
 	if model.NodePortMode(r.Settings) {
 		b = b.Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.allOwned))
 	}
+	b = watchNPLPods(b, r.Settings, r.Client, func(ctx context.Context, ns, name string) []ctrl.Request {
+		var svc corev1.Service
+		if err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &svc); err != nil {
+			return nil
+		}
+		return []ctrl.Request{serviceRequest(&svc)}
+	})
 	return b.Complete(r)
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1beta1"
 )
 
 // benchEnv is a cluster with n Services, each holding a VIP of bench-net
@@ -72,4 +73,34 @@ func BenchmarkValidateServiceSharedVIP(b *testing.B) {
 // BenchmarkValidateServiceAutoIP asks for no address (only selection checks run).
 func BenchmarkValidateServiceAutoIP(b *testing.B) {
 	benchValidate(b, lbSvc("default", "new"), true)
+}
+
+// benchHostRule validates hr against the demo inventory plus 1000 custom
+// WAF policies (as in tests/bench), with one Ingress serving its host.
+func benchHostRule(b *testing.B, hr *v1beta1.HostRule, wantAllowed bool) {
+	inv := demoInventory(withRefs)
+	for i := range 1000 {
+		inv.Refs["wafpolicy"].Add("admin", fmt.Sprintf("waf-%d", i), inventory.RefObject{})
+	}
+	f := newFake()
+	f.addIngress(ingress("default", "shop", hosts(hr.Spec.VirtualHost.Fqdn), tlsEntry("t", hr.Spec.VirtualHost.Fqdn)))
+	env := Env{Settings: demoSettings(), Inventory: inv, Lookups: f, Now: now}
+	if got := ValidateHostRule(hr, nil, env); got.Allowed() != wantAllowed {
+		b.Fatalf("Allowed() = %v, want %v: %v", got.Allowed(), wantAllowed, got.Errors)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		ValidateHostRule(hr, nil, env)
+	}
+}
+
+// BenchmarkValidateHostRuleValid names existing objects of every kind.
+func BenchmarkValidateHostRuleValid(b *testing.B) {
+	benchHostRule(b, hostRule("default", "shop", "shop.example.com", waf("waf-7"), cert("ref", "System-Default-Cert")), true)
+}
+
+// BenchmarkValidateHostRuleMissingWAF names a WAF policy that does not
+// exist: the message lists existing ones.
+func BenchmarkValidateHostRuleMissingWAF(b *testing.B) {
+	benchHostRule(b, hostRule("default", "shop", "shop.example.com", waf("no-such-waf")), false)
 }

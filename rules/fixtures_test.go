@@ -22,6 +22,7 @@ import (
 
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1alpha2"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/ownership"
 )
@@ -129,7 +130,7 @@ func awsInventory() *inventory.Snapshot {
 	}
 	s := &inventory.Snapshot{
 		FetchedAt: now,
-		Cloud:     inventory.Cloud{Name: "aws-cloud", UUID: "cloud-aws", Type: inventory.CloudAWS},
+		Cloud:     inventory.Cloud{Name: "aws-cloud", UUID: "cloud-aws", Type: inventory.CloudAWS, IPAMType: inventory.IPAMInternal},
 		Networks: map[string]*inventory.Network{
 			"subnet-1a":   net("subnet-1a", "us-west-2a", "10.1.0.0/24", "10.1.0.10", "10.1.0.100"),
 			"subnet-1b":   net("subnet-1b", "us-west-2b", "10.2.0.0/24", "10.2.0.10", "10.2.0.100"),
@@ -162,6 +163,11 @@ type fakeLookups struct {
 	byHost   map[string][]*networkingv1.Ingress
 	byName   map[string][]*corev1.Service
 	ingName  map[string][]*networkingv1.Ingress
+
+	hostRules []*v1beta1.HostRule
+	httpRules []*v1beta1.HTTPRule
+	l4Rules   map[string]*v1alpha2.L4Rule
+	byL4Rule  map[string][]*corev1.Service
 }
 
 func newFake() *fakeLookups {
@@ -170,6 +176,7 @@ func newFake() *fakeLookups {
 		secrets: map[string]*corev1.Secret{}, certs: map[string]bool{}, refs: map[string][]string{},
 		byVIP: map[string][]*corev1.Service{}, byShared: map[string][]*corev1.Service{}, byHost: map[string][]*networkingv1.Ingress{},
 		byName: map[string][]*corev1.Service{}, ingName: map[string][]*networkingv1.Ingress{},
+		l4Rules: map[string]*v1alpha2.L4Rule{}, byL4Rule: map[string][]*corev1.Service{},
 	}
 }
 
@@ -193,6 +200,26 @@ func (f *fakeLookups) addService(svcs ...*corev1.Service) *fakeLookups {
 		for _, c := range ServiceClaims("", s) {
 			f.byName[c.Name] = append(f.byName[c.Name], s)
 		}
+		if k := L4RuleKey(s); k != "" {
+			f.byL4Rule[k] = append(f.byL4Rule[k], s)
+		}
+	}
+	return f
+}
+
+func (f *fakeLookups) addHostRule(hrs ...*v1beta1.HostRule) *fakeLookups {
+	f.hostRules = append(f.hostRules, hrs...)
+	return f
+}
+
+func (f *fakeLookups) addHTTPRule(hrs ...*v1beta1.HTTPRule) *fakeLookups {
+	f.httpRules = append(f.httpRules, hrs...)
+	return f
+}
+
+func (f *fakeLookups) addL4Rule(rs ...*v1alpha2.L4Rule) *fakeLookups {
+	for _, r := range rs {
+		f.l4Rules[r.Namespace+"/"+r.Name] = r
 	}
 	return f
 }
@@ -275,6 +302,81 @@ func (f *fakeLookups) ServicesByAviName(_ context.Context, key string) ([]*corev
 }
 func (f *fakeLookups) IngressesByAviName(_ context.Context, key string) ([]*networkingv1.Ingress, error) {
 	return f.ingName[key], f.err
+}
+
+// HostRulesByHost scans as the cache's index does: fqdn and aliases.
+func (f *fakeLookups) HostRulesByHost(_ context.Context, host string) ([]*v1beta1.HostRule, error) {
+	var out []*v1beta1.HostRule
+	for _, hr := range f.hostRules {
+		if hr.Spec.VirtualHost.Fqdn == host || slices.Contains(hr.Spec.VirtualHost.Aliases, host) {
+			out = append(out, hr)
+		}
+	}
+	return out, f.err
+}
+func (f *fakeLookups) HTTPRulesByHost(_ context.Context, host string) ([]*v1beta1.HTTPRule, error) {
+	var out []*v1beta1.HTTPRule
+	for _, hr := range f.httpRules {
+		if hr.Spec.Fqdn == host {
+			out = append(out, hr)
+		}
+	}
+	return out, f.err
+}
+func (f *fakeLookups) L4Rule(_ context.Context, ns, name string) (*v1alpha2.L4Rule, error) {
+	return f.l4Rules[ns+"/"+name], f.err
+}
+func (f *fakeLookups) ServicesByL4Rule(_ context.Context, key string) ([]*corev1.Service, error) {
+	return f.byL4Rule[key], f.err
+}
+
+// withRefs gives the inventory the controller objects rule CRDs name: the
+// System-* objects, an admin's custom ones, team-a's WAF policy, and two
+// this cluster generated (created_by vipgate-demo). Security policies are
+// left out, as if the controller refused to list them.
+func withRefs(s *inventory.Snapshot) {
+	add := func(typ, tenant, name, kind string) {
+		o := inventory.RefObject{Kind: kind}
+		if strings.HasPrefix(name, "demo--") {
+			o.CreatedBy = "vipgate-demo"
+		}
+		s.Refs[typ].Add(tenant, name, o)
+	}
+	s.Refs = map[string]inventory.RefTable{}
+	for _, typ := range inventory.RefTypes {
+		if typ != inventory.TypeSecurityPolicy {
+			s.Refs[typ] = inventory.RefTable{}
+		}
+	}
+	add("wafpolicy", "admin", "System-WAF-Policy", "")
+	add("wafpolicy", "admin", "demo-waf", "")
+	add("wafpolicy", "team-a", "team-waf", "")
+	add("applicationprofile", "admin", "System-HTTP", inventory.AppProfileTypeHTTP)
+	add("applicationprofile", "admin", "demo-http", inventory.AppProfileTypeHTTP)
+	add("applicationprofile", "admin", "System-L4-Application", inventory.AppProfileTypeL4)
+	add("applicationprofile", "admin", "System-SSL-Application", inventory.AppProfileTypeSSL)
+	add("applicationprofile", "admin", "System-DNS", "APPLICATION_PROFILE_TYPE_DNS")
+	add("sslprofile", "admin", "System-Standard", "SSL_PROFILE_TYPE_APPLICATION")
+	add("sslprofile", "admin", "System-Portal", "SSL_PROFILE_TYPE_SYSTEM")
+	add("analyticsprofile", "admin", "System-Analytics-Profile", "")
+	add("errorpageprofile", "admin", "Custom-Error-Page-Profile", "")
+	add("httppolicyset", "admin", "admin-policy", "")
+	add("httppolicyset", "admin", "demo--Shared-L7-0", "")
+	add("vsdatascriptset", "admin", "Default-PASV-FTP", "")
+	add("sslkeyandcertificate", "admin", "System-Default-Cert", inventory.CertTypeVirtualService)
+	add("sslkeyandcertificate", "admin", "admin-ca", inventory.CertTypeCA)
+	add("sslkeyandcertificate", "admin", "demo--shop.example.com", inventory.CertTypeVirtualService)
+	add("pkiprofile", "admin", "admin-pki", "")
+	add("healthmonitor", "admin", "System-TCP", "HEALTH_MONITOR_TCP")
+	add("healthmonitor", "admin", "System-HTTP", "HEALTH_MONITOR_HTTP")
+	add("healthmonitor", "admin", "System-UDP", "HEALTH_MONITOR_UDP")
+	add("applicationpersistenceprofile", "admin", "System-Persistence-Client-IP", "PERSISTENCE_TYPE_CLIENT_IP_ADDRESS")
+	add("applicationpersistenceprofile", "admin", "System-Persistence-Http-Cookie", "PERSISTENCE_TYPE_HTTP_COOKIE")
+	add("networkprofile", "admin", "System-TCP-Proxy", inventory.NetProfileTypeTCPProxy)
+	add("networkprofile", "admin", "System-TCP-Fast-Path", inventory.NetProfileTypeTCPFastPath)
+	add("networkprofile", "admin", "System-UDP-Fast-Path", inventory.NetProfileTypeUDPFastPath)
+	add("icapprofile", "admin", "admin-icap", "")
+	add("networksecuritypolicy", "admin", "admin-nsp", "")
 }
 
 // svcOpt edits a test Service.

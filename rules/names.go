@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/vipgate/vipgate/avi/inventory"
+	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/ownership"
 )
 
@@ -114,8 +115,10 @@ func controllerHolder(c Claim, tenant string, env Env) string {
 			continue
 		}
 		switch {
+		case adoptedFromAKO(h, s):
+			// AKO's object of this very name: the owner adopts it.
 		case h.CreatedBy != s.CreatedBy():
-			return describeHolder(h)
+			return describeHolder(h, s)
 		case h.ClusterID != "" && s.ClusterID != "" && h.ClusterID != s.ClusterID:
 			return fmt.Sprintf("VsVip %q of another cluster named %q on the controller (identity %s); give each cluster its own AKOSettings.clusterName", h.VsVip, s.AKOSettings.ClusterName, h.ClusterID)
 		case h.Owner != "" && h.Owner != c.Owner:
@@ -125,11 +128,23 @@ func controllerHolder(c Claim, tenant string, env Env) string {
 	return ""
 }
 
-func describeHolder(h inventory.Holder) string {
+func describeHolder(h inventory.Holder, s *config.Settings) string {
+	if h.FromAKO(s.AKOSettings.ClusterName) {
+		return fmt.Sprintf("VsVip %q on the controller (%s)", h.VsVip, akoNotAdopted)
+	}
 	if h.CreatedBy == "" {
 		return fmt.Sprintf("VsVip %q on the controller (no created_by), which this cluster does not manage", h.VsVip)
 	}
 	return fmt.Sprintf("VsVip %q on the controller (created_by %q), which this cluster does not manage", h.VsVip, h.CreatedBy)
+}
+
+// akoNotAdopted says why an AKO VsVip of this clusterName is someone else's.
+const akoNotAdopted = "written by AKO for this clusterName; AKOSettings.adoptAKOObjects is false, so this cluster does not manage it"
+
+// adoptedFromAKO reports whether a VsVip is AKO's for this cluster and
+// AKO's objects are adopted: it is then this cluster's, like its own.
+func adoptedFromAKO(h inventory.Holder, s *config.Settings) bool {
+	return s.AdoptFromAKO() != "" && h.FromAKO(s.AKOSettings.ClusterName)
 }
 
 // checkServiceClaims refuses a Service whose Avi names another owner holds.

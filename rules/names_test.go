@@ -65,6 +65,19 @@ func TestNameClaims(t *testing.T) {
 	}
 }
 
+// TestAKOVsVipClaims: AKO's VsVip of a Service's own name is the Service's
+// to adopt; with adoption off it is someone else's.
+func TestAKOVsVipClaims(t *testing.T) {
+	ako := demoInventory(func(s *inventory.Snapshot) {
+		s.VsVips = map[string][]inventory.Holder{"demo--team-web": {{VsVip: "demo--team-web", ClusterName: "demo", Tenant: "admin"}}}
+	})
+	env := Env{Settings: demoSettings(), Inventory: ako, Lookups: newFake(), Now: now}
+	checkResult(t, ValidateService(lbSvc("team", "web"), nil, env), nil, nil)
+	env.Settings = demoSettings(func(s *config.Settings) { s.AKOSettings.AdoptAKOObjects = false })
+	checkResult(t, ValidateService(lbSvc("team", "web"), nil, env), []string{
+		`metadata.name: Invalid value: "web": its Avi name "demo--team-web" is already used by VsVip "demo--team-web" on the controller (written by AKO for this clusterName; AKOSettings.adoptAKOObjects is false, so this cluster does not manage it) (Avi names join namespace and name with "-", so different objects can meet); rename this Service, or that one`}, nil)
+}
+
 // TestIngressHostClaims: a secure host without a dot is the name of an SNI
 // virtual service, which an L4 Service of the same joined name already holds.
 func TestIngressHostClaims(t *testing.T) {

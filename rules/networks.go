@@ -166,6 +166,10 @@ func ValidateVIPNetworks(path *field.Path, nets []VIPNetworkRef, env Env) Result
 			}
 			continue
 		}
+		if inv.Cloud.ProviderIPAM() {
+			res.Merge(checkProviderSubnets(p, n, net, v6, inv.Cloud))
+			continue
+		}
 		res.Errors = append(res.Errors, checkNetworkSubnets(p, n, net, v6, len(nets) > 1)...)
 	}
 
@@ -272,6 +276,44 @@ func checkNetworkSubnets(p *field.Path, n VIPNetworkRef, net *inventory.Network,
 	return field.ErrorList{field.Invalid(fp, n.label(),
 		fmt.Sprintf("every static VIP range of network %s is exhausted (%s); free addresses on the controller, widen a range, or pick another network",
 			net.Name, strings.Join(parts, "; ")))}
+}
+
+// checkProviderSubnets checks an entry on a cloud whose VIP addresses come
+// from the provider's (or Infoblox's) IPAM: there are no static ranges to
+// find and no free count to trust, so only a named cidr is checked, against
+// the network's configured subnets. A network that lists none gets a
+// warning: its subnets live with the provider, which judges at allocation.
+func checkProviderSubnets(p *field.Path, n VIPNetworkRef, net *inventory.Network, v6 bool, cloud inventory.Cloud) Result {
+	var res Result
+	for _, c := range []struct {
+		key, value string
+		is6        bool
+	}{{"cidr", n.CIDR, false}, {"v6cidr", n.V6CIDR, true}} {
+		if c.value == "" {
+			continue
+		}
+		pfx, err := netip.ParsePrefix(c.value)
+		if err != nil || pfx.Addr().Is6() != c.is6 || (c.is6 && !v6) {
+			continue // reported by the static checks
+		}
+		if configuredSubnets(net, c.is6) == "none" {
+			res.Warn(fmt.Sprintf("%s %q could not be checked: network %s lists no IPv%s subnet on the controller; cloud %q allocates VIPs through %s, which checks it when it allocates",
+				p.Child(c.key), c.value, net.Name, family(c.is6), cloud.Name, cloud.IPAMName()))
+			continue
+		}
+		if net.Subnet(pfx) == nil {
+			res.Errors = append(res.Errors, field.Invalid(p.Child(c.key), c.value,
+				fmt.Sprintf("not a configured subnet of network %s; configured: %s", net.Name, configuredSubnets(net, c.is6))))
+		}
+	}
+	return res
+}
+
+func family(is6 bool) string {
+	if is6 {
+		return "6"
+	}
+	return "4"
 }
 
 // subnetProblem says why sub cannot give out a VIP, or "" when it can.

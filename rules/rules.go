@@ -29,6 +29,7 @@ import (
 
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1alpha2"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/ownership"
 )
@@ -125,6 +126,16 @@ type Lookups interface {
 	// Ingresses with a claim (ServiceClaims, IngressClaims) whose ClaimKey is key.
 	ServicesByAviName(ctx context.Context, key string) ([]*corev1.Service, error)
 	IngressesByAviName(ctx context.Context, key string) ([]*networkingv1.Ingress, error)
+	// HostRulesByHost returns the HostRules whose spec.virtualhost.fqdn or
+	// one of whose aliases is host (as written, whatever the fqdnType).
+	HostRulesByHost(ctx context.Context, host string) ([]*v1beta1.HostRule, error)
+	// HTTPRulesByHost returns the HTTPRules whose spec.fqdn is host.
+	HTTPRulesByHost(ctx context.Context, host string) ([]*v1beta1.HTTPRule, error)
+	// L4Rule returns the named L4Rule, (nil, nil) when there is none.
+	L4Rule(ctx context.Context, namespace, name string) (*v1alpha2.L4Rule, error)
+	// ServicesByL4Rule returns the Services whose ako.vmware.com/l4rule
+	// annotation names key ("<ns>/<name>", see L4RuleKey).
+	ServicesByL4Rule(ctx context.Context, key string) ([]*corev1.Service, error)
 }
 
 // Env is everything a rule needs besides the object itself. Build it with NewEnv.
@@ -230,6 +241,17 @@ func (noLookups) IngressesByAviName(context.Context, string) ([]*networkingv1.In
 	return nil, nil
 }
 
+func (noLookups) HostRulesByHost(context.Context, string) ([]*v1beta1.HostRule, error) {
+	return nil, nil
+}
+func (noLookups) HTTPRulesByHost(context.Context, string) ([]*v1beta1.HTTPRule, error) {
+	return nil, nil
+}
+func (noLookups) L4Rule(context.Context, string, string) (*v1alpha2.L4Rule, error) { return nil, nil }
+func (noLookups) ServicesByL4Rule(context.Context, string) ([]*corev1.Service, error) {
+	return nil, nil
+}
+
 // listNames joins up to MaxListed names and says how many more there are, so a
 // message naming referrers or candidates never floods the terminal.
 func listNames(names []string) string {
@@ -237,6 +259,14 @@ func listNames(names []string) string {
 		return strings.Join(names, ", ")
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:MaxListed], ", "), len(names)-MaxListed)
+}
+
+// listFirst is listNames for the first names of total.
+func listFirst(first []string, total int) string {
+	if total <= len(first) {
+		return strings.Join(first, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(first, ", "), total-len(first))
 }
 
 // annotationPath is the field path of an annotation, as kubectl users see it:

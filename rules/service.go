@@ -164,8 +164,10 @@ func ValidateService(svc, old *corev1.Service, env Env) Result {
 				res.Warn(skip)
 			} else if aisKnown {
 				nets, origin := EffectiveVIPNetworks(ais, s)
-				if e := checkPlacement(ipPath, ip, addr, nets, origin, inv); e != nil {
+				if e, warn := checkPlacement(ipPath, ip, addr, nets, origin, inv); e != nil {
 					res.Errors = append(res.Errors, e)
+				} else if warn != "" {
+					res.Warn(warn)
 				}
 				if e := checkHeldOnController(ipPath, ip, addr, svc, key, s, inv, heldBySvc); e != nil {
 					res.Errors = append(res.Errors, e)
@@ -176,6 +178,9 @@ func ValidateService(svc, old *corev1.Service, env Env) Result {
 
 	if key != "" {
 		checkSharedVIP(&res, svc, key, ip, ipPath, env)
+	}
+	if !oldOwned || L4RuleKey(old) != L4RuleKey(svc) {
+		res.Merge(ValidateServiceL4Rule(svc, env))
 	}
 	return res
 }
@@ -294,7 +299,11 @@ func checkHeldByServices(res *Result, p *field.Path, ip string, addr netip.Addr,
 // checkPlacement requires the address to lie in a VIP subnet of the networks
 // that apply, inside its static VIP range (the controller's IPAM allocates
 // only from there), and not to be the subnet's network or broadcast address.
-func checkPlacement(p *field.Path, ip string, addr netip.Addr, nets []VIPNetworkRef, origin string, inv *inventory.Snapshot) *field.Error {
+// On a cloud whose provider allocates (inventory.Cloud.ProviderIPAM) there
+// is no range: the address must lie in one of the subnets and not be one
+// the provider reserves; when no subnet is known it is admitted with the
+// warning returned.
+func checkPlacement(p *field.Path, ip string, addr netip.Addr, nets []VIPNetworkRef, origin string, inv *inventory.Snapshot) (*field.Error, string) {
 	type candidate struct {
 		net *inventory.Network
 		sub *inventory.Subnet
@@ -325,37 +334,100 @@ func checkPlacement(p *field.Path, ip string, addr netip.Addr, nets []VIPNetwork
 			}
 		}
 	}
+	provider := inv.Cloud.ProviderIPAM()
 	if len(cands) == 0 {
-		return nil // nothing known to compare against; the reconciler reports the setting
+		if provider {
+			return nil, fmt.Sprintf("%s %q could not be checked: no subnet of the VIP networks of %s is known on the controller; cloud %q allocates VIPs through %s, which checks it when it allocates",
+				p, ip, origin, inv.Cloud.Name, inv.Cloud.IPAMName())
+		}
+		return nil, "" // nothing known to compare against; the reconciler reports the setting
 	}
 	for _, c := range cands {
 		pfx := c.sub.Prefix.Masked()
 		if !pfx.Contains(addr) {
 			continue
 		}
+		if provider {
+			return providerReserved(p, ip, addr, pfx, c.net.Name, inv.Cloud), ""
+		}
 		rng := describeRanges(c.sub)
 		if addr == pfx.Addr() && pfx.Bits() < addr.BitLen()-1 {
-			return field.Invalid(p, ip, fmt.Sprintf("is the network address of subnet %s (%s); pick an address in %s", pfx, c.net.Name, rng))
+			return field.Invalid(p, ip, fmt.Sprintf("is the network address of subnet %s (%s); pick an address in %s", pfx, c.net.Name, rng)), ""
 		}
 		if addr.Is4() && pfx.Bits() < 31 && addr == lastAddr(pfx) {
-			return field.Invalid(p, ip, fmt.Sprintf("is the broadcast address of subnet %s (%s); pick an address in %s", pfx, c.net.Name, rng))
+			return field.Invalid(p, ip, fmt.Sprintf("is the broadcast address of subnet %s (%s); pick an address in %s", pfx, c.net.Name, rng)), ""
 		}
 		for _, r := range c.sub.VIPRanges {
 			if r.Contains(addr) {
-				return nil
+				return nil, ""
 			}
 		}
 		if len(c.sub.VIPRanges) == 0 {
-			return field.Invalid(p, ip, fmt.Sprintf("is inside subnet %s of %s, which has no static VIP range; the controller allocates VIPs only from static VIP ranges", pfx, c.net.Name))
+			return field.Invalid(p, ip, fmt.Sprintf("is inside subnet %s of %s, which has no static VIP range; the controller allocates VIPs only from static VIP ranges", pfx, c.net.Name)), ""
 		}
-		return field.Invalid(p, ip, fmt.Sprintf("is inside subnet %s of %s but outside its %s; the controller allocates VIPs only from that range", pfx, c.net.Name, rng))
+		return field.Invalid(p, ip, fmt.Sprintf("is inside subnet %s of %s but outside its %s; the controller allocates VIPs only from that range", pfx, c.net.Name, rng)), ""
 	}
 	parts := make([]string, len(cands))
 	for i, c := range cands {
-		parts[i] = fmt.Sprintf("%s %s, %s", c.net.Name, c.sub.Prefix, describeRanges(c.sub))
+		if provider {
+			parts[i] = fmt.Sprintf("%s %s", c.net.Name, c.sub.Prefix)
+		} else {
+			parts[i] = fmt.Sprintf("%s %s, %s", c.net.Name, c.sub.Prefix, describeRanges(c.sub))
+		}
+	}
+	if provider {
+		return field.Invalid(p, ip, fmt.Sprintf("not inside any VIP network of %s (%s); pick an address in one of these subnets, or leave it unset to get one allocated",
+			origin, strings.Join(parts, "; "))), ""
 	}
 	return field.Invalid(p, ip, fmt.Sprintf("not inside any VIP network of %s (%s); pick an address in a static VIP range, or leave it unset to get one allocated",
-		origin, strings.Join(parts, "; ")))
+		origin, strings.Join(parts, "; "))), ""
+}
+
+// providerReserved rejects an address the IPAM keeps for itself in pfx: the
+// provider's reserved addresses (AWS and Azure the first four and the last,
+// Google Cloud the first two and the last two), else the network and
+// broadcast addresses.
+func providerReserved(p *field.Path, ip string, addr netip.Addr, pfx netip.Prefix, net string, cloud inventory.Cloud) *field.Error {
+	who, low, high := cloud.Reserver()
+	first, last := pfx.Addr(), lastAddr(pfx)
+	if pfx.Bits() >= addr.BitLen()-1 {
+		return nil // /31 and /32 (/127, /128) have no reserved addresses
+	}
+	reserved := false
+	a, z := first, last
+	for range low {
+		reserved = reserved || addr == a
+		a = a.Next()
+	}
+	for range high {
+		reserved = reserved || addr == z
+		z = z.Prev()
+	}
+	if !reserved {
+		return nil
+	}
+	switch who {
+	case "":
+		if addr == first {
+			return field.Invalid(p, ip, fmt.Sprintf("is the network address of subnet %s (%s); pick another address in it", pfx, net))
+		}
+		return field.Invalid(p, ip, fmt.Sprintf("is the broadcast address of subnet %s (%s); pick another address in it", pfx, net))
+	}
+	return field.Invalid(p, ip, fmt.Sprintf("is reserved by %s in subnet %s (%s), which keeps the first %s and the last %s of every subnet; pick another address in it",
+		who, pfx, net, addresses(low), addresses(high)))
+}
+
+// addresses spells a small count of addresses for messages.
+func addresses(n int) string {
+	switch n {
+	case 1:
+		return "address"
+	case 2:
+		return "two addresses"
+	case 4:
+		return "four addresses"
+	}
+	return fmt.Sprintf("%d addresses", n)
 }
 
 func describeRanges(sub *inventory.Subnet) string {
@@ -388,7 +460,7 @@ func checkHeldOnController(p *field.Path, ip string, addr netip.Addr, svc *corev
 	}
 	ours := s.CreatedBy()
 	cluster := s.AKOSettings.ClusterName
-	if h.CreatedBy == ours {
+	if h.CreatedBy == ours || adoptedFromAKO(h, s) {
 		if h.VsVip == VsVipName(cluster, svc.Namespace, svc.Name) || (key != "" && h.VsVip == VsVipName(cluster, svc.Namespace, key)) {
 			return nil
 		}
@@ -397,11 +469,14 @@ func checkHeldOnController(p *field.Path, ip string, addr netip.Addr, svc *corev
 		}
 		return field.Invalid(p, ip, fmt.Sprintf("is already allocated on the controller to VsVip %q of this cluster; pick another address, or wait until that VsVip is deleted", h.VsVip))
 	}
-	by := "no created_by"
-	if h.CreatedBy != "" {
-		by = fmt.Sprintf("created_by %q", h.CreatedBy)
+	by := "no created_by), which this cluster does not manage"
+	switch {
+	case h.FromAKO(cluster):
+		by = akoNotAdopted + ")"
+	case h.CreatedBy != "":
+		by = fmt.Sprintf("created_by %q), which this cluster does not manage", h.CreatedBy)
 	}
-	return field.Invalid(p, ip, fmt.Sprintf("is already allocated on the controller to VsVip %q (%s), which this cluster does not manage; pick another address, or leave it unset to get one allocated", h.VsVip, by))
+	return field.Invalid(p, ip, fmt.Sprintf("is already allocated on the controller to VsVip %q (%s; pick another address, or leave it unset to get one allocated", h.VsVip, by))
 }
 
 // checkInfraSettingRef requires the selected AviInfraSetting to exist and not

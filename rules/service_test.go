@@ -36,6 +36,12 @@ func serviceLookups() *fakeLookups {
 	return f
 }
 
+// akoHolds gives 10.50.0.15 to the VsVip AKO made for Service default/moved:
+// AKO marks VsVips with clustername only.
+func akoHolds(s *inventory.Snapshot) {
+	s.InUse[addr("10.50.0.15")] = inventory.Holder{VsVip: "demo--default-moved", ClusterName: "demo", Tenant: "admin"}
+}
+
 func TestValidateService(t *testing.T) {
 	v4 := demoSettings()
 	v6 := demoSettings(ipv6Settings)
@@ -130,6 +136,12 @@ func TestValidateService(t *testing.T) {
 			wantErrs: []string{`spec.loadBalancerIP: Invalid value: "10.50.0.11": is already allocated on the controller to VsVip "legacy-vip" (created_by "ako-prod"), which this cluster does not manage; pick another address, or leave it unset to get one allocated`}},
 		{name: "allocated to a hand-made VsVip", svc: lbSvc("default", "x", ip("10.50.0.14")),
 			wantErrs: []string{`spec.loadBalancerIP: Invalid value: "10.50.0.14": is already allocated on the controller to VsVip "hand-made" (no created_by), which this cluster does not manage; pick another address, or leave it unset to get one allocated`}},
+		{name: "AKO's VsVip of this Service (switching from AKO): adopted, not someone else's", svc: lbSvc("default", "moved", ip("10.50.0.15")), inv: demoInventory(akoHolds)},
+		{name: "AKO's VsVip of another Service: held by this cluster", svc: lbSvc("default", "x", ip("10.50.0.15")), inv: demoInventory(akoHolds),
+			wantErrs: []string{`spec.loadBalancerIP: Invalid value: "10.50.0.15": is already allocated on the controller to VsVip "demo--default-moved" of this cluster; pick another address, or wait until that VsVip is deleted`}},
+		{name: "AKO's VsVip with adoption off", svc: lbSvc("default", "moved", ip("10.50.0.15")), inv: demoInventory(akoHolds),
+			settings: demoSettings(func(s *config.Settings) { s.AKOSettings.AdoptAKOObjects = false }),
+			wantErrs: []string{`spec.loadBalancerIP: Invalid value: "10.50.0.15": is already allocated on the controller to VsVip "demo--default-moved" (written by AKO for this clusterName; AKOSettings.adoptAKOObjects is false, so this cluster does not manage it); pick another address, or leave it unset to get one allocated`}},
 		{name: "allocated to an orphan of this cluster", svc: lbSvc("default", "x", ip("10.50.0.12")),
 			wantErrs: []string{`spec.loadBalancerIP: Invalid value: "10.50.0.12": is already allocated on the controller to VsVip "demo--default-old" of this cluster; pick another address, or wait until that VsVip is deleted`}},
 

@@ -23,6 +23,9 @@ const (
 	PathValidateService         = "/validate-v1-service"
 	PathValidateIngress         = "/validate-networking-v1-ingress"
 	PathValidateAviInfraSetting = "/validate-ako-vmware-com-v1beta1-aviinfrasetting"
+	PathValidateHostRule        = "/validate-ako-vmware-com-v1beta1-hostrule"
+	PathValidateHTTPRule        = "/validate-ako-vmware-com-v1beta1-httprule"
+	PathValidateL4Rule          = "/validate-ako-vmware-com-v1alpha2-l4rule"
 )
 
 // Names of the webhook configurations and of each webhook in them.
@@ -34,6 +37,9 @@ const (
 	HookValidateService         = "vservice.vipgate.ako.vmware.com"
 	HookValidateIngress         = "vingress.vipgate.ako.vmware.com"
 	HookValidateAviInfraSetting = "vaviinfrasetting.vipgate.ako.vmware.com"
+	HookValidateHostRule        = "vhostrule.vipgate.ako.vmware.com"
+	HookValidateHTTPRule        = "vhttprule.vipgate.ako.vmware.com"
+	HookValidateL4Rule          = "vl4rule.vipgate.ako.vmware.com"
 )
 
 // LBClass is AKO's loadBalancerClass and IngressClass controller, which vipgate answers to.
@@ -241,7 +247,30 @@ func Configurations(o ConfigOptions) (*admv1.MutatingWebhookConfiguration, *admv
 				FailurePolicy:           ptr.To(admv1.Fail),
 				AdmissionReviewVersions: versions,
 			},
+			o.ruleHook(HookValidateHostRule, PathValidateHostRule, "v1beta1", "hostrules"),
+			o.ruleHook(HookValidateHTTPRule, PathValidateHTTPRule, "v1beta1", "httprules"),
+			o.ruleHook(HookValidateL4Rule, PathValidateL4Rule, "v1alpha2", "l4rules"),
 		},
 	}
 	return mutating, validating
+}
+
+// ruleHook routes one rule CRD (HostRule, HTTPRule, L4Rule) to its handler.
+// Only the storage version is listed: with matchPolicy Equivalent the API
+// server converts a request at another served version (v1alpha1) to it, so
+// the handler decodes one version. Failure policy Ignore: a rule stored
+// while no replica answers is judged by the status reconciler, which never
+// applies a rejected rule (the virtual service keeps what it has).
+func (o ConfigOptions) ruleHook(name, path, version, resource string) admv1.ValidatingWebhook {
+	return admv1.ValidatingWebhook{
+		Name:                    name,
+		ClientConfig:            o.clientConfig(path),
+		Rules:                   rule("ako.vmware.com", version, resource, admv1.NamespacedScope, admv1.Create, admv1.Update),
+		MatchPolicy:             ptr.To(admv1.Equivalent),
+		NamespaceSelector:       o.namespaceSelector(),
+		SideEffects:             ptr.To(admv1.SideEffectClassNone),
+		TimeoutSeconds:          o.timeout(),
+		FailurePolicy:           ptr.To(admv1.Ignore),
+		AdmissionReviewVersions: []string{"v1"},
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/cluster"
 	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/crds/v1alpha2"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/metrics"
 	"github.com/vipgate/vipgate/ownership"
@@ -79,6 +80,9 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	register(PathValidateService, admission.WithValidator[*corev1.Service](s, &serviceValidator{opts}))
 	register(PathValidateIngress, admission.WithValidator[*networkingv1.Ingress](s, &ingressValidator{opts}))
 	register(PathValidateAviInfraSetting, admission.WithValidator[*v1beta1.AviInfraSetting](s, &infraValidator{opts}))
+	register(PathValidateHostRule, admission.WithValidator[*v1beta1.HostRule](s, &hostRuleValidator{opts}))
+	register(PathValidateHTTPRule, admission.WithValidator[*v1beta1.HTTPRule](s, &httpRuleValidator{opts}))
+	register(PathValidateL4Rule, admission.WithValidator[*v1alpha2.L4Rule](s, &l4RuleValidator{opts}))
 	return nil
 }
 

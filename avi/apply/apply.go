@@ -56,6 +56,13 @@ type Applier struct {
 	// group's labels), e.g. inventory.Cache.Invalidate.
 	OnVsVip func(inventory.VsVipChange)
 	OnWrite func()
+	// AdoptFrom is AKO's created_by for this cluster ("ako-<cluster>") when
+	// AKO's objects are to be adopted (see adopt.go), "" otherwise; Cluster
+	// is the clusterName, which marks AKO's VsVips. AKOGate, when set, is
+	// asked before AKO's objects are changed or deleted, and refuses while
+	// AKO itself is running.
+	AdoptFrom, Cluster string
+	AKOGate            func(context.Context) error
 
 	m     mirror
 	mu    sync.Mutex
@@ -89,6 +96,8 @@ type Owner struct {
 	OwnedBy, ClusterID string
 	// Tenant holds the objects; "" is the client's tenant.
 	Tenant string
+	// Namespace is an L4 owner's namespace ("" for an L7 shard).
+	Namespace string
 	// PoolBases are the Service base names whose port pools belong to the
 	// owner; empty means [Name].
 	PoolBases []string
@@ -96,12 +105,14 @@ type Owner struct {
 	// objects are what the parent and its SNI children reference (policy
 	// sets, pool groups, pools, certificates), found by walking references.
 	L7 bool
+	// Held are the fields, by "type/name", kept as the controller has them (model.Set.Held).
+	Held map[string][]string
 }
 
 // OwnerOf returns the owner of a desired set.
 func OwnerOf(s *model.Set) Owner {
 	return Owner{Name: s.Owner, CreatedBy: s.CreatedBy, OwnedBy: s.OwnedBy, ClusterID: s.ClusterID,
-		Tenant: s.Tenant, PoolBases: s.PoolBases, L7: s.L7}
+		Tenant: s.Tenant, Namespace: s.Namespace, PoolBases: s.PoolBases, L7: s.L7, Held: s.Held}
 }
 
 // refuse says why owner must not change or delete c ("" when it may): it was
@@ -126,9 +137,6 @@ func (owner Owner) refuse(c *current) string {
 	return ""
 }
 
-// mine reports whether owner may change or delete c.
-func (owner Owner) mine(c *current) bool { return owner.refuse(c) == "" }
-
 // Result says what Apply or Delete did.
 type Result struct {
 	// VsVip is the owner's VsVip as the controller returned it (allocated
@@ -139,6 +147,8 @@ type Result struct {
 	Writes int
 	// Created, Updated and Deleted list "type/name" in the order they were done.
 	Created, Updated, Deleted []string
+	// Adopted lists the updates that took over AKO's objects.
+	Adopted []string
 }
 
 // Object is one controller object found by ListOwned.
@@ -147,6 +157,10 @@ type Object struct {
 	// ClusterID and OwnedBy are its vipgate identity markers ("" when absent:
 	// an object written before vipgate had them, never provably ours).
 	ClusterID, OwnedBy string
+	// AKO marks AKO's objects of this cluster, listed when adoption is on.
+	AKO bool
+	// Markers are AKO's markers by key (values comma-separated), for AKO's objects.
+	Markers map[string]string
 	// Child is set on SNI child virtual services, which go before their parents on delete.
 	Child bool
 }
@@ -154,10 +168,11 @@ type Object struct {
 // current is one object read from the controller.
 type current struct {
 	typ, name, uuid, createdBy string
-	// clusterID and owner are vipgate's identity markers ("" when absent).
-	clusterID, owner string
-	child            bool
-	raw              map[string]any
+	// clusterID and owner are vipgate's identity markers ("" when absent);
+	// clusterName is the clustername marker (AKO's VsVips carry only it).
+	clusterID, owner, clusterName string
+	child                         bool
+	raw                           map[string]any
 }
 
 // desiredObj is one object of the desired set in wire form.
@@ -181,10 +196,20 @@ func (a *Applier) Apply(ctx context.Context, set *model.Set) (*Result, error) {
 	res := &Result{}
 	// Refuse to touch an object with our name that is not provably ours.
 	for _, d := range want {
-		if c := cur[d.typ+"/"+d.name]; c != nil && !owner.mine(c) {
-			return res, &session.Error{Op: "apply " + d.typ, Object: d.name, Message: owner.refuse(c)}
+		c := cur[d.typ+"/"+d.name]
+		if c != nil && !a.mine(owner, c) {
+			return res, &session.Error{Op: "apply " + d.typ, Object: d.name, Message: a.refuse(owner, c)}
+		}
+		if c != nil && a.fromAKO(c) {
+			if why := akoMismatch(d, c); why != "" {
+				return res, &session.Error{Op: "apply " + d.typ, Object: d.name, Message: why}
+			}
 		}
 	}
+	if err := a.akoGate(ctx, owner, cur); err != nil {
+		return res, err
+	}
+	defer a.logAdopted(ctx, cur, res)
 	// Creates and updates in dependency order. Objects of one step (same type;
 	// SNI children after parents) do not refer to each other, so a step runs
 	// up to applyParallel requests at once: a shard creating a thousand pools
@@ -234,7 +259,7 @@ func (a *Applier) Apply(ctx context.Context, set *model.Set) (*Result, error) {
 	}
 	var stale []*current
 	for k, c := range cur {
-		if !wanted[k] && owner.mine(c) {
+		if !wanted[k] && a.mine(owner, c) {
 			stale = append(stale, c)
 		}
 	}
@@ -277,7 +302,7 @@ func (a *Applier) applyOne(ctx context.Context, owner Owner, d desiredObj, c *cu
 		o.err = err
 		return o
 	}
-	body := d.body
+	body := holdFields(d.body, c.raw, owner.Held[d.typ+"/"+d.name])
 	if d.typ == model.TypeVsVip {
 		body = clone(d.body)
 		preserveVips(body, c.raw)
@@ -335,8 +360,8 @@ func (a *Applier) create(ctx context.Context, owner Owner, d desiredObj) (*curre
 		o.err = session.WithObject(err, d.typ+"/"+d.name)
 		return nil, o
 	}
-	if !owner.mine(c) {
-		o.err = &session.Error{Op: "apply " + d.typ, Object: d.name, Message: owner.refuse(c)}
+	if !a.mine(owner, c) {
+		o.err = &session.Error{Op: "apply " + d.typ, Object: d.name, Message: a.refuse(owner, c)}
 		return nil, o
 	}
 	if o.err = a.record(ctx, tenant, d.typ, c.raw); o.err != nil {
@@ -375,13 +400,16 @@ func (a *Applier) Delete(ctx context.Context, owner Owner) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{}
+	if err := a.akoGate(ctx, owner, cur); err != nil {
+		return res, err
+	}
 	var mine []*current
 	for _, c := range cur {
-		if owner.mine(c) {
+		if a.mine(owner, c) {
 			mine = append(mine, c)
 		}
 	}
-	if v := cur[model.TypeVsVip+"/"+owner.Name]; v != nil && owner.mine(v) {
+	if v := cur[model.TypeVsVip+"/"+owner.Name]; v != nil && a.mine(owner, v) {
 		// The caller may need the addresses it held (status entries to clear).
 		if res.VsVip, err = decode[objects.VsVip](v.raw); err != nil {
 			return nil, err
@@ -448,8 +476,12 @@ func (a *Applier) ListOwned(ctx context.Context, createdBy, tenant string, types
 	var out []Object
 	for _, typ := range types {
 		a.m.scan(tenant, typ, func(k mkey, e *entry) {
-			out = append(out, Object{Type: typ, Name: k.name, UUID: e.uuid, Tenant: k.tenant,
-				ClusterID: e.clusterID, OwnedBy: e.owner, Child: e.child})
+			o := Object{Type: typ, Name: k.name, UUID: e.uuid, Tenant: k.tenant,
+				ClusterID: e.clusterID, OwnedBy: e.owner, Child: e.child}
+			if a.akoEntry(typ, e.createdBy, e.clusterName) {
+				o.AKO, o.Markers = true, e.markers
+			}
+			out = append(out, o)
 		})
 	}
 	slices.SortFunc(out, func(x, y Object) int {
@@ -494,7 +526,9 @@ func (a *Applier) readOwner(ctx context.Context, owner Owner, want []desiredObj)
 		}
 		return err
 	}
-	for _, typ := range []string{model.TypeVsVip, model.TypeVirtualService} {
+	// AKO's L4 virtual services route through an L4PolicySet of their name:
+	// adoption replaces it with service_pool_select and deletes it.
+	for _, typ := range []string{model.TypeVsVip, model.TypeVirtualService, model.TypeL4PolicySet} {
 		if err := add(typ, owner.Name); err != nil {
 			return nil, err
 		}
@@ -523,7 +557,7 @@ func (a *Applier) readOwner(ctx context.Context, owner Owner, want []desiredObj)
 	}
 	// Desired objects of types not covered above.
 	for _, d := range want {
-		if d.typ != model.TypeVsVip && d.typ != model.TypeVirtualService && d.typ != model.TypePool {
+		if d.typ != model.TypeVsVip && d.typ != model.TypeVirtualService && d.typ != model.TypePool && d.typ != model.TypeL4PolicySet {
 			if err := add(d.typ, d.name); err != nil {
 				return nil, err
 			}
@@ -542,6 +576,7 @@ func currentOf(typ string, m map[string]any) *current {
 		c.createdBy = markerOf(m, model.MarkerCreatedBy)
 	}
 	c.clusterID, c.owner = markerOf(m, model.MarkerClusterID), markerOf(m, model.MarkerOwner)
+	c.clusterName = markerOf(m, model.MarkerClusterName)
 	if t, _ := m["type"].(string); typ == model.TypeVirtualService && t == model.VSTypeVHChild {
 		c.child = true
 	}

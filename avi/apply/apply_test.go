@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/vipgate/vipgate/avi/apply"
+	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/avi/inventory/loader"
 	"github.com/vipgate/vipgate/avi/model"
 	"github.com/vipgate/vipgate/avi/session"
@@ -28,6 +29,8 @@ type env struct {
 	c   *session.Client
 	s   *config.Settings
 	a   *apply.Applier
+	// snap is the inventory the model is built with (license tier, DNS domains).
+	snap *inventory.Snapshot
 }
 
 func newEnv(t testing.TB, seed *avisim.Seed, vipNet string) *env {
@@ -49,7 +52,7 @@ func newEnv(t testing.TB, seed *avisim.Seed, vipNet string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	return &env{sim: sim, c: c, s: &s, a: apply.New(c, s.CreatedBy(), "c1--")}
+	return &env{sim: sim, c: c, s: &s, a: apply.New(c, s.CreatedBy(), "c1--"), snap: &inventory.Snapshot{LicenseTier: "ENTERPRISE"}}
 }
 
 func service(name string, ports ...int32) *corev1.Service {
@@ -74,7 +77,7 @@ func slices(svc *corev1.Service, addrs ...string) []discoveryv1.EndpointSlice {
 
 func (e *env) build(t testing.TB, svc *corev1.Service, addrs ...string) *model.Set {
 	t.Helper()
-	set, err := model.BuildL4(model.L4Input{Settings: e.s, Members: []model.Member{{Service: svc, Slices: slices(svc, addrs...)}}})
+	set, err := model.BuildL4(model.L4Input{Settings: e.s, Snapshot: e.snap, Members: []model.Member{{Service: svc, Slices: slices(svc, addrs...)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,8 +169,8 @@ func TestApplyLifecycle(t *testing.T) {
 		t.Fatalf("endpoints: %+v writes %d", res, e.sim.Writes())
 	}
 
-	// A dns_info change rewrites the VsVip but keeps its address.
-	e.s.L4Settings.DefaultDomain = "apps.example.com"
+	// A dns_info change (the cloud gets a DNS profile) rewrites the VsVip but keeps its address.
+	e.snap.Cloud.DNSDomains = []string{"apps.example.com"}
 	res, err = e.a.Apply(ctx, e.build(t, service("web", 443), "10.0.0.1", "10.0.0.3"))
 	if err != nil {
 		t.Fatal(err)
@@ -188,6 +191,9 @@ func TestApplyLifecycle(t *testing.T) {
 		t.Fatalf("delete order %v", res.Deleted)
 	}
 	for _, typ := range model.CreateOrder {
+		if typ == model.TypeVSDataScriptSet {
+			continue // the controller's own FTP datascripts; vipgate writes none
+		}
 		if got := e.objects(typ); len(got) != 0 {
 			t.Fatalf("%s left: %v", typ, got)
 		}

@@ -120,9 +120,15 @@ func covers(desired, cur any) bool {
 // must be rewritten.
 var managed = map[string][]string{
 	model.TypeVsVip: {"dns_info", "bgp_peer_labels"},
-	model.TypePool:  {"servers"},
+	model.TypePool: {"servers",
+		// Set by rule CRDs; the controller has no value of its own for them.
+		"lb_algorithm_consistent_hash_hdr", "application_persistence_profile_ref", "ssl_profile_ref", "pki_profile_ref",
+		"ssl_key_and_certificate_ref", "min_servers_up", "enable_http2"},
 	model.TypeVirtualService: {"services", "service_pool_select", "enable_rhi", "bgp_peer_labels", "pool_ref", "pool_group_ref", "l4_policies",
-		"http_policies", "ssl_key_and_certificate_refs", "ssl_profile_ref", "vh_domain_name", "vh_parent_vs_ref"},
+		"http_policies", "ssl_key_and_certificate_refs", "ssl_profile_ref", "vh_domain_name", "vh_parent_vs_ref",
+		// Set by rule CRDs, as above.
+		"waf_policy_ref", "error_page_profile_ref", "vs_datascripts", "icap_request_profile_refs", "network_security_policy_ref",
+		"security_policy_ref", "performance_limits"},
 }
 
 // writeOnly lists, per type, fields the controller never returns as sent

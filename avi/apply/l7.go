@@ -53,9 +53,10 @@ func (a *Applier) readL7(owner Owner, tenant string, want []desiredObj) (map[str
 	for _, d := range want {
 		reach[d.typ+"/"+d.name] = true
 	}
-	// Order matters: policy sets are reached from virtual services, pool
-	// groups from policy sets, pools from pool groups.
-	for _, typ := range []string{model.TypeHTTPPolicySet, model.TypePoolGroup, model.TypePool, model.TypeSSLKeyAndCertificate} {
+	// Order matters: policy sets (and an adopted AKO parent's datascript)
+	// are reached from virtual services, pool groups from them, pools from
+	// pool groups.
+	for _, typ := range []string{model.TypeHTTPPolicySet, model.TypeVSDataScriptSet, model.TypePoolGroup, model.TypePool, model.TypeSSLKeyAndCertificate} {
 		var names []string
 		for k := range reach {
 			if t, n, _ := strings.Cut(k, "/"); t == typ {

@@ -72,9 +72,11 @@ func TestApplyL7(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantDeleted := []string{"virtualservice/c1--s.example.com", "httppolicyset/c1--s.example.com",
-		"poolgroup/c1--a.example.com_x-ns-web", "poolgroup/c1--s.example.com_x-ns-web",
-		"pool/c1--a.example.com_x-ns-web", "pool/c1--s.example.com_x-ns-web", "sslkeyandcertificate/c1--s.example.com"}
+	// s.example.com is insecure now: its pools take AKO's insecure names,
+	// and the secure ones go with the child.
+	wantDeleted := []string{"virtualservice/c1--s.example.com", "httppolicyset/c1--ns-s.example.com",
+		"poolgroup/c1--a.example.com_x-ns-web", "poolgroup/c1--ns-s.example.com_-web", "poolgroup/c1--ns-s.example.com_x-web",
+		"pool/c1--a.example.com_x-ns-web", "pool/c1--ns-s.example.com_-web", "pool/c1--ns-s.example.com_x-web", "sslkeyandcertificate/c1--s.example.com"}
 	if !equal(res.Deleted, wantDeleted) {
 		t.Errorf("deleted %v\nwant    %v", res.Deleted, wantDeleted)
 	}

@@ -51,9 +51,19 @@ type mkey struct{ tenant, typ, name string }
 
 // entry is one mirrored object.
 type entry struct {
-	uuid, createdBy, clusterID, owner string
-	child                             bool
-	body                              []byte
+	uuid, createdBy, clusterID, owner, clusterName string
+	child                                          bool
+	body                                           []byte
+	// markers are AKO's markers by key, kept for AKO's objects only (orphan
+	// collection reads them); nil otherwise.
+	markers map[string]string
+}
+
+// dataScriptRefs is what the mirror keeps of an AKO datascript set: the
+// pool groups and pools it refers to (adoption deletes them with it).
+type dataScriptRefs struct {
+	PoolGroupRefs []string `json:"pool_group_refs"`
+	PoolRefs      []string `json:"pool_refs"`
 }
 
 // fieldsOf lists, per type, the top-level JSON names vipgate's types know.
@@ -62,9 +72,15 @@ var fieldsOf = func() map[string]map[string]bool {
 	for typ, v := range map[string]any{
 		model.TypeVsVip: objects.VsVip{}, model.TypeSSLKeyAndCertificate: objects.SSLKeyAndCertificate{},
 		model.TypePool: objects.Pool{}, model.TypePoolGroup: objects.PoolGroup{}, model.TypeL4PolicySet: struct{}{},
-		model.TypeHTTPPolicySet: objects.HTTPPolicySet{}, model.TypeVirtualService: objects.VirtualService{},
+		model.TypeVSDataScriptSet: dataScriptRefs{},
+		model.TypeHTTPPolicySet:   objects.HTTPPolicySet{}, model.TypeVirtualService: objects.VirtualService{},
 	} {
 		fs := map[string]bool{"type": true, "tenant_ref": true}
+		// References vipgate never writes but an adopted AKO virtual
+		// service has: kept so the objects they reach are found and removed.
+		if typ == model.TypeVirtualService {
+			fs["vs_datascripts"], fs["l4_policies"] = true, true
+		}
 		t := reflect.TypeOf(v)
 		for i := range t.NumField() {
 			fs[strings.Split(t.Field(i).Tag.Get("json"), ",")[0]] = true
@@ -87,7 +103,16 @@ func newEntry(typ string, m map[string]any) (*entry, error) {
 		return nil, err
 	}
 	c := currentOf(typ, m)
-	return &entry{uuid: c.uuid, createdBy: c.createdBy, clusterID: c.clusterID, owner: c.owner, child: c.child, body: body}, nil
+	e := &entry{uuid: c.uuid, createdBy: c.createdBy, clusterID: c.clusterID, owner: c.owner, clusterName: c.clusterName, child: c.child, body: body}
+	if c.createdBy != "" && strings.HasPrefix(c.createdBy, "ako-") || c.createdBy == "" && c.clusterName != "" {
+		e.markers = map[string]string{}
+		for _, k := range model.AKOMarkerKeys {
+			if v := markerValues(m, k); v != "" {
+				e.markers[k] = v
+			}
+		}
+	}
+	return e, nil
 }
 
 // current decodes a mirrored object for diffing.
@@ -97,7 +122,7 @@ func (e *entry) current(k mkey) (*current, error) {
 		return nil, fmt.Errorf("decoding mirrored %s %s: %w", k.typ, k.name, err)
 	}
 	return &current{typ: k.typ, name: k.name, uuid: e.uuid, createdBy: e.createdBy, clusterID: e.clusterID,
-		owner: e.owner, child: e.child, raw: m}, nil
+		owner: e.owner, clusterName: e.clusterName, child: e.child, raw: m}, nil
 }
 
 // put records what the controller holds now for tenant.
@@ -225,41 +250,75 @@ func (a *Applier) readAll(ctx context.Context, scope string) (map[mkey]*entry, e
 	a.m.mu.Unlock()
 	out := map[mkey]*entry{}
 	for _, typ := range model.CreateOrder {
-		q := url.Values{"include_name": {"true"}}
-		if typ == model.TypeVsVip {
-			q.Set("name.contains", a.NamePrefix)
-		} else {
-			q.Set("created_by", a.CreatedBy)
+		creators := []string{a.CreatedBy}
+		if a.AdoptFrom != "" {
+			creators = append(creators, a.AdoptFrom)
 		}
-		err := a.c.List(ctx, typ, q, scope, avi.PageSize, func(raw json.RawMessage) error {
-			var obj map[string]any
-			if err := json.Unmarshal(raw, &obj); err != nil {
-				return fmt.Errorf("decoding %s: %w", typ, err)
+		if typ == model.TypeVsVip {
+			creators = creators[:1] // by name: VsVips have no created_by
+		}
+		for _, by := range creators {
+			if err := a.readType(ctx, scope, typ, by, out); err != nil {
+				a.m.mu.Lock()
+				a.m.reloading, a.m.dirty = false, nil
+				a.m.mu.Unlock()
+				return nil, err
 			}
-			c := currentOf(typ, obj)
-			if c.createdBy != a.CreatedBy {
-				return nil
-			}
-			a.remember(typ, c.uuid, c.name)
-			e, err := newEntry(typ, obj)
-			if err != nil {
-				return err
-			}
-			tenant := scope
-			if n := inventory.RefName(stringOf(obj, "tenant_ref")); n != "" {
-				tenant = n
-			}
-			out[mkey{tenant, typ, c.name}] = e
-			return nil
-		})
-		if err != nil {
-			a.m.mu.Lock()
-			a.m.reloading, a.m.dirty = false, nil
-			a.m.mu.Unlock()
-			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// readType reads the objects of typ that createdBy wrote (VsVips: those
+// named with this cluster's prefix) into out, keeping this cluster's own and,
+// when adopting, AKO's.
+func (a *Applier) readType(ctx context.Context, scope, typ, createdBy string, out map[mkey]*entry) error {
+	q := url.Values{"include_name": {"true"}}
+	if typ == model.TypeVsVip {
+		q.Set("name.contains", a.NamePrefix)
+	} else {
+		q.Set("created_by", createdBy)
+	}
+	return a.c.List(ctx, typ, q, scope, avi.PageSize, func(raw json.RawMessage) error {
+		var obj map[string]any
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return fmt.Errorf("decoding %s: %w", typ, err)
+		}
+		c := currentOf(typ, obj)
+		if c.createdBy != a.CreatedBy && !a.fromAKO(c) {
+			return nil
+		}
+		a.remember(typ, c.uuid, c.name)
+		e, err := newEntry(typ, obj)
+		if err != nil {
+			return err
+		}
+		tenant := scope
+		if n := inventory.RefName(stringOf(obj, "tenant_ref")); n != "" {
+			tenant = n
+		}
+		out[mkey{tenant, typ, c.name}] = e
+		return nil
+	})
+}
+
+// markerValues returns every value of a marker, comma-separated ("" when absent).
+func markerValues(m map[string]any, key string) string {
+	ms, _ := m["markers"].([]any)
+	for _, x := range ms {
+		mm, _ := x.(map[string]any)
+		if k, _ := mm["key"].(string); k == key {
+			vs, _ := mm["values"].([]any)
+			var out []string
+			for _, v := range vs {
+				if s, ok := v.(string); ok {
+					out = append(out, s)
+				}
+			}
+			return strings.Join(out, ",")
+		}
+	}
+	return ""
 }
 
 func stringOf(m map[string]any, k string) string {

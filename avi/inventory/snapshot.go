@@ -15,7 +15,20 @@ import (
 // Cloud types that matter to vipgate's rules.
 const (
 	CloudAWS     = "CLOUD_AWS"
+	CloudAzure   = "CLOUD_AZURE"
+	CloudGCP     = "CLOUD_GCP"
 	CloudVCenter = "CLOUD_VCENTER"
+)
+
+// IPAM profile types (ipamdnsproviderprofile.type) that decide where VIP
+// addresses come from.
+const (
+	IPAMInternal = "IPAMDNS_TYPE_INTERNAL"
+	IPAMAWS      = "IPAMDNS_TYPE_AWS"
+	IPAMAzure    = "IPAMDNS_TYPE_AZURE"
+	IPAMGCP      = "IPAMDNS_TYPE_GCP"
+	IPAMInfoblox = "IPAMDNS_TYPE_INFOBLOX"
+	IPAMCustom   = "IPAMDNS_TYPE_CUSTOM"
 )
 
 // Snapshot is an immutable view of the controller at FetchedAt. Readers share
@@ -32,6 +45,34 @@ type Snapshot struct {
 	// VsVips lists every VsVip by name, one entry per tenant holding one:
 	// names another owner holds are refused at admission.
 	VsVips map[string][]Holder
+	// Refs holds, per type of RefTypes, the objects rule CRDs may name. A
+	// type missing from the map could not be listed (its checks fail open).
+	Refs map[string]RefTable
+	// LicenseTier is systemconfiguration.default_license_tier ("" when it
+	// could not be read): AKO picks the TCP network profile by it.
+	LicenseTier string
+}
+
+// License tiers under which AKO gives TCP virtual services the TCP proxy
+// profile; other tiers get the fast path.
+const (
+	LicenseEnterprise              = "ENTERPRISE"
+	LicenseEnterpriseCloudServices = "ENTERPRISE_WITH_CLOUD_SERVICES"
+)
+
+// FullProxyLicense reports whether the license tier offers the TCP proxy
+// profile to Kubernetes virtual services (AKO's rule).
+func (s *Snapshot) FullProxyLicense() bool {
+	return s != nil && (s.LicenseTier == LicenseEnterprise || s.LicenseTier == LicenseEnterpriseCloudServices)
+}
+
+// DNSSubdomains returns the service domains of the cloud's DNS profile,
+// sorted, without a leading dot; nil without a snapshot or a DNS profile.
+func (s *Snapshot) DNSSubdomains() []string {
+	if s == nil {
+		return nil
+	}
+	return s.Cloud.DNSDomains
 }
 
 // Cloud is the Avi cloud vipgate places objects in.
@@ -42,10 +83,82 @@ type Cloud struct {
 	Type string
 	// IPAMNetworks are the names of the networks the cloud's IPAM profile can allocate from.
 	IPAMNetworks []string
+	// DNSProfileRef is the cloud's dns_provider_ref ("" when none).
+	DNSProfileRef string
+	// DNSDomains are the service domains of the cloud's DNS profile, sorted
+	// and without a leading dot (AKO's subdomains for FQDNs).
+	DNSDomains []string
+	// IPAMType is the type of the cloud's IPAM profile (IPAMInternal,
+	// IPAMAWS, ...), "" when the cloud has none.
+	IPAMType string
+	// GCPNetworkVIPs is the Google Cloud profile's use_gcp_network: VIPs
+	// come from the VPC's subnets rather than from an Avi network's ranges.
+	GCPNetworkVIPs bool
 }
 
 // MultiVIP reports whether the cloud can place one VIP per subnet (multi-AZ).
 func (c Cloud) MultiVIP() bool { return c.Type == CloudAWS }
+
+// ProviderIPAM reports whether someone other than the controller hands out
+// VIP addresses, from whole subnets and without Avi static ranges: AWS's,
+// Azure's and Google's IPAM (the latter with use_gcp_network), Infoblox, a
+// custom IPAM script, and a public cloud with no IPAM profile at all.
+// Admission can then check the subnet an address falls in, never a range
+// or how many addresses are free.
+func (c Cloud) ProviderIPAM() bool {
+	switch c.IPAMType {
+	case IPAMAWS, IPAMAzure, IPAMInfoblox, IPAMCustom:
+		return true
+	case IPAMGCP:
+		return c.GCPNetworkVIPs
+	case "":
+		return c.Type == CloudAWS || c.Type == CloudAzure || c.Type == CloudGCP
+	}
+	return false
+}
+
+// SubnetByName reports whether vips name their subnet in subnet_uuid (the
+// network's name) rather than ipam_network_subnet: AWS documents it as
+// mandatory with its IPAM, and AKO names Azure subnets the same way.
+func (c Cloud) SubnetByName() bool {
+	return c.ProviderIPAM() && (c.Type == CloudAWS || c.Type == CloudAzure)
+}
+
+// Reserver names who keeps addresses of every subnet for itself and how
+// many (at the start and at the end): AWS and Azure the first four and the
+// last, Google Cloud the first two and the last two. Others ("") keep the
+// network and broadcast addresses only.
+func (c Cloud) Reserver() (who string, low, high int) {
+	typ := c.IPAMType
+	if typ == "" {
+		switch c.Type {
+		case CloudAWS:
+			typ = IPAMAWS
+		case CloudAzure:
+			typ = IPAMAzure
+		case CloudGCP:
+			typ = IPAMGCP
+		}
+	}
+	switch {
+	case typ == IPAMAWS:
+		return "AWS", 4, 1
+	case typ == IPAMAzure:
+		return "Azure", 4, 1
+	case typ == IPAMGCP && c.ProviderIPAM():
+		return "Google Cloud", 2, 2
+	}
+	return "", 1, 1
+}
+
+// IPAMName is how messages name the cloud's IPAM: its profile type, or
+// "<vtype> provider" without a profile.
+func (c Cloud) IPAMName() string {
+	if c.IPAMType != "" {
+		return c.IPAMType
+	}
+	return c.Type + " provider"
+}
 
 // Network is a controller network with its configured subnets.
 type Network struct {
@@ -131,6 +244,15 @@ type Holder struct {
 	Tenant    string
 	// ClusterID and Owner are vipgate's identity markers ("" when absent).
 	ClusterID, Owner string
+	// ClusterName is the clustername marker AKO and vipgate put on objects.
+	ClusterName string
+}
+
+// FromAKO reports whether the VsVip was written by AKO for cluster: AKO
+// marks VsVips with clustername only (a VsVip has no created_by field, and
+// vipgate's carry a created_by marker).
+func (h Holder) FromAKO(cluster string) bool {
+	return h.CreatedBy == "" && h.ClusterName != "" && h.ClusterName == cluster
 }
 
 // Network returns the network with that name, or nil.

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,11 +25,14 @@ import (
 
 // Annotations and profiles vipgate shares with AKO.
 const (
-	AppProfileL4      = "System-L4-Application"
-	NetProfileTCP     = "System-TCP-Proxy"
+	AppProfileL4  = "System-L4-Application"
+	NetProfileTCP = "System-TCP-Proxy"
+	// NetProfileTCPFast is AKO's TCP profile below the ENTERPRISE tiers.
+	NetProfileTCPFast = "System-TCP-Fast-Path"
 	NetProfileUDP     = "System-UDP-Fast-Path"
 	NetProfileSCTP    = "System-SCTP-Proxy"
 	protocolTCPProxy  = "PROTOCOL_TYPE_TCP_PROXY"
+	protocolTCPFast   = "PROTOCOL_TYPE_TCP_FAST_PATH"
 	protocolUDPFast   = "PROTOCOL_TYPE_UDP_FAST_PATH"
 	protocolSCTPProxy = "PROTOCOL_TYPE_SCTP_PROXY"
 
@@ -53,6 +58,9 @@ type Set struct {
 	ClusterID string
 	// Tenant the objects live in.
 	Tenant string
+	// Namespace of an L4 owner's Services ("" for an L7 shard): an AKO
+	// object of the owner's name is adopted only when its Namespace marker agrees.
+	Namespace string `json:",omitempty"`
 	// PoolBases are the stems (rules.PoolBaseName) of the port pools this
 	// owner may hold (IsPoolOf); the applier uses them to find stale pools.
 	PoolBases []string
@@ -68,6 +76,11 @@ type Set struct {
 	HTTPPolicySets        []*objects.HTTPPolicySet `json:",omitempty"`
 	// VirtualServices: parents first, then SNI children.
 	VirtualServices []*objects.VirtualService
+
+	// Held lists, by "type/name", the fields the applier keeps as the
+	// controller has them: those of a rule CRD that is not (or no longer)
+	// accepted (see rules.go).
+	Held map[string][]string `json:",omitempty"`
 }
 
 // Member is one Service of an owner with the inputs its pools need.
@@ -76,6 +89,9 @@ type Member struct {
 	// Slices are the Service's EndpointSlices (ClusterIP mode). Only ready
 	// endpoints become servers; named targetPorts resolve through the slices' ports.
 	Slices []discoveryv1.EndpointSlice
+	// NPL maps the name of each pod behind the slices to its NodePortLocal
+	// port mappings (NodePortLocal mode only; see nplServers).
+	NPL map[string][]NPLMapping
 }
 
 // L4Input is everything BuildL4 reads.
@@ -116,7 +132,7 @@ func BuildL4(in L4Input) (*Set, error) {
 		owner = ownership.SharedVIPOwner(ns, in.SharedKey)
 	}
 	set := &Set{Owner: base, CreatedBy: s.CreatedBy(), OwnedBy: owner, ClusterID: s.ClusterID,
-		Tenant: s.ControllerSettings.TenantName}
+		Tenant: s.ControllerSettings.TenantName, Namespace: ns}
 	vsvip, err := l4VsVip(in, members, base)
 	if err != nil {
 		return nil, err
@@ -131,25 +147,29 @@ func BuildL4(in L4Input) (*Set, error) {
 	return set, nil
 }
 
-// stamp puts the owner's markers on every object of the set.
+// stamp puts the owner's markers on every object of the set, ahead of the
+// AKO markers the builder gave the object.
 func (set *Set) stamp(m []*objects.RoleFilterMatchLabel) {
+	with := func(own []*objects.RoleFilterMatchLabel) []*objects.RoleFilterMatchLabel {
+		return append(slices.Clone(m), own...)
+	}
 	for _, o := range set.VsVips {
-		o.Markers = m
+		o.Markers = with(o.Markers)
 	}
 	for _, o := range set.SSLKeyAndCertificates {
-		o.Markers = m
+		o.Markers = with(o.Markers)
 	}
 	for _, o := range set.Pools {
-		o.Markers = m
+		o.Markers = with(o.Markers)
 	}
 	for _, o := range set.PoolGroups {
-		o.Markers = m
+		o.Markers = with(o.Markers)
 	}
 	for _, o := range set.HTTPPolicySets {
-		o.Markers = m
+		o.Markers = with(o.Markers)
 	}
 	for _, o := range set.VirtualServices {
-		o.Markers = m
+		o.Markers = with(o.Markers)
 	}
 }
 
@@ -177,7 +197,7 @@ func l4VsVip(in L4Input, members []Member, base string) (*objects.VsVip, error) 
 		Vip:           vips,
 	}
 	for _, m := range members {
-		if fqdn := autoFQDN(s, m.Service); fqdn != "" {
+		if fqdn := autoFQDN(s, in.Snapshot, m.Service); fqdn != "" {
 			vsvip.DNSInfo = append(vsvip.DNSInfo, &objects.DNSInfo{Fqdn: ptr.To(fqdn), Type: ptr.To("DNS_RECORD_A")})
 		}
 	}
@@ -216,7 +236,12 @@ func l4Pools(in L4Input, members []Member, set *Set) ([]svcPort, error) {
 			}
 			seen[key] = m.Service.Name
 			name := PoolName(poolBase, proto, p.Port)
+			marks := AKOMarkers{Namespace: ns, ServiceName: m.Service.Name, Port: strconv.Itoa(int(p.Port))}
+			if in.SharedKey != "" {
+				marks.Protocol, marks.GatewayName = proto, in.SharedKey
+			}
 			set.Pools = append(set.Pools, &objects.Pool{
+				Markers:           marks.labels(),
 				Name:              ptr.To(name),
 				CloudRef:          ptr.To(Ref("cloud", s.ControllerSettings.CloudName)),
 				VrfRef:            ptr.To(Ref("vrfcontext", s.VRF())),
@@ -240,14 +265,20 @@ func l4Pools(in L4Input, members []Member, set *Set) ([]svcPort, error) {
 func l4VirtualService(in L4Input, base string, ports []svcPort) *objects.VirtualService {
 	s := in.Settings
 	// The VS network profile follows the first protocol in TCP, UDP, SCTP
-	// order that the Service uses; other protocols override it per port.
+	// order that the Service uses; other protocols override it per port
+	// (AKO's rule for mixed protocols).
 	vsNet := ""
 	for _, want := range []string{"TCP", "UDP", "SCTP"} {
 		for _, p := range ports {
 			if p.proto == want && vsNet == "" {
-				vsNet = netProfile(want)
+				vsNet = netProfile(want, in.Snapshot)
 			}
 		}
+	}
+	ns := in.Members[0].Service.Namespace
+	marks := AKOMarkers{Namespace: ns, ServiceName: in.Members[0].Service.Name}
+	if in.SharedKey != "" {
+		marks = AKOMarkers{Namespace: ns, GatewayName: in.SharedKey}
 	}
 	vs := &objects.VirtualService{
 		Name:                  ptr.To(base),
@@ -258,16 +289,20 @@ func l4VirtualService(in L4Input, base string, ports []svcPort) *objects.Virtual
 		CreatedBy:             ptr.To(s.CreatedBy()),
 		ApplicationProfileRef: ptr.To(Ref("applicationprofile", AppProfileL4)),
 		NetworkProfileRef:     ptr.To(Ref("networkprofile", vsNet)),
+		// A Service with no ready endpoint stops listening, as AKO's L4
+		// virtual services do, so clients fail fast instead of hanging.
+		RemoveListeningPortOnVsDown: ptr.To(true),
+		Markers:                     marks.labels(),
 	}
 	for _, p := range ports {
 		svc := &objects.Service{Port: ptr.To(uint32(p.port))}
-		if np := netProfile(p.proto); np != vsNet {
+		if np := netProfile(p.proto, in.Snapshot); np != vsNet {
 			svc.OverrideNetworkProfileRef = ptr.To(Ref("networkprofile", np))
 		}
 		vs.Services = append(vs.Services, svc)
 		vs.ServicePoolSelect = append(vs.ServicePoolSelect, &objects.ServicePoolSelector{
 			ServicePort:     ptr.To(uint32(p.port)),
-			ServiceProtocol: ptr.To(serviceProtocol(p.proto)),
+			ServiceProtocol: ptr.To(serviceProtocol(p.proto, in.Snapshot)),
 			ServicePoolRef:  ptr.To(Ref(TypePool, p.pool)),
 		})
 	}
@@ -280,14 +315,20 @@ func l4VirtualService(in L4Input, base string, ports []svcPort) *objects.Virtual
 	return vs
 }
 
-func netProfile(proto string) string {
+// netProfile is the network profile of a protocol: TCP gets the proxy on
+// the ENTERPRISE tiers and the fast path otherwise (AKO's choice by
+// license), UDP the fast path, SCTP the proxy.
+func netProfile(proto string, snap *inventory.Snapshot) string {
 	switch proto {
 	case "UDP":
 		return NetProfileUDP
 	case "SCTP":
 		return NetProfileSCTP
 	}
-	return NetProfileTCP
+	if snap.FullProxyLicense() {
+		return NetProfileTCP
+	}
+	return NetProfileTCPFast
 }
 
 func healthMonitor(proto string) string {
@@ -300,14 +341,19 @@ func healthMonitor(proto string) string {
 	return HealthMonitorTCP
 }
 
-func serviceProtocol(proto string) string {
+// serviceProtocol is the protocol type of netProfile(proto), which a
+// service_pool_select entry must name exactly.
+func serviceProtocol(proto string, snap *inventory.Snapshot) string {
 	switch proto {
 	case "UDP":
 		return protocolUDPFast
 	case "SCTP":
 		return protocolSCTPProxy
 	}
-	return protocolTCPProxy
+	if snap.FullProxyLicense() {
+		return protocolTCPProxy
+	}
+	return protocolTCPFast
 }
 
 // seGroup is the AviInfraSetting's SE group, else ControllerSettings.serviceEngineGroupName.
@@ -336,29 +382,75 @@ func rhiSettings(s *config.Settings, infra *v1beta1.AviInfraSetting) (bool, []st
 	return rhi, slices.Compact(labels)
 }
 
-// autoFQDN is the Service's DNS name under L4Settings.autoFQDN, or "".
-func autoFQDN(s *config.Settings, svc *corev1.Service) string {
-	domain := s.L4Settings.DefaultDomain
-	if domain == "" {
-		domain = s.NetworkSettings.DefaultDomain
-	}
-	domain = strings.TrimSuffix(strings.TrimPrefix(domain, "."), ".")
-	if domain == "" {
+// FQDNSubdomain is the DNS subdomain AKO builds names under: the cloud DNS
+// profile's service domains decide; NetworkSettings.defaultDomain (else
+// L4Settings.defaultDomain) picks one of them when it is one, else the
+// first in sorted order wins. Without a DNS profile there is none.
+func FQDNSubdomain(s *config.Settings, snap *inventory.Snapshot) string {
+	doms := snap.DNSSubdomains()
+	if len(doms) == 0 {
 		return ""
 	}
-	switch s.L4Settings.AutoFQDN {
-	case "flat":
-		return svc.Name + "-" + svc.Namespace + "." + domain
-	case "disabled":
-		return ""
-	default:
-		return svc.Name + "." + svc.Namespace + "." + domain
+	def := s.NetworkSettings.DefaultDomain
+	if def == "" {
+		def = s.L4Settings.DefaultDomain
 	}
+	if def = strings.TrimSuffix(strings.TrimPrefix(def, "."), "."); def != "" && slices.Contains(doms, def) {
+		return def
+	}
+	return doms[0]
+}
+
+// rfc1035Label matches a DNS label as RFC 1035 wants it.
+var rfc1035Label = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+
+// dnsLabel makes a Kubernetes name a valid RFC 1035 label the way AKO does:
+// a name starting with a digit gets prefix ("s" for names, "n" for namespaces).
+func dnsLabel(name, prefix string) string {
+	if !rfc1035Label.MatchString(name) && rfc1035Label.MatchString(prefix+name) {
+		return prefix + name
+	}
+	return name
+}
+
+// autoFQDN is the Service's DNS name under L4Settings.autoFQDN, or "":
+// "<svc>.<ns>.<subdomain>" (default) or "<svc>-<ns>.<subdomain>" (flat,
+// shortened to one 63-character label), as AKO builds it.
+func autoFQDN(s *config.Settings, snap *inventory.Snapshot, svc *corev1.Service) string {
+	domain := FQDNSubdomain(s, snap)
+	if domain == "" || s.L4Settings.AutoFQDN == "disabled" {
+		return ""
+	}
+	name, ns := dnsLabel(svc.Name, "s"), dnsLabel(svc.Namespace, "n")
+	if s.L4Settings.AutoFQDN == "flat" {
+		name, ns = shortenLabels(name, ns)
+		return name + "-" + ns + "." + domain
+	}
+	return name + "." + ns + "." + domain
+}
+
+// shortenLabels fits "<name>-<ns>" into one 63-character DNS label, cutting
+// the name first and the namespace when the name alone cannot make room.
+func shortenLabels(name, ns string) (string, string) {
+	const maxLabel = 63
+	if len(name)+len(ns)+1 <= maxLabel {
+		return name, ns
+	}
+	room := maxLabel - len(ns) - 1
+	if room <= 0 {
+		nsRoom := maxLabel - len(name) - 1
+		if nsRoom <= 0 {
+			nsRoom = 48
+		}
+		ns = strings.TrimRight(ns[:min(nsRoom, len(ns))], "-")
+		room = maxLabel - len(ns) - 1
+	}
+	return name[:min(room, len(name))], ns
 }
 
 // FQDNs returns the autoFQDN names a Service gets (for status hostname).
-func FQDNs(s *config.Settings, svc *corev1.Service) []string {
-	if f := autoFQDN(s, svc); f != "" {
+func FQDNs(s *config.Settings, snap *inventory.Snapshot, svc *corev1.Service) []string {
+	if f := autoFQDN(s, snap, svc); f != "" {
 		return []string{f}
 	}
 	return nil
@@ -478,7 +570,12 @@ func buildVips(in L4Input, reqIP string) ([]*objects.Vip, error) {
 		if v6 {
 			vip.AutoAllocateIPType = ptr.To("V6_ONLY")
 		}
-		if n.name != "" || n.uuid != "" {
+		switch {
+		case (n.name != "" || n.uuid != "") && in.Snapshot != nil && in.Snapshot.Cloud.SubnetByName():
+			// AWS's and Azure's IPAM take the subnet by name (AKO's
+			// form; the cidr picks nothing more there).
+			vip.SubnetUUID = ptr.To(cmp.Or(n.name, n.uuid))
+		case n.name != "" || n.uuid != "":
 			ns := &objects.IPNetworkSubnet{NetworkRef: ptr.To(n.ref())}
 			if n.subnet.IsValid() {
 				pfx := &objects.IPAddrPrefix{
@@ -518,12 +615,14 @@ func ipAddr(a netip.Addr) *objects.IPAddr {
 
 // servers returns a pool's servers for one Service port, sorted by address then port.
 func servers(in L4Input, m Member, p corev1.ServicePort) []*objects.Server {
-	type hp struct {
-		addr netip.Addr
-		port int32
-	}
+	type hp = hostPort
 	set := map[hp]bool{}
-	if NodePortMode(in.Settings) {
+	switch {
+	case NodePortLocalMode(in.Settings):
+		for _, k := range nplServers(m, p) {
+			set[k] = true
+		}
+	case NodePortMode(in.Settings):
 		if p.NodePort == 0 {
 			return nil
 		}
@@ -532,7 +631,7 @@ func servers(in L4Input, m Member, p corev1.ServicePort) []*objects.Server {
 				set[hp{ip, p.NodePort}] = true
 			}
 		}
-	} else {
+	default:
 		proto := p.Protocol
 		if proto == "" {
 			proto = corev1.ProtocolTCP
@@ -567,6 +666,12 @@ func servers(in L4Input, m Member, p corev1.ServicePort) []*objects.Server {
 		return nil
 	}
 	return out
+}
+
+// hostPort is one pool server: an address and a port.
+type hostPort struct {
+	addr netip.Addr
+	port int32
 }
 
 // slicePort resolves the target port of service port p in one EndpointSlice.

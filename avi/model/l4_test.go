@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/json"
 	"net/netip"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -65,7 +66,7 @@ func awsSnapshot() *inventory.Snapshot {
 		return &inventory.Network{Name: name, UUID: "network-" + name, AvailabilityZone: az, Subnets: []inventory.Subnet{{Prefix: p,
 			VIPRanges: []inventory.Range{{Begin: p.Addr().Next().Next(), End: p.Addr().Next().Next().Next()}}}}}
 	}
-	return &inventory.Snapshot{Cloud: inventory.Cloud{Name: "aws", Type: inventory.CloudAWS}, Networks: map[string]*inventory.Network{
+	return &inventory.Snapshot{Cloud: inventory.Cloud{Name: "aws", Type: inventory.CloudAWS, IPAMType: inventory.IPAMInternal}, Networks: map[string]*inventory.Network{
 		"net-1a": mk("net-1a", "us-east-1a", "10.1.0.0/24"),
 		"net-1b": mk("net-1b", "us-east-1b", "10.2.0.0/24"),
 	}}
@@ -103,6 +104,11 @@ func TestBuildL4(t *testing.T) {
 	webSlices := []discoveryv1.EndpointSlice{slice("http", 8080, "TCP", map[string]bool{"10.0.0.2": true, "10.0.0.1": true, "10.0.0.9": false})}
 	infra := &v1beta1.AviInfraSetting{Spec: v1beta1.AviInfraSettingSpec{SeGroup: v1beta1.AviInfraSettingSeGroup{Name: "edge-seg"},
 		Network: v1beta1.AviInfraSettingNetwork{VipNetworks: []v1beta1.AviInfraSettingVipNetwork{{NetworkName: "net-1b"}, {NetworkName: "net-1a"}}}}}
+	ent := &inventory.Snapshot{LicenseTier: "ENTERPRISE"}
+	dns := func(domains ...string) *inventory.Snapshot {
+		slices.Sort(domains)
+		return &inventory.Snapshot{LicenseTier: "ENTERPRISE", Cloud: inventory.Cloud{DNSDomains: domains}}
+	}
 	withIP := svc("web", webPort)
 	withIP.Annotations = map[string]string{rules.AnnLoadBalancerIP: "10.2.0.3"}
 
@@ -113,17 +119,20 @@ func TestBuildL4(t *testing.T) {
 		want string
 	}{{
 		name: "ClusterIP TCP with named targetPort: whole set",
-		in:   L4Input{Settings: settings(), Members: []Member{{Service: svc("web", webPort), Slices: webSlices}}},
+		in:   L4Input{Settings: settings(), Snapshot: ent, Members: []Member{{Service: svc("web", webPort), Slices: webSlices}}},
 		pick: func(s *Set) any { return s },
-		want: `{"Owner":"c1--ns-web","CreatedBy":"vipgate-c1","OwnedBy":"Service/ns/web","ClusterID":"","Tenant":"admin","PoolBases":["c1--ns-web"],
+		want: `{"Owner":"c1--ns-web","CreatedBy":"vipgate-c1","OwnedBy":"Service/ns/web","ClusterID":"","Tenant":"admin","Namespace":"ns","PoolBases":["c1--ns-web"],
 		 "VsVips":[{"name":"c1--ns-web","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_context_ref":"/api/vrfcontext/?name=global",
 		   "markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["Service/ns/web"]}],
 		   "vip":[{"vip_id":"0","auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-a","subnet":{"ip_addr":{"addr":"10.50.0.0","type":"V4"},"mask":24}}}]}],
 		 "Pools":[{"name":"c1--ns-web-TCP-80","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_ref":"/api/vrfcontext/?name=global","created_by":"vipgate-c1",
 		   "servers":[{"ip":{"addr":"10.0.0.1","type":"V4"},"port":8080},{"ip":{"addr":"10.0.0.2","type":"V4"},"port":8080}],
-		   "health_monitor_refs":["/api/healthmonitor/?name=System-TCP"],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["Service/ns/web"]}]}],
+		   "health_monitor_refs":["/api/healthmonitor/?name=System-TCP"],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["Service/ns/web"]},
+		     {"key":"Namespace","values":["ns"]},{"key":"ServiceName","values":["web"]},{"key":"Port","values":["80"]}]}],
 		 "VirtualServices":[{"name":"c1--ns-web","cloud_ref":"/api/cloud/?name=Default-Cloud","vrf_context_ref":"/api/vrfcontext/?name=global",
-		   "markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["Service/ns/web"]}],
+		   "markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["Service/ns/web"]},
+		     {"key":"Namespace","values":["ns"]},{"key":"ServiceName","values":["web"]}],
+		   "remove_listening_port_on_vs_down":true,
 		   "created_by":"vipgate-c1","se_group_ref":"/api/serviceenginegroup/?name=Default-Group","vsvip_ref":"/api/vsvip/?name=c1--ns-web",
 		   "application_profile_ref":"/api/applicationprofile/?name=System-L4-Application","network_profile_ref":"/api/networkprofile/?name=System-TCP-Proxy",
 		   "services":[{"port":80}],
@@ -136,7 +145,7 @@ func TestBuildL4(t *testing.T) {
 		want: `[{"ip":{"addr":"192.168.1.11","type":"V4"},"port":30080},{"ip":{"addr":"192.168.1.12","type":"V4"},"port":30080}]`,
 	}, {
 		name: "UDP and TCP ports: UDP overrides the TCP profile per port, sorted by port",
-		in: L4Input{Settings: settings(), Members: []Member{{Service: svc("dns",
+		in: L4Input{Settings: settings(), Snapshot: ent, Members: []Member{{Service: svc("dns",
 			corev1.ServicePort{Name: "dns-udp", Port: 53, Protocol: "UDP", TargetPort: intstr.FromInt32(5353)},
 			corev1.ServicePort{Name: "dns-tcp", Port: 53, Protocol: "TCP", TargetPort: intstr.FromInt32(5353)},
 			corev1.ServicePort{Name: "a", Port: 9, Protocol: "UDP", TargetPort: intstr.FromInt32(9)})}}},
@@ -159,28 +168,48 @@ func TestBuildL4(t *testing.T) {
 		},
 		want: `["/api/networkprofile/?name=System-UDP-Fast-Path",[{"port":514}],null]`,
 	}, {
-		name: "requested IP (spec) and autoFQDN default from NetworkSettings.defaultDomain",
-		in: L4Input{Settings: settings(func(s *config.Settings) { s.NetworkSettings.DefaultDomain = "apps.example.com" }),
+		name: "TCP below the ENTERPRISE tiers: fast path, named in service_pool_select too (AKO's choice by license)",
+		in:   L4Input{Settings: settings(), Snapshot: &inventory.Snapshot{LicenseTier: "ESSENTIALS"}, Members: []Member{{Service: svc("web", webPort)}}},
+		pick: func(s *Set) any {
+			return []any{s.VirtualServices[0].NetworkProfileRef, s.VirtualServices[0].ServicePoolSelect}
+		},
+		want: `["/api/networkprofile/?name=System-TCP-Fast-Path",
+		  [{"service_port":80,"service_protocol":"PROTOCOL_TYPE_TCP_FAST_PATH","service_pool_ref":"/api/pool/?name=c1--ns-web-TCP-80"}]]`,
+	}, {
+		name: "requested IP (spec) and autoFQDN default under NetworkSettings.defaultDomain, one of the DNS profile's domains",
+		in: L4Input{Settings: settings(func(s *config.Settings) { s.NetworkSettings.DefaultDomain = "apps.example.com" }), Snapshot: dns("other.example.com", "apps.example.com"),
 			Members: []Member{{Service: func() *corev1.Service { x := svc("web", webPort); x.Spec.LoadBalancerIP = "10.50.0.42"; return x }()}}},
 		pick: func(s *Set) any { return []any{s.VsVips[0].Vip, s.VsVips[0].DNSInfo} },
 		want: `[[{"vip_id":"0","auto_allocate_ip":true,"ip_address":{"addr":"10.50.0.42","type":"V4"},
 		   "ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-a","subnet":{"ip_addr":{"addr":"10.50.0.0","type":"V4"},"mask":24}}}],
 		  [{"fqdn":"web.ns.apps.example.com","type":"DNS_RECORD_A"}]]`,
 	}, {
-		name: "autoFQDN flat, L4Settings.defaultDomain wins",
+		name: "autoFQDN flat: NetworkSettings.defaultDomain before L4Settings' (AKO's order)",
 		in: L4Input{Settings: settings(func(s *config.Settings) {
 			s.NetworkSettings.DefaultDomain = "net.example.com"
 			s.L4Settings.DefaultDomain = "l4.example.com"
 			s.L4Settings.AutoFQDN = "flat"
-		}), Members: []Member{{Service: svc("web", webPort)}}},
+		}), Snapshot: dns("l4.example.com", "net.example.com"), Members: []Member{{Service: svc("web", webPort)}}},
 		pick: func(s *Set) any { return s.VsVips[0].DNSInfo },
-		want: `[{"fqdn":"web-ns.l4.example.com","type":"DNS_RECORD_A"}]`,
+		want: `[{"fqdn":"web-ns.net.example.com","type":"DNS_RECORD_A"}]`,
+	}, {
+		name: "a defaultDomain the DNS profile lacks: its first domain; a name starting with a digit gets AKO's prefix",
+		in: L4Input{Settings: settings(func(s *config.Settings) { s.L4Settings.DefaultDomain = "elsewhere.example.com" }),
+			Snapshot: dns("b.example.com", "a.example.com"), Members: []Member{{Service: svc("1web", webPort)}}},
+		pick: func(s *Set) any { return s.VsVips[0].DNSInfo },
+		want: `[{"fqdn":"s1web.ns.a.example.com","type":"DNS_RECORD_A"}]`,
+	}, {
+		name: "no DNS profile on the cloud: no FQDN, whatever defaultDomain says",
+		in: L4Input{Settings: settings(func(s *config.Settings) { s.NetworkSettings.DefaultDomain = "apps.example.com" }), Snapshot: ent,
+			Members: []Member{{Service: svc("web", webPort)}}},
+		pick: func(s *Set) any { return s.VsVips[0].DNSInfo },
+		want: `null`,
 	}, {
 		name: "autoFQDN disabled",
 		in: L4Input{Settings: settings(func(s *config.Settings) {
 			s.L4Settings.DefaultDomain = "l4.example.com"
 			s.L4Settings.AutoFQDN = "disabled"
-		}), Members: []Member{{Service: svc("web", webPort)}}},
+		}), Snapshot: dns("l4.example.com"), Members: []Member{{Service: svc("web", webPort)}}},
 		pick: func(s *Set) any { return s.VsVips[0].DNSInfo },
 		want: `null`,
 	}, {
@@ -199,17 +228,20 @@ func TestBuildL4(t *testing.T) {
 		want: `[{"vip_id":"0","auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=net-1a"}}]`,
 	}, {
 		name: "shared VIP: one VsVip/VS named by key over all members' ports, a pool per member port",
-		in: L4Input{Settings: settings(), SharedKey: "shared1", Members: []Member{
+		in: L4Input{Settings: settings(), Snapshot: ent, SharedKey: "shared1", Members: []Member{
 			{Service: svc("b", corev1.ServicePort{Port: 443, Protocol: "TCP"})},
 			{Service: svc("a", corev1.ServicePort{Port: 80, Protocol: "TCP"})}}},
 		pick: func(s *Set) any {
 			return map[string]any{"owner": s.Owner, "bases": s.PoolBases, "vsvip": s.VsVips[0].Name, "pools": []string{*s.Pools[0].Name, *s.Pools[1].Name},
-				"select": s.VirtualServices[0].ServicePoolSelect, "vsvipref": s.VirtualServices[0].VsvipRef}
+				"select": s.VirtualServices[0].ServicePoolSelect, "vsvipref": s.VirtualServices[0].VsvipRef,
+				"vsmarkers": s.VirtualServices[0].Markers[3:], "poolmarkers": s.Pools[0].Markers[3:]}
 		},
 		want: `{"owner":"c1--ns-shared1","bases":["c1--ns-a-shared1","c1--ns-b-shared1"],"vsvip":"c1--ns-shared1","pools":["c1--ns-a-shared1-TCP-80","c1--ns-b-shared1-TCP-443"],
 		 "select":[{"service_port":80,"service_protocol":"PROTOCOL_TYPE_TCP_PROXY","service_pool_ref":"/api/pool/?name=c1--ns-a-shared1-TCP-80"},
 		   {"service_port":443,"service_protocol":"PROTOCOL_TYPE_TCP_PROXY","service_pool_ref":"/api/pool/?name=c1--ns-b-shared1-TCP-443"}],
-		 "vsvipref":"/api/vsvip/?name=c1--ns-shared1"}`,
+		 "vsvipref":"/api/vsvip/?name=c1--ns-shared1",
+		 "vsmarkers":[{"key":"Namespace","values":["ns"]},{"key":"GatewayName","values":["shared1"]}],
+		 "poolmarkers":[{"key":"Namespace","values":["ns"]},{"key":"ServiceName","values":["a"]},{"key":"Port","values":["80"]},{"key":"Protocol","values":["TCP"]},{"key":"GatewayName","values":["shared1"]}]}`,
 	}, {
 		name: "RHI with peer labels from AviInfraSetting",
 		in: L4Input{Settings: settings(), Infra: &v1beta1.AviInfraSetting{Spec: v1beta1.AviInfraSettingSpec{Network: v1beta1.AviInfraSettingNetwork{

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,22 +50,43 @@ const (
 	maxNameLen = 255
 )
 
-// ShardName is the parent virtual service serving host: "<cluster>--Shared-L7-<n>"
-// with n = fnv32a(host) mod the shard count (AKO's bucketing), or
+// ShardName is the parent virtual service serving host, as AKO names it:
+// "<cluster>--Shared-L7-<n>" with n = fnv32a(host) mod the shard count, or
 // "<cluster>--<host>-L7-dedicated" for shard size DEDICATED. An
-// AviInfraSetting puts its hosts on shards of their own, "<cluster>--<infra>-Shared-L7-<n>",
+// AviInfraSetting puts its hosts on shards of their own,
+// "<cluster>--Shared-L7-<infra>-<n>" and "<cluster>--<infra>-<host>-L7-dedicated",
 // because those carry another SE group or VIP network. The shard size is the
 // AviInfraSetting's l7Settings.shardSize when set, else L7Settings.shardVSSize.
 func ShardName(s *config.Settings, infra *v1beta1.AviInfraSetting, host string) string {
-	prefix := s.AKOSettings.ClusterName + "--"
-	if infra != nil {
-		prefix += infra.Name + "-"
-	}
+	cluster := s.AKOSettings.ClusterName
 	n := shardCount(s, infra)
 	if n == 0 {
-		return limitName(s.AKOSettings.ClusterName, prefix+host+"-L7-dedicated")
+		return limitName(cluster, cluster+"--"+infraPart(infra)+host+DedicatedSuffix)
 	}
-	return prefix + "Shared-L7-" + strconv.Itoa(int(ShardIndex(host, n)))
+	return sharedShardName(cluster, infra, int(ShardIndex(host, n)))
+}
+
+// DedicatedSuffix ends the names of a dedicated virtual service and of its pools.
+const DedicatedSuffix = "-L7-dedicated"
+
+func sharedShardName(cluster string, infra *v1beta1.AviInfraSetting, i int) string {
+	return cluster + "--Shared-L7-" + infraPart(infra) + strconv.Itoa(i)
+}
+
+// infraPart is the "<infra>-" AKO puts in the names of an AviInfraSetting's objects.
+func infraPart(infra *v1beta1.AviInfraSetting) string {
+	if infra == nil {
+		return ""
+	}
+	return infra.Name + "-"
+}
+
+// infraName is the AviInfraSetting's name, "" for none (AKO's InfrasettingName marker).
+func infraName(infra *v1beta1.AviInfraSetting) string {
+	if infra == nil {
+		return ""
+	}
+	return infra.Name
 }
 
 // shardCount is the number of shared virtual services for the AviInfraSetting's
@@ -83,23 +105,61 @@ func ShardIndex(host string, n int) uint32 {
 	return h.Sum32() % uint32(n)
 }
 
-// L7PoolName is the pool (and pool group) of one Ingress path:
-// "<cluster>--<host>_<path>-<ns>-<ingress>" with "/" in host+path replaced by
-// "_" (AKO's priority label), so "/" gives "<host>_" and "/api/v1" "<host>_api_v1".
+// L7PoolName is the pool (and pool group) of one Ingress path, named as AKO
+// names it. path is the Ingress's path as written, with "/" replaced by "_":
+//   - an insecure host on a shared shard: "<cluster>--[<infra>-]<host><path>-<ns>-<ingress>"
+//     ("/" gives "<host>_", no path "<host>");
+//   - a secure host (SNI child): "<cluster>--[<infra>-]<ns>-<host><path>-<ingress>";
+//   - any host of a dedicated shard: the secure form + "-L7-dedicated".
+//
 // Characters other than letters, digits, '.', '-' and '_' also become '_'.
-// Every L7 pool name contains '_', which no L4 pool name does (Kubernetes
-// names have none): the applier lists L7 pools by that.
-func L7PoolName(cluster, host, path, namespace, ingress string) string {
+func L7PoolName(cluster string, infra *v1beta1.AviInfraSetting, host, path, namespace, ingress string, secure, dedicated bool) string {
 	label := sanitize(host + path)
-	if !strings.Contains(label, "_") {
-		label += "_"
+	var name string
+	if secure || dedicated {
+		name = cluster + "--" + infraPart(infra) + namespace + "-" + label + "-" + ingress
+		if dedicated {
+			name += DedicatedSuffix
+		}
+	} else {
+		name = cluster + "--" + infraPart(infra) + label + "-" + namespace + "-" + ingress
 	}
-	return limitName(cluster, cluster+"--"+label+"-"+namespace+"-"+ingress)
+	return limitName(cluster, name)
 }
 
-// SNIChildName is the SNI child virtual service of a secure host, and the name
-// of its SSLKeyAndCertificate and HTTPPolicySet: "<cluster>--<host>".
-func SNIChildName(cluster, host string) string { return limitName(cluster, cluster+"--"+host) }
+// SNIChildName is the SNI child virtual service of a secure host:
+// "<cluster>--[<infra>-]<host>".
+func SNIChildName(cluster string, infra *v1beta1.AviInfraSetting, host string) string {
+	return limitName(cluster, cluster+"--"+infraPart(infra)+host)
+}
+
+// SNIPolicySetName is the HTTPPolicySet routing one namespace's paths of a
+// secure (or dedicated) host: "<cluster>--[<infra>-]<ns>-<host>".
+func SNIPolicySetName(cluster string, infra *v1beta1.AviInfraSetting, namespace, host string) string {
+	return limitName(cluster, cluster+"--"+infraPart(infra)+namespace+"-"+host)
+}
+
+// DefaultCertName is the SSLKeyAndCertificate of the default certificate
+// (Secret router-certs-default), shared by every host that uses it.
+func DefaultCertName(cluster string) string { return cluster + "--" + DefaultSecretName }
+
+// CertName is the SSLKeyAndCertificate of a secure host: "<cluster>--[<infra>-]<host>",
+// or DefaultCertName for the default certificate (secretName "").
+func CertName(cluster string, infra *v1beta1.AviInfraSetting, host, secretName string) string {
+	if secretName == "" || secretName == DefaultSecretName {
+		return DefaultCertName(cluster)
+	}
+	return limitName(cluster, cluster+"--"+infraPart(infra)+host)
+}
+
+// DefaultSecretName is the TLS Secret in vipgate's namespace that secures
+// the hosts of an Ingress annotated AnnEnableTLS, and tls[] entries without
+// a secretName (AKO's router-certs-default).
+const DefaultSecretName = "router-certs-default"
+
+// AnnEnableTLS on an Ingress secures every host of it with the default
+// certificate, as AKO reads it.
+const AnnEnableTLS = "ako.vmware.com/enable-tls"
 
 func sanitize(s string) string {
 	b := []byte(s)
@@ -127,13 +187,38 @@ func limitName(cluster, name string) string {
 type L7Ingress struct {
 	Ingress *networkingv1.Ingress
 	Infra   *v1beta1.AviInfraSetting
+	// Subdomain is what rules without a host are served under, as
+	// "<ingress>.<namespace>.<subdomain>" (HostlessSubdomain); "" skips them.
+	Subdomain string
+}
+
+// HostlessSubdomain is the subdomain AKO serves Ingress rules without a host
+// under: the first service domain (sorted) of the cloud's DNS profile, "" without one.
+func HostlessSubdomain(snap *inventory.Snapshot) string {
+	if doms := snap.DNSSubdomains(); len(doms) > 0 {
+		return doms[0]
+	}
+	return ""
+}
+
+// ruleHost is the host a rule is served as: its host, or for a rule
+// without one "<ingress>.<namespace>.<subdomain>" ("" when there is no subdomain).
+func ruleHost(li L7Ingress, r networkingv1.IngressRule) string {
+	if r.Host != "" {
+		return r.Host
+	}
+	if li.Subdomain == "" {
+		return ""
+	}
+	return li.Ingress.Name + "." + li.Ingress.Namespace + "." + li.Subdomain
 }
 
 // Route is one winning host/path of an Ingress.
 type Route struct {
 	Host string
-	// Path is the matched path ("/" when the Ingress leaves it empty).
-	Path string
+	// Path is the matched path ("/" when the Ingress leaves it empty);
+	// RawPath is the path as the Ingress wrote it (names use it, as AKO's do).
+	Path, RawPath string
 	// Match is MatchBeginsWith or MatchEquals.
 	Match string
 	// Namespace and Ingress name the Ingress the route comes from.
@@ -207,11 +292,7 @@ func CandidateShards(s *config.Settings, infras []*v1beta1.AviInfraSetting, host
 			continue
 		}
 		for i := range n {
-			prefix := s.AKOSettings.ClusterName + "--"
-			if infra != nil {
-				prefix += infra.Name + "-"
-			}
-			out = append(out, prefix+"Shared-L7-"+strconv.Itoa(i))
+			out = append(out, sharedShardName(s.AKOSettings.ClusterName, infra, i))
 		}
 	}
 	slices.Sort(out)
@@ -223,15 +304,15 @@ func CandidateShards(s *config.Settings, infras []*v1beta1.AviInfraSetting, host
 // have no upper case.
 func IsShardName(cluster, name string) bool {
 	rest, ok := strings.CutPrefix(name, cluster+"--")
-	return ok && (strings.Contains(rest, "Shared-L7-") || strings.HasSuffix(rest, "-L7-dedicated"))
+	return ok && (strings.HasPrefix(rest, "Shared-L7-") || strings.HasSuffix(rest, DedicatedSuffix))
 }
 
 // ShardsOf returns the shards an Ingress's hosts map to (whether or not it won them).
 func ShardsOf(s *config.Settings, li L7Ingress) []string {
 	var out []string
 	for _, r := range li.Ingress.Spec.Rules {
-		if r.Host != "" {
-			out = append(out, ShardName(s, li.Infra, r.Host))
+		if h := ruleHost(li, r); h != "" {
+			out = append(out, ShardName(s, li.Infra, h))
 		}
 	}
 	slices.Sort(out)
@@ -254,11 +335,12 @@ func PlanL7(s *config.Settings, ings []L7Ingress) *L7Plan {
 		}
 		return cmp.Or(strings.Compare(x.Namespace, y.Namespace), strings.Compare(x.Name, y.Name))
 	})
-	pl := &planner{s: s, hosts: map[string]hostOwner{}, paths: map[string]string{}, pools: map[string]bool{}, tlsDone: map[string]bool{},
+	pl := &planner{s: s, hosts: map[string]hostOwner{}, paths: map[string]string{}, tlsDone: map[string]bool{},
 		p: &L7Plan{Shards: map[string]*ShardPlan{}, HostShard: map[string]string{}, IngressHosts: map[string][]string{}, Skipped: map[string][]string{}}}
 	for _, li := range ranked {
 		pl.add(li)
 	}
+	pl.namePools()
 	for _, sp := range pl.p.Shards {
 		sortRoutes(sp.Routes)
 		slices.SortFunc(sp.TLS, func(a, b TLSHost) int { return strings.Compare(a.Host, b.Host) })
@@ -278,7 +360,6 @@ type planner struct {
 	p       *L7Plan
 	hosts   map[string]hostOwner
 	paths   map[string]string // host|match|path → winner
-	pools   map[string]bool
 	tlsDone map[string]bool
 }
 
@@ -292,15 +373,16 @@ func (pl *planner) add(li L7Ingress) {
 	}
 	served := map[string]bool{}
 	for ri, r := range ing.Spec.Rules {
-		if r.Host == "" {
-			p.Skipped[key] = append(p.Skipped[key], fmt.Sprintf("spec.rules[%d] has no host; vipgate places routes on a virtual service by host", ri))
+		host := ruleHost(li, r)
+		if host == "" {
+			p.Skipped[key] = append(p.Skipped[key], fmt.Sprintf("spec.rules[%d] has no host and the cloud's DNS profile has no service domain to serve it under (as <ingress>.<namespace>.<domain>)", ri))
 			continue
 		}
 		if r.HTTP == nil {
 			continue
 		}
-		shard := ShardName(pl.s, li.Infra, r.Host)
-		if !pl.claimHost(key, ing.Namespace, r.Host, shard) {
+		shard := ShardName(pl.s, li.Infra, host)
+		if !pl.claimHost(key, ing.Namespace, host, shard) {
 			continue
 		}
 		for pi, hp := range r.HTTP.Paths {
@@ -308,8 +390,8 @@ func (pl *planner) add(li L7Ingress) {
 				p.Skipped[key] = append(p.Skipped[key], fmt.Sprintf("spec.rules[%d].http.paths[%d] has a resource backend; only Service backends are supported", ri, pi))
 				continue
 			}
-			if pl.addPath(li, key, r.Host, shard, hp) {
-				served[r.Host] = true
+			if pl.addPath(li, key, host, shard, hp) {
+				served[host] = true
 			}
 		}
 	}
@@ -317,15 +399,24 @@ func (pl *planner) add(li L7Ingress) {
 		p.IngressHosts[key] = append(p.IngressHosts[key], h)
 	}
 	slices.Sort(p.IngressHosts[key])
-	// TLS: the oldest Ingress serving the host that lists it in tls[] decides the certificate.
+	// TLS: the oldest Ingress serving the host that lists it in tls[] (or
+	// secures every host with AnnEnableTLS) decides the certificate.
+	secure := func(h, secret string) {
+		if !served[h] || pl.tlsDone[h] {
+			return
+		}
+		pl.tlsDone[h] = true
+		sp := p.Shards[p.HostShard[h]]
+		sp.TLS = append(sp.TLS, TLSHost{Host: h, Namespace: ing.Namespace, SecretName: secret, Ingress: key})
+	}
 	for _, t := range ing.Spec.TLS {
 		for _, h := range t.Hosts {
-			if !served[h] || pl.tlsDone[h] {
-				continue
-			}
-			pl.tlsDone[h] = true
-			sp := p.Shards[p.HostShard[h]]
-			sp.TLS = append(sp.TLS, TLSHost{Host: h, Namespace: ing.Namespace, SecretName: t.SecretName, Ingress: key})
+			secure(h, t.SecretName)
+		}
+	}
+	if strings.EqualFold(ing.Annotations[AnnEnableTLS], "true") {
+		for _, h := range p.IngressHosts[key] {
+			secure(h, "")
 		}
 	}
 }
@@ -371,22 +462,40 @@ func (pl *planner) addPath(li L7Ingress, key, host, shard string, hp networkingv
 		return false
 	}
 	pl.paths[pk] = key
-	cluster := pl.s.AKOSettings.ClusterName
-	pool := L7PoolName(cluster, host, path, ing.Namespace, ing.Name)
-	if pl.pools[pool] {
-		// Same sanitized name (e.g. Exact and Prefix on one path): keep
-		// names unique with a stable suffix.
-		pool = limitName(cluster, pool+"-"+strconv.FormatUint(uint64(fnv32(match+path)), 16))
-	}
-	pl.pools[pool] = true
 	sp := p.shard(shard, li.Infra, shardCount(pl.s, li.Infra) == 0)
-	sp.Routes = append(sp.Routes, Route{Host: host, Path: path, Match: match, Namespace: ing.Namespace, Ingress: ing.Name,
-		Backend: *hp.Backend.Service, Pool: pool})
+	sp.Routes = append(sp.Routes, Route{Host: host, Path: path, RawPath: hp.Path, Match: match, Namespace: ing.Namespace, Ingress: ing.Name,
+		Backend: *hp.Backend.Service})
 	p.HostShard[host] = shard
 	if !slices.Contains(sp.Ingresses, key) {
 		sp.Ingresses = append(sp.Ingresses, key)
 	}
 	return true
+}
+
+// namePools names every route's pool once all hosts are known secure or
+// not. Two routes whose names meet (Exact and Prefix on one path) keep
+// them unique with a stable suffix.
+func (pl *planner) namePools() {
+	cluster := pl.s.AKOSettings.ClusterName
+	shards := slices.Sorted(maps.Keys(pl.p.Shards))
+	used := map[string]bool{}
+	for _, name := range shards {
+		sp := pl.p.Shards[name]
+		secure := map[string]bool{}
+		for _, t := range sp.TLS {
+			secure[t.Host] = true
+		}
+		sortRoutes(sp.Routes)
+		for i := range sp.Routes {
+			r := &sp.Routes[i]
+			pool := L7PoolName(cluster, sp.Infra, r.Host, r.RawPath, r.Namespace, r.Ingress, secure[r.Host], sp.Dedicated)
+			if used[pool] {
+				pool = limitName(cluster, pool+"-"+strconv.FormatUint(uint64(fnv32(r.Match+r.Path)), 16))
+			}
+			used[pool] = true
+			r.Pool = pool
+		}
+	}
 }
 
 func appendConflict(cs []Conflict, c Conflict) []Conflict {
@@ -453,13 +562,14 @@ type L7Input struct {
 	NodeAddresses []string
 }
 
-// BuildL7 returns the desired objects of one shard: its VsVip and parent
-// virtual service, a pool and pool group per route, an HTTPPolicySet routing
-// host+path (plus an HTTP→HTTPS redirect per secure host), and per secure
-// host an SNI child with its SSLKeyAndCertificate and HTTPPolicySet. A
-// DEDICATED shard is one normal virtual service carrying the host's
-// certificate itself. Objects come in creation order: parents before
-// children.
+// BuildL7 returns the desired objects of one shard, with AKO's names and
+// markers: its VsVip (with a DNS record for the shard's FQDN and each host)
+// and parent virtual service, a pool and pool group per route, an
+// HTTPPolicySet routing host+path (plus an HTTP→HTTPS redirect per secure
+// host), and per secure host an SNI child with its SSLKeyAndCertificate and
+// one HTTPPolicySet per namespace routing it. A DEDICATED shard is one
+// normal virtual service carrying the host's certificate itself. Objects
+// come in creation order: parents before children.
 func BuildL7(in L7Input) (*Set, error) {
 	sp := in.Shard
 	if sp == nil || len(sp.Routes) == 0 {
@@ -475,24 +585,72 @@ func BuildL7(in L7Input) (*Set, error) {
 	vsvip := &objects.VsVip{
 		Name: ptr.To(sp.Name), CloudRef: ptr.To(Ref("cloud", s.ControllerSettings.CloudName)), VrfContextRef: ptr.To(Ref("vrfcontext", s.VRF())), Vip: vips,
 	}
+	for _, f := range shardFQDNs(in) {
+		vsvip.DNSInfo = append(vsvip.DNSInfo, &objects.DNSInfo{Fqdn: ptr.To(f), Type: ptr.To("DNS_RECORD_A")})
+	}
 	if rhi, peerLabels := rhiSettings(s, sp.Infra); rhi && len(peerLabels) > 0 {
 		vsvip.BgpPeerLabels = peerLabels
 	}
 	set.VsVips = []*objects.VsVip{vsvip}
-	b := l7Builder{in: in, set: set, secure: map[string]bool{}}
+	b := l7Builder{in: in, set: set, secure: map[string]bool{}, certOf: map[string]string{}}
 	for _, t := range sp.TLS {
 		b.secure[t.Host] = true
 	}
 	b.certificates()
 	b.pools()
-	parentRules, childRules := b.rules()
-	set.HTTPPolicySets = append(set.HTTPPolicySets, policySet(sp.Name, s.CreatedBy(), parentRules))
-	set.VirtualServices = []*objects.VirtualService{b.parent()}
+	parentRules, hostRules := b.rules()
+	if len(parentRules) > 0 {
+		set.HTTPPolicySets = append(set.HTTPPolicySets, policySet(sp.Name, s.CreatedBy(), parentRules, nil))
+	}
+	var own []string // the dedicated VS's per-namespace policy sets
+	if sp.Dedicated {
+		own = b.hostPolicySets(hostRules)
+	}
+	set.VirtualServices = []*objects.VirtualService{b.parent(len(parentRules) > 0, own)}
 	if !sp.Dedicated {
-		b.children(childRules)
+		b.children(hostRules)
 	}
 	set.stamp(Markers(s, set.OwnedBy))
 	return set, nil
+}
+
+// shardFQDNs are the DNS names a shard's VsVip answers for, as AKO lists
+// them: a shared shard's own FQDN ("<shard>.<tenant>.<subdomain>", or
+// "<shard>-<tenant>.<subdomain>" when autoFQDN is flat; none when it is
+// disabled or the cloud has no DNS profile), then every host it serves.
+func shardFQDNs(in L7Input) []string {
+	s, sp := in.Settings, in.Shard
+	var out []string
+	if sub := FQDNSubdomain(s, in.Snapshot); sub != "" && !sp.Dedicated && s.L4Settings.AutoFQDN != "disabled" {
+		tenant := dnsName(s.ControllerSettings.TenantName)
+		if s.L4Settings.AutoFQDN == "flat" {
+			out = append(out, sp.Name+"-"+tenant+"."+sub)
+		} else {
+			out = append(out, sp.Name+"."+tenant+"."+sub)
+		}
+	}
+	var hosts []string
+	for _, r := range sp.Routes {
+		hosts = append(hosts, r.Host)
+	}
+	slices.Sort(hosts)
+	return append(out, slices.Compact(hosts)...)
+}
+
+// dnsName makes a tenant name a DNS label as AKO does: other characters
+// become '-', runs of '-' collapse, and no '-' leads or trails.
+func dnsName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	out := string(b)
+	for strings.Contains(out, "--") {
+		out = strings.ReplaceAll(out, "--", "-")
+	}
+	return strings.Trim(out, "-")
 }
 
 // l7Builder builds one shard's objects into set.
@@ -502,92 +660,167 @@ type l7Builder struct {
 	// secure marks the hosts listed in tls[] (served over HTTPS when their
 	// certificate is available).
 	secure map[string]bool
+	// certOf names the SSLKeyAndCertificate of each secure host that has one.
+	certOf map[string]string
 }
 
 // served reports whether a host's routes are served: insecure hosts always,
 // secure ones only with a usable certificate.
 func (b *l7Builder) served(host string) bool { return !b.secure[host] || b.in.Certs[host] != nil }
 
-// certificates adds an SSLKeyAndCertificate per secure host that has one.
+// certificates adds an SSLKeyAndCertificate per secure host that has one;
+// hosts on the default certificate share one.
 func (b *l7Builder) certificates() {
-	cluster, createdBy := b.in.Settings.AKOSettings.ClusterName, b.in.Settings.CreatedBy()
-	for _, t := range b.in.Shard.TLS {
+	s, sp := b.in.Settings, b.in.Shard
+	cluster := s.AKOSettings.ClusterName
+	for _, t := range sp.TLS {
 		c := b.in.Certs[t.Host]
 		if c == nil {
 			continue
 		}
+		name := CertName(cluster, sp.Infra, t.Host, t.SecretName)
+		b.certOf[t.Host] = name
+		if slices.ContainsFunc(b.set.SSLKeyAndCertificates, func(o *objects.SSLKeyAndCertificate) bool { return *o.Name == name }) {
+			continue
+		}
+		var marks AKOMarkers
+		if name != DefaultCertName(cluster) {
+			marks = AKOMarkers{Host: []string{t.Host}, InfrasettingName: infraName(sp.Infra)}
+		}
 		b.set.SSLKeyAndCertificates = append(b.set.SSLKeyAndCertificates, &objects.SSLKeyAndCertificate{
-			Name:        ptr.To(SNIChildName(cluster, t.Host)),
+			Name:        ptr.To(name),
 			Type:        ptr.To("SSL_CERTIFICATE_TYPE_VIRTUALSERVICE"),
 			Certificate: &objects.SSLCertificate{Certificate: ptr.To(string(c.Certificate))},
 			Key:         ptr.To(string(c.Key)),
-			CreatedBy:   ptr.To(createdBy),
+			CreatedBy:   ptr.To(s.CreatedBy()),
+			Markers:     marks.labels(),
 		})
 	}
 }
 
 // pools adds a pool and a pool group per served route.
 func (b *l7Builder) pools() {
-	s := b.in.Settings
+	s, sp := b.in.Settings, b.in.Shard
 	cloudRef, vrfRef := Ref("cloud", s.ControllerSettings.CloudName), Ref("vrfcontext", s.VRF())
-	for _, r := range b.in.Shard.Routes {
+	for _, r := range sp.Routes {
 		if !b.served(r.Host) {
 			continue
 		}
+		marks := AKOMarkers{Namespace: r.Namespace, Host: []string{r.Host}, InfrasettingName: infraName(sp.Infra),
+			Path: []string{r.RawPath}, IngressName: []string{r.Ingress}}
 		b.set.Pools = append(b.set.Pools, &objects.Pool{
 			Name: ptr.To(r.Pool), CloudRef: ptr.To(cloudRef), VrfRef: ptr.To(vrfRef), CreatedBy: ptr.To(s.CreatedBy()),
 			Servers:           routeServers(b.in, r),
 			HealthMonitorRefs: []string{Ref("healthmonitor", HealthMonitorTCP)},
+			Markers:           marks.labels(),
 		})
 		b.set.PoolGroups = append(b.set.PoolGroups, &objects.PoolGroup{
 			Name: ptr.To(r.Pool), CloudRef: ptr.To(cloudRef), CreatedBy: ptr.To(s.CreatedBy()),
 			Members: []*objects.PoolGroupMember{{PoolRef: ptr.To(Ref(TypePool, r.Pool))}},
+			Markers: marks.labels(),
 		})
 	}
 	slices.SortFunc(b.set.Pools, func(a, b *objects.Pool) int { return strings.Compare(*a.Name, *b.Name) })
 	slices.SortFunc(b.set.PoolGroups, func(a, b *objects.PoolGroup) int { return strings.Compare(*a.Name, *b.Name) })
 }
 
-// rules returns the parent's (or dedicated VS's) request rules, redirects
-// for secure hosts first, then the routes it serves itself; and the rules of
-// each SNI child by host.
-func (b *l7Builder) rules() (parent []*objects.HTTPRequestRule, children map[string][]*objects.HTTPRequestRule) {
+// nsRoutes are the routes of one namespace for one host: they go in that
+// namespace's HTTPPolicySet (AKO's "<cluster>--<ns>-<host>").
+type nsRoutes struct {
+	host, namespace string
+	rules           []*objects.HTTPRequestRule
+	paths, ings     []string
+}
+
+// rules returns the parent's request rules, redirects for secure hosts
+// first, then the insecure routes of a shared parent; and, for each host
+// routed by its own policy sets (secure hosts on SNI children, every host
+// of a dedicated shard), its routes by namespace, in host then namespace order.
+func (b *l7Builder) rules() (parent []*objects.HTTPRequestRule, hosts []*nsRoutes) {
 	sp := b.in.Shard
 	for _, t := range sp.TLS {
 		parent = append(parent, redirectRule(t.Host))
 	}
-	children = map[string][]*objects.HTTPRequestRule{}
+	byKey := map[string]*nsRoutes{}
 	for _, r := range sp.Routes {
 		switch {
 		case !b.served(r.Host):
-		case b.secure[r.Host] && !sp.Dedicated:
-			children[r.Host] = append(children[r.Host], switchRule(r))
+		case b.secure[r.Host] || sp.Dedicated:
+			k := r.Host + "/" + r.Namespace
+			nr := byKey[k]
+			if nr == nil {
+				nr = &nsRoutes{host: r.Host, namespace: r.Namespace}
+				byKey[k] = nr
+				hosts = append(hosts, nr)
+			}
+			nr.rules = append(nr.rules, switchRule(r))
+			nr.paths = append(nr.paths, r.RawPath)
+			nr.ings = append(nr.ings, r.Ingress)
 		default:
 			parent = append(parent, switchRule(r))
 		}
 	}
-	return parent, children
+	slices.SortStableFunc(hosts, func(x, y *nsRoutes) int {
+		return cmp.Or(strings.Compare(x.host, y.host), strings.Compare(x.namespace, y.namespace))
+	})
+	for _, nr := range hosts {
+		slices.Sort(nr.paths)
+		slices.Sort(nr.ings)
+		nr.paths, nr.ings = slices.Compact(nr.paths), slices.Compact(nr.ings)
+	}
+	return parent, hosts
+}
+
+// hostPolicySets adds the per-namespace policy sets of the given host
+// routes and returns their names in order.
+func (b *l7Builder) hostPolicySets(hosts []*nsRoutes) []string {
+	s, sp := b.in.Settings, b.in.Shard
+	var names []string
+	for _, nr := range hosts {
+		name := SNIPolicySetName(s.AKOSettings.ClusterName, sp.Infra, nr.namespace, nr.host)
+		marks := AKOMarkers{Namespace: nr.namespace, Host: []string{nr.host}, InfrasettingName: infraName(sp.Infra), Path: nr.paths, IngressName: nr.ings}
+		b.set.HTTPPolicySets = append(b.set.HTTPPolicySets, policySet(name, s.CreatedBy(), nr.rules, marks.labels()))
+		names = append(names, name)
+	}
+	return names
+}
+
+// httpPolicies refers to policy sets in order, from AKO's first index 11.
+func httpPolicies(names []string) []*objects.HTTPPolicies {
+	var out []*objects.HTTPPolicies
+	for i, n := range names {
+		out = append(out, &objects.HTTPPolicies{Index: ptr.To(int32(11 + i)), HTTPPolicySetRef: ptr.To(Ref(TypeHTTPPolicySet, n))})
+	}
+	return out
 }
 
 // parent builds the shard's virtual service: a shared VH parent on 80 and
-// 443, or a DEDICATED host's normal virtual service carrying its certificate.
-func (b *l7Builder) parent() *objects.VirtualService {
+// 443, or a DEDICATED host's normal virtual service carrying its
+// certificate. hasOwn says whether the shard's own policy set exists;
+// hostSets are a dedicated VS's per-namespace sets.
+func (b *l7Builder) parent(hasOwn bool, hostSets []string) *objects.VirtualService {
 	s, sp := b.in.Settings, b.in.Shard
+	var sets []string
+	if hasOwn {
+		sets = append(sets, sp.Name)
+	}
 	parent := &objects.VirtualService{
 		Name: ptr.To(sp.Name), CloudRef: ptr.To(Ref("cloud", s.ControllerSettings.CloudName)), VrfContextRef: ptr.To(Ref("vrfcontext", s.VRF())),
 		SeGroupRef: ptr.To(Ref("serviceenginegroup", seGroup(s, sp.Infra))),
 		VsvipRef:   ptr.To(Ref(TypeVsVip, sp.Name)), CreatedBy: ptr.To(s.CreatedBy()),
-		HTTPPolicies: []*objects.HTTPPolicies{{Index: ptr.To(int32(11)), HTTPPolicySetRef: ptr.To(Ref(TypeHTTPPolicySet, sp.Name))}},
+		HTTPPolicies: httpPolicies(append(sets, hostSets...)),
 		Services:     []*objects.Service{{Port: ptr.To(uint32(80))}},
 	}
 	if sp.Dedicated {
+		host := sp.Routes[0].Host
+		parent.Markers = AKOMarkers{Namespace: sp.Routes[0].Namespace, Host: []string{host}, InfrasettingName: infraName(sp.Infra)}.labels()
 		parent.Type = ptr.To(VSTypeNormal)
 		parent.ApplicationProfileRef = ptr.To(Ref("applicationprofile", AppProfileHTTP))
-		for _, c := range b.set.SSLKeyAndCertificates {
+		if cert := b.certOf[host]; cert != "" {
 			parent.Services = append(parent.Services, &objects.Service{Port: ptr.To(uint32(443)), EnableSsl: ptr.To(true)})
 			parent.ApplicationProfileRef = ptr.To(Ref("applicationprofile", AppProfileSecureHTTP))
 			parent.SslProfileRef = ptr.To(Ref("sslprofile", SSLProfileStandard))
-			parent.SslKeyAndCertificateRefs = []string{Ref(TypeSSLKeyAndCertificate, *c.Name)}
+			parent.SslKeyAndCertificateRefs = []string{Ref(TypeSSLKeyAndCertificate, cert)}
 		}
 	} else {
 		parent.Type = ptr.To(VSTypeVHParent)
@@ -608,39 +841,48 @@ func (b *l7Builder) parent() *objects.VirtualService {
 	return parent
 }
 
-// children adds an SNI child, with its policy set, per secure host that has
-// a certificate and routes, in host order.
-func (b *l7Builder) children(rulesByHost map[string][]*objects.HTTPRequestRule) {
+// children adds an SNI child per secure host that has a certificate and
+// routes, in host order, routing through one policy set per namespace.
+func (b *l7Builder) children(hosts []*nsRoutes) {
 	s, sp := b.in.Settings, b.in.Shard
-	cluster, createdBy := s.AKOSettings.ClusterName, s.CreatedBy()
-	for _, t := range sp.TLS {
-		rules := rulesByHost[t.Host]
-		if b.in.Certs[t.Host] == nil || len(rules) == 0 {
+	cluster := s.AKOSettings.ClusterName
+	for len(hosts) > 0 {
+		host := hosts[0].host
+		n := 1
+		for n < len(hosts) && hosts[n].host == host {
+			n++
+		}
+		mine := hosts[:n]
+		hosts = hosts[n:]
+		cert := b.certOf[host]
+		if cert == "" {
 			continue
 		}
-		name := SNIChildName(cluster, t.Host)
-		b.set.HTTPPolicySets = append(b.set.HTTPPolicySets, policySet(name, createdBy, rules))
+		sets := b.hostPolicySets(mine)
+		name := SNIChildName(cluster, sp.Infra, host)
 		b.set.VirtualServices = append(b.set.VirtualServices, &objects.VirtualService{
 			Name: ptr.To(name), Type: ptr.To(VSTypeVHChild), CloudRef: ptr.To(Ref("cloud", s.ControllerSettings.CloudName)),
 			VrfContextRef: ptr.To(Ref("vrfcontext", s.VRF())),
-			SeGroupRef:    ptr.To(Ref("serviceenginegroup", seGroup(s, sp.Infra))), CreatedBy: ptr.To(createdBy),
+			SeGroupRef:    ptr.To(Ref("serviceenginegroup", seGroup(s, sp.Infra))), CreatedBy: ptr.To(s.CreatedBy()),
 			VhParentVsRef:            ptr.To(Ref(TypeVirtualService, sp.Name)),
-			VhDomainName:             []string{t.Host},
+			VhDomainName:             []string{host},
 			ApplicationProfileRef:    ptr.To(Ref("applicationprofile", AppProfileSecureHTTP)),
 			SslProfileRef:            ptr.To(Ref("sslprofile", SSLProfileStandard)),
-			SslKeyAndCertificateRefs: []string{Ref(TypeSSLKeyAndCertificate, name)},
-			HTTPPolicies:             []*objects.HTTPPolicies{{Index: ptr.To(int32(11)), HTTPPolicySetRef: ptr.To(Ref(TypeHTTPPolicySet, name))}},
+			SslKeyAndCertificateRefs: []string{Ref(TypeSSLKeyAndCertificate, cert)},
+			HTTPPolicies:             httpPolicies(sets),
+			Markers:                  AKOMarkers{Namespace: mine[0].namespace, Host: []string{host}, InfrasettingName: infraName(sp.Infra)}.labels(),
 		})
 	}
 }
 
-func policySet(name, createdBy string, rules []*objects.HTTPRequestRule) *objects.HTTPPolicySet {
+func policySet(name, createdBy string, rules []*objects.HTTPRequestRule, markers []*objects.RoleFilterMatchLabel) *objects.HTTPPolicySet {
 	for i, r := range rules {
 		r.Index = ptr.To(int32(i + 1))
 	}
 	return &objects.HTTPPolicySet{
 		Name: ptr.To(name), CreatedBy: ptr.To(createdBy),
 		HTTPRequestPolicy: &objects.HTTPRequestPolicy{Rules: rules},
+		Markers:           markers,
 	}
 }
 
@@ -720,16 +962,19 @@ func L7Names(s *config.Settings, p *L7Plan) map[string]bool {
 		for _, t := range []string{TypeVsVip, TypeVirtualService, TypeHTTPPolicySet} {
 			out[t+"/"+name] = true
 		}
+		secure := map[string]bool{}
+		for _, t := range sp.TLS {
+			secure[t.Host] = true
+			out[TypeSSLKeyAndCertificate+"/"+CertName(cluster, sp.Infra, t.Host, t.SecretName)] = true
+			if !sp.Dedicated {
+				out[TypeVirtualService+"/"+SNIChildName(cluster, sp.Infra, t.Host)] = true
+			}
+		}
 		for _, r := range sp.Routes {
 			out[TypePool+"/"+r.Pool] = true
 			out[TypePoolGroup+"/"+r.Pool] = true
-		}
-		for _, t := range sp.TLS {
-			child := SNIChildName(cluster, t.Host)
-			out[TypeSSLKeyAndCertificate+"/"+child] = true
-			if !sp.Dedicated {
-				out[TypeVirtualService+"/"+child] = true
-				out[TypeHTTPPolicySet+"/"+child] = true
+			if secure[r.Host] || sp.Dedicated {
+				out[TypeHTTPPolicySet+"/"+SNIPolicySetName(cluster, sp.Infra, r.Namespace, r.Host)] = true
 			}
 		}
 	}

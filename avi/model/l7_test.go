@@ -1,6 +1,7 @@
 package model
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 )
@@ -78,7 +80,7 @@ func TestShardName(t *testing.T) {
 		{"MEDIUM", nil, "shop.example.com", "c1--Shared-L7-2"},
 		{"LARGE", nil, "shop.example.com", "c1--Shared-L7-6"},
 		{"DEDICATED", nil, "foo.example.com", "c1--foo.example.com-L7-dedicated"},
-		{"SMALL", infra, "foo.example.com", "c1--edge-Shared-L7-0"},
+		{"SMALL", infra, "foo.example.com", "c1--Shared-L7-edge-0"},
 		{"SMALL", infraDedicated, "foo.example.com", "c1--edge-foo.example.com-L7-dedicated"},
 	} {
 		if got := ShardName(l7settings(tc.size), tc.infra, tc.host); got != tc.want {
@@ -88,18 +90,46 @@ func TestShardName(t *testing.T) {
 }
 
 func TestL7PoolName(t *testing.T) {
-	for _, tc := range []struct{ host, path, want string }{
-		{"foo.com", "/", "c1--foo.com_-ns-web"},
-		{"foo.com", "/api/v1", "c1--foo.com_api_v1-ns-web"},
-		{"foo.com", "/a b?c", "c1--foo.com_a_b_c-ns-web"},
+	edge := &v1beta1.AviInfraSetting{ObjectMeta: metav1.ObjectMeta{Name: "edge"}}
+	for _, tc := range []struct {
+		infra             *v1beta1.AviInfraSetting
+		host, path        string
+		secure, dedicated bool
+		want              string
+	}{
+		// AKO's insecure pool: priority label host+path with "/" as "_".
+		{nil, "foo.com", "/", false, false, "c1--foo.com_-ns-web"},
+		{nil, "foo.com", "", false, false, "c1--foo.com-ns-web"},
+		{nil, "foo.com", "/api/v1", false, false, "c1--foo.com_api_v1-ns-web"},
+		{nil, "foo.com", "/a b?c", false, false, "c1--foo.com_a_b_c-ns-web"},
+		{edge, "foo.com", "/api", false, false, "c1--edge-foo.com_api-ns-web"},
+		// AKO's SNI pool and pool group: namespace first.
+		{nil, "foo.com", "/api", true, false, "c1--ns-foo.com_api-web"},
+		{edge, "foo.com", "/", true, false, "c1--edge-ns-foo.com_-web"},
+		// A dedicated virtual service's pools, secure or not.
+		{nil, "foo.com", "/api", false, true, "c1--ns-foo.com_api-web-L7-dedicated"},
+		{edge, "foo.com", "/api", true, true, "c1--edge-ns-foo.com_api-web-L7-dedicated"},
 	} {
-		if got := L7PoolName("c1", tc.host, tc.path, "ns", "web"); got != tc.want {
-			t.Errorf("%s%s: got %s want %s", tc.host, tc.path, got, tc.want)
+		if got := L7PoolName("c1", tc.infra, tc.host, tc.path, "ns", "web", tc.secure, tc.dedicated); got != tc.want {
+			t.Errorf("%s%s secure=%v dedicated=%v: got %s want %s", tc.host, tc.path, tc.secure, tc.dedicated, got, tc.want)
 		}
 	}
-	long := L7PoolName("c1", "foo.com", "/"+string(make([]byte, 300)), "ns", "web")
-	if len(long) > maxNameLen || long[:8] != "c1--l7_5" && long[:7] != "c1--l7_" {
+	long := L7PoolName("c1", nil, "foo.com", "/"+string(make([]byte, 300)), "ns", "web", false, false)
+	if len(long) > maxNameLen || long[:7] != "c1--l7_" {
 		t.Errorf("long name not hashed: %s", long)
+	}
+	for _, tc := range []struct{ got, want string }{
+		{SNIChildName("c1", nil, "foo.com"), "c1--foo.com"},
+		{SNIChildName("c1", edge, "foo.com"), "c1--edge-foo.com"},
+		{SNIPolicySetName("c1", nil, "ns", "foo.com"), "c1--ns-foo.com"},
+		{SNIPolicySetName("c1", edge, "ns", "foo.com"), "c1--edge-ns-foo.com"},
+		{CertName("c1", edge, "foo.com", "foo-tls"), "c1--edge-foo.com"},
+		{CertName("c1", edge, "foo.com", ""), "c1--router-certs-default"},
+		{CertName("c1", nil, "foo.com", "router-certs-default"), "c1--router-certs-default"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %s want %s", tc.got, tc.want)
+		}
 	}
 }
 
@@ -115,17 +145,17 @@ func TestPlanL7(t *testing.T) {
 	got := mustJSON(t, p)
 	want := `{"Shards":{"c1--Shared-L7-0":{"Name":"c1--Shared-L7-0","Infra":null,"Dedicated":false,
 	  "Routes":[
-	   {"Host":"bar.com","Path":"/","Match":"BEGINS_WITH","Namespace":"ns2","Ingress":"c","Backend":{"name":"web","port":{"number":80}},"Pool":"c1--bar.com_-ns2-c"},
-	   {"Host":"foo.com","Path":"/b","Match":"EQUALS","Namespace":"ns1","Ingress":"b","Backend":{"name":"web","port":{"number":80}},"Pool":"c1--foo.com_b-ns1-b"},
-	   {"Host":"foo.com","Path":"/api","Match":"BEGINS_WITH","Namespace":"ns1","Ingress":"a","Backend":{"name":"api","port":{"number":8080}},"Pool":"c1--foo.com_api-ns1-a"},
-	   {"Host":"foo.com","Path":"/c","Match":"BEGINS_WITH","Namespace":"ns2","Ingress":"c","Backend":{"name":"web","port":{"number":80}},"Pool":"c1--foo.com_c-ns2-c"},
-	   {"Host":"foo.com","Path":"/","Match":"BEGINS_WITH","Namespace":"ns1","Ingress":"a","Backend":{"name":"web","port":{"number":80}},"Pool":"c1--foo.com_-ns1-a"}],
+	   {"Host":"bar.com","Path":"/","RawPath":"","Match":"BEGINS_WITH","Namespace":"ns2","Ingress":"c","Backend":{"name":"web","port":{"number":80}},"Pool":"c1--ns2-bar.com-c"},
+	   {"Host":"foo.com","Path":"/b","RawPath":"/b","Match":"EQUALS","Namespace":"ns1","Ingress":"b","Backend":{"name":"web","port":{"number":80}},"Pool":"c1--foo.com_b-ns1-b"},
+	   {"Host":"foo.com","Path":"/api","RawPath":"/api","Match":"BEGINS_WITH","Namespace":"ns1","Ingress":"a","Backend":{"name":"api","port":{"number":8080}},"Pool":"c1--foo.com_api-ns1-a"},
+	   {"Host":"foo.com","Path":"/c","RawPath":"/c","Match":"BEGINS_WITH","Namespace":"ns2","Ingress":"c","Backend":{"name":"web","port":{"number":80}},"Pool":"c1--foo.com_c-ns2-c"},
+	   {"Host":"foo.com","Path":"/","RawPath":"/","Match":"BEGINS_WITH","Namespace":"ns1","Ingress":"a","Backend":{"name":"web","port":{"number":80}},"Pool":"c1--foo.com_-ns1-a"}],
 	  "TLS":[{"Host":"bar.com","Namespace":"ns2","SecretName":"bar-tls","Ingress":"ns2/c"}],
 	  "Ingresses":["ns1/a","ns1/b","ns2/c"]}},
 	 "HostShard":{"bar.com":"c1--Shared-L7-0","foo.com":"c1--Shared-L7-0"},
 	 "IngressHosts":{"ns1/a":["foo.com"],"ns1/b":["foo.com"],"ns2/c":["bar.com","foo.com"]},
 	 "Conflicts":[{"Ingress":"ns1/b","Host":"foo.com","Path":"/","Winner":"ns1/a","Reason":"path / of host foo.com is served by the older Ingress ns1/a"}],
-	 "Skipped":{"ns1/d":["spec.rules[0] has no host; vipgate places routes on a virtual service by host"]}}`
+	 "Skipped":{"ns1/d":["spec.rules[0] has no host and the cloud's DNS profile has no service domain to serve it under (as <ingress>.<namespace>.<domain>)"]}}`
 	if normJSON(t, got) != normJSON(t, want) {
 		t.Errorf("got\n%s", got)
 	}
@@ -146,11 +176,22 @@ func TestPlanL7(t *testing.T) {
 	edge := c
 	edge.Infra = &v1beta1.AviInfraSetting{ObjectMeta: metav1.ObjectMeta{Name: "edge"}}
 	p = PlanL7(s, []L7Ingress{edge, a})
-	if p.HostShard["foo.com"] != "c1--Shared-L7-0" || p.HostShard["bar.com"] != "c1--edge-Shared-L7-0" {
+	if p.HostShard["foo.com"] != "c1--Shared-L7-0" || p.HostShard["bar.com"] != "c1--Shared-L7-edge-0" {
 		t.Errorf("host shards = %v", p.HostShard)
 	}
 	if len(p.Conflicts) != 1 || p.Conflicts[0].Host != "foo.com" || p.Conflicts[0].Winner != "ns1/a" {
 		t.Errorf("conflicts = %+v", p.Conflicts)
+	}
+
+	// A rule without a host is served as <ingress>.<namespace>.<subdomain> when the cloud has a DNS profile.
+	hostless := noHost
+	hostless.Subdomain = "apps.example.com"
+	p = PlanL7(s, []L7Ingress{hostless})
+	if hs := p.IngressHosts["ns1/d"]; len(hs) != 1 || hs[0] != "d.ns1.apps.example.com" || len(p.Skipped) != 0 {
+		t.Errorf("hostless rule: hosts %v skipped %v, want [d.ns1.apps.example.com] and nothing skipped", hs, p.Skipped)
+	}
+	if got := ShardsOf(s, hostless); len(got) != 1 || got[0] != p.HostShard["d.ns1.apps.example.com"] {
+		t.Errorf("ShardsOf(hostless) = %v, want the host's shard %s", got, p.HostShard["d.ns1.apps.example.com"])
 	}
 
 	// Deterministic whatever the input order.
@@ -183,17 +224,17 @@ func TestBuildL7(t *testing.T) {
 		name: "insecure and secure host on a shared parent",
 		in: L7Input{Settings: l7settings("SMALL"), Shard: shardOf(l7settings("SMALL"), insecure, secure), Backends: backends,
 			Certs: map[string]*Cert{"sec.com": cert}},
-		want: `{"ClusterID":"","CreatedBy":"vipgate-c1","HTTPPolicySets":[{"created_by":"vipgate-c1","http_request_policy":{"rules":[{"enable":true,"index":1,"match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["sec.com"]},"vs_port":{"match_criteria":"IS_IN","ports":[80]}},"name":"sec.com-redirect-https","redirect_action":{"keep_query":true,"port":443,"protocol":"HTTPS","status_code":"HTTP_REDIRECT_STATUS_CODE_302"}},{"enable":true,"index":2,"match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["foo.com"]},"path":{"match_case":"SENSITIVE","match_criteria":"BEGINS_WITH","match_str":["/"]}},"name":"c1--foo.com_-ns1-a","switching_action":{"action":"HTTP_SWITCHING_SELECT_POOLGROUP","pool_group_ref":"/api/poolgroup/?name=c1--foo.com_-ns1-a"}}]},"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--Shared-L7-0"},{"created_by":"vipgate-c1","http_request_policy":{"rules":[{"enable":true,"index":1,"match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["sec.com"]},"path":{"match_case":"SENSITIVE","match_criteria":"EQUALS","match_str":["/app"]}},"name":"c1--sec.com_app-ns1-s","switching_action":{"action":"HTTP_SWITCHING_SELECT_POOLGROUP","pool_group_ref":"/api/poolgroup/?name=c1--sec.com_app-ns1-s"}}]},"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--sec.com"}],"L7":true,"OwnedBy":"L7","Owner":"c1--Shared-L7-0","PoolBases":null,"PoolGroups":[{"cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"members":[{"pool_ref":"/api/pool/?name=c1--foo.com_-ns1-a"}],"name":"c1--foo.com_-ns1-a"},{"cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"members":[{"pool_ref":"/api/pool/?name=c1--sec.com_app-ns1-s"}],"name":"c1--sec.com_app-ns1-s"}],"Pools":[{"cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","health_monitor_refs":["/api/healthmonitor/?name=System-TCP"],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--foo.com_-ns1-a","servers":[{"ip":{"addr":"10.0.0.1","type":"V4"},"port":8080}],"vrf_ref":"/api/vrfcontext/?name=global"},{"cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","health_monitor_refs":["/api/healthmonitor/?name=System-TCP"],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--sec.com_app-ns1-s","servers":[{"ip":{"addr":"10.0.0.1","type":"V4"},"port":8080}],"vrf_ref":"/api/vrfcontext/?name=global"}],"SSLKeyAndCertificates":[{"certificate":{"certificate":"CERT-PEM"},"created_by":"vipgate-c1","key":"KEY-PEM","markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--sec.com","type":"SSL_CERTIFICATE_TYPE_VIRTUALSERVICE"}],"Tenant":"admin","VirtualServices":[{"application_profile_ref":"/api/applicationprofile/?name=System-HTTP","cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","http_policies":[{"http_policy_set_ref":"/api/httppolicyset/?name=c1--Shared-L7-0","index":11}],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--Shared-L7-0","se_group_ref":"/api/serviceenginegroup/?name=Default-Group","services":[{"port":80},{"enable_ssl":true,"port":443}],"ssl_key_and_certificate_refs":["/api/sslkeyandcertificate/?name=System-Default-Cert"],"ssl_profile_ref":"/api/sslprofile/?name=System-Standard","type":"VS_TYPE_VH_PARENT","vrf_context_ref":"/api/vrfcontext/?name=global","vsvip_ref":"/api/vsvip/?name=c1--Shared-L7-0"},{"application_profile_ref":"/api/applicationprofile/?name=System-Secure-HTTP","cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","http_policies":[{"http_policy_set_ref":"/api/httppolicyset/?name=c1--sec.com","index":11}],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--sec.com","se_group_ref":"/api/serviceenginegroup/?name=Default-Group","ssl_key_and_certificate_refs":["/api/sslkeyandcertificate/?name=c1--sec.com"],"ssl_profile_ref":"/api/sslprofile/?name=System-Standard","type":"VS_TYPE_VH_CHILD","vh_domain_name":["sec.com"],"vh_parent_vs_ref":"/api/virtualservice/?name=c1--Shared-L7-0","vrf_context_ref":"/api/vrfcontext/?name=global"}],"VsVips":[{"cloud_ref":"/api/cloud/?name=Default-Cloud","markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--Shared-L7-0","vip":[{"auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-a","subnet":{"ip_addr":{"addr":"10.50.0.0","type":"V4"},"mask":24}},"vip_id":"0"}],"vrf_context_ref":"/api/vrfcontext/?name=global"}]}`,
+		want: `{"ClusterID":"","CreatedBy":"vipgate-c1","HTTPPolicySets":[{"created_by":"vipgate-c1","http_request_policy":{"rules":[{"enable":true,"index":1,"match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["sec.com"]},"vs_port":{"match_criteria":"IS_IN","ports":[80]}},"name":"sec.com-redirect-https","redirect_action":{"keep_query":true,"port":443,"protocol":"HTTPS","status_code":"HTTP_REDIRECT_STATUS_CODE_302"}},{"enable":true,"index":2,"match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["foo.com"]},"path":{"match_case":"SENSITIVE","match_criteria":"BEGINS_WITH","match_str":["/"]}},"name":"c1--foo.com_-ns1-a","switching_action":{"action":"HTTP_SWITCHING_SELECT_POOLGROUP","pool_group_ref":"/api/poolgroup/?name=c1--foo.com_-ns1-a"}}]},"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--Shared-L7-0"},{"created_by":"vipgate-c1","http_request_policy":{"rules":[{"enable":true,"index":1,"match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["sec.com"]},"path":{"match_case":"SENSITIVE","match_criteria":"EQUALS","match_str":["/app"]}},"name":"c1--ns1-sec.com_app-s","switching_action":{"action":"HTTP_SWITCHING_SELECT_POOLGROUP","pool_group_ref":"/api/poolgroup/?name=c1--ns1-sec.com_app-s"}}]},"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]},{"key":"Namespace","values":["ns1"]},{"key":"Host","values":["sec.com"]},{"key":"Path","values":["/app"]},{"key":"IngressName","values":["s"]}],"name":"c1--ns1-sec.com"}],"L7":true,"OwnedBy":"L7","Owner":"c1--Shared-L7-0","PoolBases":null,"PoolGroups":[{"cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]},{"key":"Namespace","values":["ns1"]},{"key":"Host","values":["foo.com"]},{"key":"Path","values":["/"]},{"key":"IngressName","values":["a"]}],"members":[{"pool_ref":"/api/pool/?name=c1--foo.com_-ns1-a"}],"name":"c1--foo.com_-ns1-a"},{"cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]},{"key":"Namespace","values":["ns1"]},{"key":"Host","values":["sec.com"]},{"key":"Path","values":["/app"]},{"key":"IngressName","values":["s"]}],"members":[{"pool_ref":"/api/pool/?name=c1--ns1-sec.com_app-s"}],"name":"c1--ns1-sec.com_app-s"}],"Pools":[{"cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","health_monitor_refs":["/api/healthmonitor/?name=System-TCP"],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]},{"key":"Namespace","values":["ns1"]},{"key":"Host","values":["foo.com"]},{"key":"Path","values":["/"]},{"key":"IngressName","values":["a"]}],"name":"c1--foo.com_-ns1-a","servers":[{"ip":{"addr":"10.0.0.1","type":"V4"},"port":8080}],"vrf_ref":"/api/vrfcontext/?name=global"},{"cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","health_monitor_refs":["/api/healthmonitor/?name=System-TCP"],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]},{"key":"Namespace","values":["ns1"]},{"key":"Host","values":["sec.com"]},{"key":"Path","values":["/app"]},{"key":"IngressName","values":["s"]}],"name":"c1--ns1-sec.com_app-s","servers":[{"ip":{"addr":"10.0.0.1","type":"V4"},"port":8080}],"vrf_ref":"/api/vrfcontext/?name=global"}],"SSLKeyAndCertificates":[{"certificate":{"certificate":"CERT-PEM"},"created_by":"vipgate-c1","key":"KEY-PEM","markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]},{"key":"Host","values":["sec.com"]}],"name":"c1--sec.com","type":"SSL_CERTIFICATE_TYPE_VIRTUALSERVICE"}],"Tenant":"admin","VirtualServices":[{"application_profile_ref":"/api/applicationprofile/?name=System-HTTP","cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","http_policies":[{"http_policy_set_ref":"/api/httppolicyset/?name=c1--Shared-L7-0","index":11}],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--Shared-L7-0","se_group_ref":"/api/serviceenginegroup/?name=Default-Group","services":[{"port":80},{"enable_ssl":true,"port":443}],"ssl_key_and_certificate_refs":["/api/sslkeyandcertificate/?name=System-Default-Cert"],"ssl_profile_ref":"/api/sslprofile/?name=System-Standard","type":"VS_TYPE_VH_PARENT","vrf_context_ref":"/api/vrfcontext/?name=global","vsvip_ref":"/api/vsvip/?name=c1--Shared-L7-0"},{"application_profile_ref":"/api/applicationprofile/?name=System-Secure-HTTP","cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","http_policies":[{"http_policy_set_ref":"/api/httppolicyset/?name=c1--ns1-sec.com","index":11}],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]},{"key":"Namespace","values":["ns1"]},{"key":"Host","values":["sec.com"]}],"name":"c1--sec.com","se_group_ref":"/api/serviceenginegroup/?name=Default-Group","ssl_key_and_certificate_refs":["/api/sslkeyandcertificate/?name=c1--sec.com"],"ssl_profile_ref":"/api/sslprofile/?name=System-Standard","type":"VS_TYPE_VH_CHILD","vh_domain_name":["sec.com"],"vh_parent_vs_ref":"/api/virtualservice/?name=c1--Shared-L7-0","vrf_context_ref":"/api/vrfcontext/?name=global"}],"VsVips":[{"cloud_ref":"/api/cloud/?name=Default-Cloud","dns_info":[{"fqdn":"foo.com","type":"DNS_RECORD_A"},{"fqdn":"sec.com","type":"DNS_RECORD_A"}],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--Shared-L7-0","vip":[{"auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-a","subnet":{"ip_addr":{"addr":"10.50.0.0","type":"V4"},"mask":24}},"vip_id":"0"}],"vrf_context_ref":"/api/vrfcontext/?name=global"}]}`,
 	}, {
 		name: "secure host without a usable certificate: redirect only, no child, no pools",
 		in:   L7Input{Settings: l7settings("SMALL"), Shard: shardOf(l7settings("SMALL"), secure), Backends: backends},
-		want: `{"ClusterID":"","CreatedBy":"vipgate-c1","HTTPPolicySets":[{"created_by":"vipgate-c1","http_request_policy":{"rules":[{"enable":true,"index":1,"match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["sec.com"]},"vs_port":{"match_criteria":"IS_IN","ports":[80]}},"name":"sec.com-redirect-https","redirect_action":{"keep_query":true,"port":443,"protocol":"HTTPS","status_code":"HTTP_REDIRECT_STATUS_CODE_302"}}]},"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--Shared-L7-0"}],"L7":true,"OwnedBy":"L7","Owner":"c1--Shared-L7-0","PoolBases":null,"Pools":null,"Tenant":"admin","VirtualServices":[{"application_profile_ref":"/api/applicationprofile/?name=System-HTTP","cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","http_policies":[{"http_policy_set_ref":"/api/httppolicyset/?name=c1--Shared-L7-0","index":11}],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--Shared-L7-0","se_group_ref":"/api/serviceenginegroup/?name=Default-Group","services":[{"port":80},{"enable_ssl":true,"port":443}],"ssl_key_and_certificate_refs":["/api/sslkeyandcertificate/?name=System-Default-Cert"],"ssl_profile_ref":"/api/sslprofile/?name=System-Standard","type":"VS_TYPE_VH_PARENT","vrf_context_ref":"/api/vrfcontext/?name=global","vsvip_ref":"/api/vsvip/?name=c1--Shared-L7-0"}],"VsVips":[{"cloud_ref":"/api/cloud/?name=Default-Cloud","markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--Shared-L7-0","vip":[{"auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-a","subnet":{"ip_addr":{"addr":"10.50.0.0","type":"V4"},"mask":24}},"vip_id":"0"}],"vrf_context_ref":"/api/vrfcontext/?name=global"}]}`,
+		want: `{"ClusterID":"","CreatedBy":"vipgate-c1","HTTPPolicySets":[{"created_by":"vipgate-c1","http_request_policy":{"rules":[{"enable":true,"index":1,"match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["sec.com"]},"vs_port":{"match_criteria":"IS_IN","ports":[80]}},"name":"sec.com-redirect-https","redirect_action":{"keep_query":true,"port":443,"protocol":"HTTPS","status_code":"HTTP_REDIRECT_STATUS_CODE_302"}}]},"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--Shared-L7-0"}],"L7":true,"OwnedBy":"L7","Owner":"c1--Shared-L7-0","PoolBases":null,"Pools":null,"Tenant":"admin","VirtualServices":[{"application_profile_ref":"/api/applicationprofile/?name=System-HTTP","cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","http_policies":[{"http_policy_set_ref":"/api/httppolicyset/?name=c1--Shared-L7-0","index":11}],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--Shared-L7-0","se_group_ref":"/api/serviceenginegroup/?name=Default-Group","services":[{"port":80},{"enable_ssl":true,"port":443}],"ssl_key_and_certificate_refs":["/api/sslkeyandcertificate/?name=System-Default-Cert"],"ssl_profile_ref":"/api/sslprofile/?name=System-Standard","type":"VS_TYPE_VH_PARENT","vrf_context_ref":"/api/vrfcontext/?name=global","vsvip_ref":"/api/vsvip/?name=c1--Shared-L7-0"}],"VsVips":[{"cloud_ref":"/api/cloud/?name=Default-Cloud","dns_info":[{"fqdn":"sec.com","type":"DNS_RECORD_A"}],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--Shared-L7-0","vip":[{"auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-a","subnet":{"ip_addr":{"addr":"10.50.0.0","type":"V4"},"mask":24}},"vip_id":"0"}],"vrf_context_ref":"/api/vrfcontext/?name=global"}]}`,
 	}, {
 		name: "DEDICATED secure host: one normal VS with the certificate, NodePort servers",
 		in: L7Input{Settings: func() *config.Settings { s := l7settings("DEDICATED"); s.L7Settings.ServiceType = "NodePort"; return s }(),
 			Shard: shardOf(l7settings("DEDICATED"), secure), Backends: backends, Certs: map[string]*Cert{"sec.com": cert},
 			NodeAddresses: []string{"192.168.0.2", "192.168.0.1"}},
-		want: `{"ClusterID":"","CreatedBy":"vipgate-c1","HTTPPolicySets":[{"created_by":"vipgate-c1","http_request_policy":{"rules":[{"enable":true,"index":1,"match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["sec.com"]},"vs_port":{"match_criteria":"IS_IN","ports":[80]}},"name":"sec.com-redirect-https","redirect_action":{"keep_query":true,"port":443,"protocol":"HTTPS","status_code":"HTTP_REDIRECT_STATUS_CODE_302"}},{"enable":true,"index":2,"match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["sec.com"]},"path":{"match_case":"SENSITIVE","match_criteria":"EQUALS","match_str":["/app"]}},"name":"c1--sec.com_app-ns1-s","switching_action":{"action":"HTTP_SWITCHING_SELECT_POOLGROUP","pool_group_ref":"/api/poolgroup/?name=c1--sec.com_app-ns1-s"}}]},"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--sec.com-L7-dedicated"}],"L7":true,"OwnedBy":"L7","Owner":"c1--sec.com-L7-dedicated","PoolBases":null,"PoolGroups":[{"cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"members":[{"pool_ref":"/api/pool/?name=c1--sec.com_app-ns1-s"}],"name":"c1--sec.com_app-ns1-s"}],"Pools":[{"cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","health_monitor_refs":["/api/healthmonitor/?name=System-TCP"],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--sec.com_app-ns1-s","servers":[{"ip":{"addr":"192.168.0.1","type":"V4"},"port":30080},{"ip":{"addr":"192.168.0.2","type":"V4"},"port":30080}],"vrf_ref":"/api/vrfcontext/?name=global"}],"SSLKeyAndCertificates":[{"certificate":{"certificate":"CERT-PEM"},"created_by":"vipgate-c1","key":"KEY-PEM","markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--sec.com","type":"SSL_CERTIFICATE_TYPE_VIRTUALSERVICE"}],"Tenant":"admin","VirtualServices":[{"application_profile_ref":"/api/applicationprofile/?name=System-Secure-HTTP","cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","http_policies":[{"http_policy_set_ref":"/api/httppolicyset/?name=c1--sec.com-L7-dedicated","index":11}],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--sec.com-L7-dedicated","se_group_ref":"/api/serviceenginegroup/?name=Default-Group","services":[{"port":80},{"enable_ssl":true,"port":443}],"ssl_key_and_certificate_refs":["/api/sslkeyandcertificate/?name=c1--sec.com"],"ssl_profile_ref":"/api/sslprofile/?name=System-Standard","type":"VS_TYPE_NORMAL","vrf_context_ref":"/api/vrfcontext/?name=global","vsvip_ref":"/api/vsvip/?name=c1--sec.com-L7-dedicated"}],"VsVips":[{"cloud_ref":"/api/cloud/?name=Default-Cloud","markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--sec.com-L7-dedicated","vip":[{"auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-a","subnet":{"ip_addr":{"addr":"10.50.0.0","type":"V4"},"mask":24}},"vip_id":"0"}],"vrf_context_ref":"/api/vrfcontext/?name=global"}]}`,
+		want: `{"ClusterID":"","CreatedBy":"vipgate-c1","HTTPPolicySets":[{"created_by":"vipgate-c1","http_request_policy":{"rules":[{"enable":true,"index":1,"match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["sec.com"]},"vs_port":{"match_criteria":"IS_IN","ports":[80]}},"name":"sec.com-redirect-https","redirect_action":{"keep_query":true,"port":443,"protocol":"HTTPS","status_code":"HTTP_REDIRECT_STATUS_CODE_302"}}]},"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--sec.com-L7-dedicated"},{"created_by":"vipgate-c1","http_request_policy":{"rules":[{"enable":true,"index":1,"match":{"host_hdr":{"match_case":"INSENSITIVE","match_criteria":"HDR_EQUALS","value":["sec.com"]},"path":{"match_case":"SENSITIVE","match_criteria":"EQUALS","match_str":["/app"]}},"name":"c1--ns1-sec.com_app-s-L7-dedicated","switching_action":{"action":"HTTP_SWITCHING_SELECT_POOLGROUP","pool_group_ref":"/api/poolgroup/?name=c1--ns1-sec.com_app-s-L7-dedicated"}}]},"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]},{"key":"Namespace","values":["ns1"]},{"key":"Host","values":["sec.com"]},{"key":"Path","values":["/app"]},{"key":"IngressName","values":["s"]}],"name":"c1--ns1-sec.com"}],"L7":true,"OwnedBy":"L7","Owner":"c1--sec.com-L7-dedicated","PoolBases":null,"PoolGroups":[{"cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]},{"key":"Namespace","values":["ns1"]},{"key":"Host","values":["sec.com"]},{"key":"Path","values":["/app"]},{"key":"IngressName","values":["s"]}],"members":[{"pool_ref":"/api/pool/?name=c1--ns1-sec.com_app-s-L7-dedicated"}],"name":"c1--ns1-sec.com_app-s-L7-dedicated"}],"Pools":[{"cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","health_monitor_refs":["/api/healthmonitor/?name=System-TCP"],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]},{"key":"Namespace","values":["ns1"]},{"key":"Host","values":["sec.com"]},{"key":"Path","values":["/app"]},{"key":"IngressName","values":["s"]}],"name":"c1--ns1-sec.com_app-s-L7-dedicated","servers":[{"ip":{"addr":"192.168.0.1","type":"V4"},"port":30080},{"ip":{"addr":"192.168.0.2","type":"V4"},"port":30080}],"vrf_ref":"/api/vrfcontext/?name=global"}],"SSLKeyAndCertificates":[{"certificate":{"certificate":"CERT-PEM"},"created_by":"vipgate-c1","key":"KEY-PEM","markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]},{"key":"Host","values":["sec.com"]}],"name":"c1--sec.com","type":"SSL_CERTIFICATE_TYPE_VIRTUALSERVICE"}],"Tenant":"admin","VirtualServices":[{"application_profile_ref":"/api/applicationprofile/?name=System-Secure-HTTP","cloud_ref":"/api/cloud/?name=Default-Cloud","created_by":"vipgate-c1","http_policies":[{"http_policy_set_ref":"/api/httppolicyset/?name=c1--sec.com-L7-dedicated","index":11},{"http_policy_set_ref":"/api/httppolicyset/?name=c1--ns1-sec.com","index":12}],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]},{"key":"Namespace","values":["ns1"]},{"key":"Host","values":["sec.com"]}],"name":"c1--sec.com-L7-dedicated","se_group_ref":"/api/serviceenginegroup/?name=Default-Group","services":[{"port":80},{"enable_ssl":true,"port":443}],"ssl_key_and_certificate_refs":["/api/sslkeyandcertificate/?name=c1--sec.com"],"ssl_profile_ref":"/api/sslprofile/?name=System-Standard","type":"VS_TYPE_NORMAL","vrf_context_ref":"/api/vrfcontext/?name=global","vsvip_ref":"/api/vsvip/?name=c1--sec.com-L7-dedicated"}],"VsVips":[{"cloud_ref":"/api/cloud/?name=Default-Cloud","dns_info":[{"fqdn":"sec.com","type":"DNS_RECORD_A"}],"markers":[{"key":"created_by","values":["vipgate-c1"]},{"key":"clustername","values":["c1"]},{"key":"vipgate-owner","values":["L7"]}],"name":"c1--sec.com-L7-dedicated","vip":[{"auto_allocate_ip":true,"ipam_network_subnet":{"network_ref":"/api/network/?name=vip-net-a","subnet":{"ip_addr":{"addr":"10.50.0.0","type":"V4"},"mask":24}},"vip_id":"0"}],"vrf_context_ref":"/api/vrfcontext/?name=global"}]}`,
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -220,7 +261,7 @@ func TestBuildL7InfraSetting(t *testing.T) {
 	i := ing("ns1", "a", 1, map[string][]path{"foo.com": {{"/", "web", 80, ""}}})
 	i.Infra = infra
 	p := PlanL7(l7settings("SMALL"), []L7Ingress{i})
-	set, err := BuildL7(L7Input{Settings: l7settings("SMALL"), Shard: p.Shards["c1--edge-Shared-L7-0"]})
+	set, err := BuildL7(L7Input{Settings: l7settings("SMALL"), Shard: p.Shards["c1--Shared-L7-edge-0"]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,9 +271,89 @@ func TestBuildL7InfraSetting(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 	names := L7Names(l7settings("SMALL"), p)
-	for _, n := range []string{"vsvip/c1--edge-Shared-L7-0", "virtualservice/c1--edge-Shared-L7-0", "httppolicyset/c1--edge-Shared-L7-0", "pool/c1--foo.com_-ns1-a", "poolgroup/c1--foo.com_-ns1-a"} {
+	for _, n := range []string{"vsvip/c1--Shared-L7-edge-0", "virtualservice/c1--Shared-L7-edge-0", "httppolicyset/c1--Shared-L7-edge-0", "pool/c1--edge-foo.com_-ns1-a", "poolgroup/c1--edge-foo.com_-ns1-a"} {
 		if !names[n] {
 			t.Errorf("L7Names lacks %s: %v", n, names)
 		}
+	}
+}
+
+// TestBuildL7AKOGraph checks the parts of the L7 graph users and Avi admins
+// see against what AKO builds: the default certificate for an Ingress
+// annotated enable-tls (one object for every host using it), one SNI policy
+// set per namespace of a shared secure host, and the VsVip's DNS records.
+func TestBuildL7AKOGraph(t *testing.T) {
+	s := l7settings("SMALL")
+	s.ControllerSettings.TenantName = "team_a"
+	tlsAll := ing("ns1", "all", 1, map[string][]path{"a.com": {{"/", "web", 80, ""}}, "b.com": {{"/x", "web", 80, ""}}})
+	tlsAll.Ingress.Annotations = map[string]string{AnnEnableTLS: "true"}
+	other := ing("ns2", "other", 2, map[string][]path{"a.com": {{"/other", "web", 80, ""}}})
+	plan := PlanL7(s, []L7Ingress{tlsAll, other})
+	sp := plan.Shards["c1--Shared-L7-0"]
+	if sp == nil || len(sp.TLS) != 2 || sp.TLS[0].SecretName != "" || sp.TLS[1].SecretName != "" {
+		t.Fatalf("enable-tls hosts: %+v, want a.com and b.com on the default certificate", sp)
+	}
+	cert := &Cert{Certificate: []byte("C"), Key: []byte("K")}
+	set, err := BuildL7(L7Input{Settings: s, Shard: sp, Snapshot: &inventory.Snapshot{Cloud: inventory.Cloud{DNSDomains: []string{"apps.example.com"}}},
+		Certs: map[string]*Cert{"a.com": cert, "b.com": cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var certs, sets, vss []string
+	for _, c := range set.SSLKeyAndCertificates {
+		certs = append(certs, *c.Name)
+	}
+	for _, p := range set.HTTPPolicySets {
+		sets = append(sets, *p.Name)
+	}
+	for _, v := range set.VirtualServices {
+		var refs []string
+		for _, h := range v.HTTPPolicies {
+			refs = append(refs, *h.HTTPPolicySetRef)
+		}
+		vss = append(vss, *v.Name+" "+strings.Join(v.SslKeyAndCertificateRefs, ",")+" "+strings.Join(refs, ","))
+	}
+	var fqdns []string
+	for _, d := range set.VsVips[0].DNSInfo {
+		fqdns = append(fqdns, *d.Fqdn)
+	}
+	got := strings.Join([]string{strings.Join(certs, " "), strings.Join(sets, " "), strings.Join(vss, " | "), strings.Join(fqdns, " ")}, "\n")
+	want := strings.Join([]string{
+		"c1--router-certs-default",
+		"c1--Shared-L7-0 c1--ns1-a.com c1--ns2-a.com c1--ns1-b.com",
+		"c1--Shared-L7-0 /api/sslkeyandcertificate/?name=System-Default-Cert /api/httppolicyset/?name=c1--Shared-L7-0" +
+			" | c1--a.com /api/sslkeyandcertificate/?name=c1--router-certs-default /api/httppolicyset/?name=c1--ns1-a.com,/api/httppolicyset/?name=c1--ns2-a.com" +
+			" | c1--b.com /api/sslkeyandcertificate/?name=c1--router-certs-default /api/httppolicyset/?name=c1--ns1-b.com",
+		"c1--Shared-L7-0.team-a.apps.example.com a.com b.com",
+	}, "\n")
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	// The ns2 Ingress's path rides on the same SNI child, in its own policy set.
+	for _, p := range set.HTTPPolicySets {
+		if *p.Name == "c1--ns2-a.com" {
+			if r := p.HTTPRequestPolicy.Rules; len(r) != 1 || *r[0].Name != "c1--ns2-a.com_other-other" {
+				t.Errorf("c1--ns2-a.com rules %s", mustJSON(t, r))
+			}
+			if m := mustJSON(t, p.Markers[3:]); normJSON(t, m) != normJSON(t, `[{"key":"Namespace","values":["ns2"]},{"key":"Host","values":["a.com"]},{"key":"Path","values":["/other"]},{"key":"IngressName","values":["other"]}]`) {
+				t.Errorf("c1--ns2-a.com markers %s", m)
+			}
+		}
+	}
+	names := L7Names(s, plan)
+	for _, n := range []string{"sslkeyandcertificate/c1--router-certs-default", "httppolicyset/c1--ns2-a.com", "virtualservice/c1--b.com", "pool/c1--ns2-a.com_other-other"} {
+		if !names[n] {
+			t.Errorf("L7Names lacks %s", n)
+		}
+	}
+
+	// autoFQDN flat names the shard "<shard>-<tenant>.<domain>"; disabled names only hosts.
+	s.L4Settings.AutoFQDN = "flat"
+	if f := shardFQDNs(L7Input{Settings: s, Shard: sp, Snapshot: &inventory.Snapshot{Cloud: inventory.Cloud{DNSDomains: []string{"apps.example.com"}}}}); f[0] != "c1--Shared-L7-0-team-a.apps.example.com" {
+		t.Errorf("flat shard FQDN %v", f)
+	}
+	s.L4Settings.AutoFQDN = "disabled"
+	if f := shardFQDNs(L7Input{Settings: s, Shard: sp, Snapshot: &inventory.Snapshot{Cloud: inventory.Cloud{DNSDomains: []string{"apps.example.com"}}}}); strings.Join(f, " ") != "a.com b.com" {
+		t.Errorf("disabled: FQDNs %v, want only the hosts", f)
 	}
 }

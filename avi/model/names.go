@@ -15,6 +15,7 @@ package model
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -27,16 +28,19 @@ import (
 
 // Avi object types as they appear in API paths, in creation (dependency) order.
 const (
-	TypeVsVip          = "vsvip"
-	TypePool           = "pool"
-	TypeL4PolicySet    = "l4policyset"
-	TypeVirtualService = "virtualservice"
+	TypeVsVip       = "vsvip"
+	TypePool        = "pool"
+	TypeL4PolicySet = "l4policyset"
+	// TypeVSDataScriptSet is not built by vipgate; AKO's shared L7 parents
+	// carry one, which adoption removes.
+	TypeVSDataScriptSet = "vsdatascriptset"
+	TypeVirtualService  = "virtualservice"
 )
 
 // CreateOrder lists the types a Set holds in the order they must be created;
 // deletes go in reverse. Within virtualservice, parents are created before
 // their SNI children and deleted after them (the applier orders by VS type).
-var CreateOrder = []string{TypeVsVip, TypeSSLKeyAndCertificate, TypePool, TypePoolGroup, TypeL4PolicySet, TypeHTTPPolicySet, TypeVirtualService}
+var CreateOrder = []string{TypeVsVip, TypeSSLKeyAndCertificate, TypePool, TypePoolGroup, TypeVSDataScriptSet, TypeL4PolicySet, TypeHTTPPolicySet, TypeVirtualService}
 
 // Marker keys on every object vipgate writes. created_by repeats the field
 // for types without it (VsVip); clustername is AKO's; the cluster identity
@@ -59,6 +63,50 @@ func Markers(s *config.Settings, owner string) []*objects.RoleFilterMatchLabel {
 	}
 	return append(m, &objects.RoleFilterMatchLabel{Key: ptr.To(MarkerOwner), Values: []string{owner}})
 }
+
+// AKOMarkers are the markers AKO puts on an object besides clustername,
+// named as AKO names them, so Avi role filters written for AKO's objects
+// match vipgate's. Empty fields are left out.
+type AKOMarkers struct {
+	Namespace        string
+	Host             []string
+	InfrasettingName string
+	ServiceName      string
+	Path             []string
+	Port             string
+	Protocol         string
+	IngressName      []string
+	GatewayName      string
+}
+
+// labels renders the markers in AKO's order.
+func (m AKOMarkers) labels() []*objects.RoleFilterMatchLabel {
+	var out []*objects.RoleFilterMatchLabel
+	one := func(k, v string) {
+		if v != "" {
+			out = append(out, &objects.RoleFilterMatchLabel{Key: ptr.To(k), Values: []string{v}})
+		}
+	}
+	many := func(k string, v []string) {
+		if len(v) > 0 {
+			out = append(out, &objects.RoleFilterMatchLabel{Key: ptr.To(k), Values: slices.Clone(v)})
+		}
+	}
+	one("Namespace", m.Namespace)
+	many("Host", m.Host)
+	one("InfrasettingName", m.InfrasettingName)
+	one("ServiceName", m.ServiceName)
+	many("Path", m.Path)
+	one("Port", m.Port)
+	one("Protocol", m.Protocol)
+	many("IngressName", m.IngressName)
+	one("GatewayName", m.GatewayName)
+	return out
+}
+
+// AKOMarkerKeys are the marker keys AKOMarkers writes: adoption compares
+// them between AKO's object and vipgate's desired one.
+var AKOMarkerKeys = []string{"Namespace", "Host", "InfrasettingName", "ServiceName", "Path", "Port", "Protocol", "IngressName", "GatewayName"}
 
 // BaseName is the VsVip / VirtualService name of a Service: "<cluster>--<ns>-<svc>".
 // For a shared VIP group pass the shared key as svc.

@@ -48,17 +48,24 @@ type NodeRoute struct {
 // the same family. Skipped lists what could not be routed and why, for one
 // log line per node; a node without any pod CIDR simply has no routes.
 func NodeRoutes(n *corev1.Node) (routes []NodeRoute, skipped []string) {
-	cidrs := n.Spec.PodCIDRs
-	if len(cidrs) == 0 && n.Spec.PodCIDR != "" {
-		cidrs = []string{n.Spec.PodCIDR}
+	cidrs, _ := PodCIDRs("", n, CNIObjects{})
+	return NodeRoutesFor(n, cidrs)
+}
+
+// NodeRoutesCNI is NodeRoutes with the pod CIDRs cniPlugin assigns (see
+// PodCIDRs); why a node has none is among skipped.
+func NodeRoutesCNI(plugin string, n *corev1.Node, objs CNIObjects) (routes []NodeRoute, skipped []string) {
+	cidrs, problem := PodCIDRs(plugin, n, objs)
+	routes, skipped = NodeRoutesFor(n, cidrs)
+	if problem != "" {
+		skipped = append(skipped, problem)
 	}
-	if len(cidrs) == 0 {
-		for _, c := range strings.Split(n.Annotations[AnnotationPodCIDRs], ",") {
-			if c = strings.TrimSpace(c); c != "" {
-				cidrs = append(cidrs, c)
-			}
-		}
-	}
+	return routes, skipped
+}
+
+// NodeRoutesFor routes cidrs, the node's pod CIDRs, via its InternalIP of
+// each one's family.
+func NodeRoutesFor(n *corev1.Node, cidrs []string) (routes []NodeRoute, skipped []string) {
 	var v4, v6 netip.Addr
 	for _, a := range n.Status.Addresses {
 		if a.Type != corev1.NodeInternalIP {

@@ -63,6 +63,9 @@ type Vip struct {
 	IPAddress          *IPAddr          `json:"ip_address,omitempty"`
 	Ip6Address         *IPAddr          `json:"ip6_address,omitempty"`
 	IPAMNetworkSubnet  *IPNetworkSubnet `json:"ipam_network_subnet,omitempty"`
+	// SubnetUUID names the subnet (UUID, name or prefix) on clouds whose
+	// provider allocates by subnet (AWS, Azure).
+	SubnetUUID *string `json:"subnet_uuid,omitempty"`
 }
 
 // VsVip holds the addresses virtual services listen on.
@@ -125,6 +128,48 @@ type VirtualService struct {
 	BgpPeerLabels               []string                `json:"bgp_peer_labels,omitempty"`
 	RemoveListeningPortOnVsDown *bool                   `json:"remove_listening_port_on_vs_down,omitempty"`
 	Markers                     []*RoleFilterMatchLabel `json:"markers,omitempty"`
+
+	// Set by the rule CRDs (HostRule, L4Rule); see avi/model's rules.go.
+	WafPolicyRef             *string            `json:"waf_policy_ref,omitempty"`
+	AnalyticsProfileRef      *string            `json:"analytics_profile_ref,omitempty"`
+	AnalyticsPolicy          *AnalyticsPolicy   `json:"analytics_policy,omitempty"`
+	ErrorPageProfileRef      *string            `json:"error_page_profile_ref,omitempty"`
+	VsDatascripts            []*VSDataScripts   `json:"vs_datascripts,omitempty"`
+	IcapRequestProfileRefs   []string           `json:"icap_request_profile_refs,omitempty"`
+	NetworkSecurityPolicyRef *string            `json:"network_security_policy_ref,omitempty"`
+	SecurityPolicyRef        *string            `json:"security_policy_ref,omitempty"`
+	PerformanceLimits        *PerformanceLimits `json:"performance_limits,omitempty"`
+}
+
+// AnalyticsPolicy is a virtual service's logging; vipgate sets only the
+// client log part (the controller defaults the rest).
+type AnalyticsPolicy struct {
+	FullClientLogs *FullClientLogs `json:"full_client_logs,omitempty"`
+	AllHeaders     *bool           `json:"all_headers,omitempty"`
+}
+
+// FullClientLogs turns on logging of non-significant requests.
+type FullClientLogs struct {
+	Enabled  *bool   `json:"enabled"`
+	Duration *uint32 `json:"duration,omitempty"`
+	Throttle *uint32 `json:"throttle,omitempty"`
+}
+
+// VSDataScripts attaches a DataScript set to a virtual service, in index order.
+type VSDataScripts struct {
+	Index              *int32  `json:"index"`
+	VsDatascriptSetRef *string `json:"vs_datascript_set_ref"`
+}
+
+// PerformanceLimits bound a virtual service's connections and throughput.
+type PerformanceLimits struct {
+	MaxConcurrentConnections *int32 `json:"max_concurrent_connections,omitempty"`
+	MaxThroughput            *int32 `json:"max_throughput,omitempty"`
+}
+
+// PoolAnalyticsPolicy turns a pool's real-time metrics on.
+type PoolAnalyticsPolicy struct {
+	EnableRealtimeMetrics *bool `json:"enable_realtime_metrics,omitempty"`
 }
 
 // Server is one pool member.
@@ -145,6 +190,19 @@ type Pool struct {
 	Servers           []*Server               `json:"servers,omitempty"`
 	HealthMonitorRefs []string                `json:"health_monitor_refs,omitempty"`
 	Markers           []*RoleFilterMatchLabel `json:"markers,omitempty"`
+
+	// Set by the rule CRDs (HTTPRule, L4Rule); see avi/model's rules.go.
+	Enabled                          *bool                `json:"enabled,omitempty"`
+	LbAlgorithm                      *string              `json:"lb_algorithm,omitempty"`
+	LbAlgorithmHash                  *string              `json:"lb_algorithm_hash,omitempty"`
+	LbAlgorithmConsistentHashHdr     *string              `json:"lb_algorithm_consistent_hash_hdr,omitempty"`
+	ApplicationPersistenceProfileRef *string              `json:"application_persistence_profile_ref,omitempty"`
+	SslProfileRef                    *string              `json:"ssl_profile_ref,omitempty"`
+	PkiProfileRef                    *string              `json:"pki_profile_ref,omitempty"`
+	SslKeyAndCertificateRef          *string              `json:"ssl_key_and_certificate_ref,omitempty"`
+	MinServersUp                     *uint32              `json:"min_servers_up,omitempty"`
+	EnableHTTP2                      *bool                `json:"enable_http2,omitempty"`
+	AnalyticsPolicy                  *PoolAnalyticsPolicy `json:"analytics_policy,omitempty"`
 }
 
 // PoolGroupMember is one pool of a pool group.

@@ -167,9 +167,14 @@ type poolConf struct {
 	uuid, name string
 	enabled    bool
 	alg        string
-	servers    []*serverConf
-	monitors   []*monitorConf
-	fail       *models.FailAction
+	// hash and hashHdr are lb_algorithm_hash and the header it hashes.
+	hash, hashHdr string
+	// persist is how long client-IP persistence keeps a client on its
+	// server (0: no persistence).
+	persist  time.Duration
+	servers  []*serverConf
+	monitors []*monitorConf
+	fail     *models.FailAction
 	// tls: the pool re-encrypts (ssl_profile_ref); sni is the server name
 	// to send ("" means the request's host), when sniEnabled.
 	tls        bool
@@ -475,6 +480,11 @@ func (b *build) pool(uuid string) *poolConf {
 		alg: cmp.Or(str(pm.LbAlgorithm), "LB_ALGORITHM_LEAST_CONNECTIONS"), fail: pm.FailAction,
 		tls: refUUID(pm.SslProfileRef) != "", sni: str(pm.ServerName), sniEnabled: boolOr(pm.SniEnabled, true),
 		st: b.d.poolState(uuid)}
+	p.hash, p.hashHdr = cmp.Or(str(pm.LbAlgorithmHash), "LB_ALGORITHM_CONSISTENT_HASH_SOURCE_IP_ADDRESS"), str(pm.LbAlgorithmConsistentHashHdr)
+	if p.alg == "LB_ALGORITHM_CONSISTENT_HASH" && !slices.Contains(supportedHashes, p.hash) {
+		b.problem("pool %s: lb_algorithm_hash %s is not simulated; hashed on the client address", p.name, p.hash)
+	}
+	p.persist = b.persistence(p.name, pm.ApplicationPersistenceProfileRef)
 	b.pools[uuid] = p
 	useSvc := boolOr(pm.UseServicePort, false)
 	defPort := intOr(pm.DefaultServerPort, 80)
@@ -516,6 +526,38 @@ func (b *build) pool(uuid string) *poolConf {
 		s.st.setMonitors(keys)
 	}
 	return p
+}
+
+// supportedHashes are the consistent-hash keys the data plane hashes on.
+var supportedHashes = []string{"LB_ALGORITHM_CONSISTENT_HASH_SOURCE_IP_ADDRESS", "LB_ALGORITHM_CONSISTENT_HASH_SOURCE_IP_ADDRESS_AND_PORT",
+	"LB_ALGORITHM_CONSISTENT_HASH_URI", "LB_ALGORITHM_CONSISTENT_HASH_CUSTOM_HEADER"}
+
+// persistence is how long a pool's persistence profile keeps a client on a
+// server: client-IP persistence (ip_persistence_profile.ip_persistent_timeout
+// minutes, 5 by default) is simulated; other types are listed as problems
+// and the pool balances without persistence.
+func (b *build) persistence(pool string, ref *string) time.Duration {
+	uuid := refUUID(ref)
+	if uuid == "" {
+		return 0
+	}
+	kind, m := b.v.Get(uuid)
+	if kind != "applicationpersistenceprofile" {
+		b.problem("pool %s: persistence profile %s not found", pool, str(ref))
+		return 0
+	}
+	pp := m.(*models.ApplicationPersistenceProfile)
+	switch typ := str(pp.PersistenceType); typ {
+	case "", "PERSISTENCE_TYPE_CLIENT_IP_ADDRESS", "PERSISTENCE_TYPE_CLIENT_IPV6_ADDRESS":
+		minutes := 5
+		if ip := pp.IPPersistenceProfile; ip != nil {
+			minutes = intOr(ip.IPPersistentTimeout, 5)
+		}
+		return time.Duration(max(minutes, 1)) * time.Minute
+	default:
+		b.problem("pool %s: persistence type %s of %s is not simulated; the pool balances without persistence", pool, typ, str(pp.Name))
+		return 0
+	}
 }
 
 func (b *build) group(uuid string) *groupConf {

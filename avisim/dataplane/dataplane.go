@@ -22,9 +22,15 @@
 //     actions, then service_pool_select, then the virtual service's pool or
 //     pool group.
 //   - Pools balance over enabled servers that their health monitors mark up
-//     (least connections, round robin and the others as round robin, server
-//     ratios honoured); pool groups pick the highest priority with an up pool.
-//     A pool without health monitors treats its servers as up.
+//     (least connections, round robin, random, consistent hash; the other
+//     algorithms as least connections; server ratios honoured); pool groups
+//     pick the highest priority with an up pool. A consistent hash hashes the
+//     client address (and port), the request URI or a request header, by
+//     lb_algorithm_hash (Call-ID and custom-string hashes fall back to the
+//     client address, listed as a problem). Client-IP persistence profiles
+//     keep a client on its server for their timeout; other persistence types
+//     are listed as problems and the pool balances without them. A pool
+//     without health monitors treats its servers as up.
 //   - Health monitors (TCP, HTTP, HTTPS, UDP, and PING as a TCP connect) run
 //     against servers of pools that an enabled virtual service uses, at the
 //     monitor's send_interval (scaled by Options.MonitorTimeScale) with its

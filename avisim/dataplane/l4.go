@@ -107,7 +107,7 @@ func (l *listener) serveTCP(c net.Conn) {
 		_ = c.SetDeadline(time.Time{})
 	}
 	client := remoteIP(c.RemoteAddr())
-	_, srv, _ := spec.l4Target(vs, client, "PROTOCOL_TCP").pick(client, spec.key.port)
+	_, srv, _ := spec.l4Target(vs, client, "PROTOCOL_TCP").pick(flow{client: client, port: clientPort(c.RemoteAddr().String())}, spec.key.port)
 	if srv == nil {
 		vs.stats.fails.Add(1)
 		reset(c)
@@ -232,7 +232,7 @@ func (l *listener) flow(caddr netip.AddrPort, spec *lspec) *udpFlow {
 		return nil
 	}
 	client := caddr.Addr().Unmap()
-	_, srv, _ := spec.l4Target(spec.vs, client, "PROTOCOL_UDP").pick(client, spec.key.port)
+	_, srv, _ := spec.l4Target(spec.vs, client, "PROTOCOL_UDP").pick(flow{client: client, port: caddr.Port()}, spec.key.port)
 	if srv == nil {
 		return nil
 	}

@@ -317,7 +317,7 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			tgt = vs.def
 		}
 	}
-	_, srv, fail := tgt.pick(client, port)
+	_, srv, fail := tgt.pick(flow{client: client, port: clientPort(r.RemoteAddr), req: r}, port)
 	if srv == nil {
 		vs.stats.fails.Add(1)
 		failAction(w, r, fail)
@@ -344,6 +344,15 @@ func addrOf(s string) net.Addr {
 		return &net.TCPAddr{}
 	}
 	return a
+}
+
+// clientPort is the port of a request's remote address (0 when unknown).
+func clientPort(remote string) uint16 {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return 0
+	}
+	return ap.Port()
 }
 
 // poolOf finds the pool a picked server belongs to.

@@ -3,10 +3,12 @@ package dataplane
 import (
 	"hash/fnv"
 	"math/rand/v2"
+	"net/http"
 	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/vmware/alb-sdk/go/models"
 )
@@ -40,6 +42,8 @@ type poolState struct {
 	rr      atomic.Uint64
 	mu      sync.Mutex
 	servers map[string]*serverState
+	// sticky is client-IP persistence: client → server key, until when.
+	sticky map[netip.Addr]stickyEntry
 }
 
 func (p *poolState) server(key string) *serverState {
@@ -147,15 +151,23 @@ func (d *DataPlane) vsCounters(uuid string) *counters {
 	return c
 }
 
+// flow is what a server is picked for: the client's address and port and,
+// for HTTP, the request (consistent hashes on the URI or a header).
+type flow struct {
+	client netip.Addr
+	port   uint16
+	req    *http.Request
+}
+
 // pick chooses a pool and server for a connection or request to a virtual
 // service port. It returns the fail action to apply when nothing is up
 // (nil: close the connection).
-func (t *target) pick(client netip.Addr, vsPort int) (*poolConf, *serverConf, *models.FailAction) {
+func (t *target) pick(f flow, vsPort int) (*poolConf, *serverConf, *models.FailAction) {
 	if t == nil {
 		return nil, nil, nil
 	}
 	if t.pool != nil {
-		s := t.pool.pick(client)
+		s := t.pool.pick(f)
 		if s == nil {
 			return t.pool, nil, t.pool.fail
 		}
@@ -176,7 +188,7 @@ func (t *target) pick(client netip.Addr, vsPort int) (*poolConf, *serverConf, *m
 			n := int(g.rr.rr.Add(1)-1) % total
 			for _, m := range cands {
 				if n < m.ratio {
-					if s := m.pool.pick(client); s != nil {
+					if s := m.pool.pick(f); s != nil {
 						return m.pool, s, nil
 					}
 					break
@@ -189,8 +201,9 @@ func (t *target) pick(client netip.Addr, vsPort int) (*poolConf, *serverConf, *m
 	return nil, nil, g.fail
 }
 
-// pick chooses an eligible server by the pool's algorithm, or nil.
-func (p *poolConf) pick(client netip.Addr) *serverConf {
+// pick chooses an eligible server by the pool's persistence, then its
+// algorithm, or nil.
+func (p *poolConf) pick(f flow) *serverConf {
 	if !p.enabled {
 		return nil
 	}
@@ -203,6 +216,19 @@ func (p *poolConf) pick(client netip.Addr) *serverConf {
 	if len(cands) == 0 {
 		return nil
 	}
+	if p.persist > 0 {
+		if s := p.st.persisted(f.client, cands); s != nil {
+			return s
+		}
+		s := p.choose(f, cands)
+		p.st.persist(f.client, s.key, p.persist)
+		return s
+	}
+	return p.choose(f, cands)
+}
+
+// choose applies the load-balancing algorithm.
+func (p *poolConf) choose(f flow, cands []*serverConf) *serverConf {
 	switch p.alg {
 	case "LB_ALGORITHM_ROUND_ROBIN":
 		return cands[int(p.st.rr.Add(1)-1)%len(cands)]
@@ -210,8 +236,7 @@ func (p *poolConf) pick(client netip.Addr) *serverConf {
 		return cands[rand.IntN(len(cands))]
 	case "LB_ALGORITHM_CONSISTENT_HASH":
 		h := fnv.New32a()
-		b, _ := client.MarshalBinary()
-		_, _ = h.Write(b)
+		_, _ = h.Write(p.hashKey(f))
 		return cands[int(h.Sum32()%uint32(len(cands)))]
 	default:
 		// Least connections (the default and the load-based algorithms):
@@ -226,6 +251,74 @@ func (p *poolConf) pick(client netip.Addr) *serverConf {
 		}
 		return best
 	}
+}
+
+// hashKey is what a consistent hash hashes: the client address (and port),
+// the request URI, or a request header, by lb_algorithm_hash. Keys the data
+// plane cannot see (a connection has no URI) fall back to the client
+// address, as do the hashes it does not implement (listed as problems).
+func (p *poolConf) hashKey(f flow) []byte {
+	ip, _ := f.client.MarshalBinary()
+	switch p.hash {
+	case "LB_ALGORITHM_CONSISTENT_HASH_SOURCE_IP_ADDRESS_AND_PORT":
+		return append(ip, byte(f.port>>8), byte(f.port))
+	case "LB_ALGORITHM_CONSISTENT_HASH_URI":
+		if f.req != nil {
+			return []byte(f.req.URL.RequestURI())
+		}
+	case "LB_ALGORITHM_CONSISTENT_HASH_CUSTOM_HEADER":
+		if f.req != nil && p.hashHdr != "" {
+			return []byte(f.req.Header.Get(p.hashHdr))
+		}
+	}
+	return ip
+}
+
+// persisted returns the server a client was sent to before, while its
+// persistence lasts and the server is still a candidate.
+func (p *poolState) persisted(client netip.Addr, cands []*serverConf) *serverConf {
+	p.mu.Lock()
+	e, ok := p.sticky[client]
+	p.mu.Unlock()
+	if !ok || time.Now().After(e.until) {
+		return nil
+	}
+	for _, s := range cands {
+		if s.key == e.server {
+			return s
+		}
+	}
+	return nil
+}
+
+// persist sends client to server for d from now.
+func (p *poolState) persist(client netip.Addr, server string, d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sticky == nil {
+		p.sticky = map[netip.Addr]stickyEntry{}
+	}
+	now := time.Now()
+	if len(p.sticky) >= maxSticky {
+		for c, e := range p.sticky {
+			if now.After(e.until) {
+				delete(p.sticky, c)
+			}
+		}
+	}
+	if len(p.sticky) < maxSticky {
+		p.sticky[client] = stickyEntry{server: server, until: now.Add(d)}
+	}
+}
+
+// maxSticky bounds a pool's persistence table (clients beyond it are
+// balanced without persistence).
+const maxSticky = 1 << 16
+
+// stickyEntry is a client's persisted server.
+type stickyEntry struct {
+	server string
+	until  time.Time
 }
 
 // ipMatch is an IpAddrMatch without IP groups.

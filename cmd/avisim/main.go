@@ -45,7 +45,7 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("avisim", flag.ContinueOnError)
-	seedArg := fs.String("seed", "demo", "seed: an embedded seed name (demo, aws) or a YAML file")
+	seedArg := fs.String("seed", "demo", "seed: an embedded seed name ("+strings.Join(avisim.EmbeddedSeeds, ", ")+") or a YAML file")
 	listen := fs.String("listen", "127.0.0.1:8443", "address to serve on")
 	certFile := fs.String("tls-cert", "", "TLS certificate file (default: a self-signed certificate)")
 	keyFile := fs.String("tls-key", "", "TLS key file")

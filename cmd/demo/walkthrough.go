@@ -179,6 +179,7 @@ func (d *demo) walkthrough(ctx context.Context) int {
 	check(d.showControllerObjects(ctx, ip, podServers(pods)))
 	check(d.showServiceTraffic(ctx, ip, pods))
 	check(d.showIngressTraffic(ctx, pods))
+	check(d.showHostRule(ctx))
 	return failed
 }
 

@@ -11,7 +11,9 @@ const (
 )
 
 // AviInfraSettingSpec selects the SE group, VIP networks and L7 shard size for
-// the Services, Ingresses and namespaces that name this setting.
+// the Services, Ingresses and namespaces that name this setting. It has every
+// field of AKO's schema, so any AKO manifest applies; the ones vipgate does
+// not act on are reported, never refused.
 type AviInfraSettingSpec struct {
 	// +optional
 	Network AviInfraSettingNetwork `json:"network,omitempty"`
@@ -19,6 +21,17 @@ type AviInfraSettingSpec struct {
 	SeGroup AviInfraSettingSeGroup `json:"seGroup,omitempty"`
 	// +optional
 	L7Settings AviInfraL7Settings `json:"l7Settings,omitempty"`
+	// NSXSettings is AKO's NSX-T setting (the tier-1 router); vipgate does
+	// not act on it.
+	// +optional
+	NSXSettings AviInfraNSXSettings `json:"nsxSettings,omitempty"`
+}
+
+// AviInfraNSXSettings names the NSX-T tier-1 logical router (AKO's t1lr).
+type AviInfraNSXSettings struct {
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	T1LR *string `json:"t1lr,omitempty"`
 }
 
 // AviInfraSettingNetwork names the VIP networks and routing options.
@@ -36,6 +49,41 @@ type AviInfraSettingNetwork struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=64
 	BgpPeerLabels []string `json:"bgpPeerLabels,omitempty"`
+	// NodeNetworks are AKO's node networks for NodePort pools; vipgate
+	// does not act on them.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	NodeNetworks []AviInfraSettingNodeNetwork `json:"nodeNetworks,omitempty"`
+	// Listeners are AKO's extra ports of the L7 shard virtual services;
+	// vipgate does not act on them.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	Listeners []AviInfraListeners `json:"listeners,omitempty"`
+}
+
+// AviInfraSettingNodeNetwork is a node network by name or UUID with its CIDRs.
+type AviInfraSettingNodeNetwork struct {
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	NetworkName string `json:"networkName,omitempty"`
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	NetworkUUID string `json:"networkUUID,omitempty"`
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=43
+	Cidrs []string `json:"cidrs,omitempty"`
+}
+
+// AviInfraListeners is one listening port of the L7 shard virtual services.
+type AviInfraListeners struct {
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port *int `json:"port"`
+	// +optional
+	EnableSSL *bool `json:"enableSSL,omitempty"`
+	// +optional
+	EnableHTTP2 *bool `json:"enableHTTP2,omitempty"`
 }
 
 // AviInfraSettingVipNetwork is one VIP network, by name or by UUID, with an
@@ -88,8 +136,10 @@ type AviInfraSettingStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
 
-// AviInfraSetting is AKO's cluster-scoped infrastructure selection.
+// AviInfraSetting is AKO's cluster-scoped infrastructure selection, served
+// at v1alpha1 and v1beta1 (stored) with one schema.
 // +kubebuilder:object:root=true
+// +kubebuilder:storageversion
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=ais
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.status`

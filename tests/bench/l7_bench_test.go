@@ -212,7 +212,7 @@ func BenchmarkL7Ingresses(b *testing.B) {
 	// is idle and the controller has the new pool.
 	const probe = 1
 	shard := int(model.ShardIndex(pbHost(probe), config.ShardCount("LARGE")))
-	newPool := model.L7PoolName("bench", pbHost(probe), fmt.Sprintf("/p%d-renamed", pbPaths-1), pbNS(probe), fmt.Sprintf("ing-%d", probe))
+	newPool := model.L7PoolName("bench", nil, pbHost(probe), fmt.Sprintf("/p%d-renamed", pbPaths-1), pbNS(probe), fmt.Sprintf("ing-%d", probe), pbSecure(probe), false)
 	patch, _ := json.Marshal([]map[string]any{{"op": "replace", "path": fmt.Sprintf("/spec/rules/0/http/paths/%d/path", pbPaths-1), "value": fmt.Sprintf("/p%d-renamed", pbPaths-1)}})
 	sim.ResetCounts()
 	sim.record(true)

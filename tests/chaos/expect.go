@@ -667,7 +667,7 @@ func (x *expected) l7() {
 					path = "/"
 				}
 				routes = append(routes, route{host: rule.Host, path: path, backend: ing.Namespace + "/" + p.Backend.Service.Name,
-					pool: model.L7PoolName(lay.Name, rule.Host, path, ing.Namespace, ing.Name)})
+					pool: model.L7PoolName(lay.Name, nil, rule.Host, path, ing.Namespace, ing.Name, h.secure, false)})
 			}
 		}
 	}
@@ -723,9 +723,9 @@ func (x *expected) l7() {
 		if !h.secure || !h.usable {
 			continue
 		}
-		child := model.SNIChildName(lay.Name, host)
+		child := model.SNIChildName(lay.Name, nil, host)
 		crt := string(h.crt)
-		x.objs[okey{tenant, "sslkeyandcertificate", child}] = func(o map[string]any) string {
+		x.objs[okey{tenant, "sslkeyandcertificate", model.CertName(lay.Name, nil, host, h.secret)}] = func(o map[string]any) string {
 			c, _ := o["certificate"].(map[string]any)
 			if strings.TrimSpace(str(c["certificate"])) != strings.TrimSpace(crt) {
 				return "holds another certificate than Secret " + h.secret

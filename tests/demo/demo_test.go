@@ -41,6 +41,8 @@ var stepTitles = []string{
 	"6. Traffic: a request to the Service's VIP reaches a pod",
 	"7. With its TLS Secret in place the Ingress of step 3 is admitted ...",
 	"   ... and answers https://shop.example.com/ on it with the Secret's certificate",
+	"8. A HostRule naming a WAF policy the controller does not have: refused",
+	"   ... and the host's SNI virtual service on the controller carries it",
 }
 
 // The denials as kubectl prints them.
@@ -49,6 +51,7 @@ var denials = []string{
 	`spec.tls[0].secretName: Invalid value: "shop-tls": Secret default/shop-tls does not exist`,
 	"CLOUD_VCENTER",
 	"vip-net-b",
+	`spec.virtualhost.wafPolicy: Invalid value: "shop-waf": no WAF policy named "shop-waf" exists on the controller`,
 }
 
 // TestDemo runs the demo exactly as `make demo` does (go run ./cmd/demo --bin

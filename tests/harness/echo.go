@@ -26,7 +26,14 @@ const MonitorTimeScale = 0.05
 // every listener.
 func StartTrafficSim(t testing.TB) *avisim.Sim {
 	t.Helper()
-	sim, err := avisim.New(avisim.Options{Seed: avisim.LoopbackSeed(), Username: SimUser, Password: SimPassword,
+	return StartTrafficSimWith(t, avisim.LoopbackSeed())
+}
+
+// StartTrafficSimWith is StartTrafficSim with another seed (the loopback
+// seed edited, say: its VIP networks are what the data plane can bind).
+func StartTrafficSimWith(t testing.TB, seed *avisim.Seed) *avisim.Sim {
+	t.Helper()
+	sim, err := avisim.New(avisim.Options{Seed: seed, Username: SimUser, Password: SimPassword,
 		DataPlane: &dataplane.Options{MonitorTimeScale: MonitorTimeScale, ServersOnLoopback: true, Logf: t.Logf}})
 	if err != nil {
 		t.Fatalf("avisim: %v", err)

@@ -47,13 +47,16 @@ var applyLine = regexp.MustCompile(`^(\S+/\S+) (created|configured|unchanged) \(
 
 // lastApplied is kubectl's warning for an object that exists but was not made
 // by kubectl apply. Any other warning (a deprecated API, an unknown field) fails.
-var lastApplied = regexp.MustCompile(`^Warning: resource (namespaces/` + manifests.ReleaseNamespace + `|customresourcedefinitions/aviinfrasettings\.ako\.vmware\.com) is missing the kubectl\.kubernetes\.io/last-applied-configuration annotation`)
+var lastApplied = regexp.MustCompile(`^Warning: resource (namespaces/` + manifests.ReleaseNamespace + `|customresourcedefinitions/(aviinfrasettings|hostrules|httprules|l4rules)\.ako\.vmware\.com) is missing the kubectl\.kubernetes\.io/last-applied-configuration annotation`)
 
 // preexisting are the objects the test API server already holds before the
-// dry run (vipgate's CRD, installed by the harness, and the namespace);
+// dry run (vipgate's CRDs, installed by the harness, and the namespace);
 // kubectl reports them configured or unchanged, not created.
 var preexisting = map[string]bool{
 	"customresourcedefinition.apiextensions.k8s.io/aviinfrasettings.ako.vmware.com": true,
+	"customresourcedefinition.apiextensions.k8s.io/hostrules.ako.vmware.com":        true,
+	"customresourcedefinition.apiextensions.k8s.io/httprules.ako.vmware.com":        true,
+	"customresourcedefinition.apiextensions.k8s.io/l4rules.ako.vmware.com":          true,
 	"namespace/" + manifests.ReleaseNamespace:                                       true,
 }
 

@@ -140,7 +140,8 @@ func TestSecureIngress(t *testing.T) {
 	if msg := redirect(); msg != "" {
 		t.Error(msg)
 	}
-	if rs := rules(sim, child); len(rs) != 1 || rs[0]["switching_action"] == nil {
+	// The child's routes live in the namespace's policy set, named as AKO does.
+	if rs := rules(sim, "demo--"+ns+"-"+host); len(rs) != 1 || rs[0]["switching_action"] == nil {
 		t.Errorf("child rules %v", rs)
 	}
 
@@ -289,7 +290,7 @@ func TestIngressClassParameters(t *testing.T) {
 	if err != nil || ip.Less(netip.MustParseAddr("10.60.0.2")) || netip.MustParseAddr("10.60.0.5").Less(ip) {
 		t.Errorf("VIP %s is not in vip-net-b's range 10.60.0.2-10.60.0.5", ips["edge.example.com"])
 	}
-	if got := simNames(sim, "virtualservice"); !slices.Equal(got, []string{"demo--edge-l7-Shared-L7-0"}) {
+	if got := simNames(sim, "virtualservice"); !slices.Equal(got, []string{"demo--Shared-L7-edge-l7-0"}) {
 		t.Errorf("virtual services %v", got)
 	}
 }

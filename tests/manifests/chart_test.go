@@ -168,6 +168,12 @@ func TestRBACLeastPrivilege(t *testing.T) {
 			"networking.k8s.io/ingressclasses":       {"get", "list", "watch"},
 			"ako.vmware.com/aviinfrasettings":        {"get", "list", "watch"},
 			"ako.vmware.com/aviinfrasettings/status": {"patch"},
+			"ako.vmware.com/hostrules":               {"get", "list", "watch"},
+			"ako.vmware.com/httprules":               {"get", "list", "watch"},
+			"ako.vmware.com/l4rules":                 {"get", "list", "watch"},
+			"ako.vmware.com/hostrules/status":        {"patch"},
+			"ako.vmware.com/httprules/status":        {"patch"},
+			"ako.vmware.com/l4rules/status":          {"patch"},
 			"cert-manager.io/certificates":           {"get", "list", "watch"},
 			"events.k8s.io/events":                   {"create", "patch"},
 		}
@@ -227,6 +233,23 @@ func TestRBACLeastPrivilege(t *testing.T) {
 		if crb.RoleRef.Name != "vipgate" || len(crb.Subjects) != 1 || crb.Subjects[0].Name != "vipgate" || crb.Subjects[0].Namespace != ns {
 			t.Errorf("ClusterRoleBinding does not bind the vipgate ServiceAccount: %+v", crb)
 		}
+		// AKO's StatefulSet and leader lease, by name, only in AKO's namespace.
+		ako := get[rbacv1.Role](t, r, "Role", "vipgate-ako-status")
+		wantAKO := []rbacv1.PolicyRule{
+			{APIGroups: []string{"apps"}, Resources: []string{"statefulsets"}, ResourceNames: []string{"ako"}, Verbs: []string{"get"}},
+			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{"ako-lease-lock"}, Verbs: []string{"get"}},
+		}
+		if ako.Namespace != "avi-system" || !reflect.DeepEqual(ako.Rules, wantAKO) {
+			t.Errorf("AKO status Role in %q grants %+v, want %+v in avi-system", ako.Namespace, ako.Rules, wantAKO)
+		}
+		akoBinding := get[rbacv1.RoleBinding](t, r, "RoleBinding", "vipgate-ako-status")
+		if akoBinding.Namespace != "avi-system" || akoBinding.RoleRef.Name != "vipgate-ako-status" || len(akoBinding.Subjects) != 1 || akoBinding.Subjects[0].Name != "vipgate" || akoBinding.Subjects[0].Namespace != ns {
+			t.Errorf("AKO status RoleBinding does not bind the vipgate ServiceAccount in avi-system: %+v", akoBinding)
+		}
+	}
+	off := render(t, map[string]string{"AKOSettings.adoptAKOObjects": "false"})
+	if off.find("Role", "vipgate-ako-status") != nil || off.find("RoleBinding", "vipgate-ako-status") != nil {
+		t.Errorf("adoptAKOObjects false still grants reading AKO's StatefulSet and lease")
 	}
 }
 

@@ -29,12 +29,15 @@ const azAttr = "availability_zone"
 const (
 	markerClusterID = "vipgate-cluster-id"
 	markerOwner     = "vipgate-owner"
+	// markerClusterName is AKO's (and vipgate's) clustername marker.
+	markerClusterName = "clustername"
 )
 
 // Load reads the controller's view vipgate's rules need: the cloud named by
-// ControllerSettings.cloudName (type, IPAM networks), the cloud's networks with
+// ControllerSettings.cloudName (type, IPAM type and networks), the cloud's networks with
 // subnets and static VIP ranges, its SE groups with labels, and every VsVip's
-// addresses. Collections are read in pages, so 10k VsVips are ~50 requests.
+// addresses, and the objects rule CRDs may name (loadRefs). Collections are
+// read in pages, so 10k VsVips are ~50 requests.
 func Load(ctx context.Context, c avi.Client, s *config.Settings) (*inventory.Snapshot, error) {
 	start := time.Now()
 	snap := &inventory.Snapshot{
@@ -53,8 +56,14 @@ func Load(ctx context.Context, c avi.Client, s *config.Settings) (*inventory.Sna
 	if err := loadSEGroups(ctx, c, snap); err != nil {
 		return nil, err
 	}
+	if err := loadDNSAndLicense(ctx, c, snap); err != nil {
+		return nil, err
+	}
 	// VIPs in use: all tenants when the user may see them, else our tenant.
 	if err := loadVsVips(ctx, c, snap); err != nil {
+		return nil, err
+	}
+	if err := loadRefs(ctx, c, snap); err != nil {
 		return nil, err
 	}
 	snap.FetchedAt = time.Now()
@@ -64,11 +73,23 @@ func Load(ctx context.Context, c avi.Client, s *config.Settings) (*inventory.Sna
 	return snap, nil
 }
 
-// loadCloud reads the configured cloud and its IPAM profile: the usable
-// networks and, on AWS, the availability zone of each (returned by network UUID).
+// cloudFields and ipamFields are what the inventory reads of the cloud and
+// its IPAM profile: never the provider credentials both can carry
+// (Infoblox's password, custom IPAM parameters).
+const (
+	cloudFields = "name,uuid,vtype,ipam_provider_ref,dns_provider_ref"
+	ipamFields  = "name,uuid,type,internal_profile,aws_profile,azure_profile,gcp_profile"
+	// dnsFields is what the DNS profile is read for: its service domains
+	// (Infoblox's usable_domains sit next to its password, which the
+	// controller returns masked and vipgate never logs).
+	dnsFields = "name,uuid,type,internal_profile,aws_profile,azure_profile,infoblox_profile"
+)
+
+// loadCloud reads the configured cloud and its IPAM profile: its type, the
+// usable networks and, on AWS, the availability zone of each (returned by
+// network UUID).
 func loadCloud(ctx context.Context, c avi.Client, s *config.Settings, snap *inventory.Snapshot) (map[string]string, error) {
-	inc := url.Values{"include_name": {"true"}}
-	clouds, err := avi.ListAll[models.Cloud](ctx, c, "cloud", url.Values{"name": {s.ControllerSettings.CloudName}, "include_name": {"true"}}, "", avi.PageSize)
+	clouds, err := avi.ListAll[models.Cloud](ctx, c, "cloud", url.Values{"name": {s.ControllerSettings.CloudName}, "include_name": {"true"}, "fields": {cloudFields}}, "", avi.PageSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading cloud %q: %w", s.ControllerSettings.CloudName, err)
 	}
@@ -77,15 +98,18 @@ func loadCloud(ctx context.Context, c avi.Client, s *config.Settings, snap *inve
 	}
 	cl := clouds[0]
 	snap.Cloud = inventory.Cloud{Name: deref(cl.Name), UUID: deref(cl.UUID), Type: deref(cl.Vtype)}
+	snap.Cloud.DNSProfileRef = deref(cl.DNSProviderRef)
 	azByNetUUID := map[string]string{}
 	ref := deref(cl.IPAMProviderRef)
 	if ref == "" {
 		return azByNetUUID, nil
 	}
 	var prof models.IPAMDNSProviderProfile
-	if err := c.Get(ctx, "ipamdnsproviderprofile", inventory.RefUUID(ref), inc, "", &prof); err != nil {
+	q := url.Values{"include_name": {"true"}, "fields": {ipamFields}}
+	if err := c.Get(ctx, "ipamdnsproviderprofile", inventory.RefUUID(ref), q, "", &prof); err != nil {
 		return nil, fmt.Errorf("reading IPAM profile of cloud %q: %w", snap.Cloud.Name, err)
 	}
+	snap.Cloud.IPAMType = deref(prof.Type)
 	if ip := prof.InternalProfile; ip != nil {
 		for _, un := range ip.UsableNetworks {
 			if un != nil {
@@ -104,6 +128,13 @@ func loadCloud(ctx context.Context, c avi.Client, s *config.Settings, snap *inve
 				snap.Cloud.IPAMNetworks = append(snap.Cloud.IPAMNetworks, u)
 			}
 		}
+	}
+	if zp := prof.AzureProfile; zp != nil {
+		snap.Cloud.IPAMNetworks = append(snap.Cloud.IPAMNetworks, zp.UsableNetworkUuids...)
+	}
+	if gp := prof.GcpProfile; gp != nil {
+		snap.Cloud.IPAMNetworks = append(snap.Cloud.IPAMNetworks, gp.UsableNetworkRefs...)
+		snap.Cloud.GCPNetworkVIPs = deref(gp.UseGcpNetwork)
 	}
 	return azByNetUUID, nil
 }
@@ -229,7 +260,8 @@ func loadVsVips(ctx context.Context, c avi.Client, snap *inventory.Snapshot) err
 				return fmt.Errorf("decoding vsvip: %w", err)
 			}
 			h := inventory.Holder{VsVip: v.Name, Tenant: inventory.RefName(v.TenantRef), CreatedBy: inventory.MarkerValue(v.Markers, "created_by"),
-				ClusterID: inventory.MarkerValue(v.Markers, markerClusterID), Owner: inventory.MarkerValue(v.Markers, markerOwner)}
+				ClusterID: inventory.MarkerValue(v.Markers, markerClusterID), Owner: inventory.MarkerValue(v.Markers, markerOwner),
+				ClusterName: inventory.MarkerValue(v.Markers, markerClusterName)}
 			if h.Tenant == "" {
 				h.Tenant = tenant
 				if tenant == "*" || tenant == "" {

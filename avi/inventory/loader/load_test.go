@@ -2,8 +2,10 @@ package loader_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"testing"
 	"time"
 
@@ -179,5 +181,146 @@ func TestLoad10kVsVipsPaged(t *testing.T) {
 	}
 	if got := sim.Counts()["GET vsvip"]; got > n/avi.PageSize+3 {
 		t.Fatalf("%d GETs for %d VsVips: not paged", got, n)
+	}
+}
+
+func TestLoadDNSDomainsAndLicense(t *testing.T) {
+	seed := avisim.DemoSeed()
+	seed.Clouds[0].DNSDomains = []string{"zeta.example.com", ".apps.example.com"}
+	seed.LicenseTier = "BASIC"
+	_, c, s := connect(t, seed)
+	snap, err := loader.Load(context.Background(), c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(snap.DNSSubdomains()); got != "[apps.example.com zeta.example.com]" {
+		t.Errorf("DNS subdomains %s, want [apps.example.com zeta.example.com] (sorted, no leading dot)", got)
+	}
+	if snap.LicenseTier != "BASIC" || snap.FullProxyLicense() {
+		t.Errorf("license tier %q full proxy %v, want BASIC false", snap.LicenseTier, snap.FullProxyLicense())
+	}
+
+	_, c, s = connect(t, avisim.DemoSeed())
+	snap, err = loader.Load(context.Background(), c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.DNSSubdomains() != nil || !snap.FullProxyLicense() {
+		t.Errorf("demo seed: DNS subdomains %v full proxy %v, want none and true (ENTERPRISE)", snap.DNSSubdomains(), snap.FullProxyLicense())
+	}
+}
+
+// recording is an avi.Client that notes the fields= of every read by type.
+type recording struct {
+	avi.Client
+	fields map[string]string
+}
+
+func (r *recording) List(ctx context.Context, objType string, q url.Values, tenant string, pageSize int, fn func(json.RawMessage) error) error {
+	r.fields[objType] = q.Get("fields")
+	return r.Client.List(ctx, objType, q, tenant, pageSize, fn)
+}
+
+func (r *recording) Get(ctx context.Context, objType, uuid string, q url.Values, tenant string, out any) error {
+	r.fields[objType] = q.Get("fields")
+	return r.Client.Get(ctx, objType, uuid, q, tenant, out)
+}
+
+// TestLoadIPAMType records the IPAM profile's type and usable networks of
+// each seed's cloud, and whether the provider (not static ranges) hands out
+// the addresses; the cloud and the profile are read with fields= that leave
+// out provider credentials.
+func TestLoadIPAMType(t *testing.T) {
+	tests := []struct {
+		seed         string
+		ipamType     string
+		provider     bool
+		byName       bool
+		ipamNetworks []string
+		zones        map[string]string
+	}{
+		{"demo", inventory.IPAMInternal, false, false, []string{"vip-net-a", "vip-net-b"}, nil},
+		{"aws", inventory.IPAMInternal, false, false, []string{"vip-az-a", "vip-az-b", "vip-az-c"},
+			map[string]string{"vip-az-a": "us-west-2a", "vip-az-b": "us-west-2b", "vip-az-c": "us-west-2c"}},
+		{"aws-provider", inventory.IPAMAWS, true, true, []string{"vip-az-a", "vip-az-b", "vip-az-c"},
+			map[string]string{"vip-az-a": "us-west-2a", "vip-az-b": "us-west-2b", "vip-az-c": "us-west-2c"}},
+		{"azure", inventory.IPAMAzure, true, true, []string{"vip-subnet-a", "vip-subnet-b"}, nil},
+		{"gcp", inventory.IPAMGCP, true, false, []string{"frontend-a", "frontend-b"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.seed, func(t *testing.T) {
+			seed, err := avisim.EmbeddedSeed(tt.seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, c, s := connect(t, seed)
+			rec := &recording{Client: c, fields: map[string]string{}}
+			snap, err := loader.Load(context.Background(), rec, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cl := snap.Cloud
+			if cl.IPAMType != tt.ipamType || cl.ProviderIPAM() != tt.provider || cl.SubnetByName() != tt.byName {
+				t.Fatalf("cloud %+v: IPAM type %q provider %v by name %v, want %q %v %v", cl, cl.IPAMType, cl.ProviderIPAM(), cl.SubnetByName(), tt.ipamType, tt.provider, tt.byName)
+			}
+			if fmt.Sprint(cl.IPAMNetworks) != fmt.Sprint(tt.ipamNetworks) {
+				t.Fatalf("IPAM networks %v, want %v", cl.IPAMNetworks, tt.ipamNetworks)
+			}
+			for name, az := range tt.zones {
+				if n := snap.Network(name); n == nil || n.AvailabilityZone != az {
+					t.Fatalf("network %s: %+v, want zone %s", name, n, az)
+				}
+			}
+			if got := rec.fields["cloud"]; got != "name,uuid,vtype,ipam_provider_ref,dns_provider_ref" {
+				t.Fatalf("cloud read with fields=%q", got)
+			}
+			if got := rec.fields["ipamdnsproviderprofile"]; got != "name,uuid,type,internal_profile,aws_profile,azure_profile,gcp_profile" {
+				t.Fatalf("IPAM profile read with fields=%q", got)
+			}
+		})
+	}
+}
+
+// TestLoadRefs reads the objects rule CRDs may name, with the field that
+// decides their use, in the admin tenant and in another tenant.
+func TestLoadRefs(t *testing.T) {
+	seed := avisim.DemoSeed()
+	seed.Tenants = append(seed.Tenants, "team-a")
+	_, c, s := connect(t, seed)
+	waf := map[string]any{"name": "team-waf", "waf_profile_ref": "/api/wafprofile/?name=System-WAF-Profile"}
+	if err := c.Create(context.Background(), "wafpolicy", waf, "team-a", nil); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := loader.Load(context.Background(), c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		typ, tenant, name, kind string
+		found                   bool
+	}{
+		{"wafpolicy", "admin", "demo-waf", "", true},
+		{"wafpolicy", "team-a", "demo-waf", "", true}, // admin's are shared
+		{"wafpolicy", "team-a", "team-waf", "", true},
+		{"wafpolicy", "admin", "team-waf", "", false}, // a tenant's are not
+		{"applicationprofile", "admin", "demo-http", inventory.AppProfileTypeHTTP, true},
+		{"applicationprofile", "admin", "System-L4-Application", inventory.AppProfileTypeL4, true},
+		{"applicationprofile", "admin", "System-SSL-Application", inventory.AppProfileTypeSSL, true},
+		{"networkprofile", "admin", "System-UDP-Fast-Path", inventory.NetProfileTypeUDPFastPath, true},
+		{"healthmonitor", "admin", "System-HTTP", "HEALTH_MONITOR_HTTP", true},
+		{"applicationpersistenceprofile", "admin", "System-Persistence-Client-IP", "PERSISTENCE_TYPE_CLIENT_IP_ADDRESS", true},
+		{"sslkeyandcertificate", "admin", "System-Default-Cert", inventory.CertTypeVirtualService, true},
+		{"pkiprofile", "admin", "none", "", false},
+	} {
+		o, found, known := snap.Ref(tc.typ, tc.tenant, tc.name)
+		if !known || found != tc.found || o.Kind != tc.kind {
+			t.Errorf("Ref(%s, %s, %s) = %+v found %v known %v, want kind %q found %v", tc.typ, tc.tenant, tc.name, o, found, known, tc.kind, tc.found)
+		}
+	}
+	if got := snap.RefNames("applicationprofile", "team-a", "", inventory.AppProfileTypeHTTP); fmt.Sprint(got) != "[System-HTTP System-Secure-HTTP demo-http]" {
+		t.Errorf("HTTP application profiles = %v", got)
+	}
+	if len(snap.Refs) != len(inventory.RefTypes) {
+		t.Errorf("loaded %d types, want %d", len(snap.Refs), len(inventory.RefTypes))
 	}
 }

@@ -47,13 +47,18 @@ func (r Reply) String() string {
 // Get sends GET http://host/path to addr over a new connection (as a new
 // client would; like curl --connect-to host:80:addr) and does not follow
 // redirects.
-func Get(addr, host, path string) Reply { return get(addr, host, path, false, "") }
+func Get(addr, host, path string) Reply { return get(addr, host, path, false, "", nil) }
+
+// GetWithHeader is Get with extra request headers (a consistent hash on a header).
+func GetWithHeader(addr, host, path string, h http.Header) Reply {
+	return get(addr, host, path, false, "", h)
+}
 
 // GetTLS is Get over HTTPS with sni as the TLS server name ("" sends none).
 // The certificate is not verified; Reply.Cert lets the caller check it.
-func GetTLS(addr, host, path, sni string) Reply { return get(addr, host, path, true, sni) }
+func GetTLS(addr, host, path, sni string) Reply { return get(addr, host, path, true, sni, nil) }
 
-func get(addr, host, path string, secure bool, sni string) Reply {
+func get(addr, host, path string, secure bool, sni string, h http.Header) Reply {
 	var d net.Dialer
 	tr := &http.Transport{DisableKeepAlives: true,
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) },
@@ -76,7 +81,14 @@ func get(addr, host, path string, secure bool, sni string) Reply {
 	if secure {
 		scheme = "https"
 	}
-	resp, err := c.Get(scheme + "://" + host + path)
+	req, err := http.NewRequest(http.MethodGet, scheme+"://"+host+path, nil)
+	if err != nil {
+		return Reply{Err: err}
+	}
+	for k, vs := range h {
+		req.Header[k] = vs
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		return Reply{Err: err}
 	}

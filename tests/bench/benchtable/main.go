@@ -211,6 +211,13 @@ func rows(r results) []row {
 	} else {
 		notRun("admission p99 at the webhook and through the API server", "BenchmarkAdmission", "< 1 ms, < 10 ms")
 	}
+	if v, ok := r.get("BenchmarkHostRuleAdmission", "p99-ms", "api-p99-ms"); ok {
+		out = append(out,
+			row{"HostRule admission p99 at the webhook, 5k HostRules and Ingresses", fmt.Sprintf("%.2f ms", v[0]), "< 1 ms (quiet machine)", yesNo(v[0] < 1)},
+			row{"HostRule admission p99 through the API server (dry-run)", fmt.Sprintf("%.2f ms", v[1]), "< 10 ms (quiet machine)", yesNo(v[1] < 10)})
+	} else {
+		notRun("HostRule admission p99 at the webhook and through the API server", "BenchmarkHostRuleAdmission", "< 1 ms, < 10 ms")
+	}
 	return out
 }
 

@@ -63,6 +63,7 @@ func TestRows(t *testing.T) {
 		{"memory: vipgate process RSS, idle after creating 300 Services, 150 Ingresses, 600 Secrets", "82 MiB (peak 85 MiB)", "< 150 MiB", "yes"},
 		{"memory: vipgate process RSS, idle after a restart", "95 MiB (peak 95 MiB)", "< 150 MiB", "yes"},
 		{"admission p99 at the webhook and through the API server", "not run (BenchmarkAdmission)", "< 1 ms, < 10 ms", "—"},
+		{"HostRule admission p99 at the webhook and through the API server", "not run (BenchmarkHostRuleAdmission)", "< 1 ms, < 10 ms", "—"},
 	}
 	got := rows(r)
 	if len(got) != len(want) {

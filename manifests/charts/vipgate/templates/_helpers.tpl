@@ -77,7 +77,7 @@ config.Settings (a test keeps them equal). vipgate parses settings strictly, so
 AKO keys it does not know are left out here rather than failing start-up.
 */}}
 {{- define "vipgate.settingsKeys" -}}
-AKOSettings: [primaryInstance, enableEvents, logLevel, fullSyncFrequency, apiServerPort, deleteConfig, disableStaticRouteSync, clusterName, cniPlugin, enableEVH, layer7Only, namespaceSelector, servicesAPI, vipPerNamespace, istioEnabled, blockedNamespaceList, ipFamily, useDefaultSecretsOnly]
+AKOSettings: [primaryInstance, enableEvents, logLevel, fullSyncFrequency, apiServerPort, deleteConfig, disableStaticRouteSync, clusterName, cniPlugin, enableEVH, layer7Only, namespaceSelector, servicesAPI, vipPerNamespace, istioEnabled, blockedNamespaceList, ipFamily, useDefaultSecretsOnly, adoptAKOObjects, akoNamespace]
 NetworkSettings: [nodeNetworkList, vipNetworkList, enableRHI, nsxtT1LR, bgpPeerLabels, defaultDomain]
 L7Settings: [defaultIngController, noPGForSNI, serviceType, shardVSSize, passthroughShardSize, fqdnReusePolicy]
 L4Settings: [defaultDomain, autoFQDN, defaultLBController]
