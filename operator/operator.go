@@ -57,6 +57,10 @@ type Options struct {
 
 	MetricsAddr string
 	HealthAddr  string
+	// PprofAddr serves net/http/pprof (heap and CPU profiles) when not
+	// empty; off by default, since profiles show internals to whoever can
+	// reach the port.
+	PprofAddr string
 
 	LeaderElect      bool
 	LeaderElectionID string
@@ -215,6 +219,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 		Scheme:                  Scheme(),
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:  o.HealthAddr,
+		PprofBindAddress:        o.PprofAddr,
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        o.LeaderElectionID,
 		LeaderElectionNamespace: o.Namespace,
@@ -229,9 +234,14 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 		// The Secret informer keeps no key material: its transform replaces each
 		// Secret's data by a TLS summary (annotation on the cached copy only,
 		// never written back) that admission judges without an API call.
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Transform: ownership.TransformSecret},
-		}},
+		// Every other cached object loses managedFields and the last-applied
+		// annotation (ownership.TransformCached), which nothing reads.
+		Cache: cache.Options{
+			DefaultTransform: ownership.TransformCached,
+			ByObject: map[client.Object]cache.ByObject{
+				&corev1.Secret{}: {Transform: ownership.TransformSecret},
+			},
+		},
 		// Controller names are fixed and unique within one manager; tests run
 		// several managers in one process, which name validation forbids.
 		Controller: crconfig.Controller{SkipNameValidation: ptr.To(true)},
@@ -279,6 +289,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false)); err != nil {
 			return nil, fmt.Errorf("starting informer for %T: %w", obj, err)
 		}
+	}
+	if err := mgr.Add(&memTrimmer{Log: mgr.GetLogger().WithName("memory")}); err != nil {
+		return nil, err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err

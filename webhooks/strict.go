@@ -13,8 +13,10 @@ import (
 	admissionv1beta1 "k8s.io/api/admission/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
 // defaultBudget bounds a review when the API server sends no timeout: a
@@ -54,16 +56,42 @@ func Strict(next http.Handler) http.Handler {
 			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
-		if msg := checkReview(body); msg != "" {
+		review, gvk, msg := decodeReview(body)
+		if msg != "" {
 			http.Error(w, "malformed AdmissionReview: "+msg, http.StatusBadRequest)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), budget(r))
+		defer cancel()
+		if h, ok := next.(reviewHandler); ok {
+			// The review is decoded already: hand it over rather than have
+			// the webhook decode the body a second time (two calls per
+			// Service create, each request carrying the whole object).
+			respond(w, h.Handle(ctx, admission.Request{AdmissionRequest: *review.Request}), gvk)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")
-		ctx, cancel := context.WithTimeout(r.Context(), budget(r))
-		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// reviewHandler is what *admission.Webhook offers besides ServeHTTP: the
+// handling of a decoded request.
+type reviewHandler interface {
+	Handle(context.Context, admission.Request) admission.Response
+}
+
+// respond writes res as an AdmissionReview of the request's version, as
+// admission.Webhook.ServeHTTP does.
+func respond(w http.ResponseWriter, res admission.Response, gvk schema.GroupVersionKind) {
+	out := admissionv1.AdmissionReview{Response: &res.AdmissionResponse}
+	out.SetGroupVersionKind(gvk)
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(out); err != nil {
+		// Only a broken connection fails here; nothing reaches the caller.
+		return
+	}
 }
 
 // reviewDecoder decodes a review exactly as controller-runtime's admission
@@ -83,36 +111,41 @@ var reviewDecoder = func() runtime.Decoder {
 // decoder fills it from either version instead of refusing v1beta1.
 type anyVersionReview struct{ admissionv1.AdmissionReview }
 
-func checkReview(body []byte) string {
+// decodeReview decodes a review as the admission handler would and says
+// what is wrong with it ("" when nothing), with the version it came in.
+func decodeReview(body []byte) (review *anyVersionReview, gvk schema.GroupVersionKind, msg string) {
+	fail := func(m string) (*anyVersionReview, schema.GroupVersionKind, string) {
+		return nil, schema.GroupVersionKind{}, m
+	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return "empty body"
+		return fail("empty body")
 	}
 	// apiVersion and kind are read as the API machinery reads them (encoding/json).
 	var tm metav1.TypeMeta
 	if err := json.Unmarshal(body, &tm); err != nil {
-		return fmt.Sprintf("not JSON of an AdmissionReview (%v)", err)
+		return fail(fmt.Sprintf("not JSON of an AdmissionReview (%v)", err))
 	}
 	if tm.Kind != "AdmissionReview" {
-		return fmt.Sprintf("kind is %q, want AdmissionReview", tm.Kind)
+		return fail(fmt.Sprintf("kind is %q, want AdmissionReview", tm.Kind))
 	}
 	// controller-runtime decodes any group/version and answers in it; the
 	// API server would refuse that answer.
 	if tm.APIVersion != admissionv1.SchemeGroupVersion.String() && tm.APIVersion != admissionv1beta1.SchemeGroupVersion.String() {
-		return fmt.Sprintf("apiVersion is %q, want %s or %s", tm.APIVersion, admissionv1.SchemeGroupVersion, admissionv1beta1.SchemeGroupVersion)
+		return fail(fmt.Sprintf("apiVersion is %q, want %s or %s", tm.APIVersion, admissionv1.SchemeGroupVersion, admissionv1beta1.SchemeGroupVersion))
 	}
-	review := anyVersionReview{}
+	review = &anyVersionReview{}
 	review.SetGroupVersionKind(admissionv1.SchemeGroupVersion.WithKind("AdmissionReview"))
-	if _, _, err := reviewDecoder.Decode(body, nil, &review); err != nil {
-		return fmt.Sprintf("not JSON of an AdmissionReview (%v)", err)
+	if _, _, err := reviewDecoder.Decode(body, nil, review); err != nil {
+		return fail(fmt.Sprintf("not JSON of an AdmissionReview (%v)", err))
 	}
 	if review.Request == nil {
-		return "request is missing"
+		return fail("request is missing")
 	}
 	if review.Request.UID == "" {
-		return "request.uid is missing"
+		return fail("request.uid is missing")
 	}
 	if review.Request.Operation != admissionv1.Delete && len(review.Request.Object.Raw) == 0 {
-		return "request.object is missing"
+		return fail("request.object is missing")
 	}
-	return ""
+	return review, schema.FromAPIVersionAndKind(tm.APIVersion, tm.Kind), ""
 }

@@ -1,11 +1,16 @@
 package webhooks
 
 import (
+	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
 func TestStrictRejectsMalformedReviews(t *testing.T) {
@@ -54,6 +59,52 @@ func TestStrictRejectsMalformedReviews(t *testing.T) {
 			}
 			if reached != (tt.code == http.StatusOK) {
 				t.Errorf("handler reached = %v", reached)
+			}
+		})
+	}
+}
+
+// TestStrictHandsTheDecodedReviewToTheWebhook: behind Strict an
+// admission.Webhook is handed the review Strict decoded, and the answer is
+// the one its own ServeHTTP gives: an AdmissionReview of the request's
+// version, the request's uid, the verdict and the patch.
+func TestStrictHandsTheDecodedReviewToTheWebhook(t *testing.T) {
+	wh := &admission.Webhook{Handler: admission.HandlerFunc(func(_ context.Context, req admission.Request) admission.Response {
+		if req.Name == "bad" {
+			return admission.Denied("bad name")
+		}
+		return admission.PatchResponseFromRaw(req.Object.Raw, []byte(`{"kind":"Service","metadata":{"name":"web","labels":{"a":"b"}}}`))
+	})}
+	review := func(version, name string) string {
+		return `{"apiVersion":"admission.k8s.io/` + version + `","kind":"AdmissionReview","request":{"uid":"u-` + name +
+			`","name":"` + name + `","operation":"CREATE","object":{"kind":"Service","metadata":{"name":"` + name + `"}}}}`
+	}
+	tests := []struct {
+		name, body, wantVersion, wantUID string
+		allowed                          bool
+		wantPatch                        string
+	}{
+		{"v1 allowed with a patch", review("v1", "web"), "admission.k8s.io/v1", "u-web", true, `[{"op":"add","path":"/metadata/labels","value":{"a":"b"}}]`},
+		{"v1beta1 answered in v1beta1", review("v1beta1", "web"), "admission.k8s.io/v1beta1", "u-web", true, `[{"op":"add","path":"/metadata/labels","value":{"a":"b"}}]`},
+		{"denied", review("v1", "bad"), "admission.k8s.io/v1", "u-bad", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, h := range []http.Handler{Strict(wh), wh} {
+				rec := httptest.NewRecorder()
+				req := httptest.NewRequest(http.MethodPost, PathMutateService, strings.NewReader(tt.body))
+				req.Header.Set("Content-Type", "application/json")
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					t.Fatalf("status %d (%s)", rec.Code, rec.Body.String())
+				}
+				var got admissionv1.AdmissionReview
+				if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got.Response == nil {
+					t.Fatalf("answer %s: %v", rec.Body.String(), err)
+				}
+				if got.APIVersion != tt.wantVersion || got.Kind != "AdmissionReview" || string(got.Response.UID) != tt.wantUID || got.Response.Allowed != tt.allowed || string(got.Response.Patch) != tt.wantPatch {
+					t.Errorf("answer %s: want %s, uid %s, allowed %v, patch %s", rec.Body.String(), tt.wantVersion, tt.wantUID, tt.allowed, tt.wantPatch)
+				}
 			}
 		})
 	}

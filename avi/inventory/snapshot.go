@@ -4,6 +4,8 @@
 package inventory
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strings"
@@ -190,12 +192,36 @@ func (r Range) Contains(a netip.Addr) bool {
 // String renders the range as begin-end, as users see it in messages.
 func (r Range) String() string { return r.Begin.String() + "-" + r.End.String() }
 
-// Size is the number of addresses in the range (capped for huge IPv6 ranges).
+// sizeCap caps Size for huge IPv6 ranges.
+const sizeCap = 1 << 20
+
+// Size is the number of addresses in the range (capped for huge IPv6
+// ranges). It is arithmetic, not a walk: free addresses are counted again
+// each time vipgate's writes are folded into the inventory.
 func (r Range) Size() int {
+	if !r.Begin.IsValid() || !r.End.IsValid() || r.Begin.Is4() != r.End.Is4() {
+		return r.walk()
+	}
+	if r.End.Less(r.Begin) {
+		return 0
+	}
+	b, e := r.Begin.As16(), r.End.As16()
+	bhi, blo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	ehi, elo := binary.BigEndian.Uint64(e[:8]), binary.BigEndian.Uint64(e[8:])
+	lo, borrow := bits.Sub64(elo, blo, 0)
+	if hi, _ := bits.Sub64(ehi, bhi, borrow); hi != 0 || lo >= sizeCap-1 {
+		return sizeCap
+	}
+	return int(lo) + 1
+}
+
+// walk counts the range address by address (what Size did before it was
+// arithmetic; kept for ranges whose ends are not of one family).
+func (r Range) walk() int {
 	n := 0
 	for a := r.Begin; a.IsValid() && a.Compare(r.End) <= 0; a = a.Next() {
 		n++
-		if n >= 1<<20 {
+		if n >= sizeCap {
 			break
 		}
 	}
@@ -335,28 +361,43 @@ type VsVipChange struct {
 // now, and free addresses counted again. It lets the writes themselves keep
 // the inventory current between collection reads.
 func (s *Snapshot) With(changes []VsVipChange) *Snapshot {
+	// One pass over the addresses in use, not one per change: the writes of
+	// a burst are folded in every few milliseconds while thousands of VIPs
+	// are held. The changes still apply in order (a later change of the same
+	// VsVip replaces what an earlier one added), as if each were applied alone.
+	type key struct{ name, tenant string }
+	changed := make(map[key]bool, len(changes))
+	for _, c := range changes {
+		changed[key{c.Holder.VsVip, c.Holder.Tenant}] = true
+	}
 	out := *s
 	out.InUse = make(map[netip.Addr]Holder, len(s.InUse)+len(changes))
 	for a, h := range s.InUse {
-		out.InUse[a] = h
+		if !changed[key{h.VsVip, h.Tenant}] {
+			out.InUse[a] = h
+		}
 	}
 	out.VsVips = make(map[string][]Holder, len(s.VsVips)+len(changes))
 	for n, hs := range s.VsVips {
 		out.VsVips[n] = hs
 	}
+	added := make(map[key][]netip.Addr, len(changes))
 	for _, c := range changes {
 		name, tenant := c.Holder.VsVip, c.Holder.Tenant
-		for a, h := range out.InUse {
-			if h.VsVip == name && h.Tenant == tenant {
+		k := key{name, tenant}
+		for _, a := range added[k] {
+			if h, ok := out.InUse[a]; ok && h.VsVip == name && h.Tenant == tenant {
 				delete(out.InUse, a)
 			}
 		}
+		added[k] = nil
 		hs := slices.DeleteFunc(slices.Clone(out.VsVips[name]), func(h Holder) bool { return h.Tenant == tenant })
 		if !c.Deleted {
 			hs = append(hs, c.Holder)
 			for _, a := range c.Addrs {
 				out.InUse[a] = c.Holder
 			}
+			added[k] = c.Addrs
 		}
 		if len(hs) == 0 {
 			delete(out.VsVips, name)

@@ -1,6 +1,9 @@
 package inventory
 
 import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 )
@@ -35,5 +38,88 @@ func TestWith(t *testing.T) {
 	gone := next.With([]VsVipChange{{Holder: Holder{VsVip: "c--ns-api", Tenant: "admin"}, Deleted: true}})
 	if _, ok := gone.InUse[a("10.0.0.12")]; ok || len(gone.VsVips["c--ns-api"]) != 0 || gone.Networks["net"].Subnets[0].Free != 3 {
 		t.Errorf("after a deletion: in use %v, vsvips %v", gone.InUse, gone.VsVips)
+	}
+}
+
+// withOneByOne is With as it was first written: each change applied alone,
+// scanning every address in use. TestWithMatchesOneByOne holds the
+// single-pass With to it.
+func withOneByOne(s *Snapshot, changes []VsVipChange) map[netip.Addr]Holder {
+	inUse := maps.Clone(s.InUse)
+	for _, c := range changes {
+		for a, h := range inUse {
+			if h.VsVip == c.Holder.VsVip && h.Tenant == c.Holder.Tenant {
+				delete(inUse, a)
+			}
+		}
+		if !c.Deleted {
+			for _, a := range c.Addrs {
+				inUse[a] = c.Holder
+			}
+		}
+	}
+	return inUse
+}
+
+// TestWithMatchesOneByOne: random batches over a few VsVips, tenants and
+// addresses (so changes of one VsVip repeat within a batch and addresses
+// change hands) give the addresses in use that applying each change alone gives.
+func TestWithMatchesOneByOne(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	addr := func() netip.Addr { return netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(12))}) }
+	holder := func() Holder {
+		return Holder{VsVip: fmt.Sprintf("vs-%d", rng.IntN(4)), Tenant: []string{"admin", "t1"}[rng.IntN(2)]}
+	}
+	for i := range 2000 {
+		base := &Snapshot{InUse: map[netip.Addr]Holder{}, VsVips: map[string][]Holder{}}
+		for range rng.IntN(10) {
+			h := holder()
+			base.InUse[addr()] = h
+			base.VsVips[h.VsVip] = append(base.VsVips[h.VsVip], h)
+		}
+		var changes []VsVipChange
+		for range 1 + rng.IntN(6) {
+			c := VsVipChange{Holder: holder(), Deleted: rng.IntN(4) == 0}
+			for range rng.IntN(3) {
+				c.Addrs = append(c.Addrs, addr())
+			}
+			changes = append(changes, c)
+		}
+		want := withOneByOne(base, changes)
+		if got := base.With(changes).InUse; !maps.Equal(got, want) {
+			t.Fatalf("case %d: base %v, changes %+v: in use %v, want %v", i, base.InUse, changes, got, want)
+		}
+	}
+}
+
+// TestRangeSize: the arithmetic size equals the address-by-address count,
+// up to the cap.
+func TestRangeSize(t *testing.T) {
+	a := netip.MustParseAddr
+	tests := []struct {
+		name string
+		r    Range
+		want int
+	}{
+		{"one address", Range{a("10.0.0.1"), a("10.0.0.1")}, 1},
+		{"bench network", Range{a("10.80.0.10"), a("10.80.255.200")}, 65471},
+		{"across octets", Range{a("10.0.0.250"), a("10.0.1.5")}, 12},
+		{"reversed", Range{a("10.0.0.5"), a("10.0.0.1")}, 0},
+		{"top of IPv4", Range{a("255.255.255.250"), a("255.255.255.255")}, 6},
+		{"IPv6", Range{a("fd00::1"), a("fd00::ff")}, 255},
+		{"IPv6 across the low 64 bits", Range{a("fd00::ffff:ffff:ffff:fffe"), a("fd00:0:0:1::1")}, 4},
+		{"huge IPv6 capped", Range{a("fd00::"), a("fd00::ffff:ffff")}, sizeCap},
+		{"mixed families walk", Range{a("255.255.255.254"), a("::1")}, 2},
+		{"invalid begin", Range{netip.Addr{}, a("10.0.0.1")}, 0},
+	}
+	for _, tt := range tests {
+		if got := tt.r.Size(); got != tt.want {
+			t.Errorf("%s: %v.Size() = %d, want %d", tt.name, tt.r, got, tt.want)
+		}
+		if tt.r.Begin.Is4() == tt.r.End.Is4() {
+			if walked := tt.r.walk(); walked != tt.want {
+				t.Errorf("%s: walk = %d, want %d (the table is wrong)", tt.name, walked, tt.want)
+			}
+		}
 	}
 }

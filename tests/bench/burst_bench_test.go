@@ -18,7 +18,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vipgate/vipgate/avisim"
 )
@@ -33,7 +35,8 @@ import (
 //   - burst<n>-gets-per-svc, burst<n>-writes-per-svc: controller calls
 //     (avisim's counters) from the first create until vipgate is idle.
 //
-// The reference goes first at each size, so vipgate meets the larger etcd.
+// The reference goes first at each size and is deleted before vipgate's
+// burst, so both start from a cluster of one size (see removeServices' caller).
 func BenchmarkBurst(b *testing.B) {
 	claimCluster(b)
 	ctx := context.Background()
@@ -58,9 +61,11 @@ func BenchmarkBurst(b *testing.B) {
 		}
 	}
 	watch := watchStatus(b, &corev1.Service{}, prefixes...)
+	meter := newCPUMeter(b, p)
 	b.ResetTimer()
 	for _, n := range sizes {
 		var retries atomic.Int64
+		cpu0 := meter.sample()
 		t0 := time.Now()
 		err := parallel(clients, n, func(i int) error {
 			return pbCreate(ctx, pbService(pbNS(i), fmt.Sprintf("ref%d-%d", n, i), true), &retries)
@@ -69,10 +74,22 @@ func BenchmarkBurst(b *testing.B) {
 			b.Fatalf("reference burst: %v", err)
 		}
 		ref := time.Since(t0)
+		refCPU, refByProc := meter.since(cpu0)
 		p.waitIdle(b, sim.calls, 0, time.Minute)
+		// The reference Services go before vipgate's burst, so that both
+		// start from a cluster of one size: the API server's ClusterIP
+		// allocator lists every allocated address on each create, so a burst
+		// that starts after n more Services pays more for each create.
+		b.StopTimer()
+		removeServices(b, clients, n, func(i int) (string, string) { return pbNS(i), fmt.Sprintf("ref%d-%d", n, i) })
+		p.waitIdle(b, sim.calls, 0, time.Minute)
+		b.StartTimer()
 
 		sim.ResetCounts()
 		prefix := fmt.Sprintf("vip%d-", n)
+		cpu := p.profile(b, fmt.Sprintf("cpu-burst%d", n), "cpu")
+		apiCPU := apiserverProfile(b, dir, fmt.Sprintf("cpu-apiserver-burst%d", n))
+		cpu0 = meter.sample()
 		t0 = time.Now()
 		err = parallel(clients, n, func(i int) error {
 			return pbCreate(ctx, pbService(pbNS(i), fmt.Sprintf("%s%d", prefix, i), false), &retries)
@@ -83,6 +100,9 @@ func BenchmarkBurst(b *testing.B) {
 		created := time.Since(t0)
 		vip := watch.waitN(b, prefix, n, waitLimit(n)).Sub(t0)
 		p.waitIdle(b, sim.calls, 0, waitLimit(n))
+		vipCPU, vipByProc := meter.since(cpu0)
+		cpu()
+		apiCPU()
 		counts := sim.Counts()
 		gets, writes := 0, 0
 		for k, c := range counts {
@@ -99,9 +119,18 @@ func BenchmarkBurst(b *testing.B) {
 		b.ReportMetric(vip.Seconds()/ref.Seconds(), fmt.Sprintf("burst%d-ratio", n))
 		b.ReportMetric(float64(gets)/float64(n), fmt.Sprintf("burst%d-gets-per-svc", n))
 		b.ReportMetric(float64(writes)/float64(n), fmt.Sprintf("burst%d-writes-per-svc", n))
+		for _, proc := range []string{"apiserver", "vipgate"} {
+			if v, ok := vipByProc[proc]; ok {
+				b.ReportMetric(1000*v/float64(n), fmt.Sprintf("burst%d-%s-cpu-ms-per-svc", n, proc))
+			}
+			if v, ok := refByProc[proc]; ok {
+				b.ReportMetric(1000*v/float64(n), fmt.Sprintf("burst%d-ref-%s-cpu-ms-per-svc", n, proc))
+			}
+		}
 		b.Logf("%d Services by %d clients: reference (class %s) created in %s; vipgate's created in %s, all VIPs after %s (ratio %.2f, goal ≤ 1.3 × ref + 1 s = %.1f s); VIP after create (from the burst's start) p50 %s p99 %s; %d create retries; controller calls %s",
 			n, clients, otherLBClass, ref.Round(time.Millisecond), created.Round(time.Millisecond), vip.Round(time.Millisecond),
 			vip.Seconds()/ref.Seconds(), 1.3*ref.Seconds()+1, lat(0.5), lat(0.99), retries.Load(), fmtCounts(counts))
+		b.Logf("%d Services: CPU used by the reference burst (until created): %s; by vipgate's (until idle): %s", n, refCPU, vipCPU)
 	}
 	b.StopTimer()
 	rss, hwm := p.memMiB(b)
@@ -140,4 +169,32 @@ func fmtCounts(c map[string]int) string {
 	}
 	fmt.Fprintf(&sb, "(total %d)", total)
 	return sb.String()
+}
+
+// removeServices deletes n Services (namespace and name of each from
+// name(i)) with clients parallel clients and waits until the API server
+// has none of them left.
+func removeServices(b *testing.B, clients, n int, name func(i int) (string, string)) {
+	b.Helper()
+	ctx := context.Background()
+	err := parallel(clients, n, func(i int) error {
+		ns, nm := name(i)
+		return client.IgnoreNotFound(env.Client.Delete(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: nm}}))
+	})
+	if err != nil {
+		b.Fatalf("deleting the reference Services: %v", err)
+	}
+	deadline := time.Now().Add(waitLimit(n))
+	for i := 0; i < n; {
+		ns, nm := name(i)
+		err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: nm}, &corev1.Service{})
+		switch {
+		case apierrors.IsNotFound(err):
+			i++
+		case time.Now().After(deadline):
+			b.Fatalf("Service %s/%s still there (%v)", ns, nm, err)
+		default:
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 }

@@ -340,3 +340,36 @@ func (w *statusWatch) times(prefix string) map[string]time.Time {
 // waitLimit bounds a wait for n objects: generous (a broken run ends, a
 // slow one on a loaded machine does not), never an assertion on speed.
 func waitLimit(n int) time.Duration { return 10*time.Minute + time.Duration(n)*150*time.Millisecond }
+
+func TestCPUSeconds(t *testing.T) {
+	tests := []struct {
+		stat string
+		want float64
+	}{
+		// pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
+		{"4242 (kube-apiserver) S 1 4242 4242 0 -1 4194560 100 0 0 0 1234 566 0 0 20 0 12 0", 18},
+		// A command name with spaces and a parenthesis.
+		{"7 (a b) c)) R 1 7 7 0 -1 0 0 0 0 0 250 50 0 0", 3},
+		{"7 (short) R 1", -1},
+		{"no parenthesis", -1},
+	}
+	for _, tt := range tests {
+		if got := cpuSeconds(tt.stat); got != tt.want {
+			t.Errorf("cpuSeconds(%q) = %v, want %v", tt.stat, got, tt.want)
+		}
+	}
+}
+
+func TestArgValue(t *testing.T) {
+	args := []string{"/bin/kube-apiserver", "--secure-port=6443", "--etcd-servers", "http://127.0.0.1:2379"}
+	tests := []struct{ name, want string }{
+		{"--secure-port", "6443"},
+		{"--etcd-servers", "http://127.0.0.1:2379"},
+		{"--bind-address", ""},
+	}
+	for _, tt := range tests {
+		if got := argValue(args, tt.name); got != tt.want {
+			t.Errorf("argValue(%s) = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

@@ -179,6 +179,9 @@ func BenchmarkL7Ingresses(b *testing.B) {
 	sim.ResetCounts()
 	var retries atomic.Int64
 	created := make([]time.Time, n)
+	cpu := p.profile(b, "cpu-ingresses", "cpu")
+	meter := newCPUMeter(b, p)
+	cpu0 := meter.sample()
 	b.ResetTimer()
 	t0 := time.Now()
 	err = parallel(clients, n, func(i int) error {
@@ -192,6 +195,8 @@ func BenchmarkL7Ingresses(b *testing.B) {
 	all := watch.waitN(b, "ing-", n, waitLimit(n)).Sub(t0)
 	b.StopTimer()
 	p.waitIdle(b, sim.calls, 0, waitLimit(n))
+	used, _ := meter.since(cpu0)
+	cpu()
 	counts, writes := sim.Counts(), sim.Writes()
 	changed := changedObjects(before, objectVersions(sim))
 	var lat []time.Duration
@@ -243,6 +248,7 @@ func BenchmarkL7Ingresses(b *testing.B) {
 	b.ReportMetric(hwm, "hwm-MiB")
 	b.Logf("%d Ingresses × %d paths (half with TLS) by %d clients on LARGE shards: created in %s, all with status after %s; %d controller writes for %d changed objects; %d create retries; calls %s",
 		n, pbPaths, clients, createdIn.Round(time.Millisecond), all.Round(time.Millisecond), writes, changed, retries.Load(), fmtCounts(counts))
+	b.Logf("CPU used from the first create until vipgate was idle: %s", used)
 	b.Logf("shard sync of bench--Shared-L7-%d (%d objects) after one Ingress changed: %s; calls %s", shard, shardObjects(sim, shard), sync, fmtCounts(syncCounts))
 }
 

@@ -27,6 +27,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 )
 
 // benchSettingsYAML are the settings of the vipgate process: the demo's,
@@ -94,9 +95,12 @@ type vipgateProc struct {
 	started     time.Time
 	metricsAddr string
 	healthAddr  string
-	log         string
-	done        chan struct{}
-	waitErr     error
+	// pprofAddr serves the process's profiles when BENCH_PPROF is set.
+	pprofAddr string
+	dir       string
+	log       string
+	done      chan struct{}
+	waitErr   error
 }
 
 // procDir is the folder for one benchmark's settings, credentials (with the
@@ -143,7 +147,7 @@ func startVipgateProc(b *testing.B, dir, simHost string, n int) *vipgateProc {
 	if err := os.WriteFile(settings, fmt.Appendf(nil, benchSettingsYAML, simHost), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	p := &vipgateProc{metricsAddr: freeAddr(b), healthAddr: freeAddr(b), log: filepath.Join(dir, fmt.Sprintf("vipgate-%d.log", n)), done: make(chan struct{})}
+	p := &vipgateProc{metricsAddr: freeAddr(b), healthAddr: freeAddr(b), dir: dir, log: filepath.Join(dir, fmt.Sprintf("vipgate-%d.log", n)), done: make(chan struct{})}
 	logf, err := os.Create(p.log)
 	if err != nil {
 		b.Fatal(err)
@@ -156,6 +160,10 @@ func startVipgateProc(b *testing.B, dir, simHost string, n int) *vipgateProc {
 		// The harness installs fixed webhook configurations, as the other benchmarks see them.
 		"--sync-ingress-webhook=false",
 		"--zap-log-level=info")
+	if os.Getenv("BENCH_PPROF") != "" {
+		p.pprofAddr = freeAddr(b)
+		p.cmd.Args = append(p.cmd.Args, "--pprof-bind-address", p.pprofAddr)
+	}
 	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+env.KubeconfigPath)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -250,6 +258,9 @@ type procMetrics struct {
 	reconciles map[string]float64
 	// depth is the sum of every work queue's depth.
 	depth float64
+	// runtime holds the Go runtime's gauges without labels (go_memstats_*,
+	// go_goroutines), to tell live heap from memory the runtime keeps.
+	runtime map[string]float64
 }
 
 func (m procMetrics) total() float64 {
@@ -276,11 +287,19 @@ func (p *vipgateProc) metrics() (procMetrics, error) {
 // parseMetrics reads controller_runtime_reconcile_total by controller and the
 // sum of workqueue_depth from Prometheus text.
 func parseMetrics(r io.Reader) (procMetrics, error) {
-	m := procMetrics{reconciles: map[string]float64{}}
+	m := procMetrics{reconciles: map[string]float64{}, runtime: map[string]float64{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
+		if strings.HasPrefix(line, "go_memstats_") || strings.HasPrefix(line, "go_goroutines ") {
+			if name, val, ok := strings.Cut(line, " "); ok {
+				if v, err := strconv.ParseFloat(val, 64); err == nil {
+					m.runtime[name] = v
+				}
+			}
+			continue
+		}
 		name, rest, ok := strings.Cut(line, "{")
 		if !ok || (name != "controller_runtime_reconcile_total" && name != "workqueue_depth") {
 			continue
@@ -356,6 +375,122 @@ func (p *vipgateProc) waitIdle(b *testing.B, calls func() int, minService int, l
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// profile saves a profile of the process into its benchmark's folder as
+// <name>.pprof when BENCH_PPROF is set (for go tool pprof): kind "heap"
+// (after a garbage collection, so it shows what is live) or "cpu" (for
+// BENCH_PPROF_CPU seconds, 30 by default, from now). A CPU profile is
+// taken in the background; the returned func waits for it. Nothing
+// happens without BENCH_PPROF. A failed profile is logged, never fatal: the
+// measures do not depend on it.
+func (p *vipgateProc) profile(b *testing.B, name, kind string) (wait func()) {
+	b.Helper()
+	if p.pprofAddr == "" {
+		return func() {}
+	}
+	url := "http://" + p.pprofAddr + "/debug/pprof/heap?gc=1"
+	if kind == "cpu" {
+		url = fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.pprofAddr, envInt(b, "BENCH_PPROF_CPU", 30))
+	}
+	path := filepath.Join(p.dir, name+".pprof")
+	done := make(chan struct{})
+	fetch := func() {
+		defer close(done)
+		resp, err := http.Get(url)
+		if err != nil {
+			b.Logf("profile %s: %v", name, err)
+			return
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("%s: %s", resp.Status, data)
+		}
+		if err == nil {
+			err = os.WriteFile(path, data, 0o600)
+		}
+		if err != nil {
+			b.Logf("profile %s: %v", name, err)
+			return
+		}
+		b.Logf("profile %s: %s", name, path)
+	}
+	if kind == "cpu" {
+		go fetch()
+	} else {
+		fetch()
+	}
+	return func() { <-done }
+}
+
+// apiserverProfile saves a CPU profile of the API server (its own
+// /debug/pprof, on by default) into dir as <name>.pprof when BENCH_PPROF is
+// set, for BENCH_PPROF_CPU seconds from now, in the background: the
+// returned func waits for it. A failed profile is logged, never fatal.
+func apiserverProfile(b *testing.B, dir, name string) (wait func()) {
+	b.Helper()
+	if os.Getenv("BENCH_PPROF") == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		hc, err := rest.HTTPClientFor(env.Cfg)
+		if err != nil {
+			b.Logf("profile %s: %v", name, err)
+			return
+		}
+		resp, err := hc.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(env.Cfg.Host, "/"), envInt(b, "BENCH_PPROF_CPU", 30)))
+		if err != nil {
+			b.Logf("profile %s: %v", name, err)
+			return
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("%s: %.200s", resp.Status, data)
+		}
+		path := filepath.Join(dir, name+".pprof")
+		if err == nil {
+			err = os.WriteFile(path, data, 0o600)
+		}
+		if err != nil {
+			b.Logf("profile %s: %v", name, err)
+			return
+		}
+		b.Logf("profile %s: %s", name, path)
+	}()
+	return func() { <-done }
+}
+
+// settledMiB is the process's RSS after it has stayed idle for d more: the
+// runtime returns the memory a burst of work left free in the background,
+// over tens of seconds, so RSS right at idle still holds some of it.
+func (p *vipgateProc) settledMiB(b *testing.B, d time.Duration) float64 {
+	b.Helper()
+	time.Sleep(d)
+	rss, _ := p.memMiB(b)
+	return rss
+}
+
+// memDetail says where the process's memory is, from its runtime gauges:
+// live heap and what the runtime holds besides (for the log next to RSS).
+func (p *vipgateProc) memDetail() string {
+	m, err := p.metrics()
+	if err != nil {
+		return "runtime gauges: " + err.Error()
+	}
+	mib := func(k string) float64 { return m.runtime[k] / (1 << 20) }
+	// RSS is anonymous memory (the heap, stacks) plus the binary's pages
+	// that are resident (file-backed, shared, dropped under pressure).
+	var anon, file float64
+	if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)); err == nil {
+		anon, file = statusKB(data, "RssAnon")/1024, statusKB(data, "RssFile")/1024
+	}
+	return fmt.Sprintf("RSS anonymous %.1f MiB, file-backed %.1f MiB; ", anon, file) + fmt.Sprintf("heap in use %.1f MiB (next GC at %.1f MiB), heap idle %.1f MiB of which released %.1f MiB, stacks %.1f MiB, from the OS %.1f MiB, %.0f goroutines",
+		mib("go_memstats_heap_inuse_bytes"), mib("go_memstats_next_gc_bytes"), mib("go_memstats_heap_idle_bytes"), mib("go_memstats_heap_released_bytes"),
+		mib("go_memstats_stack_inuse_bytes"), mib("go_memstats_sys_bytes"), m.runtime["go_goroutines"])
 }
 
 // tail is the last n lines of a file, for failure messages.

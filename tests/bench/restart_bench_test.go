@@ -81,6 +81,7 @@ func BenchmarkRestart(b *testing.B) {
 	ings := watchStatus(b, &networkingv1.Ingress{}, "ing-")
 
 	var retries atomic.Int64
+	cpu := p1.profile(b, "cpu-populate", "cpu")
 	t0 := time.Now()
 	err = parallel(clients, nSvc, func(i int) error {
 		return pbCreate(ctx, pbService(pbNS(i), fmt.Sprintf("lb-%d", i), false), &retries)
@@ -97,6 +98,12 @@ func BenchmarkRestart(b *testing.B) {
 	ingsAt := ings.waitN(b, "ing-", nIng, waitLimit(nIng)).Sub(t1)
 	p1.waitIdle(b, sim.calls, 0, waitLimit(nSvc+nIng))
 	rss1, hwm1 := p1.memMiB(b)
+	settle := time.Duration(envInt(b, "BENCH_SETTLE_S", 30)) * time.Second
+	b.Logf("populated, idle: %s", p1.memDetail())
+	rss1s := p1.settledMiB(b, settle)
+	cpu()
+	b.Logf("populated, %s after idle: %s", settle, p1.memDetail())
+	p1.profile(b, "heap-populated", "heap")
 	b.Logf("populated: %d Secrets; %d Services all with VIPs after %s; %d Ingresses all with status after %s; %d create retries; vipgate idle at RSS %.1f MiB (peak %.1f MiB)",
 		nSec, nSvc, svcsAt.Round(time.Millisecond), nIng, ingsAt.Round(time.Millisecond), retries.Load(), rss1, hwm1)
 
@@ -108,7 +115,13 @@ func BenchmarkRestart(b *testing.B) {
 	b.ResetTimer()
 	p2 := startVipgateProc(b, dir, sim.Host(), 2)
 	ready := time.Since(p2.started)
+	// From /readyz on: the process's CPU before it was ready is in its own
+	// counter (vipgate's total is from its start).
+	meter := newCPUMeter(b, p2)
+	cpu0 := meter.sample()
+	cpu0["vipgate"] = 0
 	idle := p2.waitIdle(b, sim.calls, nSvc, waitLimit(nSvc+nIng))
+	used, _ := meter.since(cpu0)
 	b.StopTimer()
 	sim.record(false)
 	idleAfter := idle.at.Sub(p2.started)
@@ -134,6 +147,10 @@ func BenchmarkRestart(b *testing.B) {
 		}
 	}
 	rss2, hwm2 := p2.memMiB(b)
+	b.Logf("restarted, idle: %s", p2.memDetail())
+	rss2s := p2.settledMiB(b, settle)
+	b.Logf("restarted, %s after idle: %s", settle, p2.memDetail())
+	p2.profile(b, "heap-restarted", "heap")
 	var pagesText strings.Builder
 	for _, t := range ownedTypes {
 		fmt.Fprintf(&pagesText, "%s %d (GETs %d); ", t, pages[t], counts["GET "+t])
@@ -144,6 +161,7 @@ func BenchmarkRestart(b *testing.B) {
 	b.ReportMetric(float64(nSec), "secrets")
 	b.ReportMetric(rss1, "mem-rss-MiB")
 	b.ReportMetric(hwm1, "mem-hwm-MiB")
+	b.ReportMetric(rss1s, "mem-settled-rss-MiB")
 	b.ReportMetric(ready.Seconds(), "restart-ready-s")
 	b.ReportMetric(idleAfter.Seconds(), "restart-idle-s")
 	b.ReportMetric(float64(calls), "restart-calls")
@@ -154,6 +172,8 @@ func BenchmarkRestart(b *testing.B) {
 	b.ReportMetric(float64(sim.Writes()), "restart-writes")
 	b.ReportMetric(rss2, "restart-rss-MiB")
 	b.ReportMetric(hwm2, "restart-hwm-MiB")
+	b.ReportMetric(rss2s, "restart-settled-rss-MiB")
+	b.Logf("restart: CPU used until idle (vipgate from its start, the others from its readiness): %s", used)
 	b.Logf("restart: ready after %s, idle after %s (reconciles %v); controller calls %s; %d of the reads of owned types were of one object; %d writes; collection pages of owned types: %stotal %d; RSS %.1f MiB (peak %.1f MiB)",
 		ready.Round(time.Millisecond), idleAfter.Round(time.Millisecond), idle.reconciles, fmtCounts(counts), single, sim.Writes(), pagesText.String(), totalPages, rss2, hwm2)
 }

@@ -92,3 +92,25 @@ func TestRenderNothingRun(t *testing.T) {
 		}
 	}
 }
+
+// TestRowsSettledMemory: with the settled measures, two rows follow the
+// memory rows, each judged against the same goal.
+func TestRowsSettledMemory(t *testing.T) {
+	in := strings.Replace(sample, " 95.34 restart-hwm-MiB", " 95.34 restart-hwm-MiB	 160.4 mem-settled-rss-MiB	 120.2 restart-settled-rss-MiB", 1)
+	r, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rows(r)
+	want := []row{
+		{"memory: vipgate process RSS, idle after a restart", "95 MiB (peak 95 MiB)", "< 150 MiB", "yes"},
+		{"memory: vipgate process RSS, 30 s after it went idle (after creating)", "160 MiB", "< 150 MiB", "NO"},
+		{"memory: vipgate process RSS, 30 s after it went idle (after a restart)", "120 MiB", "< 150 MiB", "yes"},
+	}
+	for i, w := range want {
+		j := 9 + i
+		if j >= len(got) || got[j] != w {
+			t.Fatalf("rows %v\nwant %q at %d", got, w, j)
+		}
+	}
+}
