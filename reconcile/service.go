@@ -42,9 +42,12 @@ type ServiceReconciler struct {
 	backoffOnce sync.Once
 	backoff     *Backoff
 
-	// tenantMoves remembers, per Service ("ns/name"), the tenants its
-	// namespace annotation named before (see leaveOldTenants).
-	tenantMoves sync.Map
+	// tenantMoves remembers, per work-queue key ("ns/name", or a shared-VIP
+	// group's), the tenants its namespace annotation named before (see
+	// leaveOldTenants). (A sync.Map of slices panicked on the second
+	// tenant: CompareAndSwap compares values, and slices are not comparable.)
+	movesMu     sync.Mutex
+	tenantMoves map[string][]string
 }
 
 // Reconcile is idempotent: the same cluster and controller state produce no writes.
