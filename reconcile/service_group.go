@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/vipgate/vipgate/avi/apply"
+	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/avi/model"
 	"github.com/vipgate/vipgate/cluster"
 	"github.com/vipgate/vipgate/ownership"
@@ -106,8 +108,9 @@ func (r *ServiceReconciler) syncGroup(ctx context.Context, namespace, key string
 		}
 		members = append(members, m)
 	}
-	if len(members) == 0 {
-		return ctrl.Result{}, nil
+	members, err := r.refuseVIPMoves(ctx, key, members)
+	if err != nil || len(members) == 0 {
+		return ctrl.Result{}, err
 	}
 	in, err := r.modelInput(ctx, members[0], ns, env.Inventory)
 	if err != nil {
@@ -126,6 +129,16 @@ func (r *ServiceReconciler) syncGroup(ctx context.Context, namespace, key string
 		return ctrl.Result{}, nil
 	}
 	set.Tenant = ownership.TenantFor(ns, r.Settings)
+	if stale := staleGroupVIP(env.Inventory, r.Settings.CreatedBy(), set, members); len(stale) > 0 {
+		// The controller refuses to change a VIP's address: a VsVip left
+		// at an address no member is served on (its members left) is
+		// replaced by one at the address a member now requests.
+		if _, err := r.Applier.Delete(ctx, apply.OwnerOf(set)); err != nil {
+			return r.groupFailed(ctx, namespace, key, members, err)
+		}
+		logr.FromContextOrDiscard(ctx).Info("replacing the group's VsVip: no member is served on its address and a member requests another",
+			"was", stale)
+	}
 	res, err := r.Applier.Apply(ctx, set)
 	if err == nil {
 		err = r.leaveOldTenants(ctx, groupRequest(namespace, key), apply.OwnerOf(set))
@@ -203,4 +216,84 @@ func (r *ServiceReconciler) releaseAll(ctx context.Context, leaving []*corev1.Se
 		logr.FromContextOrDiscard(ctx).Info("released from its shared-VIP group", "service", m.Name, "deleted", m.DeletionTimestamp != nil)
 	}
 	return nil
+}
+
+// refuseVIPMoves leaves out the members that request a VIP other than the
+// one the rest of the group is served on (their status): the controller
+// cannot change a VIP's address, and moving it would take the address the
+// others serve on away from them. Such a member (one created while the group
+// got its VIP, or that requested an address and then joined) gets an Invalid
+// condition and no status; the others keep being synced. The rule book
+// allows it, since a member may be alone in requesting the group's address.
+func (r *ServiceReconciler) refuseVIPMoves(ctx context.Context, key string, members []*corev1.Service) ([]*corev1.Service, error) {
+	var kept []*corev1.Service
+	for _, m := range members {
+		ip, _ := rules.RequestedIP(m)
+		var served []string
+		for _, o := range members {
+			if o != m {
+				for _, in := range o.Status.LoadBalancer.Ingress {
+					if !slices.Contains(served, in.IP) {
+						served = append(served, in.IP)
+					}
+				}
+			}
+		}
+		if ip == "" || len(served) == 0 || slices.ContainsFunc(served, func(a string) bool { return sameAddr(a, ip) }) {
+			kept = append(kept, m)
+			continue
+		}
+		slices.Sort(served)
+		msg := fmt.Sprintf("requests VIP %s, but the Services sharing VIP key %q are served on %s; a Service joining a shared-VIP group cannot move its VIP: request that address, or none",
+			ip, key, strings.Join(served, ", "))
+		if err := r.clearStatus(ctx, m); err != nil {
+			return nil, err
+		}
+		if err := r.invalid(ctx, m, msg); err != nil {
+			return nil, err
+		}
+	}
+	return kept, nil
+}
+
+// staleGroupVIP returns the addresses of the group's VsVip (from the
+// inventory) when a member requests another address and no member is served
+// on them; nil otherwise.
+func staleGroupVIP(snap *inventory.Snapshot, createdBy string, set *model.Set, members []*corev1.Service) []string {
+	if snap == nil {
+		return nil
+	}
+	req := ""
+	for _, m := range members {
+		if ip, _ := rules.RequestedIP(m); ip != "" {
+			req = ip
+		}
+		if len(m.Status.LoadBalancer.Ingress) > 0 {
+			return nil
+		}
+	}
+	if req == "" {
+		return nil
+	}
+	var held []string
+	for a, h := range snap.InUse {
+		if h.VsVip == set.Owner && h.CreatedBy == createdBy && h.Tenant == set.Tenant {
+			if sameAddr(a.String(), req) {
+				return nil
+			}
+			held = append(held, a.String())
+		}
+	}
+	slices.Sort(held)
+	return held
+}
+
+// sameAddr compares two addresses by value when both parse.
+func sameAddr(a, b string) bool {
+	x, err1 := netip.ParseAddr(a)
+	y, err2 := netip.ParseAddr(b)
+	if err1 != nil || err2 != nil {
+		return a == b
+	}
+	return x == y
 }
