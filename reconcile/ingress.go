@@ -82,6 +82,7 @@ type IngressReconciler struct {
 	Now             func() time.Time
 
 	init_   sync.Once
+	sweep   l7Sweep
 	backoff *Backoff
 	notes   *noteBook
 	secrets *secretStore
@@ -132,6 +133,7 @@ func (r *IngressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	res, err := r.Applier.Apply(ctx, set)
 	if err != nil {
+		r.sweep.failed()
 		r.notes.report(ctx, shard, notes, r.emit)
 		f := controllerFailed(ctx, r.Recorder, r.backoff, shard, fmt.Errorf("virtual service %s: %w", shard, err), r.ingressObjects(w, sp.Ingresses)...)
 		return f.Result, f.Err
@@ -147,7 +149,10 @@ func (r *IngressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			"updated", res.Updated, "deleted", res.Deleted, "took", time.Since(began).String())
 	}
 	r.notes.report(ctx, shard, notes, r.emit)
-	return ctrl.Result{}, r.writeShardStatus(ctx, shard, vips, w, degraded)
+	if err := r.writeShardStatus(ctx, shard, vips, w, degraded); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, r.sweepIfNeeded(ctx)
 }
 
 // removeShard deletes a shard no Ingress routes to any more, then clears the
@@ -155,6 +160,7 @@ func (r *IngressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 func (r *IngressReconciler) removeShard(ctx context.Context, shard string, w *world) (ctrl.Result, error) {
 	res, err := r.Applier.Delete(ctx, apply.Owner{Name: shard, CreatedBy: r.Settings.CreatedBy(), Tenant: r.Settings.ControllerSettings.TenantName, L7: true})
 	if err != nil {
+		r.sweep.failed()
 		logr.FromContextOrDiscard(ctx).Info("removing the empty shard failed", "error", err.Error())
 		return ctrl.Result{}, err
 	}
@@ -163,7 +169,10 @@ func (r *IngressReconciler) removeShard(ctx context.Context, shard string, w *wo
 	if res.Writes > 0 {
 		logr.FromContextOrDiscard(ctx).Info("shard removed: no Ingress routes to it", "deleted", res.Deleted)
 	}
-	return ctrl.Result{}, r.writeShardStatus(ctx, shard, addresses(res), w, nil)
+	if err := r.writeShardStatus(ctx, shard, addresses(res), w, nil); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, r.sweepIfNeeded(ctx)
 }
 
 // ingressObjects returns the cached Ingresses behind "<ns>/<name>" keys, for Events.
