@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -158,6 +159,15 @@ func (r *IngressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 // removeShard deletes a shard no Ingress routes to any more, then clears the
 // status entries at the addresses its VsVip held.
 func (r *IngressReconciler) removeShard(ctx context.Context, shard string, w *world) (ctrl.Result, error) {
+	// Entries at the shard's addresses go first: once its VsVip is deleted
+	// nothing tells which addresses they were, and an attempt that deleted
+	// it but failed to write status would leave them for good (and an
+	// Ingress showing an address the controller later gives someone else).
+	if held := r.shardAddresses(shard); len(held) > 0 {
+		if err := r.writeShardStatus(ctx, shard, held, w, nil); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	res, err := r.Applier.Delete(ctx, apply.Owner{Name: shard, CreatedBy: r.Settings.CreatedBy(), Tenant: r.Settings.ControllerSettings.TenantName, L7: true})
 	if err != nil {
 		r.sweep.failed()
@@ -173,6 +183,26 @@ func (r *IngressReconciler) removeShard(ctx context.Context, shard string, w *wo
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{}, r.sweepIfNeeded(ctx)
+}
+
+// shardAddresses are the addresses the inventory says the shard's VsVip holds.
+func (r *IngressReconciler) shardAddresses(shard string) []string {
+	if r.Inventory == nil {
+		return nil
+	}
+	snap := r.Inventory.Snapshot()
+	if snap == nil {
+		return nil
+	}
+	tenant := r.Settings.ControllerSettings.TenantName
+	var out []string
+	for a, h := range snap.InUse {
+		if h.VsVip == shard && h.CreatedBy == r.Settings.CreatedBy() && (h.Tenant == tenant || h.Tenant == "") {
+			out = append(out, a.String())
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // ingressObjects returns the cached Ingresses behind "<ns>/<name>" keys, for Events.

@@ -277,7 +277,7 @@ func staleGroupVIP(snap *inventory.Snapshot, createdBy string, set *model.Set, m
 	}
 	var held []string
 	for a, h := range snap.InUse {
-		if h.VsVip == set.Owner && h.CreatedBy == createdBy && h.Tenant == set.Tenant {
+		if h.VsVip == set.Owner && h.CreatedBy == createdBy && (h.Tenant == set.Tenant || h.Tenant == "") {
 			if sameAddr(a.String(), req) {
 				return nil
 			}
