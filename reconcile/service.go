@@ -48,6 +48,9 @@ type ServiceReconciler struct {
 	// tenant: CompareAndSwap compares values, and slices are not comparable.)
 	movesMu     sync.Mutex
 	tenantMoves map[string][]string
+	// groupServed is each shared-VIP group's last sync by this process
+	// (see refuseVIPMoves): the cache can lag the status it wrote.
+	groupServed map[string]served
 }
 
 // Reconcile is idempotent: the same cluster and controller state produce no writes.

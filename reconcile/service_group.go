@@ -129,7 +129,8 @@ func (r *ServiceReconciler) syncGroup(ctx context.Context, namespace, key string
 		return ctrl.Result{}, nil
 	}
 	set.Tenant = ownership.TenantFor(ns, r.Settings)
-	if stale := staleGroupVIP(env.Inventory, r.Settings.CreatedBy(), set, members); len(stale) > 0 {
+	recent := r.recentlyServed(groupRequest(namespace, key), members, "")
+	if stale := staleGroupVIP(env.Inventory, r.Settings.CreatedBy(), set, members); len(stale) > 0 && len(recent) == 0 {
 		// The controller refuses to change a VIP's address: a VsVip left
 		// at an address no member is served on (its members left) is
 		// replaced by one at the address a member now requests.
@@ -153,6 +154,7 @@ func (r *ServiceReconciler) syncGroup(ctx context.Context, namespace, key string
 		return r.groupFailed(ctx, namespace, key, members, err)
 	}
 	r.backoffFor().Reset(groupRequest(namespace, key).String())
+	r.setLastServed(groupRequest(namespace, key), addrs, members)
 	for _, m := range members {
 		if err := r.writeStatus(ctx, m, addrs, model.FQDNs(r.Settings, m)); err != nil {
 			return ctrl.Result{}, err
@@ -196,6 +198,7 @@ func (r *ServiceReconciler) deleteGroup(ctx context.Context, namespace, key, ten
 		return r.groupFailed(ctx, namespace, key, leaving, err)
 	}
 	r.backoffFor().Reset(groupRequest(namespace, key).String())
+	r.setLastServed(groupRequest(namespace, key), nil, nil)
 	ns, err := cluster.Namespace(ctx, r.Client, namespace)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -207,6 +210,12 @@ func (r *ServiceReconciler) deleteGroup(ctx context.Context, namespace, key, ten
 // finalizer removed.
 func (r *ServiceReconciler) releaseAll(ctx context.Context, leaving []*corev1.Service, ns *corev1.Namespace) error {
 	for _, m := range leaving {
+		// What it held before it joined the group goes too: the member's
+		// own key (leaveStandalone) may still be retrying that delete, and
+		// once the finalizer is off nothing would.
+		if _, err := r.Applier.Delete(ctx, r.owner(m.Namespace, m.Name, ownership.TenantFor(ns, r.Settings))); err != nil {
+			return err
+		}
 		if err := r.clearStatus(ctx, m); err != nil {
 			return err
 		}
@@ -230,14 +239,22 @@ func (r *ServiceReconciler) refuseVIPMoves(ctx context.Context, key string, memb
 	for _, m := range members {
 		ip, _ := rules.RequestedIP(m)
 		var served []string
+		add := func(a string) {
+			if !slices.Contains(served, a) {
+				served = append(served, a)
+			}
+		}
 		for _, o := range members {
 			if o != m {
 				for _, in := range o.Status.LoadBalancer.Ingress {
-					if !slices.Contains(served, in.IP) {
-						served = append(served, in.IP)
-					}
+					add(in.IP)
 				}
 			}
+		}
+		// The cache may not show yet the status this reconciler wrote at
+		// the group's last sync.
+		for _, a := range r.recentlyServed(groupRequest(m.Namespace, key), members, m.Name) {
+			add(a)
 		}
 		if ip == "" || len(served) == 0 || slices.ContainsFunc(served, func(a string) bool { return sameAddr(a, ip) }) {
 			kept = append(kept, m)
@@ -296,4 +313,46 @@ func sameAddr(a, b string) bool {
 		return a == b
 	}
 	return x == y
+}
+
+// served is what a group's last successful sync gave: its addresses and the
+// members served on them.
+type served struct {
+	addrs, members []string
+}
+
+// setLastServed remembers (or, with no addresses, forgets) a group's last sync.
+func (r *ServiceReconciler) setLastServed(req ctrl.Request, addrs []string, members []*corev1.Service) {
+	r.movesMu.Lock()
+	defer r.movesMu.Unlock()
+	if len(addrs) == 0 {
+		delete(r.groupServed, req.String())
+		return
+	}
+	if r.groupServed == nil {
+		r.groupServed = map[string]served{}
+	}
+	sv := served{addrs: slices.Clone(addrs)}
+	for _, m := range members {
+		sv.members = append(sv.members, m.Name)
+	}
+	r.groupServed[req.String()] = sv
+}
+
+// recentlyServed returns the addresses of the group's last sync by this
+// process when a member served then (other than except) is still one of
+// members; nil otherwise.
+func (r *ServiceReconciler) recentlyServed(req ctrl.Request, members []*corev1.Service, except string) []string {
+	r.movesMu.Lock()
+	sv, ok := r.groupServed[req.String()]
+	r.movesMu.Unlock()
+	if !ok {
+		return nil
+	}
+	for _, m := range members {
+		if m.Name != except && slices.Contains(sv.members, m.Name) {
+			return sv.addrs
+		}
+	}
+	return nil
 }

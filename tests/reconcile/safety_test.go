@@ -316,3 +316,57 @@ func TestSharedVIPMemberRequestsAnotherAddress(t *testing.T) {
 		return ""
 	})
 }
+
+// TestJoinedMemberDeletedWhileLeavingStandalone: a Service that joins a
+// shared-VIP group and is deleted while removing what it held alone still
+// fails (here its own pool's delete) keeps its finalizer until those objects
+// are gone. The group used to release it regardless, and the standalone
+// VsVip and pool stayed for good.
+func TestJoinedMemberDeletedWhileLeavingStandalone(t *testing.T) {
+	sim := harness.StartSim(t, nil)
+	start(t, sim, nil, nil)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	a := lbService(ns, "a", []int32{80})
+	createObj(t, endpointSlice(a, "a-1", "10.3.0.1"))
+	createObj(t, a)
+	waitVIP(t, ns, "a")
+	own := baseName(ns, "a")
+	fragment := own + "-TCP" // its own pools, not the group's ("<own>-grp-TCP-80")
+	sim.Faults().FailNamed(fragment, http.StatusServiceUnavailable)
+	defer sim.Faults().FailNamed(fragment, 0)
+
+	joined := getService(t, ns, "a")
+	joined.Annotations = map[string]string{"ako.vmware.com/enable-shared-vip": "grp"}
+	if err := env.Client.Update(ctx, joined); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, "the group serves a", func() string {
+		if got := vsPorts(simObject(sim, "virtualservice", baseName(ns, "grp"))); !slices.Equal(got, []string{"80"}) {
+			return fmt.Sprintf("group ports %v", got)
+		}
+		return ""
+	})
+	if simObject(sim, "pool", own+"-TCP-80") == nil {
+		t.Fatal("a's own pool went although every call on it fails")
+	}
+	if err := env.Client.Delete(ctx, getService(t, ns, "a")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(a), &corev1.Service{}); err != nil {
+		t.Fatalf("a was let go while its own pool is still on the controller: %v", err)
+	}
+	sim.Faults().FailNamed(fragment, 0)
+	harness.Eventually(t, "a is gone, and everything it held", func() string {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(a), &corev1.Service{}); err == nil {
+			return "a still exists"
+		}
+		for _, typ := range []string{"vsvip", "virtualservice", "pool"} {
+			if n := simNames(sim, typ, "demo--"+ns+"-"); len(n) != 0 {
+				return fmt.Sprintf("%s left: %v", typ, n)
+			}
+		}
+		return ""
+	})
+}
