@@ -29,8 +29,9 @@ import (
 // shard's VsVip and virtual service, a pool and pool group per path, and
 // for a secure host with a usable certificate an SNI child with the
 // Secret's certificate; a static route per node pod CIDR. Names are AKO's
-// (model.BaseName, model.PoolName, model.ShardName, model.L7PoolName,
-// model.SNIChildName: the naming scheme is the specification). Every other
+// (model.BaseName, model.PoolName, rules.PoolBaseName; for Ingresses the plan
+// of model.PlanL7, checked against model.L7Names: the naming scheme is the
+// specification, and the suite follows it when it changes). Every other
 // object named for the cluster is an orphan. A Service that cannot get a
 // VIP for a reason outside vipgate (its network is full, it requests an
 // address the controller cannot give, its group contradicts itself) may have
