@@ -49,7 +49,7 @@ func (r *ServiceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.sliceToService)).
 		Watches(&v1beta1.AviInfraSetting{}, handler.EnqueueRequestsFromMapFunc(r.infraToServices)).
 		Watches(&corev1.Namespace{}, r.namespaceHandler()).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 8})
+		WithOptions(controller.Options{MaxConcurrentReconciles: 8, RateLimiter: retryLimiter()})
 	if model.NodePortMode(r.Settings) {
 		b = b.Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.allOwned))
 	}

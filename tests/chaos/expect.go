@@ -1003,7 +1003,7 @@ func (r *run) verifyTraffic(ts []*target, epoch int64) (served, notServed int) {
 
 // idleFor is how long vipgate must have been idle, with the same checks
 // failing, before a quiescent point stops waiting for the bound.
-const idleFor = 12 * time.Second
+const idleFor = 25 * time.Second
 
 // idleWatch tells when waiting longer cannot help: every cluster has a
 // leader, nothing on the controller has changed (refused writes that a
