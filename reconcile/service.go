@@ -108,7 +108,15 @@ func (r *ServiceReconciler) sync(ctx context.Context, svc *corev1.Service, ns *c
 		log.V(1).Info("waiting for the controller inventory")
 		return ctrl.Result{RequeueAfter: inventoryWait}, nil
 	}
-	if res := rules.ValidateService(svc, established(svc), env); !res.Allowed() {
+	old := established(svc)
+	if old == nil && r.holdsVIP(svc, env.Inventory) {
+		// Its VsVip got an address but the sync that would have written
+		// status did not finish (a controller error, a restart): it has a
+		// VIP all the same, and must not freeze when its AviInfraSetting
+		// fills up or turns Rejected.
+		old = svc
+	}
+	if res := rules.ValidateService(svc, old, env); !res.Allowed() {
 		return ctrl.Result{}, r.invalid(ctx, svc, res.Err().Error())
 	}
 	in, err := r.modelInput(ctx, svc, ns, env.Inventory)
@@ -158,6 +166,21 @@ func established(svc *corev1.Service) *corev1.Service {
 		return svc
 	}
 	return nil
+}
+
+// holdsVIP reports whether the inventory shows the Service's own VsVip
+// holding an address.
+func (r *ServiceReconciler) holdsVIP(svc *corev1.Service, snap *inventory.Snapshot) bool {
+	if snap == nil {
+		return false
+	}
+	name := model.BaseName(r.Settings.AKOSettings.ClusterName, svc.Namespace, svc.Name)
+	for _, h := range snap.InUse {
+		if h.VsVip == name && h.CreatedBy == r.Settings.CreatedBy() && (h.Owner == "" || h.Owner == ownership.ServiceOwner(svc.Namespace, svc.Name)) {
+			return true
+		}
+	}
+	return false
 }
 
 // addresses are the VIPs of an applied VsVip, as text.

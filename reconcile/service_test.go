@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -17,9 +18,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/cluster"
+	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/ownership"
+	"github.com/vipgate/vipgate/rules"
 )
 
 func lbService(ns, name string, edit ...func(*corev1.Service)) *corev1.Service {
@@ -268,5 +272,44 @@ func TestBackoff(t *testing.T) {
 	b.Reset("a")
 	if got := b.Next("a"); got > 1200*time.Millisecond {
 		t.Errorf("Reset did not start over: %s", got)
+	}
+}
+
+// TestServiceWithVIPNotFrozenByRejectedInfra: a Service whose VsVip already
+// holds an address (the inventory shows it) but whose status was never
+// written, because the sync that allocated it failed halfway, is checked
+// like an established one: its AviInfraSetting turning Rejected (its network
+// full, say) does not freeze it. A Service without a VIP is still refused.
+func TestServiceWithVIPNotFrozenByRejectedInfra(t *testing.T) {
+	tests := []struct {
+		name   string
+		holds  bool
+		pushed bool
+	}{
+		{"VsVip holds an address", true, true},
+		{"no VIP yet", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ais := &v1beta1.AviInfraSetting{ObjectMeta: metav1.ObjectMeta{Name: "small"}}
+			ais.Status.Status = v1beta1.StatusRejected
+			svc := lbService("team-a", "web", func(s *corev1.Service) {
+				s.Annotations = map[string]string{rules.AnnInfraSetting: "small"}
+			})
+			f := newServiceFixture(t, svc, ais)
+			snap := &inventory.Snapshot{InUse: map[netip.Addr]inventory.Holder{}}
+			if tt.holds {
+				snap.InUse[netip.MustParseAddr("10.50.0.10")] = inventory.Holder{VsVip: "c1--team-a-web", CreatedBy: f.r.Settings.CreatedBy(),
+					Owner: ownership.ServiceOwner("team-a", "web")}
+			}
+			f.r.Inventory = fixedInventory{snap: snap}
+			if _, err := f.reconcile(t, "team-a", "web"); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(f.avi.appliedOwners()) > 0; got != tt.pushed {
+				c := meta.FindStatusCondition(f.get(t, "team-a", "web").Status.Conditions, ConditionSynced)
+				t.Errorf("pushed = %v, want %v (condition %+v)", got, tt.pushed, c)
+			}
+		})
 	}
 }
