@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -284,6 +285,18 @@ func (r *ServiceReconciler) leaveStandalone(ctx context.Context, svc *corev1.Ser
 	}
 	if res.Writes > 0 {
 		logr.FromContextOrDiscard(ctx).Info("joined a shared-VIP group: its own objects removed", "deleted", res.Deleted)
+	}
+	// A sync of this key that began before the Service joined (the cache
+	// without the annotation yet) may have written its own VIP over the
+	// group's. Drop it: a status emptied by someone else brings the group's
+	// key back (servicePredicate), which writes the group's.
+	gone := addresses(res)
+	if slices.ContainsFunc(svc.Status.LoadBalancer.Ingress, func(in corev1.LoadBalancerIngress) bool { return slices.Contains(gone, in.IP) }) {
+		patch := client.MergeFrom(svc.DeepCopy())
+		svc.Status.LoadBalancer.Ingress = nil
+		if err := r.Client.Status().Patch(ctx, svc, patch); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	return ctrl.Result{}, nil
 }

@@ -313,3 +313,26 @@ func TestServiceWithVIPNotFrozenByRejectedInfra(t *testing.T) {
 		})
 	}
 }
+
+// TestJoinedServiceDropsItsOwnVIP: a Service that joined a shared-VIP group
+// but whose own key, syncing from a cache without the annotation, wrote its
+// standalone VIP over the group's, loses that entry when its standalone
+// objects go; the emptied status brings the group's key back to write the
+// group's VIP. It used to show the deleted VsVip's address for good.
+func TestJoinedServiceDropsItsOwnVIP(t *testing.T) {
+	svc := lbService("team-a", "web", func(s *corev1.Service) {
+		s.Annotations = map[string]string{rules.AnnSharedVIP: "front"}
+		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.50.0.16"}}
+	})
+	f := newServiceFixture(t, svc)
+	f.avi.held["c1--team-a-web"] = "10.50.0.16"
+	if _, err := f.reconcile(t, "team-a", "web"); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.avi.deleted) != 1 || f.avi.deleted[0].Name != "c1--team-a-web" {
+		t.Errorf("deleted %+v, want its own objects", f.avi.deleted)
+	}
+	if got := f.get(t, "team-a", "web").Status.LoadBalancer.Ingress; len(got) != 0 {
+		t.Errorf("status %v still shows the deleted VsVip's address", got)
+	}
+}
