@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -16,9 +18,12 @@ import (
 	"github.com/vipgate/vipgate/ownership"
 )
 
-// OrphanCollector deletes, once at start-up (on the leader), the controller
+// OrphanCollector deletes, at start-up (on the leader), the controller
 // objects this cluster created that no Service or Ingress accounts for any
 // more: those left behind while vipgate was down, or by a failure halfway.
+// A collection the controller fails is tried again until one succeeds: a
+// restart during an outage would otherwise leave the orphans (a tenant a
+// namespace moved away from while no replica led, say) until the next start.
 type OrphanCollector struct {
 	Client   client.Reader
 	Cache    cache.Cache
@@ -31,26 +36,50 @@ type OrphanCollector struct {
 	// AKOGate, when set, is asked before AKO's orphaned objects are deleted
 	// (they are kept while AKO itself runs).
 	AKOGate func(context.Context) error
-	// Done, when set, receives the result once (tests).
+	// Retry is the first wait after a failed collection, doubling up to
+	// RetryCap (defaults 1s and 10s: an outage ends, and orphans go soon after).
+	Retry, RetryCap time.Duration
+	// Done, when set, receives the result once: the collection that
+	// succeeded, or the last error when the manager stops first (tests).
 	Done func(deleted []string, err error)
 }
 
 // NeedLeaderElection: only the leader writes to the controller.
 func (g *OrphanCollector) NeedLeaderElection() bool { return true }
 
-// Start runs one collection and returns; the manager keeps running.
+// Start collects, retrying with backoff until a collection succeeds or the
+// manager stops, and returns; the manager keeps running.
 func (g *OrphanCollector) Start(ctx context.Context) error {
-	deleted, err := g.Collect(ctx)
-	log := logr.FromContextOrDiscard(ctx).WithName("orphans")
-	if err != nil {
-		log.Error(err, "orphan collection failed; it runs again at the next start")
-	} else {
-		log.Info("orphan collection done", "deleted", len(deleted))
+	// The manager gives runnables no logger in ctx: use the global one.
+	log := ctrl.LoggerFrom(ctx).WithName("orphans")
+	ctx = logr.NewContext(ctx, log)
+	wait, cap := g.Retry, g.RetryCap
+	if wait <= 0 {
+		wait = time.Second
 	}
-	if g.Done != nil {
-		g.Done(deleted, err)
+	if cap < wait {
+		cap = max(wait, 10*time.Second)
 	}
-	return nil
+	for {
+		deleted, err := g.Collect(ctx)
+		if err == nil {
+			log.Info("orphan collection done", "deleted", len(deleted))
+			if g.Done != nil {
+				g.Done(deleted, nil)
+			}
+			return nil
+		}
+		log.Error(err, "orphan collection failed; retrying", "in", wait.String(), "deletedSoFar", len(deleted))
+		select {
+		case <-ctx.Done():
+			if g.Done != nil {
+				g.Done(deleted, err)
+			}
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, cap)
+	}
 }
 
 // Collect lists our objects on the controller first and the Services second, so

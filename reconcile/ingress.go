@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -83,6 +84,7 @@ type IngressReconciler struct {
 	Now             func() time.Time
 
 	init_   sync.Once
+	sweep   l7Sweep
 	backoff *Backoff
 	notes   *noteBook
 	secrets *secretStore
@@ -136,6 +138,7 @@ func (r *IngressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	res, err := r.Applier.Apply(ctx, set)
 	if err != nil {
+		r.sweep.failed()
 		r.notes.report(ctx, shard, notes, r.emit)
 		f := controllerFailed(ctx, r.Recorder, r.backoff, shard, fmt.Errorf("virtual service %s: %w", shard, err), r.ingressObjects(w, sp.Ingresses)...)
 		return f.Result, f.Err
@@ -151,14 +154,27 @@ func (r *IngressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			"updated", res.Updated, "deleted", res.Deleted, "took", time.Since(began).String())
 	}
 	r.notes.report(ctx, shard, notes, r.emit)
-	return ctrl.Result{}, r.writeShardStatus(ctx, shard, vips, w, degraded)
+	if err := r.writeShardStatus(ctx, shard, vips, w, degraded); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, r.sweepIfNeeded(ctx)
 }
 
 // removeShard deletes a shard no Ingress routes to any more, then clears the
 // status entries at the addresses its VsVip held.
 func (r *IngressReconciler) removeShard(ctx context.Context, shard string, w *world) (ctrl.Result, error) {
+	// Entries at the shard's addresses go first: once its VsVip is deleted
+	// nothing tells which addresses they were, and an attempt that deleted
+	// it but failed to write status would leave them for good (and an
+	// Ingress showing an address the controller later gives someone else).
+	if held := r.shardAddresses(shard); len(held) > 0 {
+		if err := r.writeShardStatus(ctx, shard, held, w, nil); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	res, err := r.Applier.Delete(ctx, apply.Owner{Name: shard, CreatedBy: r.Settings.CreatedBy(), Tenant: r.Settings.ControllerSettings.TenantName, L7: true})
 	if err != nil {
+		r.sweep.failed()
 		logr.FromContextOrDiscard(ctx).Info("removing the empty shard failed", "error", err.Error())
 		return ctrl.Result{}, err
 	}
@@ -167,7 +183,30 @@ func (r *IngressReconciler) removeShard(ctx context.Context, shard string, w *wo
 	if res.Writes > 0 {
 		logr.FromContextOrDiscard(ctx).Info("shard removed: no Ingress routes to it", "deleted", res.Deleted)
 	}
-	return ctrl.Result{}, r.writeShardStatus(ctx, shard, addresses(res), w, nil)
+	if err := r.writeShardStatus(ctx, shard, addresses(res), w, nil); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, r.sweepIfNeeded(ctx)
+}
+
+// shardAddresses are the addresses the inventory says the shard's VsVip holds.
+func (r *IngressReconciler) shardAddresses(shard string) []string {
+	if r.Inventory == nil {
+		return nil
+	}
+	snap := r.Inventory.Snapshot()
+	if snap == nil {
+		return nil
+	}
+	tenant := r.Settings.ControllerSettings.TenantName
+	var out []string
+	for a, h := range snap.InUse {
+		if h.VsVip == shard && h.CreatedBy == r.Settings.CreatedBy() && (h.Tenant == tenant || h.Tenant == "") {
+			out = append(out, a.String())
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // ingressObjects returns the cached Ingresses behind "<ns>/<name>" keys, for Events.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
@@ -263,5 +264,71 @@ func TestIngressFinalizer(t *testing.T) {
 				t.Errorf("finalizer held = %v, want %v", has, tt.wantHeld)
 			}
 		})
+	}
+}
+
+// flakyStatus fails the next *fails status patches with a 503.
+type flakyStatus struct {
+	client.Client
+	fails *int
+}
+
+func (c flakyStatus) Status() client.SubResourceWriter {
+	return flakyWriter{c.Client.Status(), c.fails}
+}
+
+type flakyWriter struct {
+	client.SubResourceWriter
+	fails *int
+}
+
+func (w flakyWriter) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+	if *w.fails > 0 {
+		*w.fails--
+		return apierrors.NewServiceUnavailable("injected")
+	}
+	return w.SubResourceWriter.Patch(ctx, obj, patch, opts...)
+}
+
+// TestEmptyShardClearsStatusFirst: a shard no Ingress routes to any more
+// clears the entries at its addresses before its VsVip goes, so a status
+// write that fails is tried again with the addresses still known. Before,
+// an attempt that deleted the VsVip and then failed to write status left the
+// entries for good, and the address, given to someone else later, had two
+// owners.
+func TestEmptyShardClearsStatusFirst(t *testing.T) {
+	s := testSettings(func(s *config.Settings) { s.L7Settings.ShardVSSize = "MEDIUM" })
+	a, _, sa, _ := twoShardHosts(t, s)
+	f := newIngressFixture(t, ingressFor("team-a", "web", a))
+	f.avi.vips[sa] = "10.50.0.10"
+	f.r.Inventory = fixedInventory{snap: &inventory.Snapshot{InUse: map[netip.Addr]inventory.Holder{
+		netip.MustParseAddr("10.50.0.10"): {VsVip: sa, CreatedBy: f.s.CreatedBy(), Tenant: f.s.ControllerSettings.TenantName}}}}
+	if _, err := f.sync(t, sa); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.entries(t, "team-a", "web"); !slices.Equal(got, []string{a + "@10.50.0.10"}) {
+		t.Fatalf("entries = %v", got)
+	}
+	var ing networkingv1.Ingress
+	if err := f.c.Get(context.Background(), types.NamespacedName{Namespace: "team-a", Name: "web"}, &ing); err != nil {
+		t.Fatal(err)
+	}
+	ing.Spec.Rules = nil // the shard is left empty
+	if err := f.c.Update(context.Background(), &ing); err != nil {
+		t.Fatal(err)
+	}
+	fails := 1
+	f.r.Client = flakyStatus{f.c, &fails}
+	if _, err := f.sync(t, sa); err == nil {
+		t.Fatal("a failed status write was not reported")
+	}
+	if _, err := f.sync(t, sa); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.entries(t, "team-a", "web"); len(got) != 0 {
+		t.Errorf("entries at the removed shard's address remain: %v", got)
+	}
+	if len(f.avi.deleted) == 0 || f.avi.deleted[len(f.avi.deleted)-1].Name != sa {
+		t.Errorf("the emptied shard was not deleted: %+v", f.avi.deleted)
 	}
 }

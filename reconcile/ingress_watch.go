@@ -76,7 +76,7 @@ func (r *IngressReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return r.byIndex(ctx, cluster.IndexIngressBackend, o.GetNamespace()+"/"+svc)
 		})).
 		WatchesRawSource(source.Func(r.startupShards)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 8})
+		WithOptions(controller.Options{MaxConcurrentReconciles: 8, RateLimiter: retryLimiter()})
 	if model.NodePortMode(r.Settings) {
 		b = b.Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.everything))
 	}

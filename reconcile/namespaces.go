@@ -55,35 +55,42 @@ func (r *ServiceReconciler) namespaceHandler() handler.EventHandler {
 	}
 }
 
+// rememberTenantMove adds tenant to the tenants key's Service must leave.
 func (r *ServiceReconciler) rememberTenantMove(key, tenant string) {
-	for {
-		cur, loaded := r.tenantMoves.LoadOrStore(key, []string{tenant})
-		if !loaded {
-			return
-		}
-		list := cur.([]string)
-		if slices.Contains(list, tenant) {
-			return
-		}
-		if r.tenantMoves.CompareAndSwap(key, cur, append(slices.Clone(list), tenant)) {
-			return
-		}
+	r.movesMu.Lock()
+	defer r.movesMu.Unlock()
+	if r.tenantMoves == nil {
+		r.tenantMoves = map[string][]string{}
 	}
+	if !slices.Contains(r.tenantMoves[key], tenant) {
+		r.tenantMoves[key] = append(r.tenantMoves[key], tenant)
+	}
+}
+
+// takeTenantMoves returns and forgets the tenants key's Service must leave.
+func (r *ServiceReconciler) takeTenantMoves(key string) []string {
+	r.movesMu.Lock()
+	defer r.movesMu.Unlock()
+	olds := r.tenantMoves[key]
+	delete(r.tenantMoves, key)
+	return olds
 }
 
 // leaveOldTenants deletes owner's objects from the tenants the Service's
 // namespace named before its tenant annotation changed, once the objects
 // exist in the new tenant (or the Service was released). What a restart
 // forgets here, start-up orphan collection removes.
+//
+// A reconcile that began before the move (its Namespace read from the cache
+// still names the old tenant) has just written to the tenant it should
+// leave: that tenant stays remembered, so the reconcile the move queued
+// deletes there once it has written to the new one.
 func (r *ServiceReconciler) leaveOldTenants(ctx context.Context, req ctrl.Request, owner apply.Owner) error {
 	key := req.String()
-	v, ok := r.tenantMoves.LoadAndDelete(key)
-	if !ok {
-		return nil
-	}
-	olds := v.([]string)
+	olds := r.takeTenantMoves(key)
 	for i, t := range olds {
 		if t == owner.Tenant {
+			r.rememberTenantMove(key, t)
 			continue
 		}
 		o := owner

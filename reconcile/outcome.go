@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/vipgate/vipgate/avi/session"
@@ -104,4 +106,22 @@ func (b *Backoff) Reset(key string) {
 	b.mu.Lock()
 	delete(b.attempts, key)
 	b.mu.Unlock()
+}
+
+// retryCap bounds the work queue's wait before retrying a key whose
+// reconcile failed with a retryable controller error (5xx, timeout, 409).
+const retryCap = 15 * time.Second
+
+// retryLimiter is the work queues' rate limiter: controller-runtime's default
+// (per key 5 ms doubling, overall 10 per second with bursts of 100) with the
+// per-key wait capped at retryCap instead of 1000 s, so that once a
+// controller outage ends every key is tried again within retryCap, however
+// many times it failed during the outage (endpoint changes used to wait many
+// minutes after a long one). The overall bucket keeps retries of many keys
+// from hammering a struggling controller.
+func retryLimiter() workqueue.TypedRateLimiter[ctrl.Request] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[ctrl.Request](5*time.Millisecond, retryCap),
+		&workqueue.TypedBucketRateLimiter[ctrl.Request]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
+	)
 }

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -42,9 +43,15 @@ type ServiceReconciler struct {
 	backoffOnce sync.Once
 	backoff     *Backoff
 
-	// tenantMoves remembers, per Service ("ns/name"), the tenants its
-	// namespace annotation named before (see leaveOldTenants).
-	tenantMoves sync.Map
+	// tenantMoves remembers, per work-queue key ("ns/name", or a shared-VIP
+	// group's), the tenants its namespace annotation named before (see
+	// leaveOldTenants). (A sync.Map of slices panicked on the second
+	// tenant: CompareAndSwap compares values, and slices are not comparable.)
+	movesMu     sync.Mutex
+	tenantMoves map[string][]string
+	// groupServed is each shared-VIP group's last sync by this process
+	// (see refuseVIPMoves): the cache can lag the status it wrote.
+	groupServed map[string]served
 }
 
 // Reconcile is idempotent: the same cluster and controller state produce no writes.
@@ -102,7 +109,15 @@ func (r *ServiceReconciler) sync(ctx context.Context, svc *corev1.Service, ns *c
 		log.V(1).Info("waiting for the controller inventory")
 		return ctrl.Result{RequeueAfter: inventoryWait}, nil
 	}
-	if res := rules.ValidateService(svc, established(svc), env); !res.Allowed() {
+	old := established(svc)
+	if old == nil && r.holdsVIP(svc, env.Inventory) {
+		// Its VsVip got an address but the sync that would have written
+		// status did not finish (a controller error, a restart): it has a
+		// VIP all the same, and must not freeze when its AviInfraSetting
+		// fills up or turns Rejected.
+		old = svc
+	}
+	if res := rules.ValidateService(svc, old, env); !res.Allowed() {
 		return ctrl.Result{}, r.invalid(ctx, svc, res.Err().Error())
 	}
 	in, err := r.modelInput(ctx, svc, ns, env.Inventory)
@@ -155,6 +170,21 @@ func established(svc *corev1.Service) *corev1.Service {
 		return svc
 	}
 	return nil
+}
+
+// holdsVIP reports whether the inventory shows the Service's own VsVip
+// holding an address.
+func (r *ServiceReconciler) holdsVIP(svc *corev1.Service, snap *inventory.Snapshot) bool {
+	if snap == nil {
+		return false
+	}
+	name := model.BaseName(r.Settings.AKOSettings.ClusterName, svc.Namespace, svc.Name)
+	for _, h := range snap.InUse {
+		if h.VsVip == name && h.CreatedBy == r.Settings.CreatedBy() && (h.Owner == "" || h.Owner == ownership.ServiceOwner(svc.Namespace, svc.Name)) {
+			return true
+		}
+	}
+	return false
 }
 
 // addresses are the VIPs of an applied VsVip, as text.
@@ -258,6 +288,18 @@ func (r *ServiceReconciler) leaveStandalone(ctx context.Context, svc *corev1.Ser
 	}
 	if res.Writes > 0 {
 		logr.FromContextOrDiscard(ctx).Info("joined a shared-VIP group: its own objects removed", "deleted", res.Deleted)
+	}
+	// A sync of this key that began before the Service joined (the cache
+	// without the annotation yet) may have written its own VIP over the
+	// group's. Drop it: a status emptied by someone else brings the group's
+	// key back (servicePredicate), which writes the group's.
+	gone := addresses(res)
+	if slices.ContainsFunc(svc.Status.LoadBalancer.Ingress, func(in corev1.LoadBalancerIngress) bool { return slices.Contains(gone, in.IP) }) {
+		patch := client.MergeFrom(svc.DeepCopy())
+		svc.Status.LoadBalancer.Ingress = nil
+		if err := r.Client.Status().Patch(ctx, svc, patch); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	return ctrl.Result{}, nil
 }

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/vipgate/vipgate/avi/apply"
+	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/avi/model"
 	"github.com/vipgate/vipgate/cluster"
 	"github.com/vipgate/vipgate/ownership"
@@ -106,8 +108,9 @@ func (r *ServiceReconciler) syncGroup(ctx context.Context, namespace, key string
 		}
 		members = append(members, m)
 	}
-	if len(members) == 0 {
-		return ctrl.Result{}, nil
+	members, err := r.refuseVIPMoves(ctx, key, members)
+	if err != nil || len(members) == 0 {
+		return ctrl.Result{}, err
 	}
 	in, err := r.modelInput(ctx, members[0], ns, env.Inventory)
 	if err != nil {
@@ -129,6 +132,17 @@ func (r *ServiceReconciler) syncGroup(ctx context.Context, namespace, key string
 	if pending, err := r.applyL4Rule(ctx, set, in.Members); err != nil || pending {
 		return ruleGate(pending, err)
 	}
+	recent := r.recentlyServed(groupRequest(namespace, key), members, "")
+	if stale := staleGroupVIP(env.Inventory, r.Settings.CreatedBy(), set, members); len(stale) > 0 && len(recent) == 0 {
+		// The controller refuses to change a VIP's address: a VsVip left
+		// at an address no member is served on (its members left) is
+		// replaced by one at the address a member now requests.
+		if _, err := r.Applier.Delete(ctx, apply.OwnerOf(set)); err != nil {
+			return r.groupFailed(ctx, namespace, key, members, err)
+		}
+		logr.FromContextOrDiscard(ctx).Info("replacing the group's VsVip: no member is served on its address and a member requests another",
+			"was", stale)
+	}
 	res, err := r.Applier.Apply(ctx, set)
 	if err == nil {
 		err = r.leaveOldTenants(ctx, groupRequest(namespace, key), apply.OwnerOf(set))
@@ -143,6 +157,7 @@ func (r *ServiceReconciler) syncGroup(ctx context.Context, namespace, key string
 		return r.groupFailed(ctx, namespace, key, members, err)
 	}
 	r.backoffFor().Reset(groupRequest(namespace, key).String())
+	r.setLastServed(groupRequest(namespace, key), addrs, members)
 	for _, m := range members {
 		if err := r.writeStatus(ctx, m, addrs, model.FQDNs(r.Settings, in.Snapshot, m)); err != nil {
 			return ctrl.Result{}, err
@@ -186,6 +201,7 @@ func (r *ServiceReconciler) deleteGroup(ctx context.Context, namespace, key, ten
 		return r.groupFailed(ctx, namespace, key, leaving, err)
 	}
 	r.backoffFor().Reset(groupRequest(namespace, key).String())
+	r.setLastServed(groupRequest(namespace, key), nil, nil)
 	ns, err := cluster.Namespace(ctx, r.Client, namespace)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -197,6 +213,12 @@ func (r *ServiceReconciler) deleteGroup(ctx context.Context, namespace, key, ten
 // finalizer removed.
 func (r *ServiceReconciler) releaseAll(ctx context.Context, leaving []*corev1.Service, ns *corev1.Namespace) error {
 	for _, m := range leaving {
+		// What it held before it joined the group goes too: the member's
+		// own key (leaveStandalone) may still be retrying that delete, and
+		// once the finalizer is off nothing would.
+		if _, err := r.Applier.Delete(ctx, r.owner(m.Namespace, m.Name, ownership.TenantFor(ns, r.Settings))); err != nil {
+			return err
+		}
 		if err := r.clearStatus(ctx, m); err != nil {
 			return err
 		}
@@ -204,6 +226,136 @@ func (r *ServiceReconciler) releaseAll(ctx context.Context, leaving []*corev1.Se
 			return err
 		}
 		logr.FromContextOrDiscard(ctx).Info("released from its shared-VIP group", "service", m.Name, "deleted", m.DeletionTimestamp != nil)
+	}
+	return nil
+}
+
+// refuseVIPMoves leaves out the members that request a VIP other than the
+// one the rest of the group is served on (their status): the controller
+// cannot change a VIP's address, and moving it would take the address the
+// others serve on away from them. Such a member (one created while the group
+// got its VIP, or that requested an address and then joined) gets an Invalid
+// condition and no status; the others keep being synced. The rule book
+// allows it, since a member may be alone in requesting the group's address.
+func (r *ServiceReconciler) refuseVIPMoves(ctx context.Context, key string, members []*corev1.Service) ([]*corev1.Service, error) {
+	var kept []*corev1.Service
+	for _, m := range members {
+		ip, _ := rules.RequestedIP(m)
+		var served []string
+		add := func(a string) {
+			if !slices.Contains(served, a) {
+				served = append(served, a)
+			}
+		}
+		for _, o := range members {
+			if o != m {
+				for _, in := range o.Status.LoadBalancer.Ingress {
+					add(in.IP)
+				}
+			}
+		}
+		// The cache may not show yet the status this reconciler wrote at
+		// the group's last sync.
+		for _, a := range r.recentlyServed(groupRequest(m.Namespace, key), members, m.Name) {
+			add(a)
+		}
+		if ip == "" || len(served) == 0 || slices.ContainsFunc(served, func(a string) bool { return sameAddr(a, ip) }) {
+			kept = append(kept, m)
+			continue
+		}
+		slices.Sort(served)
+		msg := fmt.Sprintf("requests VIP %s, but the Services sharing VIP key %q are served on %s; a Service joining a shared-VIP group cannot move its VIP: request that address, or none",
+			ip, key, strings.Join(served, ", "))
+		if err := r.clearStatus(ctx, m); err != nil {
+			return nil, err
+		}
+		if err := r.invalid(ctx, m, msg); err != nil {
+			return nil, err
+		}
+	}
+	return kept, nil
+}
+
+// staleGroupVIP returns the addresses of the group's VsVip (from the
+// inventory) when a member requests another address and no member is served
+// on them; nil otherwise.
+func staleGroupVIP(snap *inventory.Snapshot, createdBy string, set *model.Set, members []*corev1.Service) []string {
+	if snap == nil {
+		return nil
+	}
+	req := ""
+	for _, m := range members {
+		if ip, _ := rules.RequestedIP(m); ip != "" {
+			req = ip
+		}
+		if len(m.Status.LoadBalancer.Ingress) > 0 {
+			return nil
+		}
+	}
+	if req == "" {
+		return nil
+	}
+	var held []string
+	for a, h := range snap.InUse {
+		if h.VsVip == set.Owner && h.CreatedBy == createdBy && (h.Tenant == set.Tenant || h.Tenant == "") {
+			if sameAddr(a.String(), req) {
+				return nil
+			}
+			held = append(held, a.String())
+		}
+	}
+	slices.Sort(held)
+	return held
+}
+
+// sameAddr compares two addresses by value when both parse.
+func sameAddr(a, b string) bool {
+	x, err1 := netip.ParseAddr(a)
+	y, err2 := netip.ParseAddr(b)
+	if err1 != nil || err2 != nil {
+		return a == b
+	}
+	return x == y
+}
+
+// served is what a group's last successful sync gave: its addresses and the
+// members served on them.
+type served struct {
+	addrs, members []string
+}
+
+// setLastServed remembers (or, with no addresses, forgets) a group's last sync.
+func (r *ServiceReconciler) setLastServed(req ctrl.Request, addrs []string, members []*corev1.Service) {
+	r.movesMu.Lock()
+	defer r.movesMu.Unlock()
+	if len(addrs) == 0 {
+		delete(r.groupServed, req.String())
+		return
+	}
+	if r.groupServed == nil {
+		r.groupServed = map[string]served{}
+	}
+	sv := served{addrs: slices.Clone(addrs)}
+	for _, m := range members {
+		sv.members = append(sv.members, m.Name)
+	}
+	r.groupServed[req.String()] = sv
+}
+
+// recentlyServed returns the addresses of the group's last sync by this
+// process when a member served then (other than except) is still one of
+// members; nil otherwise.
+func (r *ServiceReconciler) recentlyServed(req ctrl.Request, members []*corev1.Service, except string) []string {
+	r.movesMu.Lock()
+	sv, ok := r.groupServed[req.String()]
+	r.movesMu.Unlock()
+	if !ok {
+		return nil
+	}
+	for _, m := range members {
+		if m.Name != except && slices.Contains(sv.members, m.Name) {
+			return sv.addrs
+		}
 	}
 	return nil
 }

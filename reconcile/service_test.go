@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -17,9 +18,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/cluster"
+	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/ownership"
+	"github.com/vipgate/vipgate/rules"
 )
 
 func lbService(ns, name string, edit ...func(*corev1.Service)) *corev1.Service {
@@ -268,5 +272,67 @@ func TestBackoff(t *testing.T) {
 	b.Reset("a")
 	if got := b.Next("a"); got > 1200*time.Millisecond {
 		t.Errorf("Reset did not start over: %s", got)
+	}
+}
+
+// TestServiceWithVIPNotFrozenByRejectedInfra: a Service whose VsVip already
+// holds an address (the inventory shows it) but whose status was never
+// written, because the sync that allocated it failed halfway, is checked
+// like an established one: its AviInfraSetting turning Rejected (its network
+// full, say) does not freeze it. A Service without a VIP is still refused.
+func TestServiceWithVIPNotFrozenByRejectedInfra(t *testing.T) {
+	tests := []struct {
+		name   string
+		holds  bool
+		pushed bool
+	}{
+		{"VsVip holds an address", true, true},
+		{"no VIP yet", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ais := &v1beta1.AviInfraSetting{ObjectMeta: metav1.ObjectMeta{Name: "small"}}
+			ais.Status.Status = v1beta1.StatusRejected
+			svc := lbService("team-a", "web", func(s *corev1.Service) {
+				s.Annotations = map[string]string{rules.AnnInfraSetting: "small"}
+			})
+			f := newServiceFixture(t, svc, ais)
+			snap := &inventory.Snapshot{InUse: map[netip.Addr]inventory.Holder{}}
+			if tt.holds {
+				snap.InUse[netip.MustParseAddr("10.50.0.10")] = inventory.Holder{VsVip: "c1--team-a-web", CreatedBy: f.r.Settings.CreatedBy(),
+					Owner: ownership.ServiceOwner("team-a", "web")}
+			}
+			f.r.Inventory = fixedInventory{snap: snap}
+			if _, err := f.reconcile(t, "team-a", "web"); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(f.avi.appliedOwners()) > 0; got != tt.pushed {
+				c := meta.FindStatusCondition(f.get(t, "team-a", "web").Status.Conditions, ConditionSynced)
+				t.Errorf("pushed = %v, want %v (condition %+v)", got, tt.pushed, c)
+			}
+		})
+	}
+}
+
+// TestJoinedServiceDropsItsOwnVIP: a Service that joined a shared-VIP group
+// but whose own key, syncing from a cache without the annotation, wrote its
+// standalone VIP over the group's, loses that entry when its standalone
+// objects go; the emptied status brings the group's key back to write the
+// group's VIP. It used to show the deleted VsVip's address for good.
+func TestJoinedServiceDropsItsOwnVIP(t *testing.T) {
+	svc := lbService("team-a", "web", func(s *corev1.Service) {
+		s.Annotations = map[string]string{rules.AnnSharedVIP: "front"}
+		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.50.0.16"}}
+	})
+	f := newServiceFixture(t, svc)
+	f.avi.held["c1--team-a-web"] = "10.50.0.16"
+	if _, err := f.reconcile(t, "team-a", "web"); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.avi.deleted) != 1 || f.avi.deleted[0].Name != "c1--team-a-web" {
+		t.Errorf("deleted %+v, want its own objects", f.avi.deleted)
+	}
+	if got := f.get(t, "team-a", "web").Status.LoadBalancer.Ingress; len(got) != 0 {
+		t.Errorf("status %v still shows the deleted VsVip's address", got)
 	}
 }

@@ -395,6 +395,41 @@ func (a *Applier) record(ctx context.Context, tenant, typ string, obj map[string
 // Delete removes every object of owner, VirtualService first and VsVip last.
 // Deleting what is already gone is not an error.
 func (a *Applier) Delete(ctx context.Context, owner Owner) (*Result, error) {
+	res, err := a.deleteOwner(ctx, owner)
+	if err == nil || owner.L7 || !session.IsConflict(err) {
+		return res, err
+	}
+	// Refused because something still refers to an object (409): the mirror
+	// may lack the owner's virtual service (a create whose answer was lost).
+	// Read the owner's named objects from the controller and try once more.
+	tenant := a.tenant(owner.Tenant)
+	for _, typ := range []string{model.TypeVirtualService, model.TypeVsVip} {
+		c, rerr := a.readByName(ctx, typ, owner.Name, tenant)
+		if rerr != nil {
+			return res, err
+		}
+		if c != nil {
+			if rerr := a.record(ctx, tenant, typ, c.raw); rerr != nil {
+				return res, err
+			}
+		}
+	}
+	again, err := a.deleteOwner(ctx, owner)
+	if res == nil {
+		res = &Result{}
+	}
+	if again != nil {
+		res.Writes += again.Writes
+		res.Deleted = append(res.Deleted, again.Deleted...)
+		if res.VsVip == nil {
+			res.VsVip = again.VsVip
+		}
+	}
+	return res, err
+}
+
+// deleteOwner deletes the owner's objects the mirror knows.
+func (a *Applier) deleteOwner(ctx context.Context, owner Owner) (*Result, error) {
 	cur, err := a.readOwner(ctx, owner, nil)
 	if err != nil {
 		return nil, err

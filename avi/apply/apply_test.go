@@ -517,3 +517,35 @@ func poolServers(pool map[string]any) string {
 	}
 	return strings.Join(out, ",")
 }
+
+// TestDeleteSettlesAMirrorWithoutTheVirtualService: a mirror that lacks the
+// owner's virtual service (its create's answer never came back) made Delete
+// try the pools first, which the controller refuses while the virtual service
+// refers to them; Delete now reads the owner's named objects and succeeds.
+func TestDeleteSettlesAMirrorWithoutTheVirtualService(t *testing.T) {
+	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
+	ctx := context.Background()
+	set := e.build(t, service("lost", 80), "10.0.0.1")
+	// A second applier whose mirror was read before the objects existed
+	// learns the VsVip and pool (their creates answer 409, which reads them)
+	// but not the virtual service.
+	b := apply.New(e.c, e.s.CreatedBy(), "c1--")
+	if _, err := b.ListOwned(ctx, e.s.CreatedBy(), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.a.Apply(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.Faults().FailKind("virtualservice", 503)
+	if _, err := b.Apply(ctx, set); err == nil {
+		t.Fatal("the apply succeeded although every virtual service call fails")
+	}
+	e.sim.Faults().FailKind("virtualservice", 0)
+	res, err := b.Delete(ctx, apply.OwnerOf(set))
+	if err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if got := fmt.Sprint(e.objects("vsvip"), e.objects("pool"), e.objects("virtualservice")); got != "[] [] []" {
+		t.Errorf("objects after delete: %s (deleted %v)", got, res.Deleted)
+	}
+}

@@ -29,8 +29,9 @@ import (
 // shard's VsVip and virtual service, a pool and pool group per path, and
 // for a secure host with a usable certificate an SNI child with the
 // Secret's certificate; a static route per node pod CIDR. Names are AKO's
-// (model.BaseName, model.PoolName, model.ShardName, model.L7PoolName,
-// model.SNIChildName: the naming scheme is the specification). Every other
+// (model.BaseName, model.PoolName, rules.PoolBaseName; for Ingresses the plan
+// of model.PlanL7, checked against model.L7Names: the naming scheme is the
+// specification, and the suite follows it when it changes). Every other
 // object named for the cluster is an orphan. A Service that cannot get a
 // VIP for a reason outside vipgate (its network is full, it requests an
 // address the controller cannot give, its group contradicts itself) may have
@@ -303,23 +304,66 @@ func (x *expected) group(g *group) {
 	}
 	// Status equals the controller for every member (checked at the end,
 	// once it is known whether the owner may be without a VIP).
+	// A member requesting another address than the one the rest of the
+	// group is served on is refused (the controller cannot move a VIP): no
+	// status, no pools, and the group is expected without it.
+	refused := map[*corev1.Service]bool{}
+	var active []*corev1.Service
+	for _, m := range g.members {
+		ip, _ := rules.RequestedIP(m)
+		var served []string
+		for _, o := range g.members {
+			if o != m {
+				served = append(served, statusIPs(o)...)
+			}
+		}
+		if a, err := netip.ParseAddr(ip); err == nil && len(served) > 0 && !slices.Contains(served, a.String()) {
+			refused[m] = true
+			continue
+		}
+		active = append(active, m)
+	}
+	// Tenants the owner still has a VsVip in besides its own: its
+	// namespace moved tenant. The old objects stay (and serve) until the
+	// owner exists in the new tenant, so while it cannot be synced there
+	// they are not orphans.
+	var moving []string
+	for k := range x.so.by {
+		if k.typ == "vsvip" && k.name == g.owner && k.tenant != g.tenant {
+			moving = append(moving, k.tenant)
+		}
+	}
+	slices.Sort(moving)
 	checkStatus := func(lenient bool) {
 		for _, m := range g.members {
 			what := fmt.Sprintf("Service %s:%s/%s", lay.Name, m.Namespace, m.Name)
 			got := statusIPs(m)
+			if refused[m] {
+				x.ev.add(invStatus, what, when(len(got) > 0, fmt.Sprintf("%s: status %v, want none (it requests another VIP than its shared-VIP group is served on)", what, got)))
+				continue
+			}
 			// A member of an owner that cannot sync may not have been
-			// given its address yet; it must not show another one.
-			ok := slices.Equal(got, addrs) || (lenient && len(got) == 0)
+			// given its address yet; it must not show another one, except
+			// the one it still has in the tenant it is moving from.
+			ok := slices.Equal(got, addrs) || (lenient && (len(got) == 0 || slices.ContainsFunc(moving, func(t string) bool {
+				return slices.Equal(got, addrStrings(vipAddrs(x.so.by[okey{t, "vsvip", g.owner}])))
+			})))
 			x.ev.add(invStatus, what, when(!ok, fmt.Sprintf("%s: status %v, VsVip %s/%s holds %v", what, orNone(got), g.tenant, g.owner, orNone(addrs))))
 		}
 	}
 	// Which networks, and may the owner be without a VIP?
-	infra := x.infraOf(g.members[0])
+	if len(active) == 0 {
+		checkStatus(true)
+		x.lenient[vk] = true
+		x.lenient[okey{g.tenant, "virtualservice", g.owner}] = true
+		return
+	}
+	infra := x.infraOf(active[0])
 	var why string
 	var ais *v1beta1.AviInfraSetting
 	ports := map[svcPort]string{}
 	reqs := map[string]bool{}
-	for _, m := range g.members {
+	for _, m := range active {
 		if x.infraOf(m) != infra {
 			why = "its members select different AviInfraSettings"
 		}
@@ -399,10 +443,12 @@ func (x *expected) group(g *group) {
 	}
 	checkStatus(why != "")
 	if why != "" {
-		x.lenient[vk] = true
-		x.lenient[okey{g.tenant, "virtualservice", g.owner}] = true
-		for _, m := range g.members {
-			x.lenientBases[g.tenant+"|"+model.BaseName(lay.Name, m.Namespace, m.Name)] = true
+		for _, t := range append([]string{g.tenant}, moving...) {
+			x.lenient[okey{t, "vsvip", g.owner}] = true
+			x.lenient[okey{t, "virtualservice", g.owner}] = true
+			for _, m := range g.members {
+				x.lenientBases[t+"|"+rules.PoolBaseName(lay.Name, m.Namespace, m.Name, m.Annotations[rules.AnnSharedVIP])] = true
+			}
 		}
 		return
 	}
@@ -430,7 +476,7 @@ func (x *expected) group(g *group) {
 	}
 	// The virtual service: every member port, each mapped to its pool.
 	wantSel := map[string]string{}
-	for _, m := range g.members {
+	for _, m := range active {
 		for _, p := range m.Spec.Ports {
 			proto := string(p.Protocol)
 			pool := model.PoolName(rules.PoolBaseName(lay.Name, m.Namespace, m.Name, m.Annotations[ownership.AnnSharedVIP]), proto, p.Port)
@@ -610,147 +656,137 @@ func poolServers(o map[string]any) []string {
 	return out
 }
 
-// l7 builds the expectations of the cluster's Ingresses.
+// l7 builds the expectations of the cluster's Ingresses. Which Ingress
+// serves which host and path, on which shard, and every object name come
+// from avi/model (PlanL7, the shard, pool and SNI child names of the plan,
+// L7Names): the naming scheme is the specification, and the suite follows
+// it when it changes. What the oracle decides itself is which Ingresses are
+// vipgate's and which certificates are usable.
 func (x *expected) l7() {
 	s, lay := x.cl.s, x.cl.lay
 	tenant := s.ControllerSettings.TenantName
 	now := time.Now()
-	type route struct{ host, path, backend, pool string }
-	shards := map[string]bool{}
-	type hostInfo struct {
-		shard   string
-		secure  bool
-		usable  bool
-		secret  string
-		crt     []byte
-		ingress string
-	}
-	hosts := map[string]*hostInfo{}
-	var routes []route
-	ingHosts := map[string][]string{}
+	var owned []model.L7Ingress
 	for i := range x.k.ings {
 		ing := &x.k.ings[i]
 		if ing.DeletionTimestamp != nil {
 			continue
 		}
 		what := fmt.Sprintf("Ingress %s:%s/%s", lay.Name, ing.Namespace, ing.Name)
-		owned := ownership.IngressClassFor(ing, x.k.classes, s) != nil && ownership.NamespaceSelected(x.k.nss[ing.Namespace], s)
-		if !owned {
+		if ownership.IngressClassFor(ing, x.k.classes, s) == nil || !ownership.NamespaceSelected(x.k.nss[ing.Namespace], s) {
 			x.ev.add(invStatus, what, when(len(ing.Status.LoadBalancer.Ingress) > 0, fmt.Sprintf("%s is not vipgate's but its status shows %v", what, ing.Status.LoadBalancer.Ingress)))
 			continue
 		}
-		tls := map[string]string{}
-		for _, t := range ing.Spec.TLS {
-			for _, h := range t.Hosts {
-				tls[h] = t.SecretName
-			}
+		if errs := rules.ValidateIngressHosts(ing); len(errs) > 0 {
+			continue
 		}
-		key := ing.Namespace + "/" + ing.Name
-		for _, rule := range ing.Spec.Rules {
-			if rule.Host == "" || rule.HTTP == nil || len(rule.HTTP.Paths) == 0 {
-				continue
+		// The suite's IngressClasses name no AviInfraSetting.
+		owned = append(owned, model.L7Ingress{Ingress: ing})
+	}
+	plan := model.PlanL7(s, owned)
+	names := model.L7Names(s, plan)
+	// usable tells whether a secure host's certificate can be served.
+	type tlsInfo struct {
+		usable bool
+		secret string
+		crt    []byte
+	}
+	secure := map[string]*tlsInfo{}
+	for _, sp := range plan.Shards {
+		for _, t := range sp.TLS {
+			ti := &tlsInfo{secret: t.SecretName}
+			if so := x.k.secrets[t.Namespace+"/"+t.SecretName]; so != nil && t.SecretName != "" {
+				ti.usable = rules.TLSSecretUsable(ownership.SummarizeTLSSecret(so), now)
+				ti.crt = so.Data[corev1.TLSCertKey]
 			}
-			h := &hostInfo{shard: shardOf(x.cl, rule.Host), ingress: key}
-			if sec, ok := tls[rule.Host]; ok {
-				h.secure, h.secret = true, sec
-				if so := x.k.secrets[ing.Namespace+"/"+sec]; so != nil {
-					h.usable = rules.TLSSecretUsable(ownership.SummarizeTLSSecret(so), now)
-					h.crt = so.Data[corev1.TLSCertKey]
-				}
-			}
-			hosts[rule.Host] = h
-			shards[h.shard] = true
-			ingHosts[key] = append(ingHosts[key], rule.Host)
-			for _, p := range rule.HTTP.Paths {
-				path := p.Path
-				if path == "" {
-					path = "/"
-				}
-				routes = append(routes, route{host: rule.Host, path: path, backend: ing.Namespace + "/" + p.Backend.Service.Name,
-					pool: model.L7PoolName(lay.Name, nil, rule.Host, path, ing.Namespace, ing.Name, h.secure, false)})
-			}
+			secure[t.Host] = ti
 		}
 	}
-	shardAddrs := map[string][]string{}
+	must := func(k okey, check func(map[string]any) string) {
+		if !names[k.typ+"/"+k.name] {
+			x.ev.add(invExact, x.what(k), x.what(k)+": the suite expects it, but avi/model's L7Names does not name it (the suite is out of step with the model)")
+		}
+		x.objs[k] = check
+	}
 	wantNets := lay.MainNets
 	if x.r.flavour != FlavourAWS {
 		wantNets = wantNets[:1]
 	}
-	for sh := range shards {
+	shardAddrs := map[string][]string{}
+	for _, sp := range plan.Shards {
+		sh := sp.Name
 		vk := okey{tenant, "vsvip", sh}
 		if v := x.so.by[vk]; v != nil {
 			shardAddrs[sh] = addrStrings(vipAddrs(v))
 		}
-		x.objs[vk] = func(o map[string]any) string {
+		must(vk, func(o map[string]any) string {
 			if got := vipAddrs(o); len(got) != len(wantNets) {
 				return fmt.Sprintf("has %d addresses %v, want one in each of %v", len(got), addrStrings(got), wantNets)
 			}
 			return ""
-		}
-		x.objs[okey{tenant, "virtualservice", sh}] = func(o map[string]any) string {
+		})
+		must(okey{tenant, "virtualservice", sh}, func(o map[string]any) string {
 			if v := x.so.refName(str(o["vsvip_ref"])); v != sh {
 				return fmt.Sprintf("vsvip_ref %q", v)
 			}
 			return ""
-		}
-		x.objs[okey{tenant, "httppolicyset", sh}] = func(map[string]any) string { return "" }
-	}
-	for _, rt := range routes {
-		h := hosts[rt.host]
-		if h.secure && !h.usable {
-			continue
-		}
-		x.objs[okey{tenant, "poolgroup", rt.pool}] = func(map[string]any) string { return "" }
-		pk := okey{tenant, "pool", rt.pool}
-		x.objs[pk] = func(map[string]any) string { return "" }
-		servers := x.backendServers(rt.backend)
-		x.pool(pk, servers)
-		if len(servers) > 0 && len(shardAddrs[h.shard]) > 0 {
-			ns, name, _ := strings.Cut(h.ingress, "/")
-			backendNs, backend, _ := strings.Cut(rt.backend, "/")
-			t := &target{id: fmt.Sprintf("Ingress %s:%s host %s path %s", lay.Name, h.ingress, rt.host, rt.path),
-				keys: []string{kIng(x.cl.idx, ns, name), kSvc(x.cl.idx, backendNs, backend), kNs(x.cl.idx, ns), kSecret(x.cl.idx, ns, h.secret)},
-				deps: []string{x.what(okey{tenant, "vsvip", h.shard}), x.what(okey{tenant, "virtualservice", h.shard}), x.what(okey{tenant, "httppolicyset", h.shard}),
-					x.what(pk), x.poolWhat(pk), x.what(okey{tenant, "poolgroup", rt.pool})},
-				proto: "http", vips: shardAddrs[h.shard], port: 80, host: rt.host, path: rt.path, want: x.cl.echoNamesOf(servers)}
-			if h.secure {
+		})
+		must(okey{tenant, "httppolicyset", sh}, func(map[string]any) string { return "" })
+		for _, rt := range sp.Routes {
+			ti := secure[rt.Host]
+			if ti != nil && !ti.usable {
+				// Not served over HTTPS, and never in clear: no pool.
+				continue
+			}
+			must(okey{tenant, "poolgroup", rt.Pool}, func(map[string]any) string { return "" })
+			pk := okey{tenant, "pool", rt.Pool}
+			must(pk, func(map[string]any) string { return "" })
+			servers := x.backendServers(rt.Namespace+"/"+rt.Backend.Name, rt.Backend)
+			x.pool(pk, servers)
+			if len(servers) == 0 || len(shardAddrs[sh]) == 0 {
+				continue
+			}
+			t := &target{id: fmt.Sprintf("Ingress %s:%s/%s host %s path %s", lay.Name, rt.Namespace, rt.Ingress, rt.Host, rt.Path),
+				keys: []string{kIng(x.cl.idx, rt.Namespace, rt.Ingress), kSvc(x.cl.idx, rt.Namespace, rt.Backend.Name), kNs(x.cl.idx, rt.Namespace)},
+				deps: []string{x.what(vk), x.what(okey{tenant, "virtualservice", sh}), x.what(okey{tenant, "httppolicyset", sh}),
+					x.what(pk), x.poolWhat(pk), x.what(okey{tenant, "poolgroup", rt.Pool})},
+				proto: "http", vips: shardAddrs[sh], port: 80, host: rt.Host, path: rt.Path, want: x.cl.echoNamesOf(servers)}
+			if ti != nil {
 				t.proto, t.port = "https", 443
+				t.keys = append(t.keys, kSecret(x.cl.idx, rt.Namespace, ti.secret))
 			}
 			x.ev.targets = append(x.ev.targets, t)
 		}
-	}
-	for host, h := range hosts {
-		if !h.secure || !h.usable {
-			continue
-		}
-		child := model.SNIChildName(lay.Name, nil, host)
-		crt := string(h.crt)
-		x.objs[okey{tenant, "sslkeyandcertificate", model.CertName(lay.Name, nil, host, h.secret)}] = func(o map[string]any) string {
-			c, _ := o["certificate"].(map[string]any)
-			if strings.TrimSpace(str(c["certificate"])) != strings.TrimSpace(crt) {
-				return "holds another certificate than Secret " + h.secret
+		for _, tl := range sp.TLS {
+			ti := secure[tl.Host]
+			if !ti.usable || sp.Dedicated {
+				continue
 			}
-			return ""
+			child := model.SNIChildName(s.AKOSettings.ClusterName, sp.Infra, tl.Host)
+			crt := string(ti.crt)
+			must(okey{tenant, "sslkeyandcertificate", model.CertName(s.AKOSettings.ClusterName, sp.Infra, tl.Host, ti.secret)}, func(o map[string]any) string {
+				c, _ := o["certificate"].(map[string]any)
+				if strings.TrimSpace(str(c["certificate"])) != strings.TrimSpace(crt) {
+					return "holds another certificate than Secret " + ti.secret
+				}
+				return ""
+			})
+			must(okey{tenant, "virtualservice", child}, func(o map[string]any) string {
+				if p := x.so.refName(str(o["vh_parent_vs_ref"])); p != sh {
+					return fmt.Sprintf("parent %q, want %q", p, sh)
+				}
+				return ""
+			})
+			must(okey{tenant, "httppolicyset", model.SNIPolicySetName(s.AKOSettings.ClusterName, sp.Infra, tl.Namespace, tl.Host)}, func(map[string]any) string { return "" })
 		}
-		x.objs[okey{tenant, "virtualservice", child}] = func(o map[string]any) string {
-			if p := x.so.refName(str(o["vh_parent_vs_ref"])); p != h.shard {
-				return fmt.Sprintf("parent %q, want %q", p, h.shard)
-			}
-			return ""
-		}
-		x.objs[okey{tenant, "httppolicyset", child}] = func(map[string]any) string { return "" }
 	}
-	// Status: each host of an Ingress at its shard's VIPs.
-	for i := range x.k.ings {
-		ing := &x.k.ings[i]
+	// Status: each host an Ingress is served on, at its shard's VIPs.
+	for _, li := range owned {
+		ing := li.Ingress
 		key := ing.Namespace + "/" + ing.Name
-		hs, ok := ingHosts[key]
-		if !ok || ing.DeletionTimestamp != nil {
-			continue
-		}
 		var want, got []string
-		for _, h := range hs {
-			for _, a := range shardAddrs[hosts[h].shard] {
+		for _, h := range plan.IngressHosts[key] {
+			for _, a := range shardAddrs[plan.HostShard[h]] {
 				want = append(want, h+"="+a)
 			}
 		}
@@ -764,15 +800,16 @@ func (x *expected) l7() {
 	}
 }
 
-// backendServers are the pool servers of an Ingress backend (port 80 of the Service).
-func (x *expected) backendServers(nsName string) []string {
+// backendServers are the pool servers of an Ingress backend: the servers
+// of the Service port it names (by number or name).
+func (x *expected) backendServers(nsName string, b networkingv1.IngressServiceBackend) []string {
 	for i := range x.k.svcs {
 		svc := &x.k.svcs[i]
 		if svc.Namespace+"/"+svc.Name != nsName {
 			continue
 		}
 		for _, p := range svc.Spec.Ports {
-			if p.Port == 80 {
+			if (b.Port.Name != "" && p.Name == b.Port.Name) || (b.Port.Name == "" && p.Port == b.Port.Number) {
 				return x.servers(svc, p)
 			}
 		}
@@ -966,7 +1003,7 @@ func (r *run) verifyTraffic(ts []*target, epoch int64) (served, notServed int) {
 
 // idleFor is how long vipgate must have been idle, with the same checks
 // failing, before a quiescent point stops waiting for the bound.
-const idleFor = 12 * time.Second
+const idleFor = 25 * time.Second
 
 // idleWatch tells when waiting longer cannot help: every cluster has a
 // leader, nothing on the controller has changed (refused writes that a

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -306,5 +307,62 @@ func TestFaultsConverge(t *testing.T) {
 	harness.Eventually(t, "no write in flight", quiet(sim))
 	if w := sim.Writes(); w != 0 {
 		t.Errorf("converged reconciles sent %d writes: %v", w, writesOf(sim.Counts()))
+	}
+}
+
+// TestOrphanCollectionRetriesAfterControllerErrors: a start-up orphan
+// collection the controller fails (here every pool group read answers 503)
+// is tried again, and the orphans go once the controller answers; it used
+// to run once and leave them until the next restart.
+func TestOrphanCollectionRetriesAfterControllerErrors(t *testing.T) {
+	sim := harness.StartSim(t, nil)
+	s := settingsFor(t, sim, nil)
+	ns := newNamespace(t)
+	c, err := session.New(context.Background(), s.ControllerSettings, harness.SimCredentials(sim), session.Options{})
+	if err != nil {
+		t.Fatalf("connecting to avisim: %v", err)
+	}
+	defer c.Close()
+	ghost := baseName(ns, "ghost")
+	orphanSet(t, c, ghost, "vipgate-demo", clusterID(t), "Service/"+ns+"/ghost")
+
+	sim.Faults().FailKind("poolgroup", http.StatusServiceUnavailable)
+	type result struct {
+		deleted []string
+		err     error
+	}
+	collected := make(chan result, 4)
+	start(t, sim, s, func(o *operator.Options) {
+		o.OrphansCollected = func(deleted []string, err error) { collected <- result{deleted, err} }
+	})
+	// Several attempts fail meanwhile (the first waits one second, the next two).
+	time.Sleep(4 * time.Second)
+	select {
+	case res := <-collected:
+		t.Fatalf("orphan collection reported while the controller failed every read: deleted %v, error %v", res.deleted, res.err)
+	default:
+	}
+	if simObject(sim, "vsvip", ghost) == nil {
+		t.Fatalf("the orphaned VsVip went although the controller failed the collection's reads")
+	}
+	sim.Faults().FailKind("poolgroup", 0)
+	var res result
+	select {
+	case res = <-collected:
+	case <-time.After(harness.WaitLimit):
+		t.Fatalf("orphan collection did not report within %s of the controller answering again", harness.WaitLimit)
+	}
+	if res.err != nil {
+		t.Fatalf("orphan collection: %v", res.err)
+	}
+	got := slices.Clone(res.deleted)
+	slices.Sort(got)
+	if want := []string{"pool/" + ghost + "-TCP-80", "virtualservice/" + ghost, "vsvip/" + ghost}; !slices.Equal(got, want) {
+		t.Errorf("collected %v, want %v", got, want)
+	}
+	for _, typ := range []string{"vsvip", "pool", "virtualservice"} {
+		if n := simNames(sim, typ, ghost); len(n) != 0 {
+			t.Errorf("orphaned %s still on the controller: %v", typ, n)
+		}
 	}
 }

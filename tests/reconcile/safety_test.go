@@ -10,11 +10,13 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/operator"
+	"github.com/vipgate/vipgate/reconcile"
 	"github.com/vipgate/vipgate/tests/harness"
 )
 
@@ -242,4 +244,129 @@ func vsvipAddresses(vsvip map[string]any) []string {
 		}
 	}
 	return out
+}
+
+// TestSharedVIPMemberRequestsAnotherAddress: a Service joining a shared-VIP
+// group that is already served on an allocated VIP, but requesting another
+// address, is refused by the reconciler (the controller cannot change a VIP's
+// address, and moving it would take it from the others): it gets an Invalid
+// condition saying why and no status, the rest of the group keeps following
+// its endpoints, and deleting it is not held up. Once no member is served on
+// the old address, the group moves to the requested one. Before, the whole
+// group's apply failed with a 400 and backed off, every member stuck.
+func TestSharedVIPMemberRequestsAnotherAddress(t *testing.T) {
+	sim := harness.StartSim(t, nil)
+	start(t, sim, nil, nil)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	const key, want = "grp", "10.50.0.181"
+	a := lbService(ns, "a", []int32{80}, annotate("ako.vmware.com/enable-shared-vip", key))
+	createObj(t, endpointSlice(a, "a-1", "10.3.0.1"))
+	createObj(t, a)
+	ipA := waitVIP(t, ns, "a")
+	if ipA == want {
+		t.Fatalf("a got %s, the address r requests; pick another", ipA)
+	}
+	r := lbService(ns, "r", []int32{9000}, annotate("ako.vmware.com/enable-shared-vip", key), func(s *corev1.Service) { s.Spec.LoadBalancerIP = want })
+	createObj(t, r)
+	wantMsg := fmt.Sprintf("requests VIP %s, but the Services sharing VIP key %q are served on %s; a Service joining a shared-VIP group cannot move its VIP: request that address, or none", want, key, ipA)
+	harness.Eventually(t, "r is refused with the reason", func() string {
+		c := syncedCondition(getService(t, ns, "r"))
+		if c == nil || c.Reason != reconcile.ReasonInvalid || c.Message != wantMsg {
+			return fmt.Sprintf("condition %+v", c)
+		}
+		return ""
+	})
+	if got := getService(t, ns, "r").Status.LoadBalancer.Ingress; len(got) != 0 {
+		t.Errorf("refused r shows status %v", got)
+	}
+	createObj(t, endpointSlice(a, "a-2", "10.3.0.2"))
+	group := baseName(ns, key)
+	harness.Eventually(t, "the group keeps following a's endpoints", func() string {
+		if got := poolServers(simObject(sim, "pool", sharedPoolName(ns, "a", key, 80))); !slices.Equal(got, []string{"10.3.0.1:8080", "10.3.0.2:8080"}) {
+			return fmt.Sprintf("a's pool servers %v", got)
+		}
+		return ""
+	})
+	if got := vsvipAddress(simObject(sim, "vsvip", group)); got != ipA {
+		t.Errorf("the group's VsVip holds %s, want %s (a's)", got, ipA)
+	}
+
+	// a leaves: nobody is served on ipA any more, and the group moves to r's address.
+	if err := env.Client.Delete(ctx, getService(t, ns, "a")); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitVIP(t, ns, "r"); got != want {
+		t.Errorf("r alone in the group got %s, want the requested %s", got, want)
+	}
+	if got := vsvipAddress(simObject(sim, "vsvip", group)); got != want {
+		t.Errorf("the group's VsVip holds %s, want %s", got, want)
+	}
+	// Deleting a member is never held up by a refusal's backoff.
+	if err := env.Client.Delete(ctx, getService(t, ns, "r")); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, "r is gone with the group", func() string {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(r), &corev1.Service{}); err == nil {
+			return "r still exists"
+		}
+		if o := simObject(sim, "vsvip", group); o != nil {
+			return "the group's VsVip is still there"
+		}
+		return ""
+	})
+}
+
+// TestJoinedMemberDeletedWhileLeavingStandalone: a Service that joins a
+// shared-VIP group and is deleted while removing what it held alone still
+// fails (here its own pool's delete) keeps its finalizer until those objects
+// are gone. The group used to release it regardless, and the standalone
+// VsVip and pool stayed for good.
+func TestJoinedMemberDeletedWhileLeavingStandalone(t *testing.T) {
+	sim := harness.StartSim(t, nil)
+	start(t, sim, nil, nil)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	a := lbService(ns, "a", []int32{80})
+	createObj(t, endpointSlice(a, "a-1", "10.3.0.1"))
+	createObj(t, a)
+	waitVIP(t, ns, "a")
+	own := baseName(ns, "a")
+	fragment := own + "-TCP" // its own pools, not the group's ("<own>-grp-TCP-80")
+	sim.Faults().FailNamed(fragment, http.StatusServiceUnavailable)
+	defer sim.Faults().FailNamed(fragment, 0)
+
+	joined := getService(t, ns, "a")
+	joined.Annotations = map[string]string{"ako.vmware.com/enable-shared-vip": "grp"}
+	if err := env.Client.Update(ctx, joined); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, "the group serves a", func() string {
+		if got := vsPorts(simObject(sim, "virtualservice", baseName(ns, "grp"))); !slices.Equal(got, []string{"80"}) {
+			return fmt.Sprintf("group ports %v", got)
+		}
+		return ""
+	})
+	if simObject(sim, "pool", own+"-TCP-80") == nil {
+		t.Fatal("a's own pool went although every call on it fails")
+	}
+	if err := env.Client.Delete(ctx, getService(t, ns, "a")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(a), &corev1.Service{}); err != nil {
+		t.Fatalf("a was let go while its own pool is still on the controller: %v", err)
+	}
+	sim.Faults().FailNamed(fragment, 0)
+	harness.Eventually(t, "a is gone, and everything it held", func() string {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(a), &corev1.Service{}); err == nil {
+			return "a still exists"
+		}
+		for _, typ := range []string{"vsvip", "virtualservice", "pool"} {
+			if n := simNames(sim, typ, "demo--"+ns+"-"); len(n) != 0 {
+				return fmt.Sprintf("%s left: %v", typ, n)
+			}
+		}
+		return ""
+	})
 }

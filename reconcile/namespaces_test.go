@@ -1,0 +1,54 @@
+package reconcile
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/vipgate/vipgate/avi/apply"
+)
+
+// TestLeaveOldTenants: after a namespace's tenant moves, the Service's
+// objects are deleted from the old tenant by the first reconcile that wrote
+// to the new one, also when a reconcile that began before the move (and so
+// wrote to the old tenant) finishes first.
+func TestLeaveOldTenants(t *testing.T) {
+	tests := []struct {
+		name  string
+		moves []string // tenants the namespace named before, in order
+		// applied are the tenants successive reconciles wrote to.
+		applied []string
+		// want are the tenants deleted from, after all reconciles.
+		want []string
+	}{
+		{"moved green to blue", []string{"green"}, []string{"blue"}, []string{"green"}},
+		{"a reconcile in flight wrote to green first", []string{"green"}, []string{"green", "blue"}, []string{"green"}},
+		{"moved green to blue and back", []string{"green", "blue"}, []string{"green"}, []string{"blue"}},
+		{"moved twice, one reconcile", []string{"green", "blue"}, []string{"admin"}, []string{"green", "blue"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeApplier("10.50.0.10")
+			r := &ServiceReconciler{Applier: f}
+			req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "team-a", Name: "web"}}
+			for _, m := range tt.moves {
+				r.rememberTenantMove(req.String(), m)
+			}
+			for _, tenant := range tt.applied {
+				if err := r.leaveOldTenants(context.Background(), req, apply.Owner{Name: "c1--team-a-web", Tenant: tenant}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []string
+			for _, o := range f.deleted {
+				got = append(got, o.Tenant)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("deleted from tenants %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
