@@ -208,8 +208,13 @@ func (l *CacheLookups) certInformer(ctx context.Context) (cache.Informer, error)
 
 // IngressesByHost returns vipgate's Ingresses that route host.
 func (l *CacheLookups) IngressesByHost(ctx context.Context, host string) ([]*networkingv1.Ingress, error) {
+	return l.ownedIngresses(ctx, client.MatchingFields{IndexIngressHost: host})
+}
+
+// ownedIngresses lists the cached Ingresses matching fields that vipgate owns.
+func (l *CacheLookups) ownedIngresses(ctx context.Context, fields client.MatchingFields) ([]*networkingv1.Ingress, error) {
 	var list networkingv1.IngressList
-	if err := l.Cache.List(ctx, &list, client.MatchingFields{IndexIngressHost: host}); err != nil {
+	if err := l.Cache.List(ctx, &list, fields); err != nil {
 		return nil, err
 	}
 	var out []*networkingv1.Ingress
@@ -259,21 +264,7 @@ func (l *CacheLookups) ServicesByAviName(ctx context.Context, key string) ([]*co
 
 // IngressesByAviName returns vipgate's Ingresses claiming an Avi name (by rules.ClaimKey).
 func (l *CacheLookups) IngressesByAviName(ctx context.Context, key string) ([]*networkingv1.Ingress, error) {
-	var list networkingv1.IngressList
-	if err := l.Cache.List(ctx, &list, client.MatchingFields{IndexAviName: key}); err != nil {
-		return nil, err
-	}
-	var out []*networkingv1.Ingress
-	for i := range list.Items {
-		c, err := OwnsIngress(ctx, l.Cache, &list.Items[i], l.Settings)
-		if err != nil {
-			return nil, err
-		}
-		if c != nil {
-			out = append(out, &list.Items[i])
-		}
-	}
-	return out, nil
+	return l.ownedIngresses(ctx, client.MatchingFields{IndexAviName: key})
 }
 
 // HostRulesByHost returns the HostRules whose fqdn or an alias is host.

@@ -221,20 +221,9 @@ func staticDuplicate(nets []VIPNetworkRef, i int) bool {
 // networks, one exhausted subnet fails them all).
 func checkNetworkSubnets(p *field.Path, n VIPNetworkRef, net *inventory.Network, v6, multi bool) field.ErrorList {
 	var errs field.ErrorList
-	explicit := false
-	for _, c := range []struct {
-		key, value string
-		is6        bool
-	}{{"cidr", n.CIDR, false}, {"v6cidr", n.V6CIDR, true}} {
-		if c.value == "" {
-			continue
-		}
-		pfx, err := netip.ParsePrefix(c.value)
-		if err != nil || pfx.Addr().Is6() != c.is6 || (c.is6 && !v6) {
-			continue // reported by the static checks
-		}
-		explicit = true
-		sub := net.Subnet(pfx)
+	named := namedCIDRs(n, v6)
+	for _, c := range named {
+		sub := net.Subnet(c.pfx)
 		if sub == nil {
 			errs = append(errs, field.Invalid(p.Child(c.key), c.value,
 				fmt.Sprintf("not a configured subnet of network %s; configured: %s", net.Name, configuredSubnets(net, c.is6))))
@@ -244,7 +233,7 @@ func checkNetworkSubnets(p *field.Path, n VIPNetworkRef, net *inventory.Network,
 			errs = append(errs, field.Invalid(p.Child(c.key), c.value, msg))
 		}
 	}
-	if explicit {
+	if len(named) > 0 {
 		return errs
 	}
 	// No subnet named: the controller picks one with a static VIP range and a
@@ -285,28 +274,43 @@ func checkNetworkSubnets(p *field.Path, n VIPNetworkRef, net *inventory.Network,
 // warning: its subnets live with the provider, which judges at allocation.
 func checkProviderSubnets(p *field.Path, n VIPNetworkRef, net *inventory.Network, v6 bool, cloud inventory.Cloud) Result {
 	var res Result
-	for _, c := range []struct {
-		key, value string
-		is6        bool
-	}{{"cidr", n.CIDR, false}, {"v6cidr", n.V6CIDR, true}} {
-		if c.value == "" {
-			continue
-		}
-		pfx, err := netip.ParsePrefix(c.value)
-		if err != nil || pfx.Addr().Is6() != c.is6 || (c.is6 && !v6) {
-			continue // reported by the static checks
-		}
+	for _, c := range namedCIDRs(n, v6) {
 		if configuredSubnets(net, c.is6) == "none" {
 			res.Warn(fmt.Sprintf("%s %q could not be checked: network %s lists no IPv%s subnet on the controller; cloud %q allocates VIPs through %s, which checks it when it allocates",
 				p.Child(c.key), c.value, net.Name, family(c.is6), cloud.Name, cloud.IPAMName()))
 			continue
 		}
-		if net.Subnet(pfx) == nil {
+		if net.Subnet(c.pfx) == nil {
 			res.Errors = append(res.Errors, field.Invalid(p.Child(c.key), c.value,
 				fmt.Sprintf("not a configured subnet of network %s; configured: %s", net.Name, configuredSubnets(net, c.is6))))
 		}
 	}
 	return res
+}
+
+// namedCIDR is a cidr or v6cidr an entry names, parsed.
+type namedCIDR struct {
+	key, value string
+	is6        bool
+	pfx        netip.Prefix
+}
+
+// namedCIDRs are the entry's well-formed cidr and v6cidr (v6cidr only under
+// IPv6); malformed ones are the static checks' to report.
+func namedCIDRs(n VIPNetworkRef, v6 bool) []namedCIDR {
+	var out []namedCIDR
+	for _, c := range []namedCIDR{{key: "cidr", value: n.CIDR}, {key: "v6cidr", value: n.V6CIDR, is6: true}} {
+		if c.value == "" {
+			continue
+		}
+		pfx, err := netip.ParsePrefix(c.value)
+		if err != nil || pfx.Addr().Is6() != c.is6 || (c.is6 && !v6) {
+			continue
+		}
+		c.pfx = pfx
+		out = append(out, c)
+	}
+	return out
 }
 
 func family(is6 bool) string {

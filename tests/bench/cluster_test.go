@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vipgate/vipgate/operator"
+	"github.com/vipgate/vipgate/tests/harness"
 	"github.com/vipgate/vipgate/webhooks"
 )
 
@@ -214,31 +215,9 @@ func pbIngress(i int) *networkingv1.Ingress {
 	return ing
 }
 
-// parallel is harness.Parallel (kept local so the benchmarks' client count
-// reads in one place).
-func parallel(workers, n int, fn func(i int) error) error {
-	var next atomic.Int64
-	var first atomic.Pointer[error]
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || first.Load() != nil {
-					return
-				}
-				if err := fn(i); err != nil {
-					first.CompareAndSwap(nil, &err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if p := first.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
+// parallel is harness.Parallel (a local name so the benchmarks' client
+// count reads in one place).
+func parallel(workers, n int, fn func(i int) error) error { return harness.Parallel(workers, n, fn) }
 
 // statusWatch records when each object of one kind whose name starts with
 // a prefix first shows a load balancer in status, from an informer on the
