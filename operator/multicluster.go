@@ -29,29 +29,32 @@ import (
 // that cannot be read here is not fatal: the inventory fails open as
 // everywhere else, and the route controller checks the label again before it
 // writes.
-func checkSEGroup(ctx context.Context, inv *loader.Cache, s *config.Settings) error {
+//
+// checked reports whether the cluster identity could be checked; when it
+// could not, nothing is written until it is (identityGate).
+func checkSEGroup(ctx context.Context, inv *loader.Cache, s *config.Settings) (checked bool, err error) {
 	log := logr.FromContextOrDiscard(ctx)
 	if err := inv.Refresh(ctx); err != nil {
-		log.Info("SE group and cluster identity not checked at start-up: inventory not loaded", "error", err.Error())
-		return nil
+		log.Info("SE group and cluster identity not checked at start-up: inventory not loaded; nothing is written to the controller until they are", "error", err.Error())
+		return false, nil
 	}
 	if err := checkIdentity(inv.Snapshot(), s); err != nil {
-		return err
+		return false, err
 	}
 	name := s.ControllerSettings.ServiceEngineGroupName
 	snap := inv.Snapshot()
 	if _, ok := snap.SEGroups[name]; !ok {
 		// A missing SE group is the rule book's business at admission and reconcile.
 		log.Info("SE group not found in the cloud; not checking ownership", "seGroup", name)
-		return nil
+		return true, nil
 	}
 	res := rules.ValidateSEGroup(field.NewPath("ControllerSettings", "serviceEngineGroupName"), name,
 		rules.NewEnv(ctx, s, inv, nil, 0, time.Now()))
 	if !res.Allowed() {
-		return fmt.Errorf("refusing to start for cluster %q: %w", s.AKOSettings.ClusterName, res.Err())
+		return true, fmt.Errorf("refusing to start for cluster %q: %w", s.AKOSettings.ClusterName, res.Err())
 	}
 	log.Info("SE group ownership checked", "seGroup", name, "label", snap.SEGroups[name].Labels[rules.SEGroupClusterLabel])
-	return nil
+	return true, nil
 }
 
 // setupRoutes registers the static route controller; it is a no-op when

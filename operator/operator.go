@@ -137,6 +137,10 @@ type Operator struct {
 	// Controller and Inventory are nil when AdmissionOnly.
 	Controller *session.Client
 	Inventory  *loader.Cache
+
+	// identityChecked: the start-up check read the controller and found no
+	// other cluster with this clusterName.
+	identityChecked bool
 }
 
 // connect logs in to the controller, retrying until ConnectTimeout: a controller
@@ -208,9 +212,11 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 		if o.Inventory == nil {
 			o.Inventory = op.Inventory
 		}
-		if err := checkSEGroup(ctx, op.Inventory, o.Settings); err != nil {
+		checked, err := checkSEGroup(ctx, op.Inventory, o.Settings)
+		if err != nil {
 			return nil, err
 		}
+		op.identityChecked = checked
 	}
 	if o.LeaderElectionID == "" {
 		o.LeaderElectionID = "vipgate-" + o.Settings.AKOSettings.ClusterName
@@ -344,13 +350,22 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 	if !o.Settings.AKOSettings.EnableEvents {
 		recorder = noEvents{}
 	}
+	// No write before this cluster's identity is checked (see identityGate);
+	// the start-up check, when it could read the controller, already did.
+	gate := &identityGate{Applier: applier, snapshot: op.Inventory.Snapshot, refresh: op.Inventory.Refresh,
+		settings: o.Settings, fatal: make(chan error, 1)}
+	gate.verified.Store(op.identityChecked)
+	if err := mgr.Add(fatalRunnable(gate.fatal)); err != nil {
+		return err
+	}
+	var writer reconcile.Applier = gate
 	if o.Settings.AKOSettings.DeleteConfig {
 		// AKO's deleteConfig: remove everything instead of reconciling.
 		td := &reconcile.Teardown{
-			Client: mgr.GetClient(), Cache: mgr.GetCache(), Applier: applier, Settings: o.Settings, Done: o.TeardownDone,
+			Client: mgr.GetClient(), Cache: mgr.GetCache(), Applier: writer, Settings: o.Settings, Done: o.TeardownDone,
 		}
 		if on, _ := reconcile.RoutesEnabled(o.Settings); on {
-			routes := &reconcile.RoutesReconciler{Client: mgr.GetClient(), Applier: applier, Settings: o.Settings}
+			routes := &reconcile.RoutesReconciler{Client: mgr.GetClient(), Applier: writer, Settings: o.Settings}
 			td.Routes = routes.RemoveAll
 		}
 		return mgr.Add(td)
@@ -359,7 +374,7 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 		Client:    mgr.GetClient(),
 		Recorder:  recorder,
 		Settings:  o.Settings,
-		Applier:   applier,
+		Applier:   writer,
 		Inventory: op.Inventory,
 		Lookups:   lookups,
 
@@ -386,7 +401,7 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 			return fmt.Errorf("%s status controller: %w", kind, err)
 		}
 	}
-	if err := op.setupRoutes(mgr, o, applier); err != nil {
+	if err := op.setupRoutes(mgr, o, writer); err != nil {
 		return err
 	}
 	ing := &reconcile.IngressReconciler{
@@ -396,7 +411,7 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 		SecretCache: mgr.GetCache(),
 		Recorder:    recorder,
 		Settings:    o.Settings,
-		Applier:     applier,
+		Applier:     writer,
 		Inventory:   op.Inventory,
 		Lookups:     lookups,
 		Namespace:   o.Namespace,
@@ -411,7 +426,7 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 		return fmt.Errorf("ingress finalizer controller: %w", err)
 	}
 	return mgr.Add(&reconcile.OrphanCollector{
-		Client: mgr.GetClient(), Cache: mgr.GetCache(), Applier: applier, Settings: o.Settings, Done: o.OrphansCollected,
+		Client: mgr.GetClient(), Cache: mgr.GetCache(), Applier: writer, Settings: o.Settings, Done: o.OrphansCollected,
 		L7Names: ing.ExpectedNames, AKOGate: applier.AKOGate,
 	})
 }
