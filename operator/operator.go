@@ -26,6 +26,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	"github.com/vipgate/vipgate/avi/apply"
 	"github.com/vipgate/vipgate/avi/inventory"
@@ -112,13 +114,16 @@ type Options struct {
 	ExtraSetup func(ctx context.Context, mgr ctrl.Manager) error
 }
 
-// Scheme returns the scheme with Kubernetes' built-in types and ako.vmware.com.
+// Scheme returns the scheme with Kubernetes' built-in types, ako.vmware.com
+// and Gateway API (whose informers start only when its CRDs are installed).
 func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(v1beta1.AddToScheme(s))
 	utilruntime.Must(v1alpha1.AddToScheme(s))
 	utilruntime.Must(v1alpha2.AddToScheme(s))
+	utilruntime.Must(gatewayv1.Install(s))
+	utilruntime.Must(gatewayv1beta1.Install(s))
 	return s
 }
 
@@ -141,6 +146,12 @@ type Operator struct {
 	// identityChecked: the start-up check read the controller and found no
 	// other cluster with this clusterName.
 	identityChecked bool
+
+	// GatewayAPI is set when the cluster serves Gateway API (GatewayAPIInstalled).
+	GatewayAPI bool
+	// gateways lists the owner identities of the Gateways vipgate serves,
+	// for orphan collection (nil when Gateway API is off).
+	gateways func(ctx context.Context) (map[string]bool, error)
 }
 
 // connect logs in to the controller, retrying until ConnectTimeout: a controller
@@ -264,6 +275,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 		return nil, err
 	}
 	lookups := cluster.NewCacheLookups(mgr, o.Settings)
+	if op.GatewayAPI = GatewayAPIInstalled(mgr.GetRESTMapper()); !op.GatewayAPI {
+		mgr.GetLogger().Info("Gateway API is off: the cluster does not serve gateway.networking.k8s.io/v1 GatewayClasses and Gateways")
+	}
 	if err := webhooks.Setup(mgr, webhooks.Options{
 		Settings:   o.Settings,
 		Inventory:  o.Inventory,
@@ -273,6 +287,11 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 		ClassesAPI: mgr.GetAPIReader(),
 	}); err != nil {
 		return nil, fmt.Errorf("registering webhooks: %w", err)
+	}
+	if op.GatewayAPI {
+		if err := setupGatewayAdmission(ctx, mgr, webhooks.Options{Settings: o.Settings, Inventory: o.Inventory, StaleAfter: o.InventoryStaleAfter, Lookups: lookups}); err != nil {
+			return nil, err
+		}
 	}
 	if o.SyncIngressWebhook {
 		if err := mgr.Add(&webhooks.ClassSync{
@@ -404,6 +423,11 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 	if err := op.setupRoutes(mgr, o, writer); err != nil {
 		return err
 	}
+	if op.GatewayAPI {
+		if err := op.setupGateway(mgr, o, lookups, writer, recorder); err != nil {
+			return err
+		}
+	}
 	ing := &reconcile.IngressReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -427,7 +451,7 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 	}
 	return mgr.Add(&reconcile.OrphanCollector{
 		Client: mgr.GetClient(), Cache: mgr.GetCache(), Applier: writer, Settings: o.Settings, Done: o.OrphansCollected,
-		L7Names: ing.ExpectedNames, AKOGate: applier.AKOGate,
+		L7Names: ing.ExpectedNames, AKOGate: applier.AKOGate, Gateways: op.gateways,
 	})
 }
 

@@ -41,6 +41,10 @@ type OrphanCollector struct {
 	Retry, RetryCap time.Duration
 	// Done, when set, receives the result once: the collection that
 	// succeeded, or the last error when the manager stops first (tests).
+	// Gateways, when set, returns the owner identities of the Gateways
+	// vipgate serves (GatewayReconciler.ExpectedOwners); without it (Gateway
+	// API off) Gateway objects are kept.
+	Gateways func(ctx context.Context) (map[string]bool, error)
 	Done func(deleted []string, err error)
 }
 
@@ -110,6 +114,12 @@ func (g *OrphanCollector) Collect(ctx context.Context) ([]string, error) {
 			return nil, err
 		}
 	}
+	var gateways map[string]bool
+	if g.Gateways != nil {
+		if gateways, err = g.Gateways(ctx); err != nil {
+			return nil, err
+		}
+	}
 	orphans, err := g.akoOrphans(ctx, objs, owners)
 	if err != nil {
 		return nil, err
@@ -127,6 +137,11 @@ func (g *OrphanCollector) Collect(ctx context.Context) ([]string, error) {
 			// L7 shards live in the configured tenant; without the plan
 			// (L7Names unset) nothing tells which are orphans.
 			if l7 != nil && !(o.Tenant == g.Settings.ControllerSettings.TenantName && l7[o.Type+"/"+o.Name]) {
+				orphans = append(orphans, o)
+			}
+		case ownership.IsGatewayOwner(o.OwnedBy):
+			// Gateways live in the configured tenant.
+			if gateways != nil && !(o.Tenant == g.Settings.ControllerSettings.TenantName && gateways[o.OwnedBy]) {
 				orphans = append(orphans, o)
 			}
 		case !owners[o.Tenant][o.OwnedBy]:

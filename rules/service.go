@@ -154,26 +154,12 @@ func ValidateService(svc, old *corev1.Service, env Env) Result {
 	}
 
 	if ip != "" && ipChanged {
-		if addr, msg := parseVIP(ip); msg != "" {
-			res.Errors = append(res.Errors, field.Invalid(ipPath, ip, msg))
-		} else if errs := checkFamily(ipPath, ip, addr, svc, s); len(errs) > 0 {
-			res.Errors = append(res.Errors, errs...)
-		} else {
-			heldBySvc := checkHeldByServices(&res, ipPath, ip, addr, svc, key, env)
-			if inv, skip := env.liveInventory(); inv == nil {
-				res.Warn(skip)
-			} else if aisKnown {
-				nets, origin := EffectiveVIPNetworks(ais, s)
-				if e, warn := checkPlacement(ipPath, ip, addr, nets, origin, inv); e != nil {
-					res.Errors = append(res.Errors, e)
-				} else if warn != "" {
-					res.Warn(warn)
-				}
-				if e := checkHeldOnController(ipPath, ip, addr, svc, key, s, inv, heldBySvc); e != nil {
-					res.Errors = append(res.Errors, e)
-				}
-			}
+		own := []string{VsVipName(s.AKOSettings.ClusterName, svc.Namespace, svc.Name)}
+		if key != "" {
+			own = append(own, VsVipName(s.AKOSettings.ClusterName, svc.Namespace, key))
 		}
+		checkRequestedVIP(&res, vipClaim{path: ipPath, ip: ip, families: svc.Spec.IPFamilies, svc: svc, sharedKey: key,
+			ownVsVips: own, infra: ais, infraKnown: aisKnown}, env)
 	}
 
 	if key != "" {
@@ -219,6 +205,61 @@ func infraSettingOf(res *Result, svc, old *corev1.Service, oldOwned bool, ns *co
 	return ais, true
 }
 
+// vipClaim is a requested VIP and who asks for it: a Service
+// (loadBalancerIP) or a Gateway (spec.addresses), so both get the same checks.
+type vipClaim struct {
+	path *field.Path
+	ip   string
+	// families are the requester's own IP families (a Service's
+	// spec.ipFamilies); none for a Gateway.
+	families []corev1.IPFamily
+	// svc is the Service asking (never judged to hold its own VIP), nil for a Gateway.
+	svc       *corev1.Service
+	sharedKey string
+	// ownVsVips are the VsVip names that are the requester's own: the
+	// controller holding the VIP there is no conflict.
+	ownVsVips []string
+	// infra is the AviInfraSetting in effect; infraKnown is false when it
+	// could not be read (placement is then skipped, with a warning already given).
+	infra      *v1beta1.AviInfraSetting
+	infraKnown bool
+}
+
+// checkRequestedVIP checks a requested VIP: a usable unicast address of an
+// allowed family, not requested or held by another Service of ours, inside
+// a static VIP range of the networks that apply, and not allocated on the
+// controller to a VsVip other than the requester's own.
+func checkRequestedVIP(res *Result, c vipClaim, env Env) {
+	s := env.settings()
+	addr, msg := parseVIP(c.ip)
+	if msg != "" {
+		res.Errors = append(res.Errors, field.Invalid(c.path, c.ip, msg))
+		return
+	}
+	if errs := checkFamily(c.path, c.ip, addr, c.families, s); len(errs) > 0 {
+		res.Errors = append(res.Errors, errs...)
+		return
+	}
+	heldBySvc := checkHeldByServices(res, c.path, c.ip, addr, c.svc, c.sharedKey, env)
+	inv, skip := env.liveInventory()
+	if inv == nil {
+		res.Warn(skip)
+		return
+	}
+	if !c.infraKnown {
+		return
+	}
+	nets, origin := EffectiveVIPNetworks(c.infra, s)
+	if e, warn := checkPlacement(c.path, c.ip, addr, nets, origin, inv); e != nil {
+		res.Errors = append(res.Errors, e)
+	} else if warn != "" {
+		res.Warn(warn)
+	}
+	if e := checkHeldOnController(c.path, c.ip, addr, c.ownVsVips, s, inv, heldBySvc); e != nil {
+		res.Errors = append(res.Errors, e)
+	}
+}
+
 // parseVIP parses a requested VIP and says what is wrong with it, if anything.
 func parseVIP(ip string) (netip.Addr, string) {
 	addr, err := netip.ParseAddr(ip)
@@ -236,8 +277,9 @@ func parseVIP(ip string) (netip.Addr, string) {
 }
 
 // checkFamily checks the address family against AKOSettings.ipFamily (V4 allows
-// IPv4 only; V6 enables IPv6 VIPs) and the Service's own spec.ipFamilies.
-func checkFamily(p *field.Path, ip string, addr netip.Addr, svc *corev1.Service, s *config.Settings) field.ErrorList {
+// IPv4 only; V6 enables IPv6 VIPs) and the requester's own families (a
+// Service's spec.ipFamilies).
+func checkFamily(p *field.Path, ip string, addr netip.Addr, families []corev1.IPFamily, s *config.Settings) field.ErrorList {
 	fam, other := corev1.IPv4Protocol, corev1.IPv6Protocol
 	if addr.Is6() {
 		fam, other = corev1.IPv6Protocol, corev1.IPv4Protocol
@@ -246,9 +288,9 @@ func checkFamily(p *field.Path, ip string, addr netip.Addr, svc *corev1.Service,
 		return field.ErrorList{field.Invalid(p, ip,
 			fmt.Sprintf("is an IPv6 address, but AKOSettings.ipFamily is %s; use an IPv4 address, or set AKOSettings.ipFamily to V6", familySetting(s)))}
 	}
-	if len(svc.Spec.IPFamilies) > 0 && !slices.Contains(svc.Spec.IPFamilies, fam) {
-		fams := make([]string, len(svc.Spec.IPFamilies))
-		for i, f := range svc.Spec.IPFamilies {
+	if len(families) > 0 && !slices.Contains(families, fam) {
+		fams := make([]string, len(families))
+		for i, f := range families {
 			fams[i] = string(f)
 		}
 		return field.ErrorList{field.Invalid(p, ip,
@@ -271,13 +313,13 @@ func checkHeldByServices(res *Result, p *field.Path, ip string, addr netip.Addr,
 	}
 	var holders []string
 	for _, o := range others {
-		if o.Namespace == svc.Namespace && o.Name == svc.Name {
+		if svc != nil && o.Namespace == svc.Namespace && o.Name == svc.Name {
 			continue
 		}
 		if !ownership.OwnsService(o, s) {
 			continue
 		}
-		if key != "" && o.Namespace == svc.Namespace && o.Annotations[AnnSharedVIP] == key {
+		if svc != nil && key != "" && o.Namespace == svc.Namespace && o.Annotations[AnnSharedVIP] == key {
 			continue
 		}
 		holders = append(holders, o.Namespace+"/"+o.Name)
@@ -451,17 +493,17 @@ func lastAddr(pfx netip.Prefix) netip.Addr {
 }
 
 // checkHeldOnController rejects an address the controller has already given
-// to a VsVip other than this Service's own (or its shared-VIP group's): a
-// VsVip another cluster, another tool or a human created is never ours to take.
-func checkHeldOnController(p *field.Path, ip string, addr netip.Addr, svc *corev1.Service, key string, s *config.Settings, inv *inventory.Snapshot, heldBySvc bool) *field.Error {
+// to a VsVip other than the requester's own (a Service's, its shared-VIP
+// group's, a Gateway's): a VsVip another cluster, another tool or a human
+// created is never ours to take.
+func checkHeldOnController(p *field.Path, ip string, addr netip.Addr, own []string, s *config.Settings, inv *inventory.Snapshot, heldBySvc bool) *field.Error {
 	h, ok := inv.InUse[addr]
 	if !ok {
 		return nil
 	}
 	ours := s.CreatedBy()
-	cluster := s.AKOSettings.ClusterName
 	if h.CreatedBy == ours || adoptedFromAKO(h, s) {
-		if h.VsVip == VsVipName(cluster, svc.Namespace, svc.Name) || (key != "" && h.VsVip == VsVipName(cluster, svc.Namespace, key)) {
+		if slices.Contains(own, h.VsVip) {
 			return nil
 		}
 		if heldBySvc {
@@ -471,7 +513,7 @@ func checkHeldOnController(p *field.Path, ip string, addr netip.Addr, svc *corev
 	}
 	by := "no created_by), which this cluster does not manage"
 	switch {
-	case h.FromAKO(cluster):
+	case h.FromAKO(s.AKOSettings.ClusterName):
 		by = akoNotAdopted + ")"
 	case h.CreatedBy != "":
 		by = fmt.Sprintf("created_by %q), which this cluster does not manage", h.CreatedBy)

@@ -67,6 +67,9 @@ type ConfigOptions struct {
 	// vipgate (IngressRouting).
 	IngressClasses      []string
 	DefaultIngressClass bool
+	// GatewayClasses are vipgate's GatewayClasses: Gateways of these classes
+	// are routed to the Gateway webhook (none, and no Gateway webhook, when empty).
+	GatewayClasses []string
 	// FailOpen sets failurePolicy Ignore for Services and Ingresses (AviInfraSetting always fails closed).
 	FailOpen bool
 	// TimeoutSeconds per call; 5 when zero.
@@ -252,6 +255,30 @@ func Configurations(o ConfigOptions) (*admv1.MutatingWebhookConfiguration, *admv
 			o.ruleHook(HookValidateL4Rule, PathValidateL4Rule, "v1alpha2", "l4rules"),
 		},
 	}
+	if len(o.GatewayClasses) > 0 {
+		validating.Webhooks = append(validating.Webhooks, admv1.ValidatingWebhook{
+			Name:                    HookValidateGateway,
+			ClientConfig:            o.clientConfig(PathValidateGateway),
+			Rules:                   rule("gateway.networking.k8s.io", "v1", "gateways", admv1.NamespacedScope, admv1.Create, admv1.Update),
+			NamespaceSelector:       o.namespaceSelector(),
+			MatchConditions:         []admv1.MatchCondition{GatewayCondition(o.GatewayClasses)},
+			SideEffects:             none,
+			TimeoutSeconds:          o.timeout(),
+			FailurePolicy:           o.softPolicy(),
+			AdmissionReviewVersions: versions,
+		}, admv1.ValidatingWebhook{
+			// A route's Gateway decides whether it is vipgate's, which a match
+			// condition cannot read: the handler passes other routes untouched.
+			Name:                    HookValidateHTTPRoute,
+			ClientConfig:            o.clientConfig(PathValidateHTTPRoute),
+			Rules:                   rule("gateway.networking.k8s.io", "v1", "httproutes", admv1.NamespacedScope, admv1.Create, admv1.Update),
+			NamespaceSelector:       o.namespaceSelector(),
+			SideEffects:             none,
+			TimeoutSeconds:          o.timeout(),
+			FailurePolicy:           o.softPolicy(),
+			AdmissionReviewVersions: versions,
+		})
+	}
 	return mutating, validating
 }
 
@@ -273,4 +300,14 @@ func (o ConfigOptions) ruleHook(name, path, version, resource string) admv1.Vali
 		FailurePolicy:           ptr.To(admv1.Ignore),
 		AdmissionReviewVersions: []string{"v1"},
 	}
+}
+
+// GatewayCondition routes Gateways of the named GatewayClasses (vipgate's)
+// to the Gateway webhook; class names are DNS subdomains, safe in quotes.
+func GatewayCondition(classes []string) admv1.MatchCondition {
+	quoted := make([]string, 0, len(classes))
+	for _, c := range classes {
+		quoted = append(quoted, "'"+c+"'")
+	}
+	return admv1.MatchCondition{Name: "vipgate-gateway-class", Expression: fmt.Sprintf("object.spec.gatewayClassName in [%s]", strings.Join(quoted, ", "))}
 }

@@ -37,6 +37,23 @@ func (a *Applier) readL7(owner Owner, tenant string, want []desiredObj) (map[str
 			return nil, err
 		}
 	}
+	// Other virtual services on the owner's VsVip are the owner's too (a
+	// Gateway's L4 virtual service shares its VIP): found by the VsVip's
+	// UUID, so a removed one is deleted and Delete takes it before the VsVip.
+	if vip := out[model.TypeVsVip+"/"+owner.Name]; vip != nil {
+		var onVIP []string
+		a.m.scan(tenant, model.TypeVirtualService, func(k mkey, e *entry) {
+			if !e.child && k.name != owner.Name && strings.Contains(string(e.body), vip.uuid) {
+				onVIP = append(onVIP, k.name)
+			}
+		})
+		slices.Sort(onVIP)
+		for _, name := range onVIP {
+			if err := add(model.TypeVirtualService, name); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if parent := out[model.TypeVirtualService+"/"+owner.Name]; parent != nil {
 		var children []string
 		a.m.scan(tenant, model.TypeVirtualService, func(k mkey, e *entry) {

@@ -275,10 +275,15 @@ func l4VirtualService(in L4Input, base string, ports []svcPort) *objects.Virtual
 			}
 		}
 	}
-	ns := in.Members[0].Service.Namespace
-	marks := AKOMarkers{Namespace: ns, ServiceName: in.Members[0].Service.Name}
-	if in.SharedKey != "" {
-		marks = AKOMarkers{Namespace: ns, GatewayName: in.SharedKey}
+	// AKO's markers name the Service or the shared-VIP key; a caller
+	// without members (a Gateway's L4 virtual service) sets its own.
+	var marks AKOMarkers
+	if len(in.Members) > 0 {
+		ns := in.Members[0].Service.Namespace
+		marks = AKOMarkers{Namespace: ns, ServiceName: in.Members[0].Service.Name}
+		if in.SharedKey != "" {
+			marks = AKOMarkers{Namespace: ns, GatewayName: in.SharedKey}
+		}
 	}
 	vs := &objects.VirtualService{
 		Name:                  ptr.To(base),

@@ -242,11 +242,40 @@ type PortMatch struct {
 	Ports         []int64 `json:"ports,omitempty"`
 }
 
+// HdrMatch matches a request header.
+type HdrMatch struct {
+	Hdr           *string  `json:"hdr"`
+	MatchCriteria *string  `json:"match_criteria"`
+	MatchCase     *string  `json:"match_case,omitempty"`
+	Value         []string `json:"value,omitempty"`
+}
+
+// MethodMatch matches the request method (HTTP_METHOD_GET, ...).
+type MethodMatch struct {
+	MatchCriteria *string  `json:"match_criteria"`
+	Methods       []string `json:"methods,omitempty"`
+}
+
 // MatchTarget is what an HTTP request rule matches.
 type MatchTarget struct {
 	HostHdr *HostHdrMatch `json:"host_hdr,omitempty"`
 	Path    *PathMatch    `json:"path,omitempty"`
 	VsPort  *PortMatch    `json:"vs_port,omitempty"`
+	Hdrs    []*HdrMatch   `json:"hdrs,omitempty"`
+	Method  *MethodMatch  `json:"method,omitempty"`
+}
+
+// URIParamToken is one part of a URIParam: a constant string, or host
+// labels or path segments of the request.
+type URIParamToken struct {
+	Type     *string `json:"type"`
+	StrValue *string `json:"str_value,omitempty"`
+}
+
+// URIParam builds a URI part (a redirect's host or path) from tokens.
+type URIParam struct {
+	Type   *string          `json:"type"`
+	Tokens []*URIParamToken `json:"tokens,omitempty"`
 }
 
 // HTTPSwitchingAction selects a pool group (or pool) for a request.
@@ -258,10 +287,11 @@ type HTTPSwitchingAction struct {
 
 // HTTPRedirectAction answers a request with a redirect.
 type HTTPRedirectAction struct {
-	Protocol   *string `json:"protocol"`
-	Port       *uint32 `json:"port,omitempty"`
-	KeepQuery  *bool   `json:"keep_query,omitempty"`
-	StatusCode *string `json:"status_code,omitempty"`
+	Protocol   *string   `json:"protocol"`
+	Host       *URIParam `json:"host,omitempty"`
+	Port       *uint32   `json:"port,omitempty"`
+	KeepQuery  *bool     `json:"keep_query,omitempty"`
+	StatusCode *string   `json:"status_code,omitempty"`
 }
 
 // HTTPRequestRule is one rule of an HTTP request policy.

@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/vipgate/vipgate/certs"
 	"github.com/vipgate/vipgate/config"
@@ -71,10 +72,14 @@ func (d *demo) up(ctx context.Context) error {
 	}
 	d.kubectlPath = filepath.Join(assets, "kubectl")
 
-	step("Starting kube-apiserver and etcd (v%s, built by the project)", harness.K8sVersion)
+	gatewayCRDs, err := harness.GatewayAPICRDDir()
+	if err != nil {
+		return err
+	}
+	step("Starting kube-apiserver and etcd (v%s, built by the project), with Gateway API's standard CRDs", harness.K8sVersion)
 	d.te = &envtest.Environment{
 		BinaryAssetsDirectory:    assets,
-		CRDDirectoryPaths:        []string{filepath.Join(root, "crds", "yaml")},
+		CRDDirectoryPaths:        []string{filepath.Join(root, "crds", "yaml"), gatewayCRDs},
 		ErrorIfCRDPathMissing:    true,
 		ControlPlaneStartTimeout: 2 * time.Minute,
 	}
@@ -125,6 +130,7 @@ func (d *demo) up(ctx context.Context) error {
 	opts := harness.DefaultWebhookOptions()
 	opts.BaseURL = fmt.Sprintf("https://127.0.0.1:%d", port)
 	opts.CABundle = caPEM
+	opts.GatewayClasses = []string{"avi-lb"}
 	mutating, validating := webhooks.Configurations(opts)
 	if err := d.c.Create(ctx, mutating); err != nil {
 		return err
@@ -137,6 +143,11 @@ func (d *demo) up(ctx context.Context) error {
 		Spec:       networkingv1.IngressClassSpec{Controller: webhooks.LBClass},
 	}
 	if err := d.c.Create(ctx, class); err != nil {
+		return err
+	}
+	gatewayClass := &gatewayv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "avi-lb"},
+		Spec: gatewayv1.GatewayClassSpec{ControllerName: webhooks.LBClass}}
+	if err := d.c.Create(ctx, gatewayClass); err != nil {
 		return err
 	}
 	// The API server picks up new webhook configurations asynchronously; wait

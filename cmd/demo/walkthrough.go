@@ -180,6 +180,7 @@ func (d *demo) walkthrough(ctx context.Context) int {
 	check(d.showServiceTraffic(ctx, ip, pods))
 	check(d.showIngressTraffic(ctx, pods))
 	check(d.showHostRule(ctx))
+	check(d.showGateway(ctx, pods))
 	return failed
 }
 

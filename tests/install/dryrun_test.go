@@ -169,12 +169,12 @@ func TestChartServerDryRun(t *testing.T) {
 		kinds map[string]int
 	}{
 		{"defaults (cert-manager)", nil, map[string]int{
-			"CustomResourceDefinition": 1, "Deployment": 1, "Service": 2,
+			"CustomResourceDefinition": 4, "Deployment": 1, "Service": 2,
 			"MutatingWebhookConfiguration": 1, "ValidatingWebhookConfiguration": 1,
 			"Issuer": 2, "Certificate": 2, "IngressClass": 1,
 		}},
 		{"self-managed certificates", map[string]string{"vipgate.certManager.enabled": "false"}, map[string]int{
-			"CustomResourceDefinition": 1, "Deployment": 1, "Service": 2,
+			"CustomResourceDefinition": 4, "Deployment": 1, "Service": 2,
 			"MutatingWebhookConfiguration": 1, "ValidatingWebhookConfiguration": 1,
 			"Issuer": 0, "Certificate": 0,
 		}},
