@@ -359,10 +359,7 @@ func BenchmarkAdmission(b *testing.B) {
 		resp.Body.Close()
 		d := time.Since(t0)
 		if check {
-			var rev admissionv1.AdmissionReview
-			if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &rev) != nil || rev.Response == nil || rev.Response.Allowed != s.allowed {
-				b.Fatalf("%s: status %d, want allowed=%v: %s", s.name, resp.StatusCode, s.allowed, body)
-			}
+			checkReview(b, s.name, resp.StatusCode, body, s.allowed)
 		}
 		return d
 	}
@@ -448,4 +445,14 @@ func rssMiB(b *testing.B) float64 {
 	}
 	b.Fatal("no VmRSS in /proc/self/status")
 	return 0
+}
+
+// checkReview fails b unless a webhook answered an AdmissionReview with the
+// verdict a scenario expects.
+func checkReview(b *testing.B, name string, status int, body []byte, allowed bool) {
+	b.Helper()
+	var rev admissionv1.AdmissionReview
+	if status != http.StatusOK || json.Unmarshal(body, &rev) != nil || rev.Response == nil || rev.Response.Allowed != allowed {
+		b.Fatalf("%s: status %d, want allowed=%v: %s", name, status, allowed, body)
+	}
 }

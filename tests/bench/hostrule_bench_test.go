@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -21,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -185,10 +183,7 @@ func BenchmarkHostRuleAdmission(b *testing.B) {
 		resp.Body.Close()
 		d := time.Since(t0)
 		if check {
-			var rev admissionv1.AdmissionReview
-			if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &rev) != nil || rev.Response == nil || rev.Response.Allowed != s.allowed {
-				b.Fatalf("%s: status %d, want allowed=%v: %s", s.name, resp.StatusCode, s.allowed, body)
-			}
+			checkReview(b, s.name, resp.StatusCode, body, s.allowed)
 		}
 		return d
 	}
