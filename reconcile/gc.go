@@ -45,7 +45,7 @@ type OrphanCollector struct {
 	// vipgate serves (GatewayReconciler.ExpectedOwners); without it (Gateway
 	// API off) Gateway objects are kept.
 	Gateways func(ctx context.Context) (map[string]bool, error)
-	Done func(deleted []string, err error)
+	Done     func(deleted []string, err error)
 }
 
 // NeedLeaderElection: only the leader writes to the controller.
