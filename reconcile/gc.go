@@ -39,13 +39,13 @@ type OrphanCollector struct {
 	// Retry is the first wait after a failed collection, doubling up to
 	// RetryCap (defaults 1s and 10s: an outage ends, and orphans go soon after).
 	Retry, RetryCap time.Duration
-	// Done, when set, receives the result once: the collection that
-	// succeeded, or the last error when the manager stops first (tests).
 	// Gateways, when set, returns the owner identities of the Gateways
 	// vipgate serves (GatewayReconciler.ExpectedOwners); without it (Gateway
 	// API off) Gateway objects are kept.
 	Gateways func(ctx context.Context) (map[string]bool, error)
-	Done     func(deleted []string, err error)
+	// Done, when set, receives the result once: the collection that
+	// succeeded, or the last error when the manager stops first (tests).
+	Done func(deleted []string, err error)
 }
 
 // NeedLeaderElection: only the leader writes to the controller.
