@@ -19,6 +19,7 @@ type Faults struct {
 	errorStatus int
 	rng         *rand.Rand
 	conflicts   map[string]int // kind -> remaining 409 answers
+	lost        map[string]int // kind -> remaining writes done whose answer is lost
 	downUntil   time.Time
 	sessions    *sessions
 	// named maps a name fragment to the status every call about an object
@@ -152,6 +153,7 @@ func (f *Faults) Reset() {
 	f.latency, f.errorRate, f.errorStatus = 0, 0, http.StatusServiceUnavailable
 	f.named, f.kinds = nil, nil
 	f.conflicts = map[string]int{}
+	f.lost = nil
 	f.downUntil = time.Time{}
 	f.mu.Unlock()
 }
@@ -243,6 +245,30 @@ func (f *Faults) injectedError() int {
 		return f.errorStatus
 	}
 	return 0
+}
+
+// LoseAnswers makes the next n writes (POST, PUT, DELETE) on objects of kind
+// take effect while the client gets 504 Gateway Timeout, as when a real
+// controller finishes a request whose answer a proxy or a client timeout
+// loses: the client cannot tell whether the write happened.
+func (f *Faults) LoseAnswers(kind string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lost == nil {
+		f.lost = map[string]int{}
+	}
+	f.lost[kind] += n
+}
+
+// takeLost reports whether this write's answer is to be lost.
+func (f *Faults) takeLost(kind string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lost[kind] > 0 {
+		f.lost[kind]--
+		return true
+	}
+	return false
 }
 
 func (f *Faults) takeConflict(kind string) bool {

@@ -517,6 +517,12 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		return
 	}
 
+	if write && k != nil && s.faults.takeLost(typ) {
+		// Done, but the answer never reaches the client.
+		real := w
+		w = httptest.NewRecorder()
+		defer writeErr(real, errf(http.StatusGatewayTimeout, "Gateway Timeout (avisim: the write was done, its answer lost)"))
+	}
 	q := r.URL.Query()
 	switch {
 	case k == nil:

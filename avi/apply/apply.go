@@ -318,6 +318,7 @@ func (a *Applier) applyOne(ctx context.Context, owner Owner, d desiredObj, c *cu
 	o.writes++
 	var out map[string]any
 	if err := a.c.Update(ctx, d.typ, c.uuid, body, tenant, &out); err != nil {
+		a.m.uncertain(tenant, d.typ, d.name, err)
 		if session.IsNotFound(err) {
 			// The mirror was behind: someone deleted it. Create it again.
 			a.m.remove(tenant, d.typ, d.name)
@@ -352,6 +353,7 @@ func (a *Applier) create(ctx context.Context, owner Owner, d desiredObj) (*curre
 		return nil, o
 	}
 	if !session.IsConflict(err) {
+		a.m.uncertain(tenant, d.typ, d.name, err)
 		o.err = session.WithObject(err, d.typ+"/"+d.name)
 		return nil, o
 	}
@@ -475,6 +477,7 @@ func (a *Applier) deleteAll(ctx context.Context, objs []*current, tenant string,
 	for _, c := range objs {
 		res.Writes++
 		if err := a.c.Delete(ctx, c.typ, c.uuid, tenant); err != nil {
+			a.m.uncertain(a.tenant(tenant), c.typ, c.name, err)
 			if shared && session.IsConflict(err) && c.typ != model.TypeVirtualService && c.typ != model.TypeVsVip {
 				logr.FromContextOrDiscard(ctx).V(1).Info("kept: another owner refers to it now", "type", c.typ, "name", c.name)
 				continue

@@ -549,3 +549,26 @@ func TestDeleteSettlesAMirrorWithoutTheVirtualService(t *testing.T) {
 		t.Errorf("objects after delete: %s (deleted %v)", got, res.Deleted)
 	}
 }
+
+// TestLostAnswerThenDelete: the controller creates the VsVip but its answer
+// is lost (504); deleting the owner afterwards must still find and delete it
+// (the mirror reads an object whose write had an unknown outcome again), or
+// the VIP stays allocated to nobody.
+func TestLostAnswerThenDelete(t *testing.T) {
+	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
+	ctx := context.Background()
+	set := e.build(t, service("lost", 80), "10.0.0.1")
+	e.sim.Faults().LoseAnswers("vsvip", 1)
+	if _, err := e.a.Apply(ctx, set); !session.IsRetryable(err) {
+		t.Fatalf("apply with a lost answer: %v, want a retryable error", err)
+	}
+	if got := fmt.Sprint(e.objects("vsvip")); got != "[c1--ns-lost]" {
+		t.Fatalf("VsVips on the controller %s, want the one whose answer was lost", got)
+	}
+	if _, err := e.a.Delete(ctx, apply.OwnerOf(set)); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(e.objects("vsvip"), e.objects("pool"), e.objects("virtualservice")); got != "[] [] []" {
+		t.Fatalf("left on the controller after delete: %s", got)
+	}
+}

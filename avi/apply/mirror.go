@@ -39,6 +39,12 @@ type mirror struct {
 	// loaded lists the tenants read; "*" when read across every tenant.
 	loaded   map[string]bool
 	loadedAt time.Time
+	// unsure lists objects whose last write has an unknown outcome (a
+	// timeout, a 5xx: the controller may have done it and the answer was
+	// lost). Each is read again by name before the mirror is next used, so
+	// an object created without vipgate seeing the answer is not missed by a
+	// later delete.
+	unsure map[mkey]bool
 	// During a reload, writes go to dirty too and win over what the reload read.
 	reloading bool
 	dirty     map[mkey]*entry // nil entry: deleted
@@ -180,6 +186,9 @@ func (m *mirror) scan(tenant, typ string, fn func(k mkey, e *entry)) {
 // the applier's Resync: across every tenant at once where the account may
 // ("*"), else the one tenant.
 func (a *Applier) ensure(ctx context.Context, tenant string) error {
+	if err := a.settle(ctx); err != nil {
+		return err
+	}
 	m := &a.m
 	m.mu.RLock()
 	fresh := a.Resync <= 0 || time.Since(m.loadedAt) < a.Resync
@@ -324,4 +333,46 @@ func markerValues(m map[string]any, key string) string {
 func stringOf(m map[string]any, k string) string {
 	s, _ := m[k].(string)
 	return s
+}
+
+// uncertain notes a write of one object whose outcome is unknown (see unsure).
+func (m *mirror) uncertain(tenant, typ, name string, err error) {
+	if !session.IsRetryable(err) {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.unsure == nil {
+		m.unsure = map[mkey]bool{}
+	}
+	m.unsure[mkey{tenant, typ, name}] = true
+}
+
+// settle reads each unsure object by name and keeps what the controller has:
+// this cluster's object, or nothing.
+func (a *Applier) settle(ctx context.Context) error {
+	a.m.mu.RLock()
+	keys := make([]mkey, 0, len(a.m.unsure))
+	for k := range a.m.unsure {
+		keys = append(keys, k)
+	}
+	a.m.mu.RUnlock()
+	for _, k := range keys {
+		c, err := a.readByName(ctx, k.typ, k.name, k.tenant)
+		if err != nil {
+			return err
+		}
+		switch {
+		case c == nil:
+			a.m.remove(k.tenant, k.typ, k.name)
+		case c.createdBy == a.CreatedBy || a.fromAKO(c):
+			if err := a.record(ctx, k.tenant, k.typ, c.raw); err != nil {
+				return err
+			}
+		}
+		a.m.mu.Lock()
+		delete(a.m.unsure, k)
+		a.m.mu.Unlock()
+	}
+	return nil
 }
