@@ -318,7 +318,6 @@ func (a *Applier) applyOne(ctx context.Context, owner Owner, d desiredObj, c *cu
 	o.writes++
 	var out map[string]any
 	if err := a.c.Update(ctx, d.typ, c.uuid, body, tenant, &out); err != nil {
-		a.m.uncertain(tenant, d.typ, d.name, err)
 		if session.IsNotFound(err) {
 			// The mirror was behind: someone deleted it. Create it again.
 			a.m.remove(tenant, d.typ, d.name)
@@ -477,7 +476,6 @@ func (a *Applier) deleteAll(ctx context.Context, objs []*current, tenant string,
 	for _, c := range objs {
 		res.Writes++
 		if err := a.c.Delete(ctx, c.typ, c.uuid, tenant); err != nil {
-			a.m.uncertain(a.tenant(tenant), c.typ, c.name, err)
 			if shared && session.IsConflict(err) && c.typ != model.TypeVirtualService && c.typ != model.TypeVsVip {
 				logr.FromContextOrDiscard(ctx).V(1).Info("kept: another owner refers to it now", "type", c.typ, "name", c.name)
 				continue

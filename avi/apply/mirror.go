@@ -39,11 +39,12 @@ type mirror struct {
 	// loaded lists the tenants read; "*" when read across every tenant.
 	loaded   map[string]bool
 	loadedAt time.Time
-	// unsure lists objects whose last write has an unknown outcome (a
-	// timeout, a 5xx: the controller may have done it and the answer was
-	// lost). Each is read again by name before the mirror is next used, so
-	// an object created without vipgate seeing the answer is not missed by a
-	// later delete.
+	// unsure lists objects whose create has an unknown outcome (a timeout,
+	// a 5xx: the controller may have created it and the answer was lost).
+	// Each is read again by name before the mirror is next used, so an
+	// object created without vipgate seeing the answer is not missed by a
+	// later delete. (An update or delete with a lost answer leaves the
+	// object in the mirror, so the next apply or delete sends it again.)
 	unsure map[mkey]bool
 	// During a reload, writes go to dirty too and win over what the reload read.
 	reloading bool
@@ -335,7 +336,7 @@ func stringOf(m map[string]any, k string) string {
 	return s
 }
 
-// uncertain notes a write of one object whose outcome is unknown (see unsure).
+// uncertain notes a create whose outcome is unknown (see unsure).
 func (m *mirror) uncertain(tenant, typ, name string, err error) {
 	if !session.IsRetryable(err) {
 		return
