@@ -335,3 +335,20 @@ func (d *demo) cleanup() {
 		_ = d.te.Stop()
 	}
 }
+
+// simClient is an HTTP client for avisim's admin endpoints that verifies
+// avisim's certificate with the CA avisim wrote at start (avisim-ca.crt),
+// as vipgate itself does.
+func (d *demo) simClient() (*http.Client, error) {
+	ca, err := os.ReadFile(filepath.Join(d.dir, "avisim-ca.crt"))
+	if err != nil {
+		return nil, fmt.Errorf("avisim's CA certificate: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		return nil, fmt.Errorf("avisim's CA certificate: no PEM certificate in %s", filepath.Join(d.dir, "avisim-ca.crt"))
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+	}}, nil
+}

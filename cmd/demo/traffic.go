@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -83,9 +82,10 @@ func podNames(pods []*echo.Server) []string {
 // listener asks avisim's data plane where a VIP port is served, waiting for
 // it to appear; it returns the address and the /admin/dataplane line.
 func (d *demo) listener(ctx context.Context, vip string, port int) (string, string, error) {
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // local simulator only
-	}}
+	hc, err := d.simClient()
+	if err != nil {
+		return "", "", err
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+d.aviAddr+"/admin/dataplane", nil)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -243,10 +242,10 @@ func (d *demo) showControllerObjects(ctx context.Context, ip, wantServers string
 
 // simObjects reads one type's objects from avisim's admin endpoint.
 func (d *demo) simObjects(ctx context.Context, typ string) ([]map[string]any, error) {
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		// avisim serves a self-signed certificate in the demo.
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // local simulator only
-	}}
+	hc, err := d.simClient()
+	if err != nil {
+		return nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("https://%s/admin/objects?tenant=admin&type=%s", d.aviAddr, typ), nil)
 	if err != nil {
 		return nil, err
