@@ -38,6 +38,9 @@ type fakeApplier struct {
 	deleted   []apply.Owner
 	held      map[string]string // owner → address its VsVip holds (for Delete)
 	edits     []string
+	// duringApply runs inside Apply, unlocked: a change made while a
+	// controller call is in flight.
+	duringApply func()
 }
 
 func newFakeApplier(vip string) *fakeApplier {
@@ -49,6 +52,9 @@ func vsvipWith(name, ip string) *objects.VsVip {
 }
 
 func (f *fakeApplier) Apply(_ context.Context, set *model.Set) (*apply.Result, error) {
+	if f.duringApply != nil {
+		f.duringApply()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.applyErr[set.Owner]; err != nil {

@@ -295,7 +295,7 @@ func (r *ServiceReconciler) leaveStandalone(ctx context.Context, svc *corev1.Ser
 	// key back (servicePredicate), which writes the group's.
 	gone := addresses(res)
 	if slices.ContainsFunc(svc.Status.LoadBalancer.Ingress, func(in corev1.LoadBalancerIngress) bool { return slices.Contains(gone, in.IP) }) {
-		patch := client.MergeFrom(svc.DeepCopy())
+		patch := lockedPatch(svc)
 		svc.Status.LoadBalancer.Ingress = nil
 		if err := r.Client.Status().Patch(ctx, svc, patch); client.IgnoreNotFound(err) != nil {
 			return ctrl.Result{}, err
@@ -312,7 +312,7 @@ func (r *ServiceReconciler) clearStatus(ctx context.Context, svc *corev1.Service
 	if svc.DeletionTimestamp != nil || (len(svc.Status.LoadBalancer.Ingress) == 0 && meta.FindStatusCondition(svc.Status.Conditions, ConditionSynced) == nil) {
 		return nil
 	}
-	patch := client.MergeFrom(svc.DeepCopy())
+	patch := lockedPatch(svc)
 	svc.Status.LoadBalancer.Ingress = nil
 	meta.RemoveStatusCondition(&svc.Status.Conditions, ConditionSynced)
 	return client.IgnoreNotFound(r.Client.Status().Patch(ctx, svc, patch))

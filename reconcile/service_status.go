@@ -32,7 +32,10 @@ func (r *ServiceReconciler) writeStatus(ctx context.Context, svc *corev1.Service
 		}
 		want = append(want, in)
 	}
-	patch := client.MergeFrom(svc.DeepCopy())
+	// The patch carries the resourceVersion the sync read: a Service changed
+	// since (joined a shared-VIP group, left vipgate) gets a conflict and a
+	// new reconcile instead of a VIP its current keys may already have released.
+	patch := lockedPatch(svc)
 	changed := !ingressEqual(svc.Status.LoadBalancer.Ingress, want)
 	svc.Status.LoadBalancer.Ingress = want
 	if meta.SetStatusCondition(&svc.Status.Conditions, metav1.Condition{

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -334,5 +335,29 @@ func TestJoinedServiceDropsItsOwnVIP(t *testing.T) {
 	}
 	if got := f.get(t, "team-a", "web").Status.LoadBalancer.Ingress; len(got) != 0 {
 		t.Errorf("status %v still shows the deleted VsVip's address", got)
+	}
+}
+
+// TestSyncDoesNotWriteOverAChange: a sync that read the Service before it
+// joined a shared-VIP group (the annotation added while the controller call
+// was in flight) must not write its standalone VIP: the group's key and the
+// member's own key may already have released it, and nothing would clear
+// that status again (chaos seed 982738: a Service in a deselected namespace
+// kept showing a VsVip that no longer existed).
+func TestSyncDoesNotWriteOverAChange(t *testing.T) {
+	f := newServiceFixture(t, lbService("team-a", "web"))
+	f.avi.duringApply = func() {
+		svc := f.get(t, "team-a", "web")
+		svc.Annotations = map[string]string{rules.AnnSharedVIP: "front"}
+		if err := f.c.Update(context.Background(), svc); err != nil {
+			t.Errorf("join the group: %v", err)
+		}
+	}
+	_, err := f.reconcile(t, "team-a", "web")
+	if !apierrors.IsConflict(err) {
+		t.Errorf("reconcile = %v, want a conflict (the Service changed while its sync ran)", err)
+	}
+	if got := f.get(t, "team-a", "web").Status.LoadBalancer.Ingress; len(got) != 0 {
+		t.Errorf("status %v written from a Service read before it joined its group", got)
 	}
 }
