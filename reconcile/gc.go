@@ -124,7 +124,7 @@ func (g *OrphanCollector) Collect(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	unmarked := 0
+	unmarked, moving := 0, 0
 	for _, o := range objs {
 		switch {
 		case o.AKO:
@@ -144,9 +144,16 @@ func (g *OrphanCollector) Collect(ctx context.Context) ([]string, error) {
 			if gateways != nil && !(o.Tenant == g.Settings.ControllerSettings.TenantName && gateways[o.OwnedBy]) {
 				orphans = append(orphans, o)
 			}
-		case !owners[o.Tenant][o.OwnedBy]:
+		case owners[o.Tenant][o.OwnedBy]:
+		case movingFrom(o, owners, objs):
+			moving++
+		default:
 			orphans = append(orphans, o)
 		}
+	}
+	if moving > 0 {
+		logr.FromContextOrDiscard(ctx).Info("objects in a tenant their namespace moved away from are kept until the owner's virtual service exists in the new tenant (its reconcile then removes them)",
+			"count", moving)
 	}
 	if unmarked > 0 {
 		logr.FromContextOrDiscard(ctx).Info("objects with this cluster's created_by but no cluster identity marker are left alone (written by an older vipgate, or by another cluster with the same clusterName); delete them by hand when they are orphans",
@@ -160,6 +167,24 @@ func (g *OrphanCollector) Collect(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return res.Deleted, err
+}
+
+// movingFrom reports whether o belongs to a live owner expected in another
+// tenant (its namespace moved) whose virtual service is not there yet: o
+// still serves the owner's traffic, and deleting it would cut that traffic
+// while the new tenant cannot allocate (or is not written yet). Once the
+// owner syncs in its new tenant, the reconcile removes what the old one
+// holds (leaveOldTenants reads the tenants from the inventory).
+func movingFrom(o apply.Object, owners map[string]map[string]bool, objs []apply.Object) bool {
+	for t, set := range owners {
+		if t == o.Tenant || !set[o.OwnedBy] {
+			continue
+		}
+		return !slices.ContainsFunc(objs, func(x apply.Object) bool {
+			return x.Type == "virtualservice" && x.Tenant == t && x.OwnedBy == o.OwnedBy && x.ClusterID == o.ClusterID
+		})
+	}
+	return false
 }
 
 // expectedOwners returns, per tenant, the owner identities whose L4 objects

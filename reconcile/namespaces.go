@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	"github.com/vipgate/vipgate/avi/apply"
+	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/ownership"
 )
 
@@ -76,18 +77,27 @@ func (r *ServiceReconciler) takeTenantMoves(key string) []string {
 	return olds
 }
 
-// leaveOldTenants deletes owner's objects from the tenants the Service's
-// namespace named before its tenant annotation changed, once the objects
-// exist in the new tenant (or the Service was released). What a restart
-// forgets here, start-up orphan collection removes.
+// leaveOldTenants deletes owner's objects from the tenants it held them in
+// before its namespace's tenant annotation changed, once the objects exist
+// in the new tenant (or the owner was released). Those tenants come from two
+// places: the moves the namespace handler saw (remembered in this process,
+// and the only source when the account cannot read other tenants), and the
+// inventory, which shows the owner's VsVip (by its identity markers) in any
+// tenant: a move made while vipgate was down or before a restart is found
+// there, since nothing in memory survives the restart.
 //
 // A reconcile that began before the move (its Namespace read from the cache
 // still names the old tenant) has just written to the tenant it should
 // leave: that tenant stays remembered, so the reconcile the move queued
 // deletes there once it has written to the new one.
-func (r *ServiceReconciler) leaveOldTenants(ctx context.Context, req ctrl.Request, owner apply.Owner) error {
+func (r *ServiceReconciler) leaveOldTenants(ctx context.Context, req ctrl.Request, owner apply.Owner, snap *inventory.Snapshot) error {
 	key := req.String()
 	olds := r.takeTenantMoves(key)
+	for _, t := range heldElsewhere(snap, owner) {
+		if !slices.Contains(olds, t) {
+			olds = append(olds, t)
+		}
+	}
 	for i, t := range olds {
 		if t == owner.Tenant {
 			r.rememberTenantMove(key, t)
@@ -106,4 +116,20 @@ func (r *ServiceReconciler) leaveOldTenants(ctx context.Context, req ctrl.Reques
 		logr.FromContextOrDiscard(ctx).Info("left the old tenant", "from", t, "to", owner.Tenant, "deleted", res.Deleted)
 	}
 	return nil
+}
+
+// heldElsewhere returns the tenants other than owner's where the inventory
+// shows owner's VsVip with this cluster's identity and owner's markers.
+func heldElsewhere(snap *inventory.Snapshot, owner apply.Owner) []string {
+	if snap == nil || owner.ClusterID == "" || owner.OwnedBy == "" {
+		return nil
+	}
+	var out []string
+	for _, h := range snap.VsVips[owner.Name] {
+		if h.Tenant != owner.Tenant && h.CreatedBy == owner.CreatedBy && h.ClusterID == owner.ClusterID && h.Owner == owner.OwnedBy &&
+			!slices.Contains(out, h.Tenant) {
+			out = append(out, h.Tenant)
+		}
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/vipgate/vipgate/avi/apply"
+	"github.com/vipgate/vipgate/avi/inventory"
 )
 
 // TestLeaveOldTenants: after a namespace's tenant moves, the Service's
@@ -38,9 +39,51 @@ func TestLeaveOldTenants(t *testing.T) {
 				r.rememberTenantMove(req.String(), m)
 			}
 			for _, tenant := range tt.applied {
-				if err := r.leaveOldTenants(context.Background(), req, apply.Owner{Name: "c1--team-a-web", Tenant: tenant}); err != nil {
+				if err := r.leaveOldTenants(context.Background(), req, apply.Owner{Name: "c1--team-a-web", Tenant: tenant}, nil); err != nil {
 					t.Fatal(err)
 				}
+			}
+			var got []string
+			for _, o := range f.deleted {
+				got = append(got, o.Tenant)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("deleted from tenants %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLeaveOldTenantsFromInventory: with nothing remembered (a restart, a
+// move while vipgate was down), the tenants to leave are those where the
+// inventory shows the owner's VsVip with this cluster's identity; a VsVip of
+// the same name with another owner or cluster identity is never touched.
+func TestLeaveOldTenantsFromInventory(t *testing.T) {
+	owner := apply.Owner{Name: "c1--team-a-web", CreatedBy: "vipgate-c1", ClusterID: "id-1", OwnedBy: "service/team-a/web", Tenant: "blue"}
+	mine := inventory.Holder{VsVip: owner.Name, CreatedBy: owner.CreatedBy, ClusterID: owner.ClusterID, Owner: owner.OwnedBy}
+	at := func(h inventory.Holder, tenant string) inventory.Holder { h.Tenant = tenant; return h }
+	other := mine
+	other.ClusterID = "id-2"
+	stranger := mine
+	stranger.Owner = "service/team/a-web"
+	tests := []struct {
+		name    string
+		holders []inventory.Holder
+		want    []string
+	}{
+		{"moved green to blue", []inventory.Holder{at(mine, "green"), at(mine, "blue")}, []string{"green"}},
+		{"only in its tenant", []inventory.Holder{at(mine, "blue")}, nil},
+		{"another cluster's in green", []inventory.Holder{at(other, "green")}, nil},
+		{"another owner's in green", []inventory.Holder{at(stranger, "green")}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeApplier("10.50.0.10")
+			r := &ServiceReconciler{Applier: f}
+			snap := &inventory.Snapshot{VsVips: map[string][]inventory.Holder{owner.Name: tt.holders}}
+			req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "team-a", Name: "web"}}
+			if err := r.leaveOldTenants(context.Background(), req, owner, snap); err != nil {
+				t.Fatal(err)
 			}
 			var got []string
 			for _, o := range f.deleted {

@@ -134,7 +134,7 @@ func (r *ServiceReconciler) sync(ctx context.Context, svc *corev1.Service, ns *c
 	}
 	res, err := r.Applier.Apply(ctx, set)
 	if err == nil {
-		err = r.leaveOldTenants(ctx, serviceRequest(svc), apply.OwnerOf(set))
+		err = r.leaveOldTenants(ctx, serviceRequest(svc), apply.OwnerOf(set), env.Inventory)
 	}
 	addrs := []string(nil)
 	if err == nil {
@@ -226,6 +226,14 @@ func (r *ServiceReconciler) owner(namespace, name, tenant string) apply.Owner {
 		ClusterID: r.Settings.ClusterID, Tenant: tenant, Namespace: namespace, PoolBases: []string{base}}
 }
 
+// snapshot is the inventory's current snapshot, nil without one.
+func (r *ServiceReconciler) snapshot() *inventory.Snapshot {
+	if r.Inventory == nil {
+		return nil
+	}
+	return r.Inventory.Snapshot()
+}
+
 func (r *ServiceReconciler) env(ctx context.Context) rules.Env {
 	now := time.Now
 	if r.Now != nil {
@@ -276,7 +284,7 @@ func (r *ServiceReconciler) removeObjects(ctx context.Context, svc *corev1.Servi
 	if _, err := r.Applier.Delete(ctx, owner); err != nil {
 		return err
 	}
-	return r.leaveOldTenants(ctx, serviceRequest(svc), owner)
+	return r.leaveOldTenants(ctx, serviceRequest(svc), owner, r.snapshot())
 }
 
 // leaveStandalone removes what a Service that joined a shared-VIP group held

@@ -145,7 +145,7 @@ func (r *ServiceReconciler) syncGroup(ctx context.Context, namespace, key string
 	}
 	res, err := r.Applier.Apply(ctx, set)
 	if err == nil {
-		err = r.leaveOldTenants(ctx, groupRequest(namespace, key), apply.OwnerOf(set))
+		err = r.leaveOldTenants(ctx, groupRequest(namespace, key), apply.OwnerOf(set), env.Inventory)
 	}
 	var addrs []string
 	if err == nil {
@@ -194,7 +194,11 @@ func (r *ServiceReconciler) deleteGroup(ctx context.Context, namespace, key, ten
 	for _, m := range leaving {
 		owner.PoolBases = append(owner.PoolBases, rules.PoolBaseName(cl, namespace, m.Name, key))
 	}
-	if _, err := r.Applier.Delete(ctx, owner); err != nil {
+	_, err := r.Applier.Delete(ctx, owner)
+	if err == nil {
+		err = r.leaveOldTenants(ctx, groupRequest(namespace, key), owner, r.snapshot())
+	}
+	if err != nil {
 		if len(leaving) == 0 {
 			return ctrl.Result{}, err
 		}

@@ -219,3 +219,67 @@ func TestTenantMoveWhileDown(t *testing.T) {
 		return ""
 	})
 }
+
+// TestTenantMoveThatCannotComplete: a namespace moves to a tenant the
+// controller refuses (it does not exist) and vipgate restarts before the
+// move completes. The Service keeps its VIP and its objects in the old
+// tenant, which still serve its traffic: start-up orphan collection keeps
+// them while the new tenant has no virtual service for it. When the
+// namespace names a usable tenant, the Service moves there and the old
+// tenant is emptied, though no process remembers the move.
+func TestTenantMoveThatCannotComplete(t *testing.T) {
+	seed, err := avisim.ParseSeed([]byte(tenantSeed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := harness.StartSim(t, seed)
+	s := settingsFor(t, sim, "demo", nil)
+	_, stop := start(t, nil, s, nil)
+	ns := newNamespace(t, env, nil, map[string]string{ownership.AnnTenant: "team-a"})
+	create(t, env, lbService(ns, "web"))
+	vip := waitVIP(t, env, ns, "web")
+	stop()
+
+	patchNamespace(t, ns, `{"metadata":{"annotations":{"ako.vmware.com/tenant-name":"team-z"}}}`)
+	collected := make(chan []string, 1)
+	start(t, nil, s, func(o *operator.Options) {
+		o.OrphansCollected = func(deleted []string, err error) {
+			if err != nil {
+				t.Errorf("orphan collection: %v", err)
+			}
+			collected <- deleted
+		}
+	})
+	if deleted := <-collected; len(deleted) != 0 {
+		t.Errorf("orphan collection deleted %v while the Service's new tenant has nothing", deleted)
+	}
+	harness.Eventually(t, "the Service reports it cannot sync", func() string {
+		c := meta.FindStatusCondition(getService(t, env, ns, "web").Status.Conditions, reconcile.ConditionSynced)
+		if c == nil || c.Status != "False" {
+			return fmt.Sprintf("condition %+v", c)
+		}
+		return ""
+	})
+	for _, typ := range []string{"vsvip", "pool", "virtualservice"} {
+		if got := names(sim, "team-a", typ); len(got) != 1 {
+			t.Errorf("team-a %s: %v, want the Service's, still serving", typ, got)
+		}
+	}
+	if got := getService(t, env, ns, "web").Status.LoadBalancer.Ingress; len(got) != 1 || got[0].IP != vip {
+		t.Errorf("status %+v, want its VIP %s kept", got, vip)
+	}
+
+	patchNamespace(t, ns, `{"metadata":{"annotations":{"ako.vmware.com/tenant-name":null}}}`)
+	harness.Eventually(t, "the objects move to admin and team-a is emptied", func() string {
+		for _, typ := range []string{"vsvip", "pool", "virtualservice"} {
+			if got := names(sim, "team-a", typ); len(got) != 0 {
+				return fmt.Sprintf("team-a %s: %v", typ, got)
+			}
+			if got := names(sim, "admin", typ); len(got) != 1 {
+				return fmt.Sprintf("admin %s: %v", typ, got)
+			}
+		}
+		return ""
+	})
+	waitVIP(t, env, ns, "web")
+}
