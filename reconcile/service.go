@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -109,6 +110,9 @@ func (r *ServiceReconciler) sync(ctx context.Context, svc *corev1.Service, ns *c
 		log.V(1).Info("waiting for the controller inventory")
 		return ctrl.Result{RequeueAfter: inventoryWait}, nil
 	}
+	if err := r.dropOthersVIPs(ctx, svc, env.Inventory); err != nil {
+		return ctrl.Result{}, err
+	}
 	old := established(svc)
 	if old == nil && r.holdsVIP(svc, env.Inventory) {
 		// Its VsVip got an address but the sync that would have written
@@ -185,6 +189,40 @@ func (r *ServiceReconciler) holdsVIP(svc *corev1.Service, snap *inventory.Snapsh
 		}
 	}
 	return false
+}
+
+// dropOthersVIPs clears the status entries of svc that another of this
+// cluster's VsVips holds: a Service that left its shared-VIP group still
+// shows the group's VIP, which the other members keep. Left until its own
+// sync succeeds (a controller outage can take minutes), it would show one VIP
+// for two owners, and make the rule book judge it as established on an
+// address that is not its own.
+func (r *ServiceReconciler) dropOthersVIPs(ctx context.Context, svc *corev1.Service, snap *inventory.Snapshot) error {
+	if snap == nil || len(svc.Status.LoadBalancer.Ingress) == 0 {
+		return nil
+	}
+	own := model.BaseName(r.Settings.AKOSettings.ClusterName, svc.Namespace, svc.Name)
+	var keep []corev1.LoadBalancerIngress
+	var dropped []string
+	for _, in := range svc.Status.LoadBalancer.Ingress {
+		a, err := netip.ParseAddr(in.IP)
+		h, held := snap.InUse[a]
+		if err == nil && held && h.VsVip != own && h.CreatedBy == r.Settings.CreatedBy() && h.ClusterID != "" && h.ClusterID == r.Settings.ClusterID {
+			dropped = append(dropped, in.IP)
+			continue
+		}
+		keep = append(keep, in)
+	}
+	if len(dropped) == 0 {
+		return nil
+	}
+	patch := lockedPatch(svc)
+	svc.Status.LoadBalancer.Ingress = keep
+	if err := r.Client.Status().Patch(ctx, svc, patch); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	logr.FromContextOrDiscard(ctx).Info("status showed VIPs another owner holds (it left a shared-VIP group); cleared", "vip", dropped)
+	return nil
 }
 
 // addresses are the VIPs of an applied VsVip, as text.

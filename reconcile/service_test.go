@@ -361,3 +361,28 @@ func TestSyncDoesNotWriteOverAChange(t *testing.T) {
 		t.Errorf("status %v written from a Service read before it joined its group", got)
 	}
 }
+
+// TestLeftServiceDropsTheGroupVIP: a Service that left its shared-VIP group
+// still shows the group's VIP, which the group's other members keep. Its
+// status is cleared before its own sync, so two owners never show one VIP
+// while that sync waits for the controller (chaos seed 408272: the same VIP
+// in the status of a Service and of its old group during an outage).
+func TestLeftServiceDropsTheGroupVIP(t *testing.T) {
+	svc := lbService("team-a", "web", func(s *corev1.Service) {
+		s.Finalizers = []string{ownership.CleanupFinalizer}
+		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.50.0.16"}}
+	})
+	f := newServiceFixture(t, svc)
+	f.r.Settings.ClusterID = "uid-c1"
+	f.r.Inventory = fixedInventory{snap: &inventory.Snapshot{InUse: map[netip.Addr]inventory.Holder{
+		netip.MustParseAddr("10.50.0.16"): {VsVip: "c1--team-a-front", CreatedBy: f.r.Settings.CreatedBy(), ClusterID: f.r.Settings.ClusterID,
+			Owner: ownership.SharedVIPOwner("team-a", "front")},
+	}}}
+	f.avi.applyErr[""] = &session.Error{Op: "POST vsvip", Status: http.StatusServiceUnavailable, Message: "controller down"}
+	if _, err := f.reconcile(t, "team-a", "web"); err == nil {
+		t.Error("reconcile succeeded while the controller was down")
+	}
+	if got := f.get(t, "team-a", "web").Status.LoadBalancer.Ingress; len(got) != 0 {
+		t.Errorf("status %v still shows its old group's VIP", got)
+	}
+}
