@@ -574,10 +574,19 @@ func (a *Applier) readOwner(ctx context.Context, owner Owner, want []desiredObj)
 		bases = []string{owner.Name}
 	}
 	var pools []string
-	a.m.scan(tenant, model.TypePool, func(k mkey, _ *entry) {
+	a.m.scan(tenant, model.TypePool, func(k mkey, e *entry) {
+		// A pool whose markers name this owner is its own, whatever its
+		// name: the pool of a member that left a shared-VIP group, once the
+		// virtual service stopped referencing it and its delete failed,
+		// is found by nothing else.
+		if owner.OwnedBy != "" && e.owner == owner.OwnedBy && e.clusterID == owner.ClusterID {
+			pools = append(pools, k.name)
+			return
+		}
 		for _, b := range bases {
 			if model.IsPoolOf(b, k.name) {
 				pools = append(pools, k.name)
+				return
 			}
 		}
 	})

@@ -388,6 +388,24 @@ func TestSharedVIP(t *testing.T) {
 	if fmt.Sprint(res.Deleted) != "[pool/c1--ns-b-k-TCP-443]" {
 		t.Fatalf("%+v", res)
 	}
+
+	// b joins again, then leaves while its pool's delete fails: the virtual
+	// service no longer references the pool, and the next apply still finds
+	// it by its owner marker (chaos seed 740921: it was left for good).
+	if _, err := e.a.Apply(ctx, build(a, b)); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.Faults().FailNamed("c1--ns-b-k-TCP-443", 503)
+	if _, err := e.a.Apply(ctx, build(a)); !session.IsRetryable(err) {
+		t.Fatalf("apply while the pool's delete fails: %v, want a retryable error", err)
+	}
+	e.sim.Faults().FailNamed("c1--ns-b-k-TCP-443", 0)
+	if res, err = e.a.Apply(ctx, build(a)); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(e.objects("pool")); got != "[c1--ns-a-k-TCP-80]" {
+		t.Errorf("pools after b left the group %s (deleted %v), want a's only", got, res.Deleted)
+	}
 }
 
 func TestAWSMultiVIP(t *testing.T) {
