@@ -43,11 +43,7 @@ func TestLeaveOldTenants(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			var got []string
-			for _, o := range f.deleted {
-				got = append(got, o.Tenant)
-			}
-			if !slices.Equal(got, tt.want) {
+			if got := deletedTenants(f); !slices.Equal(got, tt.want) {
 				t.Errorf("deleted from tenants %v, want %v", got, tt.want)
 			}
 		})
@@ -85,13 +81,18 @@ func TestLeaveOldTenantsFromInventory(t *testing.T) {
 			if err := r.leaveOldTenants(context.Background(), req, owner, snap); err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, o := range f.deleted {
-				got = append(got, o.Tenant)
-			}
-			if !slices.Equal(got, tt.want) {
+			if got := deletedTenants(f); !slices.Equal(got, tt.want) {
 				t.Errorf("deleted from tenants %v, want %v", got, tt.want)
 			}
 		})
 	}
+}
+
+// deletedTenants lists the tenants f deleted owners from, in order.
+func deletedTenants(f *fakeApplier) []string {
+	var out []string
+	for _, o := range f.deleted {
+		out = append(out, o.Tenant)
+	}
+	return out
 }

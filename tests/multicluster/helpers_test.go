@@ -56,6 +56,22 @@ func start(t testing.TB, e *harness.Env, s *config.Settings, tweak func(*operato
 	return op, stop
 }
 
+// startCollecting starts vipgate like start and returns what its start-up
+// orphan collection deleted (an error fails the test).
+func startCollecting(t testing.TB, e *harness.Env, s *config.Settings) <-chan []string {
+	t.Helper()
+	collected := make(chan []string, 1)
+	start(t, e, s, func(o *operator.Options) {
+		o.OrphansCollected = func(deleted []string, err error) {
+			if err != nil {
+				t.Errorf("orphan collection: %v", err)
+			}
+			collected <- deleted
+		}
+	})
+	return collected
+}
+
 // removeAll deletes every LoadBalancer Service and every Node on e, waiting
 // for vipgate to release the Services (finalizers left after the wait are
 // stripped so one broken test does not wedge the next).

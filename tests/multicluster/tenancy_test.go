@@ -15,7 +15,6 @@ import (
 	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/config"
-	"github.com/vipgate/vipgate/operator"
 	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/reconcile"
 	"github.com/vipgate/vipgate/tests/harness"
@@ -56,16 +55,7 @@ func patchNamespace(t *testing.T, name, patch string) {
 // annotation goes, the objects move to the configured tenant and the old
 // tenant is emptied; orphan collection at start-up looks in both.
 func TestTenantAnnotation(t *testing.T) {
-	seed, err := avisim.ParseSeed([]byte(tenantSeed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := harness.StartSim(t, seed)
-	s := settingsFor(t, sim, "demo", nil)
-	_, stop := start(t, nil, s, nil)
-	ns := newNamespace(t, env, nil, map[string]string{ownership.AnnTenant: "team-a"})
-	create(t, env, lbService(ns, "web"))
-	waitVIP(t, env, ns, "web")
+	sim, s, stop, ns, _ := tenantFixture(t)
 	base := "demo--" + ns + "-web"
 	for _, typ := range []string{"vsvip", "pool", "virtualservice"} {
 		if got := names(sim, "team-a", typ); len(got) != 1 || !slices.Contains([]string{base, base + "-TCP-80"}, got[0]) {
@@ -78,15 +68,7 @@ func TestTenantAnnotation(t *testing.T) {
 
 	patchNamespace(t, ns, `{"metadata":{"annotations":{"ako.vmware.com/tenant-name":null}}}`)
 	harness.Eventually(t, "objects move to the admin tenant", func() string {
-		for _, typ := range []string{"vsvip", "pool", "virtualservice"} {
-			if got := names(sim, "team-a", typ); len(got) != 0 {
-				return fmt.Sprintf("team-a %s: %v", typ, got)
-			}
-			if got := names(sim, "admin", typ); len(got) != 1 {
-				return fmt.Sprintf("admin %s: %v", typ, got)
-			}
-		}
-		return ""
+		return movedTo(sim, "team-a", "admin")
 	})
 	waitVIP(t, env, ns, "web")
 
@@ -98,15 +80,7 @@ func TestTenantAnnotation(t *testing.T) {
 	goneBase := "demo--" + other + "-gone"
 	createPool(t, otherWriter(t, sim), "team-a", goneBase+"-TCP-80", "vipgate-demo", env.ClusterID(t), "Service/"+other+"/gone")
 	createPool(t, otherWriter(t, sim), "team-a", "west--"+other+"-gone-TCP-80", "vipgate-west", "uid-west", "Service/"+other+"/gone")
-	collected := make(chan []string, 1)
-	start(t, nil, s, func(o *operator.Options) {
-		o.OrphansCollected = func(deleted []string, err error) {
-			if err != nil {
-				t.Errorf("orphan collection: %v", err)
-			}
-			collected <- deleted
-		}
-	})
+	collected := startCollecting(t, nil, s)
 	deleted := <-collected
 	slices.Sort(deleted)
 	want := []string{"pool/" + goneBase + "-TCP-80"}
@@ -123,7 +97,38 @@ func TestTenantAnnotation(t *testing.T) {
 	}
 }
 
-// createPool creates a pool with created_by in tenant through c.
+// tenantFixture starts avisim with tenants admin and team-a and vipgate
+// for cluster demo, and a Service web with its VIP in a namespace annotated
+// for team-a.
+func tenantFixture(t *testing.T) (sim *avisim.Sim, s *config.Settings, stop func(), ns, vip string) {
+	t.Helper()
+	seed, err := avisim.ParseSeed([]byte(tenantSeed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim = harness.StartSim(t, seed)
+	s = settingsFor(t, sim, "demo", nil)
+	_, stop = start(t, nil, s, nil)
+	ns = newNamespace(t, env, nil, map[string]string{ownership.AnnTenant: "team-a"})
+	create(t, env, lbService(ns, "web"))
+	return sim, s, stop, ns, waitVIP(t, env, ns, "web")
+}
+
+// movedTo says what keeps one Service's objects (VsVip, pool, virtual
+// service) from living in tenant to only, with none left in from; "" when
+// they do.
+func movedTo(sim *avisim.Sim, from, to string) string {
+	for _, typ := range []string{"vsvip", "pool", "virtualservice"} {
+		if got := names(sim, from, typ); len(got) != 0 {
+			return fmt.Sprintf("%s %s: %v", from, typ, got)
+		}
+		if got := names(sim, to, typ); len(got) != 1 {
+			return fmt.Sprintf("%s %s: %v", to, typ, got)
+		}
+	}
+	return ""
+}
+
 // createPool creates a pool as vipgate writes one: created_by and, when
 // clusterID is set, the identity markers (cluster, owner).
 func createPool(t *testing.T, c *session.Client, tenant, name, createdBy, clusterID, owner string) {
@@ -193,30 +198,13 @@ func TestNamespaceSelection(t *testing.T) {
 // Service gets its objects in the new tenant and orphan collection, reading
 // every tenant and the objects' owner markers, empties the old one.
 func TestTenantMoveWhileDown(t *testing.T) {
-	seed, err := avisim.ParseSeed([]byte(tenantSeed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := harness.StartSim(t, seed)
-	s := settingsFor(t, sim, "demo", nil)
-	_, stop := start(t, nil, s, nil)
-	ns := newNamespace(t, env, nil, map[string]string{ownership.AnnTenant: "team-a"})
-	create(t, env, lbService(ns, "web"))
-	waitVIP(t, env, ns, "web")
+	sim, s, stop, ns, _ := tenantFixture(t)
 	stop()
 
 	patchNamespace(t, ns, `{"metadata":{"annotations":{"ako.vmware.com/tenant-name":null}}}`)
 	start(t, nil, s, nil)
 	harness.Eventually(t, "the objects live in admin only", func() string {
-		for _, typ := range []string{"vsvip", "pool", "virtualservice"} {
-			if got := names(sim, "team-a", typ); len(got) != 0 {
-				return fmt.Sprintf("team-a %s: %v", typ, got)
-			}
-			if got := names(sim, "admin", typ); len(got) != 1 {
-				return fmt.Sprintf("admin %s: %v", typ, got)
-			}
-		}
-		return ""
+		return movedTo(sim, "team-a", "admin")
 	})
 }
 
@@ -228,28 +216,11 @@ func TestTenantMoveWhileDown(t *testing.T) {
 // namespace names a usable tenant, the Service moves there and the old
 // tenant is emptied, though no process remembers the move.
 func TestTenantMoveThatCannotComplete(t *testing.T) {
-	seed, err := avisim.ParseSeed([]byte(tenantSeed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := harness.StartSim(t, seed)
-	s := settingsFor(t, sim, "demo", nil)
-	_, stop := start(t, nil, s, nil)
-	ns := newNamespace(t, env, nil, map[string]string{ownership.AnnTenant: "team-a"})
-	create(t, env, lbService(ns, "web"))
-	vip := waitVIP(t, env, ns, "web")
+	sim, s, stop, ns, vip := tenantFixture(t)
 	stop()
 
 	patchNamespace(t, ns, `{"metadata":{"annotations":{"ako.vmware.com/tenant-name":"team-z"}}}`)
-	collected := make(chan []string, 1)
-	start(t, nil, s, func(o *operator.Options) {
-		o.OrphansCollected = func(deleted []string, err error) {
-			if err != nil {
-				t.Errorf("orphan collection: %v", err)
-			}
-			collected <- deleted
-		}
-	})
+	collected := startCollecting(t, nil, s)
 	if deleted := <-collected; len(deleted) != 0 {
 		t.Errorf("orphan collection deleted %v while the Service's new tenant has nothing", deleted)
 	}
@@ -271,15 +242,7 @@ func TestTenantMoveThatCannotComplete(t *testing.T) {
 
 	patchNamespace(t, ns, `{"metadata":{"annotations":{"ako.vmware.com/tenant-name":null}}}`)
 	harness.Eventually(t, "the objects move to admin and team-a is emptied", func() string {
-		for _, typ := range []string{"vsvip", "pool", "virtualservice"} {
-			if got := names(sim, "team-a", typ); len(got) != 0 {
-				return fmt.Sprintf("team-a %s: %v", typ, got)
-			}
-			if got := names(sim, "admin", typ); len(got) != 1 {
-				return fmt.Sprintf("admin %s: %v", typ, got)
-			}
-		}
-		return ""
+		return movedTo(sim, "team-a", "admin")
 	})
 	waitVIP(t, env, ns, "web")
 }

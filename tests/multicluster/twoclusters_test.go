@@ -116,15 +116,7 @@ func TestTwoClusters(t *testing.T) {
 	writer := otherWriter(t, sim)
 	createPool(t, writer, "admin", "demo--shop-old-TCP-80", "vipgate-demo", env.ClusterID(t), "Service/shop/old")
 	createPool(t, writer, "admin", "demo--shop-ghost-TCP-80", "vipgate-west", west.ClusterID(t), "Service/shop/ghost")
-	collected := make(chan []string, 1)
-	start(t, env, demoSettings, func(o *operator.Options) {
-		o.OrphansCollected = func(deleted []string, err error) {
-			if err != nil {
-				t.Errorf("orphan collection: %v", err)
-			}
-			collected <- deleted
-		}
-	})
+	collected := startCollecting(t, env, demoSettings)
 	deleted := <-collected
 	slices.Sort(deleted)
 	want := []string{"pool/demo--shop-old-TCP-80"}
