@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/vipgate/vipgate/avisim/dataplane/echo"
@@ -193,4 +195,27 @@ func TestHTTPRouteHeaderAndURLFilters(t *testing.T) {
 			t.Errorf("GET %s: the answer has %s %q and X-Served-By %q; want %q and %q", tc.path, echo.EchoHeader, r.Header.Get(echo.EchoHeader), r.Header.Get("X-Served-By"), tc.echoHdr, tc.servedBy)
 		}
 	}
+
+	// Filters taken off the route leave the controller too.
+	var cur gatewayv1.HTTPRoute
+	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(rt), &cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.Spec.Rules[0].Filters = nil
+	cur.Spec.Rules[1].Filters = nil
+	if err := env.Client.Update(context.Background(), &cur); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, "the removed filters are no longer applied", func() string {
+		r := echo.GetWithHeader(addr, "app.example.com", "/page", in)
+		h := http.Header(r.Answer.Headers)
+		if r.Err != nil || h.Get("X-Env") != "dev" || r.Header.Get("X-Served-By") != "" || r.Header.Get(echo.EchoHeader) != "web-1" {
+			return fmt.Sprintf("/page: %v, backend got X-Env %q, answer X-Served-By %q %s %q", r, h.Get("X-Env"), r.Header.Get("X-Served-By"), echo.EchoHeader, r.Header.Get(echo.EchoHeader))
+		}
+		r = echo.Get(addr, "app.example.com", "/api/x")
+		if r.Err != nil || r.Answer.Path != "/api/x" || r.Answer.Host != "app.example.com" {
+			return fmt.Sprintf("/api/x: %v reached the backend as %q %q", r, r.Answer.Host, r.Answer.Path)
+		}
+		return ""
+	})
 }
