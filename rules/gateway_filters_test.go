@@ -17,7 +17,9 @@ func TestParseHTTPRouteRule(t *testing.T) {
 		return []gatewayv1.HTTPRouteMatch{{Path: &gatewayv1.HTTPPathMatch{Type: ptr.To(gatewayv1.PathMatchExact), Value: ptr.To(p)}}}
 	}
 	hdrs := &gatewayv1.HTTPHeaderFilter{Set: []gatewayv1.HTTPHeader{{Name: "X-Env", Value: "prod"}}, Add: []gatewayv1.HTTPHeader{{Name: "X-Trace", Value: "1"}}, Remove: []string{"X-Debug"}}
-	f := func(t gatewayv1.HTTPRouteFilterType) gatewayv1.HTTPRouteFilter { return gatewayv1.HTTPRouteFilter{Type: t} }
+	f := func(t gatewayv1.HTTPRouteFilterType) gatewayv1.HTTPRouteFilter {
+		return gatewayv1.HTTPRouteFilter{Type: t}
+	}
 	reqHdrs := f(gatewayv1.HTTPRouteFilterRequestHeaderModifier)
 	reqHdrs.RequestHeaderModifier = hdrs
 	rspHdrs := f(gatewayv1.HTTPRouteFilterResponseHeaderModifier)
