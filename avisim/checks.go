@@ -54,10 +54,23 @@ var enums = map[string]map[string][]string{
 	"stringgroup":                   {"type": {"SG_TYPE_STRING", "SG_TYPE_KEYVAL"}},
 	"wafpolicy":                     {"mode": {"WAF_MODE_DETECTION_ONLY", "WAF_MODE_ENFORCEMENT"}},
 	"virtualservice":                {"type": {"VS_TYPE_NORMAL", "VS_TYPE_VH_PARENT", "VS_TYPE_VH_CHILD"}},
-	"cloud":                         {"license_tier": licenseTiers},
-	"serviceenginegroup":            {"license_tier": licenseTiers},
-	"systemconfiguration":           {"default_license_tier": licenseTiers},
+	"httppolicyset": {
+		"http_request_policy.rules.hdr_action.action":                       hdrActions,
+		"http_response_policy.rules.hdr_action.action":                      hdrActions,
+		"http_request_policy.rules.rewrite_url_action.host_hdr.type":        {"URI_PARAM_TYPE_TOKENIZED"},
+		"http_request_policy.rules.rewrite_url_action.path.type":            {"URI_PARAM_TYPE_TOKENIZED"},
+		"http_request_policy.rules.rewrite_url_action.host_hdr.tokens.type": uriTokenTypes,
+		"http_request_policy.rules.rewrite_url_action.path.tokens.type":     uriTokenTypes,
+	},
+	"cloud":               {"license_tier": licenseTiers},
+	"serviceenginegroup":  {"license_tier": licenseTiers},
+	"systemconfiguration": {"default_license_tier": licenseTiers},
 }
+
+var (
+	hdrActions    = []string{"HTTP_ADD_HDR", "HTTP_REMOVE_HDR", "HTTP_REPLACE_HDR"}
+	uriTokenTypes = []string{"URI_TOKEN_TYPE_HOST", "URI_TOKEN_TYPE_PATH", "URI_TOKEN_TYPE_STRING", "URI_TOKEN_TYPE_STRING_GROUP", "URI_TOKEN_TYPE_REGEX", "URI_TOKEN_TYPE_REGEX_QUERY"}
+)
 
 // checkEnums refuses a value outside the enum of the fields in enums.
 func checkEnums(kindName string, m any) *apiError {

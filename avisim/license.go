@@ -107,6 +107,12 @@ var editionRules = map[string][]editionRule{
 		{"vip.subnet6", "", "*"},
 		{"vip.availability_zone", "", ""},
 	},
+	// HTTPHdrAction.action: "Essentials edition(Allowed values-
+	// HTTP_REMOVE_HDR,HTTP_REPLACE_HDR), Basic edition(...the same)".
+	"httppolicyset": {
+		{"http_request_policy.rules.hdr_action.action", "HTTP_REMOVE_HDR,HTTP_REPLACE_HDR", "HTTP_REMOVE_HDR,HTTP_REPLACE_HDR"},
+		{"http_response_policy.rules.hdr_action.action", "HTTP_REMOVE_HDR,HTTP_REPLACE_HDR", "HTTP_REMOVE_HDR,HTTP_REPLACE_HDR"},
+	},
 	"pool": {
 		{"append_port", "NEVER", "NEVER"},
 		{"capacity_estimation", "false", "false"},

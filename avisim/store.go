@@ -302,6 +302,11 @@ func (s *store) save(tenant string, k *kind, m any, old *object) (*object, *apiE
 	if aerr := checkEnums(k.name, m); aerr != nil {
 		return nil, aerr
 	}
+	if ps, ok := m.(*models.HTTPPolicySet); ok {
+		if aerr := checkHTTPPolicySet(ps); aerr != nil {
+			return nil, aerr
+		}
+	}
 	uuid := k.getStr(m, k.fUUID)
 	if old != nil {
 		if uuid != "" && uuid != old.uuid {

@@ -63,7 +63,7 @@ func TestChartValues(t *testing.T) {
 	if !equality.Semantic.DeepEqual(got, want) { // nil and empty lists alike
 		t.Errorf("settings from the chart's values\n  %+v\nwant AKO's defaults\n  %+v", got, want)
 	}
-	if !slices.Equal(sf.Ignored, []string{"avicredentials", "vipgate"}) {
+	if !slices.Equal(sf.Ignored, []string{"avicredentials", "featureGates", "vipgate"}) {
 		t.Errorf("ignored %q", sf.Ignored)
 	}
 	if c := sf.IngressClass; c == nil || *c != (ChartIngressClass{Name: "avi-lb", IsDefault: true}) {

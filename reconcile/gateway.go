@@ -378,66 +378,21 @@ func (r *GatewayReconciler) routeRules(rt *gatewayv1.HTTPRoute, p *gatewayPlan) 
 	var out []model.GatewayRouteRule
 	var unsupported []string
 	for ri, rule := range rt.Spec.Rules {
-		at := fmt.Sprintf("spec.rules[%d]", ri)
-		var mrule model.GatewayRouteRule
-		for mi, m := range rule.Matches {
-			mm := model.GatewayHTTPMatch{Path: "/", PathMatch: model.MatchBeginsWith}
-			if m.Path != nil {
-				if m.Path.Value != nil {
-					mm.Path = *m.Path.Value
-				}
-				switch {
-				case m.Path.Type == nil || *m.Path.Type == gatewayv1.PathMatchPathPrefix:
-				case *m.Path.Type == gatewayv1.PathMatchExact:
-					mm.PathMatch = model.MatchEquals
-				default:
-					unsupported = append(unsupported, fmt.Sprintf("%s.matches[%d].path: type %s is not supported (Exact and PathPrefix are)", at, mi, *m.Path.Type))
-				}
+		parsed, u := rules.ParseHTTPRouteRule(rule, fmt.Sprintf("spec.rules[%d]", ri))
+		unsupported = append(unsupported, u...)
+		mrule := model.GatewayRouteRule{Redirect: parsed.Filters.Redirect, RequestHeaders: parsed.Filters.RequestHeaders,
+			ResponseHeaders: parsed.Filters.ResponseHeaders, Rewrite: parsed.Filters.Rewrite}
+		for _, m := range parsed.Matches {
+			mm := model.GatewayHTTPMatch{Path: m.Path, PathMatch: model.MatchBeginsWith, Method: m.Method}
+			if m.PathExact {
+				mm.PathMatch = model.MatchEquals
 			}
-			for hi, h := range m.Headers {
-				if h.Type != nil && *h.Type != gatewayv1.HeaderMatchExact {
-					unsupported = append(unsupported, fmt.Sprintf("%s.matches[%d].headers[%d]: type %s is not supported (Exact is)", at, mi, hi, *h.Type))
-					continue
-				}
-				mm.Headers = append(mm.Headers, model.GatewayHeader{Name: string(h.Name), Value: h.Value})
-			}
-			if len(m.QueryParams) > 0 {
-				unsupported = append(unsupported, fmt.Sprintf("%s.matches[%d].queryParams: query parameter matches are not supported", at, mi))
-			}
-			if m.Method != nil {
-				mm.Method = string(*m.Method)
+			for _, h := range m.Headers {
+				mm.Headers = append(mm.Headers, model.GatewayHeader{Name: h.Name, Value: h.Value})
 			}
 			mrule.Matches = append(mrule.Matches, mm)
 		}
-		for fi, f := range rule.Filters {
-			if f.Type != gatewayv1.HTTPRouteFilterRequestRedirect || f.RequestRedirect == nil {
-				unsupported = append(unsupported, fmt.Sprintf("%s.filters[%d]: filter %s is not supported yet (RequestRedirect is)", at, fi, f.Type))
-				continue
-			}
-			rr := f.RequestRedirect
-			if rr.Path != nil {
-				unsupported = append(unsupported, fmt.Sprintf("%s.filters[%d].requestRedirect.path: path rewriting in redirects is not supported yet", at, fi))
-				continue
-			}
-			rd := &model.GatewayRedirect{StatusCode: 302}
-			if rr.Scheme != nil {
-				rd.Scheme = *rr.Scheme
-			}
-			if rr.Hostname != nil {
-				rd.Hostname = string(*rr.Hostname)
-			}
-			if rr.Port != nil {
-				rd.Port = int32(*rr.Port)
-			}
-			if rr.StatusCode != nil {
-				rd.StatusCode = *rr.StatusCode
-			}
-			mrule.Redirect = rd
-		}
-		for bi, b := range rule.BackendRefs {
-			if len(b.Filters) > 0 {
-				unsupported = append(unsupported, fmt.Sprintf("%s.backendRefs[%d].filters: backend filters are not supported", at, bi))
-			}
+		for _, b := range rule.BackendRefs {
 			ns, name, ok := serviceBackend(rt.Namespace, b.BackendObjectReference)
 			if !ok || b.Port == nil {
 				continue

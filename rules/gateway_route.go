@@ -239,6 +239,9 @@ func ValidateHTTPRoute(rt *gatewayv1.HTTPRoute, env Env, rl RouteLookups) Result
 	if !ours {
 		return res
 	}
+	for _, u := range HTTPRouteUnsupported(rt) {
+		res.Warn(u + "; the route is not served (Accepted=False, UnsupportedValue)")
+	}
 	for ri, rule := range rt.Spec.Rules {
 		for bi, b := range rule.BackendRefs {
 			p := field.NewPath("spec", "rules").Index(ri).Child("backendRefs").Index(bi)

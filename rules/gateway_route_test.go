@@ -48,6 +48,11 @@ func (l routeLookups) Service(_ context.Context, ns, name string) (*corev1.Servi
 	return l.services[ns+"/"+name], nil
 }
 
+func withFilter(rt *gatewayv1.HTTPRoute, f gatewayv1.HTTPRouteFilter) *gatewayv1.HTTPRoute {
+	rt.Spec.Rules[0].Filters = append(rt.Spec.Rules[0].Filters, f)
+	return rt
+}
+
 func TestValidateHTTPRoute(t *testing.T) {
 	ours := gw("default", "gw", listener("shop", 8080, gatewayv1.HTTPProtocolType, "shop.example.com"))
 	ours.Spec.Listeners = ours.Spec.Listeners[1:] // only the shop listener: no catch-all on port 80
@@ -99,6 +104,11 @@ func TestValidateHTTPRoute(t *testing.T) {
 			wantWarns: []string{`spec.parentRefs[0]: none of the route's hostnames [blog.example.com] matches a listener hostname of Gateway default/gw; the route is not attached there (NoMatchingListenerHostname)`}},
 		{name: "not a Service", rt: route("gw", shop, gatewayv1.BackendObjectReference{Kind: ptr.To(gatewayv1.Kind("Bucket")), Name: "b"}),
 			wantErrs: []string{`spec.rules[0].backendRefs[0].kind: Unsupported value: "Bucket": supported values: "Service"`}},
+		{name: "a filter vipgate does not program warns", rt: withFilter(route("gw", shop, svc("", "web")), gatewayv1.HTTPRouteFilter{Type: gatewayv1.HTTPRouteFilterRequestMirror,
+			RequestMirror: &gatewayv1.HTTPRequestMirrorFilter{BackendRef: svc("", "web")}}),
+			wantWarns: []string{`spec.rules[0].filters[0]: filter RequestMirror is not supported yet (RequestRedirect, RequestHeaderModifier, ResponseHeaderModifier and URLRewrite are); the route is not served (Accepted=False, UnsupportedValue)`}},
+		{name: "header modifiers are fine", rt: withFilter(route("gw", shop, svc("", "web")), gatewayv1.HTTPRouteFilter{Type: gatewayv1.HTTPRouteFilterRequestHeaderModifier,
+			RequestHeaderModifier: &gatewayv1.HTTPHeaderFilter{Set: []gatewayv1.HTTPHeader{{Name: "X-Env", Value: "prod"}}}})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := ValidateHTTPRoute(tc.rt, Env{Settings: demoSettings(), Now: now}, rl)

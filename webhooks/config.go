@@ -72,6 +72,9 @@ type ConfigOptions struct {
 	GatewayClasses []string
 	// FailOpen sets failurePolicy Ignore for Services and Ingresses (AviInfraSetting always fails closed).
 	FailOpen bool
+	// GatewayFailurePolicy of the Gateway and HTTPRoute webhooks (the chart's
+	// vipgate.webhook.failurePolicy.gateways); empty: as Services and Ingresses.
+	GatewayFailurePolicy admv1.FailurePolicyType
 	// TimeoutSeconds per call; 5 when zero.
 	TimeoutSeconds int32
 }
@@ -190,6 +193,13 @@ func (o ConfigOptions) softPolicy() *admv1.FailurePolicyType {
 	return ptr.To(admv1.Fail)
 }
 
+func (o ConfigOptions) gatewayPolicy() *admv1.FailurePolicyType {
+	if o.GatewayFailurePolicy != "" {
+		return ptr.To(o.GatewayFailurePolicy)
+	}
+	return o.softPolicy()
+}
+
 func rule(group, version, resource string, scope admv1.ScopeType, ops ...admv1.OperationType) []admv1.RuleWithOperations {
 	return []admv1.RuleWithOperations{{
 		Operations: ops,
@@ -264,7 +274,7 @@ func Configurations(o ConfigOptions) (*admv1.MutatingWebhookConfiguration, *admv
 			MatchConditions:         []admv1.MatchCondition{GatewayCondition(o.GatewayClasses)},
 			SideEffects:             none,
 			TimeoutSeconds:          o.timeout(),
-			FailurePolicy:           o.softPolicy(),
+			FailurePolicy:           o.gatewayPolicy(),
 			AdmissionReviewVersions: versions,
 		}, admv1.ValidatingWebhook{
 			// A route's Gateway decides whether it is vipgate's, which a match
@@ -275,7 +285,7 @@ func Configurations(o ConfigOptions) (*admv1.MutatingWebhookConfiguration, *admv
 			NamespaceSelector:       o.namespaceSelector(),
 			SideEffects:             none,
 			TimeoutSeconds:          o.timeout(),
-			FailurePolicy:           o.softPolicy(),
+			FailurePolicy:           o.gatewayPolicy(),
 			AdmissionReviewVersions: versions,
 		})
 	}

@@ -155,10 +155,45 @@ func comparable(typ string, body map[string]any) map[string]any {
 	return out
 }
 
+// managedInRules lists, per type, policy fields whose rules carry actions
+// vipgate sets on some rules and not on others (a Gateway route losing its
+// header modifier or URL rewrite): a rule that lost one must be rewritten,
+// which covers alone does not see (it ignores what the desired body leaves out).
+var managedInRules = map[string]map[string][]string{
+	model.TypeHTTPPolicySet: {
+		"http_request_policy":  {"hdr_action", "rewrite_url_action", "redirect_action", "switching_action"},
+		"http_response_policy": {"hdr_action"},
+	},
+}
+
 func removedManaged(typ string, desired, cur map[string]any) bool {
 	for _, f := range managed[typ] {
 		if _, set := desired[f]; !set && !isEmpty(cur[f]) {
 			return true
+		}
+	}
+	for policy, actions := range managedInRules[typ] {
+		dp, _ := desired[policy].(map[string]any)
+		cp, _ := cur[policy].(map[string]any)
+		if dp == nil {
+			if !isEmpty(cp["rules"]) {
+				return true // the whole policy went away
+			}
+			continue
+		}
+		dr, _ := dp["rules"].([]any)
+		cr, _ := cp["rules"].([]any)
+		if len(dr) != len(cr) {
+			continue // covers sees that
+		}
+		for i := range dr {
+			d, _ := dr[i].(map[string]any)
+			c, _ := cr[i].(map[string]any)
+			for _, a := range actions {
+				if _, set := d[a]; !set && !isEmpty(c[a]) {
+					return true
+				}
+			}
 		}
 	}
 	return false

@@ -47,13 +47,8 @@ type GatewayHTTPMatch struct {
 // GatewayHeader is an Exact header match.
 type GatewayHeader struct{ Name, Value string }
 
-// GatewayRedirect is a RequestRedirect filter: "" and 0 keep the
-// request's scheme, host and port; StatusCode is 301 or 302.
-type GatewayRedirect struct {
-	Scheme, Hostname string
-	Port             int32
-	StatusCode       int
-}
+// GatewayRedirect is a RequestRedirect filter (rules.ParseHTTPRouteRule's).
+type GatewayRedirect = rules.RouteRedirect
 
 // GatewayBackend is one backendRef of a rule: a Service port and its weight.
 type GatewayBackend struct {
@@ -81,6 +76,11 @@ type GatewayRouteRule struct {
 	Backends []GatewayBackend
 	// Redirect answers the rule's requests with a redirect instead.
 	Redirect *GatewayRedirect
+	// RequestHeaders and ResponseHeaders modify the headers the backend
+	// and the client see; Rewrite changes the Host header and path the
+	// backend sees. Ignored with Redirect.
+	RequestHeaders, ResponseHeaders *rules.HeaderModifier
+	Rewrite                         *rules.URLRewrite
 }
 
 // GatewayHTTPRoute is one HTTPRoute attached to the Gateway.
@@ -222,8 +222,15 @@ func BuildGateway(in GatewayInput) (*Set, error) {
 	}
 	byVS := gatewayRoutes(in, set, vsOf)
 	for _, v := range append([]*objects.VirtualService{vs}, children...) {
-		if rs := byVS[*v.Name]; len(rs) > 0 {
-			set.HTTPPolicySets = append(set.HTTPPolicySets, policySet(*v.Name, s.CreatedBy(), rs, nil))
+		if p := byVS[*v.Name]; p != nil && len(p.requests) > 0 {
+			ps := policySet(*v.Name, s.CreatedBy(), p.requests, nil)
+			if p.anyResponse {
+				for i, r := range p.responses {
+					r.Index = ptr.To(int32(i + 1))
+				}
+				ps.HTTPResponsePolicy = &objects.HTTPResponsePolicy{Rules: p.responses}
+			}
+			set.HTTPPolicySets = append(set.HTTPPolicySets, ps)
 			v.HTTPPolicies = []*objects.HTTPPolicies{{Index: ptr.To(int32(11)), HTTPPolicySetRef: ptr.To(Ref(TypeHTTPPolicySet, *v.Name))}}
 		}
 	}
@@ -277,6 +284,8 @@ type gwMatch struct {
 	m                  GatewayHTTPMatch
 	group              string
 	redirect           *GatewayRedirect
+	// spec is the route rule, for its header modifiers and rewrite.
+	spec *GatewayRouteRule
 	// scheme is the listener's: what a redirect keeps when it sets none.
 	scheme string
 }
@@ -285,7 +294,7 @@ type gwMatch struct {
 // the policy rules, most specific first: exact hostnames before wildcards
 // before none, Exact paths before prefixes, longer prefixes first, then
 // route order, rule order and match order (Gateway API's precedence).
-func gatewayRoutes(in GatewayInput, set *Set, vsOf map[string]string) map[string][]*objects.HTTPRequestRule {
+func gatewayRoutes(in GatewayInput, set *Set, vsOf map[string]string) map[string]*vsPolicies {
 	s := in.Settings
 	gwName := set.Owner
 	cloudRef, vrfRef := Ref("cloud", s.ControllerSettings.CloudName), Ref("vrfcontext", s.VRF())
@@ -323,7 +332,7 @@ func gatewayRoutes(in GatewayInput, set *Set, vsOf map[string]string) map[string
 						if len(hosts) > 0 {
 							host = hosts[0]
 						}
-						ms = append(ms, gwMatch{vs: vsOf[att.Listener], route: ri, rule: ki, match: mi, att: a, host: host, m: m, group: group, redirect: rule.Redirect, scheme: scheme[att.Listener]})
+						ms = append(ms, gwMatch{vs: vsOf[att.Listener], route: ri, rule: ki, match: mi, att: a, host: host, m: m, group: group, redirect: rule.Redirect, scheme: scheme[att.Listener], spec: &r.Rules[ki]})
 					}
 				}
 			}
@@ -337,16 +346,119 @@ func gatewayRoutes(in GatewayInput, set *Set, vsOf map[string]string) map[string
 			cmp.Compare(methodRank(a.m.Method), methodRank(b.m.Method)), cmp.Compare(len(b.m.Headers), len(a.m.Headers)),
 			cmp.Compare(a.route, b.route), cmp.Compare(a.rule, b.rule), cmp.Compare(a.match, b.match))
 	})
-	out := map[string][]*objects.HTTPRequestRule{}
+	out := map[string]*vsPolicies{}
 	for _, m := range ms {
 		if m.vs == "" {
 			continue // a listener that is not programmed
 		}
+		p := out[m.vs]
+		if p == nil {
+			p = &vsPolicies{}
+			out[m.vs] = p
+		}
 		for _, pm := range pathMatches(m.m) {
-			out[m.vs] = append(out[m.vs], gatewayRule(gwName, len(out[m.vs]), m, pm))
+			r := gatewayRule(gwName, len(p.requests), m, pm)
+			p.requests = append(p.requests, r)
+			rsp := &objects.HTTPResponseRule{Name: r.Name, Enable: ptr.To(true), Match: r.Match}
+			if m.redirect == nil && m.spec.ResponseHeaders != nil {
+				rsp.HdrAction = hdrActions(m.spec.ResponseHeaders)
+				p.anyResponse = p.anyResponse || len(rsp.HdrAction) > 0
+			}
+			p.responses = append(p.responses, rsp)
 		}
 	}
 	return out
+}
+
+// vsPolicies are the policy rules of one virtual service. Response rules
+// mirror the request rules one for one, in the same order, so the first
+// one matching a request (the controller matches them against the request
+// as the client sent it) is the rule that routed it: a route's
+// ResponseHeaderModifier never reaches the answers of a more specific rule
+// routed elsewhere. They are sent only when some rule modifies responses.
+type vsPolicies struct {
+	requests    []*objects.HTTPRequestRule
+	responses   []*objects.HTTPResponseRule
+	anyResponse bool
+}
+
+// hdrActions expresses a header modifier: Set as HTTP_REPLACE_HDR, Add as
+// HTTP_ADD_HDR, Remove as HTTP_REMOVE_HDR, in that order (Gateway API's).
+func hdrActions(m *rules.HeaderModifier) []*objects.HTTPHdrAction {
+	var out []*objects.HTTPHdrAction
+	add := func(action, name string, value *string) {
+		a := &objects.HTTPHdrAction{Action: ptr.To(action), Hdr: &objects.HTTPHdrData{Name: ptr.To(name)}, HdrIndex: ptr.To(uint32(len(out)))}
+		if value != nil {
+			a.Hdr.Value = &objects.HTTPHdrValue{Val: value}
+		}
+		out = append(out, a)
+	}
+	for _, h := range m.Set {
+		add("HTTP_REPLACE_HDR", h.Name, ptr.To(h.Value))
+	}
+	for _, h := range m.Add {
+		add("HTTP_ADD_HDR", h.Name, ptr.To(h.Value))
+	}
+	for _, n := range m.Remove {
+		add("HTTP_REMOVE_HDR", n, nil)
+	}
+	return out
+}
+
+// rewriteAction expresses a URLRewrite for one Avi path match pm of the
+// rule's match m. The controller builds the path as "/" followed by the
+// tokens: constant strings and ranges of the request's path segments
+// (numbered from 0). A ReplacePrefixMatch of prefix P by R is, on the
+// EQUALS P rule, the constant R, and on the BEGINS_WITH P/ rule R/
+// followed by the segments after P's; the query is kept, as Gateway API
+// requires.
+func rewriteAction(rw *rules.URLRewrite, m GatewayHTTPMatch, pm *objects.PathMatch) *objects.HTTPRewriteURLAction {
+	str := func(v string) *objects.URIParamToken {
+		return &objects.URIParamToken{Type: ptr.To("URI_TOKEN_TYPE_STRING"), StrValue: ptr.To(v)}
+	}
+	tokenized := func(ts ...*objects.URIParamToken) *objects.URIParam {
+		return &objects.URIParam{Type: ptr.To("URI_PARAM_TYPE_TOKENIZED"), Tokens: ts}
+	}
+	// path is a constant path as a token: without its leading "/", which
+	// the controller puts in front; "/" alone stays (a constant must not be empty).
+	path := func(p string) *objects.URIParamToken {
+		if t := strings.TrimPrefix(p, "/"); t != "" {
+			return str(t)
+		}
+		return str("/")
+	}
+	a := &objects.HTTPRewriteURLAction{}
+	if rw.Hostname != "" {
+		a.HostHdr = tokenized(str(rw.Hostname))
+	}
+	switch {
+	case rw.FullPath != nil:
+		a.Path = tokenized(path(*rw.FullPath))
+	case rw.Prefix != nil:
+		repl := strings.Trim(*rw.Prefix, "/")
+		if ptr.Deref(pm.MatchCriteria, "") == MatchEquals {
+			a.Path = tokenized(path(repl))
+			break
+		}
+		prefix := strings.Trim(m.Path, "/")
+		skip := uint32(0)
+		if prefix != "" {
+			skip = uint32(strings.Count(prefix, "/") + 1)
+		}
+		rest := &objects.URIParamToken{Type: ptr.To("URI_TOKEN_TYPE_PATH"), StartIndex: ptr.To(skip), EndIndex: ptr.To(uint32(65535))}
+		if repl == "" {
+			a.Path = tokenized(rest)
+		} else {
+			a.Path = tokenized(str(repl+"/"), rest)
+		}
+	}
+	if a.Path != nil {
+		a.Query = &objects.URIParamQuery{KeepQuery: ptr.To(true)}
+	}
+	if a.HostHdr == nil && a.Path == nil {
+		return nil
+	}
+	return a
 }
 
 // pathMatches expresses a Gateway API path match in Avi path matches. A
@@ -402,6 +514,14 @@ func gatewayRule(gwName string, i int, m gwMatch, pm *objects.PathMatch) *object
 		return r
 	}
 	r.SwitchingAction = &objects.HTTPSwitchingAction{Action: ptr.To("HTTP_SWITCHING_SELECT_POOLGROUP"), PoolGroupRef: ptr.To(Ref(TypePoolGroup, m.group))}
+	// The rule that routes the request also changes it: whether the
+	// controller goes on to apply later matching rules is not known.
+	if m.spec.RequestHeaders != nil {
+		r.HdrAction = hdrActions(m.spec.RequestHeaders)
+	}
+	if m.spec.Rewrite != nil {
+		r.RewriteURLAction = rewriteAction(m.spec.Rewrite, m.m, pm)
+	}
 	return r
 }
 

@@ -268,8 +268,10 @@ type MatchTarget struct {
 // URIParamToken is one part of a URIParam: a constant string, or host
 // labels or path segments of the request.
 type URIParamToken struct {
-	Type     *string `json:"type"`
-	StrValue *string `json:"str_value,omitempty"`
+	Type       *string `json:"type"`
+	StrValue   *string `json:"str_value,omitempty"`
+	StartIndex *uint32 `json:"start_index,omitempty"`
+	EndIndex   *uint32 `json:"end_index,omitempty"`
 }
 
 // URIParam builds a URI part (a redirect's host or path) from tokens.
@@ -294,14 +296,63 @@ type HTTPRedirectAction struct {
 	StatusCode *string   `json:"status_code,omitempty"`
 }
 
+// HTTPHdrValue is the value an HTTPHdrAction writes.
+type HTTPHdrValue struct {
+	Val *string `json:"val,omitempty"`
+}
+
+// HTTPHdrData names a header and, to add or replace it, its value.
+type HTTPHdrData struct {
+	Name  *string       `json:"name,omitempty"`
+	Value *HTTPHdrValue `json:"value,omitempty"`
+}
+
+// HTTPHdrAction adds, replaces or removes a header (HTTP_ADD_HDR,
+// HTTP_REPLACE_HDR, HTTP_REMOVE_HDR).
+type HTTPHdrAction struct {
+	Action   *string      `json:"action"`
+	Hdr      *HTTPHdrData `json:"hdr,omitempty"`
+	HdrIndex *uint32      `json:"hdr_index,omitempty"`
+}
+
+// URIParamQuery says what a rewritten URL keeps of the query.
+type URIParamQuery struct {
+	KeepQuery *bool `json:"keep_query,omitempty"`
+}
+
+// HTTPRewriteURLAction rewrites the Host header and path a request is
+// forwarded with.
+type HTTPRewriteURLAction struct {
+	HostHdr *URIParam      `json:"host_hdr,omitempty"`
+	Path    *URIParam      `json:"path,omitempty"`
+	Query   *URIParamQuery `json:"query,omitempty"`
+}
+
 // HTTPRequestRule is one rule of an HTTP request policy.
 type HTTPRequestRule struct {
-	Name            *string              `json:"name"`
-	Enable          *bool                `json:"enable"`
-	Index           *int32               `json:"index"`
-	Match           *MatchTarget         `json:"match,omitempty"`
-	SwitchingAction *HTTPSwitchingAction `json:"switching_action,omitempty"`
-	RedirectAction  *HTTPRedirectAction  `json:"redirect_action,omitempty"`
+	Name             *string               `json:"name"`
+	Enable           *bool                 `json:"enable"`
+	Index            *int32                `json:"index"`
+	Match            *MatchTarget          `json:"match,omitempty"`
+	SwitchingAction  *HTTPSwitchingAction  `json:"switching_action,omitempty"`
+	RedirectAction   *HTTPRedirectAction   `json:"redirect_action,omitempty"`
+	HdrAction        []*HTTPHdrAction      `json:"hdr_action,omitempty"`
+	RewriteURLAction *HTTPRewriteURLAction `json:"rewrite_url_action,omitempty"`
+}
+
+// HTTPResponseRule is one rule of an HTTP response policy; its match
+// criteria about the request see the request as the client sent it.
+type HTTPResponseRule struct {
+	Name      *string          `json:"name"`
+	Enable    *bool            `json:"enable"`
+	Index     *int32           `json:"index"`
+	Match     *MatchTarget     `json:"match,omitempty"`
+	HdrAction []*HTTPHdrAction `json:"hdr_action,omitempty"`
+}
+
+// HTTPResponsePolicy is the ordered response rules of a policy set.
+type HTTPResponsePolicy struct {
+	Rules []*HTTPResponseRule `json:"rules,omitempty"`
 }
 
 // HTTPRequestPolicy is the ordered request rules of a policy set.
@@ -311,12 +362,15 @@ type HTTPRequestPolicy struct {
 
 // HTTPPolicySet routes L7 requests.
 type HTTPPolicySet struct {
-	Name              *string                 `json:"name"`
-	UUID              *string                 `json:"uuid,omitempty"`
-	TenantRef         *string                 `json:"tenant_ref,omitempty"`
-	CreatedBy         *string                 `json:"created_by,omitempty"`
-	HTTPRequestPolicy *HTTPRequestPolicy      `json:"http_request_policy,omitempty"`
-	Markers           []*RoleFilterMatchLabel `json:"markers,omitempty"`
+	Name              *string            `json:"name"`
+	UUID              *string            `json:"uuid,omitempty"`
+	TenantRef         *string            `json:"tenant_ref,omitempty"`
+	CreatedBy         *string            `json:"created_by,omitempty"`
+	HTTPRequestPolicy *HTTPRequestPolicy `json:"http_request_policy,omitempty"`
+	// HTTPResponsePolicy changes the headers of answers (Gateway
+	// ResponseHeaderModifier filters).
+	HTTPResponsePolicy *HTTPResponsePolicy     `json:"http_response_policy,omitempty"`
+	Markers            []*RoleFilterMatchLabel `json:"markers,omitempty"`
 }
 
 // SSLCertificate is the PEM certificate of an SSLKeyAndCertificate.

@@ -63,10 +63,12 @@ type vsConf struct {
 	uuid, name, tenant, typ string
 	stats                   *counters
 	// def is the virtual service's pool_ref or pool_group_ref.
-	def         *target
-	spSelect    []spSel
-	l4Rules     []*l4Rule
-	httpRules   []*httpRule
+	def       *target
+	spSelect  []spSel
+	l4Rules   []*l4Rule
+	httpRules []*httpRule
+	// rspRules are the response rules of the same policy sets.
+	rspRules    []*httpRule
 	certs       []tls.Certificate
 	children    []*vsConf // enabled SNI children (parent only)
 	domains     []string  // vh_domain_name (child only)
@@ -437,6 +439,7 @@ func (b *build) vsConf(uuid string, m *models.VirtualService, typ string) *vsCon
 			add(r.tgt)
 			vs.httpRules = append(vs.httpRules, r)
 		}
+		vs.rspRules = append(vs.rspRules, b.responseRules(p.HTTPPolicySetRef)...)
 	}
 	for _, ref := range m.SslKeyAndCertificateRefs {
 		if c, err := b.cert(refUUID(&ref)); err != nil {

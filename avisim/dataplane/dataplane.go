@@ -20,7 +20,13 @@
 //     rules in index order (host, path, port, method, protocol, headers; all
 //     given criteria must hold) with redirect, switching and local-response
 //     actions, then service_pool_select, then the virtual service's pool or
-//     pool group.
+//     pool group. The routing rule's hdr_action (add, replace, remove;
+//     constant values) and rewrite_url_action (Host header and path from
+//     host, path-segment and constant tokens; the query kept only with
+//     keep_query) change the request the backend gets; actions of rules
+//     that matched without routing are not applied. The first enabled HTTP
+//     response rule matching the request as the client sent it applies its
+//     hdr_action to the answer.
 //   - Pools balance over enabled servers that their health monitors mark up
 //     (least connections, round robin, random, consistent hash; the other
 //     algorithms as least connections; server ratios honoured); pool groups

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -40,6 +41,10 @@ type httpRule struct {
 	tgt      *target
 	switched bool
 	local    *models.HttpswitchingAction
+	// hdrs and rewrite change the request the rule routes (request rules)
+	// or the answer (response rules: hdrs only).
+	hdrActs []*models.HTTPHdrAction
+	rewrite *models.HTTPRewriteURLAction
 }
 
 // strMatch is a host header or path match.
@@ -145,74 +150,22 @@ func (b *build) httpRules(owner string, ref *string) []*httpRule {
 			hr.never = true
 			b.problem("%s: %s is not supported by avisim; the rule never matches", where, what)
 		}
-		if mt := r.Match; mt != nil {
-			if h := mt.HostHdr; h != nil {
-				sm, err := newStrMatch(str(h.MatchCriteria), h.Value, cmp.Or(str(h.MatchCase), "INSENSITIVE"))
-				if err != nil {
-					unsupported("host_hdr " + err.Error())
-				}
-				hr.host = sm
-			}
-			if p := mt.Path; p != nil {
-				if len(p.StringGroupRefs) > 0 {
-					unsupported("path string_group_refs")
-				}
-				sm, err := newStrMatch(cmp.Or(str(p.MatchCriteria), "CONTAINS"), p.MatchStr, cmp.Or(str(p.MatchCase), "INSENSITIVE"))
-				if err != nil {
-					unsupported("path " + err.Error())
-				}
-				hr.path = sm
-			}
-			for _, h := range mt.Hdrs {
-				if h == nil {
-					continue
-				}
-				sm, err := newStrMatch(str(h.MatchCriteria), h.Value, cmp.Or(str(h.MatchCase), "INSENSITIVE"))
-				if err != nil {
-					unsupported("hdrs " + err.Error())
-					continue
-				}
-				hr.hdrs = append(hr.hdrs, &hdrMatch{name: str(h.Hdr), m: sm})
-			}
-			if p := mt.VsPort; p != nil {
-				hr.hasPort, hr.portNot = true, str(p.MatchCriteria) == "IS_NOT_IN"
-				for _, n := range p.Ports {
-					hr.ports = append(hr.ports, int(n))
-				}
-			}
-			if mm := mt.Method; mm != nil {
-				hr.methodNot = str(mm.MatchCriteria) == "IS_NOT_IN"
-				for _, x := range mm.Methods {
-					hr.methods = append(hr.methods, strings.TrimPrefix(x, "HTTP_METHOD_"))
-				}
-			}
-			if pm := mt.Protocol; pm != nil {
-				hr.proto, hr.protoNot = str(pm.Protocols), str(pm.MatchCriteria) == "IS_NOT_IN"
-			}
-			if cm := mt.ClientIP; cm != nil {
-				im, ok := newIPMatch(cm)
-				if !ok {
-					unsupported("client_ip with IP groups")
-				}
-				hr.client = im
-			}
-			switch {
-			case mt.Cookie != nil:
-				unsupported("cookie")
-			case mt.Query != nil:
-				unsupported("query")
-			case mt.Version != nil:
-				unsupported("version")
-			case mt.SourceIP != nil:
-				unsupported("source_ip")
-			case len(mt.GeoMatches) > 0 || mt.BotDetectionResult != nil || mt.IPReputationType != nil || mt.TLSFingerprintMatch != nil:
-				unsupported("geo, bot, IP reputation or TLS fingerprint matching")
-			}
-		}
-		if len(r.HdrAction) > 0 || r.RewriteURLAction != nil {
-			b.problem("%s: header and URL rewrite actions are not applied by avisim", where)
-		}
+		b.compileMatch(hr, r.Match, unsupported)
 		hr.redirect = r.RedirectAction
+		hr.hdrActs, hr.rewrite = r.HdrAction, r.RewriteURLAction
+		checkHdrActs(hr.hdrActs, unsupported)
+		if rw := hr.rewrite; rw != nil {
+			for _, p := range []*models.URIParam{rw.HostHdr, rw.Path} {
+				if p == nil {
+					continue
+				}
+				for _, t := range p.Tokens {
+					if t != nil && !slices.Contains([]string{"URI_TOKEN_TYPE_HOST", "URI_TOKEN_TYPE_PATH", "URI_TOKEN_TYPE_STRING"}, str(t.Type)) {
+						unsupported("rewrite token " + str(t.Type))
+					}
+				}
+			}
+		}
 		if sa := r.SwitchingAction; sa != nil && hr.redirect == nil {
 			switch str(sa.Action) {
 			case "HTTP_SWITCHING_SELECT_POOL", "HTTP_SWITCHING_SELECT_POOLGROUP":
@@ -230,6 +183,200 @@ func (b *build) httpRules(owner string, ref *string) []*httpRule {
 		}
 		out = append(out, hr)
 	}
+	return out
+}
+
+// responseRules compiles the enabled response rules of a policy set, by
+// index. Their criteria about the request see it as the client sent it
+// (before request rules changed it), as the controller documents.
+func (b *build) responseRules(ref *string) []*httpRule {
+	kind, m := b.v.Get(refUUID(ref))
+	if kind != "httppolicyset" {
+		return nil // httpRules reported it
+	}
+	ps := m.(*models.HTTPPolicySet)
+	if ps.HTTPResponsePolicy == nil {
+		return nil
+	}
+	rules := slices.Clone(ps.HTTPResponsePolicy.Rules)
+	slices.SortStableFunc(rules, func(a, c *models.HTTPResponseRule) int { return cmp.Compare(intOr(a.Index, 0), intOr(c.Index, 0)) })
+	var out []*httpRule
+	for _, r := range rules {
+		if r == nil || !boolOr(r.Enable, true) {
+			continue
+		}
+		hr := &httpRule{name: str(r.Name), hdrActs: r.HdrAction}
+		where := fmt.Sprintf("HTTP policy set %s response rule %s", str(ps.Name), hr.name)
+		unsupported := func(what string) {
+			hr.never = true
+			b.problem("%s: %s is not supported by avisim; the rule never matches", where, what)
+		}
+		if r.LocHdrAction != nil {
+			unsupported("loc_hdr_action")
+		}
+		checkHdrActs(hr.hdrActs, unsupported)
+		if mt := r.Match; mt != nil {
+			if len(mt.RspHdrs) > 0 || mt.Status != nil || mt.LocHdr != nil {
+				unsupported("matching the response (rsp_hdrs, status, loc_hdr)")
+			}
+			var req models.MatchTarget
+			if raw, err := json.Marshal(mt); err == nil && json.Unmarshal(raw, &req) == nil {
+				b.compileMatch(hr, &req, unsupported)
+			} else {
+				unsupported("match")
+			}
+		}
+		out = append(out, hr)
+	}
+	return out
+}
+
+// compileMatch sets the match criteria of mt on hr, calling unsupported for
+// criteria avisim does not implement.
+func (b *build) compileMatch(hr *httpRule, mt *models.MatchTarget, unsupported func(string)) {
+	if mt != nil {
+		if h := mt.HostHdr; h != nil {
+			sm, err := newStrMatch(str(h.MatchCriteria), h.Value, cmp.Or(str(h.MatchCase), "INSENSITIVE"))
+			if err != nil {
+				unsupported("host_hdr " + err.Error())
+			}
+			hr.host = sm
+		}
+		if p := mt.Path; p != nil {
+			if len(p.StringGroupRefs) > 0 {
+				unsupported("path string_group_refs")
+			}
+			sm, err := newStrMatch(cmp.Or(str(p.MatchCriteria), "CONTAINS"), p.MatchStr, cmp.Or(str(p.MatchCase), "INSENSITIVE"))
+			if err != nil {
+				unsupported("path " + err.Error())
+			}
+			hr.path = sm
+		}
+		for _, h := range mt.Hdrs {
+			if h == nil {
+				continue
+			}
+			sm, err := newStrMatch(str(h.MatchCriteria), h.Value, cmp.Or(str(h.MatchCase), "INSENSITIVE"))
+			if err != nil {
+				unsupported("hdrs " + err.Error())
+				continue
+			}
+			hr.hdrs = append(hr.hdrs, &hdrMatch{name: str(h.Hdr), m: sm})
+		}
+		if p := mt.VsPort; p != nil {
+			hr.hasPort, hr.portNot = true, str(p.MatchCriteria) == "IS_NOT_IN"
+			for _, n := range p.Ports {
+				hr.ports = append(hr.ports, int(n))
+			}
+		}
+		if mm := mt.Method; mm != nil {
+			hr.methodNot = str(mm.MatchCriteria) == "IS_NOT_IN"
+			for _, x := range mm.Methods {
+				hr.methods = append(hr.methods, strings.TrimPrefix(x, "HTTP_METHOD_"))
+			}
+		}
+		if pm := mt.Protocol; pm != nil {
+			hr.proto, hr.protoNot = str(pm.Protocols), str(pm.MatchCriteria) == "IS_NOT_IN"
+		}
+		if cm := mt.ClientIP; cm != nil {
+			im, ok := newIPMatch(cm)
+			if !ok {
+				unsupported("client_ip with IP groups")
+			}
+			hr.client = im
+		}
+		switch {
+		case mt.Cookie != nil:
+			unsupported("cookie")
+		case mt.Query != nil:
+			unsupported("query")
+		case mt.Version != nil:
+			unsupported("version")
+		case mt.SourceIP != nil:
+			unsupported("source_ip")
+		case len(mt.GeoMatches) > 0 || mt.BotDetectionResult != nil || mt.IPReputationType != nil || mt.TLSFingerprintMatch != nil:
+			unsupported("geo, bot, IP reputation or TLS fingerprint matching")
+		}
+	}
+}
+
+// checkHdrActs reports header actions avisim does not apply: values taken
+// from variables (client IP, ...) and cookie actions.
+func checkHdrActs(acts []*models.HTTPHdrAction, unsupported func(string)) {
+	for _, a := range acts {
+		if a == nil {
+			continue
+		}
+		if a.Cookie != nil {
+			unsupported("cookie header actions")
+		}
+		if a.Hdr != nil && a.Hdr.Value != nil && a.Hdr.Value.Var != nil {
+			unsupported("header values from variables")
+		}
+	}
+}
+
+// applyHdrActs applies header actions in order to h, and to host for the
+// Host header (which Go keeps out of the header map).
+func applyHdrActs(acts []*models.HTTPHdrAction, h http.Header, host *string) {
+	for _, a := range acts {
+		if a == nil || a.Hdr == nil {
+			continue
+		}
+		name, val := str(a.Hdr.Name), ""
+		if a.Hdr.Value != nil {
+			val = str(a.Hdr.Value.Val)
+		}
+		if host != nil && strings.EqualFold(name, "Host") {
+			if str(a.Action) != "HTTP_REMOVE_HDR" {
+				*host = val
+			}
+			continue
+		}
+		switch str(a.Action) {
+		case "HTTP_ADD_HDR":
+			h.Add(name, val)
+		case "HTTP_REPLACE_HDR":
+			h.Set(name, val)
+		case "HTTP_REMOVE_HDR":
+			h.Del(name)
+		}
+	}
+}
+
+// rewriteRequest returns the request as the rule forwards it: its header
+// actions applied, then its URL rewrite (Host header and path built from
+// the tokens against the request as the client sent it; the query is
+// kept only when the rewrite says so, when it rewrites the path).
+func (r *httpRule) rewriteRequest(req *http.Request) *http.Request {
+	if len(r.hdrActs) == 0 && r.rewrite == nil {
+		return req
+	}
+	out := req.Clone(req.Context())
+	applyHdrActs(r.hdrActs, out.Header, &out.Host)
+	rw := r.rewrite
+	if rw == nil {
+		return out
+	}
+	if rw.HostHdr != nil {
+		out.Host = tokens(rw.HostHdr, req, ".")
+	}
+	if rw.Path != nil {
+		out.URL.Path = "/" + strings.TrimPrefix(tokens(rw.Path, req, "/"), "/")
+		out.URL.RawPath = ""
+		q := ""
+		if rw.Query != nil && boolOr(rw.Query.KeepQuery, false) {
+			q = req.URL.RawQuery
+		}
+		if rw.Query != nil && str(rw.Query.AddString) != "" {
+			if q != "" {
+				q += "&"
+			}
+			q += str(rw.Query.AddString)
+		}
+		out.URL.RawQuery = q
+	}
+	out.RequestURI = ""
 	return out
 }
 
@@ -292,6 +439,7 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// switching or a local-response action decides.
 	var tgt *target
 	decided := false
+	fwd := r
 	for _, rule := range vs.httpRules {
 		if !rule.matches(r, port, secure, client) {
 			continue
@@ -304,9 +452,20 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			localResponse(w, rule.local)
 			return
 		case rule.switched:
-			tgt, decided = rule.tgt, true
+			// The routing rule's header and URL actions change what the
+			// backend sees; those of rules that only matched are not applied.
+			tgt, decided, fwd = rule.tgt, true, rule.rewriteRequest(r)
 		}
 		if decided {
+			break
+		}
+	}
+	// The first response rule matching the request as the client sent it
+	// changes the answer's headers.
+	var rspActs []*models.HTTPHdrAction
+	for _, rule := range vs.rspRules {
+		if rule.matches(r, port, secure, client) {
+			rspActs = rule.hdrActs
 			break
 		}
 	}
@@ -328,14 +487,14 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st.reqs.Add(1)
 	st.active.Add(1)
 	defer st.active.Add(-1)
-	pt := &proxyTarget{addr: srv.addr(port), client: client, st: st, vs: vs}
+	pt := &proxyTarget{addr: srv.addr(port), client: client, st: st, vs: vs, rspActs: rspActs}
 	if pool != nil && pool.tls {
 		pt.tls = true
 		if pool.sniEnabled {
 			pt.sni = cmp.Or(pool.sni, hostOnly(r.Host))
 		}
 	}
-	l.d.reverseProxy().ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), proxyKey{}, pt)))
+	l.d.reverseProxy().ServeHTTP(w, fwd.WithContext(context.WithValue(fwd.Context(), proxyKey{}, pt)))
 }
 
 func addrOf(s string) net.Addr {
@@ -541,6 +700,8 @@ type proxyTarget struct {
 	sni    string
 	st     *serverState
 	vs     *vsConf
+	// rspActs are the response rule's header actions for the answer.
+	rspActs []*models.HTTPHdrAction
 }
 
 // reverseProxy forwards requests to the server in their context, adding
@@ -572,6 +733,7 @@ func (d *DataPlane) reverseProxy() *httputil.ReverseProxy {
 			ModifyResponse: func(resp *http.Response) error {
 				pt := resp.Request.Context().Value(proxyKey{}).(*proxyTarget)
 				resp.Body = &countReader{ReadCloser: resp.Body, c: &pt.st.counters, out: true}
+				applyHdrActs(pt.rspActs, resp.Header, nil)
 				return nil
 			},
 		}

@@ -257,6 +257,14 @@ func TestHTTPRouteAdmission(t *testing.T) {
 		}
 	}
 
+	mirror := "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: mirror, namespace: " + ns + "}\nspec:\n" +
+		"  parentRefs: [{name: gw}]\n  hostnames: [shop.example.com]\n  rules:\n  - backendRefs: [{name: web, port: 80}]\n" +
+		"    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: web, port: 80}}}]\n"
+	out, err = env.Kubectl(context.Background(), mirror, "apply", "--dry-run=server", "-f", "-")
+	if w := `Warning: spec.rules[0].filters[0]: filter RequestMirror is not supported yet (RequestRedirect, RequestHeaderModifier, ResponseHeaderModifier and URLRewrite are); the route is not served (Accepted=False, UnsupportedValue)`; err != nil || !strings.Contains(out, w) {
+		t.Errorf("route with a RequestMirror filter: err %v, kubectl printed\n%s\nwant a line\n%s", err, out, w)
+	}
+
 	env.CreateAndRemove(t, &gatewayv1.ReferenceGrant{ObjectMeta: metav1.ObjectMeta{Namespace: other, Name: "routes"},
 		Spec: gatewayv1.ReferenceGrantSpec{
 			From: []gatewayv1.ReferenceGrantFrom{{Group: gatewayv1.GroupName, Kind: "HTTPRoute", Namespace: gatewayv1.Namespace(ns)}},

@@ -178,6 +178,12 @@ func TestChartServerDryRun(t *testing.T) {
 			"MutatingWebhookConfiguration": 1, "ValidatingWebhookConfiguration": 1,
 			"Issuer": 0, "Certificate": 0,
 		}},
+		// The bundled Gateway API CRDs (and the standard channel's
+		// ValidatingAdmissionPolicy) are not in this test API server: created.
+		{"Gateway API webhooks and CRDs", map[string]string{"featureGates.GatewayAPI": "true", "vipgate.gatewayAPI.installCRDs": "true"}, map[string]int{
+			"CustomResourceDefinition": 14, "ValidatingWebhookConfiguration": 1,
+			"ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1,
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stream := manifests.RenderChartWith(t, manifests.RenderOptions{Values: tc.values, IncludeCRDs: true})

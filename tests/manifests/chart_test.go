@@ -384,6 +384,9 @@ func TestWebhookConfigurationsMatchGo(t *testing.T) {
 		{"isDefault overrides", map[string]string{"vipgate.ingressClass.isDefault": "false", "vipgate.ingressClass.name": "avi-edge"}, webhooks.ConfigOptions{DefaultLBController: true, IngressClasses: []string{"avi-edge"}, FailOpen: true}},
 		{"layer7Only", map[string]string{"AKOSettings.layer7Only": "true"}, webhooks.ConfigOptions{DefaultLBController: true, Layer7Only: true, DefaultIngressClass: true, FailOpen: true}},
 		{"fail closed", map[string]string{"vipgate.webhook.failurePolicy.services": "Fail", "vipgate.webhook.failurePolicy.ingresses": "Fail"}, webhooks.ConfigOptions{DefaultLBController: true, DefaultIngressClass: true}},
+		{"Gateway API", map[string]string{"featureGates.GatewayAPI": "true"}, webhooks.ConfigOptions{DefaultLBController: true, DefaultIngressClass: true, FailOpen: true, GatewayClasses: []string{"avi-lb"}}},
+		{"Gateway API with two classes failing closed", map[string]string{"featureGates.GatewayAPI": "true", "vipgate.gatewayAPI.gatewayClasses": "{avi-lb,avi-edge}", "vipgate.webhook.failurePolicy.gateways": "Fail"},
+			webhooks.ConfigOptions{DefaultLBController: true, DefaultIngressClass: true, FailOpen: true, GatewayClasses: []string{"avi-lb", "avi-edge"}, GatewayFailurePolicy: admv1.Fail}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := render(t, tc.values)

@@ -1,6 +1,7 @@
 package manifests_test
 
 import (
+	"maps"
 	"slices"
 	"testing"
 
@@ -74,6 +75,8 @@ func TestFailurePolicies(t *testing.T) {
 		{"defaults", nil, admv1.Ignore, admv1.Ignore},
 		{"Services fail closed", map[string]string{"vipgate.webhook.failurePolicy.services": "Fail"}, admv1.Fail, admv1.Ignore},
 		{"Ingresses fail closed", map[string]string{"vipgate.webhook.failurePolicy.ingresses": "Fail"}, admv1.Ignore, admv1.Fail},
+		{"Gateway API on", map[string]string{"featureGates.GatewayAPI": "true"}, admv1.Ignore, admv1.Ignore},
+		{"Gateway API fails closed alone", map[string]string{"featureGates.GatewayAPI": "true", "vipgate.webhook.failurePolicy.gateways": "Fail"}, admv1.Ignore, admv1.Ignore},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := render(t, tc.values)
@@ -90,6 +93,16 @@ func TestFailurePolicies(t *testing.T) {
 				webhooks.HookMutateService: tc.services, webhooks.HookValidateService: tc.services,
 				webhooks.HookValidateIngress: tc.ingesses, webhooks.HookValidateAviInfraSetting: admv1.Fail,
 				webhooks.HookValidateHostRule: admv1.Ignore, webhooks.HookValidateHTTPRule: admv1.Ignore, webhooks.HookValidateL4Rule: admv1.Ignore,
+			}
+			if tc.values["featureGates.GatewayAPI"] == "true" {
+				gw := admv1.FailurePolicyType(tc.values["vipgate.webhook.failurePolicy.gateways"])
+				if gw == "" {
+					gw = admv1.Ignore
+				}
+				want[webhooks.HookValidateGateway], want[webhooks.HookValidateHTTPRoute] = gw, gw
+			}
+			if len(got) != len(want) {
+				t.Errorf("webhooks %v, want exactly %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
 			}
 			for h, p := range want {
 				if got[h] != p {

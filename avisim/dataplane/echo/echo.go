@@ -48,7 +48,15 @@ type Answer struct {
 	TLS bool   `json:"tls"`
 	// XFF is the X-Forwarded-For header.
 	XFF string `json:"xff,omitempty"`
+	// Query is the raw query and Headers every header the backend got,
+	// to check what a load balancer rewrote on the way.
+	Query   string              `json:"query,omitempty"`
+	Headers map[string][]string `json:"headers,omitempty"`
 }
+
+// EchoHeader is a header every answer carries (the backend's name), for
+// checks that a load balancer changes the headers of answers.
+const EchoHeader = "X-Echo-Backend"
 
 // ParseAnswer decodes a backend's HTTP answer body.
 func ParseAnswer(body []byte) (Answer, error) {
@@ -296,13 +304,14 @@ func (s *Server) serveHTTP(pc *peeked) {
 
 func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 	pc, _ := r.Context().Value(sniKey{}).(*peeked)
-	a := Answer{Backend: s.name, Host: r.Host, Path: r.URL.Path, Method: r.Method, XFF: r.Header.Get("X-Forwarded-For")}
+	a := Answer{Backend: s.name, Host: r.Host, Path: r.URL.Path, Method: r.Method, XFF: r.Header.Get("X-Forwarded-For"), Query: r.URL.RawQuery, Headers: r.Header}
 	if pc != nil {
 		a.SNI, a.TLS = pc.sni, pc.tls
 	}
 	_, _ = io.Copy(io.Discard, r.Body)
 	b, _ := json.Marshal(a)
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set(EchoHeader, s.name)
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
 	_, _ = w.Write(append(b, '\n'))
 }

@@ -181,6 +181,17 @@ matchConditions:
   {{- end }}
 {{- end -}}
 
+{{/*
+Mirrors webhooks.GatewayCondition: Gateways of vipgate.gatewayAPI.gatewayClasses.
+*/}}
+{{- define "vipgate.gatewayCondition" -}}
+{{- $quoted := list -}}
+{{- range .Values.vipgate.gatewayAPI.gatewayClasses -}}
+{{- $quoted = append $quoted (printf "'%s'" .) -}}
+{{- end -}}
+{{- printf "object.spec.gatewayClassName in [%s]" (join ", " $quoted) -}}
+{{- end -}}
+
 {{- define "vipgate.webhookAnnotations" -}}
 {{- if .Values.vipgate.certManager.enabled -}}
 annotations:
