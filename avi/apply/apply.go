@@ -346,7 +346,12 @@ func (a *Applier) create(ctx context.Context, owner Owner, d desiredObj) (*curre
 	err := a.c.Create(ctx, d.typ, d.body, tenant, &out)
 	if err == nil {
 		o.created = true
-		if o.err = a.record(ctx, tenant, d.typ, out); o.err == nil && d.typ == model.TypeVsVip {
+		if o.err = a.record(ctx, tenant, d.typ, out); o.err != nil {
+			// Created, but not in the mirror (naming its references
+			// failed): read it by name before the mirror is next used, or
+			// the owner's delete would not know it exists.
+			a.m.markUnsure(mkey{tenant, d.typ, d.name})
+		} else if d.typ == model.TypeVsVip {
 			o.vsvip, o.err = decode[objects.VsVip](out)
 		}
 		return nil, o
@@ -366,6 +371,7 @@ func (a *Applier) create(ctx context.Context, owner Owner, d desiredObj) (*curre
 		return nil, o
 	}
 	if o.err = a.record(ctx, tenant, d.typ, c.raw); o.err != nil {
+		a.m.markUnsure(mkey{tenant, d.typ, d.name})
 		return nil, o
 	}
 	return c, o
@@ -382,15 +388,25 @@ func (a *Applier) record(ctx context.Context, tenant, typ string, obj map[string
 	if err := a.normalizeRefs(ctx, obj, tenant); err != nil {
 		return err
 	}
-	if typ == model.TypeVsVip && a.OnVsVip != nil {
-		v, err := decode[objects.VsVip](obj)
-		if err != nil {
-			return err
-		}
-		a.OnVsVip(inventory.VsVipChange{Addrs: model.AllocatedAddresses(v),
-			Holder: inventory.Holder{VsVip: c.name, Tenant: tenant, CreatedBy: c.createdBy, ClusterID: c.clusterID, Owner: c.owner}})
+	if err := a.notifyVsVip(tenant, typ, obj); err != nil {
+		return err
 	}
 	return a.m.put(tenant, typ, obj)
+}
+
+// notifyVsVip tells OnVsVip the addresses a VsVip the controller returned holds.
+func (a *Applier) notifyVsVip(tenant, typ string, obj map[string]any) error {
+	if typ != model.TypeVsVip || a.OnVsVip == nil {
+		return nil
+	}
+	v, err := decode[objects.VsVip](obj)
+	if err != nil {
+		return err
+	}
+	c := currentOf(typ, obj)
+	a.OnVsVip(inventory.VsVipChange{Addrs: model.AllocatedAddresses(v),
+		Holder: inventory.Holder{VsVip: c.name, Tenant: tenant, CreatedBy: c.createdBy, ClusterID: c.clusterID, Owner: c.owner}})
+	return nil
 }
 
 // Delete removes every object of owner, VirtualService first and VsVip last.

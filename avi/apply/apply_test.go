@@ -590,3 +590,28 @@ func TestLostAnswerThenDelete(t *testing.T) {
 		t.Fatalf("left on the controller after delete: %s", got)
 	}
 }
+
+// TestCreatedButNotRecorded: the controller created the VsVip, but reading
+// the names of its references failed (the controller went down between the
+// two calls), so the mirror never recorded it. The owner's delete must
+// still find it (chaos seed 4: two VsVips left after their namespace was
+// deselected, released with nothing deleted).
+func TestCreatedButNotRecorded(t *testing.T) {
+	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
+	ctx := context.Background()
+	set := e.build(t, service("half", 80), "10.0.0.1")
+	e.sim.Faults().FailKind("network", 503)
+	if _, err := e.a.Apply(ctx, set); !session.IsRetryable(err) {
+		t.Fatalf("apply while references cannot be named: %v, want a retryable error", err)
+	}
+	if got := fmt.Sprint(e.objects("vsvip")); got != "[c1--ns-half]" {
+		t.Fatalf("VsVips on the controller %s, want the one created", got)
+	}
+	e.sim.Faults().FailKind("network", 0)
+	if _, err := e.a.Delete(ctx, apply.OwnerOf(set)); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(e.objects("vsvip"), e.objects("pool"), e.objects("virtualservice")); got != "[] [] []" {
+		t.Fatalf("left on the controller after delete: %s", got)
+	}
+}

@@ -45,7 +45,7 @@ type mirror struct {
 	// object created without vipgate seeing the answer is not missed by a
 	// later delete. (An update or delete with a lost answer leaves the
 	// object in the mirror, so the next apply or delete sends it again.)
-	unsure map[mkey]bool
+	unsure map[mkey]*unsureMark
 	// During a reload, writes go to dirty too and win over what the reload read.
 	reloading bool
 	dirty     map[mkey]*entry // nil entry: deleted
@@ -145,6 +145,7 @@ func (m *mirror) put(tenant, typ string, obj map[string]any) error {
 	if m.reloading {
 		m.dirty[k] = e
 	}
+	m.noteWrite(k)
 	m.mu.Unlock()
 	return nil
 }
@@ -157,6 +158,7 @@ func (m *mirror) remove(tenant, typ, name string) {
 	if m.reloading {
 		m.dirty[k] = nil
 	}
+	m.noteWrite(k)
 	m.mu.Unlock()
 }
 
@@ -336,44 +338,94 @@ func stringOf(m map[string]any, k string) string {
 	return s
 }
 
+// unsureMark is one unknown outcome of a create. written says a write of
+// the object was recorded since settle began to read it: that write's
+// answer is newer than the read, which must not undo it.
+type unsureMark struct{ written bool }
+
 // uncertain notes a create whose outcome is unknown (see unsure).
 func (m *mirror) uncertain(tenant, typ, name string, err error) {
 	if !session.IsRetryable(err) {
 		return
 	}
+	m.markUnsure(mkey{tenant, typ, name})
+}
+
+// markUnsure has k read again by name before the mirror is next used.
+func (m *mirror) markUnsure(k mkey) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.unsure == nil {
-		m.unsure = map[mkey]bool{}
+		m.unsure = map[mkey]*unsureMark{}
 	}
-	m.unsure[mkey{tenant, typ, name}] = true
+	m.unsure[k] = &unsureMark{}
+}
+
+// noteWrite tells an unsure mark of k that a write was recorded; m.mu is held.
+func (m *mirror) noteWrite(k mkey) {
+	if u := m.unsure[k]; u != nil {
+		u.written = true
+	}
 }
 
 // settle reads each unsure object by name and keeps what the controller has:
-// this cluster's object, or nothing.
+// this cluster's object, or nothing. What the read found is kept only when
+// no write of the object was recorded while it read (a create of another
+// reconcile that succeeded meanwhile must stay in the mirror), and the mark
+// is dropped only when no new unknown outcome replaced it.
 func (a *Applier) settle(ctx context.Context) error {
-	a.m.mu.RLock()
-	keys := make([]mkey, 0, len(a.m.unsure))
-	for k := range a.m.unsure {
-		keys = append(keys, k)
+	a.m.mu.Lock()
+	marks := make(map[mkey]*unsureMark, len(a.m.unsure))
+	for k, u := range a.m.unsure {
+		u.written = false
+		marks[k] = u
 	}
-	a.m.mu.RUnlock()
-	for _, k := range keys {
+	a.m.mu.Unlock()
+	for k, u := range marks {
 		c, err := a.readByName(ctx, k.typ, k.name, k.tenant)
 		if err != nil {
 			return err
 		}
-		switch {
-		case c == nil:
-			a.m.remove(k.tenant, k.typ, k.name)
-		case c.createdBy == a.CreatedBy || a.fromAKO(c):
-			if err := a.record(ctx, k.tenant, k.typ, c.raw); err != nil {
+		var e *entry
+		if c != nil && (c.createdBy == a.CreatedBy || a.fromAKO(c)) {
+			a.remember(k.typ, c.uuid, c.name)
+			if err := a.normalizeRefs(ctx, c.raw, k.tenant); err != nil {
+				return err
+			}
+			if e, err = newEntry(k.typ, c.raw); err != nil {
 				return err
 			}
 		}
-		a.m.mu.Lock()
-		delete(a.m.unsure, k)
-		a.m.mu.Unlock()
+		if a.m.settle(k, u, e, c != nil && e == nil) && e != nil {
+			if err := a.notifyVsVip(k.tenant, k.typ, c.raw); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// settle applies what a read of unsure object k found (e; nil: nothing of
+// ours, and foreign: something not ours under that name, left out of the
+// mirror either way) unless a write of k was recorded meanwhile, and drops
+// the mark unless a new one replaced it. It reports whether e was applied.
+func (m *mirror) settle(k mkey, u *unsureMark, e *entry, foreign bool) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.unsure[k] != u {
+		return false
+	}
+	delete(m.unsure, k)
+	if u.written || foreign {
+		return false
+	}
+	if e == nil {
+		delete(m.objs, k)
+	} else {
+		m.objs[k] = e
+	}
+	if m.reloading {
+		m.dirty[k] = e
+	}
+	return true
 }
