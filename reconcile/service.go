@@ -318,17 +318,26 @@ func (r *ServiceReconciler) removeObjects(ctx context.Context, svc *corev1.Servi
 	if !controllerutil.ContainsFinalizer(svc, ownership.CleanupFinalizer) && len(svc.Status.LoadBalancer.Ingress) == 0 {
 		return nil
 	}
+	_, err := r.deleteStandalone(ctx, svc, tenant)
+	return err
+}
+
+// deleteStandalone deletes what svc holds on its own (not as a shared-VIP
+// group member), in tenant and in the tenants its namespace moved away from.
+func (r *ServiceReconciler) deleteStandalone(ctx context.Context, svc *corev1.Service, tenant string) (*apply.Result, error) {
 	owner := r.owner(svc.Namespace, svc.Name, tenant)
-	if _, err := r.Applier.Delete(ctx, owner); err != nil {
-		return err
+	res, err := r.Applier.Delete(ctx, owner)
+	if err != nil {
+		return res, err
 	}
-	return r.leaveOldTenants(ctx, serviceRequest(svc), owner, r.snapshot())
+	req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(svc)}
+	return res, r.leaveOldTenants(ctx, req, owner, r.snapshot())
 }
 
 // leaveStandalone removes what a Service that joined a shared-VIP group held
 // on its own (virtual service, VsVip, pools); the group gets its own.
 func (r *ServiceReconciler) leaveStandalone(ctx context.Context, svc *corev1.Service, ns *corev1.Namespace) (ctrl.Result, error) {
-	res, err := r.Applier.Delete(ctx, r.owner(svc.Namespace, svc.Name, ownership.TenantFor(ns, r.Settings)))
+	res, err := r.deleteStandalone(ctx, svc, ownership.TenantFor(ns, r.Settings))
 	if err != nil {
 		return r.failed(ctx, svc, err)
 	}

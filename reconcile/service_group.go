@@ -220,7 +220,7 @@ func (r *ServiceReconciler) releaseAll(ctx context.Context, leaving []*corev1.Se
 		// What it held before it joined the group goes too: the member's
 		// own key (leaveStandalone) may still be retrying that delete, and
 		// once the finalizer is off nothing would.
-		if _, err := r.Applier.Delete(ctx, r.owner(m.Namespace, m.Name, ownership.TenantFor(ns, r.Settings))); err != nil {
+		if _, err := r.deleteStandalone(ctx, m, ownership.TenantFor(ns, r.Settings)); err != nil {
 			return err
 		}
 		if err := r.clearStatus(ctx, m); err != nil {

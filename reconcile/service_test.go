@@ -386,3 +386,21 @@ func TestLeftServiceDropsTheGroupVIP(t *testing.T) {
 		t.Errorf("status %v still shows its old group's VIP", got)
 	}
 }
+
+// TestJoinedServiceLeavesOldTenants: a Service that joined a shared-VIP
+// group after its namespace moved tenant removes what it held on its own in
+// the old tenant too (chaos seed 813784: its objects stayed in tenant
+// green for good).
+func TestJoinedServiceLeavesOldTenants(t *testing.T) {
+	svc := lbService("team-a", "web", func(s *corev1.Service) {
+		s.Annotations = map[string]string{rules.AnnSharedVIP: "front"}
+	})
+	f := newServiceFixture(t, svc)
+	f.r.rememberTenantMove("team-a/web", "green")
+	if _, err := f.reconcile(t, "team-a", "web"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := deletedTenants(f.avi), []string{f.r.Settings.ControllerSettings.TenantName, "green"}; !slices.Equal(got, want) {
+		t.Errorf("deleted its own objects in tenants %v, want %v", got, want)
+	}
+}
