@@ -1,12 +1,14 @@
 package apply
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/vipgate/vipgate/avi/model"
@@ -18,9 +20,11 @@ import (
 // tenant, profiles, networks: ~100 bytes each, the same in every object).
 // The codec writes each field name and each such reference once, in a
 // table shared by every object, and an object refers to it by number.
-// Strings that are the objects' own (names, UUIDs, references to other
-// objects of this cluster, addresses) are written out, so the table grows
-// with the controller's shared objects and the schema, never with churn.
+// Strings that are the objects' own (names, UUIDs, addresses) are written
+// out, and so is the "<uuid>#<name>" of a reference to another object of
+// this cluster (its "https://<host>/api/<type>/" is shared), so the table
+// grows with the controller's shared objects and the schema, never with
+// churn.
 //
 // The encoding is lossless for what encoding/json decodes into any: decode
 // returns exactly the map encode was given, so diffs, held fields, VIP
@@ -29,6 +33,8 @@ type codec struct {
 	mu  sync.RWMutex
 	ids map[string]uint32
 	str []string
+	// scratch is encode's buffer; what it returns is an exact-size copy.
+	scratch []byte
 }
 
 // Value tags.
@@ -42,6 +48,10 @@ const (
 	tagRef   // uvarint index into the shared table
 	tagList  // uvarint count, values
 	tagMap   // uvarint count, (key index, value) pairs
+	// tagSplit is a reference to an object of this cluster: the shared
+	// index of its "<scheme://host>/api/<type>/" prefix, then the rest
+	// ("<uuid>#<name>") as uvarint length and bytes.
+	tagSplit
 )
 
 // maxExactInt bounds the whole numbers stored as varints (float64 holds
@@ -52,11 +62,12 @@ const maxExactInt = 1 << 53
 func (c *codec) encode(obj map[string]any) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	buf, err := c.value(make([]byte, 0, 256), obj, "")
+	buf, err := c.value(c.scratch[:0], obj, "")
 	if err != nil {
 		return nil, err
 	}
-	return slices.Clip(buf), nil
+	c.scratch = buf
+	return bytes.Clone(buf), nil
 }
 
 // value appends v, found under key, to buf. Called with c.mu held.
@@ -75,8 +86,14 @@ func (c *codec) value(buf []byte, v any, key string) ([]byte, error) {
 		}
 		return binary.LittleEndian.AppendUint64(append(buf, tagFloat), math.Float64bits(x)), nil
 	case string:
-		if shared(key, x) {
+		whole, prefix := shared(key, x)
+		switch {
+		case whole:
 			return binary.AppendUvarint(append(buf, tagRef), uint64(c.id(x))), nil
+		case prefix > 0:
+			buf = binary.AppendUvarint(append(buf, tagSplit), uint64(c.id(x[:prefix])))
+			buf = binary.AppendUvarint(buf, uint64(len(x)-prefix))
+			return append(buf, x[prefix:]...), nil
 		}
 		buf = binary.AppendUvarint(append(buf, tagStr), uint64(len(x)))
 		return append(buf, x...), nil
@@ -127,15 +144,29 @@ func (c *codec) id(s string) uint32 {
 	return i
 }
 
-// shared reports whether a string value goes in the shared table: a
-// marker's key, or a reference to an object of a type this cluster does
-// not create (those are few, and every object names the same ones).
-func shared(key, s string) bool {
+// shared says what of a string value goes in the shared table: all of it
+// (whole) for a marker's key or a reference to an object of a type this
+// cluster does not create (those are few, and every object names the same
+// ones); the first prefix bytes, "<scheme://host>/api/<type>/", of another
+// reference by UUID; nothing (0) otherwise.
+func shared(key, s string) (whole bool, prefix int) {
 	if key == "key" {
-		return true
+		return true, 0
 	}
-	typ, _, _, ok := parseRef(s)
-	return ok && !slices.Contains(model.CreateOrder, typ)
+	typ, uuid, _, ok := parseRef(s)
+	switch {
+	case !ok:
+		return false, 0
+	case !slices.Contains(model.CreateOrder, typ):
+		return true, 0
+	case uuid == "":
+		return false, 0
+	}
+	i := strings.Index(s, "/api/"+typ+"/")
+	if i < 0 {
+		return false, 0
+	}
+	return false, i + len("/api/"+typ+"/")
 }
 
 // errCorrupt reports a stored object that does not decode (a bug).
@@ -229,6 +260,12 @@ func (d *decoder) value() any {
 		return s
 	case tagRef:
 		return d.shared()
+	case tagSplit:
+		p := d.shared()
+		n := d.count()
+		s := p + string(d.b[:n])
+		d.b = d.b[n:]
+		return s
 	case tagList:
 		n := d.count()
 		out := make([]any, n)

@@ -52,8 +52,9 @@ func TestCodecRoundTrip(t *testing.T) {
 
 // TestCodecSharesOnlySharedStrings: field names, marker keys and references
 // to the controller's shared objects are stored once for all objects;
-// names, UUIDs and references to this cluster's objects are each object's
-// own, so the table does not grow as objects come and go.
+// names, UUIDs and the "<uuid>#<name>" of references to this cluster's
+// objects are each object's own, so the table does not grow as objects come
+// and go.
 func TestCodecSharesOnlySharedStrings(t *testing.T) {
 	var c codec
 	var sizes []int
@@ -75,7 +76,7 @@ func TestCodecSharesOnlySharedStrings(t *testing.T) {
 	}
 	want := []string{"name", "uuid", "cloud_ref", "https://10.0.0.1/api/cloud/cloud-1#Default-Cloud", "se_group_ref",
 		"https://10.0.0.1/api/serviceenginegroup/serviceenginegroup-1#Default-Group", "vsvip_ref", "markers", "key", "Namespace",
-		"values", "services", "port", "service_pool_select", "service_pool_ref"}
+		"values", "services", "port", "service_pool_select", "service_pool_ref", "https://10.0.0.1/api/vsvip/", "https://10.0.0.1/api/pool/"}
 	if len(c.str) != len(want) {
 		t.Errorf("shared table holds %d strings after 100 objects, want %d: %q", len(c.str), len(want), c.str)
 	}
@@ -84,11 +85,10 @@ func TestCodecSharesOnlySharedStrings(t *testing.T) {
 			t.Errorf("%q is not in the shared table", s)
 		}
 	}
-	// Object 0's own strings, then two bytes at most per other value and per key (19).
-	own := len("c1--ns-web-0") + len("virtualservice-0") + len("https://10.0.0.1/api/vsvip/vsvip-0#c1--ns-web-0") + len("ns-0") +
-		len("https://10.0.0.1/api/pool/pool-0#p0")
-	if limit := own + 2*19 + 2*5; sizes[0] > limit {
-		t.Errorf("an object takes %d bytes, want at most %d (its own strings and a byte or two per shared one)", sizes[0], limit)
+	// Object 0's own strings, then at most two bytes per key (13) and per value (22).
+	own := len("c1--ns-web-0") + len("virtualservice-0") + len("vsvip-0#c1--ns-web-0") + len("ns-0") + len("pool-0#p0")
+	if limit := own + 2*13 + 2*22; sizes[0] > limit {
+		t.Errorf("an object takes %d bytes, want at most %d (its own strings and a byte or two per key and value)", sizes[0], limit)
 	}
 }
 

@@ -58,11 +58,13 @@ type mirror struct {
 // mkey is an object's place: tenant, type and name.
 type mkey struct{ tenant, typ, name string }
 
-// entry is one mirrored object. Its strings other than uuid are interned:
-// thousands of objects carry the same few.
+// entry is one mirrored object.
 type entry struct {
-	uuid, createdBy, clusterID, owner, clusterName string
-	child                                          bool
+	uuid string
+	// id is the object's identity markers, interned: an owner's objects
+	// share one, and thousands of owners the same creator and cluster.
+	id    unique.Handle[identity]
+	child bool
 	// vsvip and parent are a virtual service's VsVip and VH parent UUIDs:
 	// readL7 finds a shard's other virtual services and SNI children by them.
 	vsvip, parent string
@@ -72,6 +74,9 @@ type entry struct {
 	// collection reads them); nil otherwise.
 	markers map[string]string
 }
+
+// identity is who an object says it belongs to (see current).
+type identity struct{ createdBy, clusterID, owner, clusterName string }
 
 // dataScriptRefs is what the mirror keeps of an AKO datascript set: the
 // pool groups and pools it refers to (adoption deletes them with it).
@@ -106,19 +111,25 @@ var fieldsOf = func() map[string]map[string]bool {
 
 // newEntry projects a controller object onto what the mirror keeps.
 func (m *mirror) newEntry(typ string, obj map[string]any) (*entry, error) {
+	c := currentOf(typ, obj)
 	keep := map[string]any{}
 	for k, v := range obj {
 		if fieldsOf[typ][k] {
 			keep[k] = v
 		}
 	}
+	// The name (the mirror's key) and UUID are kept once, outside the body.
+	if c.name != "" {
+		delete(keep, "name")
+	}
+	if c.uuid != "" {
+		delete(keep, "uuid")
+	}
 	body, err := m.codec.encode(keep)
 	if err != nil {
 		return nil, err
 	}
-	c := currentOf(typ, obj)
-	e := &entry{uuid: c.uuid, createdBy: intern(c.createdBy), clusterID: intern(c.clusterID), owner: intern(c.owner),
-		clusterName: intern(c.clusterName), child: c.child, body: body}
+	e := &entry{uuid: c.uuid, id: unique.Make(identity{c.createdBy, c.clusterID, c.owner, c.clusterName}), child: c.child, body: body}
 	if typ == model.TypeVirtualService {
 		e.vsvip, e.parent = refUUID(obj, "vsvip_ref"), refUUID(obj, "vh_parent_vs_ref")
 	}
@@ -154,8 +165,15 @@ func (m *mirror) current(k mkey, e *entry) (*current, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decoding mirrored %s %s: %w", k.typ, k.name, err)
 	}
-	return &current{typ: k.typ, name: k.name, uuid: e.uuid, createdBy: e.createdBy, clusterID: e.clusterID,
-		owner: e.owner, clusterName: e.clusterName, child: e.child, raw: raw}, nil
+	if k.name != "" {
+		raw["name"] = k.name
+	}
+	if e.uuid != "" {
+		raw["uuid"] = e.uuid
+	}
+	id := e.id.Value()
+	return &current{typ: k.typ, name: k.name, uuid: e.uuid, createdBy: id.createdBy, clusterID: id.clusterID,
+		owner: id.owner, clusterName: id.clusterName, child: e.child, raw: raw}, nil
 }
 
 // put records what the controller holds now for tenant.
@@ -324,7 +342,7 @@ func (a *Applier) readType(ctx context.Context, scope, typ, createdBy string, ou
 		if c.createdBy != a.CreatedBy && !a.fromAKO(c) {
 			return nil
 		}
-		a.remember(typ, c.uuid, c.name)
+		a.remember(c.uuid, c.name)
 		e, err := a.m.newEntry(typ, obj)
 		if err != nil {
 			return err
