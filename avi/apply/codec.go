@@ -54,6 +54,9 @@ const (
 	tagSplit
 )
 
+// maxSharedKey bounds the "key" values that are shared.
+const maxSharedKey = 64
+
 // maxExactInt bounds the whole numbers stored as varints (float64 holds
 // them exactly).
 const maxExactInt = 1 << 53
@@ -151,7 +154,9 @@ func (c *codec) id(s string) uint32 {
 // reference by UUID; nothing (0) otherwise.
 func shared(key, s string) (whole bool, prefix int) {
 	if key == "key" {
-		return true, 0
+		// A marker's or label's key; a certificate's private key (also
+		// "key") is long, and never shared.
+		return len(s) <= maxSharedKey, 0
 	}
 	typ, uuid, _, ok := parseRef(s)
 	switch {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -84,6 +85,13 @@ func TestCodecSharesOnlySharedStrings(t *testing.T) {
 		if _, ok := c.ids[s]; !ok {
 			t.Errorf("%q is not in the shared table", s)
 		}
+	}
+	// A certificate's private key is its own, never shared.
+	if _, err := c.encode(map[string]any{"name": "cert", "key": strings.Repeat("k", 65)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.ids[strings.Repeat("k", 65)]; ok {
+		t.Error("a private key went into the shared table")
 	}
 	// Object 0's own strings, then at most two bytes per key (13) and per value (22).
 	own := len("c1--ns-web-0") + len("virtualservice-0") + len("vsvip-0#c1--ns-web-0") + len("ns-0") + len("pool-0#p0")
