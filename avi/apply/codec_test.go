@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -122,4 +123,31 @@ func TestCodecRefusesCorruptData(t *testing.T) {
 			t.Errorf("%s: decode error %v, want errCorrupt", tt.name, err)
 		}
 	}
+}
+
+// TestCodecConcurrent: applies of different owners store and read objects
+// at once (run with -race).
+func TestCodecConcurrent(t *testing.T) {
+	var c codec
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				want := map[string]any{"name": fmt.Sprintf("o-%d-%d", g, i), fmt.Sprintf("field-%d", i%7): "https://h/api/cloud/cloud-1#C"}
+				b, err := c.encode(want)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got, err := c.decode(b)
+				if err != nil || !reflect.DeepEqual(got, want) {
+					t.Errorf("decoded %v, %v; want %v", got, err, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
