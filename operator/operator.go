@@ -93,6 +93,9 @@ type Options struct {
 	// InfraSettingRecheck is how often an AviInfraSetting is re-evaluated
 	// against the controller; default five minutes (tests shorten it).
 	InfraSettingRecheck time.Duration
+	// IngressSettle is how long an L7 shard's sync waits for changes to its
+	// Ingresses to stop (reconcile.IngressReconciler.Settle; 0: its default).
+	IngressSettle time.Duration
 	// RuleRecheck is how often a HostRule, HTTPRule or L4Rule is judged
 	// again against the controller; default five minutes (tests shorten it).
 	RuleRecheck time.Duration
@@ -441,6 +444,7 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 		Namespace:   o.Namespace,
 
 		RetryBadRequest: o.RetryBadRequest,
+		Settle:          o.IngressSettle,
 	}
 	if err := ing.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("ingress controller: %w", err)

@@ -81,13 +81,18 @@ type IngressReconciler struct {
 	Namespace string
 	// RetryBadRequest is the first wait after the controller refused a request (400).
 	RetryBadRequest time.Duration
-	Now             func() time.Time
+	// Settle is how long a shard sync waits for Ingress changes to its shard
+	// to stop (see ingress_settle.go): 0 is DefaultIngressSettle, negative
+	// does not wait.
+	Settle time.Duration
+	Now    func() time.Time
 
-	init_   sync.Once
-	sweep   l7Sweep
-	backoff *Backoff
-	notes   *noteBook
-	secrets *secretStore
+	init_    sync.Once
+	sweep    l7Sweep
+	arrivals arrivals
+	backoff  *Backoff
+	notes    *noteBook
+	secrets  *secretStore
 }
 
 func (r *IngressReconciler) setup() {
@@ -109,6 +114,11 @@ func (r *IngressReconciler) now() time.Time {
 func (r *IngressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	r.setup()
 	shard := req.Name
+	if wait := r.arrivals.wait(shard, r.now(), r.settle()); wait > 0 {
+		// Ingresses of the shard are still arriving: one sync after them
+		// writes the shard's objects once.
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
 	log := logr.FromContextOrDiscard(ctx).WithValues("shard", shard)
 	ctx = logr.NewContext(ctx, log)
 	w, err := r.loadWorld(ctx)

@@ -35,10 +35,19 @@ import (
 // cluster, so shards emptied while vipgate was down are removed.
 func (r *IngressReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.setup()
+	// An Ingress event is noted against its shards, whose syncs wait for
+	// the changes to stop (ingress_settle.go); the queue holds the key
+	// meanwhile instead of waking a worker per event.
 	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[ctrl.Request], objs ...client.Object) {
+		settle := r.settle()
 		for _, o := range objs {
 			for _, s := range r.shardsOfIngress(ctx, o) {
-				q.Add(shardRequest(s))
+				if settle <= 0 {
+					q.Add(shardRequest(s))
+					continue
+				}
+				r.arrivals.note(s, r.now())
+				q.AddAfter(shardRequest(s), settle/5)
 			}
 		}
 	}

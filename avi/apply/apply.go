@@ -64,9 +64,12 @@ type Applier struct {
 	AdoptFrom, Cluster string
 	AKOGate            func(context.Context) error
 
-	m     mirror
-	mu    sync.Mutex
-	names map[string]string // "type/uuid" → name, for references without #name
+	m  mirror
+	mu sync.Mutex
+	// names maps UUIDs (the controller's carry their type: "pool-…") to
+	// names, for references without #name. Keyed by the UUID alone, its
+	// strings are the mirror's own, not copies.
+	names map[string]string
 }
 
 // New returns an applier using c for the objects of createdBy, whose names
@@ -384,7 +387,7 @@ func (a *Applier) record(ctx context.Context, tenant, typ string, obj map[string
 		return nil
 	}
 	c := currentOf(typ, obj)
-	a.remember(typ, c.uuid, c.name) // its own url names it
+	a.remember(c.uuid, c.name) // its own url names it
 	if err := a.normalizeRefs(ctx, obj, tenant); err != nil {
 		return err
 	}
@@ -528,9 +531,10 @@ func (a *Applier) ListOwned(ctx context.Context, createdBy, tenant string, types
 	var out []Object
 	for _, typ := range types {
 		a.m.scan(tenant, typ, func(k mkey, e *entry) {
+			id := e.id.Value()
 			o := Object{Type: typ, Name: k.name, UUID: e.uuid, Tenant: k.tenant,
-				ClusterID: e.clusterID, OwnedBy: e.owner, Child: e.child}
-			if a.akoEntry(typ, e.createdBy, e.clusterName) {
+				ClusterID: id.clusterID, OwnedBy: id.owner, Child: e.child}
+			if a.akoEntry(typ, id.createdBy, id.clusterName) {
 				o.AKO, o.Markers = true, e.markers
 			}
 			out = append(out, o)
@@ -651,7 +655,7 @@ func (a *Applier) decodeCurrent(typ string, raw json.RawMessage) (*current, erro
 		return nil, fmt.Errorf("decoding %s: %w", typ, err)
 	}
 	c := currentOf(typ, m)
-	a.remember(typ, c.uuid, c.name)
+	a.remember(c.uuid, c.name)
 	return c, nil
 }
 
@@ -746,12 +750,12 @@ func decode[T any](m map[string]any) (*T, error) {
 	return v, nil
 }
 
-func (a *Applier) remember(typ, uuid, name string) {
+func (a *Applier) remember(uuid, name string) {
 	if uuid == "" || name == "" {
 		return
 	}
 	a.mu.Lock()
-	a.names[typ+"/"+uuid] = name
+	a.names[uuid] = name
 	a.mu.Unlock()
 }
 
@@ -768,7 +772,7 @@ func (a *Applier) normalizeRefs(ctx context.Context, raw any, tenant string) err
 			return s
 		}
 		a.mu.Lock()
-		n := a.names[typ+"/"+uuid]
+		n := a.names[uuid]
 		a.mu.Unlock()
 		if n == "" {
 			var o struct {
@@ -779,7 +783,7 @@ func (a *Applier) normalizeRefs(ctx context.Context, raw any, tenant string) err
 				return s
 			}
 			n = o.Name
-			a.remember(typ, uuid, n)
+			a.remember(uuid, n)
 		}
 		return s + "#" + n
 	})

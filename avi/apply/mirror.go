@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/go-logr/logr"
 
@@ -30,12 +31,13 @@ import (
 // that exists is a 409, which reads that object; an update of one that is
 // gone is a 404, which creates it).
 //
-// Objects are kept as compact JSON of the top-level fields vipgate's own
-// types (avi/objects) know, which is every field a diff looks at, so 10,000
-// Services cost tens of megabytes, not hundreds.
+// Objects keep the top-level fields vipgate's own types (avi/objects) know,
+// which is every field a diff looks at, in the codec's compact form
+// (codec.go), next to the few fields the applier reads without decoding.
 type mirror struct {
-	mu   sync.RWMutex
-	objs map[mkey]*entry
+	mu    sync.RWMutex
+	objs  map[mkey]*entry
+	codec codec
 	// loaded lists the tenants read; "*" when read across every tenant.
 	loaded   map[string]bool
 	loadedAt time.Time
@@ -58,13 +60,23 @@ type mkey struct{ tenant, typ, name string }
 
 // entry is one mirrored object.
 type entry struct {
-	uuid, createdBy, clusterID, owner, clusterName string
-	child                                          bool
-	body                                           []byte
+	uuid string
+	// id is the object's identity markers, interned: an owner's objects
+	// share one, and thousands of owners the same creator and cluster.
+	id    unique.Handle[identity]
+	child bool
+	// vsvip and parent are a virtual service's VsVip and VH parent UUIDs:
+	// readL7 finds a shard's other virtual services and SNI children by them.
+	vsvip, parent string
+	// body is the object in the codec's form.
+	body []byte
 	// markers are AKO's markers by key, kept for AKO's objects only (orphan
 	// collection reads them); nil otherwise.
 	markers map[string]string
 }
+
+// identity is who an object says it belongs to (see current).
+type identity struct{ createdBy, clusterID, owner, clusterName string }
 
 // dataScriptRefs is what the mirror keeps of an AKO datascript set: the
 // pool groups and pools it refers to (adoption deletes them with it).
@@ -98,23 +110,33 @@ var fieldsOf = func() map[string]map[string]bool {
 }()
 
 // newEntry projects a controller object onto what the mirror keeps.
-func newEntry(typ string, m map[string]any) (*entry, error) {
+func (m *mirror) newEntry(typ string, obj map[string]any) (*entry, error) {
+	c := currentOf(typ, obj)
 	keep := map[string]any{}
-	for k, v := range m {
+	for k, v := range obj {
 		if fieldsOf[typ][k] {
 			keep[k] = v
 		}
 	}
-	body, err := json.Marshal(keep)
+	// The name (the mirror's key) and UUID are kept once, outside the body.
+	if c.name != "" {
+		delete(keep, "name")
+	}
+	if c.uuid != "" {
+		delete(keep, "uuid")
+	}
+	body, err := m.codec.encode(keep)
 	if err != nil {
 		return nil, err
 	}
-	c := currentOf(typ, m)
-	e := &entry{uuid: c.uuid, createdBy: c.createdBy, clusterID: c.clusterID, owner: c.owner, clusterName: c.clusterName, child: c.child, body: body}
+	e := &entry{uuid: c.uuid, id: unique.Make(identity{c.createdBy, c.clusterID, c.owner, c.clusterName}), child: c.child, body: body}
+	if typ == model.TypeVirtualService {
+		e.vsvip, e.parent = refUUID(obj, "vsvip_ref"), refUUID(obj, "vh_parent_vs_ref")
+	}
 	if c.createdBy != "" && strings.HasPrefix(c.createdBy, "ako-") || c.createdBy == "" && c.clusterName != "" {
 		e.markers = map[string]string{}
 		for _, k := range model.AKOMarkerKeys {
-			if v := markerValues(m, k); v != "" {
+			if v := markerValues(obj, k); v != "" {
 				e.markers[k] = v
 			}
 		}
@@ -122,24 +144,46 @@ func newEntry(typ string, m map[string]any) (*entry, error) {
 	return e, nil
 }
 
+// intern returns the one shared copy of s.
+func intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	return unique.Make(s).Value()
+}
+
+// refUUID is the UUID in the reference obj holds under key ("" when none).
+func refUUID(obj map[string]any, key string) string {
+	s, _ := obj[key].(string)
+	_, uuid, _, _ := parseRef(s)
+	return uuid
+}
+
 // current decodes a mirrored object for diffing.
-func (e *entry) current(k mkey) (*current, error) {
-	var m map[string]any
-	if err := json.Unmarshal(e.body, &m); err != nil {
+func (m *mirror) current(k mkey, e *entry) (*current, error) {
+	raw, err := m.codec.decode(e.body)
+	if err != nil {
 		return nil, fmt.Errorf("decoding mirrored %s %s: %w", k.typ, k.name, err)
 	}
-	return &current{typ: k.typ, name: k.name, uuid: e.uuid, createdBy: e.createdBy, clusterID: e.clusterID,
-		owner: e.owner, clusterName: e.clusterName, child: e.child, raw: m}, nil
+	if k.name != "" {
+		raw["name"] = k.name
+	}
+	if e.uuid != "" {
+		raw["uuid"] = e.uuid
+	}
+	id := e.id.Value()
+	return &current{typ: k.typ, name: k.name, uuid: e.uuid, createdBy: id.createdBy, clusterID: id.clusterID,
+		owner: id.owner, clusterName: id.clusterName, child: e.child, raw: raw}, nil
 }
 
 // put records what the controller holds now for tenant.
 func (m *mirror) put(tenant, typ string, obj map[string]any) error {
-	e, err := newEntry(typ, obj)
+	e, err := m.newEntry(typ, obj)
 	if err != nil {
 		return err
 	}
 	name, _ := obj["name"].(string)
-	k := mkey{tenant, typ, name}
+	k := mkey{intern(tenant), typ, name}
 	m.mu.Lock()
 	m.objs[k] = e
 	if m.reloading {
@@ -171,7 +215,7 @@ func (m *mirror) get(tenant, typ, name string) (*current, error) {
 	if e == nil {
 		return nil, nil
 	}
-	return e.current(k)
+	return m.current(k, e)
 }
 
 // scan calls fn for every mirrored object of typ in tenant ("*": every tenant).
@@ -300,14 +344,14 @@ func (a *Applier) readType(ctx context.Context, scope, typ, createdBy string, ou
 		if c.createdBy != a.CreatedBy && !a.fromAKO(c) {
 			return nil
 		}
-		a.remember(typ, c.uuid, c.name)
-		e, err := newEntry(typ, obj)
+		a.remember(c.uuid, c.name)
+		e, err := a.m.newEntry(typ, obj)
 		if err != nil {
 			return err
 		}
 		tenant := scope
 		if n := inventory.RefName(stringOf(obj, "tenant_ref")); n != "" {
-			tenant = n
+			tenant = intern(n)
 		}
 		out[mkey{tenant, typ, c.name}] = e
 		return nil
