@@ -599,7 +599,7 @@ func (a *Applier) readOwner(ctx context.Context, owner Owner, want []desiredObj)
 		// name: the pool of a member that left a shared-VIP group, once the
 		// virtual service stopped referencing it and its delete failed,
 		// is found by nothing else.
-		if owner.OwnedBy != "" && e.owner == owner.OwnedBy && e.clusterID == owner.ClusterID {
+		if id := e.id.Value(); owner.OwnedBy != "" && id.owner == owner.OwnedBy && id.clusterID == owner.ClusterID {
 			pools = append(pools, k.name)
 			return
 		}

@@ -432,11 +432,11 @@ func (a *Applier) settle(ctx context.Context) error {
 		}
 		var e *entry
 		if c != nil && (c.createdBy == a.CreatedBy || a.fromAKO(c)) {
-			a.remember(k.typ, c.uuid, c.name)
+			a.remember(c.uuid, c.name)
 			if err := a.normalizeRefs(ctx, c.raw, k.tenant); err != nil {
 				return err
 			}
-			if e, err = newEntry(k.typ, c.raw); err != nil {
+			if e, err = a.m.newEntry(k.typ, c.raw); err != nil {
 				return err
 			}
 		}
