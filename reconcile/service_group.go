@@ -2,10 +2,12 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -84,11 +86,35 @@ func (r *ServiceReconciler) reconcileGroup(ctx context.Context, namespace, key s
 		}
 	}
 	res, err := r.syncGroup(ctx, namespace, key, ns, live)
+	if errors.Is(err, errNoValidMember) {
+		if len(leaving) == 0 {
+			return ctrl.Result{}, nil
+		}
+		if slices.ContainsFunc(live, func(m *corev1.Service) bool { return len(m.Status.LoadBalancer.Ingress) > 0 }) {
+			// A member served on the group's VIP is refused now: the group
+			// stays as the controller has it, and the members leaving wait,
+			// since their pools can go only with a new model of the group.
+			logr.FromContextOrDiscard(ctx).Info("members leaving wait: the group cannot be synced while the rule book refuses its members")
+			return ctrl.Result{RequeueAfter: groupWait}, nil
+		}
+		// No member the rule book accepts, none served: the group's objects
+		// served only the members leaving, and go with them (released
+		// otherwise, their pools would stay on the group's virtual service).
+		return r.deleteGroup(ctx, namespace, key, tenant, leaving)
+	}
 	if err != nil || res.RequeueAfter > 0 {
 		return res, err
 	}
 	return res, r.releaseAll(ctx, leaving, ns)
 }
+
+// errNoValidMember says syncGroup pushed nothing: the rule book (or a VIP
+// move) refused every live member.
+var errNoValidMember = errors.New("no member of the shared-VIP group can be synced")
+
+// groupWait is how long members leaving a group whose members are all
+// refused wait before the group is tried again.
+const groupWait = 30 * time.Second
 
 // syncGroup checks every live member with the rule book, pushes the group's
 // model and writes the VIPs to each member's status. A member the rule book
@@ -109,8 +135,11 @@ func (r *ServiceReconciler) syncGroup(ctx context.Context, namespace, key string
 		members = append(members, m)
 	}
 	members, err := r.refuseVIPMoves(ctx, key, members)
-	if err != nil || len(members) == 0 {
+	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if len(members) == 0 {
+		return ctrl.Result{}, errNoValidMember
 	}
 	in, err := r.modelInput(ctx, members[0], ns, env.Inventory)
 	if err != nil {

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -402,5 +403,44 @@ func TestJoinedServiceLeavesOldTenants(t *testing.T) {
 	}
 	if got, want := deletedTenants(f.avi), []string{f.r.Settings.ControllerSettings.TenantName, "green"}; !slices.Equal(got, want) {
 		t.Errorf("deleted its own objects in tenants %v, want %v", got, want)
+	}
+}
+
+// TestGroupOfRefusedMembersLetsTheLeavingGo: a group's served member is
+// deleted while the only other member is refused by the rule book (and was
+// never served). The group's objects served only the member leaving: they
+// are deleted with it, instead of its pools staying on the group's virtual
+// service (chaos seed 301685).
+func TestGroupOfRefusedMembersLetsTheLeavingGo(t *testing.T) {
+	ais := &v1beta1.AviInfraSetting{ObjectMeta: metav1.ObjectMeta{Name: "small"}}
+	ais.Status.Status = v1beta1.StatusRejected
+	now := metav1.Now()
+	leaving := lbService("team-a", "web", func(s *corev1.Service) {
+		s.Annotations = map[string]string{rules.AnnSharedVIP: "front"}
+		s.Finalizers = []string{ownership.CleanupFinalizer}
+		s.DeletionTimestamp = &now
+		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.50.0.10"}}
+	})
+	refused := lbService("team-a", "api", func(s *corev1.Service) {
+		s.Annotations = map[string]string{rules.AnnSharedVIP: "front", rules.AnnInfraSetting: "small"}
+	})
+	f := newServiceFixture(t, leaving, refused, ais)
+	f.r.Inventory = fixedInventory{snap: &inventory.Snapshot{InUse: map[netip.Addr]inventory.Holder{}}}
+	if _, err := f.reconcile(t, "team-a", groupPrefix+"front"); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.avi.applied) != 0 {
+		t.Errorf("applied %v for a group whose members are all refused", f.avi.appliedOwners())
+	}
+	var deleted []string
+	for _, o := range f.avi.deleted {
+		deleted = append(deleted, o.Name+fmt.Sprint(o.PoolBases))
+	}
+	if !slices.Contains(deleted, "c1--team-a-front[c1--team-a-web-front]") {
+		t.Errorf("deleted %v, want the group's objects with the leaving member's pools", deleted)
+	}
+	var svc corev1.Service
+	if err := f.c.Get(context.Background(), types.NamespacedName{Namespace: "team-a", Name: "web"}, &svc); !apierrors.IsNotFound(err) {
+		t.Errorf("the member leaving is still there (finalizers %v): %v", svc.Finalizers, err)
 	}
 }
