@@ -220,26 +220,34 @@ func BuildGateway(in GatewayInput) (*Set, error) {
 			vs.BgpPeerLabels = peerLabels
 		}
 	}
-	byVS := gatewayRoutes(in, set, vsOf)
-	for _, v := range append([]*objects.VirtualService{vs}, children...) {
-		if p := byVS[*v.Name]; p != nil && len(p.requests) > 0 {
-			ps := policySet(*v.Name, s.CreatedBy(), p.requests, nil)
-			if p.anyResponse {
-				for i, r := range p.responses {
-					r.Index = ptr.To(int32(i + 1))
-				}
-				ps.HTTPResponsePolicy = &objects.HTTPResponsePolicy{Rules: p.responses}
-			}
-			set.HTTPPolicySets = append(set.HTTPPolicySets, ps)
-			v.HTTPPolicies = []*objects.HTTPPolicies{{Index: ptr.To(int32(11)), HTTPPolicySetRef: ptr.To(Ref(TypeHTTPPolicySet, *v.Name))}}
-		}
-	}
 	set.VirtualServices = append([]*objects.VirtualService{vs}, children...)
+	attachRoutePolicies(set, gatewayRoutes(in, set, vsOf), s.CreatedBy())
 	if l4 := gatewayL4(in, set, name); l4 != nil {
 		set.VirtualServices = append(set.VirtualServices, l4)
 	}
 	set.stamp(Markers(s, set.OwnedBy))
 	return set, nil
+}
+
+// attachRoutePolicies gives each virtual service of set that routes
+// requests its HTTPPolicySet (named after it), with the response rules when
+// a route modifies responses.
+func attachRoutePolicies(set *Set, byVS map[string]*vsPolicies, createdBy string) {
+	for _, v := range set.VirtualServices {
+		p := byVS[*v.Name]
+		if p == nil || len(p.requests) == 0 {
+			continue
+		}
+		ps := policySet(*v.Name, createdBy, p.requests, nil)
+		if p.anyResponse {
+			for i, r := range p.responses {
+				r.Index = ptr.To(int32(i + 1))
+			}
+			ps.HTTPResponsePolicy = &objects.HTTPResponsePolicy{Rules: p.responses}
+		}
+		set.HTTPPolicySets = append(set.HTTPPolicySets, ps)
+		v.HTTPPolicies = []*objects.HTTPPolicies{{Index: ptr.To(int32(11)), HTTPPolicySetRef: ptr.To(Ref(TypeHTTPPolicySet, *v.Name))}}
+	}
 }
 
 // gatewayL4 adds a pool per TCP or UDP listener with a backend and returns
