@@ -130,7 +130,8 @@ func (s staticInventory) Snapshot() *inventory.Snapshot { return s.s }
 // holds them this moment (read from its store, which faults do not touch).
 func (r *run) freshInventory() *inventory.Snapshot {
 	snap := &inventory.Snapshot{FetchedAt: time.Now(), Cloud: r.inv.Cloud,
-		Networks: map[string]*inventory.Network{}, SEGroups: map[string]inventory.SEGroup{}, InUse: map[netip.Addr]inventory.Holder{}}
+		Networks: map[string]*inventory.Network{}, SEGroups: map[string]inventory.SEGroup{}, InUse: map[netip.Addr]inventory.Holder{},
+		VsVips: map[string][]inventory.Holder{}}
 	snap.Cloud.IPAMNetworks = slices.Clone(r.inv.Cloud.IPAMNetworks)
 	for name, n := range r.inv.Networks {
 		c := *n
@@ -152,7 +153,14 @@ func (r *run) freshInventory() *inventory.Snapshot {
 	}
 	for _, tenant := range append([]string{"admin"}, extraTenants...) {
 		for _, v := range r.sim.Objects(tenant, "vsvip") {
-			h := inventory.Holder{VsVip: str(v["name"]), Tenant: tenant, CreatedBy: markerValue(v, "created_by")}
+			// The holder as vipgate's inventory loader records it, markers
+			// included: the rule book names a VsVip's owner from them and
+			// refuses an Avi name a VsVip of another owner still holds (one
+			// whose Service is gone but whose delete the controller has not
+			// taken yet, say).
+			h := inventory.Holder{VsVip: str(v["name"]), Tenant: tenant, CreatedBy: markerValue(v, "created_by"),
+				ClusterID: markerValue(v, "vipgate-cluster-id"), Owner: markerValue(v, "vipgate-owner"), ClusterName: markerValue(v, "clustername")}
+			snap.VsVips[h.VsVip] = append(snap.VsVips[h.VsVip], h)
 			for _, a := range vipAddrs(v) {
 				snap.InUse[a] = h
 			}
@@ -166,6 +174,7 @@ func (r *run) freshInventory() *inventory.Snapshot {
 func withoutInUse(snap *inventory.Snapshot) *inventory.Snapshot {
 	c := *snap
 	c.InUse = map[netip.Addr]inventory.Holder{}
+	c.VsVips = map[string][]inventory.Holder{}
 	c.Networks = map[string]*inventory.Network{}
 	for name, n := range snap.Networks {
 		nc := *n
