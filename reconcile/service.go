@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -191,8 +192,9 @@ func (r *ServiceReconciler) holdsVIP(svc *corev1.Service, snap *inventory.Snapsh
 	return false
 }
 
-// dropOthersVIPs clears the status entries of svc that another of this
-// cluster's VsVips holds: a Service that left its shared-VIP group still
+// dropOthersVIPs clears the status entries of svc that a shared-VIP group
+// VsVip of this cluster in its namespace holds, while svc has no VsVip of
+// its own: a Service that left its shared-VIP group still
 // shows the group's VIP, which the other members keep. Left until its own
 // sync succeeds (a controller outage can take minutes), it would show one VIP
 // for two owners, and make the rule book judge it as established on an
@@ -202,12 +204,20 @@ func (r *ServiceReconciler) dropOthersVIPs(ctx context.Context, svc *corev1.Serv
 		return nil
 	}
 	own := model.BaseName(r.Settings.AKOSettings.ClusterName, svc.Namespace, svc.Name)
+	if slices.ContainsFunc(snap.VsVips[own], func(h inventory.Holder) bool { return h.CreatedBy == r.Settings.CreatedBy() }) {
+		// It has a VsVip of its own: its status comes from that one, and an
+		// address the inventory shows elsewhere is more likely a snapshot
+		// older than a reallocation than a VIP of its old group.
+		return nil
+	}
+	groups := ownership.SharedVIPOwner(svc.Namespace, "")
 	var keep []corev1.LoadBalancerIngress
 	var dropped []string
 	for _, in := range svc.Status.LoadBalancer.Ingress {
 		a, err := netip.ParseAddr(in.IP)
 		h, held := snap.InUse[a]
-		if err == nil && held && h.VsVip != own && h.CreatedBy == r.Settings.CreatedBy() && h.ClusterID != "" && h.ClusterID == r.Settings.ClusterID {
+		if err == nil && held && strings.HasPrefix(h.Owner, groups) && h.CreatedBy == r.Settings.CreatedBy() &&
+			h.ClusterID != "" && h.ClusterID == r.Settings.ClusterID {
 			dropped = append(dropped, in.IP)
 			continue
 		}

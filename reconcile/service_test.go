@@ -444,3 +444,27 @@ func TestGroupOfRefusedMembersLetsTheLeavingGo(t *testing.T) {
 		t.Errorf("the member leaving is still there (finalizers %v): %v", svc.Finalizers, err)
 	}
 }
+
+// TestStaleInventoryDropsNoVIP: a Service with its own VsVip whose address
+// the inventory still shows with the Service that held it before (a
+// snapshot older than the reallocation) keeps its status (chaos seed 4: a
+// VIP vanished from an unchanged Service's status).
+func TestStaleInventoryDropsNoVIP(t *testing.T) {
+	svc := lbService("coll", "a-web", func(s *corev1.Service) {
+		s.Finalizers = []string{ownership.CleanupFinalizer}
+		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.50.0.16"}}
+	})
+	f := newServiceFixture(t, svc)
+	f.r.Settings.ClusterID = "uid-c1"
+	mine := inventory.Holder{VsVip: "c1--coll-a-web", CreatedBy: f.r.Settings.CreatedBy(), ClusterID: "uid-c1", Owner: ownership.ServiceOwner("coll", "a-web")}
+	f.r.Inventory = fixedInventory{snap: &inventory.Snapshot{
+		InUse: map[netip.Addr]inventory.Holder{netip.MustParseAddr("10.50.0.16"): {VsVip: "c1--coll-front",
+			CreatedBy: f.r.Settings.CreatedBy(), ClusterID: "uid-c1", Owner: ownership.SharedVIPOwner("coll", "front")}},
+		VsVips: map[string][]inventory.Holder{mine.VsVip: {mine}},
+	}}
+	f.avi.applyErr[""] = &session.Error{Op: "PUT vsvip", Status: http.StatusServiceUnavailable, Message: "controller down"}
+	_, _ = f.reconcile(t, "coll", "a-web")
+	if got := f.get(t, "coll", "a-web").Status.LoadBalancer.Ingress; len(got) != 1 {
+		t.Errorf("status %v, want its VIP kept", got)
+	}
+}
