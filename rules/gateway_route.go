@@ -255,15 +255,7 @@ func ValidateHTTPRoute(rt *gatewayv1.HTTPRoute, env Env, rl RouteLookups) Result
 			}
 			key := ns + "/" + string(b.Name)
 			if ns != rt.Namespace {
-				grants, err := rl.ReferenceGrants(env.ctx(), ns)
-				if err != nil {
-					res.Warn(fmt.Sprintf("%s: %s", p, couldNotCheck("the ReferenceGrants of namespace "+ns, err)))
-					continue
-				}
-				if !ReferencePermitted(grants, gatewayv1.GroupName, "HTTPRoute", rt.Namespace, "", "Service", string(b.Name)) {
-					res.Errors = append(res.Errors, field.Invalid(p, key, fmt.Sprintf(
-						"Service %s is in another namespace and no ReferenceGrant in %s lets HTTPRoutes of namespace %s use it; create one there (from: group %s, kind HTTPRoute, namespace %s; to: group \"\", kind Service, name %s)",
-						key, ns, rt.Namespace, gatewayv1.GroupName, rt.Namespace, b.Name)))
+				if !grantPermits(&res, env, rl, p, key, "HTTPRoute", rt.Namespace, "Service", ns, string(b.Name)) {
 					continue
 				}
 			}

@@ -23,6 +23,26 @@ type GrantLookups interface {
 	ReferenceGrants(ctx context.Context, namespace string) ([]*gatewayv1.ReferenceGrant, error)
 }
 
+// grantPermits checks that a ReferenceGrant in ns lets objects of fromKind
+// (Gateway API group) in fromNS refer to the core object toKind/name at p
+// (key is its "ns/name"). A refusal goes to res's errors; a failed lookup
+// to its warnings, never a refusal. It reports whether the reference may be
+// used.
+func grantPermits(res *Result, env Env, gl GrantLookups, p *field.Path, key, fromKind, fromNS, toKind, ns, name string) bool {
+	grants, err := gl.ReferenceGrants(env.ctx(), ns)
+	if err != nil {
+		res.Warn(fmt.Sprintf("%s: %s", p, couldNotCheck("the ReferenceGrants of namespace "+ns, err)))
+		return false
+	}
+	if !ReferencePermitted(grants, gatewayv1.GroupName, fromKind, fromNS, "", toKind, name) {
+		res.Errors = append(res.Errors, field.Invalid(p, key, fmt.Sprintf(
+			"%s %s is in another namespace and no ReferenceGrant in %s lets %ss of namespace %s use it; create one there (from: group %s, kind %s, namespace %s; to: group \"\", kind %s, name %s)",
+			toKind, key, ns, fromKind, fromNS, gatewayv1.GroupName, fromKind, fromNS, toKind, name)))
+		return false
+	}
+	return true
+}
+
 // ReferencePermitted reports whether a ReferenceGrant among grants (those
 // of the target's namespace) lets objects of fromKind in fromNS refer to
 // the target toKind/toName (group "" for core kinds).
@@ -86,15 +106,7 @@ func checkListenerCerts(res *Result, gw, old *gatewayv1.Gateway, env Env, gl Gat
 			ns := gw.Namespace
 			if ref.Namespace != nil && string(*ref.Namespace) != gw.Namespace {
 				ns = string(*ref.Namespace)
-				grants, err := gl.ReferenceGrants(env.ctx(), ns)
-				if err != nil {
-					res.Warn(fmt.Sprintf("%s: %s", p, couldNotCheck("the ReferenceGrants of namespace "+ns, err)))
-					continue
-				}
-				if !ReferencePermitted(grants, gatewayv1.GroupName, "Gateway", gw.Namespace, "", "Secret", string(ref.Name)) {
-					res.Errors = append(res.Errors, field.Invalid(p, key, fmt.Sprintf(
-						"Secret %s is in another namespace and no ReferenceGrant in %s lets Gateways of namespace %s use it; create one there (from: group %s, kind Gateway, namespace %s; to: group \"\", kind Secret, name %s)",
-						key, ns, gw.Namespace, gatewayv1.GroupName, gw.Namespace, ref.Name)))
+				if !grantPermits(res, env, gl, p, key, "Gateway", gw.Namespace, "Secret", ns, string(ref.Name)) {
 					continue
 				}
 			}
