@@ -29,31 +29,20 @@ type l4Route struct {
 
 // listL4Routes lists the TCPRoutes and UDPRoutes, oldest first.
 func (r *GatewayReconciler) listL4Routes(ctx context.Context) ([]l4Route, error) {
-	var out []l4Route
 	var tcp gatewayv1.TCPRouteList
 	if err := r.Client.List(ctx, &tcp); err != nil {
 		return nil, err
-	}
-	for i := range tcp.Items {
-		rt := &tcp.Items[i]
-		lr := l4Route{kind: "TCPRoute", obj: rt, spec: &rt.Spec.CommonRouteSpec, st: &rt.Status.RouteStatus}
-		for _, ru := range rt.Spec.Rules {
-			lr.rules = append(lr.rules, ru.BackendRefs)
-		}
-		out = append(out, lr)
 	}
 	var udp gatewayv1.UDPRouteList
 	if err := r.Client.List(ctx, &udp); err != nil {
 		return nil, err
 	}
-	for i := range udp.Items {
-		rt := &udp.Items[i]
-		lr := l4Route{kind: "UDPRoute", obj: rt, spec: &rt.Spec.CommonRouteSpec, st: &rt.Status.RouteStatus}
-		for _, ru := range rt.Spec.Rules {
-			lr.rules = append(lr.rules, ru.BackendRefs)
-		}
-		out = append(out, lr)
-	}
+	out := l4Routes("TCPRoute", tcp.Items, func(rt *gatewayv1.TCPRoute) (*gatewayv1.CommonRouteSpec, *gatewayv1.RouteStatus, [][]gatewayv1.BackendRef) {
+		return &rt.Spec.CommonRouteSpec, &rt.Status.RouteStatus, backendsOf(rt.Spec.Rules, func(u *gatewayv1.TCPRouteRule) []gatewayv1.BackendRef { return u.BackendRefs })
+	})
+	out = append(out, l4Routes("UDPRoute", udp.Items, func(rt *gatewayv1.UDPRoute) (*gatewayv1.CommonRouteSpec, *gatewayv1.RouteStatus, [][]gatewayv1.BackendRef) {
+		return &rt.Spec.CommonRouteSpec, &rt.Status.RouteStatus, backendsOf(rt.Spec.Rules, func(u *gatewayv1.UDPRouteRule) []gatewayv1.BackendRef { return u.BackendRefs })
+	})...)
 	slices.SortFunc(out, func(a, b l4Route) int {
 		if c := a.obj.GetCreationTimestamp().Compare(b.obj.GetCreationTimestamp().Time); c != 0 {
 			return c
@@ -61,6 +50,30 @@ func (r *GatewayReconciler) listL4Routes(ctx context.Context) ([]l4Route, error)
 		return strings.Compare(a.kind+"/"+a.obj.GetNamespace()+"/"+a.obj.GetName(), b.kind+"/"+b.obj.GetNamespace()+"/"+b.obj.GetName())
 	})
 	return out, nil
+}
+
+// l4Routes wraps routes of one kind; parts returns a route's common spec,
+// status and the backends of each rule (the two kinds' rule types differ).
+func l4Routes[R any, P interface {
+	*R
+	client.Object
+}](kind string, items []R, parts func(P) (*gatewayv1.CommonRouteSpec, *gatewayv1.RouteStatus, [][]gatewayv1.BackendRef)) []l4Route {
+	out := make([]l4Route, 0, len(items))
+	for i := range items {
+		rt := P(&items[i])
+		spec, st, rules := parts(rt)
+		out = append(out, l4Route{kind: kind, obj: rt, spec: spec, st: st, rules: rules})
+	}
+	return out
+}
+
+// backendsOf returns the backends of each rule.
+func backendsOf[U any](rules []U, refs func(*U) []gatewayv1.BackendRef) [][]gatewayv1.BackendRef {
+	out := make([][]gatewayv1.BackendRef, 0, len(rules))
+	for i := range rules {
+		out = append(out, refs(&rules[i]))
+	}
+	return out
 }
 
 // planL4 fills p.l4 with the Gateway's TCP and UDP listeners and the

@@ -3,7 +3,6 @@ package webhooks
 import (
 	"context"
 
-	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -31,24 +30,9 @@ const HookValidateHTTPRoute = "vhttproute.vipgate.ako.vmware.com"
 // SetupGateway registers the Gateway API admission handlers; call it only
 // when the cluster serves Gateway API.
 func SetupGateway(mgr ctrl.Manager, o Options, g GatewayOptions) {
-	wh := admission.WithValidator[*gatewayv1.Gateway](mgr.GetScheme(), &gatewayValidator{o: &o, g: g})
-	wh.LogConstructor = func(base logr.Logger, req *admission.Request) logr.Logger {
-		l := base.WithValues("webhook", PathValidateGateway)
-		if req != nil {
-			l = l.WithValues("kind", req.Kind.Kind, "namespace", req.Namespace, "name", req.Name, "operation", req.Operation)
-		}
-		return l
-	}
-	mgr.GetWebhookServer().Register(PathValidateGateway, Strict(wh))
-	rh := admission.WithValidator[*gatewayv1.HTTPRoute](mgr.GetScheme(), &routeValidator{o: &o, g: g})
-	rh.LogConstructor = func(base logr.Logger, req *admission.Request) logr.Logger {
-		l := base.WithValues("webhook", PathValidateHTTPRoute)
-		if req != nil {
-			l = l.WithValues("kind", req.Kind.Kind, "namespace", req.Namespace, "name", req.Name, "operation", req.Operation)
-		}
-		return l
-	}
-	mgr.GetWebhookServer().Register(PathValidateHTTPRoute, Strict(rh))
+	srv := mgr.GetWebhookServer()
+	registerHook(srv, PathValidateGateway, admission.WithValidator[*gatewayv1.Gateway](mgr.GetScheme(), &gatewayValidator{o: &o, g: g}))
+	registerHook(srv, PathValidateHTTPRoute, admission.WithValidator[*gatewayv1.HTTPRoute](mgr.GetScheme(), &routeValidator{o: &o, g: g}))
 }
 
 // routeValidator judges HTTPRoutes naming a Gateway of vipgate's classes.

@@ -14,6 +14,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/vipgate/vipgate/avi/inventory"
@@ -66,16 +67,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	s := mgr.GetScheme()
 	srv := mgr.GetWebhookServer()
 	opts := &o
-	register := func(path string, wh *admission.Webhook) {
-		wh.LogConstructor = func(base logr.Logger, req *admission.Request) logr.Logger {
-			l := base.WithValues("webhook", path)
-			if req != nil {
-				l = l.WithValues("kind", req.Kind.Kind, "namespace", req.Namespace, "name", req.Name, "operation", req.Operation, "dryRun", req.DryRun != nil && *req.DryRun)
-			}
-			return l
-		}
-		srv.Register(path, Strict(wh))
-	}
+	register := func(path string, wh *admission.Webhook) { registerHook(srv, path, wh) }
 	register(PathMutateService, admission.WithDefaulter[*corev1.Service](s, &serviceDefaulter{opts}))
 	register(PathValidateService, admission.WithValidator[*corev1.Service](s, &serviceValidator{opts}))
 	register(PathValidateIngress, admission.WithValidator[*networkingv1.Ingress](s, &ingressValidator{opts}))
@@ -84,6 +76,19 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	register(PathValidateHTTPRule, admission.WithValidator[*v1beta1.HTTPRule](s, &httpRuleValidator{opts}))
 	register(PathValidateL4Rule, admission.WithValidator[*v1alpha2.L4Rule](s, &l4RuleValidator{opts}))
 	return nil
+}
+
+// registerHook serves wh at path behind the strict AdmissionReview guard,
+// logging each request with the webhook and the object it is about.
+func registerHook(srv webhook.Server, path string, wh *admission.Webhook) {
+	wh.LogConstructor = func(base logr.Logger, req *admission.Request) logr.Logger {
+		l := base.WithValues("webhook", path)
+		if req != nil {
+			l = l.WithValues("kind", req.Kind.Kind, "namespace", req.Namespace, "name", req.Name, "operation", req.Operation, "dryRun", req.DryRun != nil && *req.DryRun)
+		}
+		return l
+	}
+	srv.Register(path, Strict(wh))
 }
 
 // verdict turns a rule-book result into the admission answer and logs one line per decision.

@@ -41,7 +41,13 @@
 //	    group is one owner), for more than two seconds;
 //	(3) at a quiescent point the controller holds, per cluster, exactly the
 //	    expected objects: none missing, no orphan, the other cluster's
-//	    untouched; static routes per node;
+//	    untouched; static routes per node. A scenario also converges one
+//	    namespace between rounds of its changes with faults still on (3, 4
+//	    and 7 for that namespace, within a bound), and there the controller
+//	    refuses none of vipgate's writes while no fault but latency was
+//	    injected: a refusal from a healthy controller means vipgate sent
+//	    something inconsistent (two writers building one object from
+//	    different views);
 //	(4) status equals the controller;
 //	(5) admission agrees with the rule book; fail-open windows (inventory not
 //	    loaded, warned), an inventory behind on the VIPs in use, informer lag

@@ -67,6 +67,9 @@ func newWriter(cfg *rest.Config) (*writer, error) {
 
 // exec executes one operation and returns what happened, for the step log.
 func (r *run) exec(op Op) string {
+	if disturbs(op.Kind) {
+		r.quietSince.Clear()
+	}
 	if op.Kind == OpConcurrent {
 		res := make([]string, len(op.Sub))
 		var wg sync.WaitGroup
@@ -128,8 +131,18 @@ func (r *run) exec(op Op) string {
 		return r.awaitFull(r.layouts[0].SmallNet, time.Duration(op.Secs)*time.Second)
 	case OpQuiesce:
 		return r.quiesce(op)
+	case OpConverge:
+		return r.converge(op)
 	}
 	return "unknown operation"
+}
+
+// disturbs reports whether an operation makes controller refusals and
+// retries legitimate for a while: every fault but latency (which only slows
+// answers), replica restarts and failovers, the impostor.
+func disturbs(kind string) bool {
+	return (strings.HasPrefix(kind, "fault.") && kind != OpFaultLatency && kind != OpFaultClear) ||
+		strings.HasPrefix(kind, "replica.") || kind == OpImpostor
 }
 
 func needsCluster(kind string) bool {

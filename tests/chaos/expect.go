@@ -17,6 +17,7 @@ import (
 	"github.com/vipgate/vipgate/avi/model"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/ownership"
+	"github.com/vipgate/vipgate/reconcile"
 	"github.com/vipgate/vipgate/rules"
 )
 
@@ -954,6 +955,101 @@ func (r *run) quiesce(op Op) string {
 		out += "\n        " + strings.SplitN(invNames[f.inv], " ", 2)[0] + " " + f.msg
 	}
 	return out
+}
+
+// converge is a quiescent point for one namespace while faults and the rest
+// of the run go on: it waits (at most op.Secs) until the controller's
+// objects and the statuses of namespace op.NS in cluster op.C match the
+// model, then records the checks of that namespace. A scenario calls it
+// between rounds of changes, so a state that only a later change would
+// repair (a shared-VIP group a lost race left without a member's port:
+// nothing requeues it) is judged before that change comes.
+func (r *run) converge(op Op) string {
+	in := inNamespace(r.clusters[op.C].lay.Name, op.NS)
+	start := time.Now()
+	var res, failed []result
+	for {
+		res, failed = nil, nil
+		for _, x := range r.evaluate(context.Background()).results {
+			if in(x.key) {
+				res = append(res, x)
+				if !x.ok {
+					failed = append(failed, x)
+				}
+			}
+		}
+		if len(failed) == 0 || time.Since(start) > time.Duration(op.Secs)*time.Second {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	scope := fmt.Sprintf("%d/%s", op.C, op.NS)
+	if since, ok := r.quietSince.Load(scope); ok {
+		for _, x := range r.refusals(op.C, op.NS, since.(time.Time)) {
+			res = append(res, x)
+			if !x.ok {
+				failed = append(failed, x)
+			}
+		}
+	}
+	r.quietSince.Store(scope, time.Now())
+	for _, x := range res {
+		r.st.check(x.inv, x.ok, op.Step, x.key, x.msg)
+	}
+	out := fmt.Sprintf("%s/%s in %s: %d checks, %d failed", r.clusters[op.C].lay.Name, op.NS, time.Since(start).Round(100*time.Millisecond), len(res), len(failed))
+	for _, f := range failed {
+		out += "\n        " + strings.SplitN(invNames[f.inv], " ", 2)[0] + " " + f.msg
+	}
+	return out
+}
+
+// refusals checks that the controller refused none of vipgate's writes for
+// the Services of namespace ns in cluster c since a time when no fault was
+// injected (latency aside): with a healthy controller a refusal (a Warning
+// Event of reason ControllerError) means vipgate sent something
+// inconsistent, e.g. a virtual service naming a pool another of its writers
+// had just deleted. Users see it as that Event and a condition on their
+// Service, and wait out a backoff.
+func (r *run) refusals(c int, ns string, since time.Time) []result {
+	cl := r.clusters[c]
+	var evs corev1.EventList
+	if err := cl.c.List(context.Background(), &evs, client.InNamespace(ns)); err != nil {
+		return []result{{inv: invExact, key: "Service " + cl.lay.Name + ":" + ns + "/ events", msg: "listing Events: " + err.Error()}}
+	}
+	problems := map[string]string{} // one check per Service with Events
+	for _, e := range evs.Items {
+		if e.InvolvedObject.Kind != "Service" {
+			continue
+		}
+		what := fmt.Sprintf("Service %s:%s/%s", cl.lay.Name, ns, e.InvolvedObject.Name)
+		last := e.LastTimestamp.Time
+		if e.Series != nil {
+			last = e.Series.LastObservedTime.Time
+		} else if last.IsZero() {
+			last = e.EventTime.Time
+		}
+		if e.Reason != reconcile.ReasonControllerError || last.Before(since.Truncate(time.Second)) {
+			if _, seen := problems[what]; !seen {
+				problems[what] = ""
+			}
+			continue
+		}
+		problems[what] = fmt.Sprintf("%s: the controller refused a write (%s %s, at %s) while no fault was injected since %s",
+			what, e.Reason, e.Message, last.Format("15:04:05"), since.Format("15:04:05.000"))
+	}
+	var out []result
+	for what, p := range problems {
+		out = append(out, result{inv: invExact, key: what, ok: p == "", msg: p})
+	}
+	return out
+}
+
+// inNamespace tells whether a check's key is about namespace ns of cluster
+// name: its Services ("Service <name>:<ns>/<svc>") or the controller objects
+// named for them ("<name>--<ns>-...").
+func inNamespace(name, ns string) func(key string) bool {
+	svc, obj := "Service "+name+":"+ns+"/", model.BaseName(name, ns, "")
+	return func(key string) bool { return strings.HasPrefix(key, svc) || strings.Contains(key, obj) }
 }
 
 // verifyTraffic sends requests to every target until three in a row are

@@ -766,14 +766,20 @@ func scenarioImpostor(*gen) []Op {
 
 // scenarioSharedRace edits one shared-VIP group with concurrent member
 // changes on a slow controller (which widens every reconcile's window; other
-// faults are cleared first): two members created at once, then ports and
-// endpoints of both changed at once, round after round, then members leaving
-// while others join, and at last two members created at once into the empty
-// group, one of them requesting the group's VIP. Whatever order the
-// reconciles finish in, the group must end up with exactly its members'
-// ports, pools and one VIP, the requested one.
+// faults are cleared first): two members created at once, then ports (and
+// every other round endpoints) of both changed at once, round after round,
+// then members leaving while others join, and at last two members created at
+// once into the empty group, one of them requesting the group's VIP.
+// Whatever order the reconciles finish in, the group must end up with
+// exactly its members' ports, pools and one VIP, the requested one; and it
+// must get there after each round by itself (converge), since a group that
+// two writers built from different views stays wrong until something else
+// requeues it, and the next round would hide that.
 // raceKeys are the shared-VIP keys of the race scenario's last step.
 var raceKeys = []string{"g1", "g2", "g3"}
+
+// raceRounds is the number of rounds of concurrent member changes.
+const raceRounds = 6
 
 func scenarioSharedRace(g *gen) []Op {
 	const note = "scenario: shared-VIP group race"
@@ -783,26 +789,31 @@ func scenarioSharedRace(g *gen) []Op {
 		return Op{Kind: OpSvcCreate, C: c, NS: ns, Name: name, Ports: ports, Key: sharedKey, Eps: eps}
 	}
 	del := func(name string) Op { return Op{Kind: OpSvcDelete, C: c, NS: ns, Name: name, Wait: true, Note: note} }
-	out := []Op{{Kind: OpFaultClear, Note: note}, del("web"), del("db"), del("api"), del("cache"),
-		{Kind: OpFaultLatency, Ms: 250, Secs: 40, Note: note},
-		{Kind: OpConcurrent, Note: note, Sub: []Op{svc("web", []int{0, 1}, svcPort{80, "TCP"}), svc("db", []int{2}, svcPort{53, "UDP"}, svcPort{9000, "TCP"})}}}
-	for round := range 3 {
+	converge := Op{Kind: OpConverge, C: c, NS: ns, Secs: 30, Note: note}
+	out := []Op{{Kind: OpFaultClear, Note: note}, {Kind: OpReplicaStart, C: c, Note: note}, {Kind: OpAwaitLeader, C: c, Note: note},
+		del("web"), del("db"), del("api"), del("cache"),
+		{Kind: OpFaultLatency, Ms: 250, Secs: 300, Note: note},
+		{Kind: OpConcurrent, Note: note, Sub: []Op{svc("web", []int{0, 1}, svcPort{80, "TCP"}), svc("db", []int{2}, svcPort{53, "UDP"}, svcPort{9000, "TCP"})}},
+		converge}
+	for round := range raceRounds {
 		p := int32(8081 + 2*round)
-		out = append(out, Op{Kind: OpConcurrent, Note: note, Sub: []Op{
+		sub := []Op{
 			{Kind: OpSvcPorts, C: c, NS: ns, Name: "web", Ports: []svcPort{{80, "TCP"}, {p, "TCP"}}},
 			{Kind: OpSvcPorts, C: c, NS: ns, Name: "db", Ports: []svcPort{{53, "UDP"}, {9000, "TCP"}, {p + 1, "TCP"}}},
-			{Kind: OpEpsScale, C: c, NS: ns, Name: "web", Eps: g.eps()},
-			{Kind: OpEpsScale, C: c, NS: ns, Name: "db", Eps: g.eps()},
-		}})
+		}
+		if round%2 == 1 {
+			sub = append(sub, Op{Kind: OpEpsScale, C: c, NS: ns, Name: "web", Eps: g.eps()}, Op{Kind: OpEpsScale, C: c, NS: ns, Name: "db", Eps: g.eps()})
+		}
+		out = append(out, Op{Kind: OpConcurrent, Note: note, Sub: sub}, converge)
 	}
 	// Members leave as others join: a leaver's reconcile rebuilds the group
 	// from the members it knows of.
 	out = append(out,
 		Op{Kind: OpConcurrent, Note: note, Sub: []Op{{Kind: OpSvcDelete, C: c, NS: ns, Name: "web"}, svc("api", []int{3}, svcPort{8443, "TCP"})}},
-		Op{Kind: OpSettle, Secs: 15, Note: note},
+		converge,
 		Op{Kind: OpConcurrent, Note: note, Sub: []Op{{Kind: OpSvcDelete, C: c, NS: ns, Name: "db"}, {Kind: OpSvcDelete, C: c, NS: ns, Name: "api"},
 			svc("cache", []int{1, 4}, svcPort{6379, "TCP"})}},
-		Op{Kind: OpSettle, Secs: 15, Note: note},
+		converge,
 		del("cache"), del("db"), del("api"))
 	// Two members into an empty group at once, one requesting its VIP; in
 	// three groups, so a run sees more than one order.
@@ -818,5 +829,5 @@ func scenarioSharedRace(g *gen) []Op {
 		g.world[c].ipNext++
 		last = append(last, auto, req)
 	}
-	return append(out, Op{Kind: OpConcurrent, Note: note, Sub: last})
+	return append(out, Op{Kind: OpConcurrent, Note: note, Sub: last}, converge, Op{Kind: OpFaultClear, Note: note})
 }

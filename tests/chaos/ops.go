@@ -62,6 +62,7 @@ const (
 	OpAwaitFull  = "await.full" // wait (at most Secs) until the small VIP network has no free address
 	OpConcurrent = "concurrent" // Sub operations sent at the same moment
 	OpQuiesce    = "quiesce"    // stop faults, converge, check (3) (4) (7)
+	OpConverge   = "converge"   // faults left on: wait (at most Secs) until namespace NS of cluster C matches the model, check (3) (4) (7) there
 )
 
 // Op is one step. Only the fields its Kind uses are set; it is stored as a

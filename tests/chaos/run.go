@@ -78,9 +78,9 @@ type run struct {
 	// quiescent point (0 before the first).
 	step        atomic.Int64
 	lastQuiesce atomic.Int64
-	// lastGood is the index in ops of the last quiescent point that passed
-	// (-1: none yet).
-	lastGood int
+	// good are the indexes in ops of the quiescent points that passed, in
+	// order.
+	good     []int
 	executed []string
 
 	// timeBy is the time spent per operation kind (the report prints it).
@@ -91,6 +91,11 @@ type run struct {
 	faultGen map[string]int
 
 	stable *targets
+
+	// quietSince holds, per "cluster/namespace", when the last converge
+	// there ended, as long as no operation that disturbs (faults, restarts)
+	// came since: the next converge judges the controller refusals between.
+	quietSince sync.Map
 
 	fullMu sync.Mutex
 	full   map[string]bool
@@ -145,7 +150,7 @@ func runChaos(t *testing.T, p params) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.dir = filepath.Join(root, ".cache", "chaos", fmt.Sprintf("run-%d-%s", p.Seed, time.Now().Format("150405")))
+	r.dir = filepath.Join(root, ".cache", "chaos", fmt.Sprintf("run-%d-%s-%d", p.Seed, time.Now().Format("150405"), os.Getpid()))
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +183,6 @@ func runChaos(t *testing.T, p params) {
 	}
 	r.setupFor = time.Since(start)
 	r.logf("set up in %s", r.setupFor.Round(time.Millisecond))
-	r.lastGood = -1
 	var failedBefore int64
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -196,7 +200,7 @@ func runChaos(t *testing.T, p params) {
 		if op.Kind == OpQuiesce {
 			_, failed := r.st.totals()
 			if failed == failedBefore {
-				r.lastGood = i
+				r.good = append(r.good, i)
 			}
 			failedBefore = failed
 		}
@@ -323,9 +327,11 @@ func (r *run) report(t *testing.T, stepsFile string, took time.Duration) {
 				first = f.Step
 			}
 		}
-		from, since := r.lastGood+1, "the start"
-		if r.lastGood >= 0 {
-			since = fmt.Sprintf("step %d, the last quiescent point that passed", r.ops[r.lastGood].Step)
+		from, since := 0, "the start"
+		for _, i := range r.good {
+			if r.ops[i].Step < first {
+				from, since = i+1, fmt.Sprintf("step %d, the last quiescent point that passed before it", r.ops[i].Step)
+			}
 		}
 		// The shortened list: steps that name an object a failure of the
 		// segment names, and every step without an object (faults,

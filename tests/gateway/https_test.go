@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/pem"
 	"strings"
 	"testing"
 
@@ -40,22 +38,6 @@ func httpsListener(gw *gatewayv1.Gateway, name string, port int32, host string, 
 		l.TLS.CertificateRefs = append(l.TLS.CertificateRefs, ref)
 	}
 	gw.Spec.Listeners = append(gw.Spec.Listeners, l)
-}
-
-func fingerprint(r echo.Reply) [32]byte {
-	if r.Cert == nil {
-		return [32]byte{}
-	}
-	return sha256.Sum256(r.Cert.Raw)
-}
-
-func pemFingerprint(t testing.TB, p []byte) [32]byte {
-	t.Helper()
-	b, _ := pem.Decode(p)
-	if b == nil {
-		t.Fatal("certificate is not PEM")
-	}
-	return sha256.Sum256(b.Bytes)
 }
 
 // TestHTTPSListeners: two HTTPS listeners on one port, each with its own
@@ -102,7 +84,7 @@ func TestHTTPSListeners(t *testing.T) {
 			}
 			return ""
 		})
-		if got, want := fingerprint(r), pemFingerprint(t, c.crt); got != want {
+		if got, want := harness.CertFingerprint(r), harness.PEMFingerprint(t, c.crt); got != want {
 			t.Errorf("%s: served certificate %s, want the Secret's", c.host, r.Cert.Subject)
 		}
 		if r.Answer.TLS || r.Answer.Host != c.host {

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vipgate/vipgate/avisim/dataplane/echo"
 )
 
 var certSerial atomic.Int64
@@ -36,4 +39,23 @@ func SelfSignedCert(t testing.TB, host string) (crt, key []byte) {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})
+}
+
+// CertFingerprint is the SHA-256 of the certificate the server presented in
+// r (zero when none): tests compare it with PEMFingerprint of the Secret's.
+func CertFingerprint(r echo.Reply) [32]byte {
+	if r.Cert == nil {
+		return [32]byte{}
+	}
+	return sha256.Sum256(r.Cert.Raw)
+}
+
+// PEMFingerprint is the SHA-256 of the first certificate in p.
+func PEMFingerprint(t testing.TB, p []byte) [32]byte {
+	t.Helper()
+	b, _ := pem.Decode(p)
+	if b == nil {
+		t.Fatal("certificate is not PEM")
+	}
+	return sha256.Sum256(b.Bytes)
 }

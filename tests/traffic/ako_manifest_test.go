@@ -48,11 +48,11 @@ func TestAKOManifest(t *testing.T) {
 		t.Fatalf("the hostless rule's host %s got %s, the other host %s", hostless, other, ip)
 	}
 	https, plain := served(t, sim, ip, 443, "tcp"), served(t, sim, ip, 80, "tcp")
-	want := pemFingerprint(t, crt)
+	want := harness.PEMFingerprint(t, crt)
 	for _, h := range []string{host, hostless} {
 		var r echo.Reply
 		harness.Eventually(t, "https://"+h+"/ answers with the default certificate", func() string {
-			if r = echo.GetTLS(https, h, "/", h); r.Answer.Backend != "web-1" || fingerprint(r) != want {
+			if r = echo.GetTLS(https, h, "/", h); r.Answer.Backend != "web-1" || harness.CertFingerprint(r) != want {
 				return r.String()
 			}
 			return ""

@@ -2,8 +2,6 @@ package traffic
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/pem"
 	"fmt"
 	"net/http"
 	"strings"
@@ -133,7 +131,7 @@ func TestIngressTLS(t *testing.T) {
 		}
 		return ""
 	})
-	if got, want := fingerprint(r), pemFingerprint(t, crt); got != want {
+	if got, want := harness.CertFingerprint(r), harness.PEMFingerprint(t, crt); got != want {
 		t.Errorf("served certificate %x (%s), want the Secret's %x", got, r.Cert.Subject, want)
 	}
 	if r.Answer.Path != "/orders" || r.Answer.Host != host || r.Answer.TLS {
@@ -153,10 +151,10 @@ func TestIngressTLS(t *testing.T) {
 	if err := env.Client.Update(context.Background(), cur); err != nil {
 		t.Fatalf("rotating the Secret: %v", err)
 	}
-	want := pemFingerprint(t, crt2)
+	want := harness.PEMFingerprint(t, crt2)
 	harness.Eventually(t, "clients see the rotated certificate", func() string {
 		r := echo.GetTLS(https, host, "/", host)
-		if r.Cert == nil || fingerprint(r) != want {
+		if r.Cert == nil || harness.CertFingerprint(r) != want {
 			return fmt.Sprintf("%v with certificate serial %v", r, serial(r))
 		}
 		return ""
@@ -212,22 +210,6 @@ func TestNodePortMode(t *testing.T) {
 	create(t, svc)
 	tcp := served(t, sim, waitVIP(t, ns, "echo"), 80, "tcp")
 	eventuallyServedBy(t, "the VIP reaches both nodes at the nodePort", names(nodes...), line(tcp))
-}
-
-func fingerprint(r echo.Reply) [32]byte {
-	if r.Cert == nil {
-		return [32]byte{}
-	}
-	return sha256.Sum256(r.Cert.Raw)
-}
-
-func pemFingerprint(t testing.TB, p []byte) [32]byte {
-	t.Helper()
-	b, _ := pem.Decode(p)
-	if b == nil {
-		t.Fatal("certificate is not PEM")
-	}
-	return sha256.Sum256(b.Bytes)
 }
 
 func serial(r echo.Reply) string {
