@@ -208,7 +208,10 @@ func checkL4RuleIP(res *Result, p *field.Path, ip string, users l4Users, env Env
 			res.Warn(couldNotCheck(fmt.Sprintf("whether a Service requests or holds %s", ip), err))
 		}
 		for _, o := range others {
-			if !ownership.OwnsService(o, env.settings()) || slices.ContainsFunc(users.svcs, func(u *corev1.Service) bool { return sameObject(u, o) }) {
+			if slices.ContainsFunc(users.svcs, func(u *corev1.Service) bool { return sameObject(u, o) }) {
+				continue
+			}
+			if !servedOrWarn(res, o, "requests or holds "+ip, env) {
 				continue
 			}
 			if len(users.svcs) > 0 && o.Namespace == users.svcs[0].Namespace && o.Annotations[AnnSharedVIP] != "" && o.Annotations[AnnSharedVIP] == users.svcs[0].Annotations[AnnSharedVIP] {
@@ -430,7 +433,10 @@ func ValidateServiceL4Rule(svc *corev1.Service, env Env) Result {
 			return res
 		}
 		for _, o := range others {
-			if sameObject(o, svc) || !ownership.OwnsService(o, env.settings()) {
+			if sameObject(o, svc) {
+				continue
+			}
+			if !servedOrWarn(&res, o, "uses L4Rule "+key, env) {
 				continue
 			}
 			if k := svc.Annotations[AnnSharedVIP]; k != "" && o.Namespace == svc.Namespace && o.Annotations[AnnSharedVIP] == k {

@@ -71,7 +71,13 @@ func claimHolder(c Claim, self string, env Env) (string, error) {
 	var holders []string
 	for _, o := range svcs {
 		name := "Service " + o.Namespace + "/" + o.Name
-		if name == self || !ownership.OwnsService(o, env.settings()) || o.DeletionTimestamp != nil {
+		if name == self || o.DeletionTimestamp != nil {
+			continue
+		}
+		if served, err := servedService(o, env); err != nil || !served {
+			if err != nil {
+				return "", err
+			}
 			continue
 		}
 		for _, oc := range ServiceClaims(cluster, o) {

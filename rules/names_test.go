@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -88,4 +89,47 @@ func TestIngressHostClaims(t *testing.T) {
 		`spec.tls[0].hosts[0]: Invalid value: "team-web": its SNI virtual service name "demo--team-web" is already used by Service team/web ` + meet +
 			`; use another host name (a host without a dot becomes a virtual service name)`}, nil)
 	checkResult(t, ValidateIngress(ing, ing, env), nil, nil)
+}
+
+// TestHoldersAreServedServices: another Service's name or requested VIP
+// counts against a Service only while vipgate serves it (owned, in a
+// selected namespace): one in a namespace vipgate does not select holds
+// nothing on the controller, and is the one refused if its namespace is
+// selected later. A Namespace that cannot be read is not a "no": admitted
+// with a warning.
+func TestHoldersAreServedServices(t *testing.T) {
+	selector := func(s *config.Settings) {
+		s.AKOSettings.NamespaceSelector.LabelKey, s.AKOSettings.NamespaceSelector.LabelValue = "vipgate", "on"
+	}
+	blocked := func(s *config.Settings) { s.AKOSettings.BlockedNamespaceList = []string{"team-a"} }
+	lookups := func(selected ...string) *fakeLookups {
+		f := newFake().addService(lbSvc("team-a", "web", ip("10.50.0.40")))
+		for _, n := range []string{"team", "team-a"} {
+			f.addNamespace(n, "")
+			if slices.Contains(selected, n) {
+				f.namespaces[n].Labels = map[string]string{"vipgate": "on"}
+			}
+		}
+		return f
+	}
+	nameTaken := `metadata.name: Invalid value: "a-web": its Avi name "demo--team-a-web" is already used by Service team-a/web ` + meet + `; rename this Service, or that one`
+	ipTaken := `spec.loadBalancerIP: Invalid value: "10.50.0.40": is already requested or held by Service team-a/web; a VIP belongs to one Service unless Services in the same namespace share it with the same ako.vmware.com/enable-shared-vip key`
+	tests := []struct {
+		name     string
+		settings func(*config.Settings)
+		lk       *fakeLookups
+		wantErrs []string
+		wantWarn []string
+	}{
+		{"holder's namespace selected", selector, lookups("team", "team-a"), []string{nameTaken, ipTaken}, nil},
+		{"holder's namespace not selected", selector, lookups("team"), nil, nil},
+		{"holder's namespace blocked", blocked, lookups(), nil, nil},
+		{"no selection: every namespace", func(*config.Settings) {}, lookups(), []string{nameTaken, ipTaken}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := Env{Settings: demoSettings(tt.settings), Inventory: demoInventory(), Lookups: tt.lk, Now: now}
+			checkResult(t, ValidateService(lbSvc("team", "a-web", ip("10.50.0.40")), nil, env), tt.wantErrs, tt.wantWarn)
+		})
+	}
 }

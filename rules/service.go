@@ -305,7 +305,6 @@ func checkFamily(p *field.Path, ip string, addr netip.Addr, families []corev1.IP
 // It reports whether it found such a Service, so the controller check does not
 // say the same thing twice.
 func checkHeldByServices(res *Result, p *field.Path, ip string, addr netip.Addr, svc *corev1.Service, key string, env Env) bool {
-	s := env.settings()
 	others, err := env.lookups().ServicesByVIP(env.ctx(), addr.String())
 	if err != nil {
 		res.Warn(couldNotCheck(fmt.Sprintf("whether another Service requests or holds %s", ip), err))
@@ -316,7 +315,7 @@ func checkHeldByServices(res *Result, p *field.Path, ip string, addr netip.Addr,
 		if svc != nil && o.Namespace == svc.Namespace && o.Name == svc.Name {
 			continue
 		}
-		if !ownership.OwnsService(o, s) {
+		if !servedOrWarn(res, o, "requests or holds "+ip, env) {
 			continue
 		}
 		if svc != nil && key != "" && o.Namespace == svc.Namespace && o.Annotations[AnnSharedVIP] == key {
@@ -336,6 +335,36 @@ func checkHeldByServices(res *Result, p *field.Path, ip string, addr netip.Addr,
 		fmt.Sprintf("is already requested or held by %s %s; a VIP belongs to one Service unless Services in the same namespace share it with the same %s key",
 			noun, listNames(holders), AnnSharedVIP)))
 	return true
+}
+
+// servedService reports whether vipgate serves o now: it owns o and o's
+// namespace is selected. Another Service's name or VIP counts against a
+// Service only then: one in a namespace vipgate does not select holds
+// nothing on the controller, and it is the one refused if its namespace is
+// selected later. err: o's Namespace could not be read.
+func servedService(o *corev1.Service, env Env) (bool, error) {
+	s := env.settings()
+	if !ownership.OwnsService(o, s) {
+		return false, nil
+	}
+	if !ownership.SelectsNamespaces(s) {
+		return true, nil
+	}
+	ns, err := env.lookups().Namespace(env.ctx(), o.Namespace)
+	if err != nil {
+		return false, err
+	}
+	return ownership.NamespaceSelected(ns, s), nil
+}
+
+// servedOrWarn is servedService for a check that goes on without o when
+// its Namespace cannot be read, saying so in a warning.
+func servedOrWarn(res *Result, o *corev1.Service, what string, env Env) bool {
+	served, err := servedService(o, env)
+	if err != nil {
+		res.Warn(couldNotCheck(fmt.Sprintf("whether Service %s/%s, which %s, is served (its Namespace)", o.Namespace, o.Name, what), err))
+	}
+	return served
 }
 
 // checkPlacement requires the address to lie in a VIP subnet of the networks

@@ -284,8 +284,54 @@ func (x *expected) l4() {
 		groups[gk].members = append(groups[gk].members, svc)
 	}
 	for _, gk := range order {
-		x.group(groups[gk])
+		if g := groups[gk]; !x.collided(g) {
+			x.group(g)
+		}
 	}
+}
+
+// collided handles an owner name that Services of different identities
+// (namespace and name, or namespace and shared-VIP key) meet on, e.g.
+// team/a-web and team-a/web: admission refuses the second, but a namespace
+// selected again can bring both back. The one whose identity the
+// controller's VsVip carries keeps the name and is judged alone; the others
+// are refused (no status of that VsVip's, nothing of their own: their names
+// are the holder's). With no holder yet either may win: nothing is required,
+// nothing of theirs is an orphan. It reports whether it judged g itself.
+func (x *expected) collided(g *group) bool {
+	ids := map[string]bool{}
+	for _, m := range g.members {
+		ids[ownership.OwnerOfService(m)] = true
+	}
+	if len(ids) < 2 {
+		return false
+	}
+	vk := okey{g.tenant, "vsvip", g.owner}
+	holder := ""
+	if v := x.so.by[vk]; v != nil {
+		holder = markerValue(v, "vipgate-owner")
+	}
+	if ids[holder] {
+		var kept []*corev1.Service
+		for _, m := range g.members {
+			if ownership.OwnerOfService(m) == holder {
+				kept = append(kept, m)
+				continue
+			}
+			what := fmt.Sprintf("Service %s:%s/%s", x.cl.lay.Name, m.Namespace, m.Name)
+			got := statusIPs(m)
+			held := x.so.by[vk] != nil && slices.Equal(got, addrStrings(vipAddrs(x.so.by[vk])))
+			x.ev.add(invStatus, what, when(held, fmt.Sprintf("%s: status %v, the VIP of VsVip %s/%s, which %s holds (their Avi names meet)", what, got, g.tenant, g.owner, holder)))
+		}
+		x.group(&group{tenant: g.tenant, owner: g.owner, ns: kept[0].Namespace, members: kept})
+		return true
+	}
+	x.lenient[vk] = true
+	x.lenient[okey{g.tenant, "virtualservice", g.owner}] = true
+	for _, m := range g.members {
+		x.lenientBases[g.tenant+"|"+rules.PoolBaseName(x.cl.lay.Name, m.Namespace, m.Name, m.Annotations[rules.AnnSharedVIP])] = true
+	}
+	return true
 }
 
 // infraOf is the AviInfraSetting name that applies to svc.
