@@ -59,7 +59,8 @@ func checkClaims(res *Result, p *field.Path, value string, claims []Claim, tenan
 }
 
 // claimHolder names the other Service or Ingress of this cluster that
-// claims c.Name for another owner ("" when none). self is "<kind> ns/name"
+// claims c.Name for another owner ("" when none); only objects vipgate
+// serves (of its classes, in selected namespaces) hold a name. self is "<kind> ns/name"
 // of the object being checked, which never conflicts with itself.
 func claimHolder(c Claim, self string, env Env) (string, error) {
 	cluster := env.settings().AKOSettings.ClusterName
@@ -93,6 +94,12 @@ func claimHolder(c Claim, self string, env Env) (string, error) {
 	for _, o := range ings {
 		name := "Ingress " + o.Namespace + "/" + o.Name
 		if name == self || o.DeletionTimestamp != nil {
+			continue
+		}
+		if served, err := namespaceServed(o.Namespace, env); err != nil || !served {
+			if err != nil {
+				return "", err
+			}
 			continue
 		}
 		for _, oc := range IngressClaims(cluster, o) {

@@ -133,3 +133,27 @@ func TestHoldersAreServedServices(t *testing.T) {
 		})
 	}
 }
+
+// TestIngressHoldersAreServed: a secure Ingress host holds its SNI name
+// against a Service only while the Ingress's namespace is selected.
+func TestIngressHoldersAreServed(t *testing.T) {
+	s := demoSettings(func(s *config.Settings) {
+		s.AKOSettings.NamespaceSelector.LabelKey, s.AKOSettings.NamespaceSelector.LabelValue = "vipgate", "on"
+	})
+	taken := `metadata.name: Invalid value: "web": its Avi name "demo--team-web" is already used by Ingress shop/site ` + meet + `; rename this Service, or that one`
+	for _, tt := range []struct {
+		name     string
+		selected bool
+		wantErrs []string
+	}{{"the Ingress's namespace selected", true, []string{taken}}, {"the Ingress's namespace not selected", false, nil}} {
+		t.Run(tt.name, func(t *testing.T) {
+			lk := newFake().addIngress(ingress("shop", "site", hosts("team-web"), tlsEntry("s", "team-web"))).addNamespace("shop", "").addNamespace("team", "")
+			lk.namespaces["team"].Labels = map[string]string{"vipgate": "on"}
+			if tt.selected {
+				lk.namespaces["shop"].Labels = map[string]string{"vipgate": "on"}
+			}
+			env := Env{Settings: s, Inventory: demoInventory(), Lookups: lk, Now: now}
+			checkResult(t, ValidateService(lbSvc("team", "web"), nil, env), tt.wantErrs, nil)
+		})
+	}
+}

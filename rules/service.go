@@ -343,14 +343,20 @@ func checkHeldByServices(res *Result, p *field.Path, ip string, addr netip.Addr,
 // nothing on the controller, and it is the one refused if its namespace is
 // selected later. err: o's Namespace could not be read.
 func servedService(o *corev1.Service, env Env) (bool, error) {
-	s := env.settings()
-	if !ownership.OwnsService(o, s) {
+	if !ownership.OwnsService(o, env.settings()) {
 		return false, nil
 	}
+	return namespaceServed(o.Namespace, env)
+}
+
+// namespaceServed reports whether vipgate serves objects of namespace (the
+// namespaceSelector and blocked list); err: the Namespace could not be read.
+func namespaceServed(namespace string, env Env) (bool, error) {
+	s := env.settings()
 	if !ownership.SelectsNamespaces(s) {
 		return true, nil
 	}
-	ns, err := env.lookups().Namespace(env.ctx(), o.Namespace)
+	ns, err := env.lookups().Namespace(env.ctx(), namespace)
 	if err != nil {
 		return false, err
 	}
