@@ -10,9 +10,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// setCondition sets the AviSynced condition with one status patch, only when it changes.
+// setCondition sets the AviSynced condition with one status patch, only
+// when it changes. The patch carries the resourceVersion the sync read (a
+// merge patch replaces the whole conditions list): a verdict on an old read
+// never overwrites a newer status or another writer's condition; the
+// conflict brings a new reconcile instead.
 func (r *ServiceReconciler) setCondition(ctx context.Context, svc *corev1.Service, status metav1.ConditionStatus, reason, msg string) error {
-	patch := client.MergeFrom(svc.DeepCopy())
+	patch := lockedPatch(svc)
 	if !meta.SetStatusCondition(&svc.Status.Conditions, metav1.Condition{
 		Type: ConditionSynced, Status: status, Reason: reason, Message: msg, ObservedGeneration: svc.Generation,
 	}) {

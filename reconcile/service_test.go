@@ -363,6 +363,30 @@ func TestSyncDoesNotWriteOverAChange(t *testing.T) {
 	}
 }
 
+// TestConditionDoesNotWriteOverAChange: a failure's condition is written
+// with the resourceVersion the sync read, like status: a Service changed
+// meanwhile (here a newer sync already set its condition) gets a conflict
+// and a new reconcile, not a verdict on what it was.
+func TestConditionDoesNotWriteOverAChange(t *testing.T) {
+	f := newServiceFixture(t, lbService("team-a", "web"))
+	f.avi.applyErr[""] = &session.Error{Op: "POST vsvip", Status: http.StatusBadRequest, Message: "refused"}
+	f.avi.duringApply = func() {
+		svc := f.get(t, "team-a", "web")
+		svc.Status.Conditions = []metav1.Condition{{Type: ConditionSynced, Status: metav1.ConditionTrue, Reason: ReasonSynced,
+			Message: "newer", LastTransitionTime: metav1.Now()}}
+		if err := f.c.Status().Update(context.Background(), svc); err != nil {
+			t.Errorf("a newer status: %v", err)
+		}
+	}
+	_, err := f.reconcile(t, "team-a", "web")
+	if !apierrors.IsConflict(err) {
+		t.Errorf("reconcile = %v, want a conflict (the Service changed while its sync ran)", err)
+	}
+	if c := meta.FindStatusCondition(f.get(t, "team-a", "web").Status.Conditions, ConditionSynced); c == nil || c.Message != "newer" {
+		t.Errorf("condition %+v, want the newer one kept", c)
+	}
+}
+
 // TestLeftServiceDropsTheGroupVIP: a Service that left its shared-VIP group
 // still shows the group's VIP, which the group's other members keep. Its
 // status is cleared before its own sync, so two owners never show one VIP
