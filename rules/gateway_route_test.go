@@ -112,16 +112,7 @@ func TestValidateHTTPRoute(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := ValidateHTTPRoute(tc.rt, Env{Settings: demoSettings(), Now: now}, rl)
-			var errs []string
-			for _, e := range res.Errors {
-				errs = append(errs, e.Error())
-			}
-			if !slices.Equal(errs, tc.wantErrs) {
-				t.Errorf("errors\n got %q\nwant %q", errs, tc.wantErrs)
-			}
-			if !slices.Equal(res.Warnings, tc.wantWarns) {
-				t.Errorf("warnings\n got %q\nwant %q", res.Warnings, tc.wantWarns)
-			}
+			checkResult(t, res, tc.wantErrs, tc.wantWarns)
 		})
 	}
 }

@@ -3,7 +3,6 @@ package rules
 import (
 	"context"
 	"errors"
-	"slices"
 	"testing"
 	"time"
 
@@ -202,16 +201,7 @@ func TestValidateGateway(t *testing.T) {
 			}
 			env := Env{Settings: demoSettings(), Inventory: inv, InventoryStale: tt.stale, Lookups: serviceLookups(), Now: now}
 			res := ValidateGateway(tt.gw, tt.old, env, l)
-			var errs []string
-			for _, e := range res.Errors {
-				errs = append(errs, e.Error())
-			}
-			if !slices.Equal(errs, tt.wantErrs) {
-				t.Errorf("errors\n got %q\nwant %q", errs, tt.wantErrs)
-			}
-			if !slices.Equal(res.Warnings, tt.wantWarns) {
-				t.Errorf("warnings\n got %q\nwant %q", res.Warnings, tt.wantWarns)
-			}
+			checkResult(t, res, tt.wantErrs, tt.wantWarns)
 		})
 	}
 }
@@ -278,16 +268,7 @@ func TestValidateGatewayCertificates(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			env := Env{Settings: demoSettings(), Inventory: demoInventory(), Lookups: lk, Now: now}
 			res := ValidateGateway(tt.gw, tt.old, env, gl)
-			var errs []string
-			for _, e := range res.Errors {
-				errs = append(errs, e.Error())
-			}
-			if !slices.Equal(errs, tt.wantErrs) {
-				t.Errorf("errors\n got %q\nwant %q", errs, tt.wantErrs)
-			}
-			if !slices.Equal(res.Warnings, tt.wantWarns) {
-				t.Errorf("warnings\n got %q\nwant %q", res.Warnings, tt.wantWarns)
-			}
+			checkResult(t, res, tt.wantErrs, tt.wantWarns)
 		})
 	}
 }

@@ -195,17 +195,25 @@ func TestHTTPRouteRouting(t *testing.T) {
 	})
 }
 
+// shopGateway starts vipgate on a fresh controller with Gateway gw (HTTP
+// listener on port 80 for shop.example.com) programmed in a new namespace,
+// and returns that namespace and another new one.
+func shopGateway(t *testing.T) (ns, other string) {
+	t.Helper()
+	sim := harness.StartSim(t, avisim.DemoSeed())
+	start(t, sim, nil)
+	ensureClass(t)
+	ns, other = newNamespace(t), newNamespace(t)
+	env.Create(t, gateway(ns, "gw", "http:80:HTTP:shop.example.com"))
+	waitProgrammed(t, ns, "gw")
+	return ns, other
+}
+
 // TestHTTPRouteStatusReasons: a route whose hostname matches no listener,
 // one whose listener does not allow its namespace, and one with a missing
 // backend get the reasons and messages Gateway API users read.
 func TestHTTPRouteStatusReasons(t *testing.T) {
-	sim := harness.StartSim(t, avisim.DemoSeed())
-	start(t, sim, nil)
-	ensureClass(t)
-	ns := newNamespace(t)
-	other := newNamespace(t)
-	env.Create(t, gateway(ns, "gw", "http:80:HTTP:shop.example.com"))
-	waitProgrammed(t, ns, "gw")
+	ns, other := shopGateway(t)
 
 	env.CreateAndRemove(t, httpRoute(ns, "wrong-host", "gw", []string{"blog.example.com"}, rule{"PathPrefix", "/", []string{"shop"}}))
 	waitRouteCondition(t, ns, "wrong-host", "gw", "Accepted", "False", "NoMatchingListenerHostname",
@@ -228,13 +236,7 @@ func TestHTTPRouteStatusReasons(t *testing.T) {
 // and admits with warnings a hostname no listener serves and a backend
 // Service that does not exist; a ReferenceGrant makes the backend usable.
 func TestHTTPRouteAdmission(t *testing.T) {
-	sim := harness.StartSim(t, avisim.DemoSeed())
-	start(t, sim, nil)
-	ensureClass(t)
-	ns := newNamespace(t)
-	other := newNamespace(t)
-	env.Create(t, gateway(ns, "gw", "http:80:HTTP:shop.example.com"))
-	waitProgrammed(t, ns, "gw")
+	ns, other := shopGateway(t)
 	route := func(name, hostname, backend string) string {
 		return "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: " + name + ", namespace: " + ns + "}\nspec:\n" +
 			"  parentRefs: [{name: gw}]\n  hostnames: [" + hostname + "]\n  rules:\n  - backendRefs: [" + backend + "]\n"
