@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -62,10 +63,12 @@ type mirror struct {
 }
 
 // poolIndex lists the mirrored pools' names by tenant and stem (the base
-// name model.IsPoolOf matches) and by tenant and owner marker.
+// name model.IsPoolOf matches) and by tenant and owner marker. Slices, not
+// sets: an owner has a pool or two per port, and a map per stem cost more
+// than the pools' own entries.
 type poolIndex struct {
-	byStem  map[[2]string]map[string]struct{}
-	byOwner map[[3]string]map[string]struct{}
+	byStem  map[[2]string][]string
+	byOwner map[[3]string][]string
 }
 
 // poolStem is the base name a port pool's name extends ("<base>-TCP-80"),
@@ -88,26 +91,19 @@ func (x *poolIndex) add(k mkey, e *entry) {
 	if k.typ != model.TypePool {
 		return
 	}
-	put := func(m map[string]struct{}) map[string]struct{} {
-		if m == nil {
-			m = map[string]struct{}{}
-		}
-		m[k.name] = struct{}{}
-		return m
-	}
 	if stem, ok := poolStem(k.name); ok {
 		if x.byStem == nil {
-			x.byStem = map[[2]string]map[string]struct{}{}
+			x.byStem = map[[2]string][]string{}
 		}
 		sk := [2]string{k.tenant, stem}
-		x.byStem[sk] = put(x.byStem[sk])
+		x.byStem[sk] = append(x.byStem[sk], k.name)
 	}
 	if id := e.id.Value(); id.owner != "" {
 		if x.byOwner == nil {
-			x.byOwner = map[[3]string]map[string]struct{}{}
+			x.byOwner = map[[3]string][]string{}
 		}
 		ok := [3]string{k.tenant, id.owner, id.clusterID}
-		x.byOwner[ok] = put(x.byOwner[ok])
+		x.byOwner[ok] = append(x.byOwner[ok], k.name)
 	}
 }
 
@@ -115,17 +111,22 @@ func (x *poolIndex) drop(k mkey, e *entry) {
 	if k.typ != model.TypePool || e == nil {
 		return
 	}
+	without := func(names []string) []string {
+		return slices.DeleteFunc(names, func(n string) bool { return n == k.name })
+	}
 	if stem, ok := poolStem(k.name); ok {
 		sk := [2]string{k.tenant, stem}
-		delete(x.byStem[sk], k.name)
-		if len(x.byStem[sk]) == 0 {
+		if names := without(x.byStem[sk]); len(names) > 0 {
+			x.byStem[sk] = names
+		} else {
 			delete(x.byStem, sk)
 		}
 	}
 	if id := e.id.Value(); id.owner != "" {
 		ok := [3]string{k.tenant, id.owner, id.clusterID}
-		delete(x.byOwner[ok], k.name)
-		if len(x.byOwner[ok]) == 0 {
+		if names := without(x.byOwner[ok]); len(names) > 0 {
+			x.byOwner[ok] = names
+		} else {
 			delete(x.byOwner, ok)
 		}
 	}
@@ -158,12 +159,10 @@ func (m *mirror) reindex() {
 func (m *mirror) poolsOf(tenant, owner, clusterID string, bases []string) []string {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	seen := map[string]bool{}
 	var out []string
-	add := func(names map[string]struct{}) {
-		for n := range names {
-			if !seen[n] {
-				seen[n] = true
+	add := func(names []string) {
+		for _, n := range names {
+			if !slices.Contains(out, n) {
 				out = append(out, n)
 			}
 		}
