@@ -59,6 +59,15 @@ var (
 		Help: "Addresses of a VIP network's subnet, in its static VIP ranges, that a VsVip holds (any owner; from the last inventory).",
 	}, []string{"network", "subnet"})
 
+	// shardsSettling is a work queue's blind spot: controller-runtime's
+	// priority queue counts in workqueue_depth only items that are ready, not
+	// those waiting on a delay, such as a shard sync waiting for its
+	// Ingresses to stop changing.
+	shardsSettling = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "vipgate_l7_shards_settling",
+		Help: "L7 shards with Ingress changes whose sync waits for the changes to stop (not counted in workqueue_depth).",
+	})
+
 	// A vector without labels: no series until a certificate was read, so an
 	// alert on time left never sees a zero expiry.
 	webhookCertExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -69,8 +78,13 @@ var (
 
 func init() {
 	crmetrics.Registry.MustRegister(admissionVerdicts, controllerCalls, inventoryRefreshFailures, inventoryAge,
-		vipNetworkFree, vipNetworkAllocated, webhookCertExpiry)
+		vipNetworkFree, vipNetworkAllocated, webhookCertExpiry, shardsSettling)
 }
+
+// ShardsSettling adds delta to the L7 shards whose sync waits for their
+// Ingress changes to stop: +1 when a shard's first change is noted, -1 when
+// its sync starts. Deltas, so several reconcilers (tests) add up.
+func ShardsSettling(delta int) { shardsSettling.Add(float64(delta)) }
 
 // Admission counts one admission decision.
 func Admission(kind, verdict string) { admissionVerdicts.WithLabelValues(kind, verdict).Inc() }

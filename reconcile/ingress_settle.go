@@ -3,6 +3,8 @@ package reconcile
 import (
 	"sync"
 	"time"
+
+	"github.com/vipgate/vipgate/metrics"
 )
 
 // Shard syncs wait for a burst of Ingress changes to end. A shard's VsVip (a
@@ -46,6 +48,7 @@ func (a *arrivals) note(shard string, now time.Time) {
 	if e == nil {
 		e = &arrival{first: now}
 		a.by[shard] = e
+		metrics.ShardsSettling(1)
 	}
 	e.last = now
 	e.events++
@@ -73,6 +76,7 @@ func (a *arrivals) wait(shard string, now time.Time, settle time.Duration) time.
 		return left
 	}
 	delete(a.by, shard)
+	metrics.ShardsSettling(-1)
 	return 0
 }
 

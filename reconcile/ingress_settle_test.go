@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
 	"github.com/vipgate/vipgate/avi/model"
 )
 
@@ -37,6 +39,51 @@ func TestArrivalsWait(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestArrivalsSettlingGauge: vipgate_l7_shards_settling counts the shards
+// whose sync waits (a work queue's depth does not count delayed items, so
+// idle detection reads this): one per shard however many events, until its
+// sync starts.
+func TestArrivalsSettlingGauge(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	base := settlingGauge(t)
+	var a arrivals
+	steps := []struct {
+		name string
+		do   func()
+		want float64
+	}{
+		{"a first event on s", func() { a.note("s", t0) }, 1},
+		{"a second event on s", func() { a.note("s", t0.Add(100*time.Millisecond)) }, 1},
+		{"an event on another shard", func() { a.note("o", t0.Add(100*time.Millisecond)) }, 2},
+		{"s still waiting", func() { a.wait("s", t0.Add(500*time.Millisecond), time.Second) }, 2},
+		{"s's sync starts", func() { a.wait("s", t0.Add(1100*time.Millisecond), time.Second) }, 1},
+		{"a sync of s with nothing noted", func() { a.wait("s", t0.Add(1200*time.Millisecond), time.Second) }, 1},
+		{"o's sync starts", func() { a.wait("o", t0.Add(1200*time.Millisecond), time.Second) }, 0},
+	}
+	for _, st := range steps {
+		st.do()
+		if got := settlingGauge(t) - base; got != st.want {
+			t.Fatalf("after %s: gauge %v, want %v", st.name, got, st.want)
+		}
+	}
+}
+
+// settlingGauge reads vipgate_l7_shards_settling from the registry.
+func settlingGauge(t *testing.T) float64 {
+	t.Helper()
+	fams, err := crmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == "vipgate_l7_shards_settling" {
+			return f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatal("no vipgate_l7_shards_settling in the registry")
+	return 0
 }
 
 // TestArrivalsAfterSyncStarts: a sync that starts takes the events noted so

@@ -27,6 +27,12 @@ func (r *ServiceReconciler) setCondition(ctx context.Context, svc *corev1.Servic
 
 // writeStatus sets the VIPs (read from the controller's VsVip) and the Synced
 // condition, with one status patch and only when something changed.
+//
+// The Normal Synced Event goes out only on a transition a user needs to
+// hear about (syncedEventNeeded): a Service's first success is already told
+// by its VIP and its condition, and an Event per new Service was a third of
+// the API server's extra work in a create burst (an Event create, its
+// storage and its watch).
 func (r *ServiceReconciler) writeStatus(ctx context.Context, svc *corev1.Service, addrs []string, fqdns []string) error {
 	var want []corev1.LoadBalancerIngress
 	for i, a := range addrs {
@@ -40,6 +46,7 @@ func (r *ServiceReconciler) writeStatus(ctx context.Context, svc *corev1.Service
 	// since (joined a shared-VIP group, left vipgate) gets a conflict and a
 	// new reconcile instead of a VIP its current keys may already have released.
 	patch := lockedPatch(svc)
+	event := syncedEventNeeded(svc, want)
 	changed := !ingressEqual(svc.Status.LoadBalancer.Ingress, want)
 	svc.Status.LoadBalancer.Ingress = want
 	if meta.SetStatusCondition(&svc.Status.Conditions, metav1.Condition{
@@ -54,8 +61,23 @@ func (r *ServiceReconciler) writeStatus(ctx context.Context, svc *corev1.Service
 	if err := r.Client.Status().Patch(ctx, svc, patch); err != nil {
 		return client.IgnoreNotFound(err)
 	}
-	r.Recorder.Eventf(svc, corev1.EventTypeNormal, ReasonSynced, "VIP %s on the controller", want[0].IP)
+	if event {
+		r.Recorder.Eventf(svc, corev1.EventTypeNormal, ReasonSynced, "VIP %s on the controller", want[0].IP)
+	}
 	return nil
+}
+
+// syncedEventNeeded says whether a successful sync that writes want is news
+// beyond the status itself: a recovery (the condition said False: the
+// Warning Events of the failure are followed by the all-clear) or a VIP that
+// changed from one address to another. A first success, or a repeat of the
+// same status, records none.
+func syncedEventNeeded(svc *corev1.Service, want []corev1.LoadBalancerIngress) bool {
+	if c := meta.FindStatusCondition(svc.Status.Conditions, ConditionSynced); c != nil && c.Status != metav1.ConditionTrue {
+		return true
+	}
+	had := svc.Status.LoadBalancer.Ingress
+	return len(had) > 0 && !ingressEqual(had, want)
 }
 
 func ingressEqual(a, b []corev1.LoadBalancerIngress) bool {

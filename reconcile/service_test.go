@@ -106,6 +106,53 @@ func TestServiceSyncWritesStatusOnce(t *testing.T) {
 	}
 }
 
+// TestServiceSyncedEvent: a successful sync records a Normal Synced Event
+// only when it is news beyond the status: a recovery from a failure, or a
+// VIP that moved. A first success (the VIP and the condition say it) and a
+// repeat of the same status record none.
+func TestServiceSyncedEvent(t *testing.T) {
+	now := metav1.Now()
+	tests := []struct {
+		name string
+		edit func(*corev1.Service)
+		want []string
+	}{
+		{"first success", func(*corev1.Service) {}, nil},
+		{"recovery after a controller error", func(s *corev1.Service) {
+			s.Status.Conditions = []metav1.Condition{{Type: ConditionSynced, Status: metav1.ConditionFalse, Reason: ReasonControllerDown, LastTransitionTime: now}}
+		}, []string{"Normal Synced VIP 10.50.0.10 on the controller"}},
+		{"recovery with the VIP already in status", func(s *corev1.Service) {
+			s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.50.0.10", IPMode: ptr.To(corev1.LoadBalancerIPModeVIP)}}
+			s.Status.Conditions = []metav1.Condition{{Type: ConditionSynced, Status: metav1.ConditionFalse, Reason: ReasonInvalid, LastTransitionTime: now}}
+		}, []string{"Normal Synced VIP 10.50.0.10 on the controller"}},
+		{"VIP moved", func(s *corev1.Service) {
+			s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.50.0.9", IPMode: ptr.To(corev1.LoadBalancerIPModeVIP)}}
+			s.Status.Conditions = []metav1.Condition{{Type: ConditionSynced, Status: metav1.ConditionTrue, Reason: ReasonSynced, LastTransitionTime: now}}
+		}, []string{"Normal Synced VIP 10.50.0.10 on the controller"}},
+		{"same status", func(s *corev1.Service) {
+			s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.50.0.10", IPMode: ptr.To(corev1.LoadBalancerIPModeVIP)}}
+			s.Status.Conditions = []metav1.Condition{{Type: ConditionSynced, Status: metav1.ConditionTrue, Reason: ReasonSynced,
+				Message: "virtual service is on the controller", LastTransitionTime: now}}
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newServiceFixture(t, lbService("team-a", "web", func(s *corev1.Service) {
+				s.Finalizers = []string{ownership.CleanupFinalizer}
+			}, tt.edit))
+			if _, err := f.reconcile(t, "team-a", "web"); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.get(t, "team-a", "web").Status.LoadBalancer.Ingress; len(got) != 1 || got[0].IP != "10.50.0.10" {
+				t.Fatalf("status = %+v", got)
+			}
+			if got := events(f.rec); !slices.Equal(got, tt.want) {
+				t.Errorf("events = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestServiceControllerErrors: the retry decision and what users see for
 // each kind of controller failure, and the way back to Synced.
 func TestServiceControllerErrors(t *testing.T) {

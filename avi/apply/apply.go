@@ -593,23 +593,11 @@ func (a *Applier) readOwner(ctx context.Context, owner Owner, want []desiredObj)
 	if len(bases) == 0 {
 		bases = []string{owner.Name}
 	}
-	var pools []string
-	a.m.scan(tenant, model.TypePool, func(k mkey, e *entry) {
-		// A pool whose markers name this owner is its own, whatever its
-		// name: the pool of a member that left a shared-VIP group, once the
-		// virtual service stopped referencing it and its delete failed,
-		// is found by nothing else.
-		if id := e.id.Value(); owner.OwnedBy != "" && id.owner == owner.OwnedBy && id.clusterID == owner.ClusterID {
-			pools = append(pools, k.name)
-			return
-		}
-		for _, b := range bases {
-			if model.IsPoolOf(b, k.name) {
-				pools = append(pools, k.name)
-				return
-			}
-		}
-	})
+	// A pool whose markers name this owner is its own, whatever its name:
+	// the pool of a member that left a shared-VIP group, once the virtual
+	// service stopped referencing it and its delete failed, is found by
+	// nothing else.
+	pools := a.m.poolsOf(tenant, owner.OwnedBy, owner.ClusterID, bases)
 	// Pools the VirtualService references but that are named for another
 	// owner's pattern (e.g. a Service that left a shared-VIP group).
 	if vs := out[model.TypeVirtualService+"/"+owner.Name]; vs != nil {

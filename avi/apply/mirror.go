@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -52,7 +53,127 @@ type mirror struct {
 	reloading bool
 	dirty     map[mkey]*entry // nil entry: deleted
 
+	// pools index the pools by name stem and by owner marker, so an L4
+	// apply finds its owner's pools without walking every mirrored object
+	// (which made a burst of n Services cost n² steps). Kept by setObj and
+	// delObj, rebuilt by install.
+	pools poolIndex
+
 	loadMu sync.Mutex
+}
+
+// poolIndex lists the mirrored pools' names by tenant and stem (the base
+// name model.IsPoolOf matches) and by tenant and owner marker. Slices, not
+// sets: an owner has a pool or two per port, and a map per stem cost more
+// than the pools' own entries.
+type poolIndex struct {
+	byStem  map[[2]string][]string
+	byOwner map[[3]string][]string
+}
+
+// poolStem is the base name a port pool's name extends ("<base>-TCP-80"),
+// ok false when name is not a port pool's: model.IsPoolOf(base, name)
+// exactly when poolStem(name) is (base, true), since the suffix holds one
+// dash.
+func poolStem(name string) (string, bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i < 0 {
+		return "", false
+	}
+	j := strings.LastIndexByte(name[:i], '-')
+	if j < 0 || !model.IsPoolOf(name[:j], name) {
+		return "", false
+	}
+	return name[:j], true
+}
+
+func (x *poolIndex) add(k mkey, e *entry) {
+	if k.typ != model.TypePool {
+		return
+	}
+	if stem, ok := poolStem(k.name); ok {
+		if x.byStem == nil {
+			x.byStem = map[[2]string][]string{}
+		}
+		sk := [2]string{k.tenant, stem}
+		x.byStem[sk] = append(x.byStem[sk], k.name)
+	}
+	if id := e.id.Value(); id.owner != "" {
+		if x.byOwner == nil {
+			x.byOwner = map[[3]string][]string{}
+		}
+		ok := [3]string{k.tenant, id.owner, id.clusterID}
+		x.byOwner[ok] = append(x.byOwner[ok], k.name)
+	}
+}
+
+func (x *poolIndex) drop(k mkey, e *entry) {
+	if k.typ != model.TypePool || e == nil {
+		return
+	}
+	without := func(names []string) []string {
+		return slices.DeleteFunc(names, func(n string) bool { return n == k.name })
+	}
+	if stem, ok := poolStem(k.name); ok {
+		sk := [2]string{k.tenant, stem}
+		if names := without(x.byStem[sk]); len(names) > 0 {
+			x.byStem[sk] = names
+		} else {
+			delete(x.byStem, sk)
+		}
+	}
+	if id := e.id.Value(); id.owner != "" {
+		ok := [3]string{k.tenant, id.owner, id.clusterID}
+		if names := without(x.byOwner[ok]); len(names) > 0 {
+			x.byOwner[ok] = names
+		} else {
+			delete(x.byOwner, ok)
+		}
+	}
+}
+
+// setObj records e at k, keeping the pool index; m.mu is held.
+func (m *mirror) setObj(k mkey, e *entry) {
+	m.pools.drop(k, m.objs[k])
+	m.objs[k] = e
+	m.pools.add(k, e)
+}
+
+// delObj forgets k, keeping the pool index; m.mu is held.
+func (m *mirror) delObj(k mkey) {
+	m.pools.drop(k, m.objs[k])
+	delete(m.objs, k)
+}
+
+// reindex rebuilds the pool index from m.objs; m.mu is held.
+func (m *mirror) reindex() {
+	m.pools = poolIndex{}
+	for k, e := range m.objs {
+		m.pools.add(k, e)
+	}
+}
+
+// poolsOf lists the pools of tenant whose owner marker is owner of
+// clusterID (when owner is not empty) or whose name is a port pool of one
+// of bases: what readOwner used to find by scanning every object.
+func (m *mirror) poolsOf(tenant, owner, clusterID string, bases []string) []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []string
+	add := func(names []string) {
+		for _, n := range names {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	if owner != "" {
+		add(m.pools.byOwner[[3]string{tenant, owner, clusterID}])
+	}
+	for _, b := range bases {
+		add(m.pools.byStem[[2]string{tenant, b}])
+	}
+	return out
 }
 
 // mkey is an object's place: tenant, type and name.
@@ -185,7 +306,7 @@ func (m *mirror) put(tenant, typ string, obj map[string]any) error {
 	name, _ := obj["name"].(string)
 	k := mkey{intern(tenant), typ, name}
 	m.mu.Lock()
-	m.objs[k] = e
+	m.setObj(k, e)
 	if m.reloading {
 		m.dirty[k] = e
 	}
@@ -198,7 +319,7 @@ func (m *mirror) put(tenant, typ string, obj map[string]any) error {
 func (m *mirror) remove(tenant, typ, name string) {
 	k := mkey{tenant, typ, name}
 	m.mu.Lock()
-	delete(m.objs, k)
+	m.delObj(k)
 	if m.reloading {
 		m.dirty[k] = nil
 	}
@@ -292,6 +413,7 @@ func (m *mirror) install(scope string, objs map[mkey]*entry, reload bool) {
 			m.objs[k] = e
 		}
 	}
+	m.reindex()
 	m.dirty, m.reloading = nil, false
 	m.loaded[scope] = true
 	m.loadedAt = time.Now()
@@ -464,9 +586,9 @@ func (m *mirror) settle(k mkey, u *unsureMark, e *entry, foreign bool) bool {
 		return false
 	}
 	if e == nil {
-		delete(m.objs, k)
+		m.delObj(k)
 	} else {
-		m.objs[k] = e
+		m.setObj(k, e)
 	}
 	if m.reloading {
 		m.dirty[k] = e

@@ -123,3 +123,27 @@ func TestRangeSize(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkWith10k: one fold of a few new VsVips into a snapshot holding
+// 10,000 VIPs, as the loader folds vipgate's writes during a burst (at most
+// every 50 ms, so its cost grows with the VIPs in use).
+func BenchmarkWith10k(b *testing.B) {
+	base := &Snapshot{InUse: map[netip.Addr]Holder{}, VsVips: map[string][]Holder{},
+		Networks: map[string]*Network{"net": {Name: "net", Subnets: []Subnet{{Prefix: netip.MustParsePrefix("10.100.0.0/16"),
+			VIPRanges: []Range{{netip.MustParseAddr("10.100.0.1"), netip.MustParseAddr("10.100.255.254")}}}}}}}
+	for i := range 10_000 {
+		h := Holder{VsVip: fmt.Sprintf("c--ns-svc-%d", i), Tenant: "admin", CreatedBy: "vipgate-c"}
+		base.InUse[netip.AddrFrom4([4]byte{10, 100, byte(i >> 8), byte(i)})] = h
+		base.VsVips[h.VsVip] = []Holder{h}
+	}
+	base.ComputeFree()
+	var changes []VsVipChange
+	for i := range 3 {
+		h := Holder{VsVip: fmt.Sprintf("c--ns-new-%d", i), Tenant: "admin", CreatedBy: "vipgate-c"}
+		changes = append(changes, VsVipChange{Holder: h, Addrs: []netip.Addr{netip.AddrFrom4([4]byte{10, 100, 200, byte(i)})}})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		base.With(changes)
+	}
+}

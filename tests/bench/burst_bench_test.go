@@ -66,6 +66,7 @@ func BenchmarkBurst(b *testing.B) {
 	for _, n := range sizes {
 		var retries atomic.Int64
 		cpu0 := meter.sample()
+		api0 := scrapeAPIServer(b)
 		t0 := time.Now()
 		err := parallel(clients, n, func(i int) error {
 			return pbCreate(ctx, pbService(pbNS(i), fmt.Sprintf("ref%d-%d", n, i), true), &retries)
@@ -75,6 +76,7 @@ func BenchmarkBurst(b *testing.B) {
 		}
 		ref := time.Since(t0)
 		refCPU, refByProc := meter.since(cpu0)
+		refAPI := apiMetricsSince(api0, scrapeAPIServer(b), n)
 		p.waitIdle(b, sim.calls, 0, time.Minute)
 		// The reference Services go before vipgate's burst, so that both
 		// start from a cluster of one size: the API server's ClusterIP
@@ -90,6 +92,7 @@ func BenchmarkBurst(b *testing.B) {
 		cpu := p.profile(b, fmt.Sprintf("cpu-burst%d", n), "cpu")
 		apiCPU := apiserverProfile(b, dir, fmt.Sprintf("cpu-apiserver-burst%d", n))
 		cpu0 = meter.sample()
+		api0 = scrapeAPIServer(b)
 		t0 = time.Now()
 		err = parallel(clients, n, func(i int) error {
 			return pbCreate(ctx, pbService(pbNS(i), fmt.Sprintf("%s%d", prefix, i), false), &retries)
@@ -101,6 +104,7 @@ func BenchmarkBurst(b *testing.B) {
 		vip := watch.waitN(b, prefix, n, waitLimit(n)).Sub(t0)
 		p.waitIdle(b, sim.calls, 0, waitLimit(n))
 		vipCPU, vipByProc := meter.since(cpu0)
+		vipAPI := apiMetricsSince(api0, scrapeAPIServer(b), n)
 		cpu()
 		apiCPU()
 		counts := sim.Counts()
@@ -131,6 +135,8 @@ func BenchmarkBurst(b *testing.B) {
 			n, clients, otherLBClass, ref.Round(time.Millisecond), created.Round(time.Millisecond), vip.Round(time.Millisecond),
 			vip.Seconds()/ref.Seconds(), 1.3*ref.Seconds()+1, lat(0.5), lat(0.99), retries.Load(), fmtCounts(counts))
 		b.Logf("%d Services: CPU used by the reference burst (until created): %s; by vipgate's (until idle): %s", n, refCPU, vipCPU)
+		b.Logf("%d Services: API server, reference burst (until created): %s", n, refAPI)
+		b.Logf("%d Services: API server, vipgate's burst (until idle): %s", n, vipAPI)
 	}
 	b.StopTimer()
 	rss, hwm := p.memMiB(b)

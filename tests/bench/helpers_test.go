@@ -20,6 +20,10 @@ controller_runtime_reconcile_total{controller="ingress",result="requeue_after"} 
 workqueue_depth{controller="service",name="service"} 3
 workqueue_depth{controller="ingress",name="ingress"} 4
 workqueue_adds_total{controller="service",name="service"} 900
+controller_runtime_active_workers{controller="service"} 0
+controller_runtime_active_workers{controller="ingress"} 2
+# TYPE vipgate_l7_shards_settling gauge
+vipgate_l7_shards_settling 5
 `
 	m, err := parseMetrics(strings.NewReader(text))
 	if err != nil {
@@ -33,11 +37,16 @@ workqueue_adds_total{controller="service",name="service"} 900
 		{"ingress reconciles", m.reconciles["ingress"], 15},
 		{"total", m.total(), 368},
 		{"depth", m.depth, 7},
+		{"active", m.active, 2},
+		{"settling", m.settling, 5},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
 			t.Errorf("%s = %v, want %v", tt.name, tt.got, tt.want)
 		}
+	}
+	if _, err := parseMetrics(strings.NewReader("vipgate_l7_shards_settling x\n")); err == nil || !strings.Contains(err.Error(), `metrics line "vipgate_l7_shards_settling x"`) {
+		t.Errorf("bad settling value: err %v", err)
 	}
 	if _, err := parseMetrics(strings.NewReader(`workqueue_depth{name="x"} many` + "\n")); err == nil || !strings.Contains(err.Error(), `metrics line "workqueue_depth{name=\"x\"} many"`) {
 		t.Errorf("bad value: err %v", err)
@@ -114,6 +123,26 @@ func TestAnswerNames(t *testing.T) {
 		got := answerNames([]byte(tt.body))
 		if strings.Join(got, ",") != strings.Join(tt.want, ",") || (got == nil) != (tt.want == nil) {
 			t.Errorf("answerNames(%s) = %#v, want %#v", tt.body, got, tt.want)
+		}
+	}
+}
+
+// TestBusy: the process is busy with ready items, running reconciles or
+// shard syncs waiting to settle (delayed items, which depth does not count),
+// and idle only with none of them.
+func TestBusy(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		m    procMetrics
+		want bool
+	}{
+		{"nothing", procMetrics{}, false},
+		{"ready items", procMetrics{depth: 1}, true},
+		{"a reconcile running", procMetrics{active: 1}, true},
+		{"a shard settling, queues empty", procMetrics{settling: 1}, true},
+	} {
+		if got := tt.m.busy(); got != tt.want {
+			t.Errorf("%s: busy = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

@@ -22,7 +22,8 @@ import (
 // serves four Services; the fifth reaches the controller, which refuses it
 // ("No available free IPs"): the Service shows AviSynced=False with the
 // controller's message and a Warning Event, holds no VsVip, and gets the
-// address freed when one of the four is deleted.
+// address freed when one of the four is deleted, with a Normal Synced Event
+// for the recovery.
 func TestExhaustedNetwork(t *testing.T) {
 	sim := harness.StartSim(t, nil)
 	// The retry after a refused request is shortened so recovery shows up
@@ -101,6 +102,16 @@ func TestExhaustedNetwork(t *testing.T) {
 	if c := syncedCondition(getService(t, ns, "s5")); c == nil || c.Status != metav1.ConditionTrue {
 		t.Errorf("after recovery AviSynced is %+v, want True", c)
 	}
+	// The recovery is news, unlike a first success: a Normal Synced Event.
+	harness.Eventually(t, "a Normal Synced Event after the recovery", func() string {
+		evs := serviceEvents(t, fifth)
+		for _, e := range evs {
+			if e.Type == corev1.EventTypeNormal && e.Reason == reconcile.ReasonSynced && e.Message == "VIP "+freed+" on the controller" {
+				return ""
+			}
+		}
+		return fmt.Sprintf("events %v", evs)
+	})
 }
 
 // TestInfraSettingStatus: valid AviInfraSettings are Accepted (status.status

@@ -1,7 +1,8 @@
 // Command benchtable prints the table of `make bench`: it reads the output
 // of `go test -bench` for tests/bench (and the load-average lines the
 // Makefile writes around the run) on standard input and prints one Markdown
-// table, one row per measure of issue 18, with its value, its goal and
+// table, one row per measure of issue 18 (and the applier mirror's bytes
+// per object from avi/apply's BenchmarkMirror10kServices), with its value, its goal and
 // whether the goal was met. A benchmark that did not run gives rows saying so.
 package main
 
@@ -201,6 +202,13 @@ func rows(r results) []row {
 		}
 	} else {
 		notRun("memory: vipgate process RSS", "BenchmarkRestart", memGoal)
+	}
+
+	if v, ok := r.get("BenchmarkMirror10kServices", "B/mirrored-object"); ok {
+		out = append(out, row{"memory: the applier's mirror of 10,000 Services (30,000 objects), live heap per object",
+			fmt.Sprintf("%s B (%.1f MiB in all)", count(v[0]), v[0]*30000/(1<<20)), "—", "—"})
+	} else {
+		notRun("memory: the applier's mirror of 10,000 Services, live heap per object", "BenchmarkMirror10kServices", "—")
 	}
 
 	if v, ok := r.get("BenchmarkAdmission", "services", "ingresses", "secrets", "p99-ms", "api-p99-ms"); ok {
