@@ -455,7 +455,7 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 	}
 	return mgr.Add(&reconcile.OrphanCollector{
 		Client: mgr.GetClient(), Cache: mgr.GetCache(), Applier: writer, Settings: o.Settings, Done: o.OrphansCollected,
-		L7Names: ing.ExpectedNames, AKOGate: applier.AKOGate, Gateways: op.gateways,
+		L7Names: ing.ExpectedNames, Shards: ing.RemoveShard, AKOGate: applier.AKOGate, Gateways: op.gateways,
 	})
 }
 

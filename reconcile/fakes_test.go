@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"net/url"
+	"slices"
 	"sync"
 	"testing"
 
@@ -38,6 +39,8 @@ type fakeApplier struct {
 	deleted   []apply.Owner
 	held      map[string]string // owner → address its VsVip holds (for Delete)
 	edits     []string
+	// owned is what ListOwned returns; objsDeleted what DeleteObjects got.
+	owned, objsDeleted []apply.Object
 	// duringApply runs inside Apply, unlocked: a change made while a
 	// controller call is in flight.
 	duringApply func()
@@ -88,11 +91,20 @@ func (f *fakeApplier) Delete(_ context.Context, owner apply.Owner) (*apply.Resul
 }
 
 func (f *fakeApplier) ListOwned(context.Context, string, string, ...string) ([]apply.Object, error) {
-	return nil, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.owned), nil
 }
 
-func (f *fakeApplier) DeleteObjects(context.Context, []apply.Object) (*apply.Result, error) {
-	return &apply.Result{}, nil
+func (f *fakeApplier) DeleteObjects(_ context.Context, objs []apply.Object) (*apply.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.objsDeleted = append(f.objsDeleted, objs...)
+	res := &apply.Result{}
+	for _, o := range objs {
+		res.Deleted = append(res.Deleted, o.Type+"/"+o.Name)
+	}
+	return res, nil
 }
 
 func (f *fakeApplier) Edit(_ context.Context, typ, name, _ string, _ url.Values, edit apply.EditFunc) (bool, error) {

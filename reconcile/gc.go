@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vipgate/vipgate/avi/apply"
+	"github.com/vipgate/vipgate/avi/model"
 	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/ownership"
@@ -43,6 +44,11 @@ type OrphanCollector struct {
 	// vipgate serves (GatewayReconciler.ExpectedOwners); without it (Gateway
 	// API off) Gateway objects are kept.
 	Gateways func(ctx context.Context) (map[string]bool, error)
+	// Shards, when set, takes over an orphan L7 shard's VsVip instead of it
+	// being deleted here (IngressReconciler.RemoveShard): the shard's
+	// reconcile clears the Ingress status entries at its addresses first,
+	// which nothing could find once it is gone.
+	Shards func(name string)
 	// Done, when set, receives the result once: the collection that
 	// succeeded, or the last error when the manager stops first (tests).
 	Done func(deleted []string, err error)
@@ -67,7 +73,7 @@ func (g *OrphanCollector) Start(ctx context.Context) error {
 	for {
 		deleted, err := g.Collect(ctx)
 		if err == nil {
-			log.Info("orphan collection done", "deleted", len(deleted))
+			log.Info("orphan collection done", "deleted", len(deleted), "objects", deleted[:min(len(deleted), 50)])
 			if g.Done != nil {
 				g.Done(deleted, nil)
 			}
@@ -125,6 +131,7 @@ func (g *OrphanCollector) Collect(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	unmarked, moving := 0, 0
+	var handed []string
 	for _, o := range objs {
 		switch {
 		case o.AKO:
@@ -137,6 +144,11 @@ func (g *OrphanCollector) Collect(ctx context.Context) ([]string, error) {
 			// L7 shards live in the configured tenant; without the plan
 			// (L7Names unset) nothing tells which are orphans.
 			if l7 != nil && !(o.Tenant == g.Settings.ControllerSettings.TenantName && l7[o.Type+"/"+o.Name]) {
+				if o.Type == model.TypeVsVip && o.Tenant == g.Settings.ControllerSettings.TenantName && g.Shards != nil {
+					g.Shards(o.Name)
+					handed = append(handed, o.Name)
+					continue
+				}
 				orphans = append(orphans, o)
 			}
 		case ownership.IsGatewayOwner(o.OwnedBy):
@@ -158,6 +170,9 @@ func (g *OrphanCollector) Collect(ctx context.Context) ([]string, error) {
 	if unmarked > 0 {
 		logr.FromContextOrDiscard(ctx).Info("objects with this cluster's created_by but no cluster identity marker are left alone (written by an older vipgate, or by another cluster with the same clusterName); delete them by hand when they are orphans",
 			"count", unmarked)
+	}
+	if len(handed) > 0 {
+		logr.FromContextOrDiscard(ctx).Info("orphan L7 shards left to their reconcile, which clears the Ingress status at their addresses first", "shards", handed)
 	}
 	if len(orphans) == 0 {
 		return nil, nil

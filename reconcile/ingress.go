@@ -93,6 +93,7 @@ type IngressReconciler struct {
 	backoff  *Backoff
 	notes    *noteBook
 	secrets  *secretStore
+	handoff  shardHandoff
 }
 
 func (r *IngressReconciler) setup() {

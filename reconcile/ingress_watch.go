@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"slices"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -200,6 +201,7 @@ func (r *IngressReconciler) everything(ctx context.Context, _ client.Object) []c
 // controller holds for this cluster (a shard of an AviInfraSetting deleted
 // while vipgate was down, say).
 func (r *IngressReconciler) startupShards(ctx context.Context, q workqueue.TypedRateLimitingInterface[ctrl.Request]) error {
+	r.handoff.attach(q)
 	for _, req := range r.everything(ctx, nil) {
 		q.Add(req)
 	}
@@ -231,4 +233,38 @@ func (r *IngressReconciler) ExpectedNames(ctx context.Context) (map[string]bool,
 		names[k] = true
 	}
 	return names, nil
+}
+
+// shardHandoff passes shards to the Ingress controller's work queue from
+// outside it (orphan collection), holding them until the queue exists.
+type shardHandoff struct {
+	mu      sync.Mutex
+	q       workqueue.TypedRateLimitingInterface[ctrl.Request]
+	pending []string
+}
+
+func (h *shardHandoff) attach(q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.q = q
+	for _, s := range h.pending {
+		q.Add(shardRequest(s))
+	}
+	h.pending = nil
+}
+
+// RemoveShard has the shard's own reconcile remove shard, which no Ingress
+// routes to any more: it clears the Ingress status entries at the shard's
+// addresses before it deletes the VsVip (once the VsVip is gone nothing
+// tells which entries were its), and it is the shard's only writer. Orphan
+// collection hands shard VsVips over here instead of deleting them.
+func (r *IngressReconciler) RemoveShard(shard string) {
+	h := &r.handoff
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.q != nil {
+		h.q.Add(shardRequest(shard))
+		return
+	}
+	h.pending = append(h.pending, shard)
 }
