@@ -434,16 +434,22 @@ func TestConditionDoesNotWriteOverAChange(t *testing.T) {
 	}
 }
 
+// servedOn makes a Service one vipgate serves on ip: its finalizer and the
+// address in status.
+func servedOn(ip string) func(*corev1.Service) {
+	return func(s *corev1.Service) {
+		s.Finalizers = []string{ownership.CleanupFinalizer}
+		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: ip}}
+	}
+}
+
 // TestLeftServiceDropsTheGroupVIP: a Service that left its shared-VIP group
 // still shows the group's VIP, which the group's other members keep. Its
 // status is cleared before its own sync, so two owners never show one VIP
 // while that sync waits for the controller (chaos seed 408272: the same VIP
 // in the status of a Service and of its old group during an outage).
 func TestLeftServiceDropsTheGroupVIP(t *testing.T) {
-	svc := lbService("team-a", "web", func(s *corev1.Service) {
-		s.Finalizers = []string{ownership.CleanupFinalizer}
-		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.50.0.16"}}
-	})
+	svc := lbService("team-a", "web", servedOn("10.50.0.16"))
 	f := newServiceFixture(t, svc)
 	f.r.Settings.ClusterID = "uid-c1"
 	f.r.Inventory = fixedInventory{snap: &inventory.Snapshot{InUse: map[netip.Addr]inventory.Holder{
@@ -521,10 +527,7 @@ func TestGroupOfRefusedMembersLetsTheLeavingGo(t *testing.T) {
 // snapshot older than the reallocation) keeps its status (chaos seed 4: a
 // VIP vanished from an unchanged Service's status).
 func TestStaleInventoryDropsNoVIP(t *testing.T) {
-	svc := lbService("coll", "a-web", func(s *corev1.Service) {
-		s.Finalizers = []string{ownership.CleanupFinalizer}
-		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.50.0.16"}}
-	})
+	svc := lbService("coll", "a-web", servedOn("10.50.0.16"))
 	f := newServiceFixture(t, svc)
 	f.r.Settings.ClusterID = "uid-c1"
 	mine := inventory.Holder{VsVip: "c1--coll-a-web", CreatedBy: f.r.Settings.CreatedBy(), ClusterID: "uid-c1", Owner: ownership.ServiceOwner("coll", "a-web")}
