@@ -60,8 +60,9 @@ func checkClaims(res *Result, p *field.Path, value string, claims []Claim, tenan
 
 // claimHolder names the other Service or Ingress of this cluster that
 // claims c.Name for another owner ("" when none); only objects vipgate
-// serves (of its classes, in selected namespaces) hold a name. self is "<kind> ns/name"
-// of the object being checked, which never conflicts with itself.
+// serves (of its classes, in selected namespaces) hold a name. self is
+// "<kind> ns/name" of the object being checked, which never conflicts with
+// itself.
 func claimHolder(c Claim, self string, env Env) (string, error) {
 	cluster := env.settings().AKOSettings.ClusterName
 	key := ClaimKey(cluster, c.Name)
@@ -75,10 +76,11 @@ func claimHolder(c Claim, self string, env Env) (string, error) {
 		if name == self || o.DeletionTimestamp != nil {
 			continue
 		}
-		if served, err := servedService(o, env); err != nil || !served {
-			if err != nil {
-				return "", err
-			}
+		served, err := servedService(o, env)
+		if err != nil {
+			return "", err
+		}
+		if !served {
 			continue
 		}
 		for _, oc := range ServiceClaims(cluster, o) {
@@ -96,10 +98,11 @@ func claimHolder(c Claim, self string, env Env) (string, error) {
 		if name == self || o.DeletionTimestamp != nil {
 			continue
 		}
-		if served, err := namespaceServed(o.Namespace, env); err != nil || !served {
-			if err != nil {
-				return "", err
-			}
+		served, err := namespaceServed(o.Namespace, env)
+		if err != nil {
+			return "", err
+		}
+		if !served {
 			continue
 		}
 		for _, oc := range IngressClaims(cluster, o) {
