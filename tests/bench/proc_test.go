@@ -406,7 +406,9 @@ func (p *vipgateProc) waitIdle(b *testing.B, calls func() int, minService int, l
 
 // profile saves a profile of the process into its benchmark's folder as
 // <name>.pprof when BENCH_PPROF is set (for go tool pprof): kind "heap"
-// (after a garbage collection, so it shows what is live) or "cpu" (for
+// (after a garbage collection, so it shows what is live), "heap-last" (no
+// collection first: what the last collection found live, which right after
+// a burst shows what the burst held at its peak) or "cpu" (for
 // BENCH_PPROF_CPU seconds, 30 by default, from now). A CPU profile is
 // taken in the background; the returned func waits for it. Nothing
 // happens without BENCH_PPROF. A failed profile is logged, never fatal: the
@@ -417,7 +419,10 @@ func (p *vipgateProc) profile(b *testing.B, name, kind string) (wait func()) {
 		return func() {}
 	}
 	url := "http://" + p.pprofAddr + "/debug/pprof/heap?gc=1"
-	if kind == "cpu" {
+	switch kind {
+	case "heap-last":
+		url = "http://" + p.pprofAddr + "/debug/pprof/heap"
+	case "cpu":
 		url = fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.pprofAddr, envInt(b, "BENCH_PPROF_CPU", 30))
 	}
 	path := filepath.Join(p.dir, name+".pprof")

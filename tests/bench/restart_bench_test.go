@@ -98,6 +98,7 @@ func BenchmarkRestart(b *testing.B) {
 	ingsAt := ings.waitN(b, "ing-", nIng, waitLimit(nIng)).Sub(t1)
 	p1.waitIdle(b, sim.calls, 0, waitLimit(nSvc+nIng))
 	rss1, hwm1 := p1.memMiB(b)
+	p1.profile(b, "heap-populated-last", "heap-last")
 	settle := time.Duration(envInt(b, "BENCH_SETTLE_S", 30)) * time.Second
 	b.Logf("populated, idle: %s", p1.memDetail())
 	rss1s := p1.settledMiB(b, settle)
@@ -115,6 +116,7 @@ func BenchmarkRestart(b *testing.B) {
 	b.ResetTimer()
 	p2 := startVipgateProc(b, dir, sim.Host(), 2)
 	ready := time.Since(p2.started)
+	cpu2 := p2.profile(b, "cpu-restart", "cpu")
 	// From /readyz on: the process's CPU before it was ready is in its own
 	// counter (vipgate's total is from its start).
 	meter := newCPUMeter(b, p2)
@@ -147,6 +149,8 @@ func BenchmarkRestart(b *testing.B) {
 		}
 	}
 	rss2, hwm2 := p2.memMiB(b)
+	p2.profile(b, "heap-restarted-last", "heap-last")
+	cpu2()
 	b.Logf("restarted, idle: %s", p2.memDetail())
 	rss2s := p2.settledMiB(b, settle)
 	b.Logf("restarted, %s after idle: %s", settle, p2.memDetail())
