@@ -55,7 +55,7 @@ func (op *Operator) setupGateway(mgr ctrl.Manager, o Options, lookups *cluster.C
 // setupGatewayAdmission registers the Gateway API field indexes and the
 // Gateway webhook, and starts the informers admission reads.
 func setupGatewayAdmission(ctx context.Context, mgr ctrl.Manager, o webhooks.Options) error {
-	if err := cluster.SetupGatewayIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+	if err := cluster.SetupGatewayIndexes(ctx, indexer(mgr)); err != nil {
 		return err
 	}
 	webhooks.SetupGateway(mgr, o, webhooks.GatewayOptions{Lookups: cluster.GatewayCacheLookups{Cache: mgr.GetCache()}})

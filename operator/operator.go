@@ -13,6 +13,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -42,6 +43,10 @@ import (
 	"github.com/vipgate/vipgate/reconcile"
 	"github.com/vipgate/vipgate/webhooks"
 )
+
+// TLSSecretsOnly is the field selector of vipgate's Secret informer: the
+// API server sends it Secrets of type kubernetes.io/tls and no others.
+var TLSSecretsOnly = fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS))
 
 // Options configure one vipgate process.
 type Options struct {
@@ -251,15 +256,22 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 			CertDir: o.WebhookCertDir,
 			TLSOpts: TLSOptions(),
 		}),
-		// The Secret informer keeps no key material: its transform replaces each
-		// Secret's data by a TLS summary (annotation on the cached copy only,
-		// never written back) that admission judges without an API call.
+		// The Secret informer holds only Secrets of type kubernetes.io/tls, the
+		// only type a certificate may come from: a cluster's other Secrets
+		// (service account tokens, Helm releases of hundreds of KB, application
+		// settings) are most of its Secrets and none of vipgate's business, and
+		// were listed, decoded and held for nothing. One that an Ingress names
+		// anyway is read once when it is judged, to say what it is (admission's
+		// TLSSecret and the L7 reconciler's secretStore read the API server on
+		// a cache miss). It keeps no key material either: its transform replaces
+		// each Secret's data by a TLS summary (annotation on the cached copy
+		// only, never written back) that admission judges without an API call.
 		// Every other cached object loses managedFields and the last-applied
 		// annotation (ownership.TransformCached), which nothing reads.
 		Cache: cache.Options{
 			DefaultTransform: ownership.TransformCached,
 			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Secret{}: {Transform: ownership.TransformSecret},
+				&corev1.Secret{}: {Transform: ownership.TransformSecret, Field: TLSSecretsOnly},
 			},
 		},
 		// Controller names are fixed and unique within one manager; tests run
@@ -274,7 +286,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 		return nil, err
 	}
 	// Indexes first: the lookups, webhooks and reconcilers all query them.
-	if err := cluster.SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+	if err := cluster.SetupIndexes(ctx, indexer(mgr)); err != nil {
 		return nil, err
 	}
 	lookups := cluster.NewCacheLookups(mgr, o.Settings)
@@ -480,3 +492,9 @@ type noEvents struct{}
 func (noEvents) Event(runtime.Object, string, string, string)                                      {}
 func (noEvents) Eventf(runtime.Object, string, string, string, ...any)                             {}
 func (noEvents) AnnotatedEventf(runtime.Object, map[string]string, string, string, string, ...any) {}
+
+// indexer registers vipgate's field indexes on the manager's cache, with
+// one key per value for those only queried across every namespace.
+func indexer(mgr ctrl.Manager) client.FieldIndexer {
+	return cluster.ClusterWideIndexer{Informers: mgr.GetCache(), Fallback: mgr.GetFieldIndexer(), Namespaced: cluster.NamespacedIndexes}
+}

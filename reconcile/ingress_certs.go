@@ -37,11 +37,11 @@ func (s *secretStore) get(ctx context.Context, cached, api client.Reader, namesp
 	key := types.NamespacedName{Namespace: namespace, Name: name}
 	var meta corev1.Secret
 	if err := cached.Get(ctx, key, &meta); err != nil {
-		if apierrors.IsNotFound(err) {
-			s.forget(key.String())
-			return nil, nil
+		if !apierrors.IsNotFound(err) {
+			return nil, err
 		}
-		return nil, err
+		s.forget(key.String())
+		return s.notCached(ctx, api, key)
 	}
 	s.mu.Lock()
 	have := s.got[key.String()]
@@ -65,6 +65,23 @@ func (s *secretStore) get(ctx context.Context, cached, api client.Reader, namesp
 	s.got[key.String()] = have
 	s.mu.Unlock()
 	return have, nil
+}
+
+// notCached reads a Secret the cache does not hold. The cache holds only
+// Secrets of type kubernetes.io/tls (the operator's cache options), the only type
+// a certificate may come from, so one of another type is read here to say
+// what it is rather than that it is missing. Nothing is kept: its data are
+// neither a certificate nor vipgate's business.
+func (s *secretStore) notCached(ctx context.Context, api client.Reader, key types.NamespacedName) (*tlsSecret, error) {
+	var sec corev1.Secret
+	if err := api.Get(ctx, key, &sec); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	if sec.Type == corev1.SecretTypeTLS {
+		// Not in the cache yet (created a moment ago): read as a TLS Secret.
+		return &tlsSecret{resourceVersion: sec.ResourceVersion, annotations: sec.Annotations, data: sec.Data, summary: ownership.SummarizeTLSSecret(&sec)}, nil
+	}
+	return &tlsSecret{resourceVersion: sec.ResourceVersion, summary: ownership.TLSSecretSummary{Type: sec.Type}}, nil
 }
 
 func (s *secretStore) forget(key string) {
