@@ -58,8 +58,12 @@ var akoIdentityKeys = []string{"Namespace", "ServiceName", "GatewayName"}
 // akoMismatch says why AKO's object c is not the desired object d although
 // they share a name ("" when it is): an identity marker on both that differs.
 func akoMismatch(d desiredObj, c *current) string {
+	body, err := d.body()
+	if err != nil {
+		return err.Error()
+	}
 	for _, k := range akoIdentityKeys {
-		want, have := markerOf(d.body, k), markerOf(c.raw, k)
+		want, have := markerOf(body, k), markerOf(c.raw, k)
 		if want != "" && have != "" && want != have {
 			return fmt.Sprintf("AKO's object of this name has marker %s=%s, not %s: it belongs to another Kubernetes object; vipgate leaves it alone", k, have, want)
 		}
