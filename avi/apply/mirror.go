@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"reflect"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"unique"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vipgate/vipgate/avi"
 	"github.com/vipgate/vipgate/avi/inventory"
@@ -422,30 +424,50 @@ func (m *mirror) install(scope string, objs map[mkey]*entry, reload bool) {
 // readAll reads every object this cluster created in scope ("*" or one
 // tenant), in pages, one collection per type. VsVips have no created_by
 // field: they are read by this cluster's name prefix and kept by marker.
+//
+// The collections are read at the same time, readParallel at once: each is
+// pages in a row, and a controller answers a page of 200 objects in tens
+// to hundreds of milliseconds, so one after the other a restart with
+// 10,000 Services waited about 25 s for its 340 pages before any shard
+// could sync.
 func (a *Applier) readAll(ctx context.Context, scope string) (map[mkey]*entry, error) {
 	a.m.mu.Lock()
 	a.m.reloading, a.m.dirty = true, map[mkey]*entry{}
 	a.m.mu.Unlock()
-	out := map[mkey]*entry{}
+	type job struct{ typ, by string }
+	var jobs []job
 	for _, typ := range model.CreateOrder {
-		creators := []string{a.CreatedBy}
-		if a.AdoptFrom != "" {
-			creators = append(creators, a.AdoptFrom)
+		jobs = append(jobs, job{typ, a.CreatedBy})
+		// VsVips are read by name (they have no created_by): once.
+		if a.AdoptFrom != "" && typ != model.TypeVsVip {
+			jobs = append(jobs, job{typ, a.AdoptFrom})
 		}
-		if typ == model.TypeVsVip {
-			creators = creators[:1] // by name: VsVips have no created_by
-		}
-		for _, by := range creators {
-			if err := a.readType(ctx, scope, typ, by, out); err != nil {
-				a.m.mu.Lock()
-				a.m.reloading, a.m.dirty = false, nil
-				a.m.mu.Unlock()
-				return nil, err
-			}
-		}
+	}
+	read := make([]map[mkey]*entry, len(jobs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(readParallel)
+	for i, j := range jobs {
+		read[i] = map[mkey]*entry{}
+		g.Go(func() error { return a.readType(gctx, scope, j.typ, j.by, read[i]) })
+	}
+	if err := g.Wait(); err != nil {
+		a.m.mu.Lock()
+		a.m.reloading, a.m.dirty = false, nil
+		a.m.mu.Unlock()
+		return nil, err
+	}
+	// In the order of the jobs, as when they were read one after the other:
+	// an object both creators' listings return keeps the later one.
+	out := map[mkey]*entry{}
+	for _, m := range read {
+		maps.Copy(out, m)
 	}
 	return out, nil
 }
+
+// readParallel bounds the collections readAll reads at once (the session
+// pool has 8 sessions, which the reconciles share).
+const readParallel = 4
 
 // readType reads the objects of typ that createdBy wrote (VsVips: those
 // named with this cluster's prefix) into out, keeping this cluster's own and,
