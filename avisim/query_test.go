@@ -2,7 +2,9 @@ package avisim
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -170,4 +172,39 @@ func TestObjectQueries(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) { wantAviErr(t, tc.do(), tc.code, tc.msg) })
 	}
 	must(t, c.AviSession.Get("api/pool/"+*p.UUID+"?cloud_uuid="+uuidOfRef(*p.CloudRef)+"&skip_default=true", &out))
+}
+
+// A listing's pages come from one filtered and sorted copy of the
+// collection (listCache); a write between two pages must show in the next.
+func TestListPagesSeeWritesBetweenPages(t *testing.T) {
+	sim := startSim(t, DemoSeed())
+	c := newClient(t, sim)
+	for _, n := range []string{"pg-a1", "pg-a2", "pg-a3", "pg-a4"} {
+		_, err := c.Pool.Create(&models.Pool{Name: s(n), CreatedBy: s("pages")})
+		must(t, err)
+	}
+	page := func(p int) (int, []string) {
+		t.Helper()
+		res, err := c.AviSession.GetCollectionRaw(fmt.Sprintf("api/pool?created_by=pages&page_size=2&page=%d", p))
+		must(t, err)
+		var objs []struct{ Name string }
+		must(t, json.Unmarshal(res.Results, &objs))
+		var names []string
+		for _, o := range objs {
+			names = append(names, o.Name)
+		}
+		return res.Count, names
+	}
+	if n, names := page(1); n != 4 || !slices.Equal(names, []string{"pg-a1", "pg-a2"}) {
+		t.Fatalf("page 1 = %d %v, want 4 [pg-a1 pg-a2]", n, names)
+	}
+	_, err := c.Pool.Create(&models.Pool{Name: s("pg-a0"), CreatedBy: s("pages")})
+	must(t, err)
+	if n, names := page(2); n != 5 || !slices.Equal(names, []string{"pg-a2", "pg-a3"}) {
+		t.Errorf("page 2 after a create = %d %v, want 5 [pg-a2 pg-a3]", n, names)
+	}
+	must(t, c.Pool.DeleteByName("pg-a0"))
+	if n, names := page(2); n != 4 || !slices.Equal(names, []string{"pg-a3", "pg-a4"}) {
+		t.Errorf("page 2 after a delete = %d %v, want 4 [pg-a3 pg-a4]", n, names)
+	}
 }

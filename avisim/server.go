@@ -778,6 +778,58 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request, tenant string, k *kin
 	st := s.store
 	st.mu.RLock()
 	defer st.mu.RUnlock()
+	listKey := tenant + "\x00" + k.name + "\x00" + withoutPage(q)
+	matched, ok := st.listed.get(listKey, st.gen)
+	if !ok {
+		var aerr *apiError
+		if matched, aerr = s.match(tenant, k, q); aerr != nil {
+			writeErr(w, aerr)
+			return
+		}
+		st.listed.put(listKey, st.gen, matched)
+	}
+
+	total := len(matched)
+	start := (page - 1) * pageSize
+	if start > total {
+		start = total
+	}
+	end := min(start+pageSize, total)
+	var buf bytes.Buffer
+	buf.WriteString(`{"count":`)
+	buf.WriteString(strconv.Itoa(total))
+	buf.WriteString(`,"results":[`)
+	for i, o := range matched[start:end] {
+		b, err := st.render(o, includeName, fields)
+		if err != nil {
+			writeErr(w, errf(http.StatusInternalServerError, "encoding %s: %v", k.name, err))
+			return
+		}
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(b)
+	}
+	buf.WriteByte(']')
+	if end < total {
+		nq := url.Values{}
+		for key, v := range q {
+			nq[key] = v
+		}
+		nq.Set("page", strconv.Itoa(page+1))
+		next, _ := json.Marshal(st.base + "/api/" + k.name + "?" + nq.Encode())
+		buf.WriteString(`,"next":`)
+		buf.Write(next)
+	}
+	buf.WriteByte('}')
+	writeJSON(w, http.StatusOK, buf.Bytes())
+}
+
+// match returns the objects of kind k a listing with query q shows in
+// tenant, sorted by name: every page of the listing is a slice of it.
+// Called with the store's read lock held.
+func (s *Sim) match(tenant string, k *kind, q url.Values) ([]*object, *apiError) {
+	st := s.store
 	var cands []*object
 	addTable := func(t *table) {
 		if t == nil {
@@ -815,8 +867,7 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request, tenant string, k *kin
 	}
 	filter, aerr := s.filters(filterTenant, k, q)
 	if aerr != nil {
-		writeErr(w, aerr)
-		return
+		return nil, aerr
 	}
 	matched := cands[:0]
 	for _, o := range cands {
@@ -825,41 +876,55 @@ func (s *Sim) list(w http.ResponseWriter, r *http.Request, tenant string, k *kin
 		}
 	}
 	sort.Slice(matched, func(i, j int) bool { return matched[i].name < matched[j].name })
+	return matched, nil
+}
 
-	total := len(matched)
-	start := (page - 1) * pageSize
-	if start > total {
-		start = total
-	}
-	end := min(start+pageSize, total)
-	var buf bytes.Buffer
-	buf.WriteString(`{"count":`)
-	buf.WriteString(strconv.Itoa(total))
-	buf.WriteString(`,"results":[`)
-	for i, o := range matched[start:end] {
-		b, err := st.render(o, includeName, fields)
-		if err != nil {
-			writeErr(w, errf(http.StatusInternalServerError, "encoding %s: %v", k.name, err))
-			return
+// withoutPage is q without the page number: the key of one listing's pages.
+func withoutPage(q url.Values) string {
+	rest := url.Values{}
+	for k, v := range q {
+		if k != "page" {
+			rest[k] = v
 		}
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		buf.Write(b)
 	}
-	buf.WriteByte(']')
-	if end < total {
-		nq := url.Values{}
-		for key, v := range q {
-			nq[key] = v
-		}
-		nq.Set("page", strconv.Itoa(page+1))
-		next, _ := json.Marshal(st.base + "/api/" + k.name + "?" + nq.Encode())
-		buf.WriteString(`,"next":`)
-		buf.Write(next)
+	return rest.Encode()
+}
+
+// listCache keeps the matched objects of the last few listings, so reading
+// a collection of n objects in pages costs one filter and sort, not one per
+// page (a client paging through 15,000 pools asked for 75 sorts of 15,000).
+// An entry holds while the store's write count is the one it was made at.
+type listCache struct {
+	mu      sync.Mutex
+	entries map[string]listEntry
+}
+
+type listEntry struct {
+	gen  uint64
+	objs []*object
+}
+
+// maxListings bounds the listings kept (clients page through a few
+// collections at once).
+const maxListings = 16
+
+func (c *listCache) get(key string, gen uint64) ([]*object, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || e.gen != gen {
+		return nil, false
 	}
-	buf.WriteByte('}')
-	writeJSON(w, http.StatusOK, buf.Bytes())
+	return e.objs, true
+}
+
+func (c *listCache) put(key string, gen uint64, objs []*object) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= maxListings {
+		c.entries = map[string]listEntry{}
+	}
+	c.entries[key] = listEntry{gen, objs}
 }
 
 func (s *Sim) serveAdmin(w http.ResponseWriter, r *http.Request, path string) {

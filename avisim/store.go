@@ -72,6 +72,11 @@ type store struct {
 	// watchers are signalled after every committed write (the data plane).
 	watchMu  sync.Mutex
 	watchers map[chan struct{}]struct{}
+	// gen counts committed writes (changed under mu's write lock): a
+	// collection's filtered and sorted objects are reused while it holds.
+	gen uint64
+	// listed keeps the last collections listed, for their next pages.
+	listed listCache
 }
 
 func newStore(base string) *store {
@@ -394,6 +399,7 @@ func (s *store) save(tenant string, k *kind, m any, old *object) (*object, *apiE
 			delete(t.byName, old.name)
 		}
 	}
+	s.gen++
 	t.byUUID[uuid] = obj
 	t.byName[name] = obj
 	s.all[uuid] = obj
@@ -476,6 +482,7 @@ func (s *store) remove(o *object) *apiError {
 		}
 	}
 	s.unlink(o)
+	s.gen++
 	t := s.tenants[o.tenant][o.kind.name]
 	delete(t.byUUID, o.uuid)
 	delete(t.byName, o.name)
