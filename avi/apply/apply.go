@@ -70,12 +70,21 @@ type Applier struct {
 	// names, for references without #name. Keyed by the UUID alone, its
 	// strings are the mirror's own, not copies.
 	names map[string]string
+	// l7 bounds the L7 shards applied at once (l7Parallel).
+	l7 chan struct{}
 }
+
+// l7Parallel is how many L7 shards apply at once. A shard's apply holds
+// every object of the shard decoded (thousands at 5,000 Ingresses), so
+// eight shards at once, as at a start-up, held about 115 MB more than two
+// do. Two keep the session pool busy (each sends applyParallel requests
+// at a time) and both cores.
+const l7Parallel = 2
 
 // New returns an applier using c for the objects of createdBy, whose names
 // start with namePrefix.
 func New(c avi.Client, createdBy, namePrefix string) *Applier {
-	return &Applier{c: c, CreatedBy: createdBy, NamePrefix: namePrefix, names: map[string]string{}}
+	return &Applier{c: c, CreatedBy: createdBy, NamePrefix: namePrefix, names: map[string]string{}, l7: make(chan struct{}, l7Parallel)}
 }
 
 // tenant is the tenant an owner's objects live in ("" is the client's).
@@ -203,6 +212,14 @@ func (d desiredObj) body() (map[string]any, error) {
 func (a *Applier) Apply(ctx context.Context, set *model.Set) (*Result, error) {
 	log := logr.FromContextOrDiscard(ctx).WithValues("owner", set.Owner)
 	owner := OwnerOf(set)
+	if owner.L7 && a.l7 != nil {
+		select {
+		case a.l7 <- struct{}{}:
+			defer func() { <-a.l7 }()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	want, err := flatten(set)
 	if err != nil {
 		return nil, err

@@ -2,8 +2,10 @@ package apply_test
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"testing"
+	"time"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -112,4 +114,39 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestL7AppliesAreBounded: while every L7 slot is taken, a shard's apply
+// waits (here until its context ends) without a call to the controller;
+// a Service's apply does not wait; a freed slot lets the shard through.
+func TestL7AppliesAreBounded(t *testing.T) {
+	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
+	e.s.L7Settings.ShardVSSize = "SMALL"
+	p := model.PlanL7(e.s, []model.L7Ingress{l7Ingress("web", []string{"/"}, "")})
+	shard, err := model.BuildL7(model.L7Input{Settings: e.s, Shard: p.Shards["c1--Shared-L7-0"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slots := e.a.L7Slots()
+	for range cap(slots) {
+		slots <- struct{}{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := e.a.Apply(ctx, shard); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("shard apply with every slot taken = %v, want it to wait until its context ends", err)
+	}
+	if got := simNames(e.sim, "vsvip"); len(got) != 0 {
+		t.Fatalf("VsVips %v after the shard waited, want none", got)
+	}
+	if _, err := e.a.Apply(context.Background(), e.build(t, service("web", 80), "10.0.0.1")); err != nil {
+		t.Fatalf("Service apply while the L7 slots are taken: %v", err)
+	}
+	<-slots
+	if _, err := e.a.Apply(context.Background(), shard); err != nil {
+		t.Fatalf("shard apply with a slot free: %v", err)
+	}
+	if got := simNames(e.sim, "vsvip"); !equal(got, []string{"c1--Shared-L7-0", "c1--ns-web"}) {
+		t.Errorf("VsVips = %v, want the Service's and the shard's", got)
+	}
 }
