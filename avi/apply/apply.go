@@ -24,6 +24,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -729,43 +730,43 @@ func markerOf(m map[string]any, key string) string {
 	return ""
 }
 
-// flatten turns a set into wire-form objects in creation order.
+// flatten turns a set into wire-form objects in creation order. Each is
+// marshalled on its own and named from its typed form: no decoding here
+// (applyOne decodes each while it applies it).
 func flatten(s *model.Set) ([]desiredObj, error) {
 	var out []desiredObj
-	add := func(typ string, objs any) error {
-		b, err := json.Marshal(objs)
+	add := func(typ string, obj any, name, vsType *string) error {
+		if name == nil || *name == "" {
+			return fmt.Errorf("a %s of %s has no name", typ, s.Owner)
+		}
+		b, err := json.Marshal(obj)
 		if err != nil {
 			return err
 		}
-		var list []json.RawMessage
-		if err := json.Unmarshal(b, &list); err != nil {
-			return err
-		}
-		for _, raw := range list {
-			var head struct {
-				Name string
-				Type any // a string on virtual services, anything elsewhere
-			}
-			if err := json.Unmarshal(raw, &head); err != nil {
-				return err
-			}
-			if head.Name == "" {
-				return fmt.Errorf("a %s of %s has no name", typ, s.Owner)
-			}
-			out = append(out, desiredObj{typ: typ, name: head.Name, wire: raw,
-				child: typ == model.TypeVirtualService && head.Type == model.VSTypeVHChild})
-		}
+		out = append(out, desiredObj{typ: typ, name: *name, wire: b, child: vsType != nil && *vsType == model.VSTypeVHChild})
 		return nil
 	}
-	for _, step := range []struct {
-		typ  string
-		objs any
-	}{{model.TypeVsVip, s.VsVips}, {model.TypeSSLKeyAndCertificate, s.SSLKeyAndCertificates}, {model.TypePool, s.Pools},
-		{model.TypePoolGroup, s.PoolGroups}, {model.TypeHTTPPolicySet, s.HTTPPolicySets},
-		{model.TypeVirtualService, s.VirtualServices}} {
-		if err := add(step.typ, step.objs); err != nil {
-			return nil, err
-		}
+	var err error
+	for _, o := range s.VsVips {
+		err = errors.Join(err, add(model.TypeVsVip, o, o.Name, nil))
+	}
+	for _, o := range s.SSLKeyAndCertificates {
+		err = errors.Join(err, add(model.TypeSSLKeyAndCertificate, o, o.Name, nil))
+	}
+	for _, o := range s.Pools {
+		err = errors.Join(err, add(model.TypePool, o, o.Name, nil))
+	}
+	for _, o := range s.PoolGroups {
+		err = errors.Join(err, add(model.TypePoolGroup, o, o.Name, nil))
+	}
+	for _, o := range s.HTTPPolicySets {
+		err = errors.Join(err, add(model.TypeHTTPPolicySet, o, o.Name, nil))
+	}
+	for _, o := range s.VirtualServices {
+		err = errors.Join(err, add(model.TypeVirtualService, o, o.Name, o.Type))
+	}
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
