@@ -81,4 +81,3 @@ func TestReadSecretAt(t *testing.T) {
 		})
 	}
 }
-
