@@ -20,6 +20,7 @@ import (
 // Paths served by the webhook server.
 const (
 	PathMutateService           = "/mutate-v1-service"
+	PathMutateIngress           = "/mutate-networking-v1-ingress"
 	PathValidateService         = "/validate-v1-service"
 	PathValidateIngress         = "/validate-networking-v1-ingress"
 	PathValidateAviInfraSetting = "/validate-ako-vmware-com-v1beta1-aviinfrasetting"
@@ -34,6 +35,7 @@ const (
 	ValidatingConfigName = "vipgate-validating"
 
 	HookMutateService           = "mservice.vipgate.ako.vmware.com"
+	HookMutateIngress           = "mingress.vipgate.ako.vmware.com"
 	HookValidateService         = "vservice.vipgate.ako.vmware.com"
 	HookValidateIngress         = "vingress.vipgate.ako.vmware.com"
 	HookValidateAviInfraSetting = "vaviinfrasetting.vipgate.ako.vmware.com"
@@ -207,6 +209,14 @@ func rule(group, version, resource string, scope admv1.ScopeType, ops ...admv1.O
 	}}
 }
 
+// withoutCleanupFinalizer spares the Ingress mutating webhook a call for an
+// Ingress created with the finalizer already (a restored backup, a manifest
+// that lists it): there is nothing to add.
+var withoutCleanupFinalizer = admv1.MatchCondition{
+	Name:       "without-cleanup-finalizer",
+	Expression: "!has(object.metadata.finalizers) || !('" + ownership.CleanupFinalizer + "' in object.metadata.finalizers)",
+}
+
 // Configurations returns the mutating and validating webhook configurations.
 func Configurations(o ConfigOptions) (*admv1.MutatingWebhookConfiguration, *admv1.ValidatingWebhookConfiguration) {
 	none := ptr.To(admv1.SideEffectClassNone)
@@ -219,6 +229,22 @@ func Configurations(o ConfigOptions) (*admv1.MutatingWebhookConfiguration, *admv
 			Rules:                   rule("", "v1", "services", admv1.NamespacedScope, admv1.Create),
 			NamespaceSelector:       o.namespaceSelector(),
 			MatchConditions:         o.ServiceMatchConditions(),
+			SideEffects:             none,
+			TimeoutSeconds:          o.timeout(),
+			FailurePolicy:           o.softPolicy(),
+			AdmissionReviewVersions: versions,
+			ReinvocationPolicy:      ptr.To(admv1.NeverReinvocationPolicy),
+		}, {
+			// The cleanup finalizer at create, so an Ingress costs the API
+			// server no second write for it (IngressFinalizerReconciler still
+			// adds it to those this hook did not see). Routed by the
+			// install-time classes: ClassSync keeps only the validating
+			// hook's condition current.
+			Name:                    HookMutateIngress,
+			ClientConfig:            o.clientConfig(PathMutateIngress),
+			Rules:                   rule("networking.k8s.io", "v1", "ingresses", admv1.NamespacedScope, admv1.Create),
+			NamespaceSelector:       o.namespaceSelector(),
+			MatchConditions:         append(o.IngressMatchConditions(), withoutCleanupFinalizer),
 			SideEffects:             none,
 			TimeoutSeconds:          o.timeout(),
 			FailurePolicy:           o.softPolicy(),

@@ -70,6 +70,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	register := func(path string, wh *admission.Webhook) { registerHook(srv, path, wh) }
 	register(PathMutateService, admission.WithDefaulter[*corev1.Service](s, &serviceDefaulter{opts}))
 	register(PathValidateService, admission.WithValidator[*corev1.Service](s, &serviceValidator{opts}))
+	register(PathMutateIngress, admission.WithDefaulter[*networkingv1.Ingress](s, &ingressDefaulter{opts}))
 	register(PathValidateIngress, admission.WithValidator[*networkingv1.Ingress](s, &ingressValidator{opts}))
 	register(PathValidateAviInfraSetting, admission.WithValidator[*v1beta1.AviInfraSetting](s, &infraValidator{opts}))
 	register(PathValidateHostRule, admission.WithValidator[*v1beta1.HostRule](s, &hostRuleValidator{opts}))
@@ -195,6 +196,28 @@ func (v *serviceValidator) ValidateDelete(context.Context, *corev1.Service) (adm
 	return nil, nil
 }
 
+type ingressDefaulter struct{ o *Options }
+
+// Default adds the cleanup finalizer to an Ingress vipgate serves, as
+// IngressFinalizerReconciler would right after the create: one write of the
+// Ingress (and one call of its validating webhook) fewer. An Ingress whose
+// ownership cannot be told is left alone: the reconciler decides.
+func (d *ingressDefaulter) Default(ctx context.Context, ing *networkingv1.Ingress) error {
+	// With deleteConfig vipgate is tearing down: a finalizer nobody will
+	// remove would leave the Ingress stuck in deletion.
+	if d.o.Settings.AKOSettings.DeleteConfig {
+		return nil
+	}
+	if owned, _ := d.o.ownsIngress(ctx, ing); !owned {
+		return nil
+	}
+	if judge, _ := d.o.scope(ctx, ing.Namespace); !judge {
+		return nil
+	}
+	controllerutil.AddFinalizer(ing, ownership.CleanupFinalizer)
+	return nil
+}
+
 type ingressValidator struct{ o *Options }
 
 // ownsIngress tells whether ing is vipgate's by its class
@@ -293,6 +316,7 @@ func (v *infraValidator) ValidateDelete(ctx context.Context, ais *v1beta1.AviInf
 var (
 	_ admission.Defaulter[*corev1.Service]          = (*serviceDefaulter)(nil)
 	_ admission.Validator[*corev1.Service]          = (*serviceValidator)(nil)
+	_ admission.Defaulter[*networkingv1.Ingress]    = (*ingressDefaulter)(nil)
 	_ admission.Validator[*networkingv1.Ingress]    = (*ingressValidator)(nil)
 	_ admission.Validator[*v1beta1.AviInfraSetting] = (*infraValidator)(nil)
 )

@@ -67,9 +67,11 @@ func foldAPIMetrics(fams map[string]*dto.MetricFamily) apiMetrics {
 		m["req "+label(x, "verb")+" "+resourceOf(label(x, "resource"), label(x, "subresource"))] += x.GetCounter().GetValue()
 	}
 	for _, x := range fams["apiserver_request_duration_seconds"].GetMetric() {
-		if label(x, "verb") == "POST" && label(x, "resource") == "services" && label(x, "subresource") == "" {
-			m["create-services sum"] += x.GetHistogram().GetSampleSum()
-			m["create-services count"] += float64(x.GetHistogram().GetSampleCount())
+		verb, res := label(x, "verb"), label(x, "resource")
+		if (verb == "POST" || verb == "PATCH" || verb == "PUT") && (res == "services" || res == "ingresses") {
+			k := strings.ToLower(verb) + "-" + resourceOf(res, label(x, "subresource"))
+			m[k+" sum"] += x.GetHistogram().GetSampleSum()
+			m[k+" count"] += float64(x.GetHistogram().GetSampleCount())
 		}
 	}
 	for _, x := range fams["apiserver_admission_webhook_admission_duration_seconds"].GetMetric() {
@@ -95,8 +97,8 @@ func resourceOf(resource, sub string) string {
 }
 
 // apiMetricsSince describes what happened between two scrapes: request
-// counts per Service (n Services) by verb and resource, and the mean
-// duration of Service creates, webhook calls and etcd writes.
+// counts per object (n objects created) by verb and resource, and the mean
+// duration of Service and Ingress writes, webhook calls and etcd writes.
 func apiMetricsSince(before, after apiMetrics, n int) string {
 	if before == nil || after == nil {
 		return "no API server metrics"
@@ -113,5 +115,5 @@ func apiMetricsSince(before, after apiMetrics, n int) string {
 	}
 	sort.Strings(reqs)
 	sort.Strings(means)
-	return fmt.Sprintf("requests per Service: %s; mean durations: %s", strings.Join(reqs, ", "), strings.Join(means, "; "))
+	return fmt.Sprintf("requests per object: %s; mean durations: %s", strings.Join(reqs, ", "), strings.Join(means, "; "))
 }

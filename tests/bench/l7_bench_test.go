@@ -180,8 +180,10 @@ func BenchmarkL7Ingresses(b *testing.B) {
 	var retries atomic.Int64
 	created := make([]time.Time, n)
 	cpu := p.profile(b, "cpu-ingresses", "cpu")
+	apiCPU := apiserverProfile(b, dir, "cpu-apiserver-ingresses")
 	meter := newCPUMeter(b, p)
 	cpu0 := meter.sample()
+	api0 := scrapeAPIServer(b)
 	b.ResetTimer()
 	t0 := time.Now()
 	err = parallel(clients, n, func(i int) error {
@@ -196,7 +198,9 @@ func BenchmarkL7Ingresses(b *testing.B) {
 	b.StopTimer()
 	p.waitIdle(b, sim.calls, 0, waitLimit(n))
 	used, _ := meter.since(cpu0)
+	api := apiMetricsSince(api0, scrapeAPIServer(b), n)
 	cpu()
+	apiCPU()
 	counts, writes := sim.Counts(), sim.Writes()
 	changed := changedObjects(before, objectVersions(sim))
 	var lat []time.Duration
@@ -249,6 +253,7 @@ func BenchmarkL7Ingresses(b *testing.B) {
 	b.Logf("%d Ingresses × %d paths (half with TLS) by %d clients on LARGE shards: created in %s, all with status after %s; %d controller writes for %d changed objects; %d create retries; calls %s",
 		n, pbPaths, clients, createdIn.Round(time.Millisecond), all.Round(time.Millisecond), writes, changed, retries.Load(), fmtCounts(counts))
 	b.Logf("CPU used from the first create until vipgate was idle: %s", used)
+	b.Logf("API server, from the first create until vipgate was idle (per Ingress): %s", api)
 	b.Logf("shard sync of bench--Shared-L7-%d (%d objects) after one Ingress changed: %s; calls %s", shard, shardObjects(sim, shard), sync, fmtCounts(syncCounts))
 }
 

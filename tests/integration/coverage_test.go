@@ -23,6 +23,7 @@ import (
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/operator"
+	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/reconcile"
 	"github.com/vipgate/vipgate/tests/harness"
 	"github.com/vipgate/vipgate/webhooks"
@@ -299,6 +300,9 @@ func restoreIngressRouting(t *testing.T) {
 			return
 		}
 		probe := ingress("default", "probe-routing", "probe.example.com", "")
+		// With the finalizer already listed the mutating webhook is not
+		// called (its condition), so the refusal tells the validating one's routing.
+		probe.Finalizers = []string{ownership.CleanupFinalizer}
 		waitRefusedUnanswered(t, probe, webhooks.HookValidateIngress)
 	})
 }

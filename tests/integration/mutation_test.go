@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"testing"
@@ -147,5 +148,37 @@ func TestServiceMutationCanonicalIP(t *testing.T) {
 	}
 	if got["/spec/loadBalancerClass"] != webhooks.LBClass {
 		t.Errorf("loadBalancerClass patched to %v", got["/spec/loadBalancerClass"])
+	}
+}
+
+// TestIngressMutation checks the Ingress mutating webhook through the API
+// server, on the object the create returns (before any reconcile could
+// write): an Ingress of vipgate's class has the cleanup finalizer from its
+// create on, one of another class is not intercepted, and one in a
+// namespace the webhooks leave out (vipgate-system) is admitted untouched.
+func TestIngressMutation(t *testing.T) {
+	_, op := startReal(t, avisim.DemoSeed(), nil)
+	ensureIngressClass(t, op)
+	ns := newNamespace(t, nil)
+	if err := env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vipgate-system"}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, ns, class string
+		want            bool
+	}{
+		{"vipgate's class", ns, "avi-lb", true},
+		{"another controller's class", ns, "example-nginx", false},
+		{"a namespace the webhooks leave out", "vipgate-system", "avi-lb", false},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ing := ingress(tt.ns, fmt.Sprintf("mut-%d", i), fmt.Sprintf("mut-%d.example.com", i), "")
+			ing.Spec.IngressClassName = ptr.To(tt.class)
+			create(t, ing)
+			if got := slices.Contains(ing.Finalizers, ownership.CleanupFinalizer); got != tt.want {
+				t.Errorf("finalizers at create = %v, want %s: %v", ing.Finalizers, ownership.CleanupFinalizer, tt.want)
+			}
+		})
 	}
 }

@@ -91,7 +91,7 @@ func TestFailurePolicies(t *testing.T) {
 			}
 			want := map[string]admv1.FailurePolicyType{
 				webhooks.HookMutateService: tc.services, webhooks.HookValidateService: tc.services,
-				webhooks.HookValidateIngress: tc.ingesses, webhooks.HookValidateAviInfraSetting: admv1.Fail,
+				webhooks.HookMutateIngress: tc.ingesses, webhooks.HookValidateIngress: tc.ingesses, webhooks.HookValidateAviInfraSetting: admv1.Fail,
 				webhooks.HookValidateHostRule: admv1.Ignore, webhooks.HookValidateHTTPRule: admv1.Ignore, webhooks.HookValidateL4Rule: admv1.Ignore,
 			}
 			if tc.values["featureGates.GatewayAPI"] == "true" {
