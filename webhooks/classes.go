@@ -20,11 +20,15 @@ import (
 	"github.com/vipgate/vipgate/config"
 )
 
-// ClassSync keeps the Ingress webhook's match condition (IngressConditionName
-// on HookValidateIngress) equal to what IngressRouting computes from the
-// cluster's IngressClasses, so an IngressClass of vipgate's created after
-// install (e.g. one whose parameters name an AviInfraSetting) is validated,
-// and an Ingress of another controller's class is never sent to vipgate.
+// ClassSync keeps the Ingress webhooks' match condition (IngressConditionName
+// on HookValidateIngress, and on HookMutateIngress) equal to what
+// IngressRouting computes from the cluster's IngressClasses, so an
+// IngressClass of vipgate's created after install (e.g. one whose parameters
+// name an AviInfraSetting) is validated and gets its cleanup finalizer at
+// create, and an Ingress of another controller's class is never sent to
+// vipgate. The mutating hook only saves a write (IngressFinalizerReconciler
+// adds the finalizer where it did not run): a mutating configuration that is
+// missing, lacks the hook or may not be read is left as it is.
 //
 // It writes one field of one webhook of the configuration vipgate owns, with
 // a strategic merge patch keyed by webhook and condition name: caBundle
@@ -52,6 +56,8 @@ type ClassSync struct {
 	Settings *config.Settings
 	// ConfigName is the validating configuration; ValidatingConfigName when empty.
 	ConfigName string
+	// MutatingConfig is the mutating configuration; MutatingConfigName when empty.
+	MutatingConfig string
 	// Resync is the time between passes without a class change (repairs a
 	// configuration an upgrade reset); DefaultClassResync when zero.
 	Resync time.Duration
@@ -67,6 +73,13 @@ const DefaultClassResync = 15 * time.Second
 
 // NeedLeaderElection is true: one writer of the cluster-wide configuration.
 func (s *ClassSync) NeedLeaderElection() bool { return true }
+
+func (s *ClassSync) mutatingName() string {
+	if s.MutatingConfig == "" {
+		return MutatingConfigName
+	}
+	return s.MutatingConfig
+}
 
 func (s *ClassSync) configName() string {
 	if s.ConfigName == "" {
@@ -149,25 +162,57 @@ func (s *ClassSync) Sync(ctx context.Context) (bool, error) {
 	names, classless := IngressRouting(classes, s.Settings)
 	want := IngressCondition(names, classless)
 
+	mutated, err := s.syncMutating(ctx, want)
+	if err != nil {
+		return false, err
+	}
 	var cfg admv1.ValidatingWebhookConfiguration
 	if err := s.API.Get(ctx, types.NamespacedName{Name: s.configName()}, &cfg); err != nil {
 		if apierrors.IsNotFound(err) {
-			return false, nil
+			return mutated, nil
 		}
-		return false, fmt.Errorf("reading ValidatingWebhookConfiguration %s: %w", s.configName(), err)
+		return mutated, fmt.Errorf("reading ValidatingWebhookConfiguration %s: %w", s.configName(), err)
 	}
 	i := slices.IndexFunc(cfg.Webhooks, func(h admv1.ValidatingWebhook) bool { return h.Name == HookValidateIngress })
 	if i < 0 {
-		return false, fmt.Errorf("ValidatingWebhookConfiguration %s: %w", s.configName(), ErrNoIngressWebhook)
+		return mutated, fmt.Errorf("ValidatingWebhookConfiguration %s: %w", s.configName(), ErrNoIngressWebhook)
+	}
+	orig := cfg.DeepCopy()
+	if !setCondition(&cfg.Webhooks[i].MatchConditions, want) {
+		return mutated, nil
+	}
+	if err := s.Writer.Patch(ctx, &cfg, client.StrategicMergeFrom(orig)); err != nil {
+		return mutated, fmt.Errorf("patching the match condition of %s in ValidatingWebhookConfiguration %s: %w", HookValidateIngress, s.configName(), err)
+	}
+	s.Log.Info("Ingress webhook now routes vipgate's IngressClasses", "classes", names, "withoutClass", classless, "expression", want.Expression)
+	return true, nil
+}
+
+// syncMutating sets want on HookMutateIngress; it reports whether it
+// patched. Only a failed patch, or a read that failed for another reason
+// than absence or permission, is an error (retried): a chart without the
+// permission (cert-manager issues the certificates and followIngressClasses
+// is off) or without the hook leaves it to the finalizer controller.
+func (s *ClassSync) syncMutating(ctx context.Context, want admv1.MatchCondition) (bool, error) {
+	var cfg admv1.MutatingWebhookConfiguration
+	if err := s.API.Get(ctx, types.NamespacedName{Name: s.mutatingName()}, &cfg); err != nil {
+		if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("reading MutatingWebhookConfiguration %s: %w", s.mutatingName(), err)
+	}
+	i := slices.IndexFunc(cfg.Webhooks, func(h admv1.MutatingWebhook) bool { return h.Name == HookMutateIngress })
+	if i < 0 {
+		return false, nil
 	}
 	orig := cfg.DeepCopy()
 	if !setCondition(&cfg.Webhooks[i].MatchConditions, want) {
 		return false, nil
 	}
 	if err := s.Writer.Patch(ctx, &cfg, client.StrategicMergeFrom(orig)); err != nil {
-		return false, fmt.Errorf("patching the match condition of %s in ValidatingWebhookConfiguration %s: %w", HookValidateIngress, s.configName(), err)
+		return false, fmt.Errorf("patching the match condition of %s in MutatingWebhookConfiguration %s: %w", HookMutateIngress, s.mutatingName(), err)
 	}
-	s.Log.Info("Ingress webhook now routes vipgate's IngressClasses", "classes", names, "withoutClass", classless, "expression", want.Expression)
+	s.Log.Info("Ingress mutating webhook now routes vipgate's IngressClasses", "expression", want.Expression)
 	return true, nil
 }
 

@@ -10,8 +10,10 @@ import (
 
 	admv1 "k8s.io/api/admissionregistration/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
@@ -405,4 +407,78 @@ func TestClassSyncRepairsAndRetries(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestClassSyncMutatingHook: the Ingress mutating hook's class condition
+// follows the classes as the validating hook's does, its other condition
+// and the Service hook stay as they are; a mutating configuration that may
+// not be read, or lacks the hook, leaves the validating hook's sync alone.
+func TestClassSyncMutatingHook(t *testing.T) {
+	ctx := context.Background()
+	edge := class("avi-edge", LBClass, false)
+	classes := []client.Object{ptr.To(class("avi-lb", LBClass, true)), &edge}
+	want := `!has(object.spec.ingressClassName) || object.spec.ingressClassName in ['avi-edge', 'avi-lb']`
+	installedMutating := func() *admv1.MutatingWebhookConfiguration {
+		m, _ := Configurations(ConfigOptions{Namespace: "vipgate-system", ServiceName: "vipgate-webhook", DefaultLBController: true,
+			IngressClasses: []string{"avi-lb"}, DefaultIngressClass: true, CABundle: []byte("ca-1")})
+		return m
+	}
+	mutatingHook := func(m *admv1.MutatingWebhookConfiguration, name string) *admv1.MutatingWebhook {
+		for i := range m.Webhooks {
+			if m.Webhooks[i].Name == name {
+				return &m.Webhooks[i]
+			}
+		}
+		return nil
+	}
+	t.Run("followed", func(t *testing.T) {
+		before := installedMutating()
+		c := fake.NewClientBuilder().WithScheme(scheme(t)).WithObjects(append(slices.Clone(classes), installed(), before.DeepCopy())...).Build()
+		sync := &ClassSync{Classes: c, API: c, Writer: c, Settings: settings(true)}
+		if changed, err := sync.Sync(ctx); err != nil || !changed {
+			t.Fatalf("Sync = %v, %v; want a change", changed, err)
+		}
+		var after admv1.MutatingWebhookConfiguration
+		if err := c.Get(ctx, types.NamespacedName{Name: MutatingConfigName}, &after); err != nil {
+			t.Fatal(err)
+		}
+		wantConds := slices.Clone(mutatingHook(before, HookMutateIngress).MatchConditions)
+		for i := range wantConds {
+			if wantConds[i].Name == IngressConditionName {
+				wantConds[i].Expression = want
+			}
+		}
+		if got := mutatingHook(&after, HookMutateIngress).MatchConditions; !reflect.DeepEqual(got, wantConds) {
+			t.Errorf("Ingress mutating hook conditions:\n got %+v\nwant %+v", got, wantConds)
+		}
+		if got, old := mutatingHook(&after, HookMutateService), mutatingHook(before, HookMutateService); !reflect.DeepEqual(got.MatchConditions, old.MatchConditions) {
+			t.Errorf("Service mutating hook changed: %+v", got.MatchConditions)
+		}
+		if changed, err := sync.Sync(ctx); err != nil || changed {
+			t.Errorf("second Sync = %v, %v; want no change", changed, err)
+		}
+	})
+	t.Run("forbidden or without the hook", func(t *testing.T) {
+		noHook := installedMutating()
+		noHook.Webhooks = slices.DeleteFunc(noHook.Webhooks, func(h admv1.MutatingWebhook) bool { return h.Name == HookMutateIngress })
+		for _, m := range []*admv1.MutatingWebhookConfiguration{installedMutating(), noHook} {
+			c := fake.NewClientBuilder().WithScheme(scheme(t)).WithObjects(append(slices.Clone(classes), installed(), m)...).
+				WithInterceptorFuncs(interceptor.Funcs{Get: func(ctx context.Context, cl client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+					if _, ok := obj.(*admv1.MutatingWebhookConfiguration); ok && len(m.Webhooks) == 2 {
+						return apierrors.NewForbidden(schema.GroupResource{Group: "admissionregistration.k8s.io", Resource: "mutatingwebhookconfigurations"}, key.Name, errors.New("no permission"))
+					}
+					return cl.Get(ctx, key, obj, opts...)
+				}}).Build()
+			if changed, err := (&ClassSync{Classes: c, API: c, Writer: c, Settings: settings(true)}).Sync(ctx); err != nil || !changed {
+				t.Fatalf("Sync = %v, %v; want the validating hook patched, no error", changed, err)
+			}
+			var v admv1.ValidatingWebhookConfiguration
+			if err := c.Get(ctx, types.NamespacedName{Name: ValidatingConfigName}, &v); err != nil {
+				t.Fatal(err)
+			}
+			if got := hook(t, &v, HookValidateIngress).MatchConditions[0].Expression; got != want {
+				t.Errorf("validating hook condition = %s, want %s", got, want)
+			}
+		}
+	})
 }

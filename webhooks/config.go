@@ -237,9 +237,8 @@ func Configurations(o ConfigOptions) (*admv1.MutatingWebhookConfiguration, *admv
 		}, {
 			// The cleanup finalizer at create, so an Ingress costs the API
 			// server no second write for it (IngressFinalizerReconciler still
-			// adds it to those this hook did not see). Routed by the
-			// install-time classes: ClassSync keeps only the validating
-			// hook's condition current.
+			// adds it to those this hook did not see). ClassSync keeps its
+			// class condition current, as the validating hook's.
 			Name:                    HookMutateIngress,
 			ClientConfig:            o.clientConfig(PathMutateIngress),
 			Rules:                   rule("networking.k8s.io", "v1", "ingresses", admv1.NamespacedScope, admv1.Create),

@@ -185,9 +185,8 @@ func TestRBACLeastPrivilege(t *testing.T) {
 		for _, r := range []string{"gatewayclasses", "gateways", "httproutes", "tcproutes", "udproutes"} {
 			want["gateway.networking.k8s.io/"+r+"/status"] = []string{"patch"}
 		}
-		if selfManaged {
-			want["admissionregistration.k8s.io/mutatingwebhookconfigurations"] = []string{"get", "patch"}
-		}
+		// caBundle (self-managed) and the Ingress webhooks' classes (followIngressClasses, on by default).
+		want["admissionregistration.k8s.io/mutatingwebhookconfigurations"] = []string{"get", "patch"}
 		// Switching from AKO: its StatefulSet and leader lease, by name.
 		want["apps/statefulsets"] = []string{"get"}
 		want["coordination.k8s.io/leases"] = []string{"get"}
