@@ -118,14 +118,16 @@ func TestIngressWebhookFollowsIngressClasses(t *testing.T) {
 		return ""
 	})
 
-	// vipgate down, and the harness's Ingress webhook fails closed: an
+	// vipgate down, and the harness's Ingress webhooks fail closed: an
 	// Ingress of vipgate's class is refused for want of an answer, another
-	// controller's goes through, since the condition never sends it.
+	// controller's goes through, since the condition never sends it. The
+	// mutating hook, whose class condition follows the classes too, is the
+	// first called.
 	stop()
 	mine := ingress(ns, "edge-down", "edge.example.com", "")
 	mine.Spec.IngressClassName = ptr.To(edge)
 	err = tryCreate(t, mine)
-	if err == nil || !strings.Contains(err.Error(), `failed calling webhook "`+webhooks.HookValidateIngress+`"`) {
+	if err == nil || !strings.Contains(err.Error(), `failed calling webhook "`+webhooks.HookMutateIngress+`"`) {
 		t.Errorf("Ingress of class %s with vipgate down: want failed calling the webhook, got %v", edge, err)
 	}
 	theirs := ingress(ns, "theirs-down", "theirs.example.com", "theirs-tls")
