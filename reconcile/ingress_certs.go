@@ -58,7 +58,7 @@ func (s *secretStore) get(ctx context.Context, cached, api client.Reader, namesp
 		}
 		return nil, err
 	}
-	have = &tlsSecret{resourceVersion: sec.ResourceVersion, annotations: sec.Annotations, data: sec.Data, summary: ownership.SummarizeTLSSecret(sec)}
+	have = tlsSecretOf(sec)
 	s.mu.Lock()
 	if s.got == nil {
 		s.got = map[string]*tlsSecret{}
@@ -80,9 +80,14 @@ func (s *secretStore) notCached(ctx context.Context, api client.Reader, key type
 	}
 	if sec.Type == corev1.SecretTypeTLS {
 		// Not in the cache yet (created a moment ago): read as a TLS Secret.
-		return &tlsSecret{resourceVersion: sec.ResourceVersion, annotations: sec.Annotations, data: sec.Data, summary: ownership.SummarizeTLSSecret(&sec)}, nil
+		return tlsSecretOf(&sec), nil
 	}
 	return &tlsSecret{resourceVersion: sec.ResourceVersion, summary: ownership.TLSSecretSummary{Type: sec.Type}}, nil
+}
+
+// tlsSecretOf is what the reconciler keeps of a TLS Secret it read.
+func tlsSecretOf(sec *corev1.Secret) *tlsSecret {
+	return &tlsSecret{resourceVersion: sec.ResourceVersion, annotations: sec.Annotations, data: sec.Data, summary: ownership.SummarizeTLSSecret(sec)}
 }
 
 // readSecretAt reads a Secret in full, at least as new as resourceVersion
