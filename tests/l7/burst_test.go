@@ -28,8 +28,12 @@ func TestIngressBurstWritesEachObjectOnce(t *testing.T) {
 	sim := startSim(t)
 	ensureClass(t, "avi-lb", true, "")
 	// Longer than the default settle: the creates must not pause that long
-	// on a loaded machine, or the shard rightly syncs in between.
-	start(t, sim, settingsFor(t, sim, nil), func(o *operator.Options) { o.IngressSettle = 3 * time.Second })
+	// on a loaded machine, or the shard rightly syncs in between. The first
+	// create is a lone change until the second arrives, and a lone change
+	// waits only a fifth of the settle: CI saw more than 0.6 s between the
+	// first two creates of this burst on a busy 2-core machine, so the
+	// settle here gives that gap 2 s.
+	start(t, sim, settingsFor(t, sim, nil), func(o *operator.Options) { o.IngressSettle = 10 * time.Second })
 	ns := newNamespace(t)
 	backend(t, ns, "web", "10.7.0.1")
 	const n = 24
