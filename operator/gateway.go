@@ -35,13 +35,13 @@ func served(mapper meta.RESTMapper, kinds ...string) bool {
 }
 
 // setupGateway registers the Gateway API reconcilers.
-func (op *Operator) setupGateway(mgr ctrl.Manager, o Options, lookups *cluster.CacheLookups, applier reconcile.Applier, recorder record.EventRecorder) error {
+func (op *Operator) setupGateway(mgr ctrl.Manager, o Options, lookups *cluster.CacheLookups, applier reconcile.Applier, recorder record.EventRecorder, full *reconcile.FullSync) error {
 	gc := &reconcile.GatewayClassReconciler{Client: mgr.GetClient(), Settings: o.Settings, Lookups: lookups}
 	if err := gc.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("gatewayclass controller: %w", err)
 	}
 	gw := &reconcile.GatewayReconciler{
-		Client: mgr.GetClient(), Recorder: recorder, Settings: o.Settings, Applier: applier, Inventory: op.Inventory,
+		FullSync: full, Client: mgr.GetClient(), Recorder: recorder, Settings: o.Settings, Applier: applier, Inventory: op.Inventory,
 		Lookups: lookups, Gateways: cluster.GatewayCacheLookups{Cache: mgr.GetCache()}, RetryBadRequest: o.RetryBadRequest,
 		L4Routes: served(mgr.GetRESTMapper(), "TCPRoute", "UDPRoute"),
 	}

@@ -366,7 +366,6 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Operator, error) {
 // setupReconcilers registers the leader-only controllers and start-up orphan collection.
 func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *cluster.CacheLookups) error {
 	applier := apply.New(op.Controller, o.Settings.CreatedBy(), o.Settings.AKOSettings.ClusterName+"--")
-	applier.Resync = fullSync(o.Settings)
 	// Admission sees our own writes (new VIPs in use) at the next refresh.
 	// The writes keep admission's inventory current (VIPs in use) without a
 	// reload; an SE group label edit asks for one.
@@ -404,7 +403,15 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 		}
 		return mgr.Add(td)
 	}
+	// AKO's full sync: the controller read again every fullSyncFrequency,
+	// and every Service, shard and Gateway queued, so what was changed
+	// behind vipgate's back is put back.
+	full := &reconcile.FullSync{Period: fullSync(o.Settings), Reload: applier.Reload, Log: mgr.GetLogger().WithName("fullsync")}
+	if err := mgr.Add(full); err != nil {
+		return err
+	}
 	svc := &reconcile.ServiceReconciler{
+		FullSync:  full,
 		Client:    mgr.GetClient(),
 		Recorder:  recorder,
 		Settings:  o.Settings,
@@ -439,11 +446,12 @@ func (op *Operator) setupReconcilers(mgr ctrl.Manager, o Options, lookups *clust
 		return err
 	}
 	if op.GatewayAPI {
-		if err := op.setupGateway(mgr, o, lookups, writer, recorder); err != nil {
+		if err := op.setupGateway(mgr, o, lookups, writer, recorder, full); err != nil {
 			return err
 		}
 	}
 	ing := &reconcile.IngressReconciler{
+		FullSync:  full,
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		// The transformed cache tells a Secret's version (and existence) without an API call.

@@ -37,6 +37,8 @@ import (
 // pools and HTTP policy on the controller, and writes what was programmed
 // to the status of the Gateway and of its routes.
 type GatewayReconciler struct {
+	// FullSync, when set, queues every key at each of its rounds (drift repair).
+	FullSync  *FullSync
 	Client    client.Client
 	Recorder  record.EventRecorder
 	Settings  *config.Settings

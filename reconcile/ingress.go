@@ -64,7 +64,9 @@ const (
 //
 // Finalizers are IngressFinalizerReconciler's business.
 type IngressReconciler struct {
-	Client client.Client
+	// FullSync, when set, queues every key at each of its rounds (drift repair).
+	FullSync *FullSync
+	Client   client.Client
 	// APIReader reads full Secrets, to build certificates: the manager's
 	// cache keeps no Secret data.
 	APIReader client.Reader

@@ -30,6 +30,8 @@ import (
 
 // ServiceReconciler turns Services vipgate owns into controller objects.
 type ServiceReconciler struct {
+	// FullSync, when set, queues every key at each of its rounds (drift repair).
+	FullSync  *FullSync
 	Client    client.Client
 	Recorder  record.EventRecorder
 	Settings  *config.Settings

@@ -30,7 +30,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/go-logr/logr"
 
@@ -49,8 +48,6 @@ type Applier struct {
 	// CreatedBy and NamePrefix ("<cluster>--") select this cluster's objects
 	// for the mirror (see mirror.go).
 	CreatedBy, NamePrefix string
-	// Resync is how old the mirror may get before it is read again (0: never).
-	Resync time.Duration
 	// OnVsVip is told every VsVip write (the controller's answer, or the
 	// deletion), e.g. inventory.Cache.Observe: the writes keep the inventory
 	// current. OnWrite is called after an Edit of a shared object (an SE
@@ -73,6 +70,8 @@ type Applier struct {
 	names map[string]string
 	// l7 bounds the L7 shards applied at once (l7Parallel).
 	l7 chan struct{}
+	// reloadHook, when set (tests), runs between a Reload's reads and its swap.
+	reloadHook func()
 }
 
 // l7Parallel is how many L7 shards apply at once. A shard's apply holds

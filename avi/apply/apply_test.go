@@ -497,7 +497,7 @@ func TestNoReadsPerObject(t *testing.T) {
 // TestMirrorBehindIsSettledByTheController: the mirror can be behind the
 // controller (another writer deleted the owner's objects). An update of an
 // object that is gone creates it again (404); what did not change is
-// restored at the next full read of the controller (Resync).
+// restored at the next full read of the controller (Reload).
 func TestMirrorBehindIsSettledByTheController(t *testing.T) {
 	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
 	ctx := context.Background()
@@ -518,12 +518,85 @@ func TestMirrorBehindIsSettledByTheController(t *testing.T) {
 	if got := poolServers(e.sim.Objects("admin", "pool")[0]); got != "10.0.0.2:8080" {
 		t.Errorf("pool servers %s", got)
 	}
-	e.a.Resync = time.Nanosecond
+	if err := e.a.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.a.Apply(ctx, e.build(t, service("web", 80), "10.0.0.2")); err != nil {
 		t.Fatalf("apply after a full read: %v", err)
 	}
 	if got := fmt.Sprint(e.objects("vsvip"), e.objects("pool"), e.objects("virtualservice")); got != "[c1--ns-web] [c1--ns-web-TCP-80] [c1--ns-web]" {
 		t.Errorf("objects after a full read: %s", got)
+	}
+}
+
+// TestReloadDoesNotHoldApplies: a full sync's Reload reads every collection
+// again, seconds at scale. Applies go on against the mirror meanwhile (before,
+// each waited for the reads), and what they write during the reads survives
+// the swap: the reads cannot show it, but the mirror must, or the next apply
+// of that owner writes it all again (or, for a delete, skips what is gone).
+func TestReloadDoesNotHoldApplies(t *testing.T) {
+	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
+	ctx := context.Background()
+	old, gone := e.build(t, service("old", 80), "10.0.0.1"), e.build(t, service("gone", 80), "10.0.0.3")
+	for _, set := range []*model.Set{old, gone} {
+		if _, err := e.a.Apply(ctx, set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Someone deletes the virtual service of "old" on the controller.
+	for _, vs := range e.sim.Objects("admin", "virtualservice") {
+		if vs["name"] == "c1--ns-old" {
+			if err := e.c.Delete(ctx, "virtualservice", vs["uuid"].(string), "admin"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	read, release := make(chan struct{}), make(chan struct{})
+	e.a.OnReloadRead(func() { close(read); <-release })
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- e.a.Reload(ctx) }()
+	<-read
+	// The reads are done, the swap is held: these applies must not wait for it.
+	applied := make(chan error, 1)
+	go func() {
+		if _, err := e.a.Apply(ctx, e.build(t, service("new", 80), "10.0.0.2")); err != nil {
+			applied <- err
+			return
+		}
+		_, err := e.a.Delete(ctx, apply.OwnerOf(gone))
+		applied <- err
+	}()
+	select {
+	case err := <-applied:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("an apply waited for a reload of the mirror")
+	}
+	close(release)
+	if err := <-reloaded; err != nil {
+		t.Fatal(err)
+	}
+	e.sim.ResetCounts()
+	res, err := e.a.Apply(ctx, e.build(t, service("new", 80), "10.0.0.2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Writes != 0 {
+		t.Errorf("an apply made during the reload was lost from the mirror: applying it again wrote %d objects", res.Writes)
+	}
+	if res, err := e.a.Delete(ctx, apply.OwnerOf(gone)); err != nil || res.Writes != 0 {
+		t.Errorf("a delete made during the reload was lost from the mirror: deleting again wrote %d objects (%v)", res.Writes, err)
+	}
+	// What the reload read shows the deleted virtual service missing: the
+	// next apply of its owner puts it back.
+	res, err = e.a.Apply(ctx, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.objects("virtualservice"); !stdslices.Contains(got, "c1--ns-old") || res.Writes != 1 {
+		t.Errorf("after the reload, applying the owner whose virtual service was deleted wrote %d objects; virtual services %v", res.Writes, got)
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 	"unique"
 
 	"github.com/go-logr/logr"
@@ -42,8 +41,7 @@ type mirror struct {
 	objs  map[mkey]*entry
 	codec codec
 	// loaded lists the tenants read; "*" when read across every tenant.
-	loaded   map[string]bool
-	loadedAt time.Time
+	loaded map[string]bool
 	// unsure lists objects whose create has an unknown outcome (a timeout,
 	// a 5xx: the controller may have created it and the answer was lost).
 	// Each is read again by name before the mirror is next used, so an
@@ -352,28 +350,20 @@ func (m *mirror) scan(tenant, typ string, fn func(k mkey, e *entry)) {
 	}
 }
 
-// ensure reads tenant into the mirror unless it is there and younger than
-// the applier's Resync: across every tenant at once where the account may
-// ("*"), else the one tenant.
+// ensure reads tenant into the mirror unless it is there: across every
+// tenant at once where the account may ("*"), else the one tenant. A mirror
+// once read is read again only by Reload, which applies do not wait for.
 func (a *Applier) ensure(ctx context.Context, tenant string) error {
 	if err := a.settle(ctx); err != nil {
 		return err
 	}
 	m := &a.m
-	m.mu.RLock()
-	fresh := a.Resync <= 0 || time.Since(m.loadedAt) < a.Resync
-	done := (m.loaded["*"] || m.loaded[tenant]) && fresh
-	m.mu.RUnlock()
-	if done {
+	if m.has(tenant) {
 		return nil
 	}
 	m.loadMu.Lock()
 	defer m.loadMu.Unlock()
-	m.mu.RLock()
-	fresh = a.Resync <= 0 || time.Since(m.loadedAt) < a.Resync
-	done = (m.loaded["*"] || m.loaded[tenant]) && fresh
-	m.mu.RUnlock()
-	if done {
+	if m.has(tenant) {
 		return nil
 	}
 	scope := "*"
@@ -386,7 +376,44 @@ func (a *Applier) ensure(ctx context.Context, tenant string) error {
 	if err != nil {
 		return err
 	}
-	m.install(scope, objs, !fresh)
+	m.install(scope, objs, false)
+	return nil
+}
+
+// has reports whether tenant has been read into the mirror.
+func (m *mirror) has(tenant string) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.loaded["*"] || m.loaded[tenant]
+}
+
+// Reload reads again every scope the mirror holds and swaps in what it
+// found: objects another writer changed or deleted behind vipgate's back are
+// then diffed as the controller has them, so the next apply of their owner
+// repairs them. Applies go on against the mirror as it was while the pages
+// are read (at 10,000 Services that takes seconds, which every apply used
+// to wait for); their writes are recorded as they land and win over what
+// the reload read (dirty). A mirror not read yet is left to the first apply.
+func (a *Applier) Reload(ctx context.Context) error {
+	m := &a.m
+	m.loadMu.Lock()
+	defer m.loadMu.Unlock()
+	m.mu.RLock()
+	scopes := slices.Sorted(maps.Keys(m.loaded))
+	m.mu.RUnlock()
+	if slices.Contains(scopes, "*") {
+		scopes = []string{"*"}
+	}
+	for _, scope := range scopes {
+		objs, err := a.readAll(ctx, scope)
+		if err != nil {
+			return err
+		}
+		if a.reloadHook != nil {
+			a.reloadHook()
+		}
+		m.install(scope, objs, true)
+	}
 	return nil
 }
 
@@ -402,7 +429,6 @@ func (m *mirror) install(scope string, objs map[mkey]*entry, reload bool) {
 				m.objs[k] = e // another tenant, not read now
 			}
 		}
-		m.loaded = map[string]bool{}
 	} else {
 		for k, e := range objs {
 			m.objs[k] = e
@@ -417,8 +443,10 @@ func (m *mirror) install(scope string, objs map[mkey]*entry, reload bool) {
 	}
 	m.reindex()
 	m.dirty, m.reloading = nil, false
+	if m.loaded == nil {
+		m.loaded = map[string]bool{}
+	}
 	m.loaded[scope] = true
-	m.loadedAt = time.Now()
 }
 
 // readAll reads every object this cluster created in scope ("*" or one
