@@ -28,7 +28,9 @@ func TestFullSyncRound(t *testing.T) {
 	}}
 	q := priorityqueue.New[ctrl.Request]("test")
 	defer q.ShutDown()
-	key := func(name string) ctrl.Request { return ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: name}} }
+	key := func(name string) ctrl.Request {
+		return ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: name}}
+	}
 	if err := f.Source(func(context.Context) []ctrl.Request { return []ctrl.Request{key("a"), key("b")} }).Start(ctx, q); err != nil {
 		t.Fatal(err)
 	}
