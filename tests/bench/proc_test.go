@@ -36,6 +36,7 @@ import (
 const benchSettingsYAML = `
 AKOSettings:
   clusterName: bench
+  fullSyncFrequency: "%d"
 NetworkSettings:
   vipNetworkList:
   - networkName: vip-net-big
@@ -136,15 +137,23 @@ func freeAddr(b *testing.B) string {
 // controller at simHost, serving the webhooks the harness registered (its
 // address, its certificate files), with leader election off, and waits until
 // /readyz answers and the webhook server completes a TLS handshake. n tells
-// runs apart in the log file's name. The process is killed at cleanup.
+// runs apart in the log file's name. The process is killed at cleanup. Its
+// full sync (fullSyncFrequency) is AKO's default, 30 minutes: none runs
+// within a benchmark.
 func startVipgateProc(b *testing.B, dir, simHost string, n int) *vipgateProc {
+	b.Helper()
+	return startVipgateProcSync(b, dir, simHost, n, 1800)
+}
+
+// startVipgateProcSync is startVipgateProc with a full sync every fullSyncS seconds.
+func startVipgateProcSync(b *testing.B, dir, simHost string, n, fullSyncS int) *vipgateProc {
 	b.Helper()
 	ctx := context.Background()
 	if err := createOK(ctx, env.Client, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vipgate-system"}}); err != nil {
 		b.Fatal(err)
 	}
 	settings := filepath.Join(dir, "settings.yaml")
-	if err := os.WriteFile(settings, fmt.Appendf(nil, benchSettingsYAML, simHost), 0o600); err != nil {
+	if err := os.WriteFile(settings, fmt.Appendf(nil, benchSettingsYAML, fullSyncS, simHost), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	p := &vipgateProc{metricsAddr: freeAddr(b), healthAddr: freeAddr(b), dir: dir, log: filepath.Join(dir, fmt.Sprintf("vipgate-%d.log", n)), done: make(chan struct{})}

@@ -10,6 +10,7 @@ package bench
 //	  go test -run '^$' -bench '^BenchmarkRestart$' -benchtime 1x -timeout 90m ./tests/bench/
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vipgate/vipgate/avisim"
 )
@@ -59,7 +61,17 @@ func collectionPages(sim *recSim) (map[string]int, int) {
 //     writes, next to restart-pages, the collection pages those types fill
 //     (goal: collection pages only), and restart-object-reads, those
 //     reads that asked for one object (by UUID or name);
-//   - restart-rss-MiB, restart-hwm-MiB: the second process's memory.
+//   - restart-rss-MiB, restart-hwm-MiB: the second process's memory;
+//
+// then, unless BENCH_FULLSYNC_S is 0, waits for the second process's first
+// full sync (fullSyncFrequency BENCH_FULLSYNC_S, 150 s by default: after
+// the memory measures) and reports (restartFullSync):
+//
+//   - fullsync-s: from the round's first read until the process is idle;
+//   - fullsync-owned-gets, fullsync-object-reads, fullsync-writes (goal:
+//     collection pages only, 0 writes besides the probe's);
+//   - fullsync-probe-s: a Service created as the round begins, until its
+//     VIP is in status, next to idle-probe-s, one created when idle.
 func BenchmarkRestart(b *testing.B) {
 	claimCluster(b)
 	ctx := context.Background()
@@ -114,7 +126,8 @@ func BenchmarkRestart(b *testing.B) {
 	sim.ResetCounts()
 	sim.record(true)
 	b.ResetTimer()
-	p2 := startVipgateProc(b, dir, sim.Host(), 2)
+	fullSyncS := envInt(b, "BENCH_FULLSYNC_S", 150)
+	p2 := startVipgateProcSync(b, dir, sim.Host(), 2, cmp.Or(fullSyncS, 1800))
 	ready := time.Since(p2.started)
 	cpu2 := p2.profile(b, "cpu-restart", "cpu")
 	// From /readyz on: the process's CPU before it was ready is in its own
@@ -180,4 +193,93 @@ func BenchmarkRestart(b *testing.B) {
 	b.Logf("restart: CPU used until idle (vipgate from its start, the others from its readiness): %s", used)
 	b.Logf("restart: ready after %s, idle after %s (reconciles %v); controller calls %s; %d of the reads of owned types were of one object; %d writes; collection pages of owned types: %stotal %d; RSS %.1f MiB (peak %.1f MiB)",
 		ready.Round(time.Millisecond), idleAfter.Round(time.Millisecond), idle.reconciles, fmtCounts(counts), single, sim.Writes(), pagesText.String(), totalPages, rss2, hwm2)
+	if fullSyncS > 0 {
+		restartFullSync(b, sim, p2, time.Duration(fullSyncS)*time.Second, nSvc+nIng)
+	}
+}
+
+// restartFullSync measures p's first full sync (see BenchmarkRestart): the
+// reads of the round, its writes, and how long a Service created as it
+// begins waits for its VIP, against one created when p is idle.
+func restartFullSync(b *testing.B, sim *recSim, p *vipgateProc, period time.Duration, n int) {
+	b.Helper()
+	ctx := context.Background()
+	if time.Since(p.started) > period-5*time.Second {
+		b.Fatalf("the restarted process's first full sync (%s after its start) may have begun before the measures: raise BENCH_FULLSYNC_S", period)
+	}
+	sim.ResetCounts()
+	sim.record(true)
+	defer sim.record(false)
+	deadline := p.started.Add(period + 2*time.Minute)
+	// The round reads every owned collection; pools are among the first
+	// (the inventory's periodic refresh reads VsVips, never pools).
+	for c := sim.Counts(); c["GET pool"]+c["GET poolgroup"]+c["GET virtualservice"] == 0; c = sim.Counts() {
+		if time.Now().After(deadline) {
+			b.Fatalf("no full sync began within %s of the process's start; log %s:\n%s", period+2*time.Minute, p.log, tail(p.log, 20))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t0 := time.Now()
+	probe := probeVIP(b, ctx, "lb-probe-fullsync")
+	idle := p.waitIdle(b, sim.calls, 0, waitLimit(n))
+	took := idle.at.Sub(t0)
+	counts := sim.Counts()
+	gets, single := 0, 0
+	for _, t := range ownedTypes {
+		gets += counts["GET "+t]
+	}
+	owned := map[string]bool{}
+	for _, t := range ownedTypes {
+		owned[t] = true
+	}
+	for _, r := range sim.recorded() {
+		if r.Single && owned[r.Type] {
+			single++
+		}
+	}
+	writes := sim.Writes() - probeObjects(sim, "lb-probe-fullsync")
+	idleProbe := probeVIP(b, ctx, "lb-probe-idle")
+	b.ReportMetric(took.Seconds(), "fullsync-s")
+	b.ReportMetric(float64(gets), "fullsync-owned-gets")
+	b.ReportMetric(float64(single), "fullsync-object-reads")
+	b.ReportMetric(float64(writes), "fullsync-writes")
+	b.ReportMetric(probe.Seconds(), "fullsync-probe-s")
+	b.ReportMetric(idleProbe.Seconds(), "idle-probe-s")
+	b.Logf("full sync: idle %s after its first read (reconciles %v); controller calls %s; %d reads of one object; %d writes besides the probe's; a Service created as it began had its VIP after %s, one created when idle after %s",
+		took.Round(time.Millisecond), idle.reconciles, fmtCounts(counts), single, writes, probe.Round(time.Millisecond), idleProbe.Round(time.Millisecond))
+}
+
+// probeVIP creates a vipgate Service named name and returns how long it
+// took until its VIP was in status.
+func probeVIP(b *testing.B, ctx context.Context, name string) time.Duration {
+	b.Helper()
+	svc := pbService(pbNS(0), name, false)
+	t0 := time.Now()
+	if err := pbCreate(ctx, svc, new(atomic.Int64)); err != nil {
+		b.Fatalf("creating %s: %v", name, err)
+	}
+	deadline := t0.Add(5 * time.Minute)
+	for {
+		var got corev1.Service
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(svc), &got); err == nil && len(got.Status.LoadBalancer.Ingress) > 0 {
+			return time.Since(t0)
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("Service %s has no VIP after 5 minutes", name)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// probeObjects counts the controller objects of owned types named after the probe.
+func probeObjects(sim *recSim, probe string) int {
+	n := 0
+	for _, t := range ownedTypes {
+		for _, o := range sim.Objects("admin", t) {
+			if name, _ := o["name"].(string); strings.Contains(name, probe) {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -166,6 +166,7 @@ func rows(r results) []row {
 	} else {
 		notRun("restart: controller writes", "BenchmarkRestart", "0")
 	}
+	out = append(out, fullSyncRows(r)...)
 
 	if v, ok := r.get("BenchmarkL7Ingresses", "l7-ingresses", "l7-status-s", "l7-create-s"); ok {
 		out = append(out, row{fmt.Sprintf("%s Ingresses × 3 paths on LARGE shards: all with status", count(v[0])),
@@ -258,4 +259,21 @@ func render(r results) string {
 	}
 	fmt.Fprintf(&sb, "\nload average (1, 5, 15 min; running/total tasks) at start: %s; at end: %s\n", orUnknown(r.loadStart), orUnknown(r.loadEnd))
 	return sb.String()
+}
+
+// fullSyncRows are the full-sync measures of BenchmarkRestart; outputs
+// without them (older ones, BENCH_FULLSYNC_S=0) have no such rows.
+func fullSyncRows(r results) []row {
+	const goal = "collection pages only: no single-object read, GETs of owned types ≤ 3 × pages; 0 writes"
+	var out []row
+	if v, ok := r.get("BenchmarkRestart", "fullsync-s", "fullsync-owned-gets", "fullsync-object-reads", "fullsync-writes", "restart-pages"); ok {
+		out = append(out, row{"full sync (fullSyncFrequency) with everything in sync: one round",
+			fmt.Sprintf("%.1f s; owned types: %s GETs, %s of one object (collection pages: %s); %s writes", v[0], count(v[1]), count(v[2]), count(v[4]), count(v[3])),
+			goal, yesNo(v[2] == 0 && v[1] <= 3*v[4] && v[3] == 0)})
+	}
+	if v, ok := r.get("BenchmarkRestart", "fullsync-probe-s", "idle-probe-s"); ok {
+		out = append(out, row{"full sync: a Service created as the round begins, VIP in status",
+			fmt.Sprintf("%.1f s (one created when idle: %.1f s)", v[0], v[1]), "—", "—"})
+	}
+	return out
 }

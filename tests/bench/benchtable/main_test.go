@@ -116,3 +116,24 @@ func TestRowsSettledMemory(t *testing.T) {
 		}
 	}
 }
+
+func TestFullSyncRows(t *testing.T) {
+	r, err := parse(strings.NewReader("BenchmarkRestart-2 1 5 ns/op 340 restart-pages 12.5 fullsync-s 352 fullsync-owned-gets 0 fullsync-object-reads 0 fullsync-writes 1.2 fullsync-probe-s 0.3 idle-probe-s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []row{
+		{"full sync (fullSyncFrequency) with everything in sync: one round", "12.5 s; owned types: 352 GETs, 0 of one object (collection pages: 340); 0 writes",
+			"collection pages only: no single-object read, GETs of owned types ≤ 3 × pages; 0 writes", "yes"},
+		{"full sync: a Service created as the round begins, VIP in status", "1.2 s (one created when idle: 0.3 s)", "—", "—"},
+	}
+	got := fullSyncRows(r)
+	if len(got) != len(want) {
+		t.Fatalf("%d rows, want %d: %v", len(got), len(want), got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("row %d:\n got %q\nwant %q", i, got[i], want[i])
+		}
+	}
+}
