@@ -13,6 +13,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -155,12 +156,7 @@ func BenchmarkRestart(b *testing.B) {
 			}
 		}
 	}
-	single := 0
-	for _, r := range sim.recorded() {
-		if r.Single && owned[r.Type] {
-			single++
-		}
-	}
+	single := singleOwnedReads(sim)
 	rss2, hwm2 := p2.memMiB(b)
 	p2.profile(b, "heap-restarted-last", "heap-last")
 	cpu2()
@@ -224,18 +220,9 @@ func restartFullSync(b *testing.B, sim *recSim, p *vipgateProc, period time.Dura
 	idle := p.waitIdle(b, sim.calls, 0, waitLimit(n))
 	took := idle.at.Sub(t0)
 	counts := sim.Counts()
-	gets, single := 0, 0
+	gets, single := 0, singleOwnedReads(sim)
 	for _, t := range ownedTypes {
 		gets += counts["GET "+t]
-	}
-	owned := map[string]bool{}
-	for _, t := range ownedTypes {
-		owned[t] = true
-	}
-	for _, r := range sim.recorded() {
-		if r.Single && owned[r.Type] {
-			single++
-		}
 	}
 	writes := sim.Writes() - probeObjects(sim, "lb-probe-fullsync")
 	idleProbe := probeVIP(b, ctx, "lb-probe-idle")
@@ -279,6 +266,18 @@ func probeObjects(sim *recSim, probe string) int {
 			if name, _ := o["name"].(string); strings.Contains(name, probe) {
 				n++
 			}
+		}
+	}
+	return n
+}
+
+// singleOwnedReads counts the recorded reads of one object (by UUID or
+// name) of the types vipgate writes.
+func singleOwnedReads(sim *recSim) int {
+	n := 0
+	for _, r := range sim.recorded() {
+		if r.Single && slices.Contains(ownedTypes, r.Type) {
+			n++
 		}
 	}
 	return n

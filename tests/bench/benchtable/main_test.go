@@ -67,7 +67,12 @@ func TestRows(t *testing.T) {
 		{"admission p99 at the webhook and through the API server", "not run (BenchmarkAdmission)", "< 1 ms, < 10 ms", "—"},
 		{"HostRule admission p99 at the webhook and through the API server", "not run (BenchmarkHostRuleAdmission)", "< 1 ms, < 10 ms", "—"},
 	}
-	got := rows(r)
+	sameRows(t, rows(r), want)
+}
+
+// sameRows fails t unless got is want, row by row.
+func sameRows(t *testing.T, got, want []row) {
+	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%d rows, want %d:\n%v", len(got), len(want), got)
 	}
@@ -127,13 +132,5 @@ func TestFullSyncRows(t *testing.T) {
 			"collection pages only: no single-object read, GETs of owned types ≤ 3 × pages; 0 writes", "yes"},
 		{"full sync: a Service created as the round begins, VIP in status", "1.2 s (one created when idle: 0.3 s)", "—", "—"},
 	}
-	got := fullSyncRows(r)
-	if len(got) != len(want) {
-		t.Fatalf("%d rows, want %d: %v", len(got), len(want), got)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("row %d:\n got %q\nwant %q", i, got[i], want[i])
-		}
-	}
+	sameRows(t, fullSyncRows(r), want)
 }
