@@ -1,13 +1,11 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/tests/harness"
@@ -29,14 +27,7 @@ func TestFullSyncPutsBackAGatewaysVirtualService(t *testing.T) {
 		t.Fatalf("no virtual service %s", name)
 	}
 	vsvip := harness.Str(vs, "vsvip_ref")
-	c, err := session.New(context.Background(), harness.DemoSettings(t, sim.Host()).ControllerSettings, harness.SimCredentials(sim), session.Options{})
-	if err != nil {
-		t.Fatalf("connecting to avisim: %v", err)
-	}
-	defer c.Close()
-	if err := c.Delete(context.Background(), "virtualservice", harness.Str(vs, "uuid"), ""); err != nil {
-		t.Fatalf("deleting %s behind vipgate: %v", name, err)
-	}
+	harness.DeleteBehindVipgate(t, sim, "virtualservice/"+name)
 	harness.Eventually(t, "the Gateway's virtual service put back", func() string {
 		vs := harness.SimObject(sim, "admin", "virtualservice", name)
 		switch {

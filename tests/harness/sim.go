@@ -1,11 +1,13 @@
 package harness
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/config"
 )
@@ -22,6 +24,29 @@ func SimObject(sim *avisim.Sim, tenant, typ, name string) map[string]any {
 		}
 	}
 	return nil
+}
+
+// DeleteBehindVipgate deletes objects of the demo tenant on sim through the
+// controller's API, as someone using the controller's UI or a script would:
+// names lists "type/name" pairs, deleted in that order. It fails t when one
+// is missing or the controller refuses.
+func DeleteBehindVipgate(t testing.TB, sim *avisim.Sim, names ...string) {
+	t.Helper()
+	c, err := session.New(context.Background(), DemoSettings(t, sim.Host()).ControllerSettings, SimCredentials(sim), session.Options{PoolSize: 1})
+	if err != nil {
+		t.Fatalf("connecting to avisim: %v", err)
+	}
+	defer c.Close()
+	for _, n := range names {
+		typ, name, _ := strings.Cut(n, "/")
+		o := SimObject(sim, DemoTenant, typ, name)
+		if o == nil {
+			t.Fatalf("no %s %s to delete", typ, name)
+		}
+		if err := c.Delete(context.Background(), typ, Str(o, "uuid"), ""); err != nil {
+			t.Fatalf("deleting %s %s behind vipgate: %v", typ, name, err)
+		}
+	}
 }
 
 // SimNames lists, sorted, the names of sim's objects of type typ in tenant

@@ -1,11 +1,9 @@
 package l7
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
-	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/tests/harness"
 )
@@ -29,14 +27,7 @@ func TestFullSyncPutsBackADeletedShard(t *testing.T) {
 		t.Fatalf("want one virtual service (the shard's parent), found %d", len(vss))
 	}
 	parent, vsvip := harness.Str(vss[0], "name"), harness.Str(vss[0], "vsvip_ref")
-	c, err := session.New(context.Background(), s.ControllerSettings, harness.SimCredentials(sim), session.Options{})
-	if err != nil {
-		t.Fatalf("connecting to avisim: %v", err)
-	}
-	defer c.Close()
-	if err := c.Delete(context.Background(), "virtualservice", harness.Str(vss[0], "uuid"), ""); err != nil {
-		t.Fatalf("deleting %s behind vipgate: %v", parent, err)
-	}
+	harness.DeleteBehindVipgate(t, sim, "virtualservice/"+parent)
 	harness.Eventually(t, "the shard's parent put back", func() string {
 		vs := simObject(sim, "virtualservice", parent)
 		switch {

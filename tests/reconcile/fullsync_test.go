@@ -1,11 +1,9 @@
 package reconcile
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
-	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/tests/harness"
 )
@@ -39,17 +37,8 @@ func TestFullSyncPutsBackWhatWasDeletedOnTheController(t *testing.T) {
 		t.Errorf("full-sync rounds over Services in sync wrote %v, want nothing", w)
 	}
 
-	c, err := session.New(context.Background(), s.ControllerSettings, harness.SimCredentials(sim), session.Options{})
-	if err != nil {
-		t.Fatalf("connecting to avisim: %v", err)
-	}
-	defer c.Close()
 	vsvipUUID := harness.Str(simObject(sim, "vsvip", base), "uuid")
-	for _, o := range []struct{ typ, name string }{{"virtualservice", base}, {"pool", pool}} {
-		if err := c.Delete(context.Background(), o.typ, harness.Str(simObject(sim, o.typ, o.name), "uuid"), ""); err != nil {
-			t.Fatalf("deleting %s %s behind vipgate: %v", o.typ, o.name, err)
-		}
-	}
+	harness.DeleteBehindVipgate(t, sim, "virtualservice/"+base, "pool/"+pool)
 	harness.Eventually(t, "the deleted objects put back", func() string {
 		vs := simObject(sim, "virtualservice", base)
 		switch {
