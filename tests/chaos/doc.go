@@ -25,7 +25,9 @@
 //     down, a network blackhole past the client's timeout); kill -9, graceful
 //     stop and restart of replicas; and five scenarios every run carries
 //     (Generate's documentation). Faults and restarts are operations in the
-//     sequence, never chosen by timing.
+//     sequence, never chosen by timing. vipgate runs a full sync every 20 s
+//     (fullSyncFrequency), so its rounds (the controller read again while
+//     applies go on, every key queued) meet the faults too.
 //   - Oracles: admission answers come from the rule book (package rules)
 //     judging the suite's own view of the cluster (admission.go); the
 //     controller state expected for the Kubernetes state is built

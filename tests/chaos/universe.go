@@ -124,8 +124,12 @@ func (l layout) settingsYAML(host string) string {
 	for _, n := range l.MainNets {
 		fmt.Fprintf(&nets, "  - networkName: %s\n", n)
 	}
+	// A full sync every 20 s: rounds (the controller read again while
+	// applies go on, every key queued) run among the faults, restarts and
+	// failovers, several times a run.
 	return fmt.Sprintf(`AKOSettings:
   clusterName: %s
+  fullSyncFrequency: "20"
   namespaceSelector:
     labelKey: %s
     labelValue: "%s"
