@@ -38,7 +38,7 @@ type FullSync struct {
 // fullSyncTarget is one controller's queue and how to list its keys.
 type fullSyncTarget struct {
 	q    workqueue.TypedRateLimitingInterface[ctrl.Request]
-	keys func(context.Context) []ctrl.Request
+	keys handler.MapFunc
 }
 
 // fullSyncRetry is the wait after a round whose reads failed (the
@@ -46,8 +46,9 @@ type fullSyncTarget struct {
 const fullSyncRetry = time.Minute
 
 // Source returns a source for a controller's builder (WatchesRawSource)
-// that queues keys at every round; nil f gives a source that queues nothing.
-func (f *FullSync) Source(keys func(context.Context) []ctrl.Request) source.Source {
+// that queues keys(ctx, nil) at every round (the controllers' "every key"
+// mappings, which take no object); nil f gives a source that queues nothing.
+func (f *FullSync) Source(keys handler.MapFunc) source.Source {
 	return source.Func(func(_ context.Context, q workqueue.TypedRateLimitingInterface[ctrl.Request]) error {
 		if f == nil {
 			return nil
@@ -94,7 +95,7 @@ func (f *FullSync) Round(ctx context.Context) error {
 	f.mu.Unlock()
 	queued := 0
 	for _, t := range targets {
-		keys := t.keys(ctx)
+		keys := t.keys(ctx, nil)
 		queueLow(t.q, keys)
 		queued += len(keys)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 )
@@ -31,7 +32,7 @@ func TestFullSyncRound(t *testing.T) {
 	key := func(name string) ctrl.Request {
 		return ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: name}}
 	}
-	if err := f.Source(func(context.Context) []ctrl.Request { return []ctrl.Request{key("a"), key("b")} }).Start(ctx, q); err != nil {
+	if err := f.Source(func(context.Context, client.Object) []ctrl.Request { return []ctrl.Request{key("a"), key("b")} }).Start(ctx, q); err != nil {
 		t.Fatal(err)
 	}
 

@@ -30,7 +30,7 @@ func (r *GatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfSlice)).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfSecret)).
 		Watches(&gatewayv1.ReferenceGrant{}, handler.EnqueueRequestsFromMapFunc(r.allGateways)).
-		WatchesRawSource(r.FullSync.Source(func(ctx context.Context) []ctrl.Request { return r.allGateways(ctx, nil) })).
+		WatchesRawSource(r.FullSync.Source(r.allGateways)).
 		Complete(r)
 }
 

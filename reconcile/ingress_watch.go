@@ -72,7 +72,7 @@ func (r *IngressReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1beta1.HostRule{}, handler.EnqueueRequestsFromMapFunc(r.hostRuleToShards)).
 		Watches(&v1beta1.HTTPRule{}, handler.EnqueueRequestsFromMapFunc(r.httpRuleToShards)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.everything), builder.WithPredicates(predicate.LabelChangedPredicate{})).
-		WatchesRawSource(r.FullSync.Source(func(ctx context.Context) []ctrl.Request { return r.everything(ctx, nil) })).
+		WatchesRawSource(r.FullSync.Source(r.everything)).
 		// The typed Secret informer admission reads too (one watch on Secrets);
 		// its objects carry no data, and the mapping needs only namespace/name.
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToShards)).

@@ -53,7 +53,7 @@ func (r *ServiceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1beta1.AviInfraSetting{}, handler.EnqueueRequestsFromMapFunc(r.infraToServices)).
 		Watches(&v1alpha2.L4Rule{}, handler.EnqueueRequestsFromMapFunc(r.l4RuleToServices)).
 		Watches(&corev1.Namespace{}, r.namespaceHandler()).
-		WatchesRawSource(r.FullSync.Source(func(ctx context.Context) []ctrl.Request { return r.allOwned(ctx, nil) })).
+		WatchesRawSource(r.FullSync.Source(r.allOwned)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 8, RateLimiter: retryLimiter()})
 	if model.NodePortMode(r.Settings) {
 		b = b.Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.allOwned))
