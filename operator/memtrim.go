@@ -47,21 +47,29 @@ type heapSample struct {
 const (
 	// minBurst is the least allocated since the last trim worth one: less
 	// leaves little garbage behind.
-	minBurst = 64 << 20
+	minBurst = 16 << 20
 	// maxQuiet is the most allocated in one interval of a quiet process.
 	maxQuiet = 16 << 20
 )
 
 // worthTrimming says whether a trim is due: since the last one (or the
-// start, when allocatedAtTrim is 0) the process allocated at least minBurst,
-// and in the last interval (prev to cur) it was quiet, allocating less than
-// maxQuiet and less than an eighth of the burst. The live heap of the last
-// collection is no guide: that collection often ran in the middle of the
-// burst, when much more was reachable than after it.
+// start, when allocatedAtTrim is 0) the process allocated at least minBurst
+// and at least an eighth of the live heap (a trim is a full collection,
+// whose cost grows with the live heap), and in the last interval (prev to
+// cur) it was quiet, allocating less than maxQuiet and less than an eighth
+// of the burst. The live heap of the last collection is no guide to the
+// garbage: that collection often ran in the middle of the burst, when much
+// more was reachable than after it.
+//
+// A quiet process is trimmed after any work worth it, not only after large
+// bursts: at 10,000 Services the inventory's refresh reads every VsVip once
+// a minute (about 20 MiB of garbage), and with the collector's 50% target
+// that garbage stayed resident, up to half the live heap again, until the
+// next collection.
 func worthTrimming(prev, cur heapSample, allocatedAtTrim uint64) bool {
 	burst := cur.allocated - allocatedAtTrim
 	recent := cur.allocated - prev.allocated
-	return burst >= minBurst && recent < maxQuiet && recent < burst/8
+	return burst >= minBurst && burst >= cur.live/8 && recent < maxQuiet && recent < burst/8
 }
 
 var heapMetrics = []string{

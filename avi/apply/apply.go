@@ -572,7 +572,7 @@ func (a *Applier) ListOwned(ctx context.Context, createdBy, tenant string, types
 			o := Object{Type: typ, Name: k.name, UUID: e.uuid, Tenant: k.tenant,
 				ClusterID: id.clusterID, OwnedBy: id.owner, Child: e.child}
 			if a.akoEntry(typ, id.createdBy, id.clusterName) {
-				o.AKO, o.Markers = true, e.markers
+				o.AKO, o.Markers = true, e.markers()
 			}
 			out = append(out, o)
 		})

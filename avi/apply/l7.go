@@ -43,7 +43,7 @@ func (a *Applier) readL7(owner Owner, tenant string, want []desiredObj) (map[str
 	if vip := out[model.TypeVsVip+"/"+owner.Name]; vip != nil {
 		var onVIP []string
 		a.m.scan(tenant, model.TypeVirtualService, func(k mkey, e *entry) {
-			if !e.child && k.name != owner.Name && vip.uuid != "" && e.vsvip == vip.uuid {
+			if !e.child && k.name != owner.Name && vip.uuid != "" && e.vsvip() == vip.uuid {
 				onVIP = append(onVIP, k.name)
 			}
 		})
@@ -57,7 +57,7 @@ func (a *Applier) readL7(owner Owner, tenant string, want []desiredObj) (map[str
 	if parent := out[model.TypeVirtualService+"/"+owner.Name]; parent != nil {
 		var children []string
 		a.m.scan(tenant, model.TypeVirtualService, func(k mkey, e *entry) {
-			if e.child && parent.uuid != "" && e.parent == parent.uuid {
+			if e.child && parent.uuid != "" && e.parent() == parent.uuid {
 				children = append(children, k.name)
 			}
 		})

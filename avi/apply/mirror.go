@@ -186,14 +186,45 @@ type entry struct {
 	// share one, and thousands of owners the same creator and cluster.
 	id    unique.Handle[identity]
 	child bool
+	// body is the object in the codec's form.
+	body []byte
+	// more is what only some objects have (nil otherwise): kept apart so
+	// that an entry of the other objects, five in six, is 64 bytes, not 96.
+	more *entryMore
+}
+
+// entryMore is what the mirror keeps of a virtual service and of AKO's objects.
+type entryMore struct {
 	// vsvip and parent are a virtual service's VsVip and VH parent UUIDs:
 	// readL7 finds a shard's other virtual services and SNI children by them.
 	vsvip, parent string
-	// body is the object in the codec's form.
-	body []byte
 	// markers are AKO's markers by key, kept for AKO's objects only (orphan
 	// collection reads them); nil otherwise.
 	markers map[string]string
+}
+
+// vsvip is a virtual service's VsVip UUID ("" for other objects).
+func (e *entry) vsvip() string {
+	if e.more == nil {
+		return ""
+	}
+	return e.more.vsvip
+}
+
+// parent is a virtual service's VH parent UUID ("" for other objects).
+func (e *entry) parent() string {
+	if e.more == nil {
+		return ""
+	}
+	return e.more.parent
+}
+
+// markers are an AKO object's markers by key (nil for other objects).
+func (e *entry) markers() map[string]string {
+	if e.more == nil {
+		return nil
+	}
+	return e.more.markers
 }
 
 // identity is who an object says it belongs to (see current).
@@ -252,32 +283,29 @@ func (m *mirror) newEntry(typ string, obj map[string]any) (*entry, error) {
 	}
 	e := &entry{uuid: c.uuid, id: unique.Make(identity{c.createdBy, c.clusterID, c.owner, c.clusterName}), child: c.child, body: body}
 	if typ == model.TypeVirtualService {
-		e.vsvip, e.parent = refUUID(obj, "vsvip_ref"), refUUID(obj, "vh_parent_vs_ref")
+		e.more = &entryMore{vsvip: refUUID(obj, "vsvip_ref"), parent: refUUID(obj, "vh_parent_vs_ref")}
 	}
 	if c.createdBy != "" && strings.HasPrefix(c.createdBy, "ako-") || c.createdBy == "" && c.clusterName != "" {
-		e.markers = map[string]string{}
+		if e.more == nil {
+			e.more = &entryMore{}
+		}
+		e.more.markers = map[string]string{}
 		for _, k := range model.AKOMarkerKeys {
 			if v := markerValues(obj, k); v != "" {
-				e.markers[k] = v
+				e.more.markers[k] = v
 			}
 		}
 	}
 	return e, nil
 }
 
-// intern returns the one shared copy of s.
-func intern(s string) string {
-	if s == "" {
-		return ""
-	}
-	return unique.Make(s).Value()
-}
-
 // refUUID is the UUID in the reference obj holds under key ("" when none).
 func refUUID(obj map[string]any, key string) string {
 	s, _ := obj[key].(string)
 	_, uuid, _, _ := parseRef(s)
-	return uuid
+	// A copy: the UUID is cut out of the reference, which the mirror
+	// would otherwise keep whole (about 100 bytes per virtual service).
+	return strings.Clone(uuid)
 }
 
 // current decodes a mirrored object for diffing.
@@ -304,7 +332,7 @@ func (m *mirror) put(tenant, typ string, obj map[string]any) error {
 		return err
 	}
 	name, _ := obj["name"].(string)
-	k := mkey{intern(tenant), typ, name}
+	k := mkey{inventory.Intern(tenant), typ, name}
 	m.mu.Lock()
 	m.setObj(k, e)
 	if m.reloading {
@@ -523,7 +551,7 @@ func (a *Applier) readType(ctx context.Context, scope, typ, createdBy string, ou
 		}
 		tenant := scope
 		if n := inventory.RefName(stringOf(obj, "tenant_ref")); n != "" {
-			tenant = intern(n)
+			tenant = inventory.Intern(n)
 		}
 		out[mkey{tenant, typ, c.name}] = e
 		return nil

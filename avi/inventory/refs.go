@@ -3,6 +3,7 @@ package inventory
 import (
 	"net/url"
 	"strings"
+	"unique"
 
 	"github.com/vipgate/vipgate/avi/objects"
 )
@@ -54,4 +55,15 @@ func RefName(ref string) string {
 		}
 	}
 	return ""
+}
+
+// Intern returns the one shared copy of s. Values that thousands of
+// objects repeat (a tenant, a created_by, a cluster's markers) are held
+// once, and a name cut out of a longer string (RefName of a reference)
+// stops holding that whole string.
+func Intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	return unique.Make(s).Value()
 }

@@ -515,6 +515,24 @@ func (p *vipgateProc) settledMiB(b *testing.B, d time.Duration) float64 {
 	return rss
 }
 
+// steadyMaxMiB is the highest RSS the process shows over d while it stays
+// idle, sampled every second. An idle process still works: the inventory
+// reads every VsVip once a minute, and the trim after it returns what that
+// read left behind, so RSS is a sawtooth and one sample can catch its low
+// point; the highest is what a memory limit has to hold.
+func (p *vipgateProc) steadyMaxMiB(b *testing.B, d time.Duration) float64 {
+	b.Helper()
+	var top float64
+	for end := time.Now().Add(d); ; time.Sleep(time.Second) {
+		if rss, _ := p.memMiB(b); rss > top {
+			top = rss
+		}
+		if time.Now().After(end) {
+			return top
+		}
+	}
+}
+
 // memDetail says where the process's memory is, from its runtime gauges:
 // live heap and what the runtime holds besides (for the log next to RSS).
 func (p *vipgateProc) memDetail() string {

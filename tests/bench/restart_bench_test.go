@@ -64,8 +64,14 @@ func collectionPages(sim *recSim) (map[string]int, int) {
 //     reads that asked for one object (by UUID or name);
 //   - restart-rss-MiB, restart-hwm-MiB: the second process's memory;
 //
+// and for each process, after it has been idle BENCH_SETTLE_S (30) more,
+// mem-settled-rss-MiB / restart-settled-rss-MiB, then the highest RSS of
+// the BENCH_STEADY_S (90) after that, sampled every second, which holds
+// at least one inventory refresh: mem-steady-max-rss-MiB /
+// restart-steady-max-rss-MiB;
+//
 // then, unless BENCH_FULLSYNC_S is 0, waits for the second process's first
-// full sync (fullSyncFrequency BENCH_FULLSYNC_S, 150 s by default: after
+// full sync (fullSyncFrequency BENCH_FULLSYNC_S, 240 s by default: after
 // the memory measures) and reports (restartFullSync):
 //
 //   - fullsync-s: from the round's first read until the process is idle;
@@ -117,6 +123,9 @@ func BenchmarkRestart(b *testing.B) {
 	rss1s := p1.settledMiB(b, settle)
 	cpu()
 	b.Logf("populated, %s after idle: %s", settle, p1.memDetail())
+	steady := time.Duration(envInt(b, "BENCH_STEADY_S", 90)) * time.Second
+	rss1m := p1.steadyMaxMiB(b, steady)
+	b.Logf("populated, highest RSS over the next %s: %.1f MiB; at its end: %s", steady, rss1m, p1.memDetail())
 	p1.profile(b, "heap-populated", "heap")
 	b.Logf("populated: %d Secrets; %d Services all with VIPs after %s; %d Ingresses all with status after %s; %d create retries; vipgate idle at RSS %.1f MiB (peak %.1f MiB)",
 		nSec, nSvc, svcsAt.Round(time.Millisecond), nIng, ingsAt.Round(time.Millisecond), retries.Load(), rss1, hwm1)
@@ -127,7 +136,7 @@ func BenchmarkRestart(b *testing.B) {
 	sim.ResetCounts()
 	sim.record(true)
 	b.ResetTimer()
-	fullSyncS := envInt(b, "BENCH_FULLSYNC_S", 150)
+	fullSyncS := envInt(b, "BENCH_FULLSYNC_S", 240)
 	p2 := startVipgateProcSync(b, dir, sim.Host(), 2, cmp.Or(fullSyncS, 1800))
 	ready := time.Since(p2.started)
 	cpu2 := p2.profile(b, "cpu-restart", "cpu")
@@ -163,6 +172,8 @@ func BenchmarkRestart(b *testing.B) {
 	b.Logf("restarted, idle: %s", p2.memDetail())
 	rss2s := p2.settledMiB(b, settle)
 	b.Logf("restarted, %s after idle: %s", settle, p2.memDetail())
+	rss2m := p2.steadyMaxMiB(b, steady)
+	b.Logf("restarted, highest RSS over the next %s: %.1f MiB; at its end: %s", steady, rss2m, p2.memDetail())
 	p2.profile(b, "heap-restarted", "heap")
 	var pagesText strings.Builder
 	for _, t := range ownedTypes {
@@ -175,6 +186,7 @@ func BenchmarkRestart(b *testing.B) {
 	b.ReportMetric(rss1, "mem-rss-MiB")
 	b.ReportMetric(hwm1, "mem-hwm-MiB")
 	b.ReportMetric(rss1s, "mem-settled-rss-MiB")
+	b.ReportMetric(rss1m, "mem-steady-max-rss-MiB")
 	b.ReportMetric(ready.Seconds(), "restart-ready-s")
 	b.ReportMetric(idleAfter.Seconds(), "restart-idle-s")
 	b.ReportMetric(float64(calls), "restart-calls")
@@ -186,6 +198,7 @@ func BenchmarkRestart(b *testing.B) {
 	b.ReportMetric(rss2, "restart-rss-MiB")
 	b.ReportMetric(hwm2, "restart-hwm-MiB")
 	b.ReportMetric(rss2s, "restart-settled-rss-MiB")
+	b.ReportMetric(rss2m, "restart-steady-max-rss-MiB")
 	b.Logf("restart: CPU used until idle (vipgate from its start, the others from its readiness): %s", used)
 	b.Logf("restart: ready after %s, idle after %s (reconciles %v); controller calls %s; %d of the reads of owned types were of one object; %d writes; collection pages of owned types: %stotal %d; RSS %.1f MiB (peak %.1f MiB)",
 		ready.Round(time.Millisecond), idleAfter.Round(time.Millisecond), idle.reconciles, fmtCounts(counts), single, sim.Writes(), pagesText.String(), totalPages, rss2, hwm2)

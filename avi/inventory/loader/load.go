@@ -259,9 +259,11 @@ func loadVsVips(ctx context.Context, c avi.Client, snap *inventory.Snapshot) err
 			if err := json.Unmarshal(raw, &v); err != nil {
 				return fmt.Errorf("decoding vsvip: %w", err)
 			}
-			h := inventory.Holder{VsVip: v.Name, Tenant: inventory.RefName(v.TenantRef), CreatedBy: inventory.MarkerValue(v.Markers, "created_by"),
-				ClusterID: inventory.MarkerValue(v.Markers, markerClusterID), Owner: inventory.MarkerValue(v.Markers, markerOwner),
-				ClusterName: inventory.MarkerValue(v.Markers, markerClusterName)}
+			// The values every VsVip of a cluster repeats are held once.
+			h := inventory.Holder{VsVip: v.Name, Tenant: inventory.Intern(inventory.RefName(v.TenantRef)),
+				CreatedBy: inventory.Intern(inventory.MarkerValue(v.Markers, "created_by")),
+				ClusterID: inventory.Intern(inventory.MarkerValue(v.Markers, markerClusterID)), Owner: inventory.MarkerValue(v.Markers, markerOwner),
+				ClusterName: inventory.Intern(inventory.MarkerValue(v.Markers, markerClusterName))}
 			if h.Tenant == "" {
 				h.Tenant = tenant
 				if tenant == "*" || tenant == "" {

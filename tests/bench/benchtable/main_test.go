@@ -100,10 +100,10 @@ func TestRenderNothingRun(t *testing.T) {
 	}
 }
 
-// TestRowsSettledMemory: with the settled measures, two rows follow the
-// memory rows, each judged against the same goal.
+// TestRowsSettledMemory: with the settled and steady measures, four rows
+// follow the memory rows, each judged against the same goal.
 func TestRowsSettledMemory(t *testing.T) {
-	in := strings.Replace(sample, " 95.34 restart-hwm-MiB", " 95.34 restart-hwm-MiB	 160.4 mem-settled-rss-MiB	 120.2 restart-settled-rss-MiB", 1)
+	in := strings.Replace(sample, " 95.34 restart-hwm-MiB", " 95.34 restart-hwm-MiB	 160.4 mem-settled-rss-MiB	 120.2 restart-settled-rss-MiB	 171.6 mem-steady-max-rss-MiB	 148.2 restart-steady-max-rss-MiB", 1)
 	r, err := parse(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +113,8 @@ func TestRowsSettledMemory(t *testing.T) {
 		{"memory: vipgate process RSS, idle after a restart", "95 MiB (peak 95 MiB)", "< 150 MiB", "yes"},
 		{"memory: vipgate process RSS, 30 s after it went idle (after creating)", "160 MiB", "< 150 MiB", "NO"},
 		{"memory: vipgate process RSS, 30 s after it went idle (after a restart)", "120 MiB", "< 150 MiB", "yes"},
+		{"memory: vipgate process RSS, highest in the 90 s after that (after creating)", "172 MiB", "< 150 MiB", "NO"},
+		{"memory: vipgate process RSS, highest in the 90 s after that (after a restart)", "148 MiB", "< 150 MiB", "yes"},
 	}
 	for i, w := range want {
 		j := 9 + i
@@ -133,4 +135,28 @@ func TestFullSyncRows(t *testing.T) {
 		{"full sync: a Service created as the round begins, VIP in status", "1.2 s (one created when idle: 0.3 s)", "—", "—"},
 	}
 	sameRows(t, fullSyncRows(r), want)
+}
+
+// TestAdmissionRowsWithReference: the API server's p99 is shown next to the
+// reference create that calls no webhook, when the output has it.
+func TestAdmissionRowsWithReference(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"BenchmarkAdmission-2 1 5 ns/op 0.52 p99-ms 12.1 api-p99-ms 8.24 api-ref-p99-ms 2000 services 1000 ingresses 4000 secrets\n",
+			"12.10 ms (a Service of another class, no webhook: 8.24 ms)"},
+		{"BenchmarkAdmission-2 1 5 ns/op 0.52 p99-ms 12.1 api-p99-ms 2000 services 1000 ingresses 4000 secrets\n", "12.10 ms"},
+	} {
+		r, err := parse(strings.NewReader(tt.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got *row
+		for _, x := range rows(r) {
+			if x.measure == "admission p99 through the API server (dry-run)" {
+				got = &x
+			}
+		}
+		if got == nil || got.value != tt.want || got.met != "NO" {
+			t.Errorf("%q: row %+v, want value %q, not met", tt.in, got, tt.want)
+		}
+	}
 }
