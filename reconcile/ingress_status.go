@@ -85,13 +85,13 @@ func (r *IngressReconciler) patchIngressStatus(ctx context.Context, key string, 
 			return nil
 		}
 		patch := lockedPatch(&ing)
-		first := len(ing.Status.LoadBalancer.Ingress) == 0
+		from, to := vipMove(ing.Status.LoadBalancer.Ingress, want)
 		ing.Status.LoadBalancer.Ingress = want
 		err := r.Client.Status().Patch(ctx, &ing, patch)
 		switch {
 		case err == nil:
-			if first && len(want) > 0 {
-				r.Recorder.Eventf(&ing, corev1.EventTypeNormal, ReasonSynced, "served on VIP %s", want[0].IP)
+			if to != "" {
+				r.Recorder.Eventf(&ing, corev1.EventTypeNormal, ReasonSynced, "served on VIP %s (was %s)", to, from)
 			}
 			return nil
 		case apierrors.IsConflict(err) && attempt < 5 && r.APIReader != nil:
@@ -100,6 +100,34 @@ func (r *IngressReconciler) patchIngressStatus(ctx context.Context, key string, 
 			return client.IgnoreNotFound(err)
 		}
 	}
+}
+
+// vipMove returns an address the status had and loses and one it gains
+// (both "" when none): the Ingress moved from one VIP to another, which is
+// news beyond the status itself. A first status records no Event, as for a
+// Service (syncedEventNeeded): in a burst of creates each such Event was a
+// write to the API server and etcd for what status.loadBalancer already
+// says. Neither is a shard adding its entries to another shard's.
+func vipMove(had, want []networkingv1.IngressLoadBalancerIngress) (from, to string) {
+	has := func(l []networkingv1.IngressLoadBalancerIngress, ip string) bool {
+		return slices.ContainsFunc(l, func(e networkingv1.IngressLoadBalancerIngress) bool { return e.IP == ip })
+	}
+	for _, e := range had {
+		if e.IP != "" && !has(want, e.IP) {
+			from = e.IP
+			break
+		}
+	}
+	for _, e := range want {
+		if e.IP != "" && !has(had, e.IP) {
+			to = e.IP
+			break
+		}
+	}
+	if from == "" || to == "" {
+		return "", ""
+	}
+	return from, to
 }
 
 // shardEntries is cur with the entries at vips replaced by one per host and

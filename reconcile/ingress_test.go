@@ -332,3 +332,31 @@ func TestEmptyShardClearsStatusFirst(t *testing.T) {
 		t.Errorf("the emptied shard was not deleted: %+v", f.avi.deleted)
 	}
 }
+
+// TestVipMove: only an Ingress that loses an address and gains another has
+// moved (and gets a Normal Event); a first status, a shard adding its
+// entries next to another's, or one dropping its own, has not.
+func TestVipMove(t *testing.T) {
+	e := func(ip, host string) networkingv1.IngressLoadBalancerIngress {
+		return networkingv1.IngressLoadBalancerIngress{IP: ip, Hostname: host}
+	}
+	type l = []networkingv1.IngressLoadBalancerIngress
+	for _, tt := range []struct {
+		name      string
+		had, want l
+		from, to  string
+	}{
+		{"first status", nil, l{e("10.0.0.1", "a")}, "", ""},
+		{"same status", l{e("10.0.0.1", "a")}, l{e("10.0.0.1", "a")}, "", ""},
+		{"a second shard adds its entries", l{e("10.0.0.1", "a")}, l{e("10.0.0.1", "a"), e("10.0.0.2", "b")}, "", ""},
+		{"a shard drops its entries", l{e("10.0.0.1", "a"), e("10.0.0.2", "b")}, l{e("10.0.0.1", "a")}, "", ""},
+		{"a host moves to another VIP", l{e("10.0.0.1", "a")}, l{e("10.0.0.2", "a")}, "10.0.0.1", "10.0.0.2"},
+		{"the shard's VIP changes under two hosts", l{e("10.0.0.1", "a"), e("10.0.0.1", "b")}, l{e("10.0.0.3", "a"), e("10.0.0.3", "b")}, "10.0.0.1", "10.0.0.3"},
+		{"hostname only entries", l{e("", "a")}, l{e("", "b")}, "", ""},
+	} {
+		from, to := vipMove(tt.had, tt.want)
+		if from != tt.from || to != tt.to {
+			t.Errorf("%s: vipMove = %q, %q; want %q, %q", tt.name, from, to, tt.from, tt.to)
+		}
+	}
+}

@@ -196,12 +196,14 @@ func populate(b *testing.B, e *harness.Env, op *operator.Operator) {
 	}
 	b.Logf("%d Services (%d LoadBalancer with a requested IP) created in %s", numServices, numLBServices, time.Since(t0).Round(time.Millisecond))
 
-	// Ingresses read their Secret's summary from vipgate's cache: wait for it first.
-	waitCount(b, op, "Secrets", func() (int, error) {
+	// Ingresses read their Secret's summary from vipgate's cache: wait for it
+	// first. The cache holds the TLS Secrets only (the informer asks for
+	// type kubernetes.io/tls), one per Ingress.
+	waitCount(b, op, "TLS Secrets", func() (int, error) {
 		var l corev1.SecretList
 		err := op.Manager.GetCache().List(ctx, &l, client.UnsafeDisableDeepCopy)
 		return len(l.Items), err
-	}, numSecrets)
+	}, numIngresses)
 	t0 = time.Now()
 	err = harness.Parallel(workers, numIngresses, func(i int) error {
 		return createOK(ctx, c, ingress(nsName(i), fmt.Sprintf("ing-%d", i), fmt.Sprintf("ing-%d.example.com", i), fmt.Sprintf("ing-%d-tls", i)))
