@@ -29,7 +29,6 @@ import (
 	"github.com/vipgate/vipgate/avi/inventory/loader"
 	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/avisim"
-	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/operator"
 	"github.com/vipgate/vipgate/tests/harness"
@@ -85,7 +84,7 @@ func BenchmarkHostRuleAdmission(b *testing.B) {
 	n := hostRuleCount(b)
 	sim := harness.StartSim(b, avisim.DemoSeed())
 	settings := harness.DemoSettings(b, sim.Host())
-	cc, err := session.New(ctx, settings.ControllerSettings, config.Credentials{Username: "admin", Password: "admin"}, session.Options{})
+	cc, err := session.New(ctx, settings.ControllerSettings, harness.SimCredentials(sim), session.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
