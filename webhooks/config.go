@@ -15,6 +15,7 @@ import (
 
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/ownership"
+	"github.com/vipgate/vipgate/rules"
 )
 
 // Paths served by the webhook server.
@@ -209,12 +210,30 @@ func rule(group, version, resource string, scope admv1.ScopeType, ops ...admv1.O
 	}}
 }
 
-// withoutCleanupFinalizer spares the Ingress mutating webhook a call for an
-// Ingress created with the finalizer already (a restored backup, a manifest
-// that lists it): there is nothing to add.
-var withoutCleanupFinalizer = admv1.MatchCondition{
-	Name:       "without-cleanup-finalizer",
-	Expression: "!has(object.metadata.finalizers) || !('" + ownership.CleanupFinalizer + "' in object.metadata.finalizers)",
+// withCleanupFinalizer is CEL for "the object carries vipgate's cleanup finalizer".
+const withCleanupFinalizer = "has(object.metadata.finalizers) && '" + ownership.CleanupFinalizer + "' in object.metadata.finalizers"
+
+// serviceJudgedAtCreate and ingressJudgedAtCreate let the validating
+// webhooks skip a create the mutating webhook judged already (createJudge):
+// ServiceJudgedAtCreate and IngressJudgedAtCreate in CEL. Updates are always
+// judged.
+var (
+	serviceJudgedAtCreate = admv1.MatchCondition{
+		Name: "not-judged-at-create",
+		Expression: "!(request.operation == 'CREATE' && " + withCleanupFinalizer +
+			" && !has(object.spec.loadBalancerIP) && !(has(object.metadata.annotations) && '" + rules.AnnLoadBalancerIP + "' in object.metadata.annotations))",
+	}
+	ingressJudgedAtCreate = admv1.MatchCondition{
+		Name:       "not-judged-at-create",
+		Expression: "!(request.operation == 'CREATE' && " + withCleanupFinalizer + ")",
+	}
+)
+
+// notBeingDeleted spares the validating webhooks the updates of an object
+// being deleted (its finalizers removed): the handlers never block those.
+var notBeingDeleted = admv1.MatchCondition{
+	Name:       "not-being-deleted",
+	Expression: "!has(object.metadata.deletionTimestamp)",
 }
 
 // Configurations returns the mutating and validating webhook configurations.
@@ -224,6 +243,8 @@ func Configurations(o ConfigOptions) (*admv1.MutatingWebhookConfiguration, *admv
 	mutating := &admv1.MutatingWebhookConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: MutatingConfigName},
 		Webhooks: []admv1.MutatingWebhook{{
+			// Defaults and the cleanup finalizer at create, and the create
+			// judged in the same call (createJudge).
 			Name:                    HookMutateService,
 			ClientConfig:            o.clientConfig(PathMutateService),
 			Rules:                   rule("", "v1", "services", admv1.NamespacedScope, admv1.Create),
@@ -233,22 +254,23 @@ func Configurations(o ConfigOptions) (*admv1.MutatingWebhookConfiguration, *admv
 			TimeoutSeconds:          o.timeout(),
 			FailurePolicy:           o.softPolicy(),
 			AdmissionReviewVersions: versions,
-			ReinvocationPolicy:      ptr.To(admv1.NeverReinvocationPolicy),
+			ReinvocationPolicy:      ptr.To(admv1.IfNeededReinvocationPolicy),
 		}, {
 			// The cleanup finalizer at create, so an Ingress costs the API
 			// server no second write for it (IngressFinalizerReconciler still
-			// adds it to those this hook did not see). ClassSync keeps its
-			// class condition current, as the validating hook's.
+			// adds it to those this hook did not see), and the create judged
+			// in the same call (createJudge). ClassSync keeps its class
+			// condition current, as the validating hook's.
 			Name:                    HookMutateIngress,
 			ClientConfig:            o.clientConfig(PathMutateIngress),
 			Rules:                   rule("networking.k8s.io", "v1", "ingresses", admv1.NamespacedScope, admv1.Create),
 			NamespaceSelector:       o.namespaceSelector(),
-			MatchConditions:         append(o.IngressMatchConditions(), withoutCleanupFinalizer),
+			MatchConditions:         o.IngressMatchConditions(),
 			SideEffects:             none,
 			TimeoutSeconds:          o.timeout(),
 			FailurePolicy:           o.softPolicy(),
 			AdmissionReviewVersions: versions,
-			ReinvocationPolicy:      ptr.To(admv1.NeverReinvocationPolicy),
+			ReinvocationPolicy:      ptr.To(admv1.IfNeededReinvocationPolicy),
 		}},
 	}
 	validating := &admv1.ValidatingWebhookConfiguration{
@@ -259,7 +281,7 @@ func Configurations(o ConfigOptions) (*admv1.MutatingWebhookConfiguration, *admv
 				ClientConfig:            o.clientConfig(PathValidateService),
 				Rules:                   rule("", "v1", "services", admv1.NamespacedScope, admv1.Create, admv1.Update),
 				NamespaceSelector:       o.namespaceSelector(),
-				MatchConditions:         o.ServiceMatchConditions(),
+				MatchConditions:         append(o.ServiceMatchConditions(), serviceJudgedAtCreate, notBeingDeleted),
 				SideEffects:             none,
 				TimeoutSeconds:          o.timeout(),
 				FailurePolicy:           o.softPolicy(),
@@ -270,7 +292,7 @@ func Configurations(o ConfigOptions) (*admv1.MutatingWebhookConfiguration, *admv
 				ClientConfig:            o.clientConfig(PathValidateIngress),
 				Rules:                   rule("networking.k8s.io", "v1", "ingresses", admv1.NamespacedScope, admv1.Create, admv1.Update),
 				NamespaceSelector:       o.namespaceSelector(),
-				MatchConditions:         o.IngressMatchConditions(),
+				MatchConditions:         append(o.IngressMatchConditions(), ingressJudgedAtCreate, notBeingDeleted),
 				SideEffects:             none,
 				TimeoutSeconds:          o.timeout(),
 				FailurePolicy:           o.softPolicy(),

@@ -43,8 +43,8 @@ import (
 )
 
 // fuzzPaths are the webhooks FuzzAdmission posts to; the fuzzer picks one
-// by index, so one target covers the guard and all four handlers.
-var fuzzPaths = []string{PathMutateService, PathValidateService, PathValidateIngress, PathValidateAviInfraSetting}
+// by index, so one target covers the guard and every Service, Ingress and AviInfraSetting handler.
+var fuzzPaths = []string{PathMutateService, PathValidateService, PathMutateIngress, PathValidateIngress, PathValidateAviInfraSetting}
 
 // FuzzAdmission posts arbitrary bodies through the webhook server's mux, as
 // registered by Setup (Strict in front of controller-runtime's handlers),

@@ -68,10 +68,12 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	srv := mgr.GetWebhookServer()
 	opts := &o
 	register := func(path string, wh *admission.Webhook) { registerHook(srv, path, wh) }
-	register(PathMutateService, admission.WithDefaulter[*corev1.Service](s, &serviceDefaulter{opts}))
-	register(PathValidateService, admission.WithValidator[*corev1.Service](s, &serviceValidator{opts}))
-	register(PathMutateIngress, admission.WithDefaulter[*networkingv1.Ingress](s, &ingressDefaulter{opts}))
-	register(PathValidateIngress, admission.WithValidator[*networkingv1.Ingress](s, &ingressValidator{opts}))
+	sd, sv := &serviceDefaulter{opts}, &serviceValidator{opts}
+	id, iv := &ingressDefaulter{opts}, &ingressValidator{opts}
+	register(PathMutateService, newCreateJudge(s, func() *corev1.Service { return &corev1.Service{} }, sd.Default, sv.ValidateCreate, ServiceJudgedAtCreate))
+	register(PathValidateService, admission.WithValidator[*corev1.Service](s, sv))
+	register(PathMutateIngress, newCreateJudge(s, func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, id.Default, iv.ValidateCreate, IngressJudgedAtCreate))
+	register(PathValidateIngress, admission.WithValidator[*networkingv1.Ingress](s, iv))
 	register(PathValidateAviInfraSetting, admission.WithValidator[*v1beta1.AviInfraSetting](s, &infraValidator{opts}))
 	register(PathValidateHostRule, admission.WithValidator[*v1beta1.HostRule](s, &hostRuleValidator{opts}))
 	register(PathValidateHTTPRule, admission.WithValidator[*v1beta1.HTTPRule](s, &httpRuleValidator{opts}))

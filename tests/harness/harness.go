@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,21 @@ func DefaultWebhookOptions() webhooks.ConfigOptions {
 		IngressClasses:      []string{"avi-lb"},
 		DefaultIngressClass: true,
 	}
+}
+
+// DefaultIngressClassCondition returns conds with the Ingress webhooks' class
+// condition (webhooks.IngressConditionName, the one ClassSync rewrites) put
+// back to DefaultWebhookOptions' and every other condition kept.
+func DefaultIngressClassCondition(conds []admv1.MatchCondition) []admv1.MatchCondition {
+	want := DefaultWebhookOptions().IngressMatchConditions()[0]
+	out := slices.Clone(conds)
+	for i := range out {
+		if out[i].Name == want.Name {
+			out[i] = want
+			return out
+		}
+	}
+	return append([]admv1.MatchCondition{want}, out...)
 }
 
 // Start starts a control plane. Call Stop when done (TestMain).

@@ -23,7 +23,6 @@ import (
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/config"
 	"github.com/vipgate/vipgate/operator"
-	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/reconcile"
 	"github.com/vipgate/vipgate/tests/harness"
 	"github.com/vipgate/vipgate/webhooks"
@@ -73,7 +72,12 @@ func TestIngressWebhookFollowsIngressClasses(t *testing.T) {
 		}
 		return ""
 	})
-	before := webhookRequests(t, webhooks.PathValidateIngress)
+	// A create is judged in one call, by the mutating webhook (or by the
+	// validating one if the mutating one's condition has not caught up).
+	ingressRequests := func() int {
+		return webhookRequests(t, webhooks.PathMutateIngress) + webhookRequests(t, webhooks.PathValidateIngress)
+	}
+	before := ingressRequests()
 	out, err := env.Kubectl(ctx, edgeIng, "apply", "-f", "-")
 	cleanupObject(t, &networkingv1.Ingress{ObjectMeta: metaName(ns, "edge")})
 	if err == nil {
@@ -84,18 +88,18 @@ func TestIngressWebhookFollowsIngressClasses(t *testing.T) {
 			t.Errorf("kubectl output lacks %q:\n%s", w, out)
 		}
 	}
-	if after := webhookRequests(t, webhooks.PathValidateIngress); after != before+1 {
+	if after := ingressRequests(); after != before+1 {
 		t.Errorf("the refused Ingress made %d requests to vipgate, want 1", after-before)
 	}
 
 	// Another controller's Ingress: admitted as is, vipgate never asked.
-	before = webhookRequests(t, webhooks.PathValidateIngress)
+	before = ingressRequests()
 	out, err = env.Kubectl(ctx, ingressManifest(ns, "theirs", other, "theirs-tls"), "apply", "-f", "-")
 	cleanupObject(t, &networkingv1.Ingress{ObjectMeta: metaName(ns, "theirs")})
 	if err != nil || !strings.Contains(out, "ingress.networking.k8s.io/theirs created") || strings.Contains(out, "Warning") {
 		t.Errorf("Ingress of class %s: want created without a warning: %v\n%s", other, err, out)
 	}
-	if after := webhookRequests(t, webhooks.PathValidateIngress); after != before {
+	if after := ingressRequests(); after != before {
 		t.Errorf("an Ingress of another controller's class was sent to vipgate (%d requests)", after-before)
 	}
 
@@ -278,8 +282,8 @@ func waitIngressCondition(t testing.TB, s *config.Settings, check func(expr stri
 		}
 		want := webhooks.IngressCondition(webhooks.IngressRouting(classes.Items, s))
 		got := ingressConditions(t)
-		if len(got) != 1 || got[0] != want {
-			return fmt.Sprintf("conditions %+v, want %+v", got, want)
+		if len(got) == 0 || got[0] != want {
+			return fmt.Sprintf("conditions %+v, want %+v first", got, want)
 		}
 		return check(got[0].Expression)
 	})
@@ -292,20 +296,52 @@ func restoreIngressRouting(t *testing.T) {
 	t.Helper()
 	t.Cleanup(func() {
 		ctx := context.Background()
-		want := harness.DefaultWebhookOptions().IngressMatchConditions()
 		if err := editValidating(ctx, func(h *admv1.ValidatingWebhook) {
 			if h.Name == webhooks.HookValidateIngress {
-				h.MatchConditions = want
+				h.MatchConditions = harness.DefaultIngressClassCondition(h.MatchConditions)
 			}
 		}); err != nil {
 			t.Errorf("restoring the Ingress webhook's condition: %v", err)
 			return
 		}
-		probe := ingress("default", "probe-routing", "probe.example.com", "")
-		// With the finalizer already listed the mutating webhook is not
-		// called (its condition), so the refusal tells the validating one's routing.
-		probe.Finalizers = []string{ownership.CleanupFinalizer}
-		waitRefusedUnanswered(t, probe, webhooks.HookValidateIngress)
+		if err := editMutatingHooks(ctx, func(h *admv1.MutatingWebhook) {
+			if h.Name == webhooks.HookMutateIngress {
+				h.MatchConditions = harness.DefaultIngressClassCondition(h.MatchConditions)
+			}
+		}); err != nil {
+			t.Errorf("restoring the Ingress mutating webhook's condition: %v", err)
+			return
+		}
+		// A create meets the mutating webhook first; an update (the class
+		// changed to avi-lb) only the validating one.
+		waitRefusedUnanswered(t, ingress("default", "probe-routing", "probe.example.com", ""), webhooks.HookMutateIngress)
+		waitUpdateRefusedUnanswered(t, ingress("default", "probe-routing", "probe.example.com", ""), webhooks.HookValidateIngress)
+	})
+}
+
+// waitUpdateRefusedUnanswered stores obj with an IngressClass nobody
+// routes, then waits until a dry-run update that gives it class avi-lb
+// fails calling hook (no vipgate answers), and deletes it.
+func waitUpdateRefusedUnanswered(t testing.TB, obj *networkingv1.Ingress, hook string) {
+	t.Helper()
+	ctx := context.Background()
+	obj.Spec.IngressClassName = ptr.To("probe-unrouted")
+	if err := env.Client.Create(ctx, obj); err != nil {
+		t.Fatalf("creating the routing probe %s: %v", obj.Name, err)
+	}
+	defer func() {
+		if err := env.Client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
+			t.Errorf("deleting the routing probe %s: %v", obj.Name, err)
+		}
+	}()
+	harness.Eventually(t, "the API server routing an update of "+obj.Name+" to "+hook, func() string {
+		upd := obj.DeepCopy()
+		upd.Spec.IngressClassName = ptr.To("avi-lb")
+		err := env.Client.Update(ctx, upd, client.DryRunAll)
+		if err == nil || !strings.Contains(err.Error(), `failed calling webhook "`+hook+`"`) {
+			return fmt.Sprintf("dry run: %v", err)
+		}
+		return ""
 	})
 }
 
@@ -373,13 +409,17 @@ func editValidating(ctx context.Context, edit func(*admv1.ValidatingWebhook)) er
 }
 
 func editMutating(ctx context.Context, p admv1.FailurePolicyType) error {
+	return editMutatingHooks(ctx, func(h *admv1.MutatingWebhook) { h.FailurePolicy = ptr.To(p) })
+}
+
+func editMutatingHooks(ctx context.Context, edit func(*admv1.MutatingWebhook)) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		var m admv1.MutatingWebhookConfiguration
 		if err := env.Client.Get(ctx, types.NamespacedName{Name: webhooks.MutatingConfigName}, &m); err != nil {
 			return err
 		}
 		for i := range m.Webhooks {
-			m.Webhooks[i].FailurePolicy = ptr.To(p)
+			edit(&m.Webhooks[i])
 		}
 		return env.Client.Update(ctx, &m)
 	})

@@ -26,7 +26,9 @@ func TestIngressAdmission(t *testing.T) {
 	ctx := context.Background()
 	_, op := startReal(t, avisim.DemoSeed(), nil)
 	ensureIngressClass(t, op)
-	hook := webhookDenial(webhooks.HookValidateIngress)
+	// A create is judged by the mutating webhook in the call that adds the
+	// cleanup finalizer; an update by the validating one.
+	hook, updHook := webhookDenial(webhooks.HookMutateIngress), webhookDenial(webhooks.HookValidateIngress)
 	ns := newNamespace(t, nil)
 
 	now := time.Now()
@@ -135,7 +137,7 @@ spec:
 	for _, u := range updates {
 		t.Run(u.name, func(t *testing.T) {
 			err := update(t, base, func(o client.Object) { u.edit(o.(*networkingv1.Ingress)) })
-			wantDenied(t, err, append([]string{hook}, u.want...)...)
+			wantDenied(t, err, append([]string{updHook}, u.want...)...)
 		})
 	}
 
@@ -183,7 +185,7 @@ func withTLSHost(ing *networkingv1.Ingress, host string) *networkingv1.Ingress {
 func TestIngressStrictFQDNReuse(t *testing.T) {
 	_, op := startReal(t, avisim.DemoSeed(), func(s *config.Settings) { s.L7Settings.FQDNReusePolicy = rules.FQDNReuseStrict })
 	ensureIngressClass(t, op)
-	hook := webhookDenial(webhooks.HookValidateIngress)
+	hook, updHook := webhookDenial(webhooks.HookMutateIngress), webhookDenial(webhooks.HookValidateIngress)
 	team1, team2 := newNamespace(t, nil), newNamespace(t, nil)
 
 	first := ingress(team1, "shop", "strict.example.com", "")
@@ -198,7 +200,7 @@ func TestIngressStrictFQDNReuse(t *testing.T) {
 		other := ingress(team2, "other", "other.example.com", "")
 		create(t, other)
 		err := update(t, other, func(o client.Object) { o.(*networkingv1.Ingress).Spec.Rules[0].Host = "strict.example.com" })
-		wantDenied(t, err, hook, want)
+		wantDenied(t, err, updHook, want)
 	})
 	t.Run("admitted: same host in the same namespace", func(t *testing.T) {
 		if err := tryCreate(t, ingress(team1, "shop-admin", "strict.example.com", "")); err != nil {

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/crds/v1beta1"
+	"github.com/vipgate/vipgate/ownership"
 	"github.com/vipgate/vipgate/rules"
 	"github.com/vipgate/vipgate/webhooks"
 )
@@ -23,7 +25,16 @@ import (
 func TestServiceAdmission(t *testing.T) {
 	ctx := context.Background()
 	_, op := startReal(t, avisim.DemoSeed(), nil)
-	hook := webhookDenial(webhooks.HookValidateService)
+	// A create is judged by the mutating webhook, in the call that adds the
+	// cleanup finalizer (the validating one skips it), unless the Service
+	// requests a VIP: the validating webhook judges those, after the API
+	// server has set spec.ipFamilies.
+	hook := func(svc *corev1.Service) string {
+		if svc.Spec.LoadBalancerIP != "" || svc.Annotations[rules.AnnLoadBalancerIP] != "" { //nolint:staticcheck // AKO's surface
+			return webhookDenial(webhooks.HookValidateService)
+		}
+		return webhookDenial(webhooks.HookMutateService)
+	}
 	ns := newNamespace(t, nil)
 
 	// A Service holding 10.50.0.150, for "held by another Service".
@@ -111,7 +122,7 @@ func TestServiceAdmission(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			err := tryCreate(t, c.svc)
-			wantDenied(t, err, append([]string{hook}, c.want...)...)
+			wantDenied(t, err, append([]string{hook(c.svc)}, c.want...)...)
 		})
 	}
 
@@ -126,6 +137,27 @@ func TestServiceAdmission(t *testing.T) {
 			t.Fatalf("want admitted: %v", err)
 		}
 	})
+	// A create costs the API server one webhook call: the mutating webhook
+	// judges what it gives the cleanup finalizer, the validating one skips
+	// it; a Service that requests a VIP is judged by the validating one too.
+	for _, c := range []struct {
+		name, svc, ip string
+		validating    int
+	}{{"one webhook call per create", "calls-auto", "", 0}, {"two for a requested VIP", "calls-ip", "10.50.0.172", 1}} {
+		t.Run(c.name, func(t *testing.T) {
+			m0, v0 := webhookRequests(t, webhooks.PathMutateService), webhookRequests(t, webhooks.PathValidateService)
+			svc := lbService(ns, c.svc, c.ip)
+			if err := tryCreate(t, svc); err != nil {
+				t.Fatalf("want admitted: %v", err)
+			}
+			if !slices.Contains(svc.Finalizers, ownership.CleanupFinalizer) {
+				t.Errorf("created without the cleanup finalizer: %v", svc.Finalizers)
+			}
+			if m, v := webhookRequests(t, webhooks.PathMutateService)-m0, webhookRequests(t, webhooks.PathValidateService)-v0; m != 1 || v != c.validating {
+				t.Errorf("webhook calls for one create: mutating %d, validating %d; want 1 and %d", m, v, c.validating)
+			}
+		})
+	}
 }
 
 // TestServiceAdmissionOnUpdate checks the rules that apply to updates: the
