@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -197,6 +198,9 @@ type desiredObj struct {
 	// child marks an SNI child virtual service (it goes after its parent).
 	child bool
 	wire  json.RawMessage
+	// keep is the address a VsVip asks for if it has to be created
+	// (model.Set.KeepVIP).
+	keep string
 }
 
 // body decodes the object: a new map on every call, the caller's to change.
@@ -383,7 +387,7 @@ func (a *Applier) create(ctx context.Context, owner Owner, d desiredObj) (*curre
 	tenant := a.tenant(owner.Tenant)
 	o := outcome{writes: 1}
 	var out map[string]any
-	err := a.c.Create(ctx, d.typ, d.wire, tenant, &out)
+	err := a.post(ctx, d, tenant, &out, &o)
 	if err == nil {
 		o.created = true
 		if o.err = a.record(ctx, tenant, d.typ, out); o.err != nil {
@@ -415,6 +419,58 @@ func (a *Applier) create(ctx context.Context, owner Owner, d desiredObj) (*curre
 		return nil, o
 	}
 	return c, o
+}
+
+// post creates d. A VsVip created while its Services show a VIP asks for
+// that address first (desiredObj.keep), and when the controller refuses it
+// (400: no longer free, or out of range now) it is created as desired, with
+// the address the IPAM picks.
+func (a *Applier) post(ctx context.Context, d desiredObj, tenant string, out *map[string]any, o *outcome) error {
+	if d.keep == "" {
+		return a.c.Create(ctx, d.typ, d.wire, tenant, out)
+	}
+	log := logr.FromContextOrDiscard(ctx).WithValues("type", d.typ, "name", d.name, "vip", d.keep)
+	wire, err := withAddress(d.wire, d.keep)
+	if err != nil {
+		return err
+	}
+	err = a.c.Create(ctx, d.typ, wire, tenant, out)
+	if !session.IsBadRequest(err) {
+		if err == nil {
+			log.Info("created again with the VIP its Services show")
+		}
+		return err
+	}
+	log.Info("created again without the VIP its Services show: the controller refused it", "reason", err.Error())
+	*out = nil
+	o.writes++
+	return a.c.Create(ctx, d.typ, d.wire, tenant, out)
+}
+
+// withAddress returns a VsVip's wire form with addr asked for on its one vip.
+func withAddress(wire json.RawMessage, addr string) (json.RawMessage, error) {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(wire, &m); err != nil {
+		return nil, err
+	}
+	vips, _ := m["vip"].([]any)
+	if len(vips) != 1 {
+		return wire, nil
+	}
+	vip, _ := vips[0].(map[string]any)
+	if vip == nil {
+		return wire, nil
+	}
+	field, typ := "ip_address", "V4"
+	if a.Is6() {
+		field, typ = "ip6_address", "V6"
+	}
+	vip[field] = map[string]any{"addr": a.String(), "type": typ}
+	return json.Marshal(m)
 }
 
 // record puts an object the controller returned into the mirror, with its
@@ -747,7 +803,11 @@ func flatten(s *model.Set) ([]desiredObj, error) {
 	}
 	var err error
 	for _, o := range s.VsVips {
+		n := len(out)
 		err = errors.Join(err, add(model.TypeVsVip, o, o.Name, nil))
+		if len(out) > n {
+			out[n].keep = s.KeepVIP[out[n].name]
+		}
 	}
 	for _, o := range s.SSLKeyAndCertificates {
 		err = errors.Join(err, add(model.TypeSSLKeyAndCertificate, o, o.Name, nil))

@@ -678,3 +678,77 @@ func TestUnrecordedCreateThenDelete(t *testing.T) {
 		})
 	}
 }
+
+// TestKeptVIPAfterALostVsVip: a Service's objects are deleted on the
+// controller behind vipgate's back, and a restarted applier (a fresh mirror)
+// creates them again. Its VsVip asks for the address the Service's status
+// shows, so the user keeps the VIP although the IPAM would pick a lower
+// free one; when that address has been taken meanwhile, the VsVip is
+// created with what the IPAM gives (one refused create more).
+func TestKeptVIPAfterALostVsVip(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		takenBy    string // a Service that requests the kept address before the repair
+		want       string
+		wantWrites int
+	}{
+		{name: "the address is free", want: "10.60.0.4", wantWrites: 3},
+		{name: "the address was taken meanwhile", takenBy: "squatter", want: "10.60.0.2", wantWrites: 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, avisim.DemoSeed(), "vip-net-b")
+			ctx := context.Background()
+			// vip-net-b hands out .2 to .5, lowest first.
+			var sets []*model.Set
+			for _, n := range []string{"a", "b", "c"} {
+				set := e.build(t, service(n, 80))
+				if _, err := e.a.Apply(ctx, set); err != nil {
+					t.Fatal(err)
+				}
+				sets = append(sets, set)
+			}
+			// a goes (.2 is free again), then c's objects are deleted behind vipgate.
+			if _, err := e.a.Delete(ctx, apply.OwnerOf(sets[0])); err != nil {
+				t.Fatal(err)
+			}
+			for _, typ := range []string{"virtualservice", "pool", "vsvip"} {
+				for _, o := range e.sim.Objects("admin", typ) {
+					if strings.HasPrefix(o["name"].(string), "c1--ns-c") {
+						if err := e.c.Delete(ctx, typ, o["uuid"].(string), ""); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+			if tc.takenBy != "" {
+				sq := service(tc.takenBy, 80)
+				sq.Spec.LoadBalancerIP = "10.60.0.4"
+				if _, err := e.a.Apply(ctx, e.build(t, sq)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := service("c", 80)
+			c.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.60.0.4"}}
+			set := e.build(t, c)
+			if got := set.KeepVIP["c1--ns-c"]; got != "10.60.0.4" {
+				t.Fatalf("KeepVIP %v, want the status address for c1--ns-c", set.KeepVIP)
+			}
+			restarted := apply.New(e.c, e.s.CreatedBy(), "c1--")
+			res, err := restarted.Apply(ctx, set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := model.AllocatedAddresses(res.VsVip); len(got) != 1 || got[0].String() != tc.want {
+				t.Errorf("VIP after the repair %v, want %s", got, tc.want)
+			}
+			if res.Writes != tc.wantWrites {
+				t.Errorf("writes %d, want %d", res.Writes, tc.wantWrites)
+			}
+			// In sync now: nothing more to write, and the address stays.
+			again, err := restarted.Apply(ctx, set)
+			if err != nil || again.Writes != 0 {
+				t.Errorf("second apply: %d writes, %v; want none", again.Writes, err)
+			}
+		})
+	}
+}

@@ -81,6 +81,14 @@ type Set struct {
 	// controller has them: those of a rule CRD that is not (or no longer)
 	// accepted (see rules.go).
 	Held map[string][]string `json:",omitempty"`
+
+	// KeepVIP maps a VsVip's name to the address its Services' status
+	// shows, when they ask for none (KeptVIP). The applier asks for it only
+	// when it has to create the VsVip (it was deleted on the controller, out
+	// of band) and takes what the IPAM gives when the address is no longer
+	// free: the VIP a user was given survives a lost VsVip when it can. An
+	// update never uses it (the current addresses are kept as they are).
+	KeepVIP map[string]string `json:",omitempty"`
 }
 
 // Member is one Service of an owner with the inputs its pools need.
@@ -138,6 +146,9 @@ func BuildL4(in L4Input) (*Set, error) {
 		return nil, err
 	}
 	set.VsVips = []*objects.VsVip{vsvip}
+	if ip := KeptVIP(members, vsvip); ip != "" {
+		set.KeepVIP = map[string]string{base: ip}
+	}
 	ports, err := l4Pools(in, members, set)
 	if err != nil {
 		return nil, err
@@ -205,6 +216,47 @@ func l4VsVip(in L4Input, members []Member, base string) (*objects.VsVip, error) 
 		vsvip.BgpPeerLabels = peerLabels
 	}
 	return vsvip, nil
+}
+
+// KeptVIP is the address to ask for if vsvip has to be created while its
+// Services already show a VIP: the one address every member that shows any
+// shows, on a VsVip of one vip that asks for no address (a requested VIP is
+// asked for anyway), in that vip's subnet when the vip names one. "" when
+// there is no such single address.
+func KeptVIP(members []Member, vsvip *objects.VsVip) string {
+	if len(vsvip.Vip) != 1 || vsvip.Vip[0].IPAddress != nil || vsvip.Vip[0].Ip6Address != nil {
+		return ""
+	}
+	var kept netip.Addr
+	for _, m := range members {
+		for _, in := range m.Service.Status.LoadBalancer.Ingress {
+			a, err := netip.ParseAddr(in.IP)
+			if err != nil || (kept.IsValid() && a != kept) {
+				return ""
+			}
+			kept = a
+		}
+	}
+	if !kept.IsValid() {
+		return ""
+	}
+	v := vsvip.Vip[0]
+	if v6 := v.AutoAllocateIPType != nil && *v.AutoAllocateIPType == "V6_ONLY"; kept.Is6() != v6 {
+		return ""
+	}
+	if ns := v.IPAMNetworkSubnet; ns != nil {
+		pfx := ns.Subnet
+		if kept.Is6() {
+			pfx = ns.Subnet6
+		}
+		if pfx != nil && pfx.IPAddr != nil && pfx.IPAddr.Addr != nil && pfx.Mask != nil {
+			base, err := netip.ParseAddr(*pfx.IPAddr.Addr)
+			if err != nil || !netip.PrefixFrom(base, int(*pfx.Mask)).Contains(kept) {
+				return ""
+			}
+		}
+	}
+	return kept.String()
 }
 
 // svcPort is one listening port of an L4 virtual service and its pool.

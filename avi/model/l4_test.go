@@ -324,3 +324,49 @@ func TestAllocatedAddresses(t *testing.T) {
 		t.Error("no address must give nil")
 	}
 }
+
+// TestKeptVIP: the address asked for when an owner's VsVip has to be
+// created again is the one address its Services show, only where it can be
+// the same vip's (one vip, no requested address, its subnet and family).
+func TestKeptVIP(t *testing.T) {
+	shows := func(name string, ips ...string) Member {
+		s := svc(name)
+		for _, ip := range ips {
+			s.Status.LoadBalancer.Ingress = append(s.Status.LoadBalancer.Ingress, corev1.LoadBalancerIngress{IP: ip})
+		}
+		return Member{Service: s}
+	}
+	vip := func(mut ...func(*objects.Vip)) *objects.VsVip {
+		v := &objects.Vip{VipID: ptr.To("0"), AutoAllocateIP: ptr.To(true), IPAMNetworkSubnet: &objects.IPNetworkSubnet{
+			Subnet: &objects.IPAddrPrefix{IPAddr: &objects.IPAddr{Addr: ptr.To("10.50.0.0"), Type: ptr.To("V4")}, Mask: ptr.To[int32](24)}}}
+		for _, m := range mut {
+			m(v)
+		}
+		return &objects.VsVip{Vip: []*objects.Vip{v}}
+	}
+	for _, tc := range []struct {
+		name    string
+		members []Member
+		vsvip   *objects.VsVip
+		want    string
+	}{
+		{"a Service with a VIP", []Member{shows("web", "10.50.0.7")}, vip(), "10.50.0.7"},
+		{"no VIP yet", []Member{shows("web")}, vip(), ""},
+		{"a shared VIP, shown by the members that have it", []Member{shows("a", "10.50.0.7"), shows("b"), shows("c", "10.50.0.7")}, vip(), "10.50.0.7"},
+		{"members that disagree", []Member{shows("a", "10.50.0.7"), shows("b", "10.50.0.8")}, vip(), ""},
+		{"two addresses", []Member{shows("web", "10.50.0.7", "10.50.0.8")}, vip(), ""},
+		{"outside the vip's subnet (moved network)", []Member{shows("web", "10.60.0.7")}, vip(), ""},
+		{"a hostname, not an address", []Member{shows("web", "")}, vip(), ""},
+		{"an address asked for already", []Member{shows("web", "10.50.0.7")}, vip(func(v *objects.Vip) { v.IPAddress = ipAddr(netip.MustParseAddr("10.50.0.9")) }), ""},
+		{"an IPv6 VIP on an IPv4 vip", []Member{shows("web", "2001:db8::7")}, vip(), ""},
+		{"an IPv4 VIP on an IPv6 vip", []Member{shows("web", "10.50.0.7")}, vip(func(v *objects.Vip) { v.AutoAllocateIPType = ptr.To("V6_ONLY"); v.IPAMNetworkSubnet = nil }), ""},
+		{"the IPAM picks the network", []Member{shows("web", "10.70.0.7")}, vip(func(v *objects.Vip) { v.IPAMNetworkSubnet = nil }), "10.70.0.7"},
+		{"several vips (one per zone)", []Member{shows("web", "10.50.0.7")}, &objects.VsVip{Vip: append(vip().Vip, vip().Vip...)}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := KeptVIP(tc.members, tc.vsvip); got != tc.want {
+				t.Errorf("KeptVIP = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

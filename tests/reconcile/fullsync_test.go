@@ -1,7 +1,10 @@
 package reconcile
 
 import (
+	"context"
 	"fmt"
+	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/vipgate/vipgate/config"
@@ -55,6 +58,61 @@ func TestFullSyncPutsBackWhatWasDeletedOnTheController(t *testing.T) {
 		t.Errorf("the VsVip was replaced (%s, was %s): the repair must keep the VIP", got, vsvipUUID)
 	}
 	if got := waitVIP(t, ns, "web"); got != vip {
+		t.Errorf("VIP in status %s after the repair, was %s", got, vip)
+	}
+}
+
+// TestFullSyncGivesBackTheVIPOfALostVsVip: a Service's VsVip is deleted on
+// the controller with its virtual service and pool. The full sync creates
+// them again, and the VsVip asks for the address the Service's status shows:
+// the user keeps the VIP (and the DNS records pointing at it), although the
+// IPAM would hand out a lower address another Service freed before.
+func TestFullSyncGivesBackTheVIPOfALostVsVip(t *testing.T) {
+	ctx := context.Background()
+	sim := harness.StartSim(t, nil)
+	s := settingsFor(t, sim, func(s *config.Settings) { s.AKOSettings.FullSyncFrequency = "2" })
+	start(t, sim, s, nil)
+	ns := newNamespace(t)
+	names := []string{"a", "b", "c"}
+	for _, n := range names {
+		createObj(t, lbService(ns, n, []int32{80}))
+	}
+	vips := map[string]string{}
+	for _, n := range names {
+		vips[n] = waitVIP(t, ns, n)
+	}
+	// The Service with the lowest address goes, so that address is the
+	// IPAM's first free one again; the one with the highest loses its VsVip.
+	slices.SortFunc(names, func(x, y string) int { return netip.MustParseAddr(vips[x]).Compare(netip.MustParseAddr(vips[y])) })
+	gone, victim := names[0], names[2]
+	vip := vips[victim]
+	if err := env.Client.Delete(ctx, getService(t, ns, gone)); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, gone+"'s VsVip deleted", func() string {
+		if simObject(sim, "vsvip", baseName(ns, gone)) != nil {
+			return "still there"
+		}
+		return ""
+	})
+	harness.Eventually(t, "no write in flight", quiet(sim))
+
+	base := baseName(ns, victim)
+	harness.DeleteBehindVipgate(t, sim, "virtualservice/"+base, "pool/"+poolName(ns, victim, 80), "vsvip/"+base)
+	harness.Eventually(t, victim+"'s objects put back", func() string {
+		switch {
+		case simObject(sim, "virtualservice", base) == nil:
+			return "no virtual service"
+		case simObject(sim, "vsvip", base) == nil:
+			return "no VsVip"
+		}
+		return ""
+	})
+	if got := vsvipAddress(simObject(sim, "vsvip", base)); got != vip {
+		t.Errorf("the VsVip came back with %s, want the VIP the Service had, %s", got, vip)
+	}
+	harness.Eventually(t, "no write in flight", quiet(sim))
+	if got := waitVIP(t, ns, victim); got != vip {
 		t.Errorf("VIP in status %s after the repair, was %s", got, vip)
 	}
 }
