@@ -22,7 +22,9 @@
 //     Namespaces (namespaceSelector label, tenant, AviInfraSetting),
 //     AviInfraSettings (create, edit, delete), Nodes (pod CIDRs); controller
 //     faults (5xx bursts, 500s, slow responses, 401 session expiry, 409,
-//     down, a network blackhole past the client's timeout); kill -9, graceful
+//     down, a network blackhole past the client's timeout); an admin deleting
+//     a Service's virtual service and pools on the controller (ctl.delete:
+//     only the full sync puts them back, behind the same VsVip); kill -9, graceful
 //     stop and restart of replicas; and five scenarios every run carries
 //     (Generate's documentation). Faults and restarts are operations in the
 //     sequence, never chosen by timing. vipgate runs a full sync every 20 s

@@ -1,9 +1,11 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vipgate/vipgate/avi/model"
+	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/crds/v1beta1"
 	"github.com/vipgate/vipgate/operator"
 	"github.com/vipgate/vipgate/ownership"
@@ -95,6 +98,8 @@ func (r *run) exec(op Op) string {
 		return r.svcUpdate(op)
 	case OpSvcDelete:
 		return r.svcDelete(op)
+	case OpCtlDelete:
+		return r.ctlDelete(op)
 	case OpEpsScale:
 		return r.epsScale(op)
 	case OpIngCreate, OpIngUpdate:
@@ -394,6 +399,72 @@ func (r *run) svcDelete(op Op) string {
 		return "deleted; still there after " + r.p.Bound.String()
 	}
 	return "deleted"
+}
+
+// l4PoolName matches the names of a Service's L4 pools (one per port),
+// whose stem is rules.PoolBaseName.
+func l4PoolName(stem string) *regexp.Regexp {
+	return regexp.MustCompile("^" + regexp.QuoteMeta(stem) + "-(TCP|UDP|SCTP)-[0-9]+$")
+}
+
+// ctlDelete is an admin deleting a Service's virtual service and pools on
+// the controller, in whatever tenant they are. No Kubernetes event follows:
+// only vipgate's full sync (every 20 s here) notices and puts them back,
+// behind the VsVip that is still there, so the VIP must not change (1); the
+// Service's traffic is judged again at the next quiescent point, where the
+// objects must be back (3, 4, 6). The admin's calls go to the controller
+// directly (not through the network vipgate's faults cut), and meet the
+// controller's own faults like any client's.
+func (r *run) ctlDelete(op Op) string {
+	cl := r.clusters[op.C]
+	ctx := context.Background()
+	var cur corev1.Service
+	if err := cl.c.Get(ctx, types.NamespacedName{Namespace: op.NS, Name: op.Name}, &cur); err != nil {
+		return "skipped: " + short(err)
+	}
+	key := cur.Annotations[rules.AnnSharedVIP]
+	base := model.BaseName(cl.lay.Name, op.NS, cmp.Or(key, op.Name))
+	r.touchService(cl, op.NS, op.Name, false, key)
+	c, err := r.adminSession(ctx)
+	if err != nil {
+		return "error: " + short(err)
+	}
+	defer c.Close()
+	pools := l4PoolName(rules.PoolBaseName(cl.lay.Name, op.NS, op.Name, key))
+	var done, failed []string
+	for _, typ := range []string{"virtualservice", "pool"} {
+		for _, tenant := range append([]string{"admin"}, extraTenants...) {
+			for _, o := range r.sim.Objects(tenant, typ) {
+				name := str(o["name"])
+				if (typ == "virtualservice" && name != base) || (typ == "pool" && !pools.MatchString(name)) {
+					continue
+				}
+				if err := c.Delete(ctx, typ, str(o["uuid"]), tenant); err != nil {
+					failed = append(failed, typ+"/"+name+": "+short(err))
+					continue
+				}
+				done = append(done, typ+"/"+tenant+"/"+name)
+			}
+		}
+	}
+	switch {
+	case len(done) == 0 && len(failed) == 0:
+		return "nothing of " + base + " on the controller"
+	case len(failed) > 0:
+		return fmt.Sprintf("deleted %v; failed %v", done, failed)
+	}
+	return fmt.Sprintf("deleted %v", done)
+}
+
+// adminSession is a controller session of an admin, straight to avisim.
+func (r *run) adminSession(ctx context.Context) (*session.Client, error) {
+	s, err := r.layouts[0].settings(r.sim.Host())
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return session.New(ctx, s.ControllerSettings, harness.SimCredentials(r.sim), session.Options{PoolSize: 1})
 }
 
 // awaitFull waits until network has no free VIP address, at most limit.

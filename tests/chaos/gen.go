@@ -254,6 +254,7 @@ var menu = []weighted{
 	{2, (*gen).svcIP},
 	{1, (*gen).svcKey},
 	{6, (*gen).svcDelete},
+	{2, (*gen).ctlDelete},
 	{12, (*gen).epsScale},
 	{5, (*gen).ingCreate},
 	{4, (*gen).ingUpdate},
@@ -445,6 +446,15 @@ func (g *gen) svcDelete(c int) (Op, bool) {
 	}
 	ns, name := split(k)
 	return Op{Kind: OpSvcDelete, C: c, NS: ns, Name: name}, true
+}
+
+func (g *gen) ctlDelete(c int) (Op, bool) {
+	k := g.existing(c)
+	if k == "" {
+		return Op{}, false
+	}
+	ns, name := split(k)
+	return Op{Kind: OpCtlDelete, C: c, NS: ns, Name: name}, true
 }
 
 func (g *gen) epsScale(c int) (Op, bool) {

@@ -21,6 +21,9 @@ const (
 	OpSvcKey    = "svc.key"
 	OpSvcDelete = "svc.delete"
 	OpEpsScale  = "eps.scale"
+	// OpCtlDelete: an admin deletes a Service's virtual service and pools
+	// on the controller (the Avi UI, a script), behind vipgate's back.
+	OpCtlDelete = "ctl.delete"
 
 	OpIngCreate = "ing.create"
 	OpIngUpdate = "ing.update"

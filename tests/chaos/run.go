@@ -16,7 +16,6 @@ import (
 
 	"github.com/vipgate/vipgate/avi/inventory"
 	"github.com/vipgate/vipgate/avi/inventory/loader"
-	"github.com/vipgate/vipgate/avi/session"
 	"github.com/vipgate/vipgate/avisim"
 	"github.com/vipgate/vipgate/avisim/dataplane"
 	"github.com/vipgate/vipgate/tests/harness"
@@ -285,7 +284,7 @@ func (r *run) loadInventory() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := session.New(ctx, s.ControllerSettings, harness.SimCredentials(r.sim), session.Options{PoolSize: 2})
+	c, err := r.adminSession(ctx)
 	if err != nil {
 		return fmt.Errorf("oracle's controller session: %w", err)
 	}
