@@ -140,9 +140,6 @@ func (r *ServiceReconciler) sync(ctx context.Context, svc *corev1.Service, ns *c
 		return ruleGate(pending, err)
 	}
 	res, err := r.Applier.Apply(ctx, set)
-	if err == nil {
-		err = r.leaveOldTenants(ctx, serviceRequest(svc), apply.OwnerOf(set), env.Inventory)
-	}
 	addrs := []string(nil)
 	if err == nil {
 		if addrs = addresses(res); len(addrs) == 0 {
@@ -157,6 +154,13 @@ func (r *ServiceReconciler) sync(ctx context.Context, svc *corev1.Service, ns *c
 		if err := r.writeStatus(ctx, m.Service, addrs, model.FQDNs(r.Settings, in.Snapshot, m.Service)); err != nil {
 			return ctrl.Result{}, err
 		}
+	}
+	// The old tenant's VsVip is deleted only once status shows the new
+	// addresses: deleting it first frees its addresses for others while
+	// status still shows them (for as long as a restart or a controller
+	// outage delays the status write), one VIP with two owners.
+	if err := r.leaveOldTenants(ctx, serviceRequest(svc), apply.OwnerOf(set), env.Inventory); err != nil {
+		return r.failed(ctx, svc, err)
 	}
 	if res.Writes > 0 {
 		log.Info("synced", "virtualservice", set.Owner, "vip", addrs, "created", res.Created, "updated", res.Updated, "deleted", res.Deleted)

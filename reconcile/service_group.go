@@ -173,9 +173,6 @@ func (r *ServiceReconciler) syncGroup(ctx context.Context, namespace, key string
 			"was", stale)
 	}
 	res, err := r.Applier.Apply(ctx, set)
-	if err == nil {
-		err = r.leaveOldTenants(ctx, groupRequest(namespace, key), apply.OwnerOf(set), env.Inventory)
-	}
 	var addrs []string
 	if err == nil {
 		if addrs = addresses(res); len(addrs) == 0 {
@@ -191,6 +188,11 @@ func (r *ServiceReconciler) syncGroup(ctx context.Context, namespace, key string
 		if err := r.writeStatus(ctx, m, addrs, model.FQDNs(r.Settings, in.Snapshot, m)); err != nil {
 			return ctrl.Result{}, err
 		}
+	}
+	// The old tenant's VsVip goes only once status shows the new addresses
+	// (as for one Service).
+	if err := r.leaveOldTenants(ctx, groupRequest(namespace, key), apply.OwnerOf(set), env.Inventory); err != nil {
+		return r.groupFailed(ctx, namespace, key, members, err)
 	}
 	if res.Writes > 0 {
 		logr.FromContextOrDiscard(ctx).Info("synced", "virtualservice", set.Owner, "members", len(members), "vip", addrs,

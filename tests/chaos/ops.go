@@ -175,7 +175,7 @@ func (o Op) String() string {
 	fmt.Fprintf(&b, "#%d %s", o.Step, o.Kind)
 	switch {
 	case strings.HasPrefix(o.Kind, "svc.") || strings.HasPrefix(o.Kind, "eps.") || strings.HasPrefix(o.Kind, "ing.") ||
-		strings.HasPrefix(o.Kind, "secret.") || strings.HasPrefix(o.Kind, "ns.") || strings.HasPrefix(o.Kind, "ais.") ||
+		strings.HasPrefix(o.Kind, "secret.") || strings.HasPrefix(o.Kind, "ns.") || strings.HasPrefix(o.Kind, "ais.") || o.Kind == OpCtlDelete ||
 		strings.HasPrefix(o.Kind, "replica."):
 		b.WriteString(" " + o.target())
 	case strings.HasPrefix(o.Kind, "node."):
