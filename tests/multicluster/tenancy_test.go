@@ -246,3 +246,56 @@ func TestTenantMoveThatCannotComplete(t *testing.T) {
 	})
 	waitVIP(t, env, ns, "web")
 }
+
+// TestTenantMoveShowsTheNewVIPBeforeTheOldGoes: a namespace moves to
+// another tenant, and the old tenant's objects cannot be deleted yet (a pool
+// group someone made there refers to the Service's pool). The Service's
+// status already shows the VIP of its new VsVip, and the old VsVip keeps the
+// old address until it goes: vipgate frees an address only once status no
+// longer shows it, so no VIP ever has two owners (a restart between the two
+// steps used to leave status on an address the controller had freed).
+func TestTenantMoveShowsTheNewVIPBeforeTheOldGoes(t *testing.T) {
+	sim, _, _, ns, oldVIP := tenantFixture(t)
+	c := otherWriter(t, sim)
+	pools := harness.SimNames(sim, "team-a", "pool", "")
+	if len(pools) != 1 {
+		t.Fatalf("team-a pools %v, want the Service's one", pools)
+	}
+	pool := harness.SimObject(sim, "team-a", "pool", pools[0])
+	var out map[string]any
+	hold := map[string]any{"name": "hold-" + ns, "members": []any{map[string]any{"pool_ref": "/api/pool/" + harness.Str(pool, "uuid")}}}
+	if err := c.Create(context.Background(), "poolgroup", hold, "team-a", &out); err != nil {
+		t.Fatalf("creating the pool group that holds the pool: %v", err)
+	}
+
+	patchNamespace(t, ns, `{"metadata":{"annotations":{"ako.vmware.com/tenant-name":null}}}`)
+	var newVIP string
+	harness.Eventually(t, "status shows the VIP of the Service's VsVip in admin", func() string {
+		if got := names(sim, "admin", "vsvip"); len(got) != 1 {
+			return fmt.Sprintf("admin VsVips %v", got)
+		}
+		newVIP = harness.Str(harness.SimObject(sim, "admin", "vsvip", names(sim, "admin", "vsvip")[0]), "vip", 0, "ip_address", "addr")
+		got := getService(t, env, ns, "web").Status.LoadBalancer.Ingress
+		if len(got) != 1 || got[0].IP != newVIP {
+			return fmt.Sprintf("status %+v, want %s", got, newVIP)
+		}
+		return ""
+	})
+	if newVIP == oldVIP {
+		t.Fatalf("the new VsVip has the old address %s while the old VsVip still holds it", oldVIP)
+	}
+	if got := names(sim, "team-a", "vsvip"); len(got) != 1 {
+		t.Fatalf("team-a VsVips %v: want the old one kept while its pool is held", got)
+	}
+	if got := harness.Str(harness.SimObject(sim, "team-a", "vsvip", names(sim, "team-a", "vsvip")[0]), "vip", 0, "ip_address", "addr"); got != oldVIP {
+		t.Errorf("the old VsVip holds %s, want %s", got, oldVIP)
+	}
+
+	// The pool group goes: so does everything of the Service in team-a.
+	if err := c.Delete(context.Background(), "poolgroup", harness.Str(out, "uuid"), "team-a"); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, "the objects move to admin and team-a is emptied", func() string {
+		return movedTo(sim, "team-a", "admin")
+	})
+}
