@@ -22,6 +22,7 @@ func (r *IngressReconciler) modelInput(ctx context.Context, sp *model.ShardPlan,
 	if r.Inventory != nil {
 		in.Snapshot = r.Inventory.Snapshot()
 	}
+	in.Shown = shardShown(sp, w)
 	var notes []note
 	for _, rt := range sp.Routes {
 		key := rt.Namespace + "/" + rt.Backend.Name
@@ -63,6 +64,28 @@ func (r *IngressReconciler) modelInput(ctx context.Context, sp *model.ShardPlan,
 		in.Certs[t.Host] = c
 	}
 	return in, degraded, notes, nil
+}
+
+// shardShown lists the addresses the shard's Ingresses show in status for
+// the shard's hosts.
+func shardShown(sp *model.ShardPlan, w *world) []string {
+	hosts := map[string]bool{}
+	for _, rt := range sp.Routes {
+		hosts[rt.Host] = true
+	}
+	var out []string
+	for _, key := range sp.Ingresses {
+		ing := w.ings[key]
+		if ing == nil {
+			continue
+		}
+		for _, e := range ing.Status.LoadBalancer.Ingress {
+			if hosts[e.Hostname] {
+				out = append(out, e.IP)
+			}
+		}
+	}
+	return out
 }
 
 // backend reads a Service and, in ClusterIP mode, its EndpointSlices from

@@ -146,7 +146,7 @@ func BuildL4(in L4Input) (*Set, error) {
 		return nil, err
 	}
 	set.VsVips = []*objects.VsVip{vsvip}
-	if ip := KeptVIP(members, vsvip); ip != "" {
+	if ip := KeptVIP(ServicesShow(members), vsvip); ip != "" {
 		set.KeepVIP = map[string]string{base: ip}
 	}
 	ports, err := l4Pools(in, members, set)
@@ -218,24 +218,33 @@ func l4VsVip(in L4Input, members []Member, base string) (*objects.VsVip, error) 
 	return vsvip, nil
 }
 
+// ServicesShow lists the addresses the members' status shows.
+func ServicesShow(members []Member) []string {
+	var out []string
+	for _, m := range members {
+		for _, in := range m.Service.Status.LoadBalancer.Ingress {
+			out = append(out, in.IP)
+		}
+	}
+	return out
+}
+
 // KeptVIP is the address to ask for if vsvip has to be created while its
-// Services already show a VIP: the one address every member that shows any
-// shows, on a VsVip of one vip that asks for no address (a requested VIP is
-// asked for anyway), in that vip's subnet when the vip names one. "" when
-// there is no such single address.
-func KeptVIP(members []Member, vsvip *objects.VsVip) string {
+// owner's objects already show a VIP (shown: every address their status
+// shows): the one address they all show, on a VsVip of one vip that asks
+// for no address (a requested VIP is asked for anyway), in that vip's subnet
+// when the vip names one. "" when there is no such single address.
+func KeptVIP(shown []string, vsvip *objects.VsVip) string {
 	if len(vsvip.Vip) != 1 || vsvip.Vip[0].IPAddress != nil || vsvip.Vip[0].Ip6Address != nil {
 		return ""
 	}
 	var kept netip.Addr
-	for _, m := range members {
-		for _, in := range m.Service.Status.LoadBalancer.Ingress {
-			a, err := netip.ParseAddr(in.IP)
-			if err != nil || (kept.IsValid() && a != kept) {
-				return ""
-			}
-			kept = a
+	for _, ip := range shown {
+		a, err := netip.ParseAddr(ip)
+		if err != nil || (kept.IsValid() && a != kept) {
+			return ""
 		}
+		kept = a
 	}
 	if !kept.IsValid() {
 		return ""

@@ -364,7 +364,7 @@ func TestKeptVIP(t *testing.T) {
 		{"several vips (one per zone)", []Member{shows("web", "10.50.0.7")}, &objects.VsVip{Vip: append(vip().Vip, vip().Vip...)}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := KeptVIP(tc.members, tc.vsvip); got != tc.want {
+			if got := KeptVIP(ServicesShow(tc.members), tc.vsvip); got != tc.want {
 				t.Errorf("KeptVIP = %q, want %q", got, tc.want)
 			}
 		})

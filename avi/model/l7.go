@@ -560,6 +560,10 @@ type L7Input struct {
 	Certs map[string]*Cert
 	// NodeAddresses are the pool servers in NodePort mode.
 	NodeAddresses []string
+	// Shown are the addresses the shard's Ingresses show in status for its
+	// hosts: the shard's VsVip, created again after it was lost on the
+	// controller, asks for them (Set.KeepVIP).
+	Shown []string
 }
 
 // BuildL7 returns the desired objects of one shard, with AKO's names and
@@ -592,6 +596,9 @@ func BuildL7(in L7Input) (*Set, error) {
 		vsvip.BgpPeerLabels = peerLabels
 	}
 	set.VsVips = []*objects.VsVip{vsvip}
+	if ip := KeptVIP(in.Shown, vsvip); ip != "" {
+		set.KeepVIP = map[string]string{sp.Name: ip}
+	}
 	b := l7Builder{in: in, set: set, secure: map[string]bool{}, certOf: map[string]string{}}
 	for _, t := range sp.TLS {
 		b.secure[t.Host] = true
