@@ -129,6 +129,9 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	in := model.GatewayInput{Settings: r.Settings, Snapshot: env.Inventory, Infra: ais, Namespace: gw.Namespace, Name: gw.Name,
 		RequestedIP: rules.RequestedGatewayIP(&gw), Listeners: plan.listeners, Routes: plan.routes, Backends: plan.backends, L4Listeners: plan.l4}
+	for _, a := range gw.Status.Addresses {
+		in.Shown = append(in.Shown, a.Value)
+	}
 	set, err := model.BuildGateway(in)
 	if err != nil {
 		return ctrl.Result{}, r.writeGatewayStatus(ctx, &gw, nil, gatewayCond(gw.Generation, "Accepted", false, string(gatewayv1.GatewayReasonInvalid), err.Error()),

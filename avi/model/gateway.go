@@ -122,6 +122,10 @@ type GatewayInput struct {
 	// Backends are the Services routes point at, keyed "<ns>/<name>".
 	Backends      map[string]Member
 	NodeAddresses []string
+	// Shown are the addresses the Gateway's status shows: its VsVip,
+	// created again after it was lost on the controller, asks for them
+	// (Set.KeepVIP).
+	Shown []string
 }
 
 // BuildGateway returns the desired objects of a Gateway: its VsVip, one
@@ -151,6 +155,9 @@ func BuildGateway(in GatewayInput) (*Set, error) {
 		vsvip.BgpPeerLabels = peerLabels
 	}
 	set.VsVips = []*objects.VsVip{vsvip}
+	if ip := KeptVIP(in.Shown, vsvip); ip != "" {
+		set.KeepVIP = map[string]string{name: ip}
+	}
 	cloudRef, vrfRef, segRef := Ref("cloud", s.ControllerSettings.CloudName), Ref("vrfcontext", s.VRF()), Ref("serviceenginegroup", seGroup(s, in.Infra))
 	vs := &objects.VirtualService{
 		Name: ptr.To(name), Type: ptr.To(VSTypeNormal), CloudRef: ptr.To(cloudRef), VrfContextRef: ptr.To(vrfRef), SeGroupRef: ptr.To(segRef),
