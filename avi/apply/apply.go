@@ -198,9 +198,9 @@ type desiredObj struct {
 	// child marks an SNI child virtual service (it goes after its parent).
 	child bool
 	wire  json.RawMessage
-	// keep is the address a VsVip asks for if it has to be created
-	// (model.Set.KeepVIP).
-	keep string
+	// keep are the addresses, by vip_id, a VsVip asks for if it has to be
+	// created (model.Set.KeepVIP).
+	keep map[string]string
 }
 
 // body decodes the object: a new map on every call, the caller's to change.
@@ -421,55 +421,57 @@ func (a *Applier) create(ctx context.Context, owner Owner, d desiredObj) (*curre
 	return c, o
 }
 
-// post creates d. A VsVip created while its Services show a VIP asks for
-// that address first (desiredObj.keep), and when the controller refuses it
+// post creates d. A VsVip created while its owner shows a VIP asks for
+// those addresses first (desiredObj.keep), and when the controller refuses them
 // (400: no longer free, or out of range now) it is created as desired, with
 // the address the IPAM picks.
 func (a *Applier) post(ctx context.Context, d desiredObj, tenant string, out *map[string]any, o *outcome) error {
-	if d.keep == "" {
+	if len(d.keep) == 0 {
 		return a.c.Create(ctx, d.typ, d.wire, tenant, out)
 	}
 	log := logr.FromContextOrDiscard(ctx).WithValues("type", d.typ, "name", d.name, "vip", d.keep)
-	wire, err := withAddress(d.wire, d.keep)
+	wire, err := withAddresses(d.wire, d.keep)
 	if err != nil {
 		return err
 	}
 	err = a.c.Create(ctx, d.typ, wire, tenant, out)
 	if !session.IsBadRequest(err) {
 		if err == nil {
-			log.Info("created again with the VIP its Services show")
+			log.Info("created again with the VIP its owner shows")
 		}
 		return err
 	}
-	log.Info("created again without the VIP its Services show: the controller refused it", "reason", err.Error())
+	log.Info("created again without the VIP its owner shows: the controller refused it", "reason", err.Error())
 	*out = nil
 	o.writes++
 	return a.c.Create(ctx, d.typ, d.wire, tenant, out)
 }
 
-// withAddress returns a VsVip's wire form with addr asked for on its one vip.
-func withAddress(wire json.RawMessage, addr string) (json.RawMessage, error) {
-	a, err := netip.ParseAddr(addr)
-	if err != nil {
-		return nil, err
-	}
+// withAddresses returns a VsVip's wire form with each vip in keep (by
+// vip_id) asking for its address.
+func withAddresses(wire json.RawMessage, keep map[string]string) (json.RawMessage, error) {
 	var m map[string]any
 	if err := json.Unmarshal(wire, &m); err != nil {
 		return nil, err
 	}
 	vips, _ := m["vip"].([]any)
-	if len(vips) != 1 {
-		return wire, nil
+	for _, v := range vips {
+		vip, _ := v.(map[string]any)
+		id, _ := vip["vip_id"].(string)
+		addr, ok := keep[id]
+		if vip == nil || !ok {
+			continue
+		}
+		a, err := netip.ParseAddr(addr)
+		if err != nil {
+			return nil, err
+		}
+		field, typ := "ip_address", "V4"
+		if a.Is6() {
+			field, typ = "ip6_address", "V6"
+		}
+		vip[field] = map[string]any{"addr": a.String(), "type": typ}
 	}
-	vip, _ := vips[0].(map[string]any)
-	if vip == nil {
-		return wire, nil
-	}
-	field, typ := "ip_address", "V4"
-	if a.Is6() {
-		field, typ = "ip6_address", "V6"
-	}
-	vip[field] = map[string]any{"addr": a.String(), "type": typ}
 	return json.Marshal(m)
 }
 

@@ -421,6 +421,11 @@ func TestAWSMultiVIP(t *testing.T) {
 	for name := range snap.Networks {
 		e.s.NetworkSettings.VIPNetworkList = append(e.s.NetworkSettings.VIPNetworkList, config.VIPNetwork{NetworkName: name})
 	}
+	// A Service that goes later holds the lowest addresses.
+	low := mustBuild(t, e.s, snap, service("low", 80))
+	if _, err := e.a.Apply(ctx, low); err != nil {
+		t.Fatal(err)
+	}
 	svc := service("multi", 80)
 	set, err := model.BuildL4(model.L4Input{Settings: e.s, Snapshot: snap, Members: []model.Member{{Service: svc}}})
 	if err != nil {
@@ -436,6 +441,43 @@ func TestAWSMultiVIP(t *testing.T) {
 	if res, err := e.a.Apply(ctx, set); err != nil || res.Writes != 0 {
 		t.Fatalf("re-apply: %+v %v", res, err)
 	}
+
+	// The VsVip is lost on the controller; created again by an applier
+	// that restarted, it asks for the addresses the Service's status shows,
+	// each in its zone's subnet, though lower ones are free.
+	held := model.AllocatedAddresses(res.VsVip)
+	for _, typ := range []string{"virtualservice", "pool", "vsvip"} {
+		for _, o := range e.sim.Objects("admin", typ) {
+			if strings.HasPrefix(o["name"].(string), "c1--ns-multi") {
+				if err := e.c.Delete(ctx, typ, o["uuid"].(string), ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	// low goes: the IPAM would hand its addresses out first.
+	if _, err := e.a.Delete(ctx, apply.OwnerOf(low)); err != nil {
+		t.Fatal(err)
+	}
+	for i := len(held) - 1; i >= 0; i-- { // status lists them in any order
+		svc.Status.LoadBalancer.Ingress = append(svc.Status.LoadBalancer.Ingress, corev1.LoadBalancerIngress{IP: held[i].String()})
+	}
+	again, err := apply.New(e.c, e.s.CreatedBy(), "c1--").Apply(ctx, mustBuild(t, e.s, snap, svc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := model.AllocatedAddresses(again.VsVip); fmt.Sprint(got) != fmt.Sprint(held) {
+		t.Errorf("addresses after the repair %v, want %v", got, held)
+	}
+}
+
+func mustBuild(t testing.TB, s *config.Settings, snap *inventory.Snapshot, svc *corev1.Service) *model.Set {
+	t.Helper()
+	set, err := model.BuildL4(model.L4Input{Settings: s, Snapshot: snap, Members: []model.Member{{Service: svc}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
 }
 
 // TestNoReadsPerObject: creating and updating owners sends their writes
@@ -730,7 +772,7 @@ func TestKeptVIPAfterALostVsVip(t *testing.T) {
 			c := service("c", 80)
 			c.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "10.60.0.4"}}
 			set := e.build(t, c)
-			if got := set.KeepVIP["c1--ns-c"]; got != "10.60.0.4" {
+			if got := set.KeepVIP["c1--ns-c"]; got["0"] != "10.60.0.4" {
 				t.Fatalf("KeepVIP %v, want the status address for c1--ns-c", set.KeepVIP)
 			}
 			restarted := apply.New(e.c, e.s.CreatedBy(), "c1--")

@@ -155,8 +155,8 @@ func BuildGateway(in GatewayInput) (*Set, error) {
 		vsvip.BgpPeerLabels = peerLabels
 	}
 	set.VsVips = []*objects.VsVip{vsvip}
-	if ip := KeptVIP(in.Shown, vsvip); ip != "" {
-		set.KeepVIP = map[string]string{name: ip}
+	if kept := KeptVIP(in.Shown, vsvip, in.Snapshot); kept != nil {
+		set.KeepVIP = map[string]map[string]string{name: kept}
 	}
 	cloudRef, vrfRef, segRef := Ref("cloud", s.ControllerSettings.CloudName), Ref("vrfcontext", s.VRF()), Ref("serviceenginegroup", seGroup(s, in.Infra))
 	vs := &objects.VirtualService{

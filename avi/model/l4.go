@@ -82,13 +82,14 @@ type Set struct {
 	// accepted (see rules.go).
 	Held map[string][]string `json:",omitempty"`
 
-	// KeepVIP maps a VsVip's name to the address its Services' status
-	// shows, when they ask for none (KeptVIP). The applier asks for it only
-	// when it has to create the VsVip (it was deleted on the controller, out
-	// of band) and takes what the IPAM gives when the address is no longer
-	// free: the VIP a user was given survives a lost VsVip when it can. An
-	// update never uses it (the current addresses are kept as they are).
-	KeepVIP map[string]string `json:",omitempty"`
+	// KeepVIP maps a VsVip's name to the addresses, by vip_id, its owner's
+	// status shows, when it asks for none (KeptVIP). The applier asks for
+	// them only when it has to create the VsVip (it was deleted on the
+	// controller, out of band) and takes what the IPAM gives when they are
+	// no longer free: the VIP a user was given survives a lost VsVip when it
+	// can. An update never uses them (the current addresses are kept as
+	// they are).
+	KeepVIP map[string]map[string]string `json:",omitempty"`
 }
 
 // Member is one Service of an owner with the inputs its pools need.
@@ -146,8 +147,8 @@ func BuildL4(in L4Input) (*Set, error) {
 		return nil, err
 	}
 	set.VsVips = []*objects.VsVip{vsvip}
-	if ip := KeptVIP(ServicesShow(members), vsvip); ip != "" {
-		set.KeepVIP = map[string]string{base: ip}
+	if kept := KeptVIP(ServicesShow(members), vsvip, in.Snapshot); kept != nil {
+		set.KeepVIP = map[string]map[string]string{base: kept}
 	}
 	ports, err := l4Pools(in, members, set)
 	if err != nil {
@@ -229,43 +230,100 @@ func ServicesShow(members []Member) []string {
 	return out
 }
 
-// KeptVIP is the address to ask for if vsvip has to be created while its
-// owner's objects already show a VIP (shown: every address their status
-// shows): the one address they all show, on a VsVip of one vip that asks
-// for no address (a requested VIP is asked for anyway), in that vip's subnet
-// when the vip names one. "" when there is no such single address.
-func KeptVIP(shown []string, vsvip *objects.VsVip) string {
-	if len(vsvip.Vip) != 1 || vsvip.Vip[0].IPAddress != nil || vsvip.Vip[0].Ip6Address != nil {
-		return ""
-	}
-	var kept netip.Addr
+// KeptVIP is what to ask for if vsvip has to be created while its owner's
+// objects already show a VIP (shown: every address their status shows), by
+// vip_id: each vip of a VsVip that asks for no address (a requested VIP is
+// asked for anyway) gets the one shown address of its family that lies in
+// its subnet (the one it names, or its network's in snap for a vip that
+// names its subnet by name, as on AWS; any subnet for a lone vip that names
+// none), each address used once. nil unless every vip gets exactly one and
+// every address is used.
+func KeptVIP(shown []string, vsvip *objects.VsVip, snap *inventory.Snapshot) map[string]string {
+	var addrs []netip.Addr
 	for _, ip := range shown {
 		a, err := netip.ParseAddr(ip)
-		if err != nil || (kept.IsValid() && a != kept) {
-			return ""
+		if err != nil {
+			return nil
 		}
-		kept = a
+		if !slices.Contains(addrs, a) {
+			addrs = append(addrs, a)
+		}
 	}
-	if !kept.IsValid() {
-		return ""
+	if len(addrs) == 0 || len(addrs) != len(vsvip.Vip) {
+		return nil
 	}
-	v := vsvip.Vip[0]
-	if v6 := v.AutoAllocateIPType != nil && *v.AutoAllocateIPType == "V6_ONLY"; kept.Is6() != v6 {
-		return ""
+	out := map[string]string{}
+	used := make([]bool, len(addrs))
+	for _, v := range vsvip.Vip {
+		if v == nil || v.VipID == nil || v.IPAddress != nil || v.Ip6Address != nil {
+			return nil
+		}
+		v6 := v.AutoAllocateIPType != nil && *v.AutoAllocateIPType == "V6_ONLY"
+		prefixes := vipPrefixes(v, snap)
+		if len(prefixes) == 0 && len(vsvip.Vip) > 1 {
+			return nil // which address is whose cannot be told
+		}
+		match := -1
+		for i, a := range addrs {
+			if used[i] || a.Is6() != v6 || (len(prefixes) > 0 && !slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return p.Contains(a) })) {
+				continue
+			}
+			if match >= 0 {
+				return nil
+			}
+			match = i
+		}
+		if match < 0 {
+			return nil
+		}
+		used[match] = true
+		out[*v.VipID] = addrs[match].String()
 	}
+	return out
+}
+
+// vipPrefixes are the subnets a vip's address must lie in, as far as the
+// vip and the inventory tell: the subnet it names, else its network's.
+func vipPrefixes(v *objects.Vip, snap *inventory.Snapshot) []netip.Prefix {
 	if ns := v.IPAMNetworkSubnet; ns != nil {
-		pfx := ns.Subnet
-		if kept.Is6() {
-			pfx = ns.Subnet6
-		}
-		if pfx != nil && pfx.IPAddr != nil && pfx.IPAddr.Addr != nil && pfx.Mask != nil {
-			base, err := netip.ParseAddr(*pfx.IPAddr.Addr)
-			if err != nil || !netip.PrefixFrom(base, int(*pfx.Mask)).Contains(kept) {
-				return ""
+		for _, pfx := range []*objects.IPAddrPrefix{ns.Subnet, ns.Subnet6} {
+			if pfx != nil && pfx.IPAddr != nil && pfx.IPAddr.Addr != nil && pfx.Mask != nil {
+				if base, err := netip.ParseAddr(*pfx.IPAddr.Addr); err == nil {
+					return []netip.Prefix{netip.PrefixFrom(base, int(*pfx.Mask))}
+				}
 			}
 		}
 	}
-	return kept.String()
+	if snap == nil {
+		return nil
+	}
+	// The network, by the name the vip gives its subnet (AWS, Azure) or by
+	// its network reference (by name, or by UUID).
+	var n *inventory.Network
+	switch {
+	case v.SubnetUUID != nil:
+		n = snap.Networks[*v.SubnetUUID]
+	case v.IPAMNetworkSubnet != nil && v.IPAMNetworkSubnet.NetworkRef != nil:
+		ref := *v.IPAMNetworkSubnet.NetworkRef
+		if _, name, ok := strings.Cut(ref, "?name="); ok {
+			n = snap.Networks[name]
+		} else {
+			uuid := ref[strings.LastIndex(ref, "/")+1:]
+			for _, c := range snap.Networks {
+				if c.UUID == uuid {
+					n = c
+				}
+			}
+		}
+	}
+	if n == nil {
+		return nil
+	}
+	out := make([]netip.Prefix, 0, len(n.Subnets))
+	for _, sn := range n.Subnets {
+		out = append(out, sn.Prefix)
+	}
+	return out
 }
 
 // svcPort is one listening port of an L4 virtual service and its pool.

@@ -2,6 +2,7 @@ package model
 
 import (
 	"encoding/json"
+	"maps"
 	"net/netip"
 	"slices"
 	"testing"
@@ -325,9 +326,10 @@ func TestAllocatedAddresses(t *testing.T) {
 	}
 }
 
-// TestKeptVIP: the address asked for when an owner's VsVip has to be
-// created again is the one address its Services show, only where it can be
-// the same vip's (one vip, no requested address, its subnet and family).
+// TestKeptVIP: the addresses asked for when an owner's VsVip has to be
+// created again are the ones its objects show, only where each can be told
+// to be one vip's (no requested address, its subnet and family; several
+// vips only with subnets to tell them apart, as on AWS).
 func TestKeptVIP(t *testing.T) {
 	shows := func(name string, ips ...string) Member {
 		s := svc(name)
@@ -336,36 +338,51 @@ func TestKeptVIP(t *testing.T) {
 		}
 		return Member{Service: s}
 	}
-	vip := func(mut ...func(*objects.Vip)) *objects.VsVip {
-		v := &objects.Vip{VipID: ptr.To("0"), AutoAllocateIP: ptr.To(true), IPAMNetworkSubnet: &objects.IPNetworkSubnet{
+	vip := func(id string, mut ...func(*objects.Vip)) *objects.Vip {
+		v := &objects.Vip{VipID: ptr.To(id), AutoAllocateIP: ptr.To(true), IPAMNetworkSubnet: &objects.IPNetworkSubnet{
 			Subnet: &objects.IPAddrPrefix{IPAddr: &objects.IPAddr{Addr: ptr.To("10.50.0.0"), Type: ptr.To("V4")}, Mask: ptr.To[int32](24)}}}
 		for _, m := range mut {
 			m(v)
 		}
-		return &objects.VsVip{Vip: []*objects.Vip{v}}
+		return v
 	}
+	one := func(mut ...func(*objects.Vip)) *objects.VsVip { return &objects.VsVip{Vip: []*objects.Vip{vip("0", mut...)}} }
+	byName := func(name string) func(*objects.Vip) {
+		return func(v *objects.Vip) { v.IPAMNetworkSubnet, v.SubnetUUID = nil, ptr.To(name) }
+	}
+	aws := &objects.VsVip{Vip: []*objects.Vip{vip("1", byName("subnet-a")), vip("2", byName("subnet-b")), vip("3", byName("subnet-c"))}}
+	snap := &inventory.Snapshot{Networks: map[string]*inventory.Network{
+		"subnet-a": {Name: "subnet-a", Subnets: []inventory.Subnet{{Prefix: netip.MustParsePrefix("10.70.1.0/24")}}},
+		"subnet-b": {Name: "subnet-b", Subnets: []inventory.Subnet{{Prefix: netip.MustParsePrefix("10.70.2.0/24")}}},
+		"subnet-c": {Name: "subnet-c", Subnets: []inventory.Subnet{{Prefix: netip.MustParsePrefix("10.70.3.0/24")}}},
+	}}
 	for _, tc := range []struct {
 		name    string
 		members []Member
 		vsvip   *objects.VsVip
-		want    string
+		want    map[string]string
 	}{
-		{"a Service with a VIP", []Member{shows("web", "10.50.0.7")}, vip(), "10.50.0.7"},
-		{"no VIP yet", []Member{shows("web")}, vip(), ""},
-		{"a shared VIP, shown by the members that have it", []Member{shows("a", "10.50.0.7"), shows("b"), shows("c", "10.50.0.7")}, vip(), "10.50.0.7"},
-		{"members that disagree", []Member{shows("a", "10.50.0.7"), shows("b", "10.50.0.8")}, vip(), ""},
-		{"two addresses", []Member{shows("web", "10.50.0.7", "10.50.0.8")}, vip(), ""},
-		{"outside the vip's subnet (moved network)", []Member{shows("web", "10.60.0.7")}, vip(), ""},
-		{"a hostname, not an address", []Member{shows("web", "")}, vip(), ""},
-		{"an address asked for already", []Member{shows("web", "10.50.0.7")}, vip(func(v *objects.Vip) { v.IPAddress = ipAddr(netip.MustParseAddr("10.50.0.9")) }), ""},
-		{"an IPv6 VIP on an IPv4 vip", []Member{shows("web", "2001:db8::7")}, vip(), ""},
-		{"an IPv4 VIP on an IPv6 vip", []Member{shows("web", "10.50.0.7")}, vip(func(v *objects.Vip) { v.AutoAllocateIPType = ptr.To("V6_ONLY"); v.IPAMNetworkSubnet = nil }), ""},
-		{"the IPAM picks the network", []Member{shows("web", "10.70.0.7")}, vip(func(v *objects.Vip) { v.IPAMNetworkSubnet = nil }), "10.70.0.7"},
-		{"several vips (one per zone)", []Member{shows("web", "10.50.0.7")}, &objects.VsVip{Vip: append(vip().Vip, vip().Vip...)}, ""},
+		{"a Service with a VIP", []Member{shows("web", "10.50.0.7")}, one(), map[string]string{"0": "10.50.0.7"}},
+		{"no VIP yet", []Member{shows("web")}, one(), nil},
+		{"a shared VIP, shown by the members that have it", []Member{shows("a", "10.50.0.7"), shows("b"), shows("c", "10.50.0.7")}, one(), map[string]string{"0": "10.50.0.7"}},
+		{"members that disagree", []Member{shows("a", "10.50.0.7"), shows("b", "10.50.0.8")}, one(), nil},
+		{"two addresses, one vip", []Member{shows("web", "10.50.0.7", "10.50.0.8")}, one(), nil},
+		{"outside the vip's subnet (moved network)", []Member{shows("web", "10.60.0.7")}, one(), nil},
+		{"a hostname, not an address", []Member{shows("web", "")}, one(), nil},
+		{"an address asked for already", []Member{shows("web", "10.50.0.7")}, one(func(v *objects.Vip) { v.IPAddress = ipAddr(netip.MustParseAddr("10.50.0.9")) }), nil},
+		{"an IPv6 VIP on an IPv4 vip", []Member{shows("web", "2001:db8::7")}, one(), nil},
+		{"an IPv4 VIP on an IPv6 vip", []Member{shows("web", "10.50.0.7")}, one(func(v *objects.Vip) { v.AutoAllocateIPType = ptr.To("V6_ONLY"); v.IPAMNetworkSubnet = nil }), nil},
+		{"the IPAM picks the network", []Member{shows("web", "10.70.0.7")}, one(func(v *objects.Vip) { v.IPAMNetworkSubnet = nil }), map[string]string{"0": "10.70.0.7"}},
+		{"AWS: one address per zone's subnet", []Member{shows("web", "10.70.2.9", "10.70.1.8", "10.70.3.7")}, aws,
+			map[string]string{"1": "10.70.1.8", "2": "10.70.2.9", "3": "10.70.3.7"}},
+		{"AWS: a zone without its address", []Member{shows("web", "10.70.1.8", "10.70.1.9", "10.70.3.7")}, aws, nil},
+		{"AWS: fewer addresses than zones", []Member{shows("web", "10.70.1.8", "10.70.3.7")}, aws, nil},
+		{"several vips nothing tells apart", []Member{shows("web", "10.70.1.8", "10.70.2.9")},
+			&objects.VsVip{Vip: []*objects.Vip{vip("1", byName("x")), vip("2", byName("y"))}}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := KeptVIP(ServicesShow(tc.members), tc.vsvip); got != tc.want {
-				t.Errorf("KeptVIP = %q, want %q", got, tc.want)
+			if got := KeptVIP(ServicesShow(tc.members), tc.vsvip, snap); !maps.Equal(got, tc.want) {
+				t.Errorf("KeptVIP = %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -596,8 +596,8 @@ func BuildL7(in L7Input) (*Set, error) {
 		vsvip.BgpPeerLabels = peerLabels
 	}
 	set.VsVips = []*objects.VsVip{vsvip}
-	if ip := KeptVIP(in.Shown, vsvip); ip != "" {
-		set.KeepVIP = map[string]string{sp.Name: ip}
+	if kept := KeptVIP(in.Shown, vsvip, in.Snapshot); kept != nil {
+		set.KeepVIP = map[string]map[string]string{sp.Name: kept}
 	}
 	b := l7Builder{in: in, set: set, secure: map[string]bool{}, certOf: map[string]string{}}
 	for _, t := range sp.TLS {
