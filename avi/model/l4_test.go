@@ -346,7 +346,9 @@ func TestKeptVIP(t *testing.T) {
 		}
 		return v
 	}
-	one := func(mut ...func(*objects.Vip)) *objects.VsVip { return &objects.VsVip{Vip: []*objects.Vip{vip("0", mut...)}} }
+	one := func(mut ...func(*objects.Vip)) *objects.VsVip {
+		return &objects.VsVip{Vip: []*objects.Vip{vip("0", mut...)}}
+	}
 	byName := func(name string) func(*objects.Vip) {
 		return func(v *objects.Vip) { v.IPAMNetworkSubnet, v.SubnetUUID = nil, ptr.To(name) }
 	}
