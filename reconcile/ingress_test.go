@@ -360,3 +360,27 @@ func TestVipMove(t *testing.T) {
 		}
 	}
 }
+
+// TestShardShown: a shard's VsVip, created again after it was lost, asks
+// for what the shard's Ingresses show for the shard's own hosts; entries of
+// hosts another shard serves, and Ingresses not on the shard, do not count.
+func TestShardShown(t *testing.T) {
+	ing := func(name string, entries ...networkingv1.IngressLoadBalancerIngress) *networkingv1.Ingress {
+		i := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name}}
+		i.Status.LoadBalancer.Ingress = entries
+		return i
+	}
+	e := func(ip, host string) networkingv1.IngressLoadBalancerIngress {
+		return networkingv1.IngressLoadBalancerIngress{IP: ip, Hostname: host}
+	}
+	w := &world{ings: map[string]*networkingv1.Ingress{
+		"ns/shop":  ing("shop", e("10.0.0.1", "shop.example.com"), e("10.0.0.2", "api.example.com")),
+		"ns/blog":  ing("blog", e("10.0.0.1", "blog.example.com")),
+		"ns/other": ing("other", e("10.0.0.9", "other.example.com")),
+	}}
+	sp := &model.ShardPlan{Name: "c1--Shared-L7-0", Ingresses: []string{"ns/blog", "ns/gone", "ns/shop"},
+		Routes: []model.Route{{Host: "blog.example.com"}, {Host: "shop.example.com"}}}
+	if got := shardShown(sp, w); !slices.Equal(got, []string{"10.0.0.1", "10.0.0.1"}) {
+		t.Errorf("shardShown = %v, want the shard's hosts' entries [10.0.0.1 10.0.0.1]", got)
+	}
+}
