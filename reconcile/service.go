@@ -186,16 +186,10 @@ func established(svc *corev1.Service) *corev1.Service {
 // holdsVIP reports whether the inventory shows the Service's own VsVip
 // holding an address.
 func (r *ServiceReconciler) holdsVIP(svc *corev1.Service, snap *inventory.Snapshot) bool {
-	if snap == nil {
-		return false
-	}
 	name := model.BaseName(r.Settings.AKOSettings.ClusterName, svc.Namespace, svc.Name)
-	for _, h := range snap.InUse {
-		if h.VsVip == name && h.CreatedBy == r.Settings.CreatedBy() && (h.Owner == "" || h.Owner == ownership.ServiceOwner(svc.Namespace, svc.Name)) {
-			return true
-		}
-	}
-	return false
+	return snap.HoldsAddress(name, func(h inventory.Holder) bool {
+		return h.CreatedBy == r.Settings.CreatedBy() && (h.Owner == "" || h.Owner == ownership.ServiceOwner(svc.Namespace, svc.Name))
+	})
 }
 
 // dropOthersVIPs clears the status entries of svc that a shared-VIP group

@@ -255,6 +255,24 @@ func (h Holder) FromAKO(cluster string) bool {
 	return h.CreatedBy == "" && h.ClusterName != "" && h.ClusterName == cluster
 }
 
+// HoldsAddress reports whether a VsVip named name whose holder match
+// accepts holds an address. VsVips lists every holder InUse names (the
+// loader and With keep them together), so a name without a matching entry
+// there answers without a pass over every address in use: a reconcile of a
+// new Service asks this once, and in a burst of thousands the pass would
+// cost each one time in proportion to all the others.
+func (s *Snapshot) HoldsAddress(name string, match func(Holder) bool) bool {
+	if s == nil || !slices.ContainsFunc(s.VsVips[name], match) {
+		return false
+	}
+	for _, h := range s.InUse {
+		if h.VsVip == name && match(h) {
+			return true
+		}
+	}
+	return false
+}
+
 // Network returns the network with that name, or nil.
 func (s *Snapshot) Network(name string) *Network {
 	if s == nil {

@@ -147,3 +147,75 @@ func BenchmarkWith10k(b *testing.B) {
 		base.With(changes)
 	}
 }
+
+func TestHoldsAddress(t *testing.T) {
+	a := netip.MustParseAddr
+	mine := func(h Holder) bool { return h.CreatedBy == "vipgate-c" }
+	snap := &Snapshot{
+		InUse: map[netip.Addr]Holder{a("10.0.0.10"): {VsVip: "c--ns-web", Tenant: "admin", CreatedBy: "vipgate-c"}},
+		VsVips: map[string][]Holder{
+			"c--ns-web":   {{VsVip: "c--ns-web", Tenant: "admin", CreatedBy: "vipgate-c"}},
+			"c--ns-empty": {{VsVip: "c--ns-empty", Tenant: "admin", CreatedBy: "vipgate-c"}},
+		},
+	}
+	for _, tc := range []struct {
+		name string
+		snap *Snapshot
+		want bool
+	}{
+		{"c--ns-web", snap, true},
+		{"c--ns-empty", snap, false}, // a VsVip without an address
+		{"c--ns-none", snap, false},
+		{"c--ns-web", nil, false},
+	} {
+		if got := tc.snap.HoldsAddress(tc.name, mine); got != tc.want {
+			t.Errorf("HoldsAddress(%s) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if snap.HoldsAddress("c--ns-web", func(h Holder) bool { return h.CreatedBy == "other" }) {
+		t.Error("a holder the matcher refuses holds the address")
+	}
+}
+
+// TestHoldsAddressMatchesScan: on snapshots built as the loader builds them
+// and then changed by With, HoldsAddress answers as a pass over every
+// address in use does.
+func TestHoldsAddressMatchesScan(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	addr := func() netip.Addr { return netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(12))}) }
+	holder := func() Holder {
+		return Holder{VsVip: fmt.Sprintf("vs-%d", rng.IntN(4)), Tenant: []string{"admin", "t1"}[rng.IntN(2)]}
+	}
+	inTenant := func(tenant string) func(Holder) bool { return func(h Holder) bool { return h.Tenant == tenant } }
+	for i := range 2000 {
+		snap := &Snapshot{InUse: map[netip.Addr]Holder{}, VsVips: map[string][]Holder{}}
+		for range rng.IntN(10) {
+			h := holder()
+			snap.VsVips[h.VsVip] = append(snap.VsVips[h.VsVip], h)
+			if rng.IntN(3) > 0 {
+				snap.InUse[addr()] = h
+			}
+		}
+		var changes []VsVipChange
+		for range rng.IntN(6) {
+			c := VsVipChange{Holder: holder(), Deleted: rng.IntN(4) == 0}
+			for range rng.IntN(3) {
+				c.Addrs = append(c.Addrs, addr())
+			}
+			changes = append(changes, c)
+		}
+		snap = snap.With(changes)
+		for v := range 4 {
+			for _, tenant := range []string{"admin", "t1"} {
+				name, match := fmt.Sprintf("vs-%d", v), inTenant(tenant)
+				want := false
+				for _, h := range snap.InUse {
+					want = want || (h.VsVip == name && match(h))
+				}
+				if got := snap.HoldsAddress(name, match); got != want {
+					t.Fatalf("case %d: %s in %s: HoldsAddress %v, a pass over in use %v (in use %v, vsvips %v)", i, name, tenant, got, want, snap.InUse, snap.VsVips)
+				}
+			}
+		}
+	}
+}

@@ -104,16 +104,21 @@ func apiMetricsSince(before, after apiMetrics, n int) string {
 		return "no API server metrics"
 	}
 	d := func(k string) float64 { return after[k] - before[k] }
-	var reqs, means []string
+	var reqs, others, means []string
 	for k := range after {
-		if strings.HasPrefix(k, "req ") && d(k) >= float64(n)/10 {
+		switch {
+		case strings.HasPrefix(k, "req ") && d(k) >= float64(n)/10:
 			reqs = append(reqs, fmt.Sprintf("%s %.2f", strings.TrimPrefix(k, "req "), d(k)/float64(n)))
+		case strings.HasPrefix(k, "req ") && d(k) > 0:
+			others = append(others, fmt.Sprintf("%s %.0f", strings.TrimPrefix(k, "req "), d(k)))
 		}
 		if base, ok := strings.CutSuffix(k, " count"); ok && d(k) > 0 {
 			means = append(means, fmt.Sprintf("%s %.1f ms × %.0f", base, 1000*d(base+" sum")/d(k), d(k)))
 		}
 	}
 	sort.Strings(reqs)
+	sort.Strings(others)
 	sort.Strings(means)
-	return fmt.Sprintf("requests per object: %s; mean durations: %s", strings.Join(reqs, ", "), strings.Join(means, "; "))
+	return fmt.Sprintf("requests per object: %s; fewer (in all): %s; mean durations: %s",
+		strings.Join(reqs, ", "), strings.Join(others, ", "), strings.Join(means, "; "))
 }

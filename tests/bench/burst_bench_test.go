@@ -18,6 +18,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -65,6 +66,7 @@ func BenchmarkBurst(b *testing.B) {
 	b.ResetTimer()
 	for _, n := range sizes {
 		var retries atomic.Int64
+		refIPs := countIPAddresses(b)
 		cpu0 := meter.sample()
 		api0 := scrapeAPIServer(b)
 		t0 := time.Now()
@@ -88,6 +90,7 @@ func BenchmarkBurst(b *testing.B) {
 		b.StartTimer()
 
 		sim.ResetCounts()
+		vipIPs := countIPAddresses(b)
 		prefix := fmt.Sprintf("vip%d-", n)
 		cpu := p.profile(b, fmt.Sprintf("cpu-burst%d", n), "cpu")
 		apiCPU := apiserverProfile(b, dir, fmt.Sprintf("cpu-apiserver-burst%d", n))
@@ -134,6 +137,7 @@ func BenchmarkBurst(b *testing.B) {
 		b.Logf("%d Services by %d clients: reference (class %s) created in %s; vipgate's created in %s, all VIPs after %s (ratio %.2f, goal ≤ 1.3 × ref + 1 s = %.1f s); VIP after create (from the burst's start) p50 %s p99 %s; %d create retries; controller calls %s",
 			n, clients, otherLBClass, ref.Round(time.Millisecond), created.Round(time.Millisecond), vip.Round(time.Millisecond),
 			vip.Seconds()/ref.Seconds(), 1.3*ref.Seconds()+1, lat(0.5), lat(0.99), retries.Load(), fmtCounts(counts))
+		b.Logf("%d Services: ClusterIP addresses allocated before the reference burst: %d, before vipgate's: %d", n, refIPs, vipIPs)
 		b.Logf("%d Services: CPU used by the reference burst (until created): %s; by vipgate's (until idle): %s", n, refCPU, vipCPU)
 		b.Logf("%d Services: API server, reference burst (until created): %s", n, refAPI)
 		b.Logf("%d Services: API server, vipgate's burst (until idle): %s", n, vipAPI)
@@ -203,4 +207,16 @@ func removeServices(b *testing.B, clients, n int, name func(i int) (string, stri
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+}
+
+// countIPAddresses counts the API server's IPAddress objects (one per
+// allocated ClusterIP): its allocator reads them all at every create, so two
+// bursts are comparable only when they start from the same count.
+func countIPAddresses(b *testing.B) int {
+	b.Helper()
+	var l networkingv1.IPAddressList
+	if err := env.Client.List(context.Background(), &l); err != nil {
+		b.Fatalf("listing IPAddresses: %v", err)
+	}
+	return len(l.Items)
 }

@@ -21,6 +21,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -233,7 +234,11 @@ func watchStatus(b *testing.B, obj client.Object, prefixes ...string) *statusWat
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
-	c, err := cache.New(env.Cfg, cache.Options{Scheme: operator.Scheme()})
+	// Uncompressed, as vipgate's own client: the observer should not make
+	// the API server gzip every event it watches.
+	cfg := rest.CopyConfig(env.Cfg)
+	cfg.DisableCompression = true
+	c, err := cache.New(cfg, cache.Options{Scheme: operator.Scheme()})
 	if err != nil {
 		b.Fatal(err)
 	}
