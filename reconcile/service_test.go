@@ -346,10 +346,13 @@ func TestServiceWithVIPNotFrozenByRejectedInfra(t *testing.T) {
 				s.Annotations = map[string]string{rules.AnnInfraSetting: "small"}
 			})
 			f := newServiceFixture(t, svc, ais)
-			snap := &inventory.Snapshot{InUse: map[netip.Addr]inventory.Holder{}}
+			snap := &inventory.Snapshot{InUse: map[netip.Addr]inventory.Holder{}, VsVips: map[string][]inventory.Holder{}}
 			if tt.holds {
-				snap.InUse[netip.MustParseAddr("10.50.0.10")] = inventory.Holder{VsVip: "c1--team-a-web", CreatedBy: f.r.Settings.CreatedBy(),
+				// As the loader records it: the VsVip, and the address it holds.
+				h := inventory.Holder{VsVip: "c1--team-a-web", CreatedBy: f.r.Settings.CreatedBy(),
 					Owner: ownership.ServiceOwner("team-a", "web")}
+				snap.VsVips[h.VsVip] = []inventory.Holder{h}
+				snap.InUse[netip.MustParseAddr("10.50.0.10")] = h
 			}
 			f.r.Inventory = fixedInventory{snap: snap}
 			if _, err := f.reconcile(t, "team-a", "web"); err != nil {
