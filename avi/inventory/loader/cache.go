@@ -57,6 +57,17 @@ func NewCache(load LoadFunc, interval time.Duration) *Cache {
 // foldDelay batches observed writes before they are folded in.
 const foldDelay = 50 * time.Millisecond
 
+// foldShare bounds the folding's CPU: a fold copies the snapshot, so its
+// cost grows with the VIPs in use, and the pause before the next one is at
+// least foldShare times what the last one took (a fold of 4 ms, at 10,000
+// VIPs, waits 80 ms: a twentieth of a core at most, however many there are).
+const foldShare = 20
+
+// foldPause is how long to batch writes after a fold that took last.
+func foldPause(last time.Duration) time.Duration {
+	return max(foldDelay, foldShare*last)
+}
+
 // observed is one VsVip write and when it was seen.
 type observed struct {
 	at time.Time
@@ -187,6 +198,7 @@ func (c *Cache) Start(ctx context.Context) error {
 	t := time.NewTicker(c.Interval)
 	defer t.Stop()
 	last := time.Now()
+	var lastFold time.Duration
 	for {
 		select {
 		case <-ctx.Done():
@@ -196,9 +208,11 @@ func (c *Cache) Start(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-time.After(foldDelay):
+			case <-time.After(foldPause(lastFold)):
 			}
+			start := time.Now()
 			c.foldPending()
+			lastFold = time.Since(start)
 			continue
 		case <-t.C:
 		case <-c.soon:
