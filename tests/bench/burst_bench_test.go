@@ -67,6 +67,7 @@ func BenchmarkBurst(b *testing.B) {
 	for _, n := range sizes {
 		var retries atomic.Int64
 		refIPs := countIPAddresses(b)
+		refAPICPU := apiserverProfile(b, dir, fmt.Sprintf("cpu-apiserver-ref-burst%d", n))
 		cpu0 := meter.sample()
 		api0 := scrapeAPIServer(b)
 		t0 := time.Now()
@@ -85,6 +86,7 @@ func BenchmarkBurst(b *testing.B) {
 		// allocator lists every allocated address on each create, so a burst
 		// that starts after n more Services pays more for each create.
 		b.StopTimer()
+		refAPICPU() // the API server profiles one thing at a time
 		removeServices(b, clients, n, func(i int) (string, string) { return pbNS(i), fmt.Sprintf("ref%d-%d", n, i) })
 		p.waitIdle(b, sim.calls, 0, time.Minute)
 		b.StartTimer()
