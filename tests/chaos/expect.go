@@ -984,6 +984,7 @@ func (r *run) quiesce(op Op) string {
 		}
 	}
 	served, notServed := r.verifyTraffic(ts, int64(step))
+	r.syncSample()
 	r.lastQuiesce.Store(int64(step))
 	l7 := 0
 	for _, t := range ts {

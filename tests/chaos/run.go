@@ -77,6 +77,9 @@ type run struct {
 	// quiescent point (0 before the first).
 	step        atomic.Int64
 	lastQuiesce atomic.Int64
+	// sampleNow asks the watcher for one sample now; it closes the channel
+	// it is sent once the sample is checked (syncSample).
+	sampleNow chan chan struct{}
 	// good are the indexes in ops of the quiescent points that passed, in
 	// order.
 	good     []int
@@ -139,7 +142,8 @@ func (r *run) logf(format string, a ...any) {
 
 // runChaos runs one seeded run and fails t when an invariant was violated.
 func runChaos(t *testing.T, p params) {
-	r := &run{t: t, p: p, marks: newMarks(), st: newStats(), faultGen: map[string]int{}, full: map[string]bool{}, timeBy: map[string]time.Duration{}}
+	r := &run{t: t, p: p, marks: newMarks(), st: newStats(), faultGen: map[string]int{}, full: map[string]bool{}, timeBy: map[string]time.Duration{},
+		sampleNow: make(chan chan struct{})}
 	r.flavour = p.Flavour
 	if r.flavour == "" {
 		r.flavour = flavourOf(p.Seed)

@@ -197,12 +197,36 @@ func (r *run) watch(ctx context.Context) {
 	t := time.NewTicker(300 * time.Millisecond)
 	defer t.Stop()
 	for {
+		var done chan struct{}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case done = <-r.sampleNow:
 		}
 		r.sample(ctx, w)
+		if done != nil {
+			close(done)
+		}
+	}
+}
+
+// syncSample has the watcher take one sample and check it before it
+// returns. A quiescent point calls it before the new segment starts, so a
+// change vipgate made before it converged is judged in the segment that
+// caused it, even when the last timed sample came before the change: the
+// next one would otherwise judge it in the new segment, in which no
+// operation asked for it. It gives up after a while (no watcher running).
+func (r *run) syncSample() {
+	done := make(chan struct{})
+	select {
+	case r.sampleNow <- done:
+	case <-time.After(10 * time.Second):
+		return
+	}
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
 	}
 }
 
