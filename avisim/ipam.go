@@ -164,6 +164,19 @@ func (s *store) allocate(tenant string, obj, old *object) *apiError {
 		}
 		return true, ""
 	}
+	// freeIn is isFree for one network with its maps looked up once:
+	// pickFree asks it about every address it passes, thousands per
+	// allocation once thousands of VIPs are held.
+	freeIn := func(network string) func(uint32) bool {
+		taken, used := scratch[network], s.used[network]
+		return func(ip uint32) bool {
+			if taken[ip] {
+				return false
+			}
+			owner, ok := used[ip]
+			return !ok || owner == obj.uuid
+		}
+	}
 	take := func(network string, ip uint32) {
 		if scratch[network] == nil {
 			scratch[network] = map[uint32]bool{}
@@ -269,7 +282,7 @@ func (s *store) allocate(tenant string, obj, old *object) *apiError {
 				return errf(http.StatusBadRequest, "IP %s is already in use by VsVip %s", want, owner)
 			}
 		case vip.AutoAllocateIP != nil && *vip.AutoAllocateIP:
-			got, ip = pickFree(cands, isFree, moved)
+			got, ip = pickFree(cands, freeIn, moved)
 			if got == nil && ipam.provider {
 				return errf(http.StatusBadRequest, "No available free IPs in %s", describeSubnets(cands))
 			}
@@ -322,7 +335,7 @@ func (s *store) allocate(tenant string, obj, old *object) *apiError {
 // ranges. With avoid set (a vip whose address was left out of a PUT), it
 // returns the first free address after the old one, wrapping around, and
 // the old one only when nothing else is free.
-func pickFree(cands []subnetInfo, isFree func(string, uint32) (bool, string), avoid *allocation) (*subnetInfo, uint32) {
+func pickFree(cands []subnetInfo, freeIn func(network string) func(uint32) bool, avoid *allocation) (*subnetInfo, uint32) {
 	type span struct {
 		ci     int
 		lo, hi uint32
@@ -354,8 +367,9 @@ func pickFree(cands []subnetInfo, isFree func(string, uint32) (bool, string), av
 		spans = order
 	}
 	for _, sp := range spans {
+		free := freeIn(cands[sp.ci].net.uuid)
 		for v := sp.lo; v <= sp.hi && v >= sp.lo; v++ {
-			if ok, _ := isFree(cands[sp.ci].net.uuid, v); ok {
+			if free(v) {
 				return &cands[sp.ci], v
 			}
 		}
