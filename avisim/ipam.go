@@ -152,21 +152,9 @@ func (s *store) allocate(tenant string, obj, old *object) *apiError {
 		}
 	}
 	scratch := map[string]map[uint32]bool{} // taken within this request
-	isFree := func(network string, ip uint32) (bool, string) {
-		if scratch[network][ip] {
-			return false, obj.name
-		}
-		if owner, ok := s.used[network][ip]; ok && owner != obj.uuid {
-			if o := s.all[owner]; o != nil {
-				return false, o.name
-			}
-			return false, owner
-		}
-		return true, ""
-	}
-	// freeIn is isFree for one network with its maps looked up once:
-	// pickFree asks it about every address it passes, thousands per
-	// allocation once thousands of VIPs are held.
+	// freeIn says, for one network with its maps looked up once, whether
+	// an address is free for obj: pickFree asks it about every address it
+	// passes, thousands per allocation once thousands of VIPs are held.
 	freeIn := func(network string) func(uint32) bool {
 		taken, used := scratch[network], s.used[network]
 		return func(ip uint32) bool {
@@ -176,6 +164,20 @@ func (s *store) allocate(tenant string, obj, old *object) *apiError {
 			owner, ok := used[ip]
 			return !ok || owner == obj.uuid
 		}
+	}
+	// isFree is freeIn for one address, with the name of what holds it.
+	isFree := func(network string, ip uint32) (bool, string) {
+		if freeIn(network)(ip) {
+			return true, ""
+		}
+		if scratch[network][ip] {
+			return false, obj.name
+		}
+		owner := s.used[network][ip]
+		if o := s.all[owner]; o != nil {
+			return false, o.name
+		}
+		return false, owner
 	}
 	take := func(network string, ip uint32) {
 		if scratch[network] == nil {
