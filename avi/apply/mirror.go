@@ -186,6 +186,8 @@ type entry struct {
 	// share one, and thousands of owners the same creator and cluster.
 	id    unique.Handle[identity]
 	child bool
+	// own says what of the identity the body leaves out (see stripIdentity).
+	own ownFields
 	// body is the object in the codec's form.
 	body []byte
 	// more is what only some objects have (nil otherwise): kept apart so
@@ -256,6 +258,11 @@ var fieldsOf = func() map[string]map[string]bool {
 		for i := range t.NumField() {
 			fs[strings.Split(t.Field(i).Tag.Get("json"), ",")[0]] = true
 		}
+		// Never compared (see writeOnly), and a private key, even as the
+		// controller returns it, is not worth holding in memory.
+		for _, f := range writeOnly[typ] {
+			delete(fs, f)
+		}
 		out[typ] = fs
 	}
 	return out
@@ -277,11 +284,13 @@ func (m *mirror) newEntry(typ string, obj map[string]any) (*entry, error) {
 	if c.uuid != "" {
 		delete(keep, "uuid")
 	}
+	id := identity{c.createdBy, c.clusterID, c.owner, c.clusterName}
+	own := stripIdentity(keep, id)
 	body, err := m.codec.encode(keep)
 	if err != nil {
 		return nil, err
 	}
-	e := &entry{uuid: c.uuid, id: unique.Make(identity{c.createdBy, c.clusterID, c.owner, c.clusterName}), child: c.child, body: body}
+	e := &entry{uuid: c.uuid, id: unique.Make(id), child: c.child, own: own, body: body}
 	if typ == model.TypeVirtualService {
 		e.more = &entryMore{vsvip: refUUID(obj, "vsvip_ref"), parent: refUUID(obj, "vh_parent_vs_ref")}
 	}
@@ -321,6 +330,7 @@ func (m *mirror) current(k mkey, e *entry) (*current, error) {
 		raw["uuid"] = e.uuid
 	}
 	id := e.id.Value()
+	restoreIdentity(raw, id, e.own)
 	return &current{typ: k.typ, name: k.name, uuid: e.uuid, createdBy: id.createdBy, clusterID: id.clusterID,
 		owner: id.owner, clusterName: id.clusterName, child: e.child, raw: raw}, nil
 }

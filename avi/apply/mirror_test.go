@@ -160,3 +160,28 @@ func TestPoolStem(t *testing.T) {
 		}
 	}
 }
+
+// TestMirrorHoldsNoPrivateKey: a certificate's key and passphrase, which no
+// diff compares, are not kept in the mirror, whatever the controller returns.
+func TestMirrorHoldsNoPrivateKey(t *testing.T) {
+	var m mirror
+	obj := map[string]any{"name": "c1--cert", "uuid": "sslkeyandcertificate-1", "type": "SSL_CERTIFICATE_TYPE_VIRTUALSERVICE",
+		"certificate": map[string]any{"certificate": "-----BEGIN CERTIFICATE-----"},
+		"key":         "-----BEGIN EC PRIVATE KEY-----", "key_passphrase": "secret"}
+	e, err := m.newEntry(model.TypeSSLKeyAndCertificate, obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := m.current(mkey{"admin", model.TypeSSLKeyAndCertificate, "c1--cert"}, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"key", "key_passphrase"} {
+		if _, ok := c.raw[f]; ok {
+			t.Errorf("mirror holds %s", f)
+		}
+	}
+	if cert, _ := c.raw["certificate"].(map[string]any); cert["certificate"] != "-----BEGIN CERTIFICATE-----" {
+		t.Errorf("mirror lost the certificate: %v", c.raw)
+	}
+}
