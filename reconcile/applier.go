@@ -23,6 +23,10 @@ import (
 type Applier interface {
 	// Apply makes the controller hold exactly set; Result.VsVip is the VsVip as the controller has it.
 	Apply(ctx context.Context, set *model.Set) (*apply.Result, error)
+	// HoldL7 takes one of the slots that bound the L7 shards worked on at
+	// once, for a shard's whole sync: the returned context carries it into
+	// Apply, and the function frees it.
+	HoldL7(ctx context.Context) (context.Context, func(), error)
 	// Delete removes every object of owner.
 	Delete(ctx context.Context, owner apply.Owner) (*apply.Result, error)
 	// ListOwned lists the objects carrying createdBy in tenant, of the given types (all when none).

@@ -196,3 +196,8 @@ func testScheme() *runtime.Scheme {
 	utilruntime.Must(v1beta1.AddToScheme(s))
 	return s
 }
+
+// HoldL7 bounds nothing: the fake applies at once.
+func (f *fakeApplier) HoldL7(ctx context.Context) (context.Context, func(), error) {
+	return ctx, func() {}, nil
+}

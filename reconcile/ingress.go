@@ -124,6 +124,14 @@ func (r *IngressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	log := logr.FromContextOrDiscard(ctx).WithValues("shard", shard)
 	ctx = logr.NewContext(ctx, log)
+	// From planning every Ingress to the shard's apply, a sync holds a view
+	// of all of them and every object of its shard (tens of MB at 5,000
+	// Ingresses); a slot bounds how many syncs do at once.
+	ctx, release, err := r.Applier.HoldL7(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	defer release()
 	w, err := r.loadWorld(ctx)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -150,6 +158,8 @@ func (r *IngressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ruleGate(pending, err)
 	}
 	res, err := r.Applier.Apply(ctx, set)
+	// The status writes that follow need no slot.
+	release()
 	if err != nil {
 		r.sweep.failed()
 		r.notes.report(ctx, shard, notes, r.emit)

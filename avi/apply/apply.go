@@ -212,17 +212,41 @@ func (d desiredObj) body() (map[string]any, error) {
 	return m, nil
 }
 
+// l7Held marks a context whose holder has taken an L7 slot (HoldL7).
+type l7Held struct{}
+
+// HoldL7 takes one of the l7Parallel slots that bound the L7 shards worked
+// on at once, waiting for one until ctx ends, and returns a context that
+// carries it (an Apply with it takes no other) and the function that frees
+// it (once; later calls do nothing). Apply takes one for an L7 set itself;
+// a shard's reconcile takes it earlier, before it plans every Ingress and
+// builds its shard, since a sync waiting for a slot with that built holds
+// as much as one being applied: at a start-up with 5,000 Ingresses, eight
+// syncs at once held up to 170 MB more than the live heap around them.
+func (a *Applier) HoldL7(ctx context.Context) (context.Context, func(), error) {
+	if a.l7 == nil {
+		return ctx, func() {}, nil
+	}
+	select {
+	case a.l7 <- struct{}{}:
+	case <-ctx.Done():
+		return ctx, func() {}, ctx.Err()
+	}
+	var once sync.Once
+	return context.WithValue(ctx, l7Held{}, true), func() { once.Do(func() { <-a.l7 }) }, nil
+}
+
 // Apply makes the controller hold exactly set's objects for its owner.
 func (a *Applier) Apply(ctx context.Context, set *model.Set) (*Result, error) {
 	log := logr.FromContextOrDiscard(ctx).WithValues("owner", set.Owner)
 	owner := OwnerOf(set)
-	if owner.L7 && a.l7 != nil {
-		select {
-		case a.l7 <- struct{}{}:
-			defer func() { <-a.l7 }()
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	if owner.L7 && ctx.Value(l7Held{}) == nil {
+		held, release, err := a.HoldL7(ctx)
+		if err != nil {
+			return nil, err
 		}
+		defer release()
+		ctx = held
 	}
 	want, err := flatten(set)
 	if err != nil {

@@ -116,10 +116,9 @@ func equal(a, b []string) bool {
 	return true
 }
 
-// TestL7AppliesAreBounded: while every L7 slot is taken, a shard's apply
-// waits (here until its context ends) without a call to the controller;
-// a Service's apply does not wait; a freed slot lets the shard through.
-func TestL7AppliesAreBounded(t *testing.T) {
+// smallShard is an applier's env and the set of a SMALL shard with one Ingress.
+func smallShard(t *testing.T) (*env, *model.Set) {
+	t.Helper()
 	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
 	e.s.L7Settings.ShardVSSize = "SMALL"
 	p := model.PlanL7(e.s, []model.L7Ingress{l7Ingress("web", []string{"/"}, "")})
@@ -127,6 +126,14 @@ func TestL7AppliesAreBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return e, shard
+}
+
+// TestL7AppliesAreBounded: while every L7 slot is taken, a shard's apply
+// waits (here until its context ends) without a call to the controller;
+// a Service's apply does not wait; a freed slot lets the shard through.
+func TestL7AppliesAreBounded(t *testing.T) {
+	e, shard := smallShard(t)
 	slots := e.a.L7Slots()
 	for range cap(slots) {
 		slots <- struct{}{}
@@ -148,5 +155,44 @@ func TestL7AppliesAreBounded(t *testing.T) {
 	}
 	if got := simNames(e.sim, "vsvip"); !equal(got, []string{"c1--Shared-L7-0", "c1--ns-web"}) {
 		t.Errorf("VsVips = %v, want the Service's and the shard's", got)
+	}
+}
+
+// TestHoldL7: a shard's reconcile holds a slot from before it builds the
+// shard; its Apply takes no second slot, another shard's waits while every
+// slot is held, and a release frees one slot however often it is called.
+func TestHoldL7(t *testing.T) {
+	e, shard := smallShard(t)
+	slots := e.a.L7Slots()
+	var held []context.Context
+	var releases []func()
+	for range cap(slots) {
+		ctx, release, err := e.a.HoldL7(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held, releases = append(held, ctx), append(releases, release)
+	}
+	waiting, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, _, err := e.a.HoldL7(waiting); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("HoldL7 with every slot held = %v, want it to wait until its context ends", err)
+	}
+	if _, err := e.a.Apply(held[0], shard); err != nil {
+		t.Fatalf("Apply in a context that holds a slot: %v", err)
+	}
+	if got := len(slots); got != cap(slots) {
+		t.Fatalf("%d slots taken after the held Apply, want %d", got, cap(slots))
+	}
+	releases[0]()
+	releases[0]()
+	if got := len(slots); got != cap(slots)-1 {
+		t.Fatalf("%d slots taken after one release called twice, want %d", got, cap(slots)-1)
+	}
+	for _, r := range releases[1:] {
+		r()
+	}
+	if got := len(slots); got != 0 {
+		t.Errorf("%d slots taken after every release, want 0", got)
 	}
 }

@@ -67,6 +67,11 @@ func run() int {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("vipgate")
+	if soft, err := setMemoryLimit(); err != nil {
+		log.Error(err, "memory limit not applied")
+	} else if soft > 0 {
+		log.Info("Go runtime memory limit set below the container's", "softLimitMiB", soft>>20)
+	}
 
 	settings, err := config.Load(*settingsPath)
 	if err != nil {

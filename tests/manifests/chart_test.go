@@ -306,6 +306,15 @@ func TestDeployment(t *testing.T) {
 		if c.Env[0].Name != "POD_NAMESPACE" || c.Env[0].ValueFrom == nil || c.Env[0].ValueFrom.FieldRef.FieldPath != "metadata.namespace" {
 			t.Errorf("POD_NAMESPACE not from the downward API: %+v", c.Env)
 		}
+		// In bytes (no divisor): vipgate sets the runtime's soft limit below it.
+		if i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "VIPGATE_MEMORY_LIMIT" }); i < 0 ||
+			c.Env[i].ValueFrom == nil || c.Env[i].ValueFrom.ResourceFieldRef == nil ||
+			c.Env[i].ValueFrom.ResourceFieldRef.Resource != "limits.memory" || !c.Env[i].ValueFrom.ResourceFieldRef.Divisor.IsZero() {
+			t.Errorf("VIPGATE_MEMORY_LIMIT not the memory limit in bytes from the downward API: %+v", c.Env)
+		}
+		if slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "GOMEMLIMIT" }) {
+			t.Errorf("GOMEMLIMIT set by the chart: it would override the soft limit vipgate derives: %+v", c.Env)
+		}
 		if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" || c.LivenessProbe.HTTPGet.Port.String() != "health" ||
 			c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
 			t.Errorf("probes: liveness %+v readiness %+v", c.LivenessProbe, c.ReadinessProbe)
