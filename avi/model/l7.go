@@ -335,7 +335,7 @@ func PlanL7(s *config.Settings, ings []L7Ingress) *L7Plan {
 		}
 		return cmp.Or(strings.Compare(x.Namespace, y.Namespace), strings.Compare(x.Name, y.Name))
 	})
-	pl := &planner{s: s, hosts: map[string]hostOwner{}, paths: map[string]string{}, tlsDone: map[string]bool{},
+	pl := &planner{s: s, hosts: map[string]hostOwner{}, paths: map[string]string{}, tlsDone: map[string]bool{}, listed: map[[2]string]bool{},
 		p: &L7Plan{Shards: map[string]*ShardPlan{}, HostShard: map[string]string{}, IngressHosts: map[string][]string{}, Skipped: map[string][]string{}}}
 	for _, li := range ranked {
 		pl.add(li)
@@ -361,6 +361,10 @@ type planner struct {
 	hosts   map[string]hostOwner
 	paths   map[string]string // host|match|path → winner
 	tlsDone map[string]bool
+	// listed is every (shard, Ingress) pair in a shard's Ingresses: a
+	// lookup per path, where a scan of the shard's list made a plan cost
+	// paths × Ingresses per shard.
+	listed map[[2]string]bool
 }
 
 // add plans one Ingress: the hosts and paths it wins, what it loses and
@@ -466,7 +470,8 @@ func (pl *planner) addPath(li L7Ingress, key, host, shard string, hp networkingv
 	sp.Routes = append(sp.Routes, Route{Host: host, Path: path, RawPath: hp.Path, Match: match, Namespace: ing.Namespace, Ingress: ing.Name,
 		Backend: *hp.Backend.Service})
 	p.HostShard[host] = shard
-	if !slices.Contains(sp.Ingresses, key) {
+	if lk := [2]string{shard, key}; !pl.listed[lk] {
+		pl.listed[lk] = true
 		sp.Ingresses = append(sp.Ingresses, key)
 	}
 	return true
