@@ -33,11 +33,15 @@ import (
 //   - burst<n>-vipgate-s: n vipgate Services until all have status.loadBalancer;
 //   - burst<n>-create-s: how long the vipgate creates alone took;
 //   - burst<n>-ratio: vipgate / reference (goal: vipgate ≤ 1.3 × reference + 1 s);
+//   - burst<n>-floor-s, burst<n>-floor-ratio: the same burst for the floor
+//     (floor_test.go), the least any operator of vipgate's shape costs, until
+//     all have status, and its ratio to the reference;
 //   - burst<n>-gets-per-svc, burst<n>-writes-per-svc: controller calls
 //     (avisim's counters) from the first create until vipgate is idle.
 //
-// The reference goes first at each size and is deleted before vipgate's
-// burst, so both start from a cluster of one size (see removeServices' caller).
+// The reference goes first at each size, then the floor, then vipgate; each
+// is deleted before the next, so all start from a cluster of one size (see
+// removeServices' caller).
 func BenchmarkBurst(b *testing.B) {
 	claimCluster(b)
 	ctx := context.Background()
@@ -54,13 +58,14 @@ func BenchmarkBurst(b *testing.B) {
 
 	var prefixes []string
 	for _, n := range sizes {
-		prefixes = append(prefixes, fmt.Sprintf("ref%d-", n), fmt.Sprintf("vip%d-", n))
+		prefixes = append(prefixes, fmt.Sprintf("ref%d-", n), fmt.Sprintf("floor%d-", n), fmt.Sprintf("vip%d-", n))
 	}
 	for i := range pbNamespaces {
 		if err := createOK(ctx, env.Client, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: pbNS(i)}}); err != nil {
 			b.Fatal(err)
 		}
 	}
+	startFloor(b)
 	watch := watchStatus(b, &corev1.Service{}, prefixes...)
 	meter := newCPUMeter(b, p)
 	b.ResetTimer()
@@ -68,6 +73,7 @@ func BenchmarkBurst(b *testing.B) {
 		var retries atomic.Int64
 		refIPs := countIPAddresses(b)
 		refAPICPU := apiserverProfile(b, dir, fmt.Sprintf("cpu-apiserver-ref-burst%d", n))
+		refCPU0 := p.profile(b, fmt.Sprintf("cpu-ref-burst%d", n), "cpu")
 		cpu0 := meter.sample()
 		api0 := scrapeAPIServer(b)
 		t0 := time.Now()
@@ -87,7 +93,26 @@ func BenchmarkBurst(b *testing.B) {
 		// that starts after n more Services pays more for each create.
 		b.StopTimer()
 		refAPICPU() // the API server profiles one thing at a time
+		refCPU0()   // and so does vipgate
 		removeServices(b, clients, n, func(i int) (string, string) { return pbNS(i), fmt.Sprintf("ref%d-%d", n, i) })
+		p.waitIdle(b, sim.calls, 0, time.Minute)
+		b.StartTimer()
+
+		// The floor, between the two: any operator of vipgate's shape.
+		floorCPU0 := meter.sample()
+		fprefix := fmt.Sprintf("floor%d-", n)
+		t0 = time.Now()
+		err = parallel(clients, n, func(i int) error {
+			return pbCreate(ctx, floorService(pbNS(i), fmt.Sprintf("%s%d", fprefix, i)), &retries)
+		})
+		if err != nil {
+			b.Fatalf("floor burst: %v", err)
+		}
+		floorCreated := time.Since(t0)
+		floor := watch.waitN(b, fprefix, n, waitLimit(n)).Sub(t0)
+		floorCPU, floorByProc := meter.since(floorCPU0)
+		b.StopTimer()
+		removeServices(b, clients, n, func(i int) (string, string) { return pbNS(i), fmt.Sprintf("%s%d", fprefix, i) })
 		p.waitIdle(b, sim.calls, 0, time.Minute)
 		b.StartTimer()
 
@@ -126,11 +151,16 @@ func BenchmarkBurst(b *testing.B) {
 		b.ReportMetric(vip.Seconds(), fmt.Sprintf("burst%d-vipgate-s", n))
 		b.ReportMetric(created.Seconds(), fmt.Sprintf("burst%d-create-s", n))
 		b.ReportMetric(vip.Seconds()/ref.Seconds(), fmt.Sprintf("burst%d-ratio", n))
+		b.ReportMetric(floor.Seconds(), fmt.Sprintf("burst%d-floor-s", n))
+		b.ReportMetric(floor.Seconds()/ref.Seconds(), fmt.Sprintf("burst%d-floor-ratio", n))
 		b.ReportMetric(float64(gets)/float64(n), fmt.Sprintf("burst%d-gets-per-svc", n))
 		b.ReportMetric(float64(writes)/float64(n), fmt.Sprintf("burst%d-writes-per-svc", n))
 		for _, proc := range []string{"apiserver", "vipgate"} {
 			if v, ok := vipByProc[proc]; ok {
 				b.ReportMetric(1000*v/float64(n), fmt.Sprintf("burst%d-%s-cpu-ms-per-svc", n, proc))
+			}
+			if v, ok := floorByProc[proc]; ok {
+				b.ReportMetric(1000*v/float64(n), fmt.Sprintf("burst%d-floor-%s-cpu-ms-per-svc", n, proc))
 			}
 			if v, ok := refByProc[proc]; ok {
 				b.ReportMetric(1000*v/float64(n), fmt.Sprintf("burst%d-ref-%s-cpu-ms-per-svc", n, proc))
@@ -139,6 +169,8 @@ func BenchmarkBurst(b *testing.B) {
 		b.Logf("%d Services by %d clients: reference (class %s) created in %s; vipgate's created in %s, all VIPs after %s (ratio %.2f, goal ≤ 1.3 × ref + 1 s = %.1f s); VIP after create (from the burst's start) p50 %s p99 %s; %d create retries; controller calls %s",
 			n, clients, otherLBClass, ref.Round(time.Millisecond), created.Round(time.Millisecond), vip.Round(time.Millisecond),
 			vip.Seconds()/ref.Seconds(), 1.3*ref.Seconds()+1, lat(0.5), lat(0.99), retries.Load(), fmtCounts(counts))
+		b.Logf("%d Services: the floor (a webhook call adding a finalizer and a status write per Service, in this process, no controller) created in %s, all VIPs after %s (ratio %.2f); vipgate / floor %.2f; CPU until all VIPs: %s",
+			n, floorCreated.Round(time.Millisecond), floor.Round(time.Millisecond), floor.Seconds()/ref.Seconds(), vip.Seconds()/floor.Seconds(), floorCPU)
 		b.Logf("%d Services: ClusterIP addresses allocated before the reference burst: %d, before vipgate's: %d", n, refIPs, vipIPs)
 		b.Logf("%d Services: CPU used by the reference burst (until created): %s; by vipgate's (until idle): %s", n, refCPU, vipCPU)
 		b.Logf("%d Services: API server, reference burst (until created): %s", n, refAPI)
