@@ -73,7 +73,6 @@ func BenchmarkBurst(b *testing.B) {
 		var retries atomic.Int64
 		refIPs := countIPAddresses(b)
 		refAPICPU := apiserverProfile(b, dir, fmt.Sprintf("cpu-apiserver-ref-burst%d", n))
-		refCPU0 := p.profile(b, fmt.Sprintf("cpu-ref-burst%d", n), "cpu")
 		cpu0 := meter.sample()
 		api0 := scrapeAPIServer(b)
 		t0 := time.Now()
@@ -93,7 +92,6 @@ func BenchmarkBurst(b *testing.B) {
 		// that starts after n more Services pays more for each create.
 		b.StopTimer()
 		refAPICPU() // the API server profiles one thing at a time
-		refCPU0()   // and so does vipgate
 		removeServices(b, clients, n, func(i int) (string, string) { return pbNS(i), fmt.Sprintf("ref%d-%d", n, i) })
 		p.waitIdle(b, sim.calls, 0, time.Minute)
 		b.StartTimer()
