@@ -85,7 +85,9 @@ const l7Parallel = 2
 // New returns an applier using c for the objects of createdBy, whose names
 // start with namePrefix.
 func New(c avi.Client, createdBy, namePrefix string) *Applier {
-	return &Applier{c: c, CreatedBy: createdBy, NamePrefix: namePrefix, names: map[string]string{}, l7: make(chan struct{}, l7Parallel)}
+	a := &Applier{c: c, CreatedBy: createdBy, NamePrefix: namePrefix, names: map[string]string{}, l7: make(chan struct{}, l7Parallel)}
+	a.m.forget = a.forget
+	return a
 }
 
 // tenant is the tenant an owner's objects live in ("" is the client's).
@@ -874,6 +876,15 @@ func (a *Applier) remember(uuid, name string) {
 	}
 	a.mu.Lock()
 	a.names[uuid] = name
+	a.mu.Unlock()
+}
+
+// forget drops uuid from names once its object has left the mirror. Kept
+// forever, names would grow by three entries for every Service created
+// and deleted while vipgate runs.
+func (a *Applier) forget(uuid string) {
+	a.mu.Lock()
+	delete(a.names, uuid)
 	a.mu.Unlock()
 }
 

@@ -119,6 +119,10 @@ func TestApplyLifecycle(t *testing.T) {
 	if got := e.objects("pool"); strings.Join(got, ",") != "c1--ns-web-TCP-80" {
 		t.Fatalf("pools %v", got)
 	}
+	pool80 := e.uuidOf(t, "pool", "c1--ns-web-TCP-80")
+	if owned := ownedUUIDs(e.a); len(owned) != 3 || !stdslices.Contains(owned, pool80) {
+		t.Fatalf("names kept for %v, want the 3 created objects' (pool %s among them)", owned, pool80)
+	}
 	vs := e.sim.Objects("admin", "virtualservice")
 	if len(vs) != 1 || vs[0]["created_by"] != "vipgate-c1" || vs[0]["vsvip_ref"] == nil {
 		t.Fatalf("vs %v", vs)
@@ -157,6 +161,9 @@ func TestApplyLifecycle(t *testing.T) {
 	}
 	if fmt.Sprint(res.Created, res.Updated, res.Deleted) != "[] [virtualservice/c1--ns-web] [pool/c1--ns-web-TCP-80]" || e.sim.Writes() != 2 {
 		t.Fatalf("remove port: %+v writes %d", res, e.sim.Writes())
+	}
+	if owned := ownedUUIDs(e.a); len(owned) != 3 || stdslices.Contains(owned, pool80) {
+		t.Fatalf("names kept for %v after pool %s was deleted", owned, pool80)
 	}
 
 	// Endpoints change: only that pool.
@@ -201,6 +208,35 @@ func TestApplyLifecycle(t *testing.T) {
 	if res, err = e.a.Delete(ctx, apply.OwnerOf(set)); err != nil || res.Writes != 0 {
 		t.Fatalf("second delete: %+v %v", res, err)
 	}
+	if owned := ownedUUIDs(e.a); len(owned) != 0 {
+		t.Fatalf("names kept for deleted objects: %v", owned)
+	}
+}
+
+// ownedUUIDs are the UUIDs of the types vipgate writes that a keeps a name for.
+func ownedUUIDs(a *apply.Applier) []string {
+	var out []string
+	for _, u := range a.NamedUUIDs() {
+		for _, typ := range model.CreateOrder {
+			if strings.HasPrefix(u, typ+"-") {
+				out = append(out, u)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// uuidOf is the UUID of the controller's object typ/name.
+func (e *env) uuidOf(t *testing.T, typ, name string) string {
+	t.Helper()
+	for _, o := range e.sim.Objects("admin", typ) {
+		if o["name"] == name {
+			return o["uuid"].(string)
+		}
+	}
+	t.Fatalf("no %s %q on the controller", typ, name)
+	return ""
 }
 
 func TestRequestedIPAndExhaustion(t *testing.T) {
@@ -568,6 +604,32 @@ func TestMirrorBehindIsSettledByTheController(t *testing.T) {
 	}
 	if got := fmt.Sprint(e.objects("vsvip"), e.objects("pool"), e.objects("virtualservice")); got != "[c1--ns-web] [c1--ns-web-TCP-80] [c1--ns-web]" {
 		t.Errorf("objects after a full read: %s", got)
+	}
+}
+
+// TestReloadForgetsNamesOfGoneObjects: the applier keeps a name for each
+// UUID it has seen, to name references the controller returns without one.
+// Objects that another writer deleted are dropped from that map when a full
+// read (Reload) no longer finds them. Without that, the map would grow for
+// as long as vipgate runs.
+func TestReloadForgetsNamesOfGoneObjects(t *testing.T) {
+	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
+	ctx := context.Background()
+	set := e.build(t, service("web", 80), "10.0.0.1")
+	if _, err := e.a.Apply(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	if owned := ownedUUIDs(e.a); len(owned) != 3 {
+		t.Fatalf("names kept for %v, want the 3 created objects'", owned)
+	}
+	if _, err := apply.New(e.c, e.s.CreatedBy(), "c1--").Delete(ctx, apply.OwnerOf(set)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.a.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if owned := ownedUUIDs(e.a); len(owned) != 0 {
+		t.Fatalf("names kept after a full read found the objects gone: %v", owned)
 	}
 }
 

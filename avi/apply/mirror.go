@@ -59,6 +59,10 @@ type mirror struct {
 	// delObj, rebuilt by install.
 	pools poolIndex
 
+	// forget, when set (Applier.forget), is told the UUID of every object
+	// that leaves the mirror or is replaced by one with another UUID.
+	forget func(uuid string)
+
 	loadMu sync.Mutex
 }
 
@@ -135,6 +139,7 @@ func (x *poolIndex) drop(k mkey, e *entry) {
 // setObj records e at k, keeping the pool index; m.mu is held.
 func (m *mirror) setObj(k mkey, e *entry) {
 	m.pools.drop(k, m.objs[k])
+	m.gone(m.objs[k], e)
 	m.objs[k] = e
 	m.pools.add(k, e)
 }
@@ -142,7 +147,17 @@ func (m *mirror) setObj(k mkey, e *entry) {
 // delObj forgets k, keeping the pool index; m.mu is held.
 func (m *mirror) delObj(k mkey) {
 	m.pools.drop(k, m.objs[k])
+	m.gone(m.objs[k], nil)
 	delete(m.objs, k)
+}
+
+// gone tells forget about old's UUID when now (nil: nothing) does not
+// carry it on.
+func (m *mirror) gone(old, now *entry) {
+	if old == nil || old.uuid == "" || m.forget == nil || (now != nil && now.uuid == old.uuid) {
+		return
+	}
+	m.forget(old.uuid)
 }
 
 // reindex rebuilds the pool index from m.objs; m.mu is held.
@@ -459,25 +474,33 @@ func (a *Applier) Reload(ctx context.Context) error {
 func (m *mirror) install(scope string, objs map[mkey]*entry, reload bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var before map[mkey]*entry
 	if reload || m.objs == nil {
-		keep := m.objs
+		before = m.objs
 		m.objs = objs
-		for k, e := range keep {
+		for k, e := range before {
 			if scope != "*" && k.tenant != scope {
 				m.objs[k] = e // another tenant, not read now
 			}
 		}
 	} else {
 		for k, e := range objs {
+			m.gone(m.objs[k], e)
 			m.objs[k] = e
 		}
 	}
 	for k, e := range m.dirty {
 		if e == nil {
+			m.gone(m.objs[k], nil)
 			delete(m.objs, k)
 		} else {
+			m.gone(m.objs[k], e)
 			m.objs[k] = e
 		}
+	}
+	// What a reload no longer finds (deleted by someone else) is gone too.
+	for k, e := range before {
+		m.gone(e, m.objs[k])
 	}
 	m.reindex()
 	m.dirty, m.reloading = nil, false
