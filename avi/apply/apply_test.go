@@ -98,6 +98,19 @@ func names(objs []map[string]any) []string {
 
 func (e *env) objects(typ string) []string { return names(e.sim.Objects("admin", typ)) }
 
+// appliedWeb starts an environment on the demo seed and applies Service
+// "web" (port 80, one endpoint) in it.
+func appliedWeb(t *testing.T) (*env, context.Context, *model.Set) {
+	t.Helper()
+	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
+	ctx := context.Background()
+	set := e.build(t, service("web", 80), "10.0.0.1")
+	if _, err := e.a.Apply(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	return e, ctx, set
+}
+
 func TestApplyLifecycle(t *testing.T) {
 	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
 	ctx := context.Background()
@@ -327,12 +340,7 @@ func TestConflictIsRetryable(t *testing.T) {
 }
 
 func TestSessionExpiryIsTransparent(t *testing.T) {
-	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
-	ctx := context.Background()
-	set := e.build(t, service("web", 80), "10.0.0.1")
-	if _, err := e.a.Apply(ctx, set); err != nil {
-		t.Fatal(err)
-	}
+	e, ctx, _ := appliedWeb(t)
 	logins := e.sim.Logins()
 	e.sim.Faults().ExpireSessions()
 	res, err := e.a.Apply(ctx, e.build(t, service("web", 80), "10.0.0.2"))
@@ -348,12 +356,7 @@ func TestSessionExpiryIsTransparent(t *testing.T) {
 }
 
 func TestForeignObjectIsLeftAlone(t *testing.T) {
-	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
-	ctx := context.Background()
-	set := e.build(t, service("web", 80), "10.0.0.1")
-	if _, err := e.a.Apply(ctx, set); err != nil {
-		t.Fatal(err)
-	}
+	e, ctx, set := appliedWeb(t)
 	other := *e.s
 	other.AKOSettings.ClusterName = "c1" // same names, different owner marker
 	set2 := *set
@@ -577,12 +580,7 @@ func TestNoReadsPerObject(t *testing.T) {
 // object that is gone creates it again (404); what did not change is
 // restored at the next full read of the controller (Reload).
 func TestMirrorBehindIsSettledByTheController(t *testing.T) {
-	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
-	ctx := context.Background()
-	set := e.build(t, service("web", 80), "10.0.0.1")
-	if _, err := e.a.Apply(ctx, set); err != nil {
-		t.Fatal(err)
-	}
+	e, ctx, set := appliedWeb(t)
 	other := apply.New(e.c, e.s.CreatedBy(), "c1--")
 	if _, err := other.Delete(ctx, apply.OwnerOf(set)); err != nil {
 		t.Fatal(err)
@@ -613,12 +611,7 @@ func TestMirrorBehindIsSettledByTheController(t *testing.T) {
 // read (Reload) no longer finds them. Without that, the map would grow for
 // as long as vipgate runs.
 func TestReloadForgetsNamesOfGoneObjects(t *testing.T) {
-	e := newEnv(t, avisim.DemoSeed(), "vip-net-a")
-	ctx := context.Background()
-	set := e.build(t, service("web", 80), "10.0.0.1")
-	if _, err := e.a.Apply(ctx, set); err != nil {
-		t.Fatal(err)
-	}
+	e, ctx, set := appliedWeb(t)
 	if owned := ownedUUIDs(e.a); len(owned) != 3 {
 		t.Fatalf("names kept for %v, want the 3 created objects'", owned)
 	}
