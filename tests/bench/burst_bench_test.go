@@ -97,6 +97,9 @@ func BenchmarkBurst(b *testing.B) {
 		b.StartTimer()
 
 		// The floor, between the two: any operator of vipgate's shape.
+		// vipgate's profile while the floor's Services come: what Services
+		// of another class cost it.
+		floorProf := p.profile(b, fmt.Sprintf("cpu-floor-burst%d", n), "cpu")
 		floorCPU0 := meter.sample()
 		fprefix := fmt.Sprintf("floor%d-", n)
 		t0 = time.Now()
@@ -112,6 +115,7 @@ func BenchmarkBurst(b *testing.B) {
 		b.StopTimer()
 		removeServices(b, clients, n, func(i int) (string, string) { return pbNS(i), fmt.Sprintf("%s%d", fprefix, i) })
 		p.waitIdle(b, sim.calls, 0, time.Minute)
+		floorProf()
 		b.StartTimer()
 
 		sim.ResetCounts()
