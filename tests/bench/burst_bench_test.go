@@ -90,11 +90,8 @@ func BenchmarkBurst(b *testing.B) {
 		// start from a cluster of one size: the API server's ClusterIP
 		// allocator lists every allocated address on each create, so a burst
 		// that starts after n more Services pays more for each create.
-		b.StopTimer()
 		refAPICPU() // the API server profiles one thing at a time
-		removeServices(b, clients, n, func(i int) (string, string) { return pbNS(i), fmt.Sprintf("ref%d-%d", n, i) })
-		p.waitIdle(b, sim.calls, 0, time.Minute)
-		b.StartTimer()
+		clearBurst(b, p, sim, clients, n, fmt.Sprintf("ref%d-", n))
 
 		// The floor, between the two: any operator of vipgate's shape.
 		// vipgate's profile while the floor's Services come: what Services
@@ -112,11 +109,8 @@ func BenchmarkBurst(b *testing.B) {
 		floorCreated := time.Since(t0)
 		floor := watch.waitN(b, fprefix, n, waitLimit(n)).Sub(t0)
 		floorCPU, floorByProc := meter.since(floorCPU0)
-		b.StopTimer()
-		removeServices(b, clients, n, func(i int) (string, string) { return pbNS(i), fmt.Sprintf("%s%d", fprefix, i) })
-		p.waitIdle(b, sim.calls, 0, time.Minute)
+		clearBurst(b, p, sim, clients, n, fprefix)
 		floorProf()
-		b.StartTimer()
 
 		sim.ResetCounts()
 		vipIPs := countIPAddresses(b)
@@ -215,6 +209,17 @@ func fmtCounts(c map[string]int) string {
 	}
 	fmt.Fprintf(&sb, "(total %d)", total)
 	return sb.String()
+}
+
+// clearBurst deletes the n Services of a burst (names prefix0 … prefix<n-1>,
+// as pbNS spreads them) outside the benchmark's timer, and waits until
+// vipgate is idle again, so the next burst starts from the same cluster.
+func clearBurst(b *testing.B, p *vipgateProc, sim *recSim, clients, n int, prefix string) {
+	b.Helper()
+	b.StopTimer()
+	defer b.StartTimer()
+	removeServices(b, clients, n, func(i int) (string, string) { return pbNS(i), fmt.Sprintf("%s%d", prefix, i) })
+	p.waitIdle(b, sim.calls, 0, time.Minute)
 }
 
 // removeServices deletes n Services (namespace and name of each from
