@@ -55,9 +55,11 @@
 //	(4) status equals the controller;
 //	(5) admission agrees with the rule book; fail-open windows (inventory not
 //	    loaded, warned), an inventory behind on the VIPs in use, informer lag
-//	    (the same request answered as the rule book a moment later) and an
-//	    unreachable webhook are counted, not failed; a request admitted
-//	    against the rule book is undone;
+//	    (the same request answered as the rule book a moment later), the
+//	    state moving between the oracle's read and vipgate's answer (a
+//	    fresh read of the rule book agrees with vipgate) and an unreachable
+//	    webhook are counted, not failed; a request admitted against the
+//	    rule book is undone;
 //	(6) requests through every VIP whose Service, endpoints and dependencies
 //	    did not change never fail (vipgate restarts, failovers and controller
 //	    outages included), and every VIP whose objects are in place serves at

@@ -614,6 +614,16 @@ func (r *run) request(cl *cluster, verb string, obj, old client.Object, send fun
 		return res, false
 	}
 	if allowed {
+		// The oracle read the cluster before vipgate answered, and the
+		// cluster may have moved towards admitting in between: a
+		// terminating Service that referenced an AviInfraSetting loses its
+		// finalizer, say, and vipgate's cache sees it gone. vipgate then
+		// judged a newer state than the oracle; a fresh read right after
+		// the answer shows it. The request stays: the rule book admits it.
+		if now, err := r.judge(cl, verb, obj, old); err == nil && now.full.routed && now.full.allowed {
+			r.st.window(winStateMoved)
+			return res + " {window: the state moved; the rule book now admits it too}", false
+		}
 		defer undo()
 		switch {
 		case failOpenWarning(warnings) && v.noInv.allowed:
@@ -636,7 +646,7 @@ func (r *run) request(cl *cluster, verb string, obj, old client.Object, send fun
 	again, _ := r.judge(cl, verb, obj, old)
 	derr := send(true)
 	if again.full.routed && !again.full.allowed {
-		r.st.window(winCacheLag)
+		r.st.window(winStateMoved)
 		return res + " {window: the state moved; the rule book now refuses it too}", false
 	}
 	if dk := classify(derr); dk == outAllowed || (dk == outOther && apierrors.IsAlreadyExists(derr)) {

@@ -40,6 +40,7 @@ const (
 	winStaleInUse  = "controller inventory behind (VIPs in use)"
 	winCacheLag    = "cache lag (vipgate's informers behind the API server; the same request answered as the rule book a moment later)"
 	winUnavailable = "webhook unreachable (every replica down; failurePolicy Fail)"
+	winStateMoved  = "the state moved between the oracle's read and vipgate's answer (a fresh read of the rule book agrees with vipgate)"
 )
 
 // failure is one failed check, kept for the report.
