@@ -1122,7 +1122,11 @@ func short(err error) string {
 	if err == nil {
 		return ""
 	}
-	s := err.Error()
+	return oneLine(err.Error())
+}
+
+// oneLine is s cut to its first line and 300 bytes.
+func oneLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
 	}

@@ -103,6 +103,20 @@ func (s *stats) totals() (passed, failed int64) {
 	return passed, failed
 }
 
+// firstFailure is the failure with the lowest step (the earliest kept when
+// steps tie); nil when nothing failed.
+func (s *stats) firstFailure() *failure {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var first *failure
+	for _, f := range s.failures {
+		if first == nil || f.Step < first.Step {
+			first = f
+		}
+	}
+	return first
+}
+
 func (s *stats) failureCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

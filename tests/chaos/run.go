@@ -324,12 +324,8 @@ func (r *run) report(t *testing.T, stepsFile string, took time.Duration) {
 	if failed > 0 {
 		fmt.Fprintf(&b, "\nreproduce: CHAOS_SEED=%d CHAOS_STEPS=%d CHAOS_CLUSTERS=%d CHAOS_CLOUD=%s make chaos\n", r.p.Seed, r.p.Steps, r.p.Clusters, r.flavour)
 		fmt.Fprintf(&b, "or replay (edit the file to shorten it): CHAOS_REPLAY=%s CHAOS_SEED=%d CHAOS_CLOUD=%s make chaos\n", stepsFile, r.p.Seed, r.flavour)
-		first := len(r.executed)
-		for i, f := range r.st.failures {
-			if i == 0 || f.Step < first {
-				first = f.Step
-			}
-		}
+		ff := r.st.firstFailure()
+		first := ff.Step
 		from, since := 0, "the start"
 		for _, i := range r.good {
 			if r.ops[i].Step < first {
@@ -356,6 +352,8 @@ func (r *run) report(t *testing.T, stepsFile string, took time.Duration) {
 			}
 		}
 		fmt.Fprintf(&b, "full run log: %s\n", filepath.Join(r.dir, "run.log"))
+		// Again last, where a log cut to its tail (a CI summary) shows it.
+		fmt.Fprintf(&b, "first failure: step %d, %s: %s\n", ff.Step, invNames[ff.Inv], oneLine(ff.Msg))
 	}
 	fmt.Fprintf(&b, "\n%d passed, %d failed\n", passed, failed)
 	out := b.String()
@@ -365,7 +363,9 @@ func (r *run) report(t *testing.T, stepsFile string, took time.Duration) {
 		t.Log(err)
 	}
 	if failed > 0 {
-		t.Errorf("seed %d: %d of %d invariant checks failed (report above; %s)", r.p.Seed, failed, passed+failed, r.dir)
+		ff := r.st.firstFailure()
+		t.Errorf("seed %d: %d of %d invariant checks failed (report above; %s); the first, at step %d: %s",
+			r.p.Seed, failed, passed+failed, r.dir, ff.Step, oneLine(ff.Msg))
 	}
 }
 
