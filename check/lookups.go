@@ -267,7 +267,7 @@ func (s *Set) owned(ings []*networkingv1.Ingress) []*networkingv1.Ingress {
 func (s *Set) ReferencesToInfraSetting(_ context.Context, name string) ([]string, error) {
 	var out []string
 	for _, svc := range s.services {
-		if svc.Annotations[rules.AnnInfraSetting] == name {
+		if svc.Annotations[rules.AnnInfraSetting] == name && svc.DeletionTimestamp == nil {
 			out = append(out, fmt.Sprintf("Service %s/%s", svc.Namespace, svc.Name))
 		}
 	}

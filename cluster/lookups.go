@@ -230,7 +230,8 @@ func (l *CacheLookups) ownedIngresses(ctx context.Context, fields client.Matchin
 	return out, nil
 }
 
-// ReferencesToInfraSetting lists the objects that name an AviInfraSetting.
+// ReferencesToInfraSetting lists the objects that name an AviInfraSetting
+// (Services being deleted aside, as rules.Lookups says).
 func (l *CacheLookups) ReferencesToInfraSetting(ctx context.Context, name string) ([]string, error) {
 	var out []string
 	var svcs corev1.ServiceList
@@ -238,7 +239,9 @@ func (l *CacheLookups) ReferencesToInfraSetting(ctx context.Context, name string
 		return nil, err
 	}
 	for _, s := range svcs.Items {
-		out = append(out, fmt.Sprintf("Service %s/%s", s.Namespace, s.Name))
+		if s.DeletionTimestamp == nil {
+			out = append(out, fmt.Sprintf("Service %s/%s", s.Namespace, s.Name))
+		}
 	}
 	var nss corev1.NamespaceList
 	if err := l.Cache.List(ctx, &nss, client.MatchingFields{IndexInfraSetting: name}); err != nil {

@@ -120,7 +120,10 @@ type Lookups interface {
 	// IngressesByHost returns vipgate's Ingresses that have host in spec.rules.
 	IngressesByHost(ctx context.Context, host string) ([]*networkingv1.Ingress, error)
 	// ReferencesToInfraSetting names the objects selecting the AviInfraSetting,
-	// e.g. "Service default/web", "Namespace team-a", "IngressClass avi-lb".
+	// e.g. "Service default/web", "Namespace team-a", "IngressClass avi-lb",
+	// leaving out Services being deleted: their cleanup removes what their
+	// owner markers name and reads no AviInfraSetting, so one deleted with
+	// its Service (kubectl delete -f) must not have to wait for it.
 	ReferencesToInfraSetting(ctx context.Context, name string) ([]string, error)
 	// ServicesByAviName and IngressesByAviName return the Services and
 	// Ingresses with a claim (ServiceClaims, IngressClaims) whose ClaimKey is key.

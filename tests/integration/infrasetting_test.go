@@ -147,21 +147,25 @@ func TestAviInfraSettingAdmission(t *testing.T) {
 		err := env.Client.Delete(ctx, ais)
 		wantDenied(t, err, hook, `metadata.name: Invalid value: "ais-in-use": AviInfraSetting is still referenced by Namespace `+ns+`, Service `+ns+`/web; remove the aviinfrasetting.ako.vmware.com/name annotation`)
 
-		// Once nothing selects it, the delete goes through.
+		// A Service being deleted (held by vipgate's finalizer, which no
+		// reconciler removes here) selects it no more; the Namespace still does.
 		if err := env.Client.Delete(ctx, svc); err != nil {
 			t.Fatal(err)
 		}
-		stripFinalizers(t, svc)
-		waitUncached(t, op, svc)
+		waitCached(t, op, svc, func(o client.Object) bool { return o.GetDeletionTimestamp() != nil })
 		err = env.Client.Delete(ctx, ais)
-		wantDenied(t, err, `AviInfraSetting is still referenced by Namespace `+ns+`;`)
+		wantDenied(t, err, hook, `metadata.name: Invalid value: "ais-in-use": AviInfraSetting is still referenced by Namespace `+ns+`; remove the aviinfrasetting.ako.vmware.com/name annotation`)
+		// Once nothing selects it, the delete goes through, the Service
+		// still being deleted.
 		if err := update(t, nsObj, func(o client.Object) { o.SetAnnotations(nil) }); err != nil {
 			t.Fatal(err)
 		}
 		waitCached(t, op, nsObj, func(o client.Object) bool { return o.GetAnnotations()[rules.AnnInfraSetting] == "" })
 		if err := env.Client.Delete(ctx, ais); err != nil {
-			t.Fatalf("delete of an unreferenced AviInfraSetting: %v", err)
+			t.Fatalf("delete of an AviInfraSetting only a Service being deleted selects: %v", err)
 		}
+		stripFinalizers(t, svc)
+		waitUncached(t, op, svc)
 	})
 }
 
