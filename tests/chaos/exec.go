@@ -615,11 +615,11 @@ func (r *run) request(cl *cluster, verb string, obj, old client.Object, send fun
 	}
 	if allowed {
 		// The oracle read the cluster before vipgate answered, and the
-		// cluster may have moved towards admitting in between: a
-		// terminating Service that referenced an AviInfraSetting loses its
-		// finalizer, say, and vipgate's cache sees it gone. vipgate then
-		// judged a newer state than the oracle; a fresh read right after
-		// the answer shows it. The request stays: the rule book admits it.
+		// cluster may have moved towards admitting in between: a deleted
+		// Service's cleanup frees its VIP on the controller, say, and a
+		// request for that address becomes valid. vipgate then judged a
+		// newer state than the oracle; a fresh read right after the answer
+		// shows it. The request stays: the rule book admits it.
 		if now, err := r.judge(cl, verb, obj, old); err == nil && now.full.routed && now.full.allowed {
 			r.st.window(winStateMoved)
 			return res + " {window: the state moved; the rule book now admits it too}", false
