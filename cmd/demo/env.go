@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/vipgate/vipgate/certs"
 	"github.com/vipgate/vipgate/config"
+	"github.com/vipgate/vipgate/internal/freeport"
 	"github.com/vipgate/vipgate/operator"
 	"github.com/vipgate/vipgate/tests/harness"
 	"github.com/vipgate/vipgate/webhooks"
@@ -104,7 +104,7 @@ func (d *demo) up(ctx context.Context) error {
 	}
 
 	step("Issuing the webhook certificates: CA -> serving certificate, laid out as cert-manager writes its Secret")
-	port, err := freePort()
+	port, err := freeport.Loopback()
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (d *demo) up(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	healthPort, err := freePort()
+	healthPort, err := freeport.Loopback()
 	if err != nil {
 		return err
 	}
@@ -159,15 +159,6 @@ func (d *demo) up(ctx context.Context) error {
 func step(format string, a ...any) {
 	clock.begin(fmt.Sprintf(format, a...))
 	fmt.Printf("\n==> "+format+"\n", a...)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // start runs a binary with its output in a log file under the demo folder.

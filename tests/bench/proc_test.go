@@ -28,6 +28,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+
+	"github.com/vipgate/vipgate/internal/freeport"
 )
 
 // benchSettingsYAML are the settings of the vipgate process: the demo's,
@@ -123,14 +125,15 @@ func procDir(b *testing.B, sim interface{ CACertPEM() []byte }) string {
 	return dir
 }
 
+// freeAddr is a loopback address for a server the vipgate process binds
+// (see freeport: not one an outgoing connection can take first).
 func freeAddr(b *testing.B) string {
 	b.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Loopback()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
 
 // startVipgateProc starts bin/vipgate against the shared API server and the

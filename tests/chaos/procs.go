@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vipgate/vipgate/internal/freeport"
 	"github.com/vipgate/vipgate/tests/harness"
 )
 
@@ -82,52 +82,11 @@ type replica struct {
 	logs    []string
 }
 
-// freePort returns a port free now, below the kernel's ephemeral range
-// when it can: a replica keeps its ports across restarts, and a port from
-// the ephemeral range ("127.0.0.1:0") can be taken meanwhile by any
-// outgoing connection on the machine (a seed running next to it, the API
-// server's clients), so the restarted replica could not bind it.
-func freePort() (int, error) {
-	low := ephemeralLow()
-	for range 200 {
-		port := 20000 + rand.IntN(max(low-20000, 1))
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			l.Close()
-			return port, nil
-		}
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// ephemeralLow is the first port of the kernel's ephemeral range (32768
-// when it cannot be read).
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 32768
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 32768
-	}
-	n, err := strconv.Atoi(f[0])
-	if err != nil || n <= 20000 {
-		return 32768
-	}
-	return n
-}
-
 // newReplica prepares a slot; args are vipgate's flags besides the ports.
 func newReplica(name, dir string, env, args []string) (*replica, error) {
 	r := &replica{name: name, dir: dir, env: env}
 	for _, p := range []*int{&r.webhookPort, &r.metrics, &r.health} {
-		port, err := freePort()
+		port, err := freeport.Loopback()
 		if err != nil {
 			return nil, err
 		}
