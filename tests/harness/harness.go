@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/vipgate/vipgate/avi/session"
+	"github.com/vipgate/vipgate/internal/freeport"
 	"github.com/vipgate/vipgate/operator"
 	"github.com/vipgate/vipgate/webhooks"
 )
@@ -146,6 +147,12 @@ func Start(o Options) (*Env, error) {
 		}
 		crdDirs = append(crdDirs, dir)
 	}
+	// Every vipgate a test starts binds this port again, some minutes
+	// apart: envtest's own choice would come from the ephemeral range.
+	webhookPort, err := freeport.Loopback()
+	if err != nil {
+		return nil, err
+	}
 	te := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     crdDirs,
@@ -154,6 +161,7 @@ func Start(o Options) (*Env, error) {
 			MutatingWebhooks:   []*admv1.MutatingWebhookConfiguration{mutating},
 			ValidatingWebhooks: []*admv1.ValidatingWebhookConfiguration{validating},
 			LocalServingHost:   "127.0.0.1",
+			LocalServingPort:   webhookPort,
 		},
 		ControlPlaneStartTimeout: 2 * time.Minute,
 		ControlPlaneStopTimeout:  time.Minute,
