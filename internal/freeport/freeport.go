@@ -11,10 +11,18 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // low is the first port Loopback draws from.
 const low = 20000
+
+// handed are the ports Loopback returned in this process: two servers
+// chosen one after the other are both unbound while the second is chosen.
+var handed = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // Loopback returns a TCP port free on 127.0.0.1 now, below the kernel's
 // ephemeral range when it can. A port from that range ("127.0.0.1:0") is
@@ -23,12 +31,18 @@ const low = 20000
 // can take it in between: the server then fails with "address already in
 // use". Below the range only another server choosing the same port can.
 func Loopback() (int, error) {
+	handed.Lock()
+	defer handed.Unlock()
 	top := ephemeralLow()
 	for range 200 {
 		port := low + rand.IntN(max(top-low, 1))
+		if handed.ports[port] {
+			continue
+		}
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
 			l.Close()
+			handed.ports[port] = true
 			return port, nil
 		}
 	}

@@ -23,11 +23,12 @@ func TestParseLow(t *testing.T) {
 	}
 }
 
-// TestLoopbackIsBelowTheEphemeralRangeAndFree: the port can be bound, and
-// it is one an outgoing connection is never given.
+// TestLoopbackIsBelowTheEphemeralRangeAndFree: the port can be bound, it is
+// one an outgoing connection is never given, and no port is handed out twice.
 func TestLoopbackIsBelowTheEphemeralRangeAndFree(t *testing.T) {
 	top := ephemeralLow()
-	for range 20 {
+	seen := map[int]bool{}
+	for range 200 {
 		p, err := Loopback()
 		if err != nil {
 			t.Fatal(err)
@@ -35,6 +36,11 @@ func TestLoopbackIsBelowTheEphemeralRangeAndFree(t *testing.T) {
 		if p < low || p >= top {
 			t.Fatalf("port %d outside [%d, %d)", p, low, top)
 		}
+		// Ports chosen before the first is bound must differ.
+		if seen[p] {
+			t.Fatalf("port %d handed out twice", p)
+		}
+		seen[p] = true
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
 		if err != nil {
 			t.Fatalf("port %d is not free: %v", p, err)
