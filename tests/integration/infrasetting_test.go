@@ -140,6 +140,9 @@ func TestAviInfraSettingAdmission(t *testing.T) {
 		ns := newNamespace(t, map[string]string{rules.AnnInfraSetting: "ais-in-use"})
 		nsObj := &corev1.Namespace{ObjectMeta: metaName("", ns)}
 		svc := lbService(ns, "web", "", annotate(rules.AnnInfraSetting, "ais-in-use"))
+		// Another controller's finalizer keeps the Service terminating after
+		// vipgate's reconciler has released it and removed its own.
+		svc.Finalizers = []string{"example.com/hold"}
 		create(t, svc)
 		waitCached(t, op, nsObj, nil)
 		waitCached(t, op, svc, nil)
@@ -147,8 +150,7 @@ func TestAviInfraSettingAdmission(t *testing.T) {
 		err := env.Client.Delete(ctx, ais)
 		wantDenied(t, err, hook, `metadata.name: Invalid value: "ais-in-use": AviInfraSetting is still referenced by Namespace `+ns+`, Service `+ns+`/web; remove the aviinfrasetting.ako.vmware.com/name annotation`)
 
-		// A Service being deleted (held by vipgate's finalizer, which no
-		// reconciler removes here) selects it no more; the Namespace still does.
+		// A Service being deleted selects it no more; the Namespace still does.
 		if err := env.Client.Delete(ctx, svc); err != nil {
 			t.Fatal(err)
 		}
