@@ -321,10 +321,10 @@ func (r *run) report(t *testing.T, stepsFile string, took time.Duration) {
 	b.WriteString("\n")
 	r.st.print(&b)
 	passed, failed := r.st.totals()
+	ff := r.st.firstFailure()
 	if failed > 0 {
 		fmt.Fprintf(&b, "\nreproduce: CHAOS_SEED=%d CHAOS_STEPS=%d CHAOS_CLUSTERS=%d CHAOS_CLOUD=%s make chaos\n", r.p.Seed, r.p.Steps, r.p.Clusters, r.flavour)
 		fmt.Fprintf(&b, "or replay (edit the file to shorten it): CHAOS_REPLAY=%s CHAOS_SEED=%d CHAOS_CLOUD=%s make chaos\n", stepsFile, r.p.Seed, r.flavour)
-		ff := r.st.firstFailure()
 		first := ff.Step
 		from, since := 0, "the start"
 		for _, i := range r.good {
@@ -363,7 +363,6 @@ func (r *run) report(t *testing.T, stepsFile string, took time.Duration) {
 		t.Log(err)
 	}
 	if failed > 0 {
-		ff := r.st.firstFailure()
 		t.Errorf("seed %d: %d of %d invariant checks failed (report above; %s); the first, at step %d: %s",
 			r.p.Seed, failed, passed+failed, r.dir, ff.Step, oneLine(ff.Msg))
 	}
